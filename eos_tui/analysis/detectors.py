@@ -1,0 +1,87 @@
+"""Online detectors of the phenomena, fed one step at a time by the engine."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+# A period-2 oscillation flips the sign of ⟨∇L, u⟩ on (nearly) every step.
+FLIP_WINDOW = 20
+PERIOD2_THRESHOLD = 0.9
+# Lewkowycz et al.'s catapult: the loss first grows (here: above twice its start), then falls below
+# where it started, ending in a flatter region (λ_max below 2/η).
+CATAPULT_RISE = 2.0
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+class Oscillation:
+    """Sign flips of the projection ⟨∇L(θ_t), u⟩ over a sliding window."""
+
+    def __init__(self, window: int = FLIP_WINDOW):
+        self.window = window
+        self.flips: deque[int] = deque(maxlen=window)
+        self.amplitudes: deque[float] = deque(maxlen=window)
+        self._last: int = 0
+        self.onset_step: int | None = None
+
+    def update(self, step: int, proj: float | None, disp: float | None = None) -> bool:
+        """Feed one step; True exactly once, on the step the flip fraction first passes the threshold."""
+        if proj is None or not math.isfinite(proj):
+            return False
+        s = _sign(proj)
+        if self._last != 0 and s != 0:
+            self.flips.append(1 if s != self._last else 0)
+        if s != 0:
+            self._last = s
+        if disp is not None and math.isfinite(disp):
+            self.amplitudes.append(abs(disp))
+        if (self.onset_step is None and len(self.flips) == self.window
+                and self.flip_fraction >= PERIOD2_THRESHOLD):
+            self.onset_step = step
+            return True
+        return False
+
+    @property
+    def flip_fraction(self) -> float:
+        return sum(self.flips) / len(self.flips) if self.flips else 0.0
+
+    @property
+    def amplitude(self) -> float:
+        return sum(self.amplitudes) / len(self.amplitudes) if self.amplitudes else 0.0
+
+
+class Catapult:
+    """Loss above CATAPULT_RISE × its start, then back below its start."""
+
+    def __init__(self):
+        self.initial_loss: float | None = None
+        self.peak_loss = -math.inf
+        self.peak_step: int | None = None
+        self.sharpness_before: float | None = None
+        self.risen = False
+        self.done = False
+
+    def update(self, step: int, loss: float, sharpness: float | None, threshold: float) -> dict | None:
+        """Feed one step; returns the catapult's numbers on the step it completes (once)."""
+        if self.done or not math.isfinite(loss):
+            return None
+        if self.initial_loss is None:
+            self.initial_loss = loss
+        if self.sharpness_before is None and sharpness is not None:
+            self.sharpness_before = sharpness
+        if loss > self.peak_loss:
+            self.peak_loss, self.peak_step = loss, step
+        if not self.risen and loss > CATAPULT_RISE * self.initial_loss:
+            self.risen = True
+        if self.risen and loss < self.initial_loss and sharpness is not None and sharpness < threshold:
+            self.done = True
+            return {
+                "peak_loss_ratio": self.peak_loss / self.initial_loss if self.initial_loss > 0 else math.inf,
+                "peak_step": self.peak_step,
+                "sharpness_before": self.sharpness_before,
+                "sharpness_after": sharpness,
+            }
+        return None

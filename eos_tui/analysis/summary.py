@@ -1,0 +1,75 @@
+"""Per-arm summaries computed from metrics records: the headless --json output and the manifest."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+
+def _finite(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+
+def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The summary of one arm from its records (records of other arms are ignored)."""
+    steps: list[dict] = []
+    sharp: list[dict] = []
+    events: list[dict] = []
+    end: dict | None = None
+    for r in records:
+        if r.get("arm") != name:
+            continue
+        kind = r.get("type")
+        if kind == "step":
+            steps.append(r)
+        elif kind == "sharpness":
+            sharp.append(r)
+        elif kind == "event":
+            events.append(r)
+        elif kind == "end":
+            end = r
+    losses = [_finite(s.get("loss")) for s in steps]
+    finite_losses = [x for x in losses if x is not None]
+    lr_at = {s["step"]: s.get("lr") for s in steps}
+
+    onset = next((e["step"] for e in events if e.get("kind") == "eos_onset"), None)
+    catapult = next((e.get("data") for e in events if e.get("kind") == "catapult"), None)
+
+    # eos_ratio: mean of λ_max·η_t/2 over the second half of the run (≈ 1 at the edge of stability).
+    total = (end or {}).get("steps_done") or (steps[-1]["step"] + 1 if steps else 0)
+    ratios = []
+    for r in sharp:
+        eig = r.get("eigenvalues") or []
+        lr = lr_at.get(r.get("step"))
+        if r.get("step", 0) >= total / 2 and eig and _finite(eig[0]) is not None and lr:
+            ratios.append(eig[0] * lr / 2)
+    # flip_fraction: over the last half of the steps that have a projection.
+    projs = [s.get("proj") for s in steps if _finite(s.get("proj")) is not None]
+    tail = projs[len(projs) // 2:]
+    flips = [1 if (a > 0) != (b > 0) else 0 for a, b in zip(tail, tail[1:]) if a != 0 and b != 0]
+
+    final_sharpness = None
+    for r in reversed(sharp):
+        eig = r.get("eigenvalues") or []
+        if eig and _finite(eig[0]) is not None:
+            final_sharpness = float(eig[0])
+            break
+    return {
+        "name": name,
+        "status": (end or {}).get("status", "running"),
+        "steps_done": (end or {}).get("steps_done", len(steps)),
+        "initial_loss": finite_losses[0] if finite_losses else None,
+        "final_loss": _finite((end or {}).get("final_loss")) if end else (losses[-1] if losses else None),
+        "max_loss": max(finite_losses) if finite_losses else None,
+        "final_sharpness": final_sharpness,
+        "eos_onset_step": onset,
+        "eos_ratio": sum(ratios) / len(ratios) if ratios else None,
+        "flip_fraction": sum(flips) / len(flips) if flips else None,
+        "catapult": catapult,
+        "events": [{"kind": e.get("kind"), "step": e.get("step"), "message": e.get("message")} for e in events],
+    }
+
+
+def summarize(scenario: str, run_dir: str, arms: list[str], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The `--json` summary of a run."""
+    return {"scenario": scenario, "run_dir": run_dir, "arms": [summarize_arm(a, records) for a in arms]}

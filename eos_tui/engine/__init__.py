@@ -1,0 +1,1 @@
+"""The training engine (torch). Never imports textual."""

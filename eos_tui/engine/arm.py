@@ -1,0 +1,254 @@
+"""One arm of a scenario: a model, an optimizer and a schedule, stepped one update at a time.
+
+Each call to `Arm.step()` does, at parameters θ_t:
+  1. the full-batch loss L(θ_t) and gradient ∇L(θ_t) (the numbers the edge-of-stability story is
+     about, also under SGD);
+  2. every `sharpness_every` steps, the top eigenpairs of the full-batch Hessian, warm-started from
+     the last eigenvectors and sign-aligned with them;
+  3. the update θ_{t+1} = θ_t − η_t·(momentum buffer), with the mini-batch gradient under SGD, or
+     an RK4 integration of gradient flow over time η_t for the "flow" reference arm;
+and returns the records to append to metrics.jsonl. Divergence (a non-finite loss, or one above
+1e6 × the initial loss) ends the arm with status "diverged": a result, not a crash.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch.func import grad, grad_and_value
+
+from ..analysis.detectors import Catapult, Oscillation
+from . import schedules
+from .eigensolver import align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
+from .problems import Problem, build_problem
+from .reparam import NotHomogeneous, check_applicable, scaling
+
+DIVERGENCE_FACTOR = 1e6
+# Tolerance of the eigen-solve that fixes η from lr_relative: η·λ0 is the quantity that decides
+# between a catapult and plain descent, so it is measured tightly once, before training.
+INIT_TOL = 1e-6
+
+
+class Arm:
+    def __init__(self, spec, device: torch.device):
+        self.spec = spec
+        self.name = spec.name
+        self.device = device
+        self.problem: Problem = build_problem(spec, device)
+        self.theta = self.problem.theta0.clone()
+        self.dtype = self.theta.dtype
+        self.steps = int(spec.steps)
+        self.schedule = schedules.from_spec(spec.schedule, self.steps)
+        self.lr_changes = schedules.changes(spec.schedule)
+        self.t = 0
+        self.status: str | None = None  # None while running
+        self.final_loss: float | None = None
+        self.initial_loss: float | None = None
+        self.vectors: torch.Tensor | None = None  # (k, n) latest eigenvectors, sign-aligned
+        self.sharpness: float | None = None  # latest λ_max
+        self.momentum_buf: torch.Tensor | None = None
+        self.eig_gen = torch.Generator().manual_seed(int(spec.seed) + 17)
+        self.sgd_gen = torch.Generator().manual_seed(int(spec.seed) + 29)
+        self.oscillation = Oscillation()
+        self.catapult = Catapult()
+        self.onset_done = False
+        self.base_lr: float | None = spec.optimizer.lr
+        self.lambda0: float | None = None
+        self._reparam_warned = False
+        self.hvps_total = 0
+
+    # ---- curvature -------------------------------------------------------------------------
+    def eigenpairs(self, theta: torch.Tensor, *, k: int | None = None, tol: float | None = None,
+                   v0: torch.Tensor | None = None, loss=None, transform: torch.Tensor | None = None):
+        """Top-k eigenpairs of the full-batch Hessian at θ (of D H D when `transform` is D)."""
+        m = self.spec.measure
+        k = k or m.eigenvalues
+        loss = loss or self.problem.loss
+        n = theta.numel()
+        if m.exact:
+            H = dense_hessian(loss, theta)
+            if transform is not None:
+                H = transform[:, None] * H * transform[None, :]
+            vals, vecs = exact_top(H, k)
+            return vals, vecs, 0, 0.0
+        hvp = make_hvp(loss, theta)
+        if transform is not None:
+            inner = hvp
+            hvp = lambda v: transform * inner(transform * v)  # noqa: E731
+        res = top_eigenpairs(hvp, n, min(k, n), v0=v0, tol=tol or m.tolerance, max_iter=m.max_iter,
+                             dtype=self.dtype, device=self.device, generator=self.eig_gen)
+        return res.eigenvalues, res.eigenvectors, res.hvps, res.residual
+
+    def measure(self, theta: torch.Tensor, step: int) -> dict[str, Any]:
+        vals, vecs, hvps, residual = self.eigenpairs(theta, v0=self.vectors)
+        self.vectors = align_signs(vecs, self.vectors)
+        self.sharpness = float(vals[0])
+        self.hvps_total += hvps
+        return {"type": "sharpness", "arm": self.name, "step": step,
+                "eigenvalues": [float(v) for v in vals], "hvps": hvps, "residual": float(residual)}
+
+    # ---- set-up ----------------------------------------------------------------------------
+    def begin(self) -> list[dict[str, Any]]:
+        """Resolve lr_relative (η = lr_relative / λ0, λ0 measured at θ0) before the first step."""
+        opt = self.spec.optimizer
+        needs_lambda0 = opt.lr_relative is not None
+        if needs_lambda0:
+            vals, vecs, hvps, _ = self.eigenpairs(self.theta, k=1, tol=INIT_TOL)
+            self.lambda0 = float(vals[0])
+            self.hvps_total += hvps
+            if not self.lambda0 > 0:
+                raise ValueError(f"arm {self.name!r}: lr_relative needs λ_max > 0 at initialization "
+                                 f"(measured {self.lambda0:.4g})")
+            self.base_lr = opt.lr_relative / self.lambda0
+            return [{"type": "event", "arm": self.name, "step": 0, "kind": "lr_resolved",
+                     "message": f"η = {opt.lr_relative:g}/λ0 = {self.base_lr:.4g} (λ0 = {self.lambda0:.4g})",
+                     "data": {"lr": self.base_lr, "lambda0": self.lambda0}}]
+        return []
+
+    def lr_at(self, t: int) -> float:
+        return float(self.base_lr) * self.schedule(t)
+
+    # ---- one step --------------------------------------------------------------------------
+    def step(self) -> list[dict[str, Any]]:
+        """One update; returns its records. Sets `status` when the arm ends."""
+        t, spec, out = self.t, self.spec, []
+        lr = self.lr_at(t)
+        g, loss_t = grad_and_value(self.problem.loss)(self.theta)
+        loss = float(loss_t)
+        if self.initial_loss is None:
+            self.initial_loss = loss
+        if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(self.initial_loss, 1e-30):
+            out.append({"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
+                        "grad_norm": None, "proj": None, "disp": None})
+            return out + self._end("diverged", loss, f"loss {loss:.3g} at step {t}"
+                                   + ("" if math.isfinite(loss) else " (not finite)"))
+
+        every = spec.measure.sharpness_every
+        if every and t % every == 0:
+            out.append(self.measure(self.theta, t))
+            if not self.onset_done and self.sharpness >= 2.0 / lr:
+                self.onset_done = True
+                out.append(self._event(t, "eos_onset", f"λ_max {self.sharpness:.4g} ≥ 2/η = {2 / lr:.4g}"))
+        if spec.measure.reparam_every and t % spec.measure.reparam_every == 0:
+            out.extend(self.reparam_checks(t))
+        if t in self.lr_changes:
+            out.append(self._event(t, "lr_change", f"{self.lr_changes[t]}: η = {lr:.4g}, 2/η = {2 / lr:.4g}"))
+
+        u = self.vectors[0] if self.vectors is not None else None
+        new_theta = self._update(g, lr)
+        proj = float(g @ u) if u is not None else None
+        disp = float((new_theta - self.theta) @ u) if u is not None else None
+        self.theta = new_theta
+        out.append({"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
+                    "grad_norm": float(torch.linalg.vector_norm(g)), "proj": proj, "disp": disp})
+
+        if self.oscillation.update(t, proj, disp):
+            out.append(self._event(t, "period2_onset",
+                                   f"⟨∇L, u⟩ flips sign on {self.oscillation.flip_fraction:.0%} of the last "
+                                   f"{self.oscillation.window} steps"))
+        cat = self.catapult.update(t, loss, self.sharpness, 2.0 / lr)
+        if cat:
+            ev = self._event(t, "catapult",
+                             f"loss peaked at {cat['peak_loss_ratio']:.3g}× its start (step {cat['peak_step']}), "
+                             f"λ_max {cat['sharpness_before']:.4g} → {cat['sharpness_after']:.4g}")
+            ev["data"] = cat
+            out.append(ev)
+
+        self.t += 1
+        if self.t >= self.steps:
+            final = float(self.problem.loss(self.theta))
+            out += self._end("completed", final)
+        return out
+
+    def _update(self, g: torch.Tensor, lr: float) -> torch.Tensor:
+        opt = self.spec.optimizer
+        if opt.kind == "flow":
+            return self._flow(lr)
+        if opt.kind == "sgd":
+            idx = torch.randperm(self.problem.n_examples, generator=self.sgd_gen)[: opt.batch_size]
+            g = grad(self.problem.loss)(self.theta, idx.to(self.device))
+        if opt.momentum:
+            self.momentum_buf = g if self.momentum_buf is None else opt.momentum * self.momentum_buf + g
+            g = self.momentum_buf
+        return self.theta - lr * g
+
+    def _flow(self, lr: float) -> torch.Tensor:
+        """Gradient flow dθ/dτ = −∇L over time η_t (one GD step's worth), by RK4.
+
+        Substeps of size at most α/λ_max keep RK4 stable and accurate (Cohen et al.'s choice);
+        λ_max is the latest measurement, so the flow arm needs sharpness measured.
+        """
+        lam = self.sharpness
+        if lam is None or lam <= 0:
+            vals, _, hvps, _ = self.eigenpairs(self.theta, k=1)
+            lam = max(float(vals[0]), 1e-12)
+            self.hvps_total += hvps
+        alpha = self.spec.optimizer.flow_alpha
+        n_sub = max(1, math.ceil(lr * lam / alpha))
+        h = lr / n_sub
+        f = grad(self.problem.loss)
+        th = self.theta
+        for _ in range(n_sub):
+            k1 = f(th)
+            k2 = f(th - 0.5 * h * k1)
+            k3 = f(th - 0.5 * h * k2)
+            k4 = f(th - h * k3)
+            th = th - (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+        return th
+
+    # ---- reparameterization ----------------------------------------------------------------
+    def reparam_checks(self, t: int) -> list[dict[str, Any]]:
+        """Dinh et al.'s T_α at θ_t for each α: same function, different λ_max, same adaptive sharpness."""
+        p = self.problem
+        try:
+            check_applicable(p)
+        except NotHomogeneous as e:
+            if self._reparam_warned:
+                return []
+            self._reparam_warned = True
+            return [self._event(t, "reparam_skipped", str(e))]
+        theta = self.theta
+        out = []
+        f0 = p.outputs(theta)
+        loss0 = float(p.loss(theta))
+        before, _, _, _ = self.eigenpairs(theta, k=1, v0=self.vectors)
+        adaptive_before, _, _, _ = self.eigenpairs(theta, k=1, transform=theta.abs())
+        for alpha in self.spec.measure.reparam_alphas:
+            d = scaling(p, theta, float(alpha))
+            theta2 = d * theta
+            after, _, _, _ = self.eigenpairs(theta2, k=1)
+            # Theory: H(Dθ) = D⁻¹ H(θ) D⁻¹, so λ_max after is the top eigenvalue of D⁻¹HD⁻¹ at θ.
+            predicted, _, _, _ = self.eigenpairs(theta, k=1, transform=1.0 / d)
+            adaptive_after, _, _, _ = self.eigenpairs(theta2, k=1, transform=theta2.abs())
+            out.append({
+                "type": "reparam", "arm": self.name, "step": t, "alpha": float(alpha),
+                "max_output_change": float((p.outputs(theta2) - f0).abs().max()),
+                "loss_change": float(p.loss(theta2)) - loss0,
+                "sharpness_before": float(before[0]), "sharpness_after": float(after[0]),
+                "sharpness_predicted": float(predicted[0]),
+                "adaptive_before": float(adaptive_before[0]), "adaptive_after": float(adaptive_after[0]),
+            })
+        return out
+
+    # ---- endings ---------------------------------------------------------------------------
+    def _event(self, step: int, kind: str, message: str) -> dict[str, Any]:
+        return {"type": "event", "arm": self.name, "step": step, "kind": kind, "message": message}
+
+    def _end(self, status: str, final_loss: float | None, message: str | None = None) -> list[dict[str, Any]]:
+        self.status = status
+        self.final_loss = final_loss
+        out = []
+        if status == "diverged":
+            out.append(self._event(self.t, "diverged", message or "diverged"))
+        out.append({"type": "end", "arm": self.name, "status": status, "steps_done": self.t,
+                    "final_loss": final_loss, "hvps": self.hvps_total})
+        return out
+
+    def stop(self, status: str) -> list[dict[str, Any]]:
+        """End a still-running arm from outside (interrupted or failed)."""
+        if self.status is not None:
+            return []
+        return self._end(status, None)
+

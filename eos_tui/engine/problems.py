@@ -1,0 +1,188 @@
+"""Models, data and losses, written functionally on one flat parameter vector θ.
+
+Why flat: the Hessian acts on θ as one vector, so Hessian-vector products, eigenvectors, the
+projection ⟨∇L, u⟩ and the displacement ⟨θ_{t+1} − θ_t, u⟩ are all plain dot products, and the
+optimizer step is one axpy. Each problem exposes
+
+    loss(θ, batch=None) -> scalar   the training loss on the full set (or on a mini-batch of indices)
+    outputs(θ) -> Tensor            the network's outputs on the training set (for reparameterization)
+    theta0                          the initial parameters
+
+Losses follow Cohen et al. 2021: "mse" is the mean over examples of ½‖f(x) − y‖².
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+ACTIVATIONS = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "gelu": F.gelu,
+    "linear": lambda h: h,
+}
+
+
+@dataclass
+class LayerSlices:
+    """Where one linear layer's weight (out × in) and bias live inside θ."""
+
+    weight: slice
+    shape: tuple[int, int]
+    bias: slice | None
+
+
+@dataclass
+class Problem:
+    kind: str
+    theta0: torch.Tensor
+    n_examples: int  # rows of the training set (1 for uv and quadratic)
+    layers: list[LayerSlices] = field(default_factory=list)  # MLP only
+    activation: str | None = None
+    X: torch.Tensor | None = None
+    Y: torch.Tensor | None = None  # targets: floats for mse, class indices for cross-entropy
+    loss_kind: str = "mse"
+    H: torch.Tensor | None = None  # quadratic only
+    width: int | None = None  # uv only
+
+    # ---- the objective -------------------------------------------------------------------
+    def loss(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
+        if self.kind == "quadratic":
+            return 0.5 * theta @ (self.H @ theta)
+        if self.kind == "uv":
+            f = self._uv_output(theta)
+            return 0.5 * f * f  # one example x = 1, target y = 0
+        X, Y = (self.X, self.Y) if batch is None else (self.X[batch], self.Y[batch])
+        return self._data_loss(self.forward(theta, X), Y)
+
+    def _data_loss(self, out: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        if self.loss_kind == "cross-entropy":
+            return F.cross_entropy(out, Y)
+        return 0.5 * ((out - Y) ** 2).sum(dim=-1).mean()
+
+    def outputs(self, theta: torch.Tensor) -> torch.Tensor:
+        if self.kind == "mlp":
+            return self.forward(theta, self.X)
+        if self.kind == "uv":
+            return self._uv_output(theta).reshape(1, 1)
+        return theta.reshape(1, -1)
+
+    # ---- models --------------------------------------------------------------------------
+    def forward(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        act = ACTIVATIONS[self.activation or "linear"]
+        h = X
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            W = theta[layer.weight].view(layer.shape)
+            b = theta[layer.bias] if layer.bias is not None else None
+            h = F.linear(h, W, b)
+            if i < last:
+                h = act(h)
+        return h
+
+    def _uv_output(self, theta: torch.Tensor) -> torch.Tensor:
+        w = self.width
+        return theta[:w] @ theta[w:] / math.sqrt(w)
+
+    @property
+    def dim(self) -> int:
+        return self.theta0.numel()
+
+
+def _dtype(name: str) -> torch.dtype:
+    return torch.float64 if name == "float64" else torch.float32
+
+
+def _mlp_layout(sizes: list[int], bias: bool) -> tuple[list[LayerSlices], int]:
+    layers, offset = [], 0
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        w = slice(offset, offset + fan_in * fan_out)
+        offset += fan_in * fan_out
+        b = None
+        if bias:
+            b = slice(offset, offset + fan_out)
+            offset += fan_out
+        layers.append(LayerSlices(w, (fan_out, fan_in), b))
+    return layers, offset
+
+
+def _mlp_init(layers: list[LayerSlices], n: int, gen: torch.Generator) -> torch.Tensor:
+    """PyTorch's nn.Linear default: weights and biases uniform in ±1/√fan_in."""
+    theta = torch.empty(n, dtype=torch.float64)
+    for layer in layers:
+        bound = 1.0 / math.sqrt(layer.shape[1])
+        size = layer.weight.stop - layer.weight.start
+        theta[layer.weight] = (torch.rand(size, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+        if layer.bias is not None:
+            size = layer.bias.stop - layer.bias.start
+            theta[layer.bias] = (torch.rand(size, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+    return theta
+
+
+def make_data(spec, loss_kind: str, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Inputs, targets and output width for a [data] section (generated in float64 on the CPU)."""
+    d = spec
+    X = torch.randn(d.n, d.dim, generator=gen, dtype=torch.float64)
+    if d.kind == "random-labels":
+        labels = torch.randint(0, d.classes, (d.n,), generator=gen)
+        if loss_kind == "cross-entropy":
+            return X, labels, d.classes
+        return X, F.one_hot(labels, d.classes).to(torch.float64), d.classes
+    if d.kind == "teacher":
+        # A fixed random tanh teacher of width 32 with unit-scale outputs: a smooth target
+        # that a student can fit, so the loss goes well below its starting value.
+        hidden = 32
+        W1 = torch.randn(hidden, d.dim, generator=gen, dtype=torch.float64) / math.sqrt(d.dim)
+        W2 = torch.randn(d.outputs, hidden, generator=gen, dtype=torch.float64) / math.sqrt(hidden)
+        Y = torch.tanh(X @ W1.T) @ W2.T
+        return X, Y, d.outputs
+    raise ValueError(f"data kind {d.kind!r} has no examples")
+
+
+def random_rotation(d: int, gen: torch.Generator) -> torch.Tensor:
+    """A seeded Haar-random orthogonal matrix (QR of a Gaussian with the signs fixed)."""
+    A = torch.randn(d, d, generator=gen, dtype=torch.float64)
+    Q, R = torch.linalg.qr(A)
+    return Q * torch.sign(torch.diagonal(R)).unsqueeze(0)
+
+
+def build_problem(arm, device: torch.device) -> Problem:
+    """The problem of a resolved arm, on `device`, in the arm's dtype.
+
+    Everything random is drawn in float64 on the CPU from seeded generators and only then cast
+    and moved, so the same seed gives the same problem on every device and dtype.
+    """
+    dtype = _dtype(arm.dtype)
+    model = arm.model
+    init_gen = torch.Generator().manual_seed(int(arm.seed))
+    data_seed = arm.data.seed if arm.data.seed is not None else arm.seed
+    data_gen = torch.Generator().manual_seed(int(data_seed) + 1_000_003)
+
+    def put(t: torch.Tensor | None) -> torch.Tensor | None:
+        if t is None:
+            return None
+        return t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype)
+
+    if model.kind == "quadratic":
+        lam = torch.tensor(list(model.eigenvalues), dtype=torch.float64)
+        Q = random_rotation(lam.numel(), data_gen)
+        H = (Q * lam) @ Q.T
+        H = (H + H.T) / 2
+        x0 = torch.tensor(list(model.init), dtype=torch.float64) if model.init else torch.ones(lam.numel(), dtype=torch.float64)
+        return Problem("quadratic", put(x0 * model.init_scale), 1, H=put(H))
+    if model.kind == "uv":
+        w = int(model.width)
+        theta = torch.randn(2 * w, generator=init_gen, dtype=torch.float64) * model.init_scale
+        return Problem("uv", put(theta), 1, width=w)
+    if model.kind == "mlp":
+        X, Y, out_dim = make_data(arm.data, arm.loss, data_gen)
+        sizes = [arm.data.dim, *model.hidden, out_dim]
+        layers, n = _mlp_layout(sizes, model.bias)
+        theta = _mlp_init(layers, n, init_gen) * model.init_scale
+        return Problem("mlp", put(theta), X.shape[0], layers=layers, activation=model.activation,
+                       X=put(X), Y=put(Y), loss_kind=arm.loss)
+    raise ValueError(f"unknown model kind {model.kind!r}")
