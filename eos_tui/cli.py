@@ -1,0 +1,186 @@
+"""The `eos-tui` command line.
+
+Import discipline: this module imports only typer at the top. torch is imported only by commands
+that train in this process (`run --headless`), textual only by commands that open the app, and the
+scenario schema (pydantic) only by commands that read scenarios — so `eos-tui --help`, `list` and
+`runs` stay instant. tests/test_layers.py guards this.
+
+Exit codes: 0 completed (diverged arms included: divergence is a result), 1 anything else that
+failed, 2 bad usage or a bad scenario, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+app = typer.Typer(
+    name="eos-tui",
+    help="A terminal laboratory for the edge of stability: watch sharpness meet 2/η, live.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _err(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    typer.echo(f"eos-tui: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _load(target: str, **kwargs):
+    from .scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(target, **kwargs)
+    except ScenarioError as e:
+        raise _err(str(e)) from None
+
+
+@app.command()
+def run(
+    scenario: str = typer.Argument(..., help="A built-in scenario name (see `eos-tui list`) or a path to a TOML file."),
+    headless: bool = typer.Option(False, "--headless", help="No app: a progress display on stderr and a summary at the end."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the run here (must not exist or be empty) instead of runs/<name>-<time>/."),
+    set_: List[str] = typer.Option([], "--set", help="Override a key, TOML value syntax: --set optimizer.lr=0.05 (repeatable)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for every arm."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps for every arm."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    as_json: bool = typer.Option(False, "--json", help="With --headless: print the summary as one JSON object on stdout."),
+    detach: bool = typer.Option(False, "--detach", help="Start the engine in the background, print the run directory and return."),
+    fps: float = typer.Option(4.0, "--fps", help="App redraws per second."),
+    no_mouse: bool = typer.Option(False, "--no-mouse", help="Leave the mouse to the terminal, so text can be selected."),
+) -> None:
+    """Train a scenario and watch it (or run it headless)."""
+    if as_json and not headless:
+        headless = True  # --json only makes sense without the app
+    if headless and detach:
+        raise _err("--headless and --detach do not go together")
+    if not fps > 0:
+        raise _err("--fps must be > 0")
+    sc = _load(scenario, overrides=list(set_), seed=seed, steps=steps, device=device)
+    if headless:
+        from .headless import run_headless
+
+        raise typer.Exit(run_headless(sc, out=out, as_json=as_json))
+    from .prepare import prepare_run
+
+    try:
+        run_dir = prepare_run(sc, out=out)
+    except (FileExistsError, OSError, ValueError) as e:
+        raise _err(str(e)) from None
+    from .launch import start_engine
+
+    engine = start_engine(run_dir)
+    if detach:
+        typer.echo(f"{run_dir}")
+        typer.echo(f"engine running in the background (pid {engine.pid}); watch it with:", err=True)
+        typer.echo(f"  eos-tui watch {run_dir}", err=True)
+        raise typer.Exit(EXIT_OK)
+    from .app import run_app
+
+    raise typer.Exit(run_app(run_dir, engine=engine, fps=fps, mouse=not no_mouse))
+
+
+@app.command()
+def watch(
+    run_dir: Path = typer.Argument(..., help="A run directory (live or finished)."),
+    fps: float = typer.Option(4.0, "--fps", help="App redraws per second."),
+    no_mouse: bool = typer.Option(False, "--no-mouse", help="Leave the mouse to the terminal."),
+) -> None:
+    """Open the app on an existing run, live or finished."""
+    from .rundir import is_run_dir
+
+    if not is_run_dir(run_dir):
+        raise _err(f"{run_dir} is not a run directory (no manifest.json); see `eos-tui runs`")
+    if not fps > 0:
+        raise _err("--fps must be > 0")
+    from .app import run_app
+
+    raise typer.Exit(run_app(run_dir, engine=None, fps=fps, mouse=not no_mouse))
+
+
+@app.command("runs")
+def runs_(
+    root: Path = typer.Option(Path("runs"), "--root", help="Where to look."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
+) -> None:
+    """List the run directories under runs/, newest first."""
+    from .rundir import list_runs
+
+    found = list_runs(root)
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in found], indent=2))
+        return
+    if not found:
+        typer.echo(f"no runs under {root}/", err=True)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("run", "scenario", "status", "steps", "started", box=None)
+    for r in found:
+        total = f"/{r.steps}" if r.steps else ""
+        table.add_row(str(r.path), r.scenario, r.status, f"{r.steps_done}{total}", r.started or "")
+    Console().print(table)
+
+
+@app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout.")) -> None:
+    """List the built-in scenarios."""
+    from .scenario import list_builtins
+
+    items = list_builtins()
+    if as_json:
+        typer.echo(json.dumps([{"name": n, "description": d} for n, d in items], indent=2))
+        return
+    width = max((len(n) for n, _ in items), default=0)
+    for name, desc in items:
+        typer.echo(f"{name:<{width}}  {desc}")
+
+
+@app.command()
+def show(scenario: str = typer.Argument(..., help="A built-in scenario name or a path.")) -> None:
+    """Print a scenario's TOML."""
+    from .scenario import ScenarioError, find_scenario
+
+    try:
+        path = find_scenario(scenario)
+    except ScenarioError as e:
+        raise _err(str(e)) from None
+    typer.echo(path.read_text(encoding="utf-8"), nl=False)
+
+
+@app.command()
+def validate(paths: List[str] = typer.Argument(..., help="Scenario files or built-in names.")) -> None:
+    """Check scenario files without running them."""
+    from .scenario import ScenarioError, load_scenario
+
+    bad = 0
+    for p in paths:
+        try:
+            sc = load_scenario(p)
+        except ScenarioError as e:
+            typer.echo(f"✗ {e}", err=True)
+            bad += 1
+        else:
+            typer.echo(f"✓ {p}: {sc.name}, {len(sc.arms)} arm(s)")
+    raise typer.Exit(EXIT_USAGE if bad else EXIT_OK)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""`eos-tui run NAME --headless`: train in this process with a progress display on stderr.
+
+stdout carries only results (the summary table, or with --json one JSON object), so scripts and
+sweeps can pipe it; everything live goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .analysis.summary import summarize
+from .prepare import prepare_run
+from .rundir import format as rf
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _fmt(x: Any, spec: str = ".4g") -> str:
+    return "—" if x is None else format(x, spec)
+
+
+class ArmProgress:
+    """One progress line per arm: step, loss, λ_max, 2/η, steps/s."""
+
+    def __init__(self, scenario, console: Console):
+        self.progress = Progress(
+            TextColumn("[bold]{task.fields[arm]:<12}"), BarColumn(bar_width=24),
+            TextColumn("{task.completed:>6.0f}/{task.total:<6.0f}"),
+            TextColumn("loss {task.fields[loss]:>9}  λ_max {task.fields[sharp]:>8}  2/η {task.fields[thr]:>8}"),
+            TextColumn("{task.fields[rate]:>7} steps/s  {task.fields[status]}"),
+            TimeRemainingColumn(), console=console, transient=False, refresh_per_second=5,
+        )
+        self.tasks = {a.name: self.progress.add_task("", total=a.steps, arm=a.name, loss="—", sharp="—",
+                                                     thr="—", rate="—", status="")
+                      for a in scenario.arms}
+        self.t0 = time.monotonic()
+
+    def __call__(self, records: list[dict[str, Any]], arms) -> None:
+        latest: dict[str, dict[str, Any]] = {}
+        for r in records:
+            task = self.tasks.get(r.get("arm"))
+            if task is None:
+                continue
+            fields = latest.setdefault(r["arm"], {})
+            kind = r.get("type")
+            if kind == "step":
+                fields.update(completed=r["step"] + 1, loss=_fmt(r.get("loss")),
+                              thr=_fmt(2 / r["lr"] if r.get("lr") else None))
+            elif kind == "sharpness" and r.get("eigenvalues"):
+                fields["sharp"] = _fmt(r["eigenvalues"][0])
+            elif kind == "end":
+                fields.update(status=r["status"])
+        dt = max(time.monotonic() - self.t0, 1e-9)
+        for name, fields in latest.items():
+            if "completed" in fields:
+                fields["rate"] = f"{fields['completed'] / dt:.0f}"
+            self.progress.update(self.tasks[name], **fields)
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    t = Table(title=f"{summary['scenario']}  →  {summary['run_dir']}", title_justify="left")
+    for col in ("arm", "status", "steps", "loss start → end", "max loss", "λ_max end", "EoS onset",
+                "λη/2 (2nd half)", "flips"):
+        t.add_column(col)
+    for a in summary["arms"]:
+        t.add_row(a["name"], a["status"], str(a["steps_done"]),
+                  f"{_fmt(a['initial_loss'])} → {_fmt(a['final_loss'])}", _fmt(a["max_loss"]),
+                  _fmt(a["final_sharpness"]), _fmt(a["eos_onset_step"], "d"), _fmt(a["eos_ratio"], ".3f"),
+                  _fmt(a["flip_fraction"], ".2f"))
+    return t
+
+
+def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
+    # torch is imported here, not at the top: `eos-tui --help` must not pay for it.
+    from .engine.runner import resolve_device, run_scenario
+
+    err = Console(stderr=True)
+    try:
+        for arm in scenario.arms:
+            resolve_device(arm.device)
+    except RuntimeError as e:
+        err.print(f"eos-tui: {e}", markup=False, highlight=False)
+        return EXIT_USAGE
+    try:
+        run_dir = prepare_run(scenario, out=out)
+    except (FileExistsError, OSError, ValueError) as e:
+        err.print(f"eos-tui: {e}", markup=False, highlight=False)
+        return EXIT_USAGE
+    progress = ArmProgress(scenario, err)
+    status = rf.FAILED
+    try:
+        with progress.progress:
+            status, manifest = run_scenario(scenario, run_dir, on_records=progress)
+    except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
+        err.print(f"eos-tui: the run failed: {type(e).__name__}: {e} (traceback in {run_dir}/manifest.json)",
+                  markup=False, highlight=False)
+        return EXIT_FAILED
+    summary = summarize(scenario.name, str(run_dir), [a.name for a in scenario.arms],
+                        _read(run_dir))
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        sys.stdout.flush()
+    else:
+        Console().print(summary_table(summary))
+    if status == rf.INTERRUPTED:
+        err.print(f"interrupted; the metrics so far are in {run_dir}", markup=False, highlight=False)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _read(run_dir: Path) -> list[dict[str, Any]]:
+    from .rundir import read_records
+
+    return read_records(run_dir)
