@@ -1,0 +1,263 @@
+"""Loading scenarios: TOML → base dict → arms merged deeply over it → validated ArmSpecs.
+
+Every failure becomes one `ScenarioError` whose message names the file, the arm, the dotted key
+path and what is allowed — the CLI prints it and exits 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import tomli_w
+from pydantic import ValidationError
+
+from .schema import ArmSpec, Section
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SECTIONS = ("data", "model", "optimizer", "schedule", "measure")
+TOP_KEYS = ("name", "description", "seed", "steps", "dtype", "device", "loss")
+DEFAULT_ARM = "main"
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be run, with one message a person can act on."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# ---- where scenarios live --------------------------------------------------------------------
+
+def builtin_dir() -> Path:
+    """The built-in scenarios: inside the package in a wheel, the repo's scenarios/ when editable."""
+    import eos_tui
+
+    pkg = Path(eos_tui.__file__).resolve().parent
+    inside = pkg / "scenarios"
+    return inside if inside.is_dir() else pkg.parent / "scenarios"
+
+
+def list_builtins() -> list[tuple[str, str]]:
+    """(name, first sentence of the description) for each built-in scenario, sorted by name."""
+    out = []
+    for path in sorted(builtin_dir().glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        desc = " ".join(str(data.get("description", "")).split())
+        first = re.split(r"(?<!\bal)(?<!e\.g)\.\s", desc)[0].rstrip(".")
+        out.append((str(data.get("name", path.stem)), first))
+    return out
+
+
+def find_scenario(name_or_path: str) -> Path:
+    """A path to an existing file, or a built-in scenario by name."""
+    p = Path(name_or_path)
+    if "/" in name_or_path or name_or_path.endswith(".toml") or p.is_file():
+        if not p.is_file():
+            raise ScenarioError(f"{name_or_path}: no such scenario file")
+        return p
+    candidate = builtin_dir() / f"{name_or_path}.toml"
+    if candidate.is_file():
+        return candidate
+    names = ", ".join(n for n, _ in list_builtins()) or "(none found)"
+    raise ScenarioError(f"no built-in scenario named {name_or_path!r}; built-in: {names}. "
+                        "Or give a path to a .toml file.")
+
+
+# ---- merging ---------------------------------------------------------------------------------
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` merged into a copy of `base`: tables merge key by key, everything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """"optimizer.lr=0.05" → {"optimizer": {"lr": 0.05}}; the value in TOML syntax, or a bare word."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected KEY.PATH=VALUE, e.g. --set optimizer.lr=0.05")
+    key, raw = text.split("=", 1)
+    key, raw = key.strip(), raw.strip()
+    parts = key.split(".")
+    if not key or any(not p or not p.replace("_", "").replace("-", "").isalnum() for p in parts):
+        raise ScenarioError(f"--set {text!r}: {key!r} is not a key path like optimizer.lr")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except ValueError:
+        if raw and all(c.isalnum() or c in "-_.:" for c in raw):
+            value = raw  # a bare word: --set model.activation=relu
+        else:
+            raise ScenarioError(f"--set {text!r}: {raw!r} is not a TOML value (quote strings: 'x=\"a b\"')") from None
+    node: dict[str, Any] = {}
+    cur = node
+    for p in parts[:-1]:
+        cur = cur.setdefault(p, {})
+    cur[parts[-1]] = value
+    return node
+
+
+# ---- errors ----------------------------------------------------------------------------------
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err.get("loc", ()))
+    msg = err.get("msg", "invalid")
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        msg = "unknown key"
+    elif kind == "literal_error" and "expected" in ctx:
+        msg = f"must be one of {ctx['expected']}"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    given = err.get("input")
+    shown = "" if kind in ("extra_forbidden", "missing") or isinstance(given, dict) else f" (got {given!r})"
+    return f"{loc}: {msg}{shown}" if loc else f"{msg}"
+
+
+def _validation_message(where: str, exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    lines = [_describe(e) for e in errors[:5]]
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return f"{where}: " + "; ".join(lines) + more
+
+
+# ---- the scenario ----------------------------------------------------------------------------
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    source: str
+    arms: list[ArmSpec]
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        return max(a.steps for a in self.arms)
+
+    @property
+    def seed(self) -> int:
+        return int(self.raw.get("seed", 0))
+
+    def to_toml(self) -> str:
+        """The resolved scenario, arms expanded: every arm written out in full (a valid scenario file)."""
+        doc: dict[str, Any] = {"name": self.name, "description": self.description, "seed": self.seed,
+                               "arm": [arm_to_dict(a) for a in self.arms]}
+        header = f"# Resolved from {self.source}: every arm written out in full.\n"
+        return header + tomli_w.dumps(doc)
+
+
+def _section_dict(section: Section) -> dict[str, Any]:
+    """The keys of a section that apply to its kind, without None (TOML has no null)."""
+    data = section.model_dump()
+    kind = data.get("kind")
+    if section.KIND_KEYS and kind in section.KIND_KEYS:
+        allowed = section.KIND_KEYS[kind] | section.SHARED | {"kind"}
+        data = {k: v for k, v in data.items() if k in allowed}
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def arm_to_dict(arm: ArmSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {k: getattr(arm, k) for k in TOP_KEYS if k != "description"}
+    for s in SECTIONS:
+        out[s] = _section_dict(getattr(arm, s))
+    return out
+
+
+def _parse_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{source}: invalid TOML: {e}") from None
+
+
+def build_scenario(data: dict[str, Any], *, source: str, default_name: str | None = None,
+                   overrides: Iterable[str] = (), seed: int | None = None, steps: int | None = None,
+                   device: str | None = None) -> Scenario:
+    data = dict(data)
+    arms_raw = data.pop("arm", None)
+    for key in data:
+        if key not in TOP_KEYS and key not in SECTIONS:
+            raise ScenarioError(f"{source}: {key}: unknown key (allowed: {', '.join(TOP_KEYS + SECTIONS)}, arm)")
+    if default_name is not None:
+        data.setdefault("name", default_name)
+    for text in overrides:
+        data = deep_merge(data, parse_override(text))
+    flags = {k: v for k, v in (("seed", seed), ("steps", steps), ("device", device)) if v is not None}
+
+    if arms_raw is None:
+        arms_raw = [{"name": DEFAULT_ARM}]
+    if not isinstance(arms_raw, list) or not all(isinstance(a, dict) for a in arms_raw):
+        raise ScenarioError(f"{source}: arm: must be an array of tables ([[arm]])")
+    if not arms_raw:
+        raise ScenarioError(f"{source}: arm: at least one [[arm]] (or none at all, for a single arm)")
+
+    name = data.get("name")
+    if not isinstance(name, str) or not _safe(name):
+        raise ScenarioError(f"{source}: name: {name!r} cannot name a run directory "
+                            "(letters, digits, '.', '_', '-'; no '/', no '..', no leading dot)")
+    base = {k: v for k, v in data.items() if k != "name"}
+    arms: list[ArmSpec] = []
+    seen: set[str] = set()
+    for i, over in enumerate(arms_raw):
+        arm_name = over.get("name")
+        where = f"{source}: arm {arm_name!r} (arm[{i}])" if len(arms_raw) > 1 or arm_name != DEFAULT_ARM else source
+        if not isinstance(arm_name, str):
+            raise ScenarioError(f"{source}: arm[{i}]: name: every [[arm]] needs a name")
+        if arm_name in seen:
+            raise ScenarioError(f"{source}: arm[{i}]: name: {arm_name!r} is used by two arms")
+        seen.add(arm_name)
+        merged = deep_merge(base, over)
+        merged.update(flags)
+        merged.setdefault("optimizer", {})
+        try:
+            arm = ArmSpec.model_validate(merged)
+        except ValidationError as e:
+            raise ScenarioError(_validation_message(where, e)) from None
+        if arm.data.seed is None:
+            arm.data.seed = arm.seed
+        arms.append(arm)
+    return Scenario(name=name, description=str(data.get("description", "")), source=source, arms=arms,
+                    raw=data)
+
+
+def _safe(name: str) -> bool:
+    from ..rundir.format import is_safe_name
+
+    return is_safe_name(name)
+
+
+def load_scenario_text(text: str, *, source: str, default_name: str | None = None, **kwargs) -> Scenario:
+    return build_scenario(_parse_toml(text, source), source=source, default_name=default_name, **kwargs)
+
+
+def load_scenario(name_or_path: str, *, overrides: Iterable[str] = (), seed: int | None = None,
+                  steps: int | None = None, device: str | None = None) -> Scenario:
+    path = find_scenario(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError(f"{name_or_path}: cannot read: {e}") from None
+    source = str(path) if ("/" in name_or_path or name_or_path.endswith(".toml")) else f"{path.name} (built-in)"
+    return load_scenario_text(text, source=source, default_name=path.stem, overrides=overrides, seed=seed,
+                              steps=steps, device=device)

@@ -1,0 +1,209 @@
+"""The scenario schema: one pydantic model per TOML section, unknown keys rejected.
+
+A resolved arm (`ArmSpec`) is a whole scenario without arms: the base with the arm's overrides
+merged in. Cross-field rules (lr xor lr_relative, batch_size ≤ n, which data goes with which
+model) are checked on resolved arms, since the base alone may leave e.g. `lr` to each arm.
+Keys that belong to another kind (a `width` on an MLP) are rejected too, so a typo'd or
+misplaced key never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar, List, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..rundir.format import is_safe_name
+
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    # keys each kind may set (besides `kind` and the keys every kind shares)
+    KIND_KEYS: ClassVar[dict[str, set[str]]] = {}
+    SHARED: ClassVar[set[str]] = set()
+
+    @model_validator(mode="after")
+    def _keys_fit_the_kind(self):
+        kind = getattr(self, "kind", None)
+        if not self.KIND_KEYS or kind not in self.KIND_KEYS:
+            return self
+        allowed = self.KIND_KEYS[kind] | self.SHARED | {"kind"}
+        stray = sorted(k for k in self.model_fields_set if k not in allowed)
+        if stray:
+            others = sorted(self.KIND_KEYS[kind]) or ["none"]
+            raise ValueError(f"key {stray[0]!r} does not apply to kind {kind!r} "
+                             f"(its keys: {', '.join(others)})")
+        return self
+
+
+class DataConfig(Section):
+    kind: Literal["random-labels", "teacher", "none"] = "random-labels"
+    n: int = Field(128, gt=0)
+    dim: int = Field(16, gt=0)
+    classes: int = Field(4, ge=2)
+    outputs: int = Field(1, gt=0)
+    seed: Optional[int] = None
+
+    KIND_KEYS = {"random-labels": {"n", "dim", "classes"}, "teacher": {"n", "dim", "outputs"}, "none": set()}
+    SHARED = {"seed"}
+
+
+class ModelConfig(Section):
+    kind: Literal["mlp", "uv", "quadratic"] = "mlp"
+    hidden: List[int] = Field(default_factory=lambda: [64, 64])
+    activation: Literal["tanh", "relu", "gelu", "linear"] = "tanh"
+    bias: bool = True
+    width: int = Field(100, gt=0)
+    eigenvalues: Optional[List[float]] = None
+    init: Optional[List[float]] = None
+    init_scale: float = Field(1.0, gt=0)
+
+    KIND_KEYS = {"mlp": {"hidden", "activation", "bias"}, "uv": {"width"}, "quadratic": {"eigenvalues", "init"}}
+    SHARED = {"init_scale"}
+
+    @field_validator("hidden")
+    @classmethod
+    def _widths(cls, v: list[int]) -> list[int]:
+        if any(w <= 0 for w in v):
+            raise ValueError("hidden widths must be positive")
+        return v
+
+    @model_validator(mode="after")
+    def _quadratic(self):
+        if self.kind == "quadratic":
+            if not self.eigenvalues:
+                raise ValueError("model.kind = 'quadratic' needs model.eigenvalues (a non-empty list)")
+            if self.init is not None and len(self.init) != len(self.eigenvalues):
+                raise ValueError(f"model.init has {len(self.init)} entries but model.eigenvalues has "
+                                 f"{len(self.eigenvalues)}")
+        return self
+
+
+class OptimizerConfig(Section):
+    kind: Literal["gd", "sgd", "flow"] = "gd"
+    lr: Optional[float] = Field(None, gt=0)
+    lr_relative: Optional[float] = Field(None, gt=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    batch_size: Optional[int] = Field(None, gt=0)
+    flow_alpha: float = Field(0.5, gt=0, le=2)
+
+    KIND_KEYS = {"gd": set(), "sgd": {"batch_size"}, "flow": {"flow_alpha"}}
+    SHARED = {"lr", "lr_relative", "momentum"}
+
+    @model_validator(mode="after")
+    def _one_lr(self):
+        if (self.lr is None) == (self.lr_relative is None):
+            both = "both" if self.lr is not None else "neither"
+            raise ValueError(f"set exactly one of optimizer.lr (η) and optimizer.lr_relative (η·λ0); {both} given")
+        if self.kind == "sgd" and self.batch_size is None:
+            raise ValueError("optimizer.kind = 'sgd' needs optimizer.batch_size")
+        return self
+
+
+class ScheduleConfig(Section):
+    kind: Literal["constant", "warmup", "step", "cosine"] = "constant"
+    warmup_steps: Optional[int] = Field(None, ge=0)
+    milestones: List[int] = Field(default_factory=list)
+    factors: List[float] = Field(default_factory=list)
+    final_factor: float = Field(0.0, ge=0, le=1)
+
+    KIND_KEYS = {"constant": set(), "warmup": {"warmup_steps"}, "step": {"milestones", "factors"},
+                  "cosine": {"warmup_steps", "final_factor"}}
+
+    @model_validator(mode="after")
+    def _rules(self):
+        if self.kind == "warmup" and not self.warmup_steps:
+            raise ValueError("schedule.kind = 'warmup' needs schedule.warmup_steps ≥ 1")
+        if self.kind == "step":
+            if not self.milestones or len(self.milestones) != len(self.factors):
+                raise ValueError(f"schedule.milestones ({len(self.milestones)}) and schedule.factors "
+                                 f"({len(self.factors)}) must be non-empty lists of the same length")
+            if any(m < 0 for m in self.milestones) or any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
+                raise ValueError("schedule.milestones must be non-negative and strictly increasing")
+            if any(f <= 0 for f in self.factors):
+                raise ValueError("schedule.factors must be positive")
+        return self
+
+
+class MeasureConfig(Section):
+    sharpness_every: int = Field(10, ge=0)
+    eigenvalues: int = Field(1, ge=1)
+    tolerance: float = Field(1e-3, gt=0, lt=1)
+    exact: bool = False
+    max_iter: int = Field(100, ge=2)
+    reparam_every: int = Field(0, ge=0)
+    reparam_alphas: List[float] = Field(default_factory=lambda: [0.5, 2.0])
+
+    @field_validator("reparam_alphas")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if not v or any(a <= 0 for a in v):
+            raise ValueError("reparam_alphas must be a non-empty list of positive numbers")
+        return v
+
+
+class ArmSpec(BaseModel):
+    """A fully resolved arm: everything the engine needs to train it."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    name: str
+    description: str = ""
+    seed: int = 0
+    steps: int = Field(1000, gt=0)
+    dtype: Literal["float32", "float64"] = "float32"
+    device: str = "auto"
+    loss: Literal["mse", "cross-entropy"] = "mse"
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    measure: MeasureConfig = Field(default_factory=MeasureConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _safe(cls, v: str) -> str:
+        if not is_safe_name(v):
+            raise ValueError(f"{v!r} is not a safe name (letters, digits, '.', '_', '-'; no '/' or '..')")
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not _DEVICE.fullmatch(v):
+            raise ValueError(f"{v!r} is not a device: use auto, cpu, cuda, cuda:N or mps")
+        return v
+
+    @model_validator(mode="after")
+    def _fit(self):
+        m, d, o = self.model, self.data, self.optimizer
+        if m.kind == "mlp" and d.kind == "none":
+            raise ValueError("model.kind = 'mlp' needs data: set data.kind to 'random-labels' or 'teacher'")
+        if m.kind in ("uv", "quadratic") and d.kind != "none":
+            raise ValueError(f"model.kind = {m.kind!r} carries its own objective: set data.kind = 'none'")
+        if self.loss == "cross-entropy" and (m.kind != "mlp" or d.kind != "random-labels"):
+            raise ValueError("loss = 'cross-entropy' needs model.kind = 'mlp' and data.kind = 'random-labels'")
+        if o.kind == "sgd" and m.kind != "mlp":
+            raise ValueError("optimizer.kind = 'sgd' needs a data set (model.kind = 'mlp')")
+        if o.kind == "sgd" and o.batch_size is not None and o.batch_size > d.n:
+            raise ValueError(f"optimizer.batch_size = {o.batch_size} is larger than data.n = {d.n}")
+        if o.kind == "flow" and not self.measure.sharpness_every:
+            raise ValueError("optimizer.kind = 'flow' sizes its RK4 steps by λ_max: set measure.sharpness_every ≥ 1")
+        if self.measure.eigenvalues > self.parameter_count():
+            raise ValueError(f"measure.eigenvalues = {self.measure.eigenvalues} exceeds the "
+                             f"{self.parameter_count()} parameters")
+        return self
+
+    def parameter_count(self) -> int:
+        m = self.model
+        if m.kind == "quadratic":
+            return len(m.eigenvalues or [])
+        if m.kind == "uv":
+            return 2 * m.width
+        out = self.data.classes if self.data.kind == "random-labels" else self.data.outputs
+        sizes = [self.data.dim, *m.hidden, out]
+        return sum(a * b + (b if m.bias else 0) for a, b in zip(sizes[:-1], sizes[1:]))
