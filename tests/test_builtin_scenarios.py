@@ -1,0 +1,107 @@
+"""Each built-in scenario shows the phenomenon its description promises.
+
+These train the real scenarios end to end (a few seconds each on one core), so they are the slow
+part of the suite; each one is the only check that what a user runs first actually shows the thing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from eos_tui.analysis.summary import summarize_arm
+from eos_tui.engine.runner import run_scenario
+from eos_tui.prepare import prepare_run
+from eos_tui.rundir import read_records
+from eos_tui.scenario import load_scenario
+
+pytestmark = pytest.mark.slow
+
+
+def run_builtin(name: str, tmp_path, **kwargs):
+    sc = load_scenario(name, **kwargs)
+    run_dir = prepare_run(sc, out=tmp_path / name)
+    status, manifest = run_scenario(sc, run_dir)
+    records = read_records(run_dir)
+    return status, {a.name: summarize_arm(a.name, records) for a in sc.arms}, records
+
+
+def sharpness_series(records, arm):
+    return [(r["step"], r["eigenvalues"][0]) for r in records if r["type"] == "sharpness" and r["arm"] == arm]
+
+
+def test_eos(tmp_path):
+    status, arms, _ = run_builtin("eos", tmp_path)
+    assert status == "completed"
+    onsets = []
+    for name, a in arms.items():
+        assert a["status"] == "completed", name
+        assert a["eos_onset_step"] is not None, name
+        assert 0.95 < a["eos_ratio"] < 1.1, (name, a["eos_ratio"])  # λ_max·η/2 ≈ 1
+        assert a["flip_fraction"] > 0.9, name
+        assert a["final_loss"] < 0.1 * a["initial_loss"], name
+        onsets.append(a["eos_onset_step"])
+    # arms are in increasing η: the larger η, the earlier sharpness meets 2/η
+    assert onsets == sorted(onsets, reverse=True)
+
+
+def test_catapult(tmp_path):
+    status, arms, records = run_builtin("catapult", tmp_path)
+    assert status == "completed"
+    for small in ("uv-small", "mlp-small"):
+        assert arms[small]["catapult"] is None
+        assert arms[small]["max_loss"] == pytest.approx(arms[small]["initial_loss"])
+    for cat in ("uv-catapult", "mlp-catapult"):
+        a = arms[cat]
+        assert a["catapult"] is not None, cat
+        assert a["catapult"]["peak_loss_ratio"] > 10
+        assert a["catapult"]["sharpness_after"] < 0.5 * a["catapult"]["sharpness_before"]
+        assert a["final_loss"] < 1e-2 * a["initial_loss"]
+    assert arms["uv-diverge"]["status"] == "diverged"
+
+
+def test_warmup(tmp_path):
+    status, arms, _ = run_builtin("warmup", tmp_path)
+    assert arms["no-warmup"]["status"] == "diverged"
+    assert arms["warmup-200"]["status"] == "completed"
+    assert arms["warmup-200"]["final_loss"] < 0.1 * arms["warmup-200"]["initial_loss"]
+
+
+def test_decay(tmp_path):
+    status, arms, records = run_builtin("decay", tmp_path)
+    assert status == "completed"
+    old_threshold = 2 / 0.5
+    before = [s for t, s in sharpness_series(records, "step-decay") if 200 <= t < 400]
+    after = [s for t, s in sharpness_series(records, "step-decay") if t >= 400]
+    assert max(before) < 1.15 * old_threshold  # pinned at 2/η before the decay
+    assert after[-1] > 1.15 * old_threshold  # sharpening resumed above the old 2/η
+    assert any(e["kind"] == "lr_change" and e["step"] == 400 for e in arms["step-decay"]["events"])
+    assert 0.95 < arms["constant"]["eos_ratio"] < 1.1
+
+
+def test_sgd_vs_gd(tmp_path):
+    status, arms, _ = run_builtin("sgd_vs_gd", tmp_path)
+    assert status == "completed"
+    gd, sgd64, sgd16 = (arms[n]["eos_ratio"] for n in ("gd", "sgd-64", "sgd-16"))
+    assert 0.95 < gd < 1.1
+    assert sgd16 < 0.8  # SGD settles below 2/η ...
+    assert sgd16 < sgd64 <= gd + 0.02  # ... the lower, the smaller the batch
+
+
+def test_quadratic(tmp_path):
+    status, arms, _ = run_builtin("quadratic", tmp_path)
+    assert arms["eta-0.19"]["status"] == "completed"
+    assert arms["eta-0.21"]["status"] == "diverged"
+    assert arms["eta-0.19"]["final_sharpness"] == pytest.approx(10.0, rel=1e-12)
+
+
+def test_reparam(tmp_path):
+    status, arms, records = run_builtin("reparam", tmp_path)
+    assert status == "completed"
+    rows = [r for r in records if r["type"] == "reparam"]
+    assert len(rows) == 4 * 4  # steps 0, 100, 200, 300 × four α
+    for r in rows:
+        assert r["max_output_change"] < 1e-10
+        assert r["adaptive_after"] == pytest.approx(r["adaptive_before"], rel=1e-4)
+    big = [r for r in rows if r["alpha"] == 10.0]
+    assert all(r["sharpness_after"] > 5 * r["sharpness_before"] or r["sharpness_after"] < r["sharpness_before"] / 5
+               for r in big)

@@ -1,0 +1,107 @@
+"""The run-directory contract: whole lines, atomic manifests, a follower that tolerates a torn last line."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import pytest
+
+from eos_tui.rundir import format as rf
+from eos_tui.rundir.reader import MetricsFollower, effective_status, list_runs, read_manifest, run_info
+
+
+def test_writer_lines_are_whole_json_and_non_finite_becomes_null(tmp_path):
+    with rf.MetricsWriter(tmp_path) as w:
+        w.write({"type": "step", "arm": "a", "step": 0, "loss": math.inf, "lr": 0.1, "grad_norm": math.nan,
+                 "proj": None})
+        w.write_many([{"type": "event", "arm": "a", "step": 0, "kind": "diverged", "message": "x"}])
+    lines = (tmp_path / rf.METRICS_FILE).read_text().splitlines()
+    recs = [json.loads(line) for line in lines]
+    assert recs[0]["loss"] is None and recs[0]["grad_norm"] is None
+    assert recs[1]["kind"] == "diverged"
+
+
+def test_writer_rejects_unknown_record_type(tmp_path):
+    with rf.MetricsWriter(tmp_path) as w, pytest.raises(ValueError):
+        w.write({"type": "nonsense"})
+
+
+def test_follower_keeps_a_truncated_last_line_for_later(tmp_path):
+    path = tmp_path / rf.METRICS_FILE
+    f = MetricsFollower(path)
+    assert f.poll() == []  # no file yet
+    path.write_text('{"type":"step","step":0}\n{"type":"step","st')
+    assert [r["step"] for r in f.poll()] == [0]
+    assert f.poll() == []
+    with open(path, "a") as fh:
+        fh.write('ep":1}\n{"type":"step","step":2}\n')
+    assert [r["step"] for r in f.poll()] == [1, 2]
+
+
+def test_follower_skips_a_damaged_line_and_counts_it(tmp_path):
+    path = tmp_path / rf.METRICS_FILE
+    path.write_text('{"type":"step","step":0}\nnot json\n[1,2]\n{"type":"step","step":1}\n')
+    f = MetricsFollower(path)
+    assert [r["step"] for r in f.read_all()] == [0, 1]
+    assert f.bad_lines == 2
+
+
+def test_follower_starts_over_when_the_file_is_replaced(tmp_path):
+    path = tmp_path / rf.METRICS_FILE
+    path.write_text('{"type":"step","step":0}\n{"type":"step","step":1}\n')
+    f = MetricsFollower(path)
+    assert len(f.poll()) == 2
+    tmp = tmp_path / "new"
+    tmp.write_text('{"type":"step","step":9}\n')
+    os.replace(tmp, path)
+    assert [r["step"] for r in f.poll()] == [9]
+
+
+def test_atomic_manifest_and_status(tmp_path):
+    m = rf.new_manifest(scenario="s", seed=0, device="cpu", arms=["a"], versions={}, pid=os.getpid())
+    rf.write_json_atomic(tmp_path / rf.MANIFEST_FILE, m)
+    assert read_manifest(tmp_path)["arms"] == {"a": {"status": "running"}}
+    assert effective_status(read_manifest(tmp_path)) == "running"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    m["pid"] = 2**22 + 12345  # no such process
+    rf.write_json_atomic(tmp_path / rf.MANIFEST_FILE, m)
+    assert effective_status(read_manifest(tmp_path)) == "engine lost"
+
+
+def test_create_run_dir_refuses_non_empty_exact(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "f").write_text("")
+    with pytest.raises(FileExistsError):
+        rf.create_run_dir(tmp_path / "x", exact=True)
+    assert rf.create_run_dir(tmp_path / "y", exact=True).is_dir()
+
+
+@pytest.mark.parametrize("name, ok", [("eos", True), ("sgd_vs_gd", True), ("a.b-c", True), ("../x", False),
+                                      ("a/b", False), (".hidden", False), ("", False), ("..", False)])
+def test_safe_names(name, ok):
+    assert rf.is_safe_name(name) is ok
+
+
+def test_default_run_dir_is_unique_within_a_second(tmp_path):
+    a = rf.default_run_dir("eos", tmp_path)
+    a.mkdir()
+    b = rf.default_run_dir("eos", tmp_path)
+    assert a != b and b.name.startswith(a.name)
+
+
+def test_list_runs_and_progress_from_metrics(tmp_path):
+    run = tmp_path / "eos-1"
+    run.mkdir()
+    m = rf.new_manifest(scenario="eos", seed=0, device="cpu", arms=["a"], versions={}, pid=os.getpid(),
+                        total_steps=10)
+    rf.write_json_atomic(run / rf.MANIFEST_FILE, m)
+    with rf.MetricsWriter(run) as w:
+        for t in range(4):
+            w.write({"type": "step", "arm": "a", "step": t, "loss": 1.0, "lr": 0.1, "grad_norm": 1.0, "proj": None})
+    (tmp_path / "not-a-run").mkdir()
+    runs = list_runs(tmp_path)
+    assert [r.path.name for r in runs] == ["eos-1"]
+    info = run_info(run)
+    assert info.steps_done == 4 and info.steps == 10 and info.status == "running"
