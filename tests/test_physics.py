@@ -261,3 +261,23 @@ def test_same_seed_same_numbers():
     a = train(arm_of(EOS.format(steps=30, lr=0.5)))
     b = train(arm_of(EOS.format(steps=30, lr=0.5)))
     assert a == b
+
+
+def test_quadratic_theory_overlay_matches_measured_loss():
+    """The closed-form loss ½Σλ_i c_i²(t) drawn beside the measured loss: equal to float64 round-off."""
+    records = train(quadratic(0.19, steps=50))
+    for s in of(records, "step"):
+        assert s["loss_theory"] == pytest.approx(s["loss"], rel=1e-9, abs=1e-300)
+
+
+def test_uv_one_step_map_is_exact():
+    """Lewkowycz et al.'s map (f, λ) → (f(1 − ηλ + η²f²/n), λ + ηf²(ηλ − 4)/n) predicts every step of
+    the measured uv run, through the catapult: relative 1e-9, or 1e-12 absolute for f once it is tiny
+    (f = u·v/√n is then a cancellation of O(1) terms, accurate to ~eps·‖u‖‖v‖/√n ≈ 1e-15)."""
+    steps = of(train(arm_of(UV.format(rel=3.0, seed=0))), "step")
+    for now, nxt in zip(steps, steps[1:]):
+        assert now["f_next_theory"] == pytest.approx(nxt["f"], rel=1e-9, abs=1e-12)
+        assert now["ntk_next_theory"] == pytest.approx(nxt["ntk"], rel=1e-9)
+    # the catapult in (f, λ): |f| grows first, then λ ends below 2/η
+    assert max(abs(s["f"]) for s in steps) > 10 * abs(steps[0]["f"])
+    assert steps[-1]["ntk"] < 2 / steps[-1]["lr"]

@@ -24,6 +24,7 @@ from . import schedules
 from .eigensolver import align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
 from .problems import Problem, build_problem
 from .reparam import NotHomogeneous, check_applicable, scaling
+from .theory import QuadraticTheory, uv_map, uv_state
 
 DIVERGENCE_FACTOR = 1e6
 # Tolerance of the eigen-solve that fixes η from lr_relative: η·λ0 is the quantity that decides
@@ -58,6 +59,11 @@ class Arm:
         self.lambda0: float | None = None
         self._reparam_warned = False
         self.hvps_total = 0
+        # Theory overlays: exact only for plain GD (no momentum) on the quadratic and the uv model.
+        plain_gd = spec.optimizer.kind == "gd" and not spec.optimizer.momentum
+        self.quadratic_theory = (QuadraticTheory(self.problem.H, self.theta)
+                                 if plain_gd and self.problem.kind == "quadratic" else None)
+        self.uv_theory = plain_gd and self.problem.kind == "uv"
 
     # ---- curvature -------------------------------------------------------------------------
     def eigenpairs(self, theta: torch.Tensor, *, k: int | None = None, tol: float | None = None,
@@ -140,9 +146,18 @@ class Arm:
         new_theta = self._update(g, lr)
         proj = float(g @ u) if u is not None else None
         disp = float((new_theta - self.theta) @ u) if u is not None else None
+        step = {"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
+                "grad_norm": float(torch.linalg.vector_norm(g)), "proj": proj, "disp": disp}
+        if self.quadratic_theory is not None:
+            step["loss_theory"] = self.quadratic_theory.loss()
+            self.quadratic_theory.step(lr)
+        if self.uv_theory:
+            # measured (f, λ) at θ_t, and the map's prediction for θ_{t+1} from them
+            f, ntk = uv_state(self.theta, self.problem.width)
+            step["f"], step["ntk"] = f, ntk
+            step["f_next_theory"], step["ntk_next_theory"] = uv_map(f, ntk, lr, self.problem.width)
         self.theta = new_theta
-        out.append({"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
-                    "grad_norm": float(torch.linalg.vector_norm(g)), "proj": proj, "disp": disp})
+        out.append(step)
 
         if self.oscillation.update(t, proj, disp):
             out.append(self._event(t, "period2_onset",
