@@ -66,14 +66,16 @@ class ArmProgress:
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
-    t = Table(title=f"{summary['scenario']}  →  {summary['run_dir']}", title_justify="left")
-    for col in ("arm", "status", "steps", "loss start → end", "max loss", "λ_max end", "EoS onset",
-                "λη/2 (2nd half)", "flips"):
-        t.add_column(col)
+    t = Table(title=f"{summary['scenario']} → {summary['run_dir']}", title_justify="left", box=None,
+              header_style="bold", pad_edge=False)
+    for col, just in (("arm", "left"), ("status", "left"), ("steps", "right"), ("loss start→end", "right"),
+                      ("max", "right"), ("λ_max", "right"), ("λη/2", "right"), ("EoS@", "right"),
+                      ("flips", "right")):
+        t.add_column(col, justify=just, no_wrap=True)
     for a in summary["arms"]:
         t.add_row(a["name"], a["status"], str(a["steps_done"]),
-                  f"{_fmt(a['initial_loss'])} → {_fmt(a['final_loss'])}", _fmt(a["max_loss"]),
-                  _fmt(a["final_sharpness"]), _fmt(a["eos_onset_step"], "d"), _fmt(a["eos_ratio"], ".3f"),
+                  f"{_fmt(a['initial_loss'], '.3g')}→{_fmt(a['final_loss'], '.3g')}", _fmt(a["max_loss"], ".3g"),
+                  _fmt(a["final_sharpness"], ".4g"), _fmt(a["eos_ratio"], ".3f"), _fmt(a["eos_onset_step"], "d"),
                   _fmt(a["flip_fraction"], ".2f"))
     return t
 
@@ -109,7 +111,8 @@ def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
         sys.stdout.write(json.dumps(summary) + "\n")
         sys.stdout.flush()
     else:
-        Console().print(summary_table(summary))
+        # Piped or redirected, rich would assume 80 columns and squeeze the table: use 120 then.
+        Console(width=None if sys.stdout.isatty() else 120).print(summary_table(summary))
     if status == rf.INTERRUPTED:
         err.print(f"interrupted; the metrics so far are in {run_dir}", markup=False, highlight=False)
         return EXIT_INTERRUPTED

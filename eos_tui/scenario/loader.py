@@ -7,6 +7,7 @@ path and what is allowed — the CLI prints it and exits 2, never a traceback.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any, Iterable
 import tomli_w
 from pydantic import ValidationError
 
-from .schema import ArmSpec, Section
+from .schema import ArmSpec, KeyProblem, Section
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -118,20 +119,67 @@ def parse_override(text: str) -> dict[str, Any]:
 
 # ---- errors ----------------------------------------------------------------------------------
 
+# pydantic error types → the words people read (strict mode's "Input should be a valid integer"
+# says the same, but "must be an integer (got \"many\")" reads better next to a TOML file).
+_TYPE_WORDS = {
+    "int_type": "must be an integer", "int_from_float": "must be an integer",
+    "float_type": "must be a number", "bool_type": "must be true or false",
+    "string_type": "must be a string", "list_type": "must be a list",
+    "dict_type": "must be a table", "model_type": "must be a table", "model_attributes_type": "must be a table",
+    "finite_number": "must be a finite number (not nan or inf)",
+    "missing": "required", "extra_forbidden": "unknown key",
+}
+_BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", "≥"),
+           "less_than": ("lt", "<"), "less_than_equal": ("le", "≤")}
+
+
+def _path(loc: Iterable[Any]) -> str:
+    """('model', 'hidden', 0) → 'model.hidden[0]'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _show(value: Any) -> str:
+    """A value as it would look in TOML (near enough: JSON agrees on strings, numbers, bools, lists)."""
+    if isinstance(value, float) and value != value:
+        return "nan"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def _describe(err: dict[str, Any]) -> str:
-    loc = ".".join(str(p) for p in err.get("loc", ()))
-    msg = err.get("msg", "invalid")
+    loc = list(err.get("loc", ()))
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
-    if kind == "extra_forbidden":
-        msg = "unknown key"
+    msg = err.get("msg", "invalid")
+    given = err.get("input")
+    show_given = kind not in ("extra_forbidden", "missing") and not isinstance(given, dict)
+    exc = ctx.get("error")
+    if isinstance(exc, KeyProblem):
+        # A rule about one key, raised by a model validator: its path completes pydantic's loc.
+        loc += exc.path.split(".")
+        msg, show_given = exc.message, False
+    elif kind in _TYPE_WORDS:
+        msg = _TYPE_WORDS[kind]
+    elif kind in _BOUNDS and _BOUNDS[kind][0] in ctx:
+        key, sign = _BOUNDS[kind]
+        bound = ctx[key]
+        msg = f"must be {sign} {bound:g}" if isinstance(bound, float) else f"must be {sign} {bound}"
+    elif kind == "too_short" and "min_length" in ctx:
+        msg = f"must have at least {ctx['min_length']} item(s)"
     elif kind == "literal_error" and "expected" in ctx:
         msg = f"must be one of {ctx['expected']}"
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    given = err.get("input")
-    shown = "" if kind in ("extra_forbidden", "missing") or isinstance(given, dict) else f" (got {given!r})"
-    return f"{loc}: {msg}{shown}" if loc else f"{msg}"
+    shown = f" (got {_show(given)})" if show_given else ""
+    path = _path(loc)
+    return f"{path}: {msg}{shown}" if path else f"{msg}{shown}"
 
 
 def _validation_message(where: str, exc: ValidationError) -> str:
@@ -161,6 +209,7 @@ class Scenario:
 
     def to_toml(self) -> str:
         """The resolved scenario, arms expanded: every arm written out in full (a valid scenario file)."""
+        # Top-level seed too, so that `Scenario.seed` survives the round trip (every arm sets its own).
         doc: dict[str, Any] = {"name": self.name, "description": self.description, "seed": self.seed,
                                "arm": [arm_to_dict(a) for a in self.arms]}
         header = f"# Resolved from {self.source}: every arm written out in full.\n"
@@ -178,7 +227,8 @@ def _section_dict(section: Section) -> dict[str, Any]:
 
 
 def arm_to_dict(arm: ArmSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {k: getattr(arm, k) for k in TOP_KEYS if k != "description"}
+    # `name` here is the arm's name; its description is written too, since an arm may override it.
+    out: dict[str, Any] = {k: getattr(arm, k) for k in TOP_KEYS}
     for s in SECTIONS:
         out[s] = _section_dict(getattr(arm, s))
     return out
@@ -188,7 +238,13 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{source}: invalid TOML: {e}") from None
+        # tomllib says "Invalid value (at line 3, column 7)": put the position first, like a compiler.
+        text_e = str(e)
+        m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text_e)
+        if m:
+            raise ScenarioError(f"{source}: line {m[1]}, column {m[2]}: invalid TOML: "
+                                f"{text_e[:m.start()]}") from None
+        raise ScenarioError(f"{source}: invalid TOML: {text_e}") from None
 
 
 def build_scenario(data: dict[str, Any], *, source: str, default_name: str | None = None,
@@ -204,6 +260,8 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
     for text in overrides:
         data = deep_merge(data, parse_override(text))
     flags = {k: v for k, v in (("seed", seed), ("steps", steps), ("device", device)) if v is not None}
+    # Flags beat everything, arms included; in the base too, so `Scenario.seed` reports --seed.
+    data.update(flags)
 
     if arms_raw is None:
         arms_raw = [{"name": DEFAULT_ARM}]

@@ -18,9 +18,24 @@ from ..rundir.format import is_safe_name
 
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
+# Strict: a hand-written file with steps = "100" or seed = true is a mistake, not something to coerce.
+# No NaN/inf: TOML allows `inf`, and an infinite lr or init_scale is never what was meant.
+_CONFIG = ConfigDict(extra="forbid", validate_default=True, strict=True, allow_inf_nan=False)
+
+
+class KeyProblem(ValueError):
+    """A rule broken by one key. `path` is dotted and relative to the model being validated, so the
+    loader can append it to pydantic's `loc` and name the exact key ("optimizer.batch_size"), which a
+    plain ValueError from a model validator cannot (its `loc` stops at the section)."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = _CONFIG
 
     # keys each kind may set (besides `kind` and the keys every kind shares)
     KIND_KEYS: ClassVar[dict[str, set[str]]] = {}
@@ -35,8 +50,8 @@ class Section(BaseModel):
         stray = sorted(k for k in self.model_fields_set if k not in allowed)
         if stray:
             others = sorted(self.KIND_KEYS[kind]) or ["none"]
-            raise ValueError(f"key {stray[0]!r} does not apply to kind {kind!r} "
-                             f"(its keys: {', '.join(others)})")
+            raise KeyProblem(stray[0], f"does not apply to kind {kind!r} "
+                                       f"(keys of that kind: {', '.join(others)})")
         return self
 
 
@@ -76,10 +91,10 @@ class ModelConfig(Section):
     def _quadratic(self):
         if self.kind == "quadratic":
             if not self.eigenvalues:
-                raise ValueError("model.kind = 'quadratic' needs model.eigenvalues (a non-empty list)")
+                raise KeyProblem("eigenvalues", "required for kind 'quadratic' (a non-empty list of numbers)")
             if self.init is not None and len(self.init) != len(self.eigenvalues):
-                raise ValueError(f"model.init has {len(self.init)} entries but model.eigenvalues has "
-                                 f"{len(self.eigenvalues)}")
+                raise KeyProblem("init", f"has {len(self.init)} entries but model.eigenvalues has "
+                                         f"{len(self.eigenvalues)}")
         return self
 
 
@@ -97,10 +112,12 @@ class OptimizerConfig(Section):
     @model_validator(mode="after")
     def _one_lr(self):
         if (self.lr is None) == (self.lr_relative is None):
-            both = "both" if self.lr is not None else "neither"
-            raise ValueError(f"set exactly one of optimizer.lr (η) and optimizer.lr_relative (η·λ0); {both} given")
+            both = self.lr is not None
+            raise KeyProblem("lr_relative" if both else "lr",
+                             "set exactly one of optimizer.lr (η) and optimizer.lr_relative (η·λ0); "
+                             + ("both given" if both else "neither given"))
         if self.kind == "sgd" and self.batch_size is None:
-            raise ValueError("optimizer.kind = 'sgd' needs optimizer.batch_size")
+            raise KeyProblem("batch_size", "required for kind 'sgd' (a positive int ≤ data.n)")
         return self
 
 
@@ -117,15 +134,17 @@ class ScheduleConfig(Section):
     @model_validator(mode="after")
     def _rules(self):
         if self.kind == "warmup" and not self.warmup_steps:
-            raise ValueError("schedule.kind = 'warmup' needs schedule.warmup_steps ≥ 1")
+            raise KeyProblem("warmup_steps", f"kind 'warmup' needs warmup_steps ≥ 1 (got {self.warmup_steps})")
         if self.kind == "step":
-            if not self.milestones or len(self.milestones) != len(self.factors):
-                raise ValueError(f"schedule.milestones ({len(self.milestones)}) and schedule.factors "
-                                 f"({len(self.factors)}) must be non-empty lists of the same length")
+            if not self.milestones:
+                raise KeyProblem("milestones", "kind 'step' needs a non-empty list of milestones")
+            if len(self.milestones) != len(self.factors):
+                raise KeyProblem("factors", f"needs one factor per milestone: {len(self.factors)} factors "
+                                            f"for {len(self.milestones)} milestones")
             if any(m < 0 for m in self.milestones) or any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
-                raise ValueError("schedule.milestones must be non-negative and strictly increasing")
+                raise KeyProblem("milestones", f"must be non-negative and strictly increasing (got {self.milestones})")
             if any(f <= 0 for f in self.factors):
-                raise ValueError("schedule.factors must be positive")
+                raise KeyProblem("factors", f"must be positive (got {self.factors})")
         return self
 
 
@@ -149,7 +168,7 @@ class MeasureConfig(Section):
 class ArmSpec(BaseModel):
     """A fully resolved arm: everything the engine needs to train it."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = _CONFIG
 
     name: str
     description: str = ""
@@ -182,20 +201,24 @@ class ArmSpec(BaseModel):
     def _fit(self):
         m, d, o = self.model, self.data, self.optimizer
         if m.kind == "mlp" and d.kind == "none":
-            raise ValueError("model.kind = 'mlp' needs data: set data.kind to 'random-labels' or 'teacher'")
+            raise KeyProblem("data.kind", "model.kind = 'mlp' needs data: set data.kind to 'random-labels' "
+                                          "or 'teacher' (got 'none')")
         if m.kind in ("uv", "quadratic") and d.kind != "none":
-            raise ValueError(f"model.kind = {m.kind!r} carries its own objective: set data.kind = 'none'")
+            raise KeyProblem("data.kind", f"model.kind = {m.kind!r} carries its own objective and takes no "
+                                          f"data: set data.kind = 'none' (got {d.kind!r})")
         if self.loss == "cross-entropy" and (m.kind != "mlp" or d.kind != "random-labels"):
-            raise ValueError("loss = 'cross-entropy' needs model.kind = 'mlp' and data.kind = 'random-labels'")
+            raise KeyProblem("loss", "'cross-entropy' needs model.kind = 'mlp' and data.kind = 'random-labels' "
+                                     f"(got {m.kind!r} and {d.kind!r})")
         if o.kind == "sgd" and m.kind != "mlp":
-            raise ValueError("optimizer.kind = 'sgd' needs a data set (model.kind = 'mlp')")
+            raise KeyProblem("optimizer.kind", "'sgd' needs a data set (model.kind = 'mlp')")
         if o.kind == "sgd" and o.batch_size is not None and o.batch_size > d.n:
-            raise ValueError(f"optimizer.batch_size = {o.batch_size} is larger than data.n = {d.n}")
+            raise KeyProblem("optimizer.batch_size", f"must be ≤ data.n = {d.n} (got {o.batch_size})")
         if o.kind == "flow" and not self.measure.sharpness_every:
-            raise ValueError("optimizer.kind = 'flow' sizes its RK4 steps by λ_max: set measure.sharpness_every ≥ 1")
+            raise KeyProblem("measure.sharpness_every", "optimizer.kind = 'flow' sizes its RK4 steps by λ_max: "
+                                                        "set measure.sharpness_every ≥ 1")
         if self.measure.eigenvalues > self.parameter_count():
-            raise ValueError(f"measure.eigenvalues = {self.measure.eigenvalues} exceeds the "
-                             f"{self.parameter_count()} parameters")
+            raise KeyProblem("measure.eigenvalues", f"{self.measure.eigenvalues} exceeds the "
+                                                    f"{self.parameter_count()} parameters")
         return self
 
     def parameter_count(self) -> int:
