@@ -105,10 +105,11 @@ def test_reparam(tmp_path):
     status, arms, records = run_builtin("reparam", tmp_path)
     assert status == "completed"
     rows = [r for r in records if r["type"] == "reparam"]
-    assert len(rows) == 4 * 4  # steps 0, 100, 200, 300 × four α
+    # steps 0, 100, 200, 300 × four α × three maps (layer pairs 0-1 and 1-2, every other unit of layer 0)
+    assert len(rows) == 4 * 4 * 3
     for r in rows:
         assert r["max_output_change"] < 1e-10
         assert r["adaptive_after"] == pytest.approx(r["adaptive_before"], rel=1e-4)
-    big = [r for r in rows if r["alpha"] == 10.0]
+    big = [r for r in rows if r["alpha"] == 10.0 and r["neurons"] == "all"]
     assert all(r["sharpness_after"] > 5 * r["sharpness_before"] or r["sharpness_after"] < r["sharpness_before"] / 5
                for r in big)

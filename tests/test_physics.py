@@ -231,7 +231,9 @@ def test_reparameterized_relu_net_computes_the_same_function():
     arm = arm_of(text)
     records = train(arm)
     rows = of(records, "reparam")
-    assert [r["alpha"] for r in rows] == [0.2, 5.0]
+    # two α × three maps: layer pairs (0,1) and (1,2), and every other unit of layer 0
+    assert [(r["alpha"], r["layer"], r["neurons"]) for r in rows] == [
+        (a, layer, n) for a in (0.2, 5.0) for layer, n in ((0, "all"), (1, "all"), (0, "every other"))]
     for r in rows:
         assert r["max_output_change"] < 1e-12
         assert abs(r["loss_change"]) < 1e-12

@@ -230,21 +230,28 @@ class Arm:
         loss0 = float(p.loss(theta))
         before, _, _, _ = self.eigenpairs(theta, k=1, v0=self.vectors)
         adaptive_before, _, _, _ = self.eigenpairs(theta, k=1, transform=theta.abs())
+        # The maps: every adjacent layer pair with all its units, and the first pair with only
+        # every other unit rescaled (the per-neuron version: still the same function).
+        units = p.layers[0].shape[0]
+        every_other = torch.arange(units, device=theta.device) % 2 == 0
+        maps = [(layer, None) for layer in range(len(p.layers) - 1)] + [(0, every_other)]
         for alpha in self.spec.measure.reparam_alphas:
-            d = scaling(p, theta, float(alpha))
-            theta2 = d * theta
-            after, _, _, _ = self.eigenpairs(theta2, k=1)
-            # Theory: H(Dθ) = D⁻¹ H(θ) D⁻¹, so λ_max after is the top eigenvalue of D⁻¹HD⁻¹ at θ.
-            predicted, _, _, _ = self.eigenpairs(theta, k=1, transform=1.0 / d)
-            adaptive_after, _, _, _ = self.eigenpairs(theta2, k=1, transform=theta2.abs())
-            out.append({
-                "type": "reparam", "arm": self.name, "step": t, "alpha": float(alpha),
-                "max_output_change": float((p.outputs(theta2) - f0).abs().max()),
-                "loss_change": float(p.loss(theta2)) - loss0,
-                "sharpness_before": float(before[0]), "sharpness_after": float(after[0]),
-                "sharpness_predicted": float(predicted[0]),
-                "adaptive_before": float(adaptive_before[0]), "adaptive_after": float(adaptive_after[0]),
-            })
+            for layer, neurons in maps:
+                d = scaling(p, theta, float(alpha), layer, neurons)
+                theta2 = d * theta
+                after, _, _, _ = self.eigenpairs(theta2, k=1)
+                # Theory: H(Dθ) = D⁻¹ H(θ) D⁻¹, so λ_max after is the top eigenvalue of D⁻¹HD⁻¹ at θ.
+                predicted, _, _, _ = self.eigenpairs(theta, k=1, transform=1.0 / d)
+                adaptive_after, _, _, _ = self.eigenpairs(theta2, k=1, transform=theta2.abs())
+                out.append({
+                    "type": "reparam", "arm": self.name, "step": t, "alpha": float(alpha),
+                    "layer": layer, "neurons": "all" if neurons is None else "every other",
+                    "max_output_change": float((p.outputs(theta2) - f0).abs().max()),
+                    "loss_change": float(p.loss(theta2)) - loss0,
+                    "sharpness_before": float(before[0]), "sharpness_after": float(after[0]),
+                    "sharpness_predicted": float(predicted[0]),
+                    "adaptive_before": float(adaptive_before[0]), "adaptive_after": float(adaptive_after[0]),
+                })
         return out
 
     # ---- endings ---------------------------------------------------------------------------
