@@ -48,6 +48,10 @@ def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any
     tail = projs[len(projs) // 2:]
     flips = [1 if (a > 0) != (b > 0) else 0 for a, b in zip(tail, tail[1:]) if a != 0 and b != 0]
 
+    disps = [abs(s["disp"]) for s in steps if _finite(s.get("disp")) is not None]
+    disp_tail = disps[len(disps) // 2:]
+    flip_fraction = sum(flips) / len(flips) if flips else None
+
     final_sharpness = None
     for r in reversed(sharp):
         eig = r.get("eigenvalues") or []
@@ -64,7 +68,11 @@ def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any
         "final_sharpness": final_sharpness,
         "eos_onset_step": onset,
         "eos_ratio": sum(ratios) / len(ratios) if ratios else None,
-        "flip_fraction": sum(flips) / len(flips) if flips else None,
+        "flip_fraction": flip_fraction,
+        # the oscillation along u over the last half: how often ⟨∇L, u⟩ flips sign, and the mean
+        # step length |⟨θ_{t+1} − θ_t, u⟩| along u
+        "oscillation": {"flip_fraction": flip_fraction,
+                        "amplitude": sum(disp_tail) / len(disp_tail) if disp_tail else None},
         "catapult": catapult,
         "events": [{"kind": e.get("kind"), "step": e.get("step"), "message": e.get("message")} for e in events],
     }
