@@ -283,3 +283,21 @@ def test_uv_one_step_map_is_exact():
     # the catapult in (f, λ): |f| grows first, then λ ends below 2/η
     assert max(abs(s["f"]) for s in steps) > 10 * abs(steps[0]["f"])
     assert steps[-1]["ntk"] < 2 / steps[-1]["lr"]
+
+
+def test_sgd_batch_sharpness_is_the_minibatch_hessian():
+    """measure.on = "batch": the eigenvalue is the top eigenvalue of the Hessian of the loss on the
+    step's own mini-batch (dense check, 1e-7), and differs from the full-batch sharpness."""
+    text = MLP.format(act="tanh").replace("[optimizer]", '[optimizer]\n    kind = "sgd"\n    batch_size = 6') \
+        .replace("eigenvalues = 3", 'eigenvalues = 1\n    on = "batch"')
+    arm = arm_of(text)
+    gen_state = arm.sgd_gen.get_state()
+    records = train(arm)
+    arm.sgd_gen.set_state(gen_state)
+    batch = torch.randperm(arm.problem.n_examples, generator=arm.sgd_gen)[:6]
+    theta0 = arm.problem.theta0
+    H = dense_hessian(lambda th: arm.problem.loss(th, batch), theta0)
+    full = dense_hessian(arm.problem.loss, theta0)
+    measured = of(records, "sharpness")[0]["eigenvalues"][0]
+    assert measured == pytest.approx(float(exact_top(H, 1)[0][0]), rel=1e-7)
+    assert measured != pytest.approx(float(exact_top(full, 1)[0][0]), rel=1e-2)

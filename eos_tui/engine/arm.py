@@ -87,8 +87,9 @@ class Arm:
                              dtype=self.dtype, device=self.device, generator=self.eig_gen)
         return res.eigenvalues, res.eigenvectors, res.hvps, res.residual
 
-    def measure(self, theta: torch.Tensor, step: int) -> dict[str, Any]:
-        vals, vecs, hvps, residual = self.eigenpairs(theta, v0=self.vectors)
+    def measure(self, theta: torch.Tensor, step: int, batch: torch.Tensor | None = None) -> dict[str, Any]:
+        loss = None if batch is None else (lambda th: self.problem.loss(th, batch))
+        vals, vecs, hvps, residual = self.eigenpairs(theta, v0=self.vectors, loss=loss)
         self.vectors = align_signs(vecs, self.vectors)
         self.sharpness = float(vals[0])
         self.hvps_total += hvps
@@ -131,9 +132,14 @@ class Arm:
             return out + self._end("diverged", loss, f"loss {loss:.3g} at step {t}"
                                    + ("" if math.isfinite(loss) else " (not finite)"))
 
+        # SGD draws its mini-batch first, so that sharpness can be measured on that same batch.
+        batch = None
+        if spec.optimizer.kind == "sgd":
+            batch = torch.randperm(self.problem.n_examples, generator=self.sgd_gen)[: spec.optimizer.batch_size]
+            batch = batch.to(self.device)
         every = spec.measure.sharpness_every
         if every and t % every == 0:
-            out.append(self.measure(self.theta, t))
+            out.append(self.measure(self.theta, t, batch if spec.measure.on == "batch" else None))
             if not self.onset_done and self.sharpness >= 2.0 / lr:
                 self.onset_done = True
                 out.append(self._event(t, "eos_onset", f"λ_max {self.sharpness:.4g} ≥ 2/η = {2 / lr:.4g}"))
@@ -143,7 +149,7 @@ class Arm:
             out.append(self._event(t, "lr_change", f"{self.lr_changes[t]}: η = {lr:.4g}, 2/η = {2 / lr:.4g}"))
 
         u = self.vectors[0] if self.vectors is not None else None
-        new_theta = self._update(g, lr)
+        new_theta = self._update(g, lr, batch)
         proj = float(g @ u) if u is not None else None
         disp = float((new_theta - self.theta) @ u) if u is not None else None
         step = {"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
@@ -177,13 +183,12 @@ class Arm:
             out += self._end("completed", final)
         return out
 
-    def _update(self, g: torch.Tensor, lr: float) -> torch.Tensor:
+    def _update(self, g: torch.Tensor, lr: float, batch: torch.Tensor | None) -> torch.Tensor:
         opt = self.spec.optimizer
         if opt.kind == "flow":
             return self._flow(lr)
-        if opt.kind == "sgd":
-            idx = torch.randperm(self.problem.n_examples, generator=self.sgd_gen)[: opt.batch_size]
-            g = grad(self.problem.loss)(self.theta, idx.to(self.device))
+        if batch is not None:
+            g = grad(self.problem.loss)(self.theta, batch)
         if opt.momentum:
             self.momentum_buf = g if self.momentum_buf is None else opt.momentum * self.momentum_buf + g
             g = self.momentum_buf

@@ -156,6 +156,9 @@ class MeasureConfig(Section):
     max_iter: int = Field(100, ge=2)
     reparam_every: int = Field(0, ge=0)
     reparam_alphas: List[float] = Field(default_factory=lambda: [0.5, 2.0])
+    # "full": the Hessian of the full training loss (the edge-of-stability quantity, also under
+    # SGD); "batch": of the loss on the step's own mini-batch (SGD only), what SGD actually feels.
+    on: Literal["full", "batch"] = "full"
 
     @field_validator("reparam_alphas")
     @classmethod
@@ -213,6 +216,8 @@ class ArmSpec(BaseModel):
             raise KeyProblem("optimizer.kind", "'sgd' needs a data set (model.kind = 'mlp')")
         if o.kind == "sgd" and o.batch_size is not None and o.batch_size > d.n:
             raise KeyProblem("optimizer.batch_size", f"must be ≤ data.n = {d.n} (got {o.batch_size})")
+        if self.measure.on == "batch" and o.kind != "sgd":
+            raise KeyProblem("measure.on", "'batch' needs optimizer.kind = 'sgd' (GD's batch is the full set)")
         if o.kind == "flow" and not self.measure.sharpness_every:
             raise KeyProblem("measure.sharpness_every", "optimizer.kind = 'flow' sizes its RK4 steps by λ_max: "
                                                         "set measure.sharpness_every ≥ 1")
