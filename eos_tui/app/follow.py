@@ -1,0 +1,96 @@
+"""Following a run directory on a background thread (toolong style).
+
+The thread polls metrics.jsonl (MetricsFollower: complete new records only), groups what it read
+into a `Batch` (the JSON parsing and grouping stay off the UI thread, which matters when a run
+with 100k steps is opened), and re-reads the manifest twice a second. The UI thread `take()`s
+what is ready on its own timer and appends it to the model; nothing blocks either side.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from ..launch import engine_alive
+from ..rundir.format import METRICS_FILE, RUNNING
+from ..rundir.reader import MetricsFollower, effective_status, read_manifest
+from .model import Batch
+
+MAX_QUEUED = 8  # batches waiting for the UI; the thread waits when the UI falls behind
+
+
+def run_status(manifest: dict[str, Any] | None, engine: subprocess.Popen | None) -> str:
+    """The run's status as shown: the manifest's, "engine lost" when its engine is gone without
+    saying so, "starting" before the engine wrote a manifest."""
+    if manifest is None:
+        if engine is not None and not engine_alive(engine):
+            return "engine lost"
+        return "starting" if engine is not None else "unknown"
+    status = effective_status(manifest)
+    if status == RUNNING and engine is not None and not engine_alive(engine):
+        return "engine lost"
+    return status
+
+
+class RunFollower:
+    def __init__(self, run_dir: Path, *, engine: subprocess.Popen | None = None,
+                 interval: float = 0.1, manifest_every: float = 0.5):
+        self.run_dir = Path(run_dir)
+        self.engine = engine
+        self.interval = interval
+        self.manifest_every = manifest_every
+        self.metrics = MetricsFollower(self.run_dir / METRICS_FILE)
+        self._batches: deque[Batch] = deque()
+        self._manifest: tuple[dict[str, Any] | None, str] | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="eos-tui-follow", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def poll_now(self) -> None:
+        """Ask the thread to look at the files now rather than at its next tick."""
+        self._wake.set()
+
+    def take(self) -> tuple[list[Batch], tuple[dict[str, Any] | None, str] | None]:
+        """The batches read so far and the latest (manifest, status) if it was re-read."""
+        with self._lock:
+            batches = list(self._batches)
+            self._batches.clear()
+            manifest, self._manifest = self._manifest, None
+        return batches, manifest
+
+    def _run(self) -> None:
+        next_manifest = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_manifest:
+                # Read the manifest before the metrics: a status that says "ended" then comes
+                # with all the records written before it.
+                manifest = read_manifest(self.run_dir)
+                status = run_status(manifest, self.engine)
+                with self._lock:
+                    self._manifest = (manifest, status)
+                next_manifest = now + self.manifest_every
+            records = self.metrics.poll()
+            if records:
+                batch = Batch.from_records(records)
+                while not self._stop.is_set():
+                    with self._lock:
+                        if len(self._batches) < MAX_QUEUED:
+                            self._batches.append(batch)
+                            break
+                    time.sleep(0.02)
+                continue  # there may be more right away (a long history is read in chunks)
+            self._wake.wait(self.interval)
+            self._wake.clear()

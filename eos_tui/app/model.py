@@ -1,0 +1,285 @@
+"""What the app knows about a run: per-arm growable series, reparam checks, events, statuses.
+
+Records from metrics.jsonl arrive in batches. `Batch.from_records` groups them per arm into
+columns (pure Python, done on the follower's thread); `RunModel.apply` appends the columns to
+numpy arrays (cheap, done on the UI thread). `version` grows with each change, so the screen
+redraws only when there is something new.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..rundir.format import DIVERGED, END, EVENT, REPARAM, RUNNING, SHARPNESS, STEP
+
+STEP_FIELDS = ("step", "loss", "lr", "grad_norm", "proj", "disp")
+RATE_WINDOW_S = 5.0
+
+
+def _num(value: Any) -> float:
+    """A record's number, or NaN for null (JSON has no NaN: a diverged loss is written as null)."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return out
+
+
+class Column:
+    """A float64 series that grows by doubling; `values` is a view of what it holds."""
+
+    def __init__(self) -> None:
+        self._data = np.empty(256)
+        self.n = 0
+
+    def extend(self, values: Iterable[float] | np.ndarray) -> None:
+        arr = np.asarray(values, dtype=np.float64)
+        end = self.n + len(arr)
+        if end > len(self._data):
+            grown = np.empty(max(end, 2 * len(self._data)))
+            grown[: self.n] = self._data[: self.n]
+            self._data = grown
+        self._data[self.n:end] = arr
+        self.n = end
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._data[: self.n]
+
+    def last(self) -> float | None:
+        return float(self._data[self.n - 1]) if self.n else None
+
+    def __len__(self) -> int:
+        return self.n
+
+
+@dataclass(frozen=True)
+class Event:
+    arm: str
+    step: int
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Reparam:
+    """One reparameterization check: rescale a layer pair by α (the function is unchanged) and see
+    that the loss barely moves while λ_max changes: sharpness is not a property of the function."""
+
+    step: int
+    alpha: float
+    max_output_change: float
+    loss_change: float
+    sharpness_before: float
+    sharpness_after: float
+    adaptive_before: float | None = None
+    adaptive_after: float | None = None
+
+
+class ArmSeries:
+    """Everything recorded for one arm (e.g. "gd" or "sgd")."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.step, self.loss, self.lr, self.grad_norm, self.proj, self.disp = (Column() for _ in STEP_FIELDS)
+        self.threshold = Column()  # 2/η_t, from the lr of each step: it moves with the schedule
+        self.sharpness_step = Column()
+        self.eigenvalues: list[Column] = []  # eigenvalues[j]: the (j+1)-th largest, aligned with sharpness_step
+        self.reparams: list[Reparam] = []
+        self.events: list[Event] = []
+        self.status = RUNNING
+        self.steps_done: int | None = None
+        self.final_loss: float | None = None
+
+    @property
+    def last_step(self) -> int | None:
+        last = self.step.last()
+        return None if last is None else int(last)
+
+    @property
+    def done(self) -> int:
+        """Steps done: from the end record, else one past the last step seen."""
+        if self.steps_done is not None:
+            return self.steps_done
+        last = self.last_step
+        return 0 if last is None else last + 1
+
+    @property
+    def sharpness(self) -> float | None:
+        return self.eigenvalues[0].last() if self.eigenvalues else None
+
+    def _extend_eigenvalues(self, rows: list[list[float]]) -> None:
+        k = max((len(r) for r in rows), default=0)
+        while len(self.eigenvalues) < k:
+            col = Column()
+            col.extend(np.full(len(self.sharpness_step) - (len(rows)), np.nan))
+            self.eigenvalues.append(col)
+        for j, col in enumerate(self.eigenvalues):
+            col.extend([r[j] if j < len(r) else math.nan for r in rows])
+
+
+@dataclass
+class _ArmBatch:
+    steps: dict[str, list[float]] = field(default_factory=lambda: {f: [] for f in STEP_FIELDS})
+    sharpness_steps: list[float] = field(default_factory=list)
+    eigenvalues: list[list[float]] = field(default_factory=list)
+    reparams: list[Reparam] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    end: dict[str, Any] | None = None
+
+
+@dataclass
+class Batch:
+    """Records grouped per arm into columns, ready to append."""
+
+    arms: dict[str, _ArmBatch] = field(default_factory=dict)
+    records: int = 0
+
+    @classmethod
+    def from_records(cls, records: Iterable[dict[str, Any]]) -> "Batch":
+        batch = cls()
+        for rec in records:
+            batch.records += 1
+            kind = rec.get("type")
+            arm = str(rec.get("arm", ""))
+            a = batch.arms.get(arm)
+            if a is None:
+                a = batch.arms[arm] = _ArmBatch()
+            if kind == STEP:
+                for f in STEP_FIELDS:
+                    a.steps[f].append(_num(rec.get(f)))
+            elif kind == SHARPNESS:
+                eig = rec.get("eigenvalues") or []
+                a.sharpness_steps.append(_num(rec.get("step")))
+                a.eigenvalues.append([_num(v) for v in eig])
+            elif kind == REPARAM:
+                a.reparams.append(Reparam(
+                    step=int(_num(rec.get("step")) if rec.get("step") is not None else -1),
+                    alpha=_num(rec.get("alpha")),
+                    max_output_change=_num(rec.get("max_output_change")),
+                    loss_change=_num(rec.get("loss_change")),
+                    sharpness_before=_num(rec.get("sharpness_before")),
+                    sharpness_after=_num(rec.get("sharpness_after")),
+                    adaptive_before=None if rec.get("adaptive_before") is None else _num(rec.get("adaptive_before")),
+                    adaptive_after=None if rec.get("adaptive_after") is None else _num(rec.get("adaptive_after")),
+                ))
+            elif kind == EVENT:
+                a.events.append(Event(arm, int(_num(rec.get("step")) if rec.get("step") is not None else -1),
+                                      str(rec.get("kind", "")), str(rec.get("message", ""))))
+            elif kind == END:
+                a.end = rec
+        return batch
+
+
+class RunModel:
+    """The run as the app sees it. Not thread-safe: mutate it on the UI thread only."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.arms: dict[str, ArmSeries] = {}
+        self.events: list[Event] = []  # all arms, in the order recorded
+        self.manifest: dict[str, Any] | None = None
+        self.status = "unknown"  # the run's effective status (manifest, or "engine lost")
+        self.version = 0
+        self.records = 0
+        self._rate_samples: deque[tuple[float, int]] = deque()
+
+    # -- updates -----------------------------------------------------------------------------------
+
+    def set_manifest(self, manifest: dict[str, Any] | None, status: str) -> None:
+        if manifest != self.manifest or status != self.status:
+            self.manifest, self.status = manifest, status
+            for name in (manifest or {}).get("arms") or {}:
+                self.arm(name)
+            self.version += 1
+
+    def arm(self, name: str) -> ArmSeries:
+        a = self.arms.get(name)
+        if a is None:
+            a = self.arms[name] = ArmSeries(name)
+        return a
+
+    def apply(self, batch: Batch) -> bool:
+        """Append a batch; True if anything changed."""
+        if not batch.records:
+            return False
+        for name, b in batch.arms.items():
+            arm = self.arm(name)
+            if b.steps["step"]:
+                for f in STEP_FIELDS:
+                    getattr(arm, f).extend(b.steps[f])
+                lr = np.asarray(b.steps["lr"], dtype=np.float64)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    arm.threshold.extend(np.where(lr > 0, 2.0 / lr, np.nan))
+            if b.sharpness_steps:
+                arm.sharpness_step.extend(b.sharpness_steps)
+                arm._extend_eigenvalues(b.eigenvalues)
+            arm.reparams.extend(b.reparams)
+            arm.events.extend(b.events)
+            self.events.extend(b.events)
+            if b.end is not None:
+                arm.status = str(b.end.get("status", arm.status))
+                if b.end.get("steps_done") is not None:
+                    arm.steps_done = int(b.end["steps_done"])
+                fl = b.end.get("final_loss")
+                arm.final_loss = None if fl is None else _num(fl)
+        self.records += batch.records
+        self._sample_rate()
+        self.version += 1
+        return True
+
+    def apply_records(self, records: Iterable[dict[str, Any]]) -> bool:
+        return self.apply(Batch.from_records(records))
+
+    # -- derived -----------------------------------------------------------------------------------
+
+    @property
+    def scenario(self) -> str:
+        return str((self.manifest or {}).get("scenario", "?"))
+
+    @property
+    def device(self) -> str:
+        return str((self.manifest or {}).get("device", "?"))
+
+    @property
+    def total_steps(self) -> int | None:
+        steps = (self.manifest or {}).get("steps")
+        return int(steps) if isinstance(steps, (int, float)) else None
+
+    @property
+    def steps_total_done(self) -> int:
+        return sum(a.done for a in self.arms.values())
+
+    @property
+    def last_step(self) -> int | None:
+        steps = [a.last_step for a in self.arms.values() if a.last_step is not None]
+        return max(steps) if steps else None
+
+    @property
+    def any_diverged(self) -> bool:
+        return any(a.status == DIVERGED for a in self.arms.values())
+
+    def _sample_rate(self) -> None:
+        now = self.clock()
+        self._rate_samples.append((now, self.steps_total_done))
+        while len(self._rate_samples) > 2 and now - self._rate_samples[0][0] > RATE_WINDOW_S:
+            self._rate_samples.popleft()
+
+    def steps_per_second(self) -> float | None:
+        """Steps per second over the last few seconds, all arms together (None until measurable).
+
+        The first sample is the history read at start-up, so it only serves as a baseline.
+        """
+        if len(self._rate_samples) < 2:
+            return None
+        (t0, s0), (t1, s1) = self._rate_samples[0], self._rate_samples[-1]
+        now = self.clock()
+        if now - t1 > RATE_WINDOW_S:
+            return 0.0
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else None

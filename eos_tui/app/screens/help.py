@@ -1,0 +1,64 @@
+"""The help screen: the keys, then what each panel shows, physically (from each panel's `help`)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+INTRO = """\
+# eos-tui: the edge of stability, live
+
+Gradient descent with step size η on a loss whose sharpness (top Hessian eigenvalue) is λ_max
+is stable only while λ_max < 2/η. In practice λ_max *rises* during training until it reaches 2/η,
+then hovers there while the loss keeps falling, unevenly: the **edge of stability** (Cohen et al.
+2021). This screen follows a run as it trains (or a finished one) from its run directory.
+
+| key | does |
+|---|---|
+| `q` | quit (a run started here is stopped cleanly: "interrupted") |
+| `d` | detach: quit, leave the engine training; `eos-tui watch RUN_DIR` to come back |
+| `space` | pause / resume the view (the engine keeps training) |
+| `?` `F1` | this help |
+| `l` | loss chart: log / linear scale |
+| `tab` `a` | highlight the next arm |
+| `f` | charts: follow the latest steps / fit the whole run |
+| `s` | save an SVG screenshot into the run directory |
+| `ctrl+p` | command palette |
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90%; max-width: 100; height: 90%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "dismiss", "close", show=True),
+    ]
+
+    def __init__(self, sections: list[tuple[str, str]]):
+        super().__init__()
+        self.sections = sections
+
+    def markdown(self) -> str:
+        parts = [INTRO]
+        for title, text in self.sections:
+            parts.append(f"## {title}\n\n{text}")
+        return "\n\n".join(parts)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(self.markdown())
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).border_title = "help · esc to close"
+        self.query_one(VerticalScroll).focus()
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(None)

@@ -1,0 +1,374 @@
+"""A braille line chart on Textual's line API: `render_line(y) -> Strip`, cached until data or size change.
+
+    ┤  ⣀⡠⠤⠒⠉⠉⠒⠤⣀         y tick labels, then the plot (braille dots)
+    │⠊         ⠑⠢⡀
+    └──┬─────E───┬──      x axis: ticks, and event marks (E = EoS onset, C = catapult, ...)
+       200       400      x tick labels (steps)
+
+Each series is reduced to one min..max span per dot column (see downsample.py), so the cost of a
+redraw is set by the chart's size, not by how many points the series holds. Consecutive spans are
+joined so the trace reads as a line, gaps between sparse points are bridged, and a "stems" series
+is drawn from zero to its value (the sign of each step at a glance).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual.color import Color
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+from .canvas import BrailleCanvas
+from .downsample import MinMaxPyramid
+from .ticks import LABEL_WIDTH, format_step, format_value, linear_ticks, log_ticks, nice_step
+
+AXIS_WIDTH = LABEL_WIDTH + 1  # labels, then the axis line
+FAINT_TOWARDS = Color(0, 0, 0)
+
+
+@dataclass(eq=False)
+class Series:
+    """One trace. `key` names it across redraws, so its min/max pyramid is kept and only extended."""
+
+    key: str
+    xs: np.ndarray
+    ys: np.ndarray
+    color: str
+    label: str = ""  # legend entry; "" keeps it out of the legend
+    kind: str = "line"  # "line", "dashed" or "stems"
+    faint: bool = False
+    fit: str = "all"  # counts toward the y range: "all" its min and max; "ends" its min and last value; "none"
+
+
+@dataclass(frozen=True)
+class Mark:
+    """An event at a step: a letter on the x axis and a faint dotted vertical line."""
+
+    step: float
+    letter: str
+    color: str = "#d0a040"
+
+
+@dataclass(frozen=True)
+class HLine:
+    """A constant horizontal reference line (dashed)."""
+
+    y: float
+    color: str = "#808080"
+
+
+@dataclass
+class _Frame:
+    """What a redraw decided: the visible ranges, in plot coordinates (log10 for a log axis)."""
+
+    x0: float = 0.0
+    x1: float = 1.0
+    y0: float = 0.0
+    y1: float = 1.0
+
+
+def faint(color: str, amount: float = 0.5) -> str:
+    return Color.parse(color).blend(FAINT_TOWARDS, amount).hex
+
+
+def _fill_and_join(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bridge empty columns between points (linear) and stretch each span to reach the previous one."""
+    mid = (lo + hi) / 2
+    have = np.flatnonzero(np.isfinite(mid))
+    if len(have) >= 2:
+        inner = np.arange(have[0], have[-1] + 1)
+        missing = inner[~np.isfinite(mid[inner])]
+        if len(missing):
+            filled = np.interp(missing, have, mid[have])
+            lo, hi = lo.copy(), hi.copy()
+            lo[missing] = filled
+            hi[missing] = filled
+    prev_lo = np.concatenate(([np.nan], lo[:-1]))
+    prev_hi = np.concatenate(([np.nan], hi[:-1]))
+    valid = np.isfinite(lo)
+    return np.where(valid, np.fmin(lo, prev_hi), lo), np.where(valid, np.fmax(hi, prev_lo), hi)
+
+
+def _fill_blank_owners(owner: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """Give blank cells the style of the cell before them (a space shows no foreground colour),
+    so a row switches style only where the visible colour changes: each switch costs an escape
+    sequence of ~20 bytes, more than the braille character itself."""
+    rows, cols = owner.shape
+    if cols == 0:
+        return owner
+    pos = np.where(bits != 0, np.arange(cols)[None, :], -1)
+    last = np.maximum.accumulate(pos, axis=1)
+    first = np.where((bits != 0).any(axis=1), np.argmax(bits != 0, axis=1), 0)
+    last = np.where(last < 0, first[:, None], last)
+    return np.take_along_axis(owner, last, axis=1)
+
+
+class Chart(Widget):
+    """Several series over steps, with axes, reference lines and event marks."""
+
+    DEFAULT_CSS = """
+    Chart { height: 1fr; min-height: 4; }
+    """
+
+    def __init__(self, *, log_y: bool = False, include_zero: bool = False, follow: bool = False,
+                 follow_steps: int | None = None, name: str | None = None, id: str | None = None,
+                 classes: str | None = None):
+        super().__init__(name=name, id=id, classes=classes)
+        self._log_y = log_y
+        self.include_zero = include_zero
+        self._follow = follow
+        self.follow_steps = follow_steps  # None: one step per dot column
+        # While a run is live, the ranges snap outward to round values, so that most frames only
+        # add the newest columns instead of rescaling (and repainting) the whole chart.
+        self.live = False
+        self._series: list[Series] = []
+        self._marks: list[Mark] = []
+        self._hlines: list[HLine] = []
+        self._pyramids: dict[str, MinMaxPyramid] = {}
+        self._strips: list[Strip] | None = None
+        self._strips_size: tuple[int, int] = (0, 0)
+        self.frame = _Frame()
+        self.render_count = 0  # how many times the strips were rebuilt (tests, benchmarks)
+
+    # -- what to draw ------------------------------------------------------------------------------
+
+    def set_data(self, series: Sequence[Series], marks: Iterable[Mark] = (),
+                 hlines: Iterable[HLine] = ()) -> None:
+        """New data: rebuild the strips now and refresh only the lines that changed."""
+        self._series = list(series)
+        self._marks = list(marks)
+        self._hlines = list(hlines)
+        for s in self._series:
+            pyramid = self._pyramids.get(s.key)
+            if pyramid is None:
+                pyramid = self._pyramids[s.key] = MinMaxPyramid()
+            pyramid.update(s.xs, s.ys)
+        self._redraw()
+
+    @property
+    def log_y(self) -> bool:
+        return self._log_y
+
+    @log_y.setter
+    def log_y(self, value: bool) -> None:
+        if bool(value) != self._log_y:
+            self._log_y = bool(value)
+            self._redraw()
+
+    @property
+    def follow(self) -> bool:
+        return self._follow
+
+    @follow.setter
+    def follow(self, value: bool) -> None:
+        if bool(value) != self._follow:
+            self._follow = bool(value)
+            self._redraw()
+
+    # -- the line API ------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size
+        if self._strips is None or self._strips_size != (width, height):
+            self._strips = self.render_strips(width, height)
+            self._strips_size = (width, height)
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(width, self.rich_style)
+
+    def on_resize(self) -> None:
+        self._strips = None
+        self.refresh()
+
+    def _redraw(self) -> None:
+        width, height = self.size
+        if not self.is_mounted or width <= 0 or height <= 0:
+            self._strips = None
+            return
+        new = self.render_strips(width, height)
+        old = self._strips if self._strips_size == (width, height) else None
+        self._strips, self._strips_size = new, (width, height)
+        if old is None or len(old) != len(new):
+            self.refresh()
+            return
+        for y, (a, b) in enumerate(zip(old, new)):
+            if a != b:
+                self.refresh(Region(0, y, width, 1))
+
+    # -- drawing -----------------------------------------------------------------------------------
+
+    def _x_range(self, plot_dots: int) -> tuple[float, float]:
+        firsts = [s.xs[0] for s in self._series if len(s.xs)]
+        lasts = [s.xs[-1] for s in self._series if len(s.xs)]
+        if not lasts:
+            return 0.0, 1.0
+        lo, hi = float(min(firsts)), float(max(lasts))
+        lo = min(lo, 0.0)
+        if self._follow:
+            per_cell = all(s.kind == "stems" for s in self._series)
+            window = float(self.follow_steps or max(8, (plot_dots // 2 if per_cell else plot_dots) - 1))
+            lo = max(lo, hi - window)
+        elif self.live:
+            step = nice_step(max(hi - lo, 1.0), 8)
+            hi = math.ceil(hi / step + 1e-9) * step
+        if hi - lo < 1:
+            hi = lo + 1
+        return lo, hi
+
+    def _to_plot_y(self, values: np.ndarray) -> np.ndarray:
+        if not self._log_y:
+            return values
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(values > 0, np.log10(np.where(values > 0, values, 1.0)), np.nan)
+
+    def _y_range(self, spans: list[tuple[Series, np.ndarray, np.ndarray]]) -> tuple[float, float]:
+        values: list[float] = []
+        for s, lo, hi in spans:
+            if s.fit == "none" or not np.isfinite(lo).any():
+                continue
+            values += [float(np.nanmin(lo))]
+            if s.fit == "all":
+                values.append(float(np.nanmax(hi)))
+            else:  # "ends": the latest value, not a huge early one (2/η_t during warmup)
+                last = np.flatnonzero(np.isfinite(hi))[-1]
+                values.append(float(hi[last]))
+        for h in self._hlines:
+            values.extend(self._to_plot_y(np.array([h.y], dtype=float)).tolist())
+        if self.include_zero and not self._log_y:
+            values.append(0.0)
+        values = [v for v in values if math.isfinite(v)]
+        if not values:
+            return (-1.0, 1.0) if self._log_y else (0.0, 1.0)
+        lo, hi = min(values), max(values)
+        if hi - lo < 1e-12:
+            pad = 0.5 if self._log_y else max(abs(lo) * 0.1, 1e-3)
+            return lo - pad, hi + pad
+        pad = 0.04 * (hi - lo)
+        lo, hi = lo - pad, hi + pad
+        if self.live:
+            step = nice_step(hi - lo, 8) / 2
+            lo, hi = math.floor(lo / step) * step, math.ceil(hi / step) * step
+        if self.include_zero and not self._log_y and min(values) >= 0:
+            lo = max(lo, 0.0) if min(values) == 0 else lo
+        return lo, hi
+
+    def render_strips(self, width: int, height: int) -> list[Strip]:
+        """All the lines of the chart at this size (pure given the data: no side effects but caches)."""
+        self.render_count += 1
+        base = self.rich_style
+        axis_style = label_style = base + Style(color="#a0a0a0")  # one style: fewer escape codes
+        if width <= AXIS_WIDTH + 2 or height < 2:
+            return [Strip.blank(width, base) for _ in range(height)]
+        label_rows = 2 if height >= 5 else 1  # the axis line, then (if room) the step labels
+        rows, cols = height - label_rows, width - AXIS_WIDTH
+        canvas = BrailleCanvas(cols, rows)
+        frame = self.frame = _Frame()
+        frame.x0, frame.x1 = self._x_range(canvas.width)
+
+        spans = []
+        for s in self._series:
+            if s.kind == "stems":  # one bar per cell (both dot columns): up/down steps read as a checker
+                lo, hi = self._pyramids[s.key].columns(frame.x0, frame.x1 + 1e-9, canvas.cols)
+                lo, hi = np.repeat(lo, 2), np.repeat(hi, 2)
+            else:
+                lo, hi = self._pyramids[s.key].columns(frame.x0, frame.x1 + 1e-9, canvas.width)
+            spans.append((s, self._to_plot_y(lo), self._to_plot_y(hi)))
+        frame.y0, frame.y1 = self._y_range(spans)
+
+        def to_row(v: np.ndarray) -> np.ndarray:
+            return (frame.y1 - v) / (frame.y1 - frame.y0) * (canvas.height - 1)
+
+        styles: list[Style] = []
+
+        def layer(color: str) -> int:
+            styles.append(base + Style(color=color))
+            return len(styles) - 1
+
+        # Bottom layer: event marks, dotted vertical lines.
+        mark_cols: dict[int, Mark] = {}
+        for m in self._marks:
+            if frame.x0 <= m.step <= frame.x1:
+                x = int(round((m.step - frame.x0) / (frame.x1 - frame.x0) * (canvas.width - 1)))
+                mask = np.zeros((canvas.height, canvas.width), dtype=bool)
+                mask[::3, x] = True
+                canvas.draw_mask(mask, layer(faint(m.color, 0.55)))
+                mark_cols[x // 2] = m
+        # Reference lines, dashed.
+        dash = (np.arange(canvas.width) // 2) % 2 == 0
+        for h in self._hlines:
+            y = to_row(self._to_plot_y(np.array([h.y], dtype=float)))[0]
+            row = np.full(canvas.width, y)
+            canvas.draw_mask(canvas.spans_mask(row, row) & dash[None, :], layer(h.color))
+        # The series, in order (the caller puts the highlighted arm last, on top).
+        for s, lo, hi in spans:
+            if s.kind == "stems":
+                zero = 0.0 if not self._log_y else frame.y0
+                top, bottom = np.fmax(hi, zero), np.fmin(lo, zero)
+                top = np.where(np.isfinite(hi), top, np.nan)
+            else:
+                bottom, top = _fill_and_join(lo, hi)
+            mask = canvas.spans_mask(to_row(top), to_row(bottom))
+            if s.kind == "dashed":
+                mask &= dash[None, :]
+            canvas.draw_mask(mask, layer(faint(s.color) if s.faint else s.color))
+
+        # Y axis labels.
+        max_ticks = max(2, rows // 2)
+        ticks = log_ticks(frame.y0, frame.y1, max_ticks) if self._log_y else linear_ticks(frame.y0, frame.y1, max_ticks)
+        step = None if self._log_y else (ticks[1] - ticks[0] if len(ticks) > 1 else None)
+        tick_rows: dict[int, str] = {}
+        for t in ticks:
+            r = int(round(to_row(np.array([t]))[0])) // 4
+            if 0 <= r < rows and r not in tick_rows:
+                value = 10 ** t if self._log_y else t
+                tick_rows[r] = format_value(value, None if self._log_y else step)
+
+        strips: list[Strip] = []
+        owner_rows = _fill_blank_owners(canvas.owner, canvas.bits)
+        for r, text in enumerate(canvas.text_rows()):
+            segments = [Segment(tick_rows.get(r, "").rjust(LABEL_WIDTH)[:LABEL_WIDTH]
+                                + ("┤" if r in tick_rows else "│"), axis_style)]
+            owners = owner_rows[r]
+            cuts = np.flatnonzero(owners[1:] != owners[:-1]) + 1
+            start = 0
+            for end in [*cuts.tolist(), cols]:
+                owner = int(owners[start])
+                segments.append(Segment(text[start:end], styles[owner] if owner >= 0 else base))
+                start = end
+            strips.append(Strip(segments, width))
+
+        # X axis: ticks, event letters, labels.
+        xticks = [t for t in linear_ticks(frame.x0, frame.x1, max(2, cols // 10)) if t >= frame.x0]
+        axis = ["─"] * cols
+        labels = [" "] * cols
+        free_from = 0
+        for t in xticks:
+            c = int(round((t - frame.x0) / (frame.x1 - frame.x0) * (canvas.width - 1))) // 2
+            if not 0 <= c < cols:
+                continue
+            axis[c] = "┬"
+            text = format_step(t)
+            at = min(max(0, c - len(text) // 2), cols - len(text))
+            if at >= free_from and at >= 0:
+                labels[at:at + len(text)] = list(text)
+                free_from = at + len(text) + 1
+        axis_segments = [Segment(" " * LABEL_WIDTH + "└", axis_style)]
+        start = 0
+        for c in sorted(mark_cols):
+            if c > start:
+                axis_segments.append(Segment("".join(axis[start:c]), axis_style))
+            axis_segments.append(Segment(mark_cols[c].letter[:1], base + Style(color=mark_cols[c].color, bold=True)))
+            start = c + 1
+        if start < cols:
+            axis_segments.append(Segment("".join(axis[start:]), axis_style))
+        strips.append(Strip(axis_segments, width))
+        if label_rows == 2:
+            strips.append(Strip([Segment(" " * AXIS_WIDTH + "".join(labels), label_style)], width))
+        return strips

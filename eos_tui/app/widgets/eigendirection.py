@@ -1,0 +1,75 @@
+"""Eigendirection panel: the gradient's component along the top Hessian eigenvector, step by step."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from textual.app import ComposeResult
+
+from ..model import RunModel
+from ..view import View
+from .chart import Chart, HLine, Series
+from .panel import Panel, Text
+from .palette import arm_color
+
+SIGNS_SHOWN = 8
+
+
+def sign_string(values: np.ndarray) -> str:
+    """'+−+−…' for the last values (· where unknown)."""
+    out = []
+    for v in values[-SIGNS_SHOWN:]:
+        out.append("·" if not math.isfinite(v) or v == 0 else ("+" if v > 0 else "−"))
+    return "".join(out)
+
+
+def flipping(values: np.ndarray, n: int = 8) -> bool:
+    """Whether the last n values alternate in sign (the period-2 oscillation)."""
+    tail = values[-n:]
+    if len(tail) < n or not np.isfinite(tail).all():
+        return False
+    return bool(np.all(tail[1:] * tail[:-1] < 0))
+
+
+class EigendirectionPanel(Panel):
+    TITLE = "Top eigendirection ⟨∇L,u⟩"
+    help = """\
+**Eigendirection** shows ⟨∇L, u⟩, the component of the gradient along u, the top eigenvector of
+the Hessian (the sharpest direction), over the most recent steps (one bar per step).
+
+Below 2/η, gradient descent moves smoothly along u and the sign stays put. At the **edge of
+stability** the step overshoots along u: the iterate jumps from one wall of the valley to the
+other, so ⟨∇L, u⟩ **flips sign every step**. This period-2 oscillation is what lets λ_max hover at
+2/η: the oscillation itself pushes the weights toward flatter regions (self-stabilization).
+The line under the chart gives λ_max·η/2 (1 is the threshold) and the latest signs.
+"""
+
+    def compose(self) -> ComposeResult:
+        yield Chart(follow=True, id="proj-chart")
+        yield Text("", id="proj-summary")
+
+    def show(self, model: RunModel, view: View) -> None:
+        names = list(model.arms)
+        arm = model.arms.get(view.arm or "")
+        chart = self.query_one(Chart)
+        chart.live = model.status == "running"
+        if arm is None:
+            chart.set_data([])
+            return
+        color = arm_color(names.index(arm.name))
+        proj = arm.proj.values
+        chart.set_data([Series(f"{arm.name}/proj", arm.step.values, proj, color, kind="stems")],
+                       hlines=[HLine(0.0, "#606060")])
+        parts = []
+        lam, eta = arm.sharpness, arm.lr.last()
+        if lam is not None and eta is not None and math.isfinite(lam) and math.isfinite(eta):
+            ratio = lam * eta / 2
+            tint = "#f5d142" if ratio >= 0.95 else "#a0a0a0"
+            parts.append(f"[{tint}]λη/2 {ratio:.2f}[/]")
+        if len(proj):
+            parts.append(sign_string(proj))
+            if flipping(proj):
+                parts.append("[#bd93f9]period-2[/]")
+        self.query_one("#proj-summary", Text).set("  ".join(parts))
+        self.set_subtitle(f"[{color}]{arm.name}[/]")

@@ -1,0 +1,38 @@
+"""Events panel: what the engine noticed, newest first (also marked on the charts' step axis)."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual.app import ComposeResult
+
+from ..model import RunModel
+from ..view import View
+from .palette import EVENT_COLORS, EVENT_LETTERS, EVENT_NAMES, arm_color
+from .panel import Panel, Text
+
+EVENTS_SHOWN = 50
+
+
+class EventsPanel(Panel):
+    TITLE = "Events"
+    help = """\
+**Events** the engine detected, newest first, each also marked on the charts' step axis:
+**E** EoS onset (λ_max reached 2/η), **2** period-2 onset (the sign of ⟨∇L,u⟩ flips every step),
+**C** catapult (a loss spike that ends in a flatter region), **η** a step-size change from the
+schedule, **X** divergence (the loss became infinite or NaN; that arm stops).
+"""
+
+    def compose(self) -> ComposeResult:
+        yield Text("", id="events-list")
+
+    def show(self, model: RunModel, view: View) -> None:
+        names = list(model.arms)
+        lines = []
+        for e in reversed(model.events[-EVENTS_SHOWN:]):
+            color = EVENT_COLORS.get(e.kind, "#d0a040")
+            arm = f"[{arm_color(names.index(e.arm))}]{escape(e.arm)}[/]" if e.arm in names else escape(e.arm)
+            letter = EVENT_LETTERS.get(e.kind, "•")
+            lines.append(f"[b {color}]{letter}[/] {e.step:>6} {arm} [{color}]{EVENT_NAMES.get(e.kind, escape(e.kind))}[/] "
+                         f"[#a0a0a0]{escape(e.message)}[/]")
+        self.query_one("#events-list", Text).set("\n".join(lines) or "[#a0a0a0]none yet[/]")
+        self.set_subtitle(str(len(model.events)) if model.events else "")

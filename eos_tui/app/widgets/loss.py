@@ -1,0 +1,52 @@
+"""Loss panel: training loss per arm (log scale by default), and the learning rate under it."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from ..model import RunModel
+from ..view import View
+from .arms import arms_in_draw_order, event_marks, legend
+from .chart import Chart, Series
+from .panel import Panel
+from .chart.ticks import format_value
+
+
+class LossPanel(Panel):
+    TITLE = "Loss"
+    help = """\
+**Loss** is the training loss per arm (log scale by default; `l` toggles). At the edge of
+stability it keeps decreasing over long times but **not monotonically**: it wiggles up and down
+from one step to the next as the iterate bounces across the sharp valley. A **catapult** is a
+spike: with a large step, the loss shoots up, the iterate is thrown to a flatter region (sharpness
+drops below 2/η) and the loss comes back down lower.
+
+Under it, the **learning rate** η_t (the schedule: warmup, decay, steps).
+"""
+
+    def compose(self) -> ComposeResult:
+        yield Chart(log_y=True, id="loss-chart")
+        yield Static("learning rate η_t", classes="chart-label", id="lr-label")
+        yield Chart(log_y=False, include_zero=True, id="lr-chart")
+
+    def show(self, model: RunModel, view: View) -> None:
+        loss, lr = [], []
+        for arm, color, _ in arms_in_draw_order(model, view):
+            loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color))
+            lr.append(Series(f"{arm.name}/lr", arm.step.values, arm.lr.values, color))
+        marks = event_marks(model)
+        loss_chart = self.query_one("#loss-chart", Chart)
+        loss_chart.follow = view.follow
+        loss_chart.log_y = view.loss_log_y
+        loss_chart.live = model.status == "running"
+        loss_chart.set_data(loss, marks=marks)
+        lr_chart = self.query_one("#lr-chart", Chart)
+        lr_chart.follow = view.follow
+        lr_chart.live = model.status == "running"
+        lr_chart.set_data(lr)
+        arm = model.arms.get(view.arm or "")
+        eta = arm.lr.last() if arm is not None else None
+        scale = "log" if view.loss_log_y else "linear"
+        eta_text = f" · η {format_value(eta)}" if eta is not None else ""
+        self.set_subtitle(legend(model, view) + f" [#a0a0a0]({scale}){eta_text}[/]")

@@ -1,0 +1,64 @@
+"""The base of every panel: a bordered box with a title and a `help` text (posting style).
+
+The help screen gathers each panel's `help`, so the explanation of what a panel shows lives next
+to the code that draws it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from ..view import View
+from ..model import RunModel
+
+
+class Panel(Vertical):
+    DEFAULT_CSS = """
+    Panel {
+        border: round $primary 40%;
+        border-title-color: $text;
+        border-title-style: bold;
+        border-subtitle-color: $text-muted;
+        padding: 0 0;
+        height: 1fr;
+    }
+    """
+    TITLE: ClassVar[str] = ""
+    help: ClassVar[str] = ""
+
+    def on_mount(self) -> None:
+        self.border_title = self.TITLE
+
+    _subtitle: str | None = None
+
+    def set_subtitle(self, text: str) -> None:
+        """Set the border subtitle (the legend) only when it changes: each set repaints the panel."""
+        if text != self._subtitle:
+            self._subtitle = text
+            self.border_subtitle = text
+
+    def show(self, model: RunModel, view: View) -> None:
+        """Bring the panel up to date with the model (called by the app when data or view changed)."""
+
+
+class Text(Static):
+    """A Static that repaints only when its text actually changes (fewer bytes over SSH)."""
+
+    DEFAULT_CSS = "Text { height: auto; }"
+    _last: object = None
+    _lines: int = 0
+
+    def set(self, content: object, key: object = None, lines: int | None = None) -> None:
+        """Show `content` unless `key` (default: the content) is unchanged. A layout pass (which
+        repaints much of the screen) is asked for only when the number of lines changes."""
+        key = content if key is None else key
+        if key == self._last:
+            return
+        self._last = key
+        if lines is None:
+            lines = content.count("\n") + 1 if isinstance(content, str) else -1
+        self.update(content, layout=lines != self._lines or lines < 0)
+        self._lines = lines

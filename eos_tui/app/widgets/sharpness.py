@@ -1,0 +1,49 @@
+"""Sharpness panel: λ_max per arm against the stability threshold 2/η_t."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+
+from ..model import RunModel
+from ..view import View
+from .arms import arms_in_draw_order, event_marks, legend
+from .chart import Chart, Series, faint
+from .panel import Panel
+from .palette import THRESHOLD_LABEL
+
+
+class SharpnessPanel(Panel):
+    TITLE = "Sharpness λ_max"
+    help = """\
+**Sharpness** is λ_max, the largest eigenvalue of the Hessian of the training loss: how sharply
+the loss curves along its most curved direction. Gradient descent with step size η is stable on a
+quadratic only while λ_max < **2/η** (the dashed line): beyond it, the step overshoots along that
+direction and the iterate oscillates with growing amplitude.
+
+Watch λ_max rise during training (*progressive sharpening*) until it meets 2/η, then **hover
+there** instead of blowing up: that is the *edge of stability* (Cohen et al. 2021). The loss keeps
+falling, non-monotonically. The fainter traces are the next eigenvalues.
+
+With warmup or decay, η changes over time, so the threshold 2/η_t moves: warmup brings it down
+from high, decay raises it (and sharpness follows it up). SGD usually sits below 2/η.
+Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-size change, X divergence).
+"""
+
+    def compose(self) -> ComposeResult:
+        yield Chart(include_zero=True, id="sharpness-chart")
+
+    def show(self, model: RunModel, view: View) -> None:
+        series = []
+        for arm, color, highlighted in arms_in_draw_order(model, view):
+            xs = arm.sharpness_step.values
+            for j, col in enumerate(arm.eigenvalues[1:], start=1):
+                series.append(Series(f"{arm.name}/eig{j}", xs, col.values, faint(color, 0.55), fit="none"))
+            series.append(Series(f"{arm.name}/threshold", arm.step.values, arm.threshold.values,
+                                 color, kind="dashed", fit="ends"))
+            if arm.eigenvalues:
+                series.append(Series(f"{arm.name}/lambda", xs, arm.eigenvalues[0].values, color))
+        chart = self.query_one(Chart)
+        chart.follow = view.follow
+        chart.live = model.status == "running"
+        chart.set_data(series, marks=event_marks(model))
+        self.set_subtitle(legend(model, view, f"[#a0a0a0]╌ {THRESHOLD_LABEL}[/]"))

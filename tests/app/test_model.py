@@ -1,0 +1,61 @@
+"""The data model: records grouped per arm and appended in batches."""
+
+import math
+
+from eos_tui.app.model import Batch, RunModel
+
+import synthetic
+
+
+def test_model_from_a_finished_run(finished_run):
+    from eos_tui.rundir import read_records
+
+    model = RunModel()
+    assert model.apply_records(read_records(finished_run))
+    gd = model.arms["gd"]
+    assert gd.done == 600 and gd.status == "completed"
+    assert len(gd.step) == 600 and len(gd.sharpness_step) == 600 // synthetic.SHARPNESS_EVERY
+    assert len(gd.eigenvalues) == 3
+    assert math.isclose(gd.threshold.values[0], 2 / 0.02)
+    assert [e.kind for e in gd.events] == ["eos_onset", "period2_onset", "catapult"]
+    assert len(gd.reparams) == 6 and gd.reparams[0].alpha == 4.0
+    assert math.isnan(gd.proj.values[0])  # null until an eigenvector is known
+
+
+def test_batches_append_and_version_grows():
+    model = RunModel()
+    v0 = model.version
+    model.apply_records(synthetic.records_range(["gd"], 0, 10))
+    model.apply_records(synthetic.records_range(["gd"], 10, 25))
+    assert model.version == v0 + 2
+    assert model.arms["gd"].step.values.tolist() == list(range(25))
+    assert not model.apply(Batch.from_records([]))
+
+
+def test_a_diverged_loss_is_nan_and_the_arm_says_diverged():
+    model = RunModel()
+    model.apply_records([
+        {"type": "step", "arm": "a", "step": 0, "loss": None, "lr": 0.1, "grad_norm": None, "proj": None},
+        {"type": "end", "arm": "a", "status": "diverged", "steps_done": 1, "final_loss": None},
+    ])
+    a = model.arms["a"]
+    assert math.isnan(a.loss.values[0]) and a.status == "diverged" and model.any_diverged
+
+
+def test_more_eigenvalues_later_are_padded():
+    model = RunModel()
+    model.apply_records([{"type": "sharpness", "arm": "a", "step": 0, "eigenvalues": [3.0]}])
+    model.apply_records([{"type": "sharpness", "arm": "a", "step": 5, "eigenvalues": [4.0, 2.0]}])
+    a = model.arms["a"]
+    assert a.eigenvalues[0].values.tolist() == [3.0, 4.0]
+    assert math.isnan(a.eigenvalues[1].values[0]) and a.eigenvalues[1].values[1] == 2.0
+
+
+def test_steps_per_second_with_an_injected_clock():
+    now = [100.0]
+    model = RunModel(clock=lambda: now[0])
+    model.apply_records(synthetic.records_range(["gd"], 0, 1000))  # history: a baseline only
+    assert model.steps_per_second() is None
+    now[0] += 2.0
+    model.apply_records(synthetic.records_range(["gd"], 1000, 1200))
+    assert model.steps_per_second() == 100.0

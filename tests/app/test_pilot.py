@@ -1,0 +1,135 @@
+"""The app driven by Pilot: a finished run, a growing file, the keys."""
+
+from pathlib import Path
+
+from eos_tui.app import EosApp
+from eos_tui.app.screens.help import HelpScreen
+from eos_tui.app.widgets import RunHeader
+from eos_tui.app.widgets.chart import Chart
+
+import synthetic
+from helpers import run_finished, wait_for
+
+
+def header_text(app) -> str:
+    return str(app.screen_stack[0].query_one(RunHeader).render())
+
+
+async def test_finished_run_shows_everything(finished_run):
+    app = EosApp(finished_run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        text = header_text(app)
+        assert "synthetic" in text and "completed" in text and "600/600" in text
+        assert "steps/s" not in text  # no rate once finished: snapshots stay deterministic
+        assert app.view.arm == "gd"
+        sharp = app.query_one("#sharpness-chart", Chart)
+        assert sharp.frame.y1 >= 100 > sharp.frame.y0  # the threshold 2/η = 100 is in view
+        assert "E" in sharp.render_line(sharp.size.height - 2).text  # EoS onset marked on the axis
+        assert "period-2" in str(app.query_one("#proj-summary").render())
+        assert "catapult" in str(app.query_one("#events-list").render())
+
+
+async def test_a_growing_file_updates_model_and_header(tmp_path):
+    run = synthetic.make_run(tmp_path / "grow", steps=400, done=50, status="running", pid=None)
+    app = EosApp(run, poll_interval=0.05)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done == 50)
+        assert "50/400" in header_text(app)
+        synthetic.append(run, synthetic.records_range(synthetic.ARMS, 50, 220))
+        await wait_for(pilot, lambda: app.model.arms["gd"].done == 220)
+        assert "220/400" in header_text(app)
+        assert [e.kind for e in app.model.events][:1] == ["eos_onset"]
+        # A truncated last line (a writer caught mid-line) is not read until it is complete.
+        line = '{"type":"step","arm":"gd","step":220,"loss":0.5,"lr":0.02,"grad_norm":1,"proj":null}'
+        with open(run / "metrics.jsonl", "a") as fh:
+            fh.write(line[:30])
+        await pilot.pause(0.2)
+        app.ingest()
+        assert app.model.arms["gd"].done == 220
+        with open(run / "metrics.jsonl", "a") as fh:
+            fh.write(line[30:] + "\n")
+        await wait_for(pilot, lambda: app.model.arms["gd"].done == 221)
+
+
+async def test_redraw_only_when_data_or_view_changed(finished_run):
+    app = EosApp(finished_run, fps=20)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        frames = app.frames
+        await pilot.pause(0.3)
+        assert app.frames == frames  # nothing new: no redraw
+        await pilot.press("l")
+        assert app.frames == frames + 1
+
+
+async def test_keys(finished_run):
+    app = EosApp(finished_run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        loss = app.query_one("#loss-chart", Chart)
+        assert loss.log_y
+        await pilot.press("l")
+        assert not loss.log_y
+        await pilot.press("tab")
+        assert app.view.arm == "sgd"
+        await pilot.press("a")
+        assert app.view.arm == "gd"
+        sharp = app.query_one("#sharpness-chart", Chart)
+        assert sharp.frame.x0 <= 0
+        await pilot.press("f")
+        assert app.view.follow and sharp.frame.x0 > 0  # follows the latest steps
+        await pilot.press("f")
+        assert sharp.frame.x0 <= 0
+        await pilot.press("space")
+        assert "paused view" in header_text(app)
+        await pilot.press("space")
+        assert "paused view" not in header_text(app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "2/η" in app.screen.markdown() and "flips sign" in app.screen.markdown()
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("s")
+        await pilot.pause()
+        assert list(Path(finished_run).glob("*.svg"))
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "CommandPalette"
+        await pilot.press("escape")
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.outcome == "quit" and app.exit_code == 0
+
+
+async def test_pause_freezes_the_charts_not_the_header(tmp_path):
+    run = synthetic.make_run(tmp_path / "pause", steps=400, done=100, status="running")
+    app = EosApp(run, poll_interval=0.05)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done == 100)
+        await pilot.press("space")
+        sharp = app.query_one("#sharpness-chart", Chart)
+        x1 = sharp.frame.x1
+        synthetic.append(run, synthetic.records_range(synthetic.ARMS, 100, 200))
+        await wait_for(pilot, lambda: app.model.arms["gd"].done == 200)
+        assert sharp.frame.x1 == x1 and "200/400" in header_text(app)
+        await pilot.press("space")
+        assert sharp.frame.x1 > x1
+
+
+async def test_resize_and_tiny_terminal(finished_run):
+    app = EosApp(finished_run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        assert app.screen.has_class("-short")
+        await pilot.resize_terminal(200, 60)
+        await pilot.pause()
+        assert not app.screen.has_class("-short")
+        assert app.query_one("#sharpness-chart").size.width > 100
+        await pilot.resize_terminal(40, 12)
+        await pilot.pause()
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()

@@ -1,0 +1,65 @@
+"""End to end in a pseudo-terminal, as a person runs it: `d` detaches and says how to come back."""
+
+import json
+import os
+import pty
+import select
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from eos_tui.launch import engine_alive, stop_engine
+
+from helpers import wait_file
+
+HERE = Path(__file__).parent
+
+
+def run_in_pty(argv, keys: bytes, after: float, cols=100, rows=30, timeout=20.0) -> tuple[bytes, int]:
+    pid, fd = pty.fork()
+    if pid == 0:
+        import fcntl, struct, termios
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        env = dict(os.environ, TERM="xterm-256color")
+        os.execvpe(argv[0], argv, env)
+    out, sent, t0 = b"", False, time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if not sent and time.monotonic() - t0 > after:
+            os.write(fd, keys)
+            sent = True
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+    _, status = os.waitpid(pid, 0)
+    return out, os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pty")
+def test_detach_in_a_terminal_leaves_the_engine_and_prints_the_watch_command(tmp_path):
+    run = tmp_path / "detached-run"
+    out, code = run_in_pty([sys.executable, str(HERE / "live_demo.py"), str(run)], b"d", after=2.0)
+    assert code == 0
+    text = out.decode("utf-8", "replace")
+    assert f"eos-tui watch {run}" in text
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "running" and engine_alive(manifest["pid"])  # it outlived the terminal
+    assert stop_engine(manifest["pid"], timeout=10)
+    wait_file(lambda: json.loads((run / "manifest.json").read_text())["status"] == "interrupted")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pty")
+def test_quit_in_a_terminal_stops_the_engine(tmp_path):
+    run = tmp_path / "quit-run"
+    out, code = run_in_pty([sys.executable, str(HERE / "live_demo.py"), str(run)], b"q", after=2.0)
+    assert code == 0
+    assert "Run stopped (interrupted)" in out.decode("utf-8", "replace")
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and not engine_alive(manifest["pid"])
