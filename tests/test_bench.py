@@ -1,0 +1,32 @@
+"""Each bench script runs once at --tiny size, in a subprocess, so none of them rots.
+
+Benchmarks are not tests: nothing here asserts a timing, only that the script ran, printed its
+table and wrote JSON with the expected keys.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = {
+    "solvers": ["rows", "ratios", "references"],
+    "tracking": ["rows", "reference_checks"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_bench_script_runs_tiny(name, tmp_path):
+    out = tmp_path / f"{name}.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), "--tiny", "--json-out", str(out)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    for key in SCRIPTS[name]:
+        assert key in data
+    assert data["machine"]["torch"]
