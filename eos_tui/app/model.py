@@ -19,6 +19,9 @@ import numpy as np
 from ..rundir.format import DIVERGED, END, EVENT, REPARAM, RUNNING, SHARPNESS, STEP
 
 STEP_FIELDS = ("step", "loss", "lr", "grad_norm", "proj", "disp")
+# Theory overlays the engine writes into step records where it has a closed form: the quadratic's
+# exact loss, and the uv model's exact one-step map (f, λ) ↦ (f_next, λ_next).
+THEORY_FIELDS = ("loss_theory", "f_next_theory", "ntk_next_theory")
 RATE_WINDOW_S = 5.0
 
 
@@ -80,6 +83,9 @@ class Reparam:
     sharpness_after: float
     adaptive_before: float | None = None
     adaptive_after: float | None = None
+    sharpness_predicted: float | None = None  # λ_max(D⁻¹HD⁻¹), what the map should give
+    layer: int | None = None  # the layer pair (l, l+1) rescaled
+    neurons: str = "all"  # "all", or which units of layer l ("every other")
 
 
 class ArmSeries:
@@ -88,6 +94,11 @@ class ArmSeries:
     def __init__(self, name: str):
         self.name = name
         self.step, self.loss, self.lr, self.grad_norm, self.proj, self.disp = (Column() for _ in STEP_FIELDS)
+        # Theory overlays, only for arms that have them (filled as the records come).
+        self.loss_theory = Column()  # the quadratic's exact loss, at the same steps as `step`
+        self.uv_step = Column()  # step t+1 ...
+        self.uv_loss_theory = Column()  # ... ½ f_next² predicted from step t by the exact map
+        self.uv_sharpness_theory = Column()  # ... and the predicted λ (the NTK) at t+1
         self.threshold = Column()  # 2/η_t, from the lr of each step: it moves with the schedule
         self.sharpness_step = Column()
         self.eigenvalues: list[Column] = []  # eigenvalues[j]: the (j+1)-th largest, aligned with sharpness_step
@@ -96,6 +107,14 @@ class ArmSeries:
         self.status = RUNNING
         self.steps_done: int | None = None
         self.final_loss: float | None = None
+
+    @property
+    def has_loss_theory(self) -> bool:
+        return len(self.loss_theory) > 0
+
+    @property
+    def has_uv_theory(self) -> bool:
+        return len(self.uv_step) > 0
 
     @property
     def last_step(self) -> int | None:
@@ -127,6 +146,7 @@ class ArmSeries:
 @dataclass
 class _ArmBatch:
     steps: dict[str, list[float]] = field(default_factory=lambda: {f: [] for f in STEP_FIELDS})
+    theory: dict[str, list[float]] = field(default_factory=lambda: {f: [] for f in THEORY_FIELDS})
     sharpness_steps: list[float] = field(default_factory=list)
     eigenvalues: list[list[float]] = field(default_factory=list)
     reparams: list[Reparam] = field(default_factory=list)
@@ -154,6 +174,8 @@ class Batch:
             if kind == STEP:
                 for f in STEP_FIELDS:
                     a.steps[f].append(_num(rec.get(f)))
+                for f in THEORY_FIELDS:
+                    a.theory[f].append(_num(rec.get(f)))
             elif kind == SHARPNESS:
                 eig = rec.get("eigenvalues") or []
                 a.sharpness_steps.append(_num(rec.get("step")))
@@ -168,6 +190,10 @@ class Batch:
                     sharpness_after=_num(rec.get("sharpness_after")),
                     adaptive_before=None if rec.get("adaptive_before") is None else _num(rec.get("adaptive_before")),
                     adaptive_after=None if rec.get("adaptive_after") is None else _num(rec.get("adaptive_after")),
+                    sharpness_predicted=(None if rec.get("sharpness_predicted") is None
+                                         else _num(rec.get("sharpness_predicted"))),
+                    layer=rec.get("layer") if isinstance(rec.get("layer"), int) else None,
+                    neurons=str(rec.get("neurons") or "all"),
                 ))
             elif kind == EVENT:
                 a.events.append(Event(arm, int(_num(rec.get("step")) if rec.get("step") is not None else -1),
@@ -217,6 +243,7 @@ class RunModel:
                 lr = np.asarray(b.steps["lr"], dtype=np.float64)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     arm.threshold.extend(np.where(lr > 0, 2.0 / lr, np.nan))
+                self._apply_theory(arm, b)
             if b.sharpness_steps:
                 arm.sharpness_step.extend(b.sharpness_steps)
                 arm._extend_eigenvalues(b.eigenvalues)
@@ -233,6 +260,21 @@ class RunModel:
         self._sample_rate()
         self.version += 1
         return True
+
+    @staticmethod
+    def _apply_theory(arm: ArmSeries, b: _ArmBatch) -> None:
+        loss_theory = np.asarray(b.theory["loss_theory"], dtype=np.float64)
+        if arm.has_loss_theory or np.isfinite(loss_theory).any():
+            if not arm.has_loss_theory:  # align with `step`: earlier steps had no prediction
+                arm.loss_theory.extend(np.full(len(arm.step) - len(loss_theory), np.nan))
+            arm.loss_theory.extend(loss_theory)
+        f_next = np.asarray(b.theory["f_next_theory"], dtype=np.float64)
+        keep = np.isfinite(f_next)
+        if keep.any():
+            steps = np.asarray(b.steps["step"], dtype=np.float64)[keep]
+            arm.uv_step.extend(steps + 1)
+            arm.uv_loss_theory.extend(0.5 * f_next[keep] ** 2)  # MSE on one example with y = 0
+            arm.uv_sharpness_theory.extend(np.asarray(b.theory["ntk_next_theory"], dtype=np.float64)[keep])
 
     def apply_records(self, records: Iterable[dict[str, Any]]) -> bool:
         return self.apply(Batch.from_records(records))

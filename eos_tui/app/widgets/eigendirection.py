@@ -12,8 +12,10 @@ from ..view import View
 from .chart import Chart, HLine, Series
 from .panel import Panel, Text
 from .palette import arm_color
+from ...analysis.detectors import FLIP_WINDOW, PERIOD2_THRESHOLD
+from .chart.ticks import format_value
 
-SIGNS_SHOWN = 8
+SIGNS_SHOWN = 6
 
 
 def sign_string(values: np.ndarray) -> str:
@@ -24,12 +26,22 @@ def sign_string(values: np.ndarray) -> str:
     return "".join(out)
 
 
-def flipping(values: np.ndarray, n: int = 8) -> bool:
-    """Whether the last n values alternate in sign (the period-2 oscillation)."""
-    tail = values[-n:]
-    if len(tail) < n or not np.isfinite(tail).all():
-        return False
-    return bool(np.all(tail[1:] * tail[:-1] < 0))
+def flip_fraction(values: np.ndarray, window: int = FLIP_WINDOW) -> float | None:
+    """The fraction of the last `window` steps on which ⟨∇L, u⟩ changed sign (as the engine's
+    period-2 detector counts it: a step with an unknown or zero projection counts as no flip)."""
+    tail = values[-(window + 1):]
+    if len(tail) < 2:
+        return None
+    with np.errstate(invalid="ignore"):
+        flips = tail[1:] * tail[:-1] < 0
+    return float(flips.mean())
+
+
+def amplitude(disp: np.ndarray, window: int = FLIP_WINDOW) -> float | None:
+    """The oscillation's amplitude: the mean |⟨θ_{t+1} − θ_t, u⟩| over the last `window` steps."""
+    tail = disp[-window:]
+    tail = tail[np.isfinite(tail)]
+    return float(np.abs(tail).mean()) if len(tail) else None
 
 
 class EigendirectionPanel(Panel):
@@ -42,7 +54,9 @@ Below 2/η, gradient descent moves smoothly along u and the sign stays put. At t
 stability** the step overshoots along u: the iterate jumps from one wall of the valley to the
 other, so ⟨∇L, u⟩ **flips sign every step**. This period-2 oscillation is what lets λ_max hover at
 2/η: the oscillation itself pushes the weights toward flatter regions (self-stabilization).
-The line under the chart gives λ_max·η/2 (1 is the threshold) and the latest signs.
+The line under the chart gives λ_max·η/2 (1 is the threshold), the latest signs, the fraction
+of the last 20 steps on which the sign flipped (≥ 90% is the period-2 oscillation) and its
+amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across the valley.
 """
 
     def compose(self) -> ComposeResult:
@@ -69,7 +83,12 @@ The line under the chart gives λ_max·η/2 (1 is the threshold) and the latest 
             parts.append(f"[{tint}]λη/2 {ratio:.2f}[/]")
         if len(proj):
             parts.append(sign_string(proj))
-            if flipping(proj):
-                parts.append("[#bd93f9]period-2[/]")
-        self.query_one("#proj-summary", Text).set("  ".join(parts))
+            fraction = flip_fraction(proj)
+            if fraction is not None:
+                parts.append(f"[#bd93f9]period-2 {fraction:.0%}[/]" if fraction >= PERIOD2_THRESHOLD
+                             else f"[#a0a0a0]flips {fraction:.0%}[/]")
+            amp = amplitude(arm.disp.values)
+            if amp is not None:
+                parts.append(f"amp {format_value(amp)}")
+        self.query_one("#proj-summary", Text).set(" ".join(parts))
         self.set_subtitle(f"[{color}]{arm.name}[/]")

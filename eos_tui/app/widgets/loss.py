@@ -9,6 +9,7 @@ from ..model import RunModel
 from ..view import View
 from .arms import arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series
+from .palette import THEORY_COLOR
 from .panel import Panel
 from .chart.ticks import format_value
 
@@ -22,11 +23,15 @@ from one step to the next as the iterate bounces across the sharp valley. A **ca
 spike: with a large step, the loss shoots up, the iterate is thrown to a flatter region (sharpness
 drops below 2/η) and the loss comes back down lower.
 
+The dotted white trace, where there is one, is **theory**: on the quadratic, the exact loss
+Σᵢ ½λᵢ(1 − ηλᵢ)²ᵗ cᵢ² (each eigendirection shrinks, or grows, by the factor 1 − ηλᵢ per step);
+on the uv model, the loss the exact one-step map of (f, λ) predicts from the step before.
+
 Under it, the **learning rate** η_t (the schedule: warmup, decay, steps).
 """
 
     def compose(self) -> ComposeResult:
-        yield Chart(log_y=True, id="loss-chart")
+        yield Chart(log_y=True, max_decades=12, id="loss-chart")
         yield Static("learning rate η_t", classes="chart-label", id="lr-label")
         yield Chart(log_y=False, include_zero=True, id="lr-chart")
 
@@ -34,6 +39,12 @@ Under it, the **learning rate** η_t (the schedule: warmup, decay, steps).
         loss, lr = [], []
         for arm, color, _ in arms_in_draw_order(model, view):
             loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color))
+            if arm.has_loss_theory:
+                loss.append(Series(f"{arm.name}/loss-theory", arm.step.values, arm.loss_theory.values,
+                                   THEORY_COLOR, kind="dotted", fit="none"))
+            if arm.has_uv_theory:
+                loss.append(Series(f"{arm.name}/loss-uv-map", arm.uv_step.values, arm.uv_loss_theory.values,
+                                   THEORY_COLOR, kind="dotted", fit="none"))
             lr.append(Series(f"{arm.name}/lr", arm.step.values, arm.lr.values, color))
         marks = event_marks(model)
         loss_chart = self.query_one("#loss-chart", Chart)
@@ -49,4 +60,6 @@ Under it, the **learning rate** η_t (the schedule: warmup, decay, steps).
         eta = arm.lr.last() if arm is not None else None
         scale = "log" if view.loss_log_y else "linear"
         eta_text = f" · η {format_value(eta)}" if eta is not None else ""
-        self.set_subtitle(legend(model, view) + f" [#a0a0a0]({scale}){eta_text}[/]")
+        theory = any(a.has_loss_theory or a.has_uv_theory for a in model.arms.values())
+        extra = f"[{THEORY_COLOR}]┈ theory[/]" if theory else ""
+        self.set_subtitle(legend(model, view, extra) + f" [#a0a0a0]({scale}){eta_text}[/]")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 ARM_COLORS = ("#4ea1ff", "#ff9f43", "#2ecc71", "#e056fd", "#f5d142", "#48dbfb")
 THRESHOLD_LABEL = "2/η_t"
+THEORY_COLOR = "#e8e8e8"  # closed-form predictions, drawn dotted beside what was measured
 
 EVENT_LETTERS = {"eos_onset": "E", "diverged": "X", "lr_change": "η", "catapult": "C", "period2_onset": "2"}
 EVENT_NAMES = {"eos_onset": "EoS onset", "diverged": "diverged", "lr_change": "η change",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from rich.table import Table
+import math
+
 from textual.app import ComposeResult
 
 from ..model import RunModel
@@ -10,22 +12,59 @@ from ..view import View
 from .panel import Panel, Text
 from .chart.ticks import format_value
 
-ROWS_SHOWN = 4
+ROWS_SHOWN = 3  # at least this many rows, more when the terminal is tall
 
 
-def reparam_table(rows, *, show_step: bool = True) -> Table:
+def where(r) -> str:
+    """Which units T_α rescaled: "L0" is layer pair (0, 1), "L0½" every other unit of layer 0."""
+    if r.layer is None:
+        return "?"
+    return f"L{r.layer}" + ("" if r.neurons == "all" else "½")
+
+
+def map_label(r) -> str:
+    """"L0×10": layer pair (0, 1) rescaled by α = 10; "L0½×10": every other unit of layer 0."""
+    return f"{where(r)}×{format_value(r.alpha, width=4)}"
+
+
+def latest_checks(checks, limit: int):
+    """The checks of the latest step that has any; where more than `limit`, those that moved
+    λ_max the most (by |log λ_after/λ_before|), kept in the order they were recorded."""
+    if not checks:
+        return []
+    step = checks[-1].step
+    rows = [r for r in checks if r.step == step]
+    if len(rows) <= limit:
+        return rows
+
+    def moved(r) -> float:
+        try:
+            return abs(math.log(r.sharpness_after / r.sharpness_before))
+        except (ValueError, ZeroDivisionError):
+            return math.inf
+    keep = set(sorted(range(len(rows)), key=lambda i: -moved(rows[i]))[:limit])
+    return [r for i, r in enumerate(rows) if i in keep]
+
+
+def reparam_table(rows) -> Table:
+    """One row per map T_α: the function's change (|Δf|, ΔL: round-off) and λ_max and the
+    adaptive sharpness after it (the values before are the same for every row of a step)."""
     table = Table(box=None, padding=(0, 1), pad_edge=False, expand=False, header_style="bold #a0a0a0")
-    if show_step:
-        table.add_column("step", justify="right")
-    table.add_column("α", justify="right")
+    table.add_column("map", justify="left", no_wrap=True)
     table.add_column("|Δf|", justify="right")
     table.add_column("ΔL", justify="right")
-    table.add_column("λ before→after", justify="left", no_wrap=True)
+    table.add_column("λ_max", justify="right")
+    table.add_column("adaptive", justify="right", style="#2ecc71")
     for r in rows:
-        cells = [format_value(r.alpha, width=4), format_value(r.max_output_change, width=5), format_value(r.loss_change, width=5),
-                 f"{format_value(r.sharpness_before)}→{format_value(r.sharpness_after)}"]
-        table.add_row(*([str(r.step)] if show_step else []), *cells)
+        table.add_row(map_label(r), format_value(r.max_output_change, width=5),
+                      format_value(r.loss_change, width=6), format_value(r.sharpness_after, width=6),
+                      "–" if r.adaptive_after is None else format_value(r.adaptive_after, width=6))
     return table
+
+
+def before_line(r) -> str:
+    adaptive = "" if r.adaptive_before is None else f" · adaptive [#2ecc71]{format_value(r.adaptive_before)}[/]"
+    return f"[#a0a0a0]step {r.step}, before:[/] λ_max {format_value(r.sharpness_before)}{adaptive}"
 
 
 class ReparamPanel(Panel):
@@ -36,18 +75,37 @@ the function computed is exactly the same: the largest output change and the los
 round-off level) and measure λ_max before and after. Sharpness changes a lot: **λ_max is not a
 property of the function** but of the parameterization, which is why "flat minima generalize"
 needs care (Dinh et al. 2017). Gradient descent's stability, though, does depend on it.
+
+"map" says which units were rescaled: L0 is the layer pair (0, 1), L0½ every other unit of
+layer 0 only (the per-neuron version). The engine also checks λ_max after against the
+prediction λ_max(D⁻¹HD⁻¹). **adaptive** is the element-wise adaptive sharpness
+λ_max(diag|θ| H diag|θ|) of Kwon et al. 2021: T_α leaves it unchanged (|θ'| = D|θ| cancels
+D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
 """
 
     def compose(self) -> ComposeResult:
-        yield Text("no checks yet", id="reparam-table")
+        yield Text("no checks yet", id="reparam-before")
+        yield Text("", id="reparam-table")
 
     def show(self, model: RunModel, view: View) -> None:
         arm = model.arms.get(view.arm or "")
-        rows = arm.reparams[-ROWS_SHOWN:] if arm is not None else []
+        checks = arm.reparams if arm is not None else []
+        before = self.query_one("#reparam-before", Text)
         body = self.query_one("#reparam-table", Text)
-        if not rows:
-            body.set("[#a0a0a0]no checks yet[/]")
-        else:
-            show_step = self.size.width >= 34
-            body.set(reparam_table(rows, show_step=show_step), key=(tuple(rows), show_step), lines=len(rows) + 1)
-        self.set_subtitle(f"{len(arm.reparams)} checks" if arm is not None and arm.reparams else "")
+        if not checks:
+            before.set(self._absent(model, arm))
+            body.set("", lines=1)
+            self.set_subtitle("")
+            return
+        room = max(1, self.app.size.height // 4 - 3) if self.is_mounted else ROWS_SHOWN
+        rows = latest_checks(checks, max(ROWS_SHOWN, room))
+        before.set(before_line(rows[-1]))
+        body.set(reparam_table(rows), key=tuple(rows), lines=len(rows) + 1)
+        self.set_subtitle(f"{len(checks)} checks")
+
+    @staticmethod
+    def _absent(model: RunModel, arm) -> str:
+        skipped = [e for e in (arm.events if arm is not None else []) if e.kind == "reparam_skipped"]
+        if skipped:  # a tanh network: the engine refused the check and said why
+            return f"[#a0a0a0]{skipped[-1].message}[/]"
+        return "[#a0a0a0]no checks yet[/]"

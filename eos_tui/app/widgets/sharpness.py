@@ -9,7 +9,7 @@ from ..view import View
 from .arms import arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series, faint
 from .panel import Panel
-from .palette import THRESHOLD_LABEL
+from .palette import THEORY_COLOR, THRESHOLD_LABEL
 
 
 class SharpnessPanel(Panel):
@@ -26,6 +26,9 @@ falling, non-monotonically. The fainter traces are the next eigenvalues.
 
 With warmup or decay, η changes over time, so the threshold 2/η_t moves: warmup brings it down
 from high, decay raises it (and sharpness follows it up). SGD usually sits below 2/η.
+On the uv model the dotted white trace is **theory**: the λ that the exact one-step map
+λ' = λ + (ηf²/n)(ηλ − 4) predicts from the step before (Lewkowycz et al. 2020). With ηλ > 4
+while the loss spikes, it can only fall: that is the catapult.
 Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-size change, X divergence).
 """
 
@@ -40,10 +43,16 @@ Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-si
                 series.append(Series(f"{arm.name}/eig{j}", xs, col.values, faint(color, 0.55), fit="none"))
             series.append(Series(f"{arm.name}/threshold", arm.step.values, arm.threshold.values,
                                  color, kind="dashed", fit="ends"))
+            if arm.has_uv_theory:
+                series.append(Series(f"{arm.name}/ntk-map", arm.uv_step.values, arm.uv_sharpness_theory.values,
+                                     THEORY_COLOR, kind="dotted", fit="none"))
             if arm.eigenvalues:
                 series.append(Series(f"{arm.name}/lambda", xs, arm.eigenvalues[0].values, color))
         chart = self.query_one(Chart)
         chart.follow = view.follow
         chart.live = model.status == "running"
         chart.set_data(series, marks=event_marks(model))
-        self.set_subtitle(legend(model, view, f"[#a0a0a0]╌ {THRESHOLD_LABEL}[/]"))
+        extra = f"[#a0a0a0]╌ {THRESHOLD_LABEL}[/]"
+        if any(a.has_uv_theory for a in model.arms.values()):
+            extra += f" [{THEORY_COLOR}]┈ theory[/]"
+        self.set_subtitle(legend(model, view, extra))

@@ -27,7 +27,7 @@ from textual.widget import Widget
 
 from .canvas import BrailleCanvas
 from .downsample import MinMaxPyramid
-from .ticks import LABEL_WIDTH, format_step, format_value, linear_ticks, log_ticks, nice_step
+from .ticks import LABEL_WIDTH, format_decade, format_step, format_value, linear_ticks, log_ticks, nice_step
 
 AXIS_WIDTH = LABEL_WIDTH + 1  # labels, then the axis line
 FAINT_TOWARDS = Color(0, 0, 0)
@@ -42,7 +42,7 @@ class Series:
     ys: np.ndarray
     color: str
     label: str = ""  # legend entry; "" keeps it out of the legend
-    kind: str = "line"  # "line", "dashed" or "stems"
+    kind: str = "line"  # "line", "dashed", "dotted" (theory overlays) or "stems"
     faint: bool = False
     fit: str = "all"  # counts toward the y range: "all" its min and max; "ends" its min and last value; "none"
 
@@ -110,6 +110,12 @@ def _fill_blank_owners(owner: np.ndarray, bits: np.ndarray) -> np.ndarray:
     return np.take_along_axis(owner, last, axis=1)
 
 
+def _tick_label(t: float, log_y: bool, step: float | None) -> str:
+    if log_y and abs(t - round(t)) < 1e-9:
+        return format_decade(round(t))
+    return format_value(10 ** t if log_y else t, step)
+
+
 class Chart(Widget):
     """Several series over steps, with axes, reference lines and event marks."""
 
@@ -118,13 +124,16 @@ class Chart(Widget):
     """
 
     def __init__(self, *, log_y: bool = False, include_zero: bool = False, follow: bool = False,
-                 follow_steps: int | None = None, name: str | None = None, id: str | None = None,
+                 follow_steps: int | None = None, max_decades: float | None = None, name: str | None = None, id: str | None = None,
                  classes: str | None = None):
         super().__init__(name=name, id=id, classes=classes)
         self._log_y = log_y
         self.include_zero = include_zero
         self._follow = follow
         self.follow_steps = follow_steps  # None: one step per dot column
+        # On a log axis, show at most this many decades below the top: a loss that converges to
+        # 1e-36 in float64 would otherwise squash a catapult's spike into a few rows.
+        self.max_decades = max_decades
         # While a run is live, the ranges snap outward to round values, so that most frames only
         # add the newest columns instead of rescaling (and repainting) the whole chart.
         self.live = False
@@ -247,6 +256,8 @@ class Chart(Widget):
         if not values:
             return (-1.0, 1.0) if self._log_y else (0.0, 1.0)
         lo, hi = min(values), max(values)
+        if self._log_y and self.max_decades is not None:
+            lo = max(lo, hi - self.max_decades)
         if hi - lo < 1e-12:
             pad = 0.5 if self._log_y else max(abs(lo) * 0.1, 1e-3)
             return lo - pad, hi + pad
@@ -302,6 +313,7 @@ class Chart(Widget):
                 mark_cols[x // 2] = m
         # Reference lines, dashed.
         dash = (np.arange(canvas.width) // 2) % 2 == 0
+        dots = np.arange(canvas.width) % 3 == 0
         for h in self._hlines:
             y = to_row(self._to_plot_y(np.array([h.y], dtype=float)))[0]
             row = np.full(canvas.width, y)
@@ -317,6 +329,8 @@ class Chart(Widget):
             mask = canvas.spans_mask(to_row(top), to_row(bottom))
             if s.kind == "dashed":
                 mask &= dash[None, :]
+            elif s.kind == "dotted":
+                mask &= dots[None, :]
             canvas.draw_mask(mask, layer(faint(s.color) if s.faint else s.color))
 
         # Y axis labels.
@@ -326,14 +340,13 @@ class Chart(Widget):
         tick_rows: dict[int, str] = {}
         for t in ticks:
             r = int(round(to_row(np.array([t]))[0])) // 4
-            if 0 <= r < rows and r not in tick_rows:
-                value = 10 ** t if self._log_y else t
-                tick_rows[r] = format_value(value, None if self._log_y else step)
+            if 0 <= r < rows and r not in tick_rows and len(label := _tick_label(t, self._log_y, step)) <= LABEL_WIDTH:
+                tick_rows[r] = label  # a label too wide to be exact is left out, never cut
 
         strips: list[Strip] = []
         owner_rows = _fill_blank_owners(canvas.owner, canvas.bits)
         for r, text in enumerate(canvas.text_rows()):
-            segments = [Segment(tick_rows.get(r, "").rjust(LABEL_WIDTH)[:LABEL_WIDTH]
+            segments = [Segment(tick_rows.get(r, "").rjust(LABEL_WIDTH)
                                 + ("┤" if r in tick_rows else "│"), axis_style)]
             owners = owner_rows[r]
             cuts = np.flatnonzero(owners[1:] != owners[:-1]) + 1

@@ -39,23 +39,47 @@ def log_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
     return [math.log10(v) for v in values]
 
 
+def _scientific(v: float, digits: int) -> str:
+    """1.5e-7, 4e-9, 2e3: no '+', no leading zeros in the exponent, no trailing zeros in the mantissa."""
+    mantissa, exponent = f"{v:.{digits}e}".split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+MAX_LABEL_ERROR = 0.05  # a shortened label may be off by at most 5% of the value
+
+
 def format_value(v: float, step: float | None = None, width: int = LABEL_WIDTH) -> str:
-    """A label of at most `width` characters: plain when short enough, else scientific."""
+    """A label of at most `width` characters where the value allows: plain when short enough,
+    else scientific. A label is never cut short and never rounded by more than 5%: a value that
+    no such form fits is written wider than asked, rather than as a different number."""
     if v == 0:
         return "0"
+    if not math.isfinite(v):
+        return str(v)
     if step is not None and step > 0:
         decimals = max(0, -math.floor(math.log10(step) + 1e-9))
         text = f"{v:.{decimals}f}"
         if len(text) <= width and abs(v) < 1e5:
             return text
-    text = f"{v:.3g}"
-    if len(text) <= width and "e" not in text:
-        return text
-    for digits in (1, 0):
-        text = f"{v:.{digits}e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
-        if len(text) <= width:
+    def close(text: str) -> bool:
+        return abs(float(text) - v) <= MAX_LABEL_ERROR * abs(v)
+
+    for significant in (4, 3, 2, 1):
+        text = f"{v:.{significant}g}"
+        if "e" not in text and len(text) <= width and close(text):
             return text
-    return text[:width]
+    for digits in (2, 1, 0):
+        text = _scientific(v, digits)
+        if len(text) <= width and close(text):
+            return text
+    return next(t for t in (_scientific(v, d) for d in (0, 1, 2)) if close(t))
+
+
+def format_decade(k: int) -> str:
+    """The label of the log-axis tick 10^k."""
+    return format_value(10.0 ** k) if -3 <= k <= 4 else f"1e{k}"
 
 
 def format_step(v: float) -> str:
