@@ -12,6 +12,7 @@ failed, 2 bad usage or a bad scenario, 130 interrupted.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -125,11 +126,16 @@ def runs_(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("run", "scenario", "status", "steps", "started", box=None)
+    # The run directory is what a person copies into `eos-tui watch`: never cut it short.
+    table = Table(box=None, pad_edge=False)
+    table.add_column("run", no_wrap=True, min_width=max(len(str(r.path)) for r in found))
+    for column in ("scenario", "status", "steps", "started"):
+        table.add_column(column, no_wrap=True)
     for r in found:
         total = f"/{r.steps}" if r.steps else ""
-        table.add_row(str(r.path), r.scenario, r.status, f"{r.steps_done}{total}", r.started or "")
-    Console().print(table)
+        started = (r.started or "")[:19].replace("T", " ")  # ISO to the second, local to the run
+        table.add_row(str(r.path), r.scenario, r.status, f"{r.steps_done}{total}", started)
+    Console(width=max(shutil.get_terminal_size((200, 24)).columns, 200) if not sys.stdout.isatty() else None).print(table)
 
 
 @app.command("list")
