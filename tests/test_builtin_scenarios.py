@@ -78,7 +78,11 @@ def test_decay(tmp_path):
     before = [s for t, s in sharpness_series(records, "step-decay") if 200 <= t < 400]
     after = [s for t, s in sharpness_series(records, "step-decay") if t >= 400]
     mean_before = sum(before) / len(before)
-    assert mean_before == pytest.approx(old_threshold, rel=0.1)  # pinned at 2/η before the decay
+    # pinned at 2/η before the decay. rel 0.15, not 0.1: this float32 trajectory is chaotic at the
+    # edge of stability, so a change of rounding alone moves the mean: 4.39 one arm at a time,
+    # 4.48 when the two arms train as one vmapped batch (bmm instead of mm), both hovering ~10%
+    # above 2/η = 4 as sharpness measured before the step does.
+    assert mean_before == pytest.approx(old_threshold, rel=0.15)
     assert after[-1] > 1.2 * old_threshold  # sharpening resumed, above the old 2/η ...
     assert after[-1] > max(before)  # ... and above anything the wobble reached before
     assert any(e["kind"] == "lr_change" and e["step"] == 400 for e in arms["step-decay"]["events"])

@@ -17,7 +17,6 @@ import math
 from typing import Any
 
 import torch
-from torch.func import grad, grad_and_value
 
 from ..analysis.detectors import Catapult, Oscillation
 from . import schedules
@@ -30,6 +29,25 @@ DIVERGENCE_FACTOR = 1e6
 # Tolerance of the eigen-solve that fixes η from lr_relative: η·λ0 is the quantity that decides
 # between a catapult and plain descent, so it is measured tightly once, before training.
 INIT_TOL = 1e-6
+
+
+def grad_and_value(fn, theta: torch.Tensor, *args) -> tuple[torch.Tensor, torch.Tensor]:
+    """(∇fn(θ), fn(θ)) by plain reverse-mode autograd on a detached copy of θ.
+
+    Not torch.func.grad_and_value: the same backward kernels (bit-identical numbers), but functorch
+    wraps every tensor of every call, which costs about 0.25 ms a step, as much as a whole training
+    step of the small models this engine runs (bench/overhead.py measures it). torch.func stays
+    where it earns its keep: HVPs (forward-over-reverse) and vmap (batched.py).
+    """
+    with torch.enable_grad():
+        th = theta.detach().requires_grad_()
+        value = fn(th, *args)
+        (g,) = torch.autograd.grad(value, th)
+    return g, value.detach()
+
+
+def grad(fn, theta: torch.Tensor, *args) -> torch.Tensor:
+    return grad_and_value(fn, theta, *args)[0]
 
 
 class Arm:
@@ -90,11 +108,20 @@ class Arm:
     def measure(self, theta: torch.Tensor, step: int, batch: torch.Tensor | None = None) -> dict[str, Any]:
         loss = None if batch is None else (lambda th: self.problem.loss(th, batch))
         vals, vecs, hvps, residual = self.eigenpairs(theta, v0=self.vectors, loss=loss)
+        return self.measured(step, vals, vecs, hvps, residual)
+
+    def measured(self, step: int, vals: torch.Tensor, vecs: torch.Tensor, hvps: int, residual: float) -> dict[str, Any]:
+        """Keep a solve's eigenpairs (sign-aligned, the warm start of the next one) and record them.
+        Shared by `measure` and the batched engine, which solves several arms at once."""
         self.vectors = align_signs(vecs, self.vectors)
         self.sharpness = float(vals[0])
         self.hvps_total += hvps
         return {"type": "sharpness", "arm": self.name, "step": step,
                 "eigenvalues": [float(v) for v in vals], "hvps": hvps, "residual": float(residual)}
+
+    def measures_at(self, t: int) -> bool:
+        every = self.spec.measure.sharpness_every
+        return bool(every) and t % every == 0
 
     # ---- set-up ----------------------------------------------------------------------------
     def begin(self) -> list[dict[str, Any]]:
@@ -118,42 +145,69 @@ class Arm:
         return float(self.base_lr) * self.schedule(t)
 
     # ---- one step --------------------------------------------------------------------------
+    # `step` is split into phases (loss check, measured-step checks, scheduled checks, finish) so
+    # that the batched engine (batched.py), which computes gradients, eigenpairs and updates for
+    # several arms at once, builds every record and event through this same code.
     def step(self) -> list[dict[str, Any]]:
         """One update; returns its records. Sets `status` when the arm ends."""
-        t, spec, out = self.t, self.spec, []
+        t, spec = self.t, self.spec
         lr = self.lr_at(t)
-        g, loss_t = grad_and_value(self.problem.loss)(self.theta)
+        g, loss_t = grad_and_value(self.problem.loss, self.theta)
         loss = float(loss_t)
-        if self.initial_loss is None:
-            self.initial_loss = loss
-        if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(self.initial_loss, 1e-30):
-            out.append({"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
-                        "grad_norm": None, "proj": None, "disp": None})
-            return out + self._end("diverged", loss, f"loss {loss:.3g} at step {t}"
-                                   + ("" if math.isfinite(loss) else " (not finite)"))
+        ended = self.check_loss(t, lr, loss)
+        if ended:
+            return ended
 
         # SGD draws its mini-batch first, so that sharpness can be measured on that same batch.
         batch = None
         if spec.optimizer.kind == "sgd":
             batch = torch.randperm(self.problem.n_examples, generator=self.sgd_gen)[: spec.optimizer.batch_size]
             batch = batch.to(self.device)
-        every = spec.measure.sharpness_every
-        if every and t % every == 0:
+        out = []
+        if self.measures_at(t):
             out.append(self.measure(self.theta, t, batch if spec.measure.on == "batch" else None))
-            if not self.onset_done and self.sharpness >= 2.0 / lr:
-                self.onset_done = True
-                out.append(self._event(t, "eos_onset", f"λ_max {self.sharpness:.4g} ≥ 2/η = {2 / lr:.4g}"))
-        if spec.measure.reparam_every and t % spec.measure.reparam_every == 0:
-            out.extend(self.reparam_checks(t))
-        if t in self.lr_changes:
-            out.append(self._event(t, "lr_change", f"{self.lr_changes[t]}: η = {lr:.4g}, 2/η = {2 / lr:.4g}"))
+            out += self.onset_check(t, lr)
+        out += self.scheduled_checks(t, lr)
 
         u = self.vectors[0] if self.vectors is not None else None
         new_theta = self._update(g, lr, batch)
         proj = float(g @ u) if u is not None else None
         disp = float((new_theta - self.theta) @ u) if u is not None else None
+        return out + self.finish(t, lr, loss, float(torch.linalg.vector_norm(g)), proj, disp, new_theta)
+
+    def check_loss(self, t: int, lr: float, loss: float) -> list[dict[str, Any]]:
+        """The loss at θ_t; if it diverged, the step's records and the arm's end (else [])."""
+        if self.initial_loss is None:
+            self.initial_loss = loss
+        if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(self.initial_loss, 1e-30):
+            out = [{"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
+                    "grad_norm": None, "proj": None, "disp": None}]
+            return out + self._end("diverged", loss, f"loss {loss:.3g} at step {t}"
+                                   + ("" if math.isfinite(loss) else " (not finite)"))
+        return []
+
+    def onset_check(self, t: int, lr: float) -> list[dict[str, Any]]:
+        """Right after a sharpness measurement: has λ_max reached 2/η for the first time?"""
+        if not self.onset_done and self.sharpness >= 2.0 / lr:
+            self.onset_done = True
+            return [self._event(t, "eos_onset", f"λ_max {self.sharpness:.4g} ≥ 2/η = {2 / lr:.4g}")]
+        return []
+
+    def scheduled_checks(self, t: int, lr: float) -> list[dict[str, Any]]:
+        """Reparameterization checks and schedule events due at step t (before the update)."""
+        out = []
+        if self.spec.measure.reparam_every and t % self.spec.measure.reparam_every == 0:
+            out.extend(self.reparam_checks(t))
+        if t in self.lr_changes:
+            out.append(self._event(t, "lr_change", f"{self.lr_changes[t]}: η = {lr:.4g}, 2/η = {2 / lr:.4g}"))
+        return out
+
+    def finish(self, t: int, lr: float, loss: float, grad_norm: float, proj: float | None,
+               disp: float | None, new_theta: torch.Tensor) -> list[dict[str, Any]]:
+        """The step record at θ_t (theory overlays included), θ ← θ_{t+1}, detectors, end of arm."""
+        out = []
         step = {"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
-                "grad_norm": float(torch.linalg.vector_norm(g)), "proj": proj, "disp": disp}
+                "grad_norm": grad_norm, "proj": proj, "disp": disp}
         if self.quadratic_theory is not None:
             step["loss_theory"] = self.quadratic_theory.loss()
             self.quadratic_theory.step(lr)
@@ -188,7 +242,7 @@ class Arm:
         if opt.kind == "flow":
             return self._flow(lr)
         if batch is not None:
-            g = grad(self.problem.loss)(self.theta, batch)
+            g = grad(self.problem.loss, self.theta, batch)
         if opt.momentum:
             self.momentum_buf = g if self.momentum_buf is None else opt.momentum * self.momentum_buf + g
             g = self.momentum_buf
@@ -208,7 +262,9 @@ class Arm:
         alpha = self.spec.optimizer.flow_alpha
         n_sub = max(1, math.ceil(lr * lam / alpha))
         h = lr / n_sub
-        f = grad(self.problem.loss)
+        def f(th):
+            return grad(self.problem.loss, th)
+
         th = self.theta
         for _ in range(n_sub):
             k1 = f(th)

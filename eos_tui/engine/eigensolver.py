@@ -119,35 +119,74 @@ def top_eigenpairs(
     so that repeated eigenvalues are counted with their multiplicity.
 
     dtype defaults to v0's dtype, else torch's default dtype; device to v0's, else the CPU.
+
+    The iteration itself lives in `Lanczos`, driven here by one HVP at a time; the batched engine
+    (`batched.py`) drives several `Lanczos` at once with one vmapped HVP per iteration, so both
+    paths run the very same recurrence, stopping rule and breakdown handling.
     """
-    if k < 1 or k > n:
-        raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
-    if max_iter < k:
-        raise ValueError(f"max_iter={max_iter} cannot resolve k={k} eigenpairs")
-    if dtype is None:
-        dtype = v0.dtype if v0 is not None and v0.is_floating_point() else torch.get_default_dtype()
-    if device is None:
-        device = v0.device if v0 is not None else torch.device("cpu")
-    eps = torch.finfo(dtype).eps
-    if warm_noise is None:
-        warm_noise = min(max(tol, eps**0.5), 1e-2)
-    limit = min(max_iter, n)
+    solver = Lanczos(n, k, v0=v0, tol=tol, max_iter=max_iter, dtype=dtype, device=device,
+                     generator=generator, warm_noise=warm_noise)
+    while not solver.done:
+        solver.absorb(hvp(solver.query()))
+    return solver.result()
 
-    # The basis grows by doubling instead of allocating max_iter rows up front: for a
-    # 10^6-parameter model, 100 float64 rows are 800 MB, while a warm solve needs ~3.
-    V = torch.empty(min(limit, max(2 * k, 8)), n, dtype=dtype, device=device)
-    V[0] = _start_vector(v0, n, dtype, device, generator, warm_noise)
-    alphas: list[float] = []  # diagonal of T
-    betas: list[float] = []  # off-diagonal of T; betas[j] couples V[j] and V[j+1]
 
-    hvps = 0
-    converged = False
-    block_start = 0  # first row of the current Lanczos block (> 0 after a breakdown restart)
-    while True:
+class Lanczos:
+    """One Lanczos solve as a state machine: `query()` is the vector to multiply by H next,
+    `absorb(H @ query())` takes one step and sets `done`, `result()` gives the eigenpairs.
+
+    Why a state machine rather than a loop that calls an HVP: so that the caller owns the HVP.
+    Several solves (one per arm) can then share one batched HVP per iteration, each stopping on its
+    own residual; see `top_eigenpairs` for the method and its arguments.
+    """
+
+    def __init__(self, n: int, k: int = 1, *, v0: torch.Tensor | None = None, tol: float = 1e-3,
+                 max_iter: int = 100, dtype=None, device=None, generator: torch.Generator | None = None,
+                 warm_noise: float | None = None):
+        if k < 1 or k > n:
+            raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
+        if max_iter < k:
+            raise ValueError(f"max_iter={max_iter} cannot resolve k={k} eigenpairs")
+        if dtype is None:
+            dtype = v0.dtype if v0 is not None and v0.is_floating_point() else torch.get_default_dtype()
+        if device is None:
+            device = v0.device if v0 is not None else torch.device("cpu")
+        self.n, self.k, self.tol = n, k, tol
+        self.dtype, self.device, self.generator = dtype, device, generator
+        self.eps = torch.finfo(dtype).eps
+        if warm_noise is None:
+            warm_noise = min(max(tol, self.eps**0.5), 1e-2)
+        self.limit = min(max_iter, n)
+
+        # The basis grows by doubling instead of allocating max_iter rows up front: for a
+        # 10^6-parameter model, 100 float64 rows are 800 MB, while a warm solve needs ~3.
+        self.V = torch.empty(min(self.limit, max(2 * k, 8)), n, dtype=dtype, device=device)
+        self.V[0] = _start_vector(v0, n, dtype, device, generator, warm_noise)
+        self.alphas: list[float] = []  # diagonal of T
+        self.betas: list[float] = []  # off-diagonal of T; betas[j] couples V[j] and V[j+1]
+        self.hvps = 0
+        self.converged = False
+        self.done = False
+        self.block_start = 0  # first row of the current Lanczos block (> 0 after a breakdown restart)
+        self.m = 0
+        self.theta: torch.Tensor | None = None
+        self.S: torch.Tensor | None = None
+        self.residual = float("inf")
+
+    def query(self) -> torch.Tensor:
+        """The basis vector to expand next (the caller returns H times it to `absorb`)."""
+        return self.V[len(self.alphas)]
+
+    def absorb(self, w: torch.Tensor) -> bool:
+        """One Lanczos step given w = H @ query(); returns (and sets) `done`."""
+        if self.done:
+            raise RuntimeError("this Lanczos solve has already stopped")
+        n, k, tol, dtype, device, eps = self.n, self.k, self.tol, self.dtype, self.device, self.eps
+        V, alphas, betas = self.V, self.alphas, self.betas
         j = len(alphas)  # index of the vector being expanded; basis size after this step: j + 1
         q = V[j]
-        w = hvp(q).to(dtype=dtype, device=device).reshape(n)
-        hvps += 1
+        w = w.to(dtype=dtype, device=device).reshape(n)
+        self.hvps += 1
         alpha = torch.dot(w, q).item()
         w = w - alpha * q
         if j > 0:
@@ -165,6 +204,7 @@ def top_eigenpairs(
             T += torch.diag(off, 1) + torch.diag(off, -1)
         theta, S = torch.linalg.eigh(T)  # ascending
         scale = theta.abs().max().item()
+        self.m, self.theta, self.S = m, theta, S
 
         # Breakdown: w is (numerically) zero, so span(V) is invariant under H and the Ritz
         # pairs are exact eigenpairs. Judged relative to the spectral-radius estimate since H's
@@ -181,10 +221,12 @@ def top_eigenpairs(
         # reorthogonalization guarantees), so no extra HVP is spent to measure it.
         res_abs = (beta * s_last).abs().max().item()
         residual = 0.0 if res_abs == 0.0 else res_abs / max(scale, 1e-300)
+        self.residual = residual
 
         # After a breakdown restart (below), T is block-diagonal and the current block's own
         # top Ritz value estimates the largest eigenvalue of H on the still-unexplored
         # complement; it must be resolved before that complement can be ruled out.
+        block_start = self.block_start
         block_theta, block_S = torch.linalg.eigh(T[block_start:, block_start:])
         block_top = block_theta[-1].item()
         block_res = abs(beta * block_S[-1, -1].item()) / max(scale, 1e-300)
@@ -198,28 +240,24 @@ def top_eigenpairs(
             # (One extra HVP on a first breakdown; real network Hessians essentially never
             # break down, low-rank or degenerate toy quadratics do.)
             if m >= n:
-                converged = True
-                break
+                return self._stop(True)
             if m >= k and block_start > 0 and theta[m - k].item() >= block_top - 100 * eps * scale:
-                converged = True
-                break
+                return self._stop(True)
         elif m >= k and residual <= tol and block_res <= tol:
-            converged = True
-            break
-        if m >= limit:
-            converged = residual <= tol
-            break
+            return self._stop(True)
+        if m >= self.limit:
+            return self._stop(residual <= tol)
 
         if m == V.shape[0]:  # grow the basis storage
-            grown = torch.empty(min(limit, 2 * m), n, dtype=dtype, device=device)
+            grown = torch.empty(min(self.limit, 2 * m), n, dtype=dtype, device=device)
             grown[:m] = V
-            V = grown
+            V = self.V = grown
         if broke_down:
             # Continue from a fresh random direction orthogonal to the invariant subspace.
             # β = 0 keeps T block-diagonal, which is exactly what the restarted recurrence
             # computes, so the Ritz machinery above needs no special case.
-            block_start = m
-            w = _orthogonalize(_random_unit(n, dtype, device, generator), V[:m])
+            self.block_start = m
+            w = _orthogonalize(_random_unit(n, dtype, device, self.generator), V[:m])
             beta_next = 0.0
             w = w / torch.linalg.vector_norm(w)
         else:
@@ -227,14 +265,24 @@ def top_eigenpairs(
             w = w / beta
         betas.append(beta_next)
         V[m] = w
+        return False
 
-    top = min(k, m)
-    idx = torch.arange(m - 1, m - 1 - top, -1)  # descending order
-    values = theta[idx].to(dtype=dtype, device=device)
-    coeffs = S[:, idx].T.to(dtype=dtype, device=device)  # (k, m)
-    vectors = coeffs @ V[:m]
-    vectors = vectors / torch.linalg.vector_norm(vectors, dim=1, keepdim=True)
-    return EigResult(values, vectors, hvps, residual, converged)
+    def _stop(self, converged: bool) -> bool:
+        self.converged = converged
+        self.done = True
+        return True
+
+    def result(self) -> EigResult:
+        if not self.done:
+            raise RuntimeError("this Lanczos solve has not stopped yet")
+        m, theta, S, dtype, device = self.m, self.theta, self.S, self.dtype, self.device
+        top = min(self.k, m)
+        idx = torch.arange(m - 1, m - 1 - top, -1)  # descending order
+        values = theta[idx].to(dtype=dtype, device=device)
+        coeffs = S[:, idx].T.to(dtype=dtype, device=device)  # (k, m)
+        vectors = coeffs @ self.V[:m]
+        vectors = vectors / torch.linalg.vector_norm(vectors, dim=1, keepdim=True)
+        return EigResult(values, vectors, self.hvps, self.residual, self.converged)
 
 
 def align_signs(new: torch.Tensor, old: torch.Tensor | None) -> torch.Tensor:

@@ -2,6 +2,9 @@
 
 Arms advance round-robin rather than one after another, so a viewer sees every arm progress at
 once; each arm has its own seeded generators, so the interleaving does not change any number.
+Arms that fit together (same shapes, full-batch GD; the rule is in batched.py) advance as one
+vmapped batch, one step of all of them per turn, with the same numbers to float rounding;
+`engine.batch_arms = "off"` keeps an arm on its own. The manifest lists the batches.
 
 Stopping: SIGINT, SIGTERM and SIGHUP set a flag that is checked between steps, so a step is never
 cut in half and every metrics line is whole. The arms still running end with status
@@ -27,6 +30,9 @@ from .. import __version__
 from ..analysis.summary import summarize_arm
 from ..rundir import format as rf
 from .arm import Arm
+from .batched import ArmBatch, plan
+
+FLUSH_INTERVAL = 0.05  # seconds
 
 OnRecords = Callable[[list[dict[str, Any]], list[Arm]], None]
 
@@ -111,7 +117,9 @@ def run_scenario(scenario, run_dir: str | os.PathLike[str], *, on_records: OnRec
                                total_steps=max(a.steps for a in scenario.arms))
     manifest["arm_steps"] = {a.name: a.steps for a in scenario.arms}
     records_by_arm: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-    writer = rf.MetricsWriter(run_dir)
+    # Lines reach the file within FLUSH_INTERVAL (a follower sees them that fast) without a write
+    # system call per step; see MetricsWriter.
+    writer = rf.MetricsWriter(run_dir, flush_interval=FLUSH_INTERVAL)
     arms: list[Arm] = []
     status = rf.FAILED
 
@@ -138,15 +146,19 @@ def run_scenario(scenario, run_dir: str | os.PathLike[str], *, on_records: OnRec
             arm = Arm(spec, devices[spec.name])
             arms.append(arm)
             emit(arm.begin())
+        # Each unit is an Arm trained alone or an ArmBatch of compatible arms trained as one.
+        units: list[Arm | ArmBatch] = [g[0] if len(g) == 1 else ArmBatch(g) for g in plan(arms)]
+        manifest["batches"] = [[a.name for a in u.arms] for u in units if isinstance(u, ArmBatch)]
         write_manifest()
         last_manifest = time.monotonic()
         while not stop.event.is_set():
-            running = [a for a in arms if a.status is None]
+            running = [u for u in units if (u.running if isinstance(u, ArmBatch) else u.status is None)]
             if not running:
                 break
-            for arm in running:
-                emit(arm.step())
-                if arm.status is not None:
+            for unit in running:
+                ended = sum(a.status is not None for a in arms)
+                emit(unit.step())
+                if sum(a.status is not None for a in arms) != ended:
                     write_manifest()
                 if stop.event.is_set():
                     break

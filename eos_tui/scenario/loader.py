@@ -24,7 +24,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-SECTIONS = ("data", "model", "optimizer", "schedule", "measure")
+SECTIONS = ("data", "model", "optimizer", "schedule", "measure", "engine")
 TOP_KEYS = ("name", "description", "seed", "steps", "dtype", "device", "loss")
 DEFAULT_ARM = "main"
 

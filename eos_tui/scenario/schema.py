@@ -168,6 +168,14 @@ class MeasureConfig(Section):
         return v
 
 
+class EngineConfig(Section):
+    # How the engine schedules this arm. "auto": train it in one vmapped batch with every other arm
+    # it is compatible with (same shapes, dtype, device and loss, full-batch GD with or without
+    # momentum, iterative sharpness; see eos_tui/engine/batched.py), which gives the same numbers
+    # as training it alone, faster; "off": always train it on its own, one step at a time.
+    batch_arms: Literal["auto", "off"] = "auto"
+
+
 class ArmSpec(BaseModel):
     """A fully resolved arm: everything the engine needs to train it."""
 
@@ -185,6 +193,7 @@ class ArmSpec(BaseModel):
     optimizer: OptimizerConfig
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     measure: MeasureConfig = Field(default_factory=MeasureConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,244 @@
+"""Several arms trained as one: torch.func.vmap over their stacked parameters, sharpness included.
+
+Why: an η sweep, a seeds sweep or GD against momentum trains arms of identical shapes. One after
+another, each step pays every arm's forward/backward (and, every `sharpness_every` steps, each
+Lanczos iteration's HVP) separately: on small models that is mostly per-call overhead, on a GPU
+mostly idle device. Stacked, one vmapped call does the work of all the arms: one gradient call per
+step, one HVP call per Lanczos iteration.
+
+The numbers are those of the one-arm-at-a-time path (`Arm.step`), to float rounding:
+  * the loss function is the problem's own (`Problem.forward` / `_data_loss`, the quadratic's
+    θᵀHθ/2, the uv model's f²/2), only vmapped; what differs is the kernel a batched matmul runs
+    (bmm instead of mm), i.e. the summation order, so rounding differs in the last bits;
+  * each arm keeps its own `Lanczos` state machine (eigensolver.py), its own generator, warm start,
+    k, tolerance and max_iter, so each stops on its own residual exactly as it would alone; arms
+    that have converged drop out of the batch (masked) and the others go on;
+  * every record and event is built by the arm's own code (`Arm.check_loss`, `measured`,
+    `onset_check`, `scheduled_checks`, `finish`), in the same order; reparameterization checks run
+    per arm, between the solve and the update, as they do alone (they draw from the same
+    generator, so the order matters).
+An arm that diverges ends with its "diverged" records and leaves the batch; the others go on.
+
+Compatibility (the rule `batch_key` implements; anything else trains alone, as before): arms batch
+together when they have
+  * the same problem shapes: model kind, layer shapes, bias, activation, data rows and target
+    shape/dtype (MLP), width (uv), dimension (quadratic); the same loss, dtype and device;
+  * full-batch GD ("gd"), with any momentum (momentum and plain GD mix: the buffer is masked);
+  * nothing else in `measure`: cadence, k, tolerance, max_iter, exact and reparameterization
+    checks may differ per arm (an arm not due for a measurement sits the solve out; `exact` arms
+    take their dense Hessian one by one, those are small models anyway);
+  * `engine.batch_arms = "auto"` (the default; "off" keeps an arm on its own).
+Steps, schedules, learning rates (lr or lr_relative), seeds and data values may all differ: data
+that is the same for every arm (an η sweep) is passed once, unbatched; data that differs (a seeds
+sweep) is stacked. SGD (per-arm mini-batches) and gradient flow (per-arm RK4 substeps) stay alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.func import grad, jvp, vmap
+
+from .arm import Arm
+from .eigensolver import Lanczos
+from .problems import Problem
+
+
+def batch_key(arm: Arm) -> tuple | None:
+    """Arms with equal keys can be trained as one batch; None: this arm trains alone."""
+    spec, p = arm.spec, arm.problem
+    if spec.engine.batch_arms == "off" or spec.optimizer.kind != "gd":
+        return None
+    common = (p.kind, str(arm.dtype), str(arm.device), p.loss_kind)
+    if p.kind == "mlp":
+        layers = tuple((layer.shape, layer.bias is not None) for layer in p.layers)
+        return common + (layers, p.activation, tuple(p.X.shape), tuple(p.Y.shape), str(p.Y.dtype))
+    if p.kind == "uv":
+        return common + (p.width,)
+    if p.kind == "quadratic":
+        return common + (tuple(p.H.shape),)
+    return None
+
+
+def plan(arms: list[Arm]) -> list[list[Arm]]:
+    """The arms split into groups of compatible arms, in the order of their first arm; a group of
+    one trains alone (nothing to share)."""
+    groups: dict[Any, list[Arm]] = {}
+    order: list[list[Arm]] = []
+    for arm in arms:
+        key = batch_key(arm)
+        if key is None:
+            order.append([arm])
+            continue
+        if key not in groups:
+            groups[key] = []
+            order.append(groups[key])
+        groups[key].append(arm)
+    return order
+
+
+def _loss_of(p: Problem):
+    """The problem's loss as a function of (θ, X, Y, H), so vmap can batch the data as well as θ.
+    Same operations as `Problem.loss` (batch=None), on arguments instead of attributes."""
+    if p.kind == "mlp":
+        return lambda theta, X, Y, H: p._data_loss(p.forward(theta, X), Y)
+    if p.kind == "uv":
+        return lambda theta, X, Y, H: p.loss(theta)
+    if p.kind == "quadratic":
+        return lambda theta, X, Y, H: 0.5 * theta @ (H @ theta)
+    raise ValueError(f"cannot batch model kind {p.kind!r}")
+
+
+class ArmBatch:
+    """Compatible arms (see `batch_key`) stepped together. `step()` returns the records of one
+    step of every running arm, arm by arm, each arm's exactly as `Arm.step` would produce them."""
+
+    def __init__(self, arms: list[Arm]):
+        if len({batch_key(a) for a in arms}) != 1 or batch_key(arms[0]) is None:
+            raise ValueError("ArmBatch needs arms with one and the same batch key")
+        self.arms = list(arms)  # the running ones, in scenario order
+        p = arms[0].problem
+        self.n = p.dim
+        self.dtype, self.device = arms[0].dtype, arms[0].device
+        self.theta = torch.stack([a.theta for a in arms])  # (B, n)
+        self.buf: torch.Tensor | None = None  # momentum buffers, (B, n), once the first step made them
+        # Data: passed once (in_dim None) when every arm has the same tensor, else stacked (in_dim 0).
+        self.data: list[torch.Tensor | None] = []
+        self.data_dims: list[int | None] = []
+        for attr in ("X", "Y", "H"):
+            values = [getattr(a.problem, attr) for a in arms]
+            if values[0] is None or all(torch.equal(v, values[0]) for v in values[1:]):
+                self.data.append(values[0])
+                self.data_dims.append(None)
+            else:
+                self.data.append(torch.stack(values))
+                self.data_dims.append(0)
+        loss = _loss_of(p)
+        dims = tuple(self.data_dims)
+        self._losses = vmap(loss, in_dims=(0, *dims))  # (B, n) -> (B,)
+        grad_fn = grad(loss)
+
+        def hvp(theta, v, X, Y, H):  # forward-over-reverse, as eigensolver.make_hvp
+            return jvp(lambda th: grad_fn(th, X, Y, H), (theta,), (v,))[1]
+
+        self._hvp = vmap(hvp, in_dims=(0, 0, *dims))
+
+    def _grad_and_value(self, theta: torch.Tensor, *data) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-arm gradients (B, n) and losses (B,): a vmapped forward, then plain autograd on the
+        sum of the losses (arm i's loss depends on row i only, so row i of the gradient of the sum
+        is arm i's gradient, exactly). Cheaper than vmap(grad_and_value): functorch's grad
+        transform costs a fixed ~0.3 ms a call, as much as a small model's whole step."""
+        with torch.enable_grad():
+            th = theta.detach().requires_grad_()
+            losses = self._losses(th, *data)
+            (g,) = torch.autograd.grad(losses.sum(), th)
+        return g, losses.detach()
+
+    @property
+    def running(self) -> bool:
+        return bool(self.arms)
+
+    def _data_rows(self, rows: torch.Tensor | None) -> list[torch.Tensor | None]:
+        """The data for a subset of the arms (stacked data indexed, shared data as is)."""
+        if rows is None:
+            return self.data
+        return [d if dim is None else d.index_select(0, rows) for d, dim in zip(self.data, self.data_dims)]
+
+    # ---- sharpness: one vmapped HVP per Lanczos iteration, for every arm still iterating -------
+    def _solve(self, who: list[int]) -> dict[int, tuple]:
+        """(eigenvalues, eigenvectors, hvps, residual) for each arm index in `who`."""
+        out, solvers = {}, {}
+        for i in who:
+            arm = self.arms[i]
+            m = arm.spec.measure
+            if m.exact:  # dense Hessian + eigvalsh, as Arm.eigenpairs does it
+                out[i] = arm.eigenpairs(arm.theta, v0=arm.vectors)
+                continue
+            solvers[i] = Lanczos(self.n, min(m.eigenvalues, self.n), v0=arm.vectors, tol=m.tolerance,
+                                 max_iter=m.max_iter, dtype=arm.dtype, device=arm.device,
+                                 generator=arm.eig_gen)
+        while True:
+            active = [i for i in solvers if not solvers[i].done]
+            if not active:
+                break
+            if len(active) == len(self.arms):
+                theta, data = self.theta, self.data
+            else:  # converged (and not-measuring) arms are masked out of the batch
+                rows = torch.tensor(active, device=self.device)
+                theta, data = self.theta.index_select(0, rows), self._data_rows(rows)
+            Q = torch.stack([solvers[i].query() for i in active])
+            W = self._hvp(theta, Q, *data)
+            for r, i in enumerate(active):
+                solvers[i].absorb(W[r])
+        for i, s in solvers.items():
+            res = s.result()
+            out[i] = (res.eigenvalues, res.eigenvectors, res.hvps, res.residual)
+        return out
+
+    # ---- one step -----------------------------------------------------------------------------
+    def step(self) -> list[dict[str, Any]]:
+        arms = self.arms
+        t = arms[0].t  # every arm of a batch started together and steps together
+        lrs = [a.lr_at(t) for a in arms]
+        G, L = self._grad_and_value(self.theta, *self.data)
+        losses = L.tolist()  # one transfer for all arms
+        recs: list[list[dict[str, Any]]] = [a.check_loss(t, lr, loss) for a, lr, loss in zip(arms, lrs, losses)]
+        alive = [i for i, a in enumerate(arms) if a.status is None]
+
+        measuring = [i for i in alive if arms[i].measures_at(t)]
+        if measuring:
+            solved = self._solve(measuring)
+            for i in measuring:
+                arm = arms[i]
+                recs[i].append(arm.measured(t, *solved[i]))
+                recs[i] += arm.onset_check(t, lrs[i])
+        for i in alive:
+            recs[i] += arms[i].scheduled_checks(t, lrs[i])
+
+        # The update, θ_{t+1} = θ_t − η·d with d the gradient or the momentum buffer, for all arms
+        # at once (a diverged arm's row is computed too and thrown away below).
+        moms = [a.spec.optimizer.momentum for a in arms]
+        D = G
+        if any(moms):
+            if self.buf is None:
+                self.buf = G
+            else:
+                mom = torch.tensor(moms, dtype=self.dtype, device=self.device).unsqueeze(1)
+                self.buf = mom * self.buf + G
+            D = self.buf
+            if not all(moms):  # plain GD arms in the same batch step along the gradient itself
+                D = torch.where(torch.tensor([bool(m) for m in moms], device=self.device).unsqueeze(1), D, G)
+        lr = torch.tensor(lrs, dtype=self.dtype, device=self.device).unsqueeze(1)
+        new_theta = self.theta - lr * D
+
+        # grad_norm, ⟨∇L, u⟩ and ⟨θ_{t+1} − θ_t, u⟩ for all arms, then one transfer.
+        has_u = [a.vectors is not None for a in arms]
+        if any(has_u):
+            U = torch.stack([a.vectors[0] if a.vectors is not None else torch.zeros_like(self.theta[0])
+                             for a in arms])
+            stats = torch.stack([torch.linalg.vector_norm(G, dim=1), (G * U).sum(1),
+                                 ((new_theta - self.theta) * U).sum(1)]).tolist()
+        else:
+            stats = [torch.linalg.vector_norm(G, dim=1).tolist(), [None] * len(arms), [None] * len(arms)]
+        for i in alive:
+            proj, disp = (stats[1][i], stats[2][i]) if has_u[i] else (None, None)
+            recs[i] += arms[i].finish(t, lrs[i], losses[i], stats[0][i], proj, disp, new_theta[i])
+
+        self.theta = new_theta
+        keep = [i for i, a in enumerate(arms) if a.status is None]
+        if len(keep) < len(arms):  # arms that ended (completed or diverged) leave the batch
+            rows = torch.tensor(keep, device=self.device, dtype=torch.long)
+            self.theta = self.theta.index_select(0, rows)
+            if self.buf is not None:
+                self.buf = self.buf.index_select(0, rows)
+            self.data = self._data_rows(rows)
+            self.arms = [arms[i] for i in keep]
+        return [r for rs in recs for r in rs]
+
+    def stop(self, status: str) -> list[dict[str, Any]]:
+        out = []
+        for arm in self.arms:
+            out += arm.stop(status)
+        self.arms = []
+        return out
