@@ -105,3 +105,28 @@ def test_list_runs_and_progress_from_metrics(tmp_path):
     assert [r.path.name for r in runs] == ["eos-1"]
     info = run_info(run)
     assert info.steps_done == 4 and info.steps == 10 and info.status == "running"
+
+
+def test_batched_flush_writer_lines_visible_to_a_follower_soon(tmp_path):
+    """The engine's writer (flush_interval) does not flush every line, yet a follower sees each
+    line within about the interval even when nothing else is written after it: the flusher thread."""
+    import time
+
+    with rf.MetricsWriter(tmp_path, flush_interval=0.05) as w:
+        f = MetricsFollower(tmp_path / rf.METRICS_FILE)
+        for t in range(3):
+            w.write({"type": "step", "arm": "a", "step": t, "loss": math.nan, "lr": 0.1, "grad_norm": 1.0,
+                     "proj": None, "message": "NaN in a string"})
+        seen, deadline = [], time.monotonic() + 2.0
+        while len(seen) < 3 and time.monotonic() < deadline:
+            seen += f.poll()
+            time.sleep(0.01)
+        assert [r["step"] for r in seen] == [0, 1, 2]  # well under a second (0.05 s + scheduling)
+        assert seen[0]["loss"] is None and seen[0]["message"] == "NaN in a string"
+
+
+def test_dumps_fast_path_matches_the_clean_path():
+    recs = [{"type": "step", "loss": 1.5, "x": [1.0, math.inf, {"y": -math.inf}], "s": "Infinity"},
+            {"type": "event", "message": "λ ≥ 2/η", "data": {"a": 0.1}}]
+    for r in recs:
+        assert rf.dumps_record(r) == json.dumps(rf._clean(r), separators=(",", ":"), allow_nan=False)
