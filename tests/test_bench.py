@@ -16,6 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = {
     "solvers": ["rows", "ratios", "references"],
     "tracking": ["rows", "reference_checks"],
+    "overhead": ["rows", "ratios", "threads"],
+    "arms": ["rows", "speedups"],
+    "gpu": ["plain_steps_per_s", "tracked_steps_per_s", "eos_reached", "spot_checks"],
+    "app": ["startup", "live"],
 }
 
 
