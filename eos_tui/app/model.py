@@ -22,6 +22,9 @@ STEP_FIELDS = ("step", "loss", "lr", "grad_norm", "proj", "disp")
 # Theory overlays the engine writes into step records where it has a closed form: the quadratic's
 # exact loss, and the uv model's exact one-step map (f, λ) ↦ (f_next, λ_next).
 THEORY_FIELDS = ("loss_theory", "f_next_theory", "ntk_next_theory")
+# Per-step fields only some arms write; each gets a column aligned with `step` once it appears.
+# sharpness_tracked: λ_max tracked at every step (measure.track_every_step), a lower bound.
+OPTIONAL_STEP_FIELDS = ("loss_theory", "sharpness_tracked")
 RATE_WINDOW_S = 5.0
 
 
@@ -96,6 +99,7 @@ class ArmSeries:
         self.step, self.loss, self.lr, self.grad_norm, self.proj, self.disp = (Column() for _ in STEP_FIELDS)
         # Theory overlays, only for arms that have them (filled as the records come).
         self.loss_theory = Column()  # the quadratic's exact loss, at the same steps as `step`
+        self.sharpness_tracked = Column()  # λ_max tracked every step, at the same steps as `step`
         self.uv_step = Column()  # step t+1 ...
         self.uv_loss_theory = Column()  # ... ½ f_next² predicted from step t by the exact map
         self.uv_sharpness_theory = Column()  # ... and the predicted λ (the NTK) at t+1
@@ -111,6 +115,10 @@ class ArmSeries:
     @property
     def has_loss_theory(self) -> bool:
         return len(self.loss_theory) > 0
+
+    @property
+    def has_tracked_sharpness(self) -> bool:
+        return len(self.sharpness_tracked) > 0
 
     @property
     def has_uv_theory(self) -> bool:
@@ -146,7 +154,8 @@ class ArmSeries:
 @dataclass
 class _ArmBatch:
     steps: dict[str, list[float]] = field(default_factory=lambda: {f: [] for f in STEP_FIELDS})
-    theory: dict[str, list[float]] = field(default_factory=lambda: {f: [] for f in THEORY_FIELDS})
+    theory: dict[str, list[float]] = field(
+        default_factory=lambda: {f: [] for f in (*THEORY_FIELDS, *OPTIONAL_STEP_FIELDS)})
     sharpness_steps: list[float] = field(default_factory=list)
     eigenvalues: list[list[float]] = field(default_factory=list)
     reparams: list[Reparam] = field(default_factory=list)
@@ -174,7 +183,7 @@ class Batch:
             if kind == STEP:
                 for f in STEP_FIELDS:
                     a.steps[f].append(_num(rec.get(f)))
-                for f in THEORY_FIELDS:
+                for f in a.theory:
                     a.theory[f].append(_num(rec.get(f)))
             elif kind == SHARPNESS:
                 eig = rec.get("eigenvalues") or []
@@ -263,11 +272,13 @@ class RunModel:
 
     @staticmethod
     def _apply_theory(arm: ArmSeries, b: _ArmBatch) -> None:
-        loss_theory = np.asarray(b.theory["loss_theory"], dtype=np.float64)
-        if arm.has_loss_theory or np.isfinite(loss_theory).any():
-            if not arm.has_loss_theory:  # align with `step`: earlier steps had no prediction
-                arm.loss_theory.extend(np.full(len(arm.step) - len(loss_theory), np.nan))
-            arm.loss_theory.extend(loss_theory)
+        for name in OPTIONAL_STEP_FIELDS:
+            values = np.asarray(b.theory[name], dtype=np.float64)
+            column = getattr(arm, name)
+            if len(column) or np.isfinite(values).any():
+                if not len(column):  # align with `step`: the earlier steps had no value
+                    column.extend(np.full(len(arm.step) - len(values), np.nan))
+                column.extend(values)
         f_next = np.asarray(b.theory["f_next_theory"], dtype=np.float64)
         keep = np.isfinite(f_next)
         if keep.any():

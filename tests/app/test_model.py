@@ -59,3 +59,14 @@ def test_steps_per_second_with_an_injected_clock():
     now[0] += 2.0
     model.apply_records(synthetic.records_range(["gd"], 1000, 1200))
     assert model.steps_per_second() == 100.0
+
+
+def test_optional_per_step_fields_start_late_and_stay_aligned_with_steps():
+    model = RunModel()
+    model.apply_records([{"type": "step", "arm": "a", "step": t, "loss": 1.0, "lr": 0.1} for t in range(3)])
+    arm = model.arms["a"]
+    assert not arm.has_tracked_sharpness and not arm.has_loss_theory
+    model.apply_records([{"type": "step", "arm": "a", "step": t, "loss": 1.0, "lr": 0.1,
+                          "sharpness_tracked": 10.0 + t} for t in range(3, 5)])
+    assert arm.has_tracked_sharpness and len(arm.sharpness_tracked) == len(arm.step) == 5
+    assert math.isnan(arm.sharpness_tracked.values[0]) and arm.sharpness_tracked.values[4] == 14.0
