@@ -48,7 +48,7 @@ def test_defaults_and_implicit_main_arm():
     assert arm.schedule.kind == "constant"
     m = arm.measure
     assert (m.sharpness_every, m.eigenvalues, m.tolerance, m.exact, m.max_iter) == (10, 1, 1e-3, False, 100)
-    assert (m.reparam_every, m.reparam_alphas) == (0, [0.5, 2.0])
+    assert (m.reparam_every, m.reparam_alphas, m.on, m.track_every_step) == (0, [0.5, 2.0], "full", False)
 
 
 def test_data_seed_follows_arm_seed_unless_set():
@@ -243,6 +243,8 @@ BAD = {
     "warmup-missing": (MINIMAL + '[schedule]\nkind = "warmup"\n', "schedule.warmup_steps"),
     "cosine-factor": (MINIMAL + '[schedule]\nkind = "cosine"\nfinal_factor = 2.0\n', "schedule.final_factor: must be ≤ 1"),
     "measure-range": (MINIMAL + '[measure]\ntolerance = 0\nmax_iter = 1\n', "measure.tolerance: must be > 0"),
+    "track-type": (MINIMAL + '[measure]\ntrack_every_step = "yes"\n', "measure.track_every_step: must be true or false"),
+    "track-no-coercion": (MINIMAL + '[measure]\ntrack_every_step = 1\n', "measure.track_every_step: must be true or false"),
     "bad-device": ('device = "tpu"\n' + MINIMAL, "device: 'tpu' is not a device"),
 }
 

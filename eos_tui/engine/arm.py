@@ -4,7 +4,8 @@ Each call to `Arm.step()` does, at parameters θ_t:
   1. the full-batch loss L(θ_t) and gradient ∇L(θ_t) (the numbers the edge-of-stability story is
      about, also under SGD);
   2. every `sharpness_every` steps, the top eigenpairs of the full-batch Hessian, warm-started from
-     the last eigenvectors and sign-aligned with them;
+     the last eigenvectors and sign-aligned with them; with `measure.track_every_step`, also λ_max
+     at every step by `PerStepTracker` (≈ 2 HVPs a step, a lower bound on λ_max);
   3. the update θ_{t+1} = θ_t − η_t·(momentum buffer), with the mini-batch gradient under SGD, or
      an RK4 integration of gradient flow over time η_t for the "flow" reference arm;
 and returns the records to append to metrics.jsonl. Divergence (a non-finite loss, or one above
@@ -24,6 +25,7 @@ from .eigensolver import align_signs, dense_hessian, exact_top, make_hvp, top_ei
 from .problems import Problem, build_problem
 from .reparam import NotHomogeneous, check_applicable, scaling
 from .theory import QuadraticTheory, uv_map, uv_state
+from .tracking import PerStepTracker
 
 DIVERGENCE_FACTOR = 1e6
 # Tolerance of the eigen-solve that fixes η from lr_relative: η·λ0 is the quantity that decides
@@ -48,6 +50,10 @@ def grad_and_value(fn, theta: torch.Tensor, *args) -> tuple[torch.Tensor, torch.
 
 def grad(fn, theta: torch.Tensor, *args) -> torch.Tensor:
     return grad_and_value(fn, theta, *args)[0]
+
+
+class _NonFiniteHVP(ArithmeticError):
+    """A Hessian-vector product with a nan or inf in it (the arm is blowing up)."""
 
 
 class Arm:
@@ -77,6 +83,10 @@ class Arm:
         self.lambda0: float | None = None
         self._reparam_warned = False
         self.hvps_total = 0
+        # λ_max at every step (measure.track_every_step): k = 1, the tracker's measured defaults,
+        # and a generator of its own so that the converged solves draw exactly what they draw without it.
+        self.tracker = (PerStepTracker(k=1, generator=torch.Generator().manual_seed(int(spec.seed) + 41))
+                        if spec.measure.track_every_step else None)
         # Theory overlays: exact only for plain GD (no momentum) on the quadratic and the uv model.
         plain_gd = spec.optimizer.kind == "gd" and not spec.optimizer.momentum
         self.quadratic_theory = (QuadraticTheory(self.problem.H, self.theta)
@@ -118,6 +128,33 @@ class Arm:
         self.hvps_total += hvps
         return {"type": "sharpness", "arm": self.name, "step": step,
                 "eigenvalues": [float(v) for v in vals], "hvps": hvps, "residual": float(residual)}
+
+    def track(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> dict[str, Any]:
+        """λ_max at θ by the per-step tracker: the step record's `sharpness_tracked` (null when an HVP
+        was not finite, e.g. on the way to divergence) and `tracked_hvps` (every HVP spent, counted
+        in the arm's total too). `batch`: the mini-batch whose Hessian to track (measure.on = "batch")."""
+        loss = self.problem.loss if batch is None else (lambda th: self.problem.loss(th, batch))
+        inner = make_hvp(loss, theta)
+        spent = 0
+
+        def hvp(v: torch.Tensor) -> torch.Tensor:
+            nonlocal spent
+            spent += 1
+            w = inner(v)
+            if not bool(torch.isfinite(w).all()):
+                raise _NonFiniteHVP
+            return w
+
+        value: float | None
+        try:
+            value = float(self.tracker.update(hvp, theta.numel(), dtype=self.dtype, device=self.device).eigenvalues[0])
+        except _NonFiniteHVP:
+            value = None
+        if value is None or not math.isfinite(value):
+            value = None
+            self.tracker.reset()  # start afresh (a converged solve) at the next finite step
+        self.hvps_total += spent
+        return {"sharpness_tracked": value, "tracked_hvps": spent}
 
     def measures_at(self, t: int) -> bool:
         every = self.spec.measure.sharpness_every
@@ -167,13 +204,17 @@ class Arm:
         if self.measures_at(t):
             out.append(self.measure(self.theta, t, batch if spec.measure.on == "batch" else None))
             out += self.onset_check(t, lr)
+        tracked = None
+        if self.tracker is not None:
+            tracked = self.track(self.theta, batch if spec.measure.on == "batch" else None)
         out += self.scheduled_checks(t, lr)
 
         u = self.vectors[0] if self.vectors is not None else None
         new_theta = self._update(g, lr, batch)
         proj = float(g @ u) if u is not None else None
         disp = float((new_theta - self.theta) @ u) if u is not None else None
-        return out + self.finish(t, lr, loss, float(torch.linalg.vector_norm(g)), proj, disp, new_theta)
+        return out + self.finish(t, lr, loss, float(torch.linalg.vector_norm(g)), proj, disp, new_theta,
+                                 tracked=tracked)
 
     def check_loss(self, t: int, lr: float, loss: float) -> list[dict[str, Any]]:
         """The loss at θ_t; if it diverged, the step's records and the arm's end (else [])."""
@@ -182,6 +223,8 @@ class Arm:
         if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(self.initial_loss, 1e-30):
             out = [{"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
                     "grad_norm": None, "proj": None, "disp": None}]
+            if self.tracker is not None:
+                out[0].update(sharpness_tracked=None, tracked_hvps=0)
             return out + self._end("diverged", loss, f"loss {loss:.3g} at step {t}"
                                    + ("" if math.isfinite(loss) else " (not finite)"))
         return []
@@ -203,11 +246,15 @@ class Arm:
         return out
 
     def finish(self, t: int, lr: float, loss: float, grad_norm: float, proj: float | None,
-               disp: float | None, new_theta: torch.Tensor) -> list[dict[str, Any]]:
-        """The step record at θ_t (theory overlays included), θ ← θ_{t+1}, detectors, end of arm."""
+               disp: float | None, new_theta: torch.Tensor,
+               tracked: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The step record at θ_t (theory overlays and `track`'s fields included), θ ← θ_{t+1},
+        detectors, end of arm."""
         out = []
         step = {"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
                 "grad_norm": grad_norm, "proj": proj, "disp": disp}
+        if tracked is not None:
+            step.update(tracked)
         if self.quadratic_theory is not None:
             step["loss_theory"] = self.quadratic_theory.loss()
             self.quadratic_theory.step(lr)

@@ -26,7 +26,8 @@ together when they have
   * full-batch GD ("gd"), with any momentum (momentum and plain GD mix: the buffer is masked);
   * nothing else in `measure`: cadence, k, tolerance, max_iter, exact and reparameterization
     checks may differ per arm (an arm not due for a measurement sits the solve out; `exact` arms
-    take their dense Hessian one by one, those are small models anyway);
+    take their dense Hessian one by one, those are small models anyway), except
+    `track_every_step`: such an arm trains alone;
   * `engine.batch_arms = "auto"` (the default; "off" keeps an arm on its own).
 Steps, schedules, learning rates (lr or lr_relative), seeds and data values may all differ: data
 that is the same for every arm (an η sweep) is passed once, unbatched; data that differs (a seeds
@@ -49,6 +50,11 @@ def batch_key(arm: Arm) -> tuple | None:
     """Arms with equal keys can be trained as one batch; None: this arm trains alone."""
     spec, p = arm.spec, arm.problem
     if spec.engine.batch_arms == "off" or spec.optimizer.kind != "gd":
+        return None
+    # λ_max at every step (PerStepTracker) runs through Arm.step only: batching it would need each
+    # arm's tracker (its cheap steps and its converged refreshes) driven by the vmapped HVP, as
+    # `_solve` drives Lanczos. Not worth it yet; such an arm trains on its own.
+    if spec.measure.track_every_step:
         return None
     common = (p.kind, str(arm.dtype), str(arm.device), p.loss_kind)
     if p.kind == "mlp":

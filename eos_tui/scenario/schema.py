@@ -159,6 +159,11 @@ class MeasureConfig(Section):
     # "full": the Hessian of the full training loss (the edge-of-stability quantity, also under
     # SGD); "batch": of the loss on the step's own mini-batch (SGD only), what SGD actually feels.
     on: Literal["full", "batch"] = "full"
+    # λ_max at every step too, at θ_t before the update, by PerStepTracker (eos_tui/engine/tracking.py):
+    # ~2 HVPs a step, each value a Ritz value of that step's Hessian (of the data `on` picks), hence
+    # a lower bound on λ_max, ~0.5% below it on average. Adds sharpness_tracked and tracked_hvps to
+    # every step record. Such an arm trains on its own, never in a vmapped batch.
+    track_every_step: bool = False
 
     @field_validator("reparam_alphas")
     @classmethod
@@ -171,8 +176,9 @@ class MeasureConfig(Section):
 class EngineConfig(Section):
     # How the engine schedules this arm. "auto": train it in one vmapped batch with every other arm
     # it is compatible with (same shapes, dtype, device and loss, full-batch GD with or without
-    # momentum, iterative sharpness; see eos_tui/engine/batched.py), which gives the same numbers
-    # as training it alone, faster; "off": always train it on its own, one step at a time.
+    # momentum, iterative sharpness, no measure.track_every_step; see eos_tui/engine/batched.py),
+    # which gives the same numbers as training it alone, faster; "off": always train it on its
+    # own, one step at a time.
     batch_arms: Literal["auto", "off"] = "auto"
 
 
