@@ -47,3 +47,14 @@ def test_latest_checks_keeps_the_latest_step_and_the_biggest_moves_in_order():
     assert latest_checks(old + new, 10) == new
     assert latest_checks([], 3) == []
     assert map_label(new[2]) == "L0½×2" and map_label(new[1]) == "L1×10"
+
+
+def test_a_refused_check_says_why_in_the_reparam_panel():
+    from eos_tui.app.model import RunModel
+    from eos_tui.app.widgets.reparam import ReparamPanel
+
+    model = RunModel()
+    model.apply_records([{"type": "event", "arm": "a", "step": 0, "kind": "reparam_skipped",
+                          "message": "activation 'tanh' is not positively homogeneous"}])
+    assert "not positively homogeneous" in ReparamPanel._absent(model, model.arms["a"])
+    assert "no checks yet" in ReparamPanel._absent(model, None)
