@@ -145,6 +145,16 @@ def test_override_to_an_unknown_key_names_the_path():
     assert "optimizer.lrr: unknown key" in error_of(MINIMAL, overrides=["optimizer.lrr=1"])
 
 
+def test_a_bad_override_is_blamed_on_the_flag_not_on_an_arm():
+    # The value reaches every arm; naming the first arm would send the user to the wrong file.
+    text = MINIMAL + '[[arm]]\nname = "a"\n[[arm]]\nname = "b"\n'
+    assert error_of(text, overrides=["optimizer.lr=abc"]).endswith(
+        't.toml: --set optimizer.lr=abc: optimizer.lr: must be a number (got "abc")')
+    # An arm's own bad value is still the arm's.
+    text = MINIMAL + '[[arm]]\nname = "a"\nmodel.width = -1\n'
+    assert "arm 'a'" in error_of(text, overrides=["optimizer.lr=0.1"])
+
+
 def test_seed_steps_device_flags_beat_arms():
     text = MINIMAL + '[[arm]]\nname = "a"\nseed = 3\nsteps = 7\ndevice = "cpu"\n[[arm]]\nname = "b"\n'
     sc = load(text, seed=11, steps=20, device="cuda:1")

@@ -257,8 +257,11 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
             raise ScenarioError(f"{source}: {key}: unknown key (allowed: {', '.join(TOP_KEYS + SECTIONS)}, arm)")
     if default_name is not None:
         data.setdefault("name", default_name)
+    set_paths: dict[tuple[str, ...], str] = {}  # key path → the --set that wrote it, to blame it by name
     for text in overrides:
-        data = deep_merge(data, parse_override(text))
+        node = parse_override(text)
+        data = deep_merge(data, node)
+        set_paths[_leaf_path(node)] = text
     flags = {k: v for k, v in (("seed", seed), ("steps", steps), ("device", device)) if v is not None}
     # Flags beat everything, arms included; in the base too, so `Scenario.seed` reports --seed.
     data.update(flags)
@@ -291,12 +294,34 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
         try:
             arm = ArmSpec.model_validate(merged)
         except ValidationError as e:
+            # A bad --set value fails in every arm; name the flag, not the first arm, unless the arm set it.
+            for err in e.errors(include_url=False):
+                loc = tuple(str(x) for x in err["loc"])
+                for path, text in set_paths.items():
+                    if loc[:len(path)] == path and not _has_path(over, path):
+                        raise ScenarioError(f"{source}: --set {text}: {_describe(err)}") from None
             raise ScenarioError(_validation_message(where, e)) from None
         if arm.data.seed is None:
             arm.data.seed = arm.seed
         arms.append(arm)
     return Scenario(name=name, description=str(data.get("description", "")), source=source, arms=arms,
                     raw=data)
+
+
+def _leaf_path(node: dict[str, Any]) -> tuple[str, ...]:
+    path: list[str] = []
+    while isinstance(node, dict) and len(node) == 1:
+        key, node = next(iter(node.items()))
+        path.append(key)
+    return tuple(path)
+
+
+def _has_path(d: dict[str, Any], path: tuple[str, ...]) -> bool:
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return False
+        d = d[key]
+    return True
 
 
 def _safe(name: str) -> bool:
