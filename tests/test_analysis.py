@@ -31,6 +31,22 @@ def test_catapult_needs_rise_and_return_below_start_with_low_sharpness():
     assert hits[4] == {"peak_loss_ratio": 9.0, "peak_step": 2, "sharpness_before": 10.0, "sharpness_after": 2.0}
 
 
+def test_catapult_compares_with_sharpness_just_before_the_spike():
+    # Progressive sharpening 1 → 3.9, a spike, then λ_max 3.5: a drop of 10%, not a rise from step 0.
+    c = Catapult()
+    losses = [1.0, 0.8, 0.6, 2.5, 0.5]
+    sharp = [1.0, 2.0, 3.9, None, 3.5]
+    hits = [c.update(t, loss, s, threshold=4.0) for t, (loss, s) in enumerate(zip(losses, sharp))]
+    assert hits[4]["sharpness_before"] == 3.9 and hits[4]["sharpness_after"] == 3.5
+
+
+def test_no_catapult_when_sharpness_ends_higher_than_before_the_spike():
+    c = Catapult()
+    losses = [1.0, 3.0, 0.5, 0.4]
+    sharp = [2.0, None, 3.0, 3.5]
+    assert all(c.update(t, loss, s, threshold=4.0) is None for t, (loss, s) in enumerate(zip(losses, sharp)))
+
+
 def test_no_catapult_when_loss_only_falls():
     c = Catapult()
     assert all(c.update(t, 1.0 / (t + 1), 1.0, 4.0) is None for t in range(20))

@@ -9,7 +9,7 @@ from collections import deque
 FLIP_WINDOW = 20
 PERIOD2_THRESHOLD = 0.9
 # Lewkowycz et al.'s catapult: the loss first grows (here: above twice its start), then falls below
-# where it started, ending in a flatter region (λ_max below 2/η).
+# where it started, ending in a flatter region: λ_max below 2/η and below its value before the spike.
 CATAPULT_RISE = 2.0
 
 
@@ -54,7 +54,12 @@ class Oscillation:
 
 
 class Catapult:
-    """Loss above CATAPULT_RISE × its start, then back below its start."""
+    """Loss above CATAPULT_RISE × its start, then back below its start with λ_max lower than before.
+
+    "Before" is the last λ_max measured while the loss had not yet risen, not the one at step 0: after
+    progressive sharpening a spike starts from a λ_max well above the initial one, and comparing
+    with step 0 would report sharpness *rising* through a catapult.
+    """
 
     def __init__(self):
         self.initial_loss: float | None = None
@@ -70,13 +75,16 @@ class Catapult:
             return None
         if self.initial_loss is None:
             self.initial_loss = loss
-        if self.sharpness_before is None and sharpness is not None:
-            self.sharpness_before = sharpness
         if loss > self.peak_loss:
             self.peak_loss, self.peak_step = loss, step
         if not self.risen and loss > CATAPULT_RISE * self.initial_loss:
             self.risen = True
-        if self.risen and loss < self.initial_loss and sharpness is not None and sharpness < threshold:
+        if not self.risen:
+            if sharpness is not None:
+                self.sharpness_before = sharpness
+            return None
+        if (loss < self.initial_loss and sharpness is not None and sharpness < threshold
+                and (self.sharpness_before is None or sharpness < self.sharpness_before)):
             self.done = True
             return {
                 "peak_loss_ratio": self.peak_loss / self.initial_loss if self.initial_loss > 0 else math.inf,
