@@ -95,6 +95,20 @@ def test_largest_algebraic_not_largest_magnitude():
     torch.testing.assert_close(res2.eigenvalues, torch.tensor([3.0, 2.9], dtype=F64), rtol=1e-8, atol=0)
 
 
+@pytest.mark.parametrize("k", [1, 2])
+def test_a_huge_negative_eigenvalue_does_not_loosen_the_stopping_test(k):
+    # λ_min = −10⁴ and λ_max = 3: a residual measured against the spectral radius would stop
+    # with λ_max off by ~10 (it did: 1.57 after 2 HVPs, "converged"). tol 1e-3 on the residual
+    # relative to each θ_i puts each θ_i within tol·θ_i of an eigenvalue (Bauer–Fike); the gaps
+    # below 3 and 2.5 (≫ tol) make it the right one.
+    lams = [-1e4, 3.0, 2.5] + torch.linspace(0.0, 2.0, 197, dtype=F64).tolist()
+    H = with_spectrum(lams, seed=5)
+    res, _ = solve(H, k, tol=1e-3, max_iter=200)
+    assert res.converged
+    want = exact_top(H, k)[0]
+    torch.testing.assert_close(res.eigenvalues, want, rtol=1e-3, atol=0)
+
+
 # ---- accounting -------------------------------------------------------------------------------
 
 

@@ -219,8 +219,12 @@ class Lanczos:
         s_last = S[-1, m - top :]  # last components of the top Ritz vectors
         # ||H y_i − θ_i y_i|| = |β_m s_{m,i}| exactly when V is orthonormal (which full
         # reorthogonalization guarantees), so no extra HVP is spent to measure it.
-        res_abs = (beta * s_last).abs().max().item()
-        residual = 0.0 if res_abs == 0.0 else res_abs / max(scale, 1e-300)
+        # Relative to each pair's own |θ_i|, not to the spectral radius: with a Hessian
+        # eigenvalue of −10⁴ and λ_max = 3, "1e-3 of the radius" would accept λ_max off by 10.
+        # The floor √eps·radius is where rounding in the HVPs makes a smaller θ_i unresolvable.
+        res_abs = (beta * s_last).abs()
+        denom = theta[m - top :].abs().clamp_min(max(self.eps**0.5 * scale, 1e-300))
+        residual = 0.0 if beta == 0.0 else (res_abs / denom).max().item()
         self.residual = residual
 
         # After a breakdown restart (below), T is block-diagonal and the current block's own
@@ -229,7 +233,7 @@ class Lanczos:
         block_start = self.block_start
         block_theta, block_S = torch.linalg.eigh(T[block_start:, block_start:])
         block_top = block_theta[-1].item()
-        block_res = abs(beta * block_S[-1, -1].item()) / max(scale, 1e-300)
+        block_res = abs(beta * block_S[-1, -1].item()) / max(abs(block_top), self.eps**0.5 * scale, 1e-300)
 
         if broke_down:
             # The pairs found are exact, but single-vector Lanczos sees only one copy of each

@@ -125,8 +125,12 @@ class PerStepTracker:
         Y = S.T @ U
         HY = S.T @ W
         R = HY - theta.to(U).unsqueeze(1) * Y
-        scale = max(theta.abs().max().item(), 1e-300)
-        residual = torch.linalg.vector_norm(R, dim=1).max().item() / scale
+        # Each pair's residual relative to its own |θ_i| (floored at √eps·radius), as in
+        # top_eigenpairs: a large negative eigenvalue must not loosen the test on λ_max.
+        eps = torch.finfo(U.dtype).eps
+        floor = max(eps**0.5 * theta.abs().max().item(), 1e-300)
+        denom = theta.abs().clamp_min(floor).to(U)
+        residual = (torch.linalg.vector_norm(R, dim=1) / denom).max().item()
         Y = align_signs(Y, self._vectors)
         self._vectors = Y
         # Power step for the next training step: span(HY) = span(Yθ + R). QR keeps the block
