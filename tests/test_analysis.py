@@ -47,6 +47,13 @@ def test_no_catapult_when_sharpness_ends_higher_than_before_the_spike():
     assert all(c.update(t, loss, s, threshold=4.0) is None for t, (loss, s) in enumerate(zip(losses, sharp)))
 
 
+def test_no_catapult_for_a_loss_that_starts_at_or_below_zero():
+    for start in (0.0, -1.0):
+        c = Catapult()
+        losses = [start, 5.0, -3.0, -9.0]
+        assert all(c.update(t, loss, 1.0, 4.0) is None for t, loss in enumerate(losses))
+
+
 def test_no_catapult_when_loss_only_falls():
     c = Catapult()
     assert all(c.update(t, 1.0 / (t + 1), 1.0, 4.0) is None for t in range(20))
@@ -63,3 +70,11 @@ def test_summary_eos_ratio_is_mean_of_lambda_eta_over_two_in_second_half():
     assert s["eos_ratio"] == pytest.approx(1.05)
     assert s["final_sharpness"] == 22.0
     assert s["max_loss"] == 1.0 and s["final_loss"] == 0.9 and s["status"] == "completed"
+
+
+def test_summary_max_loss_counts_the_loss_after_the_last_step():
+    # A diverging-but-not-yet-diverged arm: the end record's final loss is the largest.
+    recs = [{"type": "step", "arm": "a", "step": t, "loss": 2.0**t, "lr": 1.0} for t in range(4)]
+    recs.append({"type": "end", "arm": "a", "status": "completed", "steps_done": 4, "final_loss": 16.0})
+    s = summarize_arm("a", recs)
+    assert s["max_loss"] == 16.0 >= s["final_loss"]

@@ -84,6 +84,21 @@ def test_quadratic_sharpness_is_largest_algebraic_not_largest_magnitude():
     assert sharp["eigenvalues"][1] == pytest.approx(2.9, rel=1e-8)
 
 
+def test_a_saddle_runs_to_the_end_with_a_negative_loss():
+    """Along the −50 direction the loss falls without bound, through zero: a result, not a crash
+    (the catapult detector once divided by a negative start). The negative coordinate grows by
+    exactly |1 − ηλ| = 1.5 per step."""
+    arm = quadratic(0.01, eigs=(-50.0, 3.0, 1.0), steps=30, every=5)
+    records = train(arm)
+    end = of(records, "end")[0]
+    assert end["status"] == "completed" and end["final_loss"] < 0
+    assert not [e for e in of(records, "event") if e["kind"] == "catapult"]
+    assert all(r["eigenvalues"][0] == pytest.approx(3.0, rel=1e-8) for r in of(records, "sharpness"))
+    losses = [r["loss"] for r in of(records, "step")]
+    # late on the loss is ½·(−50)·c²·1.5^(2t) plus a decaying rest: the ratio tends to 2.25.
+    assert losses[-1] / losses[-2] == pytest.approx(1.5**2, rel=1e-6)
+
+
 def test_flip_on_quadratic_above_one_over_lambda():
     """With ηλ_max ∈ (1, 2), 1 − ηλ_max < 0: the top coordinate, and so ⟨∇L, u⟩, flips sign every step."""
     arm = quadratic(0.15, eigs=(10.0, 1.0), steps=40, every=1)  # ηλ = 1.5 on top, 0.15 below

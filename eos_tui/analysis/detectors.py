@@ -75,6 +75,11 @@ class Catapult:
             return None
         if self.initial_loss is None:
             self.initial_loss = loss
+            if loss <= 0:
+                # "Twice its start" means nothing for a loss that starts at or below zero (a
+                # quadratic with a negative eigenvalue): no catapult can be told from descent.
+                self.done = True
+                return None
         if loss > self.peak_loss:
             self.peak_loss, self.peak_step = loss, step
         if not self.risen and loss > CATAPULT_RISE * self.initial_loss:

@@ -64,7 +64,9 @@ def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any
         "steps_done": (end or {}).get("steps_done", len(steps)),
         "initial_loss": finite_losses[0] if finite_losses else None,
         "final_loss": _finite((end or {}).get("final_loss")) if end else (losses[-1] if losses else None),
-        "max_loss": max(finite_losses) if finite_losses else None,
+        # The end record's final loss (after the last step) counts too: it can be the largest.
+        "max_loss": max(finite_losses + [v for v in [_finite((end or {}).get("final_loss"))] if v is not None],
+                        default=None),
         "final_sharpness": final_sharpness,
         "eos_onset_step": onset,
         "eos_ratio": sum(ratios) / len(ratios) if ratios else None,

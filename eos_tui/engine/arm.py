@@ -274,7 +274,7 @@ class Arm:
         if cat:
             ev = self._event(t, "catapult",
                              f"loss peaked at {cat['peak_loss_ratio']:.3g}× its start (step {cat['peak_step']}), "
-                             f"λ_max {cat['sharpness_before']:.4g} → {cat['sharpness_after']:.4g}")
+                             f"λ_max {_g4(cat['sharpness_before'])} → {_g4(cat['sharpness_after'])}")
             ev["data"] = cat
             out.append(ev)
 
@@ -382,3 +382,6 @@ class Arm:
             return []
         return self._end(status, None)
 
+
+def _g4(x: float | None) -> str:
+    return "?" if x is None else f"{x:.4g}"
