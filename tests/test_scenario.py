@@ -155,6 +155,15 @@ def test_a_bad_override_is_blamed_on_the_flag_not_on_an_arm():
     assert "arm 'a'" in error_of(text, overrides=["optimizer.lr=0.1"])
 
 
+def test_an_override_that_every_arm_overrides_is_refused():
+    text = MINIMAL + '[[arm]]\nname = "a"\noptimizer.lr = 0.2\n[[arm]]\nname = "b"\noptimizer.lr = 0.3\n'
+    msg = error_of(text, overrides=["optimizer.lr=100"])
+    assert "--set optimizer.lr=100: changes no arm" in msg
+    # One arm still takes it: allowed, and that arm gets it.
+    text = MINIMAL + '[[arm]]\nname = "a"\noptimizer.lr = 0.2\n[[arm]]\nname = "b"\n'
+    assert [a.optimizer.lr for a in load(text, overrides=["optimizer.lr=0.05"]).arms] == [0.2, 0.05]
+
+
 def test_seed_steps_device_flags_beat_arms():
     text = MINIMAL + '[[arm]]\nname = "a"\nseed = 3\nsteps = 7\ndevice = "cpu"\n[[arm]]\nname = "b"\n'
     sc = load(text, seed=11, steps=20, device="cuda:1")

@@ -304,6 +304,15 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
         if arm.data.seed is None:
             arm.data.seed = arm.seed
         arms.append(arm)
+    for path, text in set_paths.items():
+        # --set edits the base and arms win over it: one that every arm overrides would be silently
+        # ignored (`run eos --set optimizer.lr=0.2` training at 0.15/0.30/0.50). Refuse it instead.
+        if all(_has_path(over, path) for over in arms_raw):
+            key = ".".join(path)
+            how = (f"copy the scenario (eos-tui show {name} > mine.toml) and edit its arms"
+                   if source.endswith("(built-in)") else "edit the arms in the file")
+            raise ScenarioError(f"{source}: --set {text}: changes no arm: every arm sets {key} itself, and an "
+                                f"arm's own value wins over --set; {how}")
     return Scenario(name=name, description=str(data.get("description", "")), source=source, arms=arms,
                     raw=data)
 
