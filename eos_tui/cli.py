@@ -116,6 +116,8 @@ def runs_(
     """List the run directories under runs/, newest first."""
     from .rundir import list_runs
 
+    if root.exists() and not root.is_dir():
+        raise _err(f"{root}: not a directory (--root names the folder that holds run directories)")
     found = list_runs(root)
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in found], indent=2))
@@ -161,7 +163,11 @@ def show(scenario: str = typer.Argument(..., help="A built-in scenario name or a
         path = find_scenario(scenario)
     except ScenarioError as e:
         raise _err(str(e)) from None
-    typer.echo(path.read_text(encoding="utf-8"), nl=False)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise _err(f"{scenario}: cannot read: {e}") from None
+    typer.echo(text, nl=False)
 
 
 @app.command()

@@ -108,6 +108,20 @@ def test_bad_override_and_unknown_scenario(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_unreadable_inputs_are_one_line_errors(tmp_path):
+    (tmp_path / "garbage.toml").write_bytes(bytes(range(256)))
+    (tmp_path / "folder.toml").mkdir()
+    (tmp_path / "afile").write_text("")
+    cases = [(("show", "garbage.toml"), "cannot read"), (("run", "folder.toml", "--headless"), "is a directory"),
+             (("show", "folder.toml"), "is a directory"), (("runs", "--root", "afile"), "not a directory"),
+             (("run", "quadratic", "--headless", "--seed", str(10**23)), "--seed")]
+    for args, needle in cases:
+        r = eos(*args, cwd=tmp_path)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_unavailable_device_is_a_usage_error(tmp_path):
     r = eos("run", "quadratic", "--headless", "--device", "cuda:7", cwd=tmp_path)
     assert r.returncode == 2, r.stderr

@@ -107,6 +107,35 @@ def test_list_runs_and_progress_from_metrics(tmp_path):
     assert info.steps_done == 4 and info.steps == 10 and info.status == "running"
 
 
+@pytest.mark.parametrize("damage", [
+    {"arms": ["a"]}, {"pid": "abc"}, {"pid": 2**70}, {"pid": True}, {"steps": "many"}, {"started": 12345},
+    {"arms": {"a": {"steps_done": "many"}}}, {"arms": {"a": None}},
+])
+def test_a_damaged_manifest_is_listed_not_raised(tmp_path, damage):
+    """`eos-tui runs` must list the other runs whatever one hand-edited manifest holds."""
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    for run in (good, bad):
+        run.mkdir()
+        m = rf.new_manifest(scenario="eos", seed=0, device="cpu", arms=["a"], versions={}, pid=None,
+                            total_steps=10)
+        rf.write_json_atomic(run / rf.MANIFEST_FILE, {**m, **damage} if run is bad else m)
+    with rf.MetricsWriter(bad) as w:
+        w.write({"type": "step", "arm": ["not", "a", "name"], "step": "x", "loss": 1.0, "lr": 0.1})
+    runs = {r.path.name: r for r in list_runs(tmp_path)}
+    assert set(runs) == {"good", "bad"}
+    info = runs["bad"]
+    assert isinstance(info.steps_done, int) and (info.steps is None or isinstance(info.steps, int))
+    assert info.started is None or isinstance(info.started, str)
+    json.dumps(info.as_dict())
+
+
+def test_an_unparseable_manifest_is_listed_as_unreadable(tmp_path):
+    run = tmp_path / "cut"
+    run.mkdir()
+    (run / rf.MANIFEST_FILE).write_text('{"scenario": "eo')
+    assert [(r.path.name, r.status) for r in list_runs(tmp_path)] == [("cut", "unreadable")]
+
+
 def test_batched_flush_writer_lines_visible_to_a_follower_soon(tmp_path):
     """The engine's writer (flush_interval) does not flush every line, yet a follower sees each
     line within about the interval even when nothing else is written after it: the flusher thread."""

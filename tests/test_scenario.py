@@ -164,6 +164,12 @@ def test_an_override_that_every_arm_overrides_is_refused():
     assert [a.optimizer.lr for a in load(text, overrides=["optimizer.lr=0.05"]).arms] == [0.2, 0.05]
 
 
+def test_an_out_of_range_seed_is_refused_and_blamed_on_the_flag():
+    # torch takes 64-bit seeds; 10^23 used to pass validation and fail inside the engine.
+    assert "--seed 100000000000000000000000: seed: must be <" in error_of(MINIMAL, seed=10**23)
+    assert "data.seed: must be ≥" in error_of(MINIMAL, overrides=[f"data.seed={-10**20}"])
+
+
 def test_seed_steps_device_flags_beat_arms():
     text = MINIMAL + '[[arm]]\nname = "a"\nseed = 3\nsteps = 7\ndevice = "cpu"\n[[arm]]\nname = "b"\n'
     sc = load(text, seed=11, steps=20, device="cuda:1")

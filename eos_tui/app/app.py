@@ -104,6 +104,12 @@ class EosApp(App[int]):
         """Append what the follower read to the model; True if anything changed."""
         batches, manifest = self.follower.take()
         changed = False
+        # A read failure in the follower shows in the header until a read succeeds again.
+        error = self.follower.error
+        if error is not None and (self.note is None or self.note.startswith("cannot read run: ")):
+            self.note = f"cannot read run: {error}"
+        elif error is None and self.note is not None and self.note.startswith("cannot read run: "):
+            self.note = None
         if manifest is not None:
             before = self.model.version
             self.model.set_manifest(*manifest)

@@ -49,6 +49,7 @@ class RunFollower:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self.error: str | None = None  # the last read failure, until a read succeeds again
         self._thread = threading.Thread(target=self._run, name="eos-tui-follow", daemon=True)
 
     def start(self) -> None:
@@ -71,26 +72,39 @@ class RunFollower:
         return batches, manifest
 
     def _run(self) -> None:
+        # A damaged run directory (metrics.jsonl a folder, a manifest edited by hand) must not kill
+        # this thread silently, leaving a frozen screen: say what went wrong, and keep trying.
         next_manifest = 0.0
         while not self._stop.is_set():
-            now = time.monotonic()
-            if now >= next_manifest:
-                # Read the manifest before the metrics: a status that says "ended" then comes
-                # with all the records written before it.
-                manifest = read_manifest(self.run_dir)
-                status = run_status(manifest, self.engine)
+            try:
+                next_manifest = self._tick(next_manifest)
+                self.error = None
+            except Exception as e:  # noqa: BLE001 - shown in the header, then retried
+                self.error = f"{type(e).__name__}: {e}"
+                self._wake.wait(max(self.interval, 0.5))
+                self._wake.clear()
+
+    def _tick(self, next_manifest: float) -> float:
+        """One look at the files; returns when the manifest is due again."""
+        now = time.monotonic()
+        if now >= next_manifest:
+            # Read the manifest before the metrics: a status that says "ended" then comes
+            # with all the records written before it.
+            manifest = read_manifest(self.run_dir)
+            status = run_status(manifest, self.engine)
+            with self._lock:
+                self._manifest = (manifest, status)
+            next_manifest = now + self.manifest_every
+        records = self.metrics.poll()
+        if records:
+            batch = Batch.from_records(records)
+            while not self._stop.is_set():
                 with self._lock:
-                    self._manifest = (manifest, status)
-                next_manifest = now + self.manifest_every
-            records = self.metrics.poll()
-            if records:
-                batch = Batch.from_records(records)
-                while not self._stop.is_set():
-                    with self._lock:
-                        if len(self._batches) < MAX_QUEUED:
-                            self._batches.append(batch)
-                            break
-                    time.sleep(0.02)
-                continue  # there may be more right away (a long history is read in chunks)
-            self._wake.wait(self.interval)
-            self._wake.clear()
+                    if len(self._batches) < MAX_QUEUED:
+                        self._batches.append(batch)
+                        break
+                time.sleep(0.02)
+            return next_manifest  # there may be more right away (a long history is read in chunks)
+        self._wake.wait(self.interval)
+        self._wake.clear()
+        return next_manifest

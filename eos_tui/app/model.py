@@ -169,47 +169,56 @@ class Batch:
 
     arms: dict[str, _ArmBatch] = field(default_factory=dict)
     records: int = 0
+    bad: int = 0  # records skipped as malformed
 
     @classmethod
     def from_records(cls, records: Iterable[dict[str, Any]]) -> "Batch":
         batch = cls()
         for rec in records:
             batch.records += 1
-            kind = rec.get("type")
-            arm = str(rec.get("arm", ""))
-            a = batch.arms.get(arm)
-            if a is None:
-                a = batch.arms[arm] = _ArmBatch()
-            if kind == STEP:
-                for f in STEP_FIELDS:
-                    a.steps[f].append(_num(rec.get(f)))
-                for f in a.theory:
-                    a.theory[f].append(_num(rec.get(f)))
-            elif kind == SHARPNESS:
-                eig = rec.get("eigenvalues") or []
-                a.sharpness_steps.append(_num(rec.get("step")))
-                a.eigenvalues.append([_num(v) for v in eig])
-            elif kind == REPARAM:
-                a.reparams.append(Reparam(
-                    step=int(_num(rec.get("step")) if rec.get("step") is not None else -1),
-                    alpha=_num(rec.get("alpha")),
-                    max_output_change=_num(rec.get("max_output_change")),
-                    loss_change=_num(rec.get("loss_change")),
-                    sharpness_before=_num(rec.get("sharpness_before")),
-                    sharpness_after=_num(rec.get("sharpness_after")),
-                    adaptive_before=None if rec.get("adaptive_before") is None else _num(rec.get("adaptive_before")),
-                    adaptive_after=None if rec.get("adaptive_after") is None else _num(rec.get("adaptive_after")),
-                    sharpness_predicted=(None if rec.get("sharpness_predicted") is None
-                                         else _num(rec.get("sharpness_predicted"))),
-                    layer=rec.get("layer") if isinstance(rec.get("layer"), int) else None,
-                    neurons=str(rec.get("neurons") or "all"),
-                ))
-            elif kind == EVENT:
-                a.events.append(Event(arm, int(_num(rec.get("step")) if rec.get("step") is not None else -1),
-                                      str(rec.get("kind", "")), str(rec.get("message", ""))))
-            elif kind == END:
-                a.end = rec
+            try:
+                batch._add(rec)
+            except (TypeError, ValueError, OverflowError, AttributeError):
+                # A hand-damaged record: skipped and counted, like a line that is not JSON. Each
+                # kind builds its row before appending anything, so a skip leaves no ragged column.
+                batch.bad += 1
         return batch
+
+    def _add(self, rec: dict[str, Any]) -> None:
+        kind = rec.get("type")
+        arm = str(rec.get("arm", ""))
+        a = self.arms.get(arm)
+        if a is None:
+            a = self.arms[arm] = _ArmBatch()
+        if kind == STEP:
+            for f in STEP_FIELDS:
+                a.steps[f].append(_num(rec.get(f)))
+            for f in a.theory:
+                a.theory[f].append(_num(rec.get(f)))
+        elif kind == SHARPNESS:
+            eig = [_num(v) for v in rec.get("eigenvalues") or []]
+            a.sharpness_steps.append(_num(rec.get("step")))
+            a.eigenvalues.append(eig)
+        elif kind == REPARAM:
+            a.reparams.append(Reparam(
+                step=int(_num(rec.get("step")) if rec.get("step") is not None else -1),
+                alpha=_num(rec.get("alpha")),
+                max_output_change=_num(rec.get("max_output_change")),
+                loss_change=_num(rec.get("loss_change")),
+                sharpness_before=_num(rec.get("sharpness_before")),
+                sharpness_after=_num(rec.get("sharpness_after")),
+                adaptive_before=None if rec.get("adaptive_before") is None else _num(rec.get("adaptive_before")),
+                adaptive_after=None if rec.get("adaptive_after") is None else _num(rec.get("adaptive_after")),
+                sharpness_predicted=(None if rec.get("sharpness_predicted") is None
+                                     else _num(rec.get("sharpness_predicted"))),
+                layer=rec.get("layer") if isinstance(rec.get("layer"), int) else None,
+                neurons=str(rec.get("neurons") or "all"),
+            ))
+        elif kind == EVENT:
+            a.events.append(Event(arm, int(_num(rec.get("step")) if rec.get("step") is not None else -1),
+                                  str(rec.get("kind", "")), str(rec.get("message", ""))))
+        elif kind == END:
+            a.end = rec
 
 
 class RunModel:
@@ -230,8 +239,10 @@ class RunModel:
     def set_manifest(self, manifest: dict[str, Any] | None, status: str) -> None:
         if manifest != self.manifest or status != self.status:
             self.manifest, self.status = manifest, status
-            for name in (manifest or {}).get("arms") or {}:
-                self.arm(name)
+            arms = (manifest or {}).get("arms")
+            for name in arms if isinstance(arms, (dict, list)) else ():
+                if isinstance(name, str):
+                    self.arm(name)
             self.version += 1
 
     def arm(self, name: str) -> ArmSeries:
@@ -303,7 +314,7 @@ class RunModel:
     @property
     def total_steps(self) -> int | None:
         steps = (self.manifest or {}).get("steps")
-        return int(steps) if isinstance(steps, (int, float)) else None
+        return steps if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0 else None
 
     @property
     def steps_total_done(self) -> int:

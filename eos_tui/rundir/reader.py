@@ -103,9 +103,15 @@ def is_run_dir(path: str | os.PathLike[str]) -> bool:
     return p.is_dir() and (p / MANIFEST_FILE).is_file()
 
 
-def pid_alive(pid: int | None) -> bool:
+def _int(x: Any) -> int | None:
+    """x if it is a plain integer, else None: a hand-edited or damaged manifest may hold anything."""
+    return x if isinstance(x, int) and not isinstance(x, bool) else None
+
+
+def pid_alive(pid: Any) -> bool:
     """Whether a process with this pid exists (on this machine)."""
-    if not pid or pid <= 0:
+    pid = _int(pid)
+    if pid is None or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -113,7 +119,7 @@ def pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    except OSError:
+    except (OSError, OverflowError):
         return False
     # A zombie (exited, not yet reaped) still answers kill(0); on Linux /proc tells.
     try:
@@ -156,28 +162,36 @@ class RunInfo:
         }
 
 
-def run_info(run_dir: str | os.PathLike[str]) -> RunInfo | None:
+UNREADABLE = "unreadable"  # the status listed for a run whose manifest cannot be parsed
+
+
+def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
+    """What `eos-tui runs` lists for one run directory; never raises on a damaged manifest."""
     p = Path(run_dir)
     m = read_manifest(p)
     if m is None:
-        return None
-    arms = m.get("arms") or {}
-    done = [int(a.get("steps_done") or 0) for a in arms.values() if isinstance(a, dict)]
+        # Listed, not hidden: a run that vanished from the list would be harder to notice.
+        return RunInfo(path=p, scenario=p.name, status=UNREADABLE, steps_done=0, steps=None, started=None)
+    arms = m.get("arms")
+    arms = arms if isinstance(arms, dict) else {}
+    done = [_int(a.get("steps_done")) or 0 for a in arms.values() if isinstance(a, dict)]
     if not any(done) and effective_status(m) in (RUNNING, "engine lost"):
         # A live run's manifest is updated rarely; the metrics say how far it got.
         last: dict[str, int] = {}
         for rec in read_records(p):
-            if rec.get("type") == "step":
-                last[rec.get("arm")] = int(rec.get("step", 0)) + 1
+            step = _int(rec.get("step"))
+            if rec.get("type") == "step" and isinstance(rec.get("arm"), str) and step is not None:
+                last[rec["arm"]] = step + 1
         done = list(last.values())
+    started = m.get("started")
     return RunInfo(
         path=p,
         scenario=str(m.get("scenario", p.name)),
         status=effective_status(m),
         steps_done=max(done) if done else 0,
-        steps=m.get("steps"),
-        started=m.get("started"),
-        arms=list(arms),
+        steps=_int(m.get("steps")),
+        started=started if isinstance(started, str) else None,
+        arms=[str(a) for a in arms],
     )
 
 
@@ -186,7 +200,6 @@ def list_runs(root: str | os.PathLike[str] = "runs") -> list[RunInfo]:
     r = Path(root)
     if not r.is_dir():
         return []
-    infos = [run_info(p) for p in r.iterdir() if is_run_dir(p)]
-    found = [i for i in infos if i is not None]
+    found = [run_info(p) for p in r.iterdir() if is_run_dir(p)]
     found.sort(key=lambda i: (i.started or "", i.path.name), reverse=True)
     return found

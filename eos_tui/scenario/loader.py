@@ -69,6 +69,8 @@ def find_scenario(name_or_path: str) -> Path:
     """A path to an existing file, or a built-in scenario by name."""
     p = Path(name_or_path)
     if "/" in name_or_path or name_or_path.endswith(".toml") or p.is_file():
+        if p.is_dir():
+            raise ScenarioError(f"{name_or_path}: is a directory, not a scenario file")
         if not p.is_file():
             raise ScenarioError(f"{name_or_path}: no such scenario file")
         return p
@@ -261,10 +263,11 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
     for text in overrides:
         node = parse_override(text)
         data = deep_merge(data, node)
-        set_paths[_leaf_path(node)] = text
+        set_paths[_leaf_path(node)] = f"--set {text}"
     flags = {k: v for k, v in (("seed", seed), ("steps", steps), ("device", device)) if v is not None}
     # Flags beat everything, arms included; in the base too, so `Scenario.seed` reports --seed.
     data.update(flags)
+    flag_paths = {(k,): f"--{k} {v}" for k, v in flags.items()}
 
     if arms_raw is None:
         arms_raw = [{"name": DEFAULT_ARM}]
@@ -297,21 +300,24 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
             # A bad --set value fails in every arm; name the flag, not the first arm, unless the arm set it.
             for err in e.errors(include_url=False):
                 loc = tuple(str(x) for x in err["loc"])
-                for path, text in set_paths.items():
+                for path, label in flag_paths.items():
+                    if loc[:len(path)] == path:
+                        raise ScenarioError(f"{source}: {label}: {_describe(err)}") from None
+                for path, label in set_paths.items():
                     if loc[:len(path)] == path and not _has_path(over, path):
-                        raise ScenarioError(f"{source}: --set {text}: {_describe(err)}") from None
+                        raise ScenarioError(f"{source}: {label}: {_describe(err)}") from None
             raise ScenarioError(_validation_message(where, e)) from None
         if arm.data.seed is None:
             arm.data.seed = arm.seed
         arms.append(arm)
-    for path, text in set_paths.items():
+    for path, label in set_paths.items():
         # --set edits the base and arms win over it: one that every arm overrides would be silently
         # ignored (`run eos --set optimizer.lr=0.2` training at 0.15/0.30/0.50). Refuse it instead.
         if all(_has_path(over, path) for over in arms_raw):
             key = ".".join(path)
             how = (f"copy the scenario (eos-tui show {name} > mine.toml) and edit its arms"
                    if source.endswith("(built-in)") else "edit the arms in the file")
-            raise ScenarioError(f"{source}: --set {text}: changes no arm: every arm sets {key} itself, and an "
+            raise ScenarioError(f"{source}: {label}: changes no arm: every arm sets {key} itself, and an "
                                 f"arm's own value wins over --set; {how}")
     return Scenario(name=name, description=str(data.get("description", "")), source=source, arms=arms,
                     raw=data)

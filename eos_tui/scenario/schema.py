@@ -55,13 +55,17 @@ class Section(BaseModel):
         return self
 
 
+# torch generators take 64-bit seeds and the engine offsets them (seed + 41, + 1_000_003): keep a margin.
+SEED_LIMIT = 2**62
+
+
 class DataConfig(Section):
     kind: Literal["random-labels", "teacher", "none"] = "random-labels"
     n: int = Field(128, gt=0)
     dim: int = Field(16, gt=0)
     classes: int = Field(4, ge=2)
     outputs: int = Field(1, gt=0)
-    seed: Optional[int] = None
+    seed: Optional[int] = Field(None, ge=-SEED_LIMIT, lt=SEED_LIMIT)
 
     KIND_KEYS = {"random-labels": {"n", "dim", "classes"}, "teacher": {"n", "dim", "outputs"}, "none": set()}
     SHARED = {"seed"}
@@ -189,7 +193,7 @@ class ArmSpec(BaseModel):
 
     name: str
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=-SEED_LIMIT, lt=SEED_LIMIT)
     steps: int = Field(1000, gt=0)
     dtype: Literal["float32", "float64"] = "float32"
     device: str = "auto"

@@ -70,3 +70,24 @@ def test_optional_per_step_fields_start_late_and_stay_aligned_with_steps():
                           "sharpness_tracked": 10.0 + t} for t in range(3, 5)])
     assert arm.has_tracked_sharpness and len(arm.sharpness_tracked) == len(arm.step) == 5
     assert math.isnan(arm.sharpness_tracked.values[0]) and arm.sharpness_tracked.values[4] == 14.0
+
+
+def test_damaged_records_are_skipped_and_counted_without_ragged_columns():
+    good = synthetic.records_range(["gd"], 0, 3)
+    bad = [
+        {"type": "event", "arm": "gd", "step": "x", "kind": "eos_onset"},
+        {"type": "reparam", "arm": "gd", "step": float("inf")},
+        {"type": "sharpness", "arm": "gd", "step": 1, "eigenvalues": 5},
+    ]
+    batch = Batch.from_records(good + bad)
+    assert batch.bad == 3 and batch.records == len(good) + 3
+    model = RunModel()
+    model.apply(batch)
+    gd = model.arms["gd"]
+    assert len(gd.sharpness_step) == len(gd.eigenvalues[0]) and len(gd.step) == 3
+
+
+def test_a_damaged_manifest_does_not_reach_the_panels():
+    model = RunModel()
+    model.set_manifest({"arms": [{"a": 1}, "gd"], "steps": float("inf"), "status": "running"}, "running")
+    assert list(model.arms) == ["gd"] and model.total_steps is None

@@ -133,3 +133,18 @@ async def test_resize_and_tiny_terminal(finished_run):
         await pilot.pause()
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
+
+
+async def test_a_damaged_run_says_so_in_the_header_and_recovers(tmp_path):
+    """metrics.jsonl a directory used to kill the reading thread: an empty, frozen screen."""
+    run = synthetic.make_run(tmp_path / "bad", steps=100, done=0, status="running", pid="abc")
+    (run / "metrics.jsonl").unlink()
+    (run / "metrics.jsonl").mkdir()
+    app = EosApp(run, poll_interval=0.05)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: "cannot read run" in header_text(app))
+        assert "IsADirectoryError" in header_text(app)
+        (run / "metrics.jsonl").rmdir()
+        synthetic.append(run, synthetic.records_range(synthetic.ARMS, 0, 10))
+        await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done == 10)
+        await wait_for(pilot, lambda: "cannot read run" not in header_text(app))
