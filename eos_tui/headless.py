@@ -118,6 +118,10 @@ def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
     try:
         with progress.progress:
             status, manifest = run_scenario(scenario, run_dir, on_records=progress)
+    except KeyboardInterrupt:
+        # Ctrl-C before the engine took over its signals: the first manifest still says "running".
+        _mark_interrupted(run_dir)
+        raise
     except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
         err.print(f"eos-tui: the run failed: {type(e).__name__}: {e} (traceback in {run_dir}/manifest.json)",
                   markup=False, highlight=False)
@@ -134,6 +138,15 @@ def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
         err.print(f"interrupted; the metrics so far are in {run_dir}", markup=False, highlight=False)
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _mark_interrupted(run_dir: Path) -> None:
+    from .rundir import read_manifest
+
+    manifest = read_manifest(run_dir)
+    if manifest is not None and manifest.get("status") == rf.RUNNING:
+        manifest.update(status=rf.INTERRUPTED, ended=rf.now_iso())
+        rf.write_json_atomic(run_dir / rf.MANIFEST_FILE, manifest)
 
 
 def _read(run_dir: Path) -> list[dict[str, Any]]:

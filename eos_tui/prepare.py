@@ -24,7 +24,10 @@ def prepare_run(scenario, *, out: str | os.PathLike[str] | None = None,
         (path / rf.SCENARIO_FILE).write_text(scenario.to_toml(), encoding="utf-8")
         manifest = rf.new_manifest(scenario=scenario.name, seed=scenario.seed, device="?",
                                    arms=[a.name for a in scenario.arms], versions={},
-                                   total_steps=max(a.steps for a in scenario.arms))
+                                   total_steps=max(a.steps for a in scenario.arms),
+                                   # Our pid until the engine writes its own: if this process dies
+                                   # first, readers see "engine lost", not "running" forever.
+                                   pid=os.getpid())
         manifest["arm_steps"] = {a.name: a.steps for a in scenario.arms}
         rf.write_json_atomic(path / rf.MANIFEST_FILE, manifest)
         (path / rf.METRICS_FILE).touch()

@@ -159,3 +159,19 @@ def test_ctrl_c_leaves_valid_files_and_exit_130(tmp_path):
     ends = [r for r in records if r["type"] == "end"]
     assert {e["status"] for e in ends} == {"interrupted"}
     assert len(ends) == 3
+
+
+def test_ctrl_c_before_the_engine_takes_its_signals_marks_the_run_interrupted(tmp_path, monkeypatch):
+    """The window between laying out the run directory and installing the engine's handlers."""
+    from eos_tui import headless
+    from eos_tui.engine import runner
+    from eos_tui.scenario import load_scenario
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_scenario", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        headless.run_headless(load_scenario("quadratic"), out=tmp_path / "q", as_json=True)
+    m = read_manifest(tmp_path / "q")
+    assert m["status"] == "interrupted" and m["ended"] and m["pid"] == os.getpid()
