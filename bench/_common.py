@@ -112,7 +112,8 @@ def eos_spec(size: str = "full", lr: float = 0.5, dtype: str | None = None, seed
     """The eos scenario's arm at learning rate `lr` (the lr-0.50 arm by default), resized."""
     from eos_tui.scenario import load_scenario
 
-    overrides = list(SIZES[size]) + [f"optimizer.lr={lr}"] + list(extra)
+    # η is set on the arm itself below: every eos arm sets its own, so a --set would be refused.
+    overrides = list(SIZES[size]) + list(extra)
     if dtype:
         overrides.append(f'dtype="{dtype}"')
     sc = load_scenario("eos", overrides=overrides, seed=seed)
