@@ -30,7 +30,7 @@ class EigResult:
     eigenvalues: torch.Tensor  # (k,), the k largest algebraic eigenvalues, descending
     eigenvectors: torch.Tensor  # (k, n), unit norm, rows match eigenvalues
     hvps: int  # Hessian-vector products spent
-    residual: float  # max_i ||H y_i − θ_i y_i|| / max_j |θ_j|
+    residual: float  # max_i ||H y_i − θ_i y_i|| / |θ_i|  (|θ_i| floored at √eps·max_j |θ_j|)
     converged: bool
 
 
