@@ -5,7 +5,8 @@ import math
 import numpy as np
 
 from eos_tui.app.model import Reparam
-from eos_tui.app.widgets.chart.ticks import format_decade, format_value
+from eos_tui.app.widgets.chart.ticks import (format_decade, format_step, format_value, labelled_ticks,
+                                             linear_ticks, tick_label)
 from eos_tui.app.widgets.eigendirection import amplitude, flip_fraction, sign_string
 from eos_tui.app.widgets.reparam import latest_checks, map_label
 
@@ -19,6 +20,36 @@ def test_labels_fit_and_never_lie():
         text = format_value(v)
         assert math.isclose(float(text), v, rel_tol=0.06), (v, text)
     assert [format_decade(k) for k in (-12, -3, 0, 4, 8)] == ["1e-12", "0.001", "1", "1e4", "1e8"]
+
+
+def test_tick_labels_are_the_ticks_values():
+    # A step of 2.5·10^k needs one more decimal than 10^k: 0.75 must not read "0.8".
+    ticks = linear_ticks(0.0, 1.0, 4)
+    step = ticks[1] - ticks[0]
+    assert step == 0.25 and [format_value(t, step) for t in ticks] == ["0", "0.25", "0.50", "0.75", "1.00"]
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        lo = float(rng.uniform(-1, 1) * 10 ** rng.uniform(-6, 5))
+        hi = lo + float(10 ** rng.uniform(-6, 5))
+        max_ticks = int(rng.integers(2, 12))
+        ticks = linear_ticks(lo, hi, max_ticks)
+        if len(ticks) < 2:  # a span below float resolution at this offset
+            continue
+        step = ticks[1] - ticks[0]
+        for t in ticks:
+            label = tick_label(t, step)
+            if label is not None:  # None: left off the axis, never cut or rounded to a neighbour
+                assert abs(float(label) - t) <= 1e-6 * step, (lo, hi, t, label)
+        shown = labelled_ticks(lo, hi, max_ticks)
+        assert all(abs(float(label) - t) <= 1e-6 * (hi - lo) for t, label in shown)
+        if 1e-3 < hi - lo and hi - lo > 0.5 * max(abs(lo), abs(hi)):  # an ordinary axis: labelled
+            assert len(shown) >= 2, (lo, hi, max_ticks, shown)
+    # The step axis: whole steps only (no "2" for 2.5), and at least 1 apart.
+    for hi in (1.0, 3.0, 5.0, 7.0, 40.0, 123.0, 25_000.0):
+        ticks = linear_ticks(0.0, hi, 8, integer=True)
+        assert all(t == int(t) for t in ticks) and ticks[1] - ticks[0] >= 1, (hi, ticks)
+        assert [float(format_step(t).replace("k", "e3").replace("M", "e6")) for t in ticks] == ticks
+    assert format_step(2.5) == "2.5"  # a fractional step is written as it is, not rounded
 
 
 def test_flip_fraction_and_amplitude_on_a_period_two_signal():

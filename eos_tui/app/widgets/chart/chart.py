@@ -27,7 +27,8 @@ from textual.widget import Widget
 
 from .canvas import BrailleCanvas
 from .downsample import MinMaxPyramid
-from .ticks import LABEL_WIDTH, format_decade, format_step, format_value, linear_ticks, log_ticks, nice_step
+from .ticks import (LABEL_WIDTH, format_decade, format_step, format_value, labelled_ticks, linear_ticks, log_ticks,
+                    nice_step)
 
 AXIS_WIDTH = LABEL_WIDTH + 1  # labels, then the axis line
 FAINT_TOWARDS = Color(0, 0, 0)
@@ -108,12 +109,6 @@ def _fill_blank_owners(owner: np.ndarray, bits: np.ndarray) -> np.ndarray:
     first = np.where((bits != 0).any(axis=1), np.argmax(bits != 0, axis=1), 0)
     last = np.where(last < 0, first[:, None], last)
     return np.take_along_axis(owner, last, axis=1)
-
-
-def _tick_label(t: float, log_y: bool, step: float | None) -> str:
-    if log_y and abs(t - round(t)) < 1e-9:
-        return format_decade(round(t))
-    return format_value(10 ** t if log_y else t, step)
 
 
 class Chart(Widget):
@@ -335,12 +330,15 @@ class Chart(Widget):
 
         # Y axis labels.
         max_ticks = max(2, rows // 2)
-        ticks = log_ticks(frame.y0, frame.y1, max_ticks) if self._log_y else linear_ticks(frame.y0, frame.y1, max_ticks)
-        step = None if self._log_y else (ticks[1] - ticks[0] if len(ticks) > 1 else None)
+        if self._log_y:
+            labelled = [(t, format_decade(round(t)) if abs(t - round(t)) < 1e-9 else format_value(10 ** t))
+                        for t in log_ticks(frame.y0, frame.y1, max_ticks)]
+        else:
+            labelled = labelled_ticks(frame.y0, frame.y1, max_ticks)
         tick_rows: dict[int, str] = {}
-        for t in ticks:
+        for t, label in labelled:
             r = int(round(to_row(np.array([t]))[0])) // 4
-            if 0 <= r < rows and r not in tick_rows and len(label := _tick_label(t, self._log_y, step)) <= LABEL_WIDTH:
+            if 0 <= r < rows and r not in tick_rows and len(label) <= LABEL_WIDTH:
                 tick_rows[r] = label  # a label too wide to be exact is left out, never cut
 
         strips: list[Strip] = []
@@ -358,7 +356,7 @@ class Chart(Widget):
             strips.append(Strip(segments, width))
 
         # X axis: ticks, event letters, labels.
-        xticks = [t for t in linear_ticks(frame.x0, frame.x1, max(2, cols // 10)) if t >= frame.x0]
+        xticks = [t for t in linear_ticks(frame.x0, frame.x1, max(2, cols // 10), integer=True) if t >= frame.x0]
         axis = ["─"] * cols
         labels = [" "] * cols
         free_from = 0

@@ -7,19 +7,25 @@ import math
 LABEL_WIDTH = 6  # characters of a y tick label
 
 
-def nice_step(span: float, max_ticks: int) -> float:
+def nice_step(span: float, max_ticks: int, *, integer: bool = False) -> float:
+    """The smallest round step (1, 2, 2.5, 5 x 10^k) giving at most max_ticks intervals over span.
+    integer: a whole number ≥ 1 (training steps have no tick at 2.5)."""
     if not span > 0 or max_ticks < 1:
         return 1.0
     raw = span / max_ticks
+    if integer and raw <= 1:
+        return 1.0
     mag = 10 ** math.floor(math.log10(raw))
     for m in (1, 2, 2.5, 5, 10):
+        if integer and (m * mag) % 1:
+            continue
         if m * mag >= raw:
             return m * mag
     return 10 * mag
 
 
-def linear_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
-    step = nice_step(hi - lo, max_ticks)
+def linear_ticks(lo: float, hi: float, max_ticks: int, *, integer: bool = False) -> list[float]:
+    step = nice_step(hi - lo, max_ticks, integer=integer)
     first = math.ceil(lo / step - 1e-9)
     out = []
     k = first
@@ -47,6 +53,15 @@ def _scientific(v: float, digits: int) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
+def step_decimals(step: float) -> int:
+    """Decimals that write every multiple of step exactly: 1 for 0.5, 2 for 0.25, 0 for 250."""
+    for decimals in range(0, 16):
+        scaled = step * 10 ** decimals
+        if abs(scaled - round(scaled)) <= 1e-9 * scaled:
+            return decimals
+    return 15
+
+
 MAX_LABEL_ERROR = 0.05  # a shortened label may be off by at most 5% of the value
 
 
@@ -59,8 +74,7 @@ def format_value(v: float, step: float | None = None, width: int = LABEL_WIDTH) 
     if not math.isfinite(v):
         return str(v)
     if step is not None and step > 0:
-        decimals = max(0, -math.floor(math.log10(step) + 1e-9))
-        text = f"{v:.{decimals}f}"
+        text = f"{v:.{step_decimals(step)}f}"
         if len(text) <= width and abs(v) < 1e5:
             return text
     def close(text: str) -> bool:
@@ -77,6 +91,32 @@ def format_value(v: float, step: float | None = None, width: int = LABEL_WIDTH) 
     return next(t for t in (_scientific(v, d) for d in (0, 1, 2)) if close(t))
 
 
+def tick_label(t: float, step: float, width: int = LABEL_WIDTH) -> str | None:
+    """The label of a linear-axis tick, or None when no label of `width` characters says exactly
+    this tick (ticks 1e-6 apart at 2685.7 would all read "2686": better no label than a wrong one)."""
+    text = format_value(t, step, width)
+    if len(text) > width or abs(float(text) - t) > 1e-6 * step:
+        return None
+    return text
+
+
+def labelled_ticks(lo: float, hi: float, max_ticks: int) -> list[tuple[float, str]]:
+    """Ticks of a linear axis with their labels: the finest round step at which every tick has an
+    exact label of LABEL_WIDTH characters, at least two of them (steps of 2.5e-4 need "-0.0025",
+    too wide, where steps of 1e-3 do not); failing that, the most ticks that have one (possibly
+    none: no label beats a wrong one)."""
+    best: list[tuple[float, str]] = []
+    for m in range(max(1, max_ticks), 0, -1):
+        ticks = linear_ticks(lo, hi, m)
+        step = ticks[1] - ticks[0] if len(ticks) > 1 else nice_step(hi - lo, m)
+        labelled = [(t, label) for t in ticks if (label := tick_label(t, step)) is not None]
+        if len(labelled) == len(ticks) >= 2:
+            return labelled
+        if len(labelled) > len(best):
+            best = labelled
+    return best
+
+
 def format_decade(k: int) -> str:
     """The label of the log-axis tick 10^k."""
     return format_value(10.0 ** k) if -3 <= k <= 4 else f"1e{k}"
@@ -84,6 +124,8 @@ def format_decade(k: int) -> str:
 
 def format_step(v: float) -> str:
     """An x (step) label: 800, 1200, 15k, 1.5M."""
+    if abs(v - round(v)) > 1e-9:  # never written as a different number
+        return f"{v:g}"
     v = round(v)
     if abs(v) >= 1_000_000:
         return f"{v / 1e6:g}M"
