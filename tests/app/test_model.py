@@ -91,3 +91,20 @@ def test_a_damaged_manifest_does_not_reach_the_panels():
     model = RunModel()
     model.set_manifest({"arms": [{"a": 1}, "gd"], "steps": float("inf"), "status": "running"}, "running")
     assert list(model.arms) == ["gd"] and model.total_steps is None
+
+
+def test_events_read_in_one_go_show_newest_first_across_arms():
+    # A run read back at once arrives arm by arm; the panel orders by step, not by arrival.
+    from eos_tui.app.widgets.events import newest_first
+
+    model = RunModel()
+    model.apply_records([
+        {"type": "event", "arm": "a", "step": 0, "kind": "eos_onset", "message": ""},
+        {"type": "event", "arm": "a", "step": 11, "kind": "catapult", "message": ""},
+        {"type": "event", "arm": "b", "step": 62, "kind": "period2_onset", "message": ""},
+        {"type": "event", "arm": "c", "step": 6, "kind": "diverged", "message": ""},
+        {"type": "event", "arm": "c", "step": 62, "kind": "lr_change", "message": ""},
+    ])
+    shown = [(e.arm, e.step) for e in newest_first(model.events)]
+    assert shown == [("c", 62), ("b", 62), ("a", 11), ("c", 6), ("a", 0)]
+    assert len(newest_first(model.events, 2)) == 2

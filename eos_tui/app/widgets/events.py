@@ -13,6 +13,12 @@ from .panel import Panel, Text
 EVENTS_SHOWN = 50
 
 
+def newest_first(events: list, n: int = EVENTS_SHOWN) -> list:
+    """The n latest events by training step, across arms; at one step, the later-recorded first.
+    Record order alone is not time order: a run read back in one go arrives arm by arm."""
+    return sorted(reversed(events), key=lambda e: e.step, reverse=True)[:n]  # sorted() is stable
+
+
 class EventsPanel(Panel):
     TITLE = "Events"
     help = """\
@@ -28,7 +34,7 @@ schedule, **X** divergence (the loss became infinite or NaN; that arm stops).
     def show(self, model: RunModel, view: View) -> None:
         names = list(model.arms)
         lines = []
-        for e in reversed(model.events[-EVENTS_SHOWN:]):
+        for e in newest_first(model.events):
             color = EVENT_COLORS.get(e.kind, "#d0a040")
             arm = f"[{arm_color(names.index(e.arm))}]{escape(e.arm)}[/]" if e.arm in names else escape(e.arm)
             letter = EVENT_LETTERS.get(e.kind, "•")
