@@ -148,3 +148,21 @@ async def test_a_damaged_run_says_so_in_the_header_and_recovers(tmp_path):
         synthetic.append(run, synthetic.records_range(synthetic.ARMS, 0, 10))
         await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done == 10)
         await wait_for(pilot, lambda: "cannot read run" not in header_text(app))
+
+
+async def test_the_header_names_every_arm_at_any_width(tmp_path):
+    # Five arms used to run off the one header line at 120 columns (catapult showed three).
+    arms = ("uv-small", "uv-catapult", "uv-diverge", "mlp-small", "mlp-catapult")
+    run = synthetic.make_run(tmp_path / "five", steps=150, arms=arms)
+    for size in ((120, 40), (80, 24)):
+        app = EosApp(run)
+        async with app.run_test(size=size) as pilot:
+            await wait_for(pilot, lambda: run_finished(app))
+            header = app.screen_stack[0].query_one(RunHeader)
+            text = header_text(app)
+            assert all(a in text for a in arms), (size, text)
+            lines = text.splitlines()
+            assert header.size.height == len(lines) <= 3, (size, text)
+            assert all(len(line) <= size[0] - 2 for line in lines), (size, text)  # 1-cell padding each side
+            assert ("150/150 completed" in text) == (size[0] == 120), (size, text)
+            assert size[0] == 120 or "✓" in text

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.markup import escape
+from rich.text import Text as RichText
 
 from ..model import RunModel
 from ..view import View
-from .palette import STATUS_COLORS, arm_color
+from .palette import STATUS_COLORS, STATUS_MARKS, arm_color
 from .panel import Text
 
 
@@ -25,7 +26,49 @@ def status_text(model: RunModel, view: View, note: str | None) -> str:
     return f"[b {color}]● {escape(status)}[/]"
 
 
-def header_markup(model: RunModel, view: View, *, run_name: str, note: str | None = None) -> str:
+ARM_GAP = "   "
+ARM_LINES = 2  # arm lines before the entries are shortened
+
+
+def _arm_entries(model: RunModel, view: View, level: int) -> list[str]:
+    """One entry per arm; level 0 says everything, 1 drops λ, 2 keeps the name, steps and a mark."""
+    total = model.total_steps
+    out = []
+    for i, arm in enumerate(model.arms.values()):
+        name = f"[b reverse {arm_color(i)}] {escape(arm.name)} [/]" if arm.name == view.arm else f"[{arm_color(i)}]{escape(arm.name)}[/]"
+        done = f"{arm.done}/{total}" if total and level < 2 else f"{arm.done}"
+        color = STATUS_COLORS.get(arm.status, "#a0a0a0")
+        if arm.status == "running":
+            status = ""
+        elif level < 2:
+            status = f" [{color}]{escape(arm.status)}[/]"
+        else:
+            status = f" [{color}]{STATUS_MARKS.get(arm.status, '?')}[/]"
+        lam = arm.sharpness
+        lam_text = f" [#a0a0a0]λ {lam:.3g}[/]" if level == 0 and lam is not None and lam == lam else ""
+        out.append(f"{name} {done}{status}{lam_text}")
+    return out
+
+
+def _pack(entries: list[str], width: int) -> list[str]:
+    """Entries into lines of at most `width` cells, never splitting an entry."""
+    lines: list[str] = []
+    cells = 0
+    for e in entries:
+        n = RichText.from_markup(e).cell_len
+        if lines and cells + len(ARM_GAP) + n <= width:
+            lines[-1] += ARM_GAP + e
+            cells += len(ARM_GAP) + n
+        else:
+            lines.append(e)
+            cells = n
+    return lines
+
+
+def header_markup(model: RunModel, view: View, *, run_name: str, note: str | None = None,
+                  width: int | None = None) -> str:
+    """The header's text. With `width`, every arm is shown: the arm entries wrap onto a second
+    line, and past two lines shorten (λ dropped, then the status as a mark) rather than fall off."""
     top = [f"[b]eos-tui[/b]", f"[b]{escape(model.scenario)}[/b]", status_text(model, view, note),
            f"[#a0a0a0]{escape(model.device)}[/]"]
     if model.status == "running":
@@ -33,28 +76,36 @@ def header_markup(model: RunModel, view: View, *, run_name: str, note: str | Non
         if rate is not None:
             top.append(f"{rate:,.0f} steps/s")
     top.append(f"[#a0a0a0]{escape(run_name)}[/]")
-    total = model.total_steps
-    arms = []
-    for i, arm in enumerate(model.arms.values()):
-        name = f"[b reverse {arm_color(i)}] {escape(arm.name)} [/]" if arm.name == view.arm else f"[{arm_color(i)}]{escape(arm.name)}[/]"
-        done = f"{arm.done}/{total}" if total else f"{arm.done}"
-        status = "" if arm.status == "running" else f" [{STATUS_COLORS.get(arm.status, '#a0a0a0')}]{escape(arm.status)}[/]"
-        lam = arm.sharpness
-        lam_text = f" [#a0a0a0]λ {lam:.3g}[/]" if lam is not None and lam == lam else ""
-        arms.append(f"{name} {done}{status}{lam_text}")
-    return "  ".join(top) + "\n" + ("   ".join(arms) or "[#a0a0a0]waiting for the first step…[/]")
+    if not model.arms:
+        return "  ".join(top) + "\n[#a0a0a0]waiting for the first step…[/]"
+    if width is None:
+        return "  ".join(top) + "\n" + ARM_GAP.join(_arm_entries(model, view, 0))
+    for level in (0, 1, 2):
+        lines = _pack(_arm_entries(model, view, level), width)
+        if len(lines) <= ARM_LINES:
+            break
+    return "  ".join(top) + "\n" + "\n".join(lines)
 
 
 class RunHeader(Text):
     DEFAULT_CSS = """
-    RunHeader { height: 2; background: $panel; padding: 0 1; }
+    RunHeader { height: auto; max-height: 5; background: $panel; padding: 0 1; }
     """
     help: ClassVar[str] = """\
 The **header** names the scenario and says what the run is doing: running, completed, diverged,
 interrupted, or *engine lost* (the engine process is gone without saying so; what it recorded stays
 on screen). *paused view* means only the screen is frozen (space): the engine keeps training.
 Then, per arm, steps done / total, and the latest λ_max; the highlighted arm (tab) is boxed.
+In a narrow terminal λ is dropped and a status shows as a mark: ✓ completed, ✗ diverged,
+■ interrupted (✗ also marks a failed arm).
 """
+    _shown: tuple | None = None
 
     def show(self, model: RunModel, view: View, *, run_name: str, note: str | None = None) -> None:
-        self.set(header_markup(model, view, run_name=run_name, note=note))
+        self._shown = (model, view, run_name, note)
+        self.set(header_markup(model, view, run_name=run_name, note=note, width=self.content_size.width or None))
+
+    def on_resize(self) -> None:
+        if self._shown is not None:
+            model, view, run_name, note = self._shown
+            self.show(model, view, run_name=run_name, note=note)

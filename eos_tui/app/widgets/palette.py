@@ -15,6 +15,8 @@ EVENT_COLORS = {"eos_onset": "#f5d142", "diverged": "#ff5555", "lr_change": "#48
 STATUS_COLORS = {"running": "#2ecc71", "completed": "#4ea1ff", "diverged": "#ff5555",
                  "interrupted": "#f5d142", "failed": "#ff5555", "engine lost": "#ff5555",
                  "paused view": "#f5d142", "starting": "#a0a0a0", "unknown": "#a0a0a0"}
+# An arm's status as one character, where the header has no room for the word.
+STATUS_MARKS = {"completed": "✓", "diverged": "✗", "failed": "✗", "interrupted": "■", "engine lost": "?"}
 
 
 def arm_color(index: int) -> str:
