@@ -33,13 +33,22 @@ class ArmProgress:
     """One progress line per arm: step, loss, λ_max, 2/η, steps/s."""
 
     def __init__(self, scenario, console: Console):
-        self.progress = Progress(
-            TextColumn("[bold]{task.fields[arm]:<12}"), BarColumn(bar_width=24),
-            TextColumn("{task.completed:>6.0f}/{task.total:<6.0f}"),
-            TextColumn("loss {task.fields[loss]:>9}  λ_max {task.fields[sharp]:>8}  2/η {task.fields[thr]:>8}"),
-            TextColumn("{task.fields[rate]:>7} steps/s  {task.fields[status]}"),
-            TimeRemainingColumn(), console=console, transient=False, refresh_per_second=5,
-        )
+        # With momentum β the threshold is 2(1+β)/η, which a "2/η" heading would misname.
+        thr = "2/η" if not any(a.optimizer.momentum for a in scenario.arms) else "thr"
+        width = console.width
+        if width >= 100:
+            columns = [TextColumn("[bold]{task.fields[arm]:<12}"),
+                       *([BarColumn(bar_width=24)] if width >= 135 else []),
+                       TextColumn("{task.completed:>6.0f}/{task.total:<6.0f}"),
+                       TextColumn(f"loss {{task.fields[loss]:>9}}  λ_max {{task.fields[sharp]:>8}}  "
+                                  f"{thr} {{task.fields[thr]:>8}}"),
+                       TextColumn("{task.fields[rate]:>7} steps/s  {task.fields[status]}"),
+                       *([TimeRemainingColumn()] if width >= 110 else [])]
+        else:  # an 80-column terminal: the same numbers, shorter headings, one line per arm
+            columns = [TextColumn("[bold]{task.fields[arm]:<12}"), TextColumn("{task.completed:>5.0f}/{task.total:<5.0f}"),
+                       TextColumn(f"L {{task.fields[loss]:>9}} λ {{task.fields[sharp]:>8}} {thr} {{task.fields[thr]:>8}}"),
+                       TextColumn("{task.fields[rate]:>5}/s {task.fields[status]}")]
+        self.progress = Progress(*columns, console=console, transient=False, refresh_per_second=5)
         self.tasks = {a.name: self.progress.add_task("", total=a.steps, arm=a.name, loss="—", sharp="—",
                                                      thr="—", rate="—", status="")
                       for a in scenario.arms}
@@ -60,11 +69,15 @@ class ArmProgress:
             fields = latest.setdefault(r["arm"], {})
             kind = r.get("type")
             if kind == "step":
-                fields.update(completed=r["step"] + 1, loss=r.get("loss"), thr=r.get("lr"))
+                lr = r.get("lr")
+                fields.update(completed=r["step"] + 1, loss=r.get("loss"),
+                              thr=r.get("threshold") or (2 / lr if isinstance(lr, (int, float)) and lr else None))
             elif kind == "sharpness" and r.get("eigenvalues"):
                 fields["sharp"] = _fmt(r["eigenvalues"][0])
             elif kind == "end":
                 fields.update(status=r["status"])
+                if isinstance(r.get("steps_done"), int):  # a diverged step was recorded but not done
+                    fields["completed"] = r["steps_done"]
                 ended = True
         now = time.monotonic()
         if not ended and now - self.last_update < UPDATE_EVERY:
@@ -75,7 +88,7 @@ class ArmProgress:
             if "loss" in fields:
                 fields["loss"] = _fmt(fields["loss"])
             if "thr" in fields:
-                fields["thr"] = _fmt(2 / fields["thr"] if fields["thr"] else None)
+                fields["thr"] = _fmt(fields["thr"])
             if "completed" in fields:
                 fields["rate"] = f"{fields['completed'] / dt:.0f}"
             self.progress.update(self.tasks[name], **fields)

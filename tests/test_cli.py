@@ -37,8 +37,12 @@ def test_headless_json_summary(tmp_path):
         assert a["final_sharpness"] == pytest.approx(10.0, rel=1e-8)
     assert arms["eta-0.19"]["status"] == "completed"
     assert arms["eta-0.19"]["final_loss"] < arms["eta-0.19"]["initial_loss"]
-    # η = 0.21: 2/η = 9.52 < λ = 10 from the first measurement on.
-    assert arms["eta-0.21"]["eos_onset_step"] == 0
+    # η = 0.21: 2/η = 9.52 < λ = 10 from the first measurement on: unstable from the start, which
+    # is not an EoS onset (nothing sharpened up to the threshold); η = 0.19 stays below it.
+    assert arms["eta-0.21"]["eos_onset_step"] is None and arms["eta-0.19"]["eos_onset_step"] is None
+    assert [(e["kind"], e["step"]) for e in arms["eta-0.21"]["events"]
+            if e["kind"] in ("unstable_start", "eos_onset")] == [("unstable_start", 0)]
+    assert not any(e["kind"] == "unstable_start" for e in arms["eta-0.19"]["events"])
     run_dir = tmp_path / "q"
     manifest = read_manifest(run_dir)
     assert manifest["status"] == "completed"

@@ -73,6 +73,48 @@ def test_quadratic_diverges_exactly_above_two_over_lambda_max(margin, status):
         assert arm.final_loss < 1e-10
 
 
+@pytest.mark.parametrize("margin, status", [(0.99, "completed"), (1.01, "diverged")])
+def test_heavy_ball_threshold_is_two_plus_two_beta_over_eta(margin, status):
+    """Heavy ball on a quadratic: along λ the iterate follows z² − (1 + β − ηλ)z + β = 0, stable iff
+    ηλ < 2(1 + β). With β = 0.5 and λ_max = 10, η = 0.99·0.3 converges (root moduli 0.936, 0.534)
+    and η = 1.01·0.3 diverges (a root at −1.057), though both are far above GD's 2/λ = 0.2. The
+    records carry that threshold, and the summary's λ/threshold ratio uses it."""
+    from eos_tui.analysis.summary import summarize_arm
+
+    beta, lam = 0.5, 10.0
+    lr = margin * 2 * (1 + beta) / lam
+    text = QUADRATIC.format(lr=lr, eigs=[lam, 4.0, 1.0], steps=400, every=5, k=1)
+    arm = arm_of(text.replace(f"lr = {lr}", f"lr = {lr}\n    momentum = {beta}"))
+    records = train(arm)
+    assert arm.status == status
+    steps = of(records, "step")
+    assert all(r["threshold"] == pytest.approx(2 * (1 + beta) / lr, rel=1e-12) for r in steps)
+    kinds = [e["kind"] for e in of(records, "event")]
+    # Below the threshold from the start: no event; above it: "unstable_start", never "eos_onset".
+    assert "eos_onset" not in kinds and ("unstable_start" in kinds) == (margin > 1)
+    summary = summarize_arm(arm.name, records)
+    assert summary["eos_ratio"] == pytest.approx(margin, rel=1e-9)
+    if status == "completed":
+        assert arm.final_loss < 1e-8  # 0.936^400 of the start
+
+
+def test_eos_onset_means_reaching_the_threshold_from_below():
+    """An arm that starts above 2/η gets "unstable_start", and its EoS onset only once λ_max has
+    been below the threshold and climbed back (a catapult, then sharpening); one onset per arm."""
+    arm = quadratic(0.1)  # 2/η = 20
+    seen = []
+    for t, lam in enumerate([25.0, 24.0, 15.0, 18.0, 21.0, 19.0, 22.0]):
+        arm.sharpness = lam
+        seen += [(e["kind"], e["step"]) for e in arm.onset_check(t, 0.1)]
+    assert seen == [("unstable_start", 0), ("eos_onset", 4)]
+    arm = quadratic(0.1)
+    seen = []
+    for t, lam in enumerate([5.0, 19.9, 20.0, 30.0]):
+        arm.sharpness = lam
+        seen += [(e["kind"], e["step"]) for e in arm.onset_check(t, 0.1)]
+    assert seen == [("eos_onset", 2)]  # λ_max = 2/η counts as reached
+
+
 def test_quadratic_sharpness_is_largest_algebraic_not_largest_magnitude():
     """A Hessian whose most negative eigenvalue (−10) is the largest in magnitude: λ_max is 3.
 

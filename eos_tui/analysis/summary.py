@@ -10,6 +10,14 @@ def _finite(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
+def _threshold(step: dict[str, Any]) -> float | None:
+    thr = _finite(step.get("threshold"))
+    if thr is not None:
+        return thr
+    lr = _finite(step.get("lr"))
+    return 2.0 / lr if lr else None
+
+
 def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """The summary of one arm from its records (records of other arms are ignored)."""
     steps: list[dict] = []
@@ -30,19 +38,21 @@ def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any
             end = r
     losses = [_finite(s.get("loss")) for s in steps]
     finite_losses = [x for x in losses if x is not None]
-    lr_at = {s["step"]: s.get("lr") for s in steps}
+    # The stability threshold at each step: the record's own (momentum: 2(1+β)/η), else 2/η.
+    threshold_at = {s["step"]: _threshold(s) for s in steps}
 
     onset = next((e["step"] for e in events if e.get("kind") == "eos_onset"), None)
     catapult = next((e.get("data") for e in events if e.get("kind") == "catapult"), None)
 
-    # eos_ratio: mean of λ_max·η_t/2 over the second half of the run (≈ 1 at the edge of stability).
+    # eos_ratio: mean of λ_max / threshold (λ_max·η_t/2 without momentum) over the second half of
+    # the run (≈ 1 at the edge of stability).
     total = (end or {}).get("steps_done") or (steps[-1]["step"] + 1 if steps else 0)
     ratios = []
     for r in sharp:
         eig = r.get("eigenvalues") or []
-        lr = lr_at.get(r.get("step"))
-        if r.get("step", 0) >= total / 2 and eig and _finite(eig[0]) is not None and lr:
-            ratios.append(eig[0] * lr / 2)
+        thr = threshold_at.get(r.get("step"))
+        if r.get("step", 0) >= total / 2 and eig and _finite(eig[0]) is not None and thr:
+            ratios.append(eig[0] / thr)
     # flip_fraction: over the last half of the steps that have a projection.
     projs = [s.get("proj") for s in steps if _finite(s.get("proj")) is not None]
     tail = projs[len(projs) // 2:]

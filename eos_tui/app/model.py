@@ -141,6 +141,12 @@ class ArmSeries:
     def sharpness(self) -> float | None:
         return self.eigenvalues[0].last() if self.eigenvalues else None
 
+    @property
+    def with_momentum(self) -> bool:
+        """True when the engine wrote a threshold of its own, 2(1+β)/η, rather than 2/η."""
+        thr, lr = self.threshold.last(), self.lr.last()
+        return thr is not None and lr is not None and lr > 0 and abs(thr * lr / 2 - 1) > 1e-9
+
     def _extend_eigenvalues(self, rows: list[list[float]]) -> None:
         k = max((len(r) for r in rows), default=0)
         while len(self.eigenvalues) < k:
@@ -156,6 +162,7 @@ class _ArmBatch:
     steps: dict[str, list[float]] = field(default_factory=lambda: {f: [] for f in STEP_FIELDS})
     theory: dict[str, list[float]] = field(
         default_factory=lambda: {f: [] for f in (*THEORY_FIELDS, *OPTIONAL_STEP_FIELDS)})
+    thresholds: list[float] = field(default_factory=list)  # the record's own (momentum), else NaN
     sharpness_steps: list[float] = field(default_factory=list)
     eigenvalues: list[list[float]] = field(default_factory=list)
     reparams: list[Reparam] = field(default_factory=list)
@@ -191,8 +198,11 @@ class Batch:
         if a is None:
             a = self.arms[arm] = _ArmBatch()
         if kind == STEP:
-            for f in STEP_FIELDS:
-                a.steps[f].append(_num(rec.get(f)))
+            row = [_num(rec.get(f)) for f in STEP_FIELDS]
+            thr = _num(rec.get("threshold")) if rec.get("threshold") is not None else math.nan
+            for f, v in zip(STEP_FIELDS, row):
+                a.steps[f].append(v)
+            a.thresholds.append(thr)
             for f in a.theory:
                 a.theory[f].append(_num(rec.get(f)))
         elif kind == SHARPNESS:
@@ -261,8 +271,9 @@ class RunModel:
                 for f in STEP_FIELDS:
                     getattr(arm, f).extend(b.steps[f])
                 lr = np.asarray(b.steps["lr"], dtype=np.float64)
+                given = np.asarray(b.thresholds, dtype=np.float64)  # 2(1+β)/η under momentum β
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    arm.threshold.extend(np.where(lr > 0, 2.0 / lr, np.nan))
+                    arm.threshold.extend(np.where(np.isfinite(given), given, np.where(lr > 0, 2.0 / lr, np.nan)))
                 self._apply_theory(arm, b)
             if b.sharpness_steps:
                 arm.sharpness_step.extend(b.sharpness_steps)

@@ -79,6 +79,12 @@ class Arm:
         self.oscillation = Oscillation()
         self.catapult = Catapult()
         self.onset_done = False
+        self.below_seen = False  # λ_max measured below the threshold at least once
+        self.measured_once = False
+        # Linear stability of heavy-ball momentum β along an eigendirection λ: |roots of
+        # z² − (1 + β − ηλ) z + β| < 1 iff ηλ < 2(1 + β) (Cohen et al. 2021, appendix). β = 0 is GD's 2/η.
+        self.momentum = float(spec.optimizer.momentum) if spec.optimizer.kind != "flow" else 0.0
+        self.threshold_name = "2(1+β)/η" if self.momentum else "2/η"
         self.base_lr: float | None = spec.optimizer.lr
         self.lambda0: float | None = None
         self._reparam_warned = False
@@ -223,17 +229,36 @@ class Arm:
         if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(self.initial_loss, 1e-30):
             out = [{"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
                     "grad_norm": None, "proj": None, "disp": None}]
+            if self.momentum:
+                out[0]["threshold"] = self.threshold(lr)
             if self.tracker is not None:
                 out[0].update(sharpness_tracked=None, tracked_hvps=0)
             return out + self._end("diverged", loss, f"loss {loss:.3g} at step {t}"
                                    + ("" if math.isfinite(loss) else " (not finite)"))
         return []
 
+    def threshold(self, lr: float) -> float:
+        """The stability threshold on λ_max at step size lr: 2/η, or 2(1+β)/η with momentum β."""
+        return 2.0 * (1.0 + self.momentum) / lr
+
     def onset_check(self, t: int, lr: float) -> list[dict[str, Any]]:
-        """Right after a sharpness measurement: has λ_max reached 2/η for the first time?"""
-        if not self.onset_done and self.sharpness >= 2.0 / lr:
+        """Right after a sharpness measurement: has λ_max reached the threshold from below?
+
+        An arm whose very first measurement is already above (a catapult or divergence by design,
+        or an overly large η) gets an "unstable_start" event instead: nothing sharpened there. Its
+        EoS onset comes later, if sharpness falls below the threshold and then climbs back to it."""
+        thr = self.threshold(lr)
+        first, self.measured_once = not self.measured_once, True
+        if self.sharpness < thr:
+            self.below_seen = True
+            return []
+        at = f"λ_max {self.sharpness:.4g} ≥ {self.threshold_name} = {thr:.4g}"
+        if first:
+            return [self._event(t, "unstable_start", f"{at} at the first measurement: above the stability "
+                                                     "threshold from the start, not by sharpening")]
+        if self.below_seen and not self.onset_done:
             self.onset_done = True
-            return [self._event(t, "eos_onset", f"λ_max {self.sharpness:.4g} ≥ 2/η = {2 / lr:.4g}")]
+            return [self._event(t, "eos_onset", at)]
         return []
 
     def scheduled_checks(self, t: int, lr: float) -> list[dict[str, Any]]:
@@ -242,7 +267,7 @@ class Arm:
         if self.spec.measure.reparam_every and t % self.spec.measure.reparam_every == 0:
             out.extend(self.reparam_checks(t))
         if t in self.lr_changes:
-            out.append(self._event(t, "lr_change", f"{self.lr_changes[t]}: η = {lr:.4g}, 2/η = {2 / lr:.4g}"))
+            out.append(self._event(t, "lr_change", f"{self.lr_changes[t]}: η = {lr:.4g}, {self.threshold_name} = {self.threshold(lr):.4g}"))
         return out
 
     def finish(self, t: int, lr: float, loss: float, grad_norm: float, proj: float | None,
@@ -253,6 +278,8 @@ class Arm:
         out = []
         step = {"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
                 "grad_norm": grad_norm, "proj": proj, "disp": disp}
+        if self.momentum:  # readers take 2/η otherwise
+            step["threshold"] = self.threshold(lr)
         if tracked is not None:
             step.update(tracked)
         if self.quadratic_theory is not None:
@@ -270,7 +297,7 @@ class Arm:
             out.append(self._event(t, "period2_onset",
                                    f"⟨∇L, u⟩ flips sign on {self.oscillation.flip_fraction:.0%} of the last "
                                    f"{self.oscillation.window} steps"))
-        cat = self.catapult.update(t, loss, self.sharpness, 2.0 / lr)
+        cat = self.catapult.update(t, loss, self.sharpness, self.threshold(lr))
         if cat:
             ev = self._event(t, "catapult",
                              f"loss peaked at {cat['peak_loss_ratio']:.3g}× its start (step {cat['peak_step']}), "

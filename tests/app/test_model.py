@@ -108,3 +108,14 @@ def test_events_read_in_one_go_show_newest_first_across_arms():
     shown = [(e.arm, e.step) for e in newest_first(model.events)]
     assert shown == [("c", 62), ("b", 62), ("a", 11), ("c", 6), ("a", 0)]
     assert len(newest_first(model.events, 2)) == 2
+
+
+def test_the_threshold_line_is_the_records_own_under_momentum():
+    # Heavy ball β = 0.5: the engine writes 2(1+β)/η; without the field the line is 2/η.
+    model = RunModel()
+    model.apply_records([
+        {"type": "step", "arm": "hb", "step": 0, "loss": 1.0, "lr": 0.1, "threshold": 30.0},
+        {"type": "step", "arm": "gd", "step": 0, "loss": 1.0, "lr": 0.1},
+    ])
+    assert model.arms["hb"].threshold.last() == 30.0 and model.arms["hb"].with_momentum
+    assert math.isclose(model.arms["gd"].threshold.last(), 20.0) and not model.arms["gd"].with_momentum

@@ -76,11 +76,11 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
         chart.set_data([Series(f"{arm.name}/proj", arm.step.values, proj, color, kind="stems")],
                        hlines=[HLine(0.0, "#606060")])
         parts = []
-        lam, eta = arm.sharpness, arm.lr.last()
-        if lam is not None and eta is not None and math.isfinite(lam) and math.isfinite(eta):
-            ratio = lam * eta / 2
+        lam, thr = arm.sharpness, arm.threshold.last()
+        if lam is not None and thr is not None and math.isfinite(lam) and math.isfinite(thr) and thr > 0:
+            ratio = lam / thr  # λη/2, or λη/2(1+β) under momentum β: 1 at the threshold
             tint = "#f5d142" if ratio >= 0.95 else "#a0a0a0"
-            parts.append(f"[{tint}]λη/2 {ratio:.2f}[/]")
+            parts.append(f"[{tint}]{'λη/2(1+β)' if arm.with_momentum else 'λη/2'} {ratio:.2f}[/]")
         if len(proj):
             parts.append(sign_string(proj))
             fraction = flip_fraction(proj)

@@ -23,9 +23,10 @@ class EventsPanel(Panel):
     TITLE = "Events"
     help = """\
 **Events** the engine detected, newest first, each also marked on the charts' step axis:
-**E** EoS onset (λ_max reached 2/η), **2** period-2 onset (the sign of ⟨∇L,u⟩ flips every step),
-**C** catapult (a loss spike that ends in a flatter region), **η** a step-size change from the
-schedule, **X** divergence (the loss became infinite or NaN; that arm stops).
+**E** EoS onset (λ_max reached 2/η from below, by sharpening), **!** above 2/η already at the
+first measurement (η chosen past the threshold: a catapult or divergence follows), **2** period-2
+onset (the sign of ⟨∇L,u⟩ flips every step), **C** catapult (a loss spike that ends in a flatter
+region), **η** a step-size change from the schedule, **X** divergence (the loss became infinite or NaN; that arm stops).
 """
 
     def compose(self) -> ComposeResult:

@@ -25,14 +25,16 @@ there** instead of blowing up: that is the *edge of stability* (Cohen et al. 202
 falling, non-monotonically. The fainter traces are the next eigenvalues.
 
 With warmup or decay, η changes over time, so the threshold 2/η_t moves: warmup brings it down
-from high, decay raises it (and sharpness follows it up). SGD usually sits below 2/η.
+from high, decay raises it (and sharpness follows it up). SGD with small batches settles below
+2/η. With heavy-ball momentum β the threshold is 2(1+β)/η, and the dashed line is drawn there.
 On the uv model the dotted white trace is **theory**: the λ that the exact one-step map
 λ' = λ + (ηf²/n)(ηλ − 4) predicts from the step before (Lewkowycz et al. 2020). With ηλ > 4
 while the loss spikes, it can only fall: that is the catapult.
 Where the scenario tracks λ_max at every step (measure.track_every_step), a dimmer trace under
 λ_max shows it: a cheap estimate, two Hessian-vector products a step, that is never above the
 true value (a Ritz value) and within about 1% of it on average.
-Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-size change, X divergence).
+Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-size change, X divergence,
+! above the threshold at the first measurement).
 """
 
     def compose(self) -> ComposeResult:
@@ -58,7 +60,8 @@ Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-si
         chart.follow = view.follow
         chart.live = model.status == "running"
         chart.set_data(series, marks=event_marks(model))
-        extra = f"[#a0a0a0]╌ {THRESHOLD_LABEL}[/]"
+        momentum = any(a.with_momentum for a in model.arms.values())
+        extra = f"[#a0a0a0]╌ {'2(1+β)/η_t' if momentum else THRESHOLD_LABEL}[/]"
         if any(a.has_uv_theory for a in model.arms.values()):
             extra += f" [{THEORY_COLOR}]┈ theory[/]"
         self.set_subtitle(legend(model, view, extra))
