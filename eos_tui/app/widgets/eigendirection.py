@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from rich.text import Text as RichText
 from textual.app import ComposeResult
 
 from ..model import RunModel
@@ -75,20 +76,27 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
         proj = arm.proj.values
         chart.set_data([Series(f"{arm.name}/proj", arm.step.values, proj, color, kind="stems")],
                        hlines=[HLine(0.0, "#606060")])
-        parts = []
+        head, tail = [], []
         lam, thr = arm.sharpness, arm.threshold.last()
         if lam is not None and thr is not None and math.isfinite(lam) and math.isfinite(thr) and thr > 0:
             ratio = lam / thr  # λη/2, or λη/2(1+β) under momentum β: 1 at the threshold
             tint = "#f5d142" if ratio >= 0.95 else "#a0a0a0"
-            parts.append(f"[{tint}]{'λη/2(1+β)' if arm.with_momentum else 'λη/2'} {ratio:.2f}[/]")
+            head.append(f"[{tint}]{'λη/2(1+β)' if arm.with_momentum else 'λη/2'} {ratio:.2f}[/]")
+        signs = sign_string(proj) if len(proj) else None
         if len(proj):
-            parts.append(sign_string(proj))
             fraction = flip_fraction(proj)
             if fraction is not None:
-                parts.append(f"[#bd93f9]period-2 {fraction:.0%}[/]" if fraction >= PERIOD2_THRESHOLD
-                             else f"[#a0a0a0]flips {fraction:.0%}[/]")
+                tail.append(f"[#bd93f9]period-2 {fraction:.0%}[/]" if fraction >= PERIOD2_THRESHOLD
+                            else f"[#a0a0a0]flips {fraction:.0%}[/]")
             amp = amplitude(arm.disp.values)
             if amp is not None:
-                parts.append(f"amp {format_value(amp)}")
+                tail.append(f"amp {format_value(amp)}")
+        # The sign string is left out where the line would not fit (the chart shows the signs too).
+        parts = head + tail
+        width = self.content_size.width
+        if signs is not None:
+            with_signs = head + [signs] + tail
+            if not width or RichText.from_markup(" ".join(with_signs)).cell_len <= width:
+                parts = with_signs
         self.query_one("#proj-summary", Text).set(" ".join(parts))
         self.set_subtitle(f"[{color}]{arm.name}[/]")

@@ -46,19 +46,29 @@ def latest_checks(checks, limit: int):
     return [r for i, r in enumerate(rows) if i in keep]
 
 
-def reparam_table(rows) -> Table:
+FULL_TABLE_WIDTH = 36  # cells the five-column table needs; narrower panels drop ΔL
+
+
+def reparam_table(rows, width: int | None = None) -> Table:
     """One row per map T_α: the function's change (|Δf|, ΔL: round-off) and λ_max and the
-    adaptive sharpness after it (the values before are the same for every row of a step)."""
+    adaptive sharpness after it (the values before are the same for every row of a step).
+    Narrower than FULL_TABLE_WIDTH, ΔL is left out (|Δf| already shows the function is the
+    same) rather than every number being cut to "4.4…"."""
+    full = width is None or width >= FULL_TABLE_WIDTH
     table = Table(box=None, padding=(0, 1), pad_edge=False, expand=False, header_style="bold #a0a0a0")
     table.add_column("map", justify="left", no_wrap=True)
-    table.add_column("|Δf|", justify="right")
-    table.add_column("ΔL", justify="right")
-    table.add_column("λ_max", justify="right")
-    table.add_column("adaptive", justify="right", style="#2ecc71")
+    table.add_column("|Δf|", justify="right", no_wrap=True)
+    if full:
+        table.add_column("ΔL", justify="right", no_wrap=True)
+    table.add_column("λ_max", justify="right", no_wrap=True)
+    table.add_column("adaptive" if full else "adapt", justify="right", style="#2ecc71", no_wrap=True)
     for r in rows:
-        table.add_row(map_label(r), format_value(r.max_output_change, width=5),
-                      format_value(r.loss_change, width=6), format_value(r.sharpness_after, width=6),
-                      "–" if r.adaptive_after is None else format_value(r.adaptive_after, width=6))
+        cells = [map_label(r), format_value(r.max_output_change, width=5)]
+        if full:
+            cells.append(format_value(r.loss_change, width=6))
+        cells += [format_value(r.sharpness_after, width=6),
+                  "–" if r.adaptive_after is None else format_value(r.adaptive_after, width=6)]
+        table.add_row(*cells)
     return table
 
 
@@ -100,8 +110,16 @@ D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
         room = max(1, self.app.size.height // 4 - 3) if self.is_mounted else ROWS_SHOWN
         rows = latest_checks(checks, max(ROWS_SHOWN, room))
         before.set(before_line(rows[-1]))
-        body.set(reparam_table(rows), key=tuple(rows), lines=len(rows) + 1)
+        width = self.content_size.width or None
+        full = width is None or width >= FULL_TABLE_WIDTH
+        body.set(reparam_table(rows, width), key=(tuple(rows), full), lines=len(rows) + 1)
         self.set_subtitle(f"{len(checks)} checks")
+
+    def on_resize(self) -> None:
+        # A finished run redraws nothing by itself: re-fit the table to the new width.
+        app = self.app
+        if hasattr(app, "model") and hasattr(app, "view"):
+            self.show(app.model, app.view)
 
     @staticmethod
     def _absent(model: RunModel, arm) -> str:
