@@ -31,6 +31,16 @@ def test_catapult_needs_rise_and_return_below_start_with_low_sharpness():
     assert hits[4] == {"peak_loss_ratio": 9.0, "peak_step": 2, "sharpness_before": 10.0, "sharpness_after": 2.0}
 
 
+def test_each_catapult_is_reported_once():
+    # Warmup: 2/η_t comes down through λ_max twice, and each crossing spikes the loss and drops λ_max.
+    c = Catapult()
+    losses = [1.0, 0.1, 5.0, 0.2, 0.05, 0.05, 3.0, 0.04, 0.03]
+    sharp = [18.0, 18.0, 18.0, 6.0, 6.2, 6.4, 6.5, 4.4, 4.4]
+    hits = [c.update(t, loss, s, threshold=10.0) for t, (loss, s) in enumerate(zip(losses, sharp))]
+    assert [t for t, h in enumerate(hits) if h] == [3, 7]
+    assert hits[7] == {"peak_loss_ratio": 3.0, "peak_step": 6, "sharpness_before": 6.4, "sharpness_after": 4.4}
+
+
 def test_catapult_compares_with_sharpness_just_before_the_spike():
     # Progressive sharpening 1 → 3.9, a spike, then λ_max 3.5: a drop of 10%, not a rise from step 0.
     c = Catapult()

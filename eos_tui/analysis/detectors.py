@@ -70,7 +70,7 @@ class Catapult:
         self.done = False
 
     def update(self, step: int, loss: float, sharpness: float | None, threshold: float) -> dict | None:
-        """Feed one step; returns the catapult's numbers on the step it completes (once)."""
+        """Feed one step; returns a catapult's numbers on the step it completes (each one, once)."""
         if self.done or not math.isfinite(loss):
             return None
         if self.initial_loss is None:
@@ -90,11 +90,15 @@ class Catapult:
             return None
         if (loss < self.initial_loss and sharpness is not None and sharpness < threshold
                 and (self.sharpness_before is None or sharpness < self.sharpness_before)):
-            self.done = True
-            return {
+            found = {
                 "peak_loss_ratio": self.peak_loss / self.initial_loss if self.initial_loss > 0 else math.inf,
                 "peak_step": self.peak_step,
                 "sharpness_before": self.sharpness_before,
                 "sharpness_after": sharpness,
             }
+            # Watch for the next one: during warmup, each time the falling 2/η_t line crosses
+            # λ_max the loss spikes again and sharpness drops again (Kalra & Barkeshli 2023).
+            self.risen, self.peak_loss, self.peak_step = False, -math.inf, None
+            self.sharpness_before = sharpness
+            return found
         return None

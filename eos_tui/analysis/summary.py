@@ -85,7 +85,8 @@ def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any
         # step length |⟨θ_{t+1} − θ_t, u⟩| along u
         "oscillation": {"flip_fraction": flip_fraction,
                         "amplitude": sum(disp_tail) / len(disp_tail) if disp_tail else None},
-        "catapult": catapult,
+        "catapult": catapult,  # the first one; "catapults" counts them all
+        "catapults": sum(1 for e in events if e.get("kind") == "catapult"),
         "events": [{"kind": e.get("kind"), "step": e.get("step"), "message": e.get("message")} for e in events],
     }
 
