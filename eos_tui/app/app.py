@@ -59,6 +59,9 @@ class MainScreen(Screen):
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < SHORT_HEIGHT, "-short")
+        # Text that fits itself to its width (header, reparameterization table) is re-made once
+        # the new layout is in place; the charts re-render on their own.
+        self.call_after_refresh(self.app.redraw, True)
 
 
 class EosApp(App[int]):
@@ -122,7 +125,8 @@ class EosApp(App[int]):
         return changed
 
     def redraw(self, force: bool = False) -> None:
-        """Bring the screen up to date, if the data or the view changed since the last frame."""
+        """Bring the screen up to date, if the data or the view changed since the last frame; with
+        `force`, all of it, paused or not (after a resize, for the text that fits its width)."""
         key = (self.model.version, self.view.version, self.note)
         if key == self._drawn and not force:
             return
@@ -133,7 +137,7 @@ class EosApp(App[int]):
         self._drawn = key
         self.frames += 1
         main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_dir.name, note=self.note)
-        if not self.view.paused or view_changed:
+        if not self.view.paused or view_changed or force:
             for panel in self.panels:
                 panel.show(self.model, self.view)
 

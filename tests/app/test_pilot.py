@@ -166,3 +166,24 @@ async def test_the_header_names_every_arm_at_any_width(tmp_path):
             assert all(len(line) <= size[0] - 2 for line in lines), (size, text)  # 1-cell padding each side
             assert ("150/150 completed" in text) == (size[0] == 120), (size, text)
             assert size[0] == 120 or "✓" in text
+
+
+def reparam_headers(app) -> list[str]:
+    table = app.query_one("#reparam-table").render()._renderable  # a rich Table
+    return [str(c.header) for c in table.columns]
+
+
+async def test_a_resize_refits_the_header_and_the_reparam_table(tmp_path):
+    # A finished run gets no new data: the resize alone must re-fit the width-dependent text.
+    arms = ("uv-small", "uv-catapult", "uv-diverge", "mlp-small", "mlp-catapult")
+    run = synthetic.make_run(tmp_path / "five", steps=150, arms=arms)
+    app = EosApp(run)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        assert "ΔL" in reparam_headers(app)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.3)
+        lines = header_text(app).splitlines()
+        assert all(a in header_text(app) for a in arms)
+        assert all(len(line) <= 78 for line in lines), lines
+        assert "ΔL" not in reparam_headers(app) and "λ_max" in reparam_headers(app)

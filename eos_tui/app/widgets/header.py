@@ -99,13 +99,6 @@ Then, per arm, steps done / total, and the latest λ_max; the highlighted arm (t
 In a narrow terminal λ is dropped and a status shows as a mark: ✓ completed, ✗ diverged,
 ■ interrupted (✗ also marks a failed arm).
 """
-    _shown: tuple | None = None
 
     def show(self, model: RunModel, view: View, *, run_name: str, note: str | None = None) -> None:
-        self._shown = (model, view, run_name, note)
         self.set(header_markup(model, view, run_name=run_name, note=note, width=self.content_size.width or None))
-
-    def on_resize(self) -> None:
-        if self._shown is not None:
-            model, view, run_name, note = self._shown
-            self.show(model, view, run_name=run_name, note=note)

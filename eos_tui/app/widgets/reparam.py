@@ -49,12 +49,11 @@ def latest_checks(checks, limit: int):
 FULL_TABLE_WIDTH = 36  # cells the five-column table needs; narrower panels drop ΔL
 
 
-def reparam_table(rows, width: int | None = None) -> Table:
+def reparam_table(rows, full: bool = True) -> Table:
     """One row per map T_α: the function's change (|Δf|, ΔL: round-off) and λ_max and the
     adaptive sharpness after it (the values before are the same for every row of a step).
-    Narrower than FULL_TABLE_WIDTH, ΔL is left out (|Δf| already shows the function is the
-    same) rather than every number being cut to "4.4…"."""
-    full = width is None or width >= FULL_TABLE_WIDTH
+    Not `full` (a panel narrower than FULL_TABLE_WIDTH), ΔL is left out (|Δf| already shows the
+    function is the same) rather than every number being cut to "4.4…"."""
     table = Table(box=None, padding=(0, 1), pad_edge=False, expand=False, header_style="bold #a0a0a0")
     table.add_column("map", justify="left", no_wrap=True)
     table.add_column("|Δf|", justify="right", no_wrap=True)
@@ -110,16 +109,9 @@ D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
         room = max(1, self.app.size.height // 4 - 3) if self.is_mounted else ROWS_SHOWN
         rows = latest_checks(checks, max(ROWS_SHOWN, room))
         before.set(before_line(rows[-1]))
-        width = self.content_size.width or None
-        full = width is None or width >= FULL_TABLE_WIDTH
-        body.set(reparam_table(rows, width), key=(tuple(rows), full), lines=len(rows) + 1)
+        full = self.content_size.width >= FULL_TABLE_WIDTH or not self.content_size.width
+        body.set(reparam_table(rows, full), key=(tuple(rows), full), lines=len(rows) + 1)
         self.set_subtitle(f"{len(checks)} checks")
-
-    def on_resize(self) -> None:
-        # A finished run redraws nothing by itself: re-fit the table to the new width.
-        app = self.app
-        if hasattr(app, "model") and hasattr(app, "view"):
-            self.show(app.model, app.view)
 
     @staticmethod
     def _absent(model: RunModel, arm) -> str:
