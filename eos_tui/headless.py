@@ -69,9 +69,7 @@ class ArmProgress:
             fields = latest.setdefault(r["arm"], {})
             kind = r.get("type")
             if kind == "step":
-                lr = r.get("lr")
-                fields.update(completed=r["step"] + 1, loss=r.get("loss"),
-                              thr=r.get("threshold") or (2 / lr if isinstance(lr, (int, float)) and lr else None))
+                fields.update(completed=r["step"] + 1, loss=r.get("loss"), thr=rf.step_threshold(r))
             elif kind == "sharpness" and r.get("eigenvalues"):
                 fields["sharp"] = _fmt(r["eigenvalues"][0])
             elif kind == "end":

@@ -159,3 +159,12 @@ def test_dumps_fast_path_matches_the_clean_path():
             {"type": "event", "message": "λ ≥ 2/η", "data": {"a": 0.1}}]
     for r in recs:
         assert rf.dumps_record(r) == json.dumps(rf._clean(r), separators=(",", ":"), allow_nan=False)
+
+
+def test_step_threshold_is_the_records_own_else_two_over_eta():
+    assert rf.step_threshold({"lr": 0.1, "threshold": 30.0}) == 30.0  # heavy ball, β = 0.5
+    assert rf.step_threshold({"lr": 0.1}) == pytest.approx(20.0)
+    # a damaged or missing value falls back, never raises
+    for bad in (None, "x", True, -1.0, float("nan"), 0):
+        assert rf.step_threshold({"lr": 0.1, "threshold": bad}) == pytest.approx(20.0)
+        assert rf.step_threshold({"lr": bad}) is None

@@ -5,17 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+from ..rundir.format import step_threshold
+
 
 def _finite(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
-
-
-def _threshold(step: dict[str, Any]) -> float | None:
-    thr = _finite(step.get("threshold"))
-    if thr is not None:
-        return thr
-    lr = _finite(step.get("lr"))
-    return 2.0 / lr if lr else None
 
 
 def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -38,8 +32,7 @@ def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any
             end = r
     losses = [_finite(s.get("loss")) for s in steps]
     finite_losses = [x for x in losses if x is not None]
-    # The stability threshold at each step: the record's own (momentum: 2(1+β)/η), else 2/η.
-    threshold_at = {s["step"]: _threshold(s) for s in steps}
+    threshold_at = {s["step"]: step_threshold(s) for s in steps}  # 2/η, or 2(1+β)/η with momentum
 
     onset = next((e["step"] for e in events if e.get("kind") == "eos_onset"), None)
     catapult = next((e.get("data") for e in events if e.get("kind") == "catapult"), None)

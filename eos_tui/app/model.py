@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..rundir.format import DIVERGED, END, EVENT, REPARAM, RUNNING, SHARPNESS, STEP
+from ..rundir.format import DIVERGED, END, EVENT, REPARAM, RUNNING, SHARPNESS, STEP, step_threshold
 
 STEP_FIELDS = ("step", "loss", "lr", "grad_norm", "proj", "disp")
 # Theory overlays the engine writes into step records where it has a closed form: the quadratic's
@@ -162,7 +162,7 @@ class _ArmBatch:
     steps: dict[str, list[float]] = field(default_factory=lambda: {f: [] for f in STEP_FIELDS})
     theory: dict[str, list[float]] = field(
         default_factory=lambda: {f: [] for f in (*THEORY_FIELDS, *OPTIONAL_STEP_FIELDS)})
-    thresholds: list[float] = field(default_factory=list)  # the record's own (momentum), else NaN
+    thresholds: list[float] = field(default_factory=list)  # 2/η, or 2(1+β)/η with momentum; NaN if none
     sharpness_steps: list[float] = field(default_factory=list)
     eigenvalues: list[list[float]] = field(default_factory=list)
     reparams: list[Reparam] = field(default_factory=list)
@@ -198,11 +198,9 @@ class Batch:
         if a is None:
             a = self.arms[arm] = _ArmBatch()
         if kind == STEP:
-            row = [_num(rec.get(f)) for f in STEP_FIELDS]
-            thr = _num(rec.get("threshold")) if rec.get("threshold") is not None else math.nan
-            for f, v in zip(STEP_FIELDS, row):
-                a.steps[f].append(v)
-            a.thresholds.append(thr)
+            for f in STEP_FIELDS:
+                a.steps[f].append(_num(rec.get(f)))
+            a.thresholds.append(_num(step_threshold(rec)))
             for f in a.theory:
                 a.theory[f].append(_num(rec.get(f)))
         elif kind == SHARPNESS:
@@ -270,10 +268,7 @@ class RunModel:
             if b.steps["step"]:
                 for f in STEP_FIELDS:
                     getattr(arm, f).extend(b.steps[f])
-                lr = np.asarray(b.steps["lr"], dtype=np.float64)
-                given = np.asarray(b.thresholds, dtype=np.float64)  # 2(1+β)/η under momentum β
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    arm.threshold.extend(np.where(np.isfinite(given), given, np.where(lr > 0, 2.0 / lr, np.nan)))
+                arm.threshold.extend(b.thresholds)
                 self._apply_theory(arm, b)
             if b.sharpness_steps:
                 arm.sharpness_step.extend(b.sharpness_steps)

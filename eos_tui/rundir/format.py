@@ -37,7 +37,7 @@ ENGINE_LOG = "engine.log"
 FORMAT_VERSION = 1
 
 # Record types written to metrics.jsonl (more fields are welcome on each; readers ignore unknown ones).
-STEP = "step"  # {"arm", "step", "loss", "lr", "grad_norm", "proj", ...}
+STEP = "step"  # {"arm", "step", "loss", "lr", "grad_norm", "proj", ..., "threshold" with momentum}
 SHARPNESS = "sharpness"  # {"arm", "step", "eigenvalues": [descending], "hvps", "residual"}
 REPARAM = "reparam"  # {"arm", "step", "alpha", "max_output_change", "loss_change", "sharpness_before", "sharpness_after"}
 EVENT = "event"  # {"arm", "step", "kind", "message"}
@@ -54,6 +54,17 @@ ARM_STATUSES = (COMPLETED, DIVERGED, INTERRUPTED, FAILED)
 RUN_STATUSES = (RUNNING, COMPLETED, INTERRUPTED, FAILED)
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def step_threshold(record: dict[str, Any]) -> float | None:
+    """The stability threshold on λ_max at a step record: its own "threshold" where the engine
+    wrote one (heavy-ball momentum β: 2(1+β)/η), else 2/η; None without a usable η."""
+    def positive(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+    if positive(thr := record.get("threshold")):
+        return float(thr)
+    return 2.0 / record["lr"] if positive(record.get("lr")) else None
 
 
 def now_iso() -> str:
