@@ -18,7 +18,6 @@ import os
 import pty
 import select
 import shutil
-import signal
 import statistics
 import struct
 import subprocess

@@ -11,9 +11,14 @@ import sys
 import pytest
 
 from eos_tui.scenario import (
-    ScenarioError, find_scenario, list_builtins, load_scenario, load_scenario_text, parse_override,
+    ScenarioError,
+    find_scenario,
+    list_builtins,
+    load_scenario,
+    load_scenario_text,
+    loader,
+    parse_override,
 )
-from eos_tui.scenario import loader
 
 MINIMAL = '[optimizer]\nlr = 0.1\n'
 

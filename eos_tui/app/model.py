@@ -179,7 +179,7 @@ class Batch:
     bad: int = 0  # records skipped as malformed
 
     @classmethod
-    def from_records(cls, records: Iterable[dict[str, Any]]) -> "Batch":
+    def from_records(cls, records: Iterable[dict[str, Any]]) -> Batch:
         batch = cls()
         for rec in records:
             batch.records += 1

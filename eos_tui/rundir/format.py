@@ -219,7 +219,7 @@ class MetricsWriter:
                 self._fh.flush()
                 self._fh.close()
 
-    def __enter__(self) -> "MetricsWriter":
+    def __enter__(self) -> MetricsWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

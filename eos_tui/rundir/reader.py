@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .format import MANIFEST_FILE, METRICS_FILE, SCENARIO_FILE, RUNNING
+from .format import MANIFEST_FILE, METRICS_FILE, RUNNING, SCENARIO_FILE
 
 
 class MetricsFollower:

@@ -6,12 +6,11 @@ import signal
 import subprocess
 
 import pytest
+from helpers import wait_file, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.launch import engine_alive, start_engine, stop_engine
 from eos_tui.rundir import read_manifest
-
-from helpers import wait_file, wait_for
 
 
 def manifest_status(run):

@@ -2,9 +2,9 @@
 
 import math
 
-from eos_tui.app.model import Batch, RunModel
-
 import synthetic
+
+from eos_tui.app.model import Batch, RunModel
 
 
 def test_model_from_a_finished_run(finished_run):

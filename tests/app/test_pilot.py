@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
+import synthetic
+from helpers import run_finished, wait_for
+
 from eos_tui.app import EosApp
 from eos_tui.app.screens.help import HelpScreen
 from eos_tui.app.widgets import RunHeader
 from eos_tui.app.widgets.chart import Chart
-
-import synthetic
-from helpers import run_finished, wait_for
 
 
 def header_text(app) -> str:

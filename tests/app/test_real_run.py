@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_finished, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.app.widgets.chart import Chart
 from eos_tui.app.widgets.reparam import latest_checks
-
-from helpers import run_finished, wait_for
 
 
 def headless(name: str, out: Path, *overrides: str) -> Path:

@@ -1,8 +1,8 @@
 """Snapshots of a finished synthetic run at 80x24 and 160x48 (deterministic: no clocks shown)."""
 
-from eos_tui.app import EosApp
-
 from helpers import run_finished, wait_for
+
+from eos_tui.app import EosApp
 
 
 def _settled(app):

@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_file
 
 from eos_tui.launch import engine_alive, stop_engine
-
-from helpers import wait_file
 
 HERE = Path(__file__).parent
 
@@ -20,7 +19,9 @@ HERE = Path(__file__).parent
 def run_in_pty(argv, keys: bytes, after: float, cols=100, rows=30, timeout=20.0) -> tuple[bytes, int]:
     pid, fd = pty.fork()
     if pid == 0:
-        import fcntl, struct, termios
+        import fcntl
+        import struct
+        import termios
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = dict(os.environ, TERM="xterm-256color")
         os.execvpe(argv[0], argv, env)

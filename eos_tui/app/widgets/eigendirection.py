@@ -8,13 +8,13 @@ import numpy as np
 from rich.text import Text as RichText
 from textual.app import ComposeResult
 
+from ...analysis.detectors import FLIP_WINDOW, PERIOD2_THRESHOLD
 from ..model import RunModel
 from ..view import View
 from .chart import Chart, HLine, Series
-from .panel import Panel, Text
-from .palette import arm_color
-from ...analysis.detectors import FLIP_WINDOW, PERIOD2_THRESHOLD
 from .chart.ticks import format_value
+from .palette import arm_color
+from .panel import Panel, Text
 
 SIGNS_SHOWN = 6
 

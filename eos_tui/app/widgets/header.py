@@ -69,7 +69,7 @@ def header_markup(model: RunModel, view: View, *, run_name: str, note: str | Non
                   width: int | None = None) -> str:
     """The header's text. With `width`, every arm is shown: the arm entries wrap onto a second
     line, and past two lines shorten (λ dropped, then the status as a mark) rather than fall off."""
-    top = [f"[b]eos-tui[/b]", f"[b]{escape(model.scenario)}[/b]", status_text(model, view, note),
+    top = ["[b]eos-tui[/b]", f"[b]{escape(model.scenario)}[/b]", status_text(model, view, note),
            f"[#a0a0a0]{escape(model.device)}[/]"]
     if model.status == "running":
         rate = model.steps_per_second()

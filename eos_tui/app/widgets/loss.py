@@ -9,9 +9,9 @@ from ..model import RunModel
 from ..view import View
 from .arms import arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series
+from .chart.ticks import format_value
 from .palette import THEORY_COLOR
 from .panel import Panel
-from .chart.ticks import format_value
 
 
 class LossPanel(Panel):

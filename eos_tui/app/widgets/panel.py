@@ -11,8 +11,8 @@ from typing import ClassVar
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from ..view import View
 from ..model import RunModel
+from ..view import View
 
 
 class Panel(Vertical):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from rich.table import Table
 import math
 
+from rich.table import Table
 from textual.app import ComposeResult
 
 from ..model import RunModel
 from ..view import View
-from .panel import Panel, Text
 from .chart.ticks import format_value
+from .panel import Panel, Text
 
 ROWS_SHOWN = 3  # at least this many rows, more when the terminal is tall
 

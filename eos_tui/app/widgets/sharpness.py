@@ -8,8 +8,8 @@ from ..model import RunModel
 from ..view import View
 from .arms import arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series, faint
-from .panel import Panel
 from .palette import THEORY_COLOR, THRESHOLD_LABEL
+from .panel import Panel
 
 
 class SharpnessPanel(Panel):
@@ -42,7 +42,7 @@ Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-si
 
     def show(self, model: RunModel, view: View) -> None:
         series = []
-        for arm, color, highlighted in arms_in_draw_order(model, view):
+        for arm, color, _highlighted in arms_in_draw_order(model, view):
             xs = arm.sharpness_step.values
             for j, col in enumerate(arm.eigenvalues[1:], start=1):
                 series.append(Series(f"{arm.name}/eig{j}", xs, col.values, faint(color, 0.55), fit="none"))

@@ -27,8 +27,7 @@ from textual.widget import Widget
 
 from .canvas import BrailleCanvas
 from .downsample import MinMaxPyramid
-from .ticks import (LABEL_WIDTH, format_decade, format_step, format_value, labelled_ticks, linear_ticks, log_ticks,
-                    nice_step)
+from .ticks import LABEL_WIDTH, format_decade, format_step, format_value, labelled_ticks, linear_ticks, log_ticks, nice_step
 
 AXIS_WIDTH = LABEL_WIDTH + 1  # labels, then the axis line
 FAINT_TOWARDS = Color(0, 0, 0)
