@@ -152,14 +152,14 @@ def run_scenario(scenario, run_dir: str | os.PathLike[str], *, on_records: OnRec
     def emit(recs: list[dict[str, Any]]) -> None:
         if not recs:
             return
+        for r in recs:  # first: the summaries then agree with the arms' statuses, written or not
+            summaries[r["arm"]].add(r)
         if writer.error is None or not ending:
             try:
                 writer.write_many(recs)
             except OSError:
                 if not ending:
                     raise
-        for r in recs:
-            summaries[r["arm"]].add(r)
         if on_records is not None:
             on_records(recs, arms)
 
