@@ -99,6 +99,10 @@ from eos_tui.scenario import load_scenario_text
 sc = load_scenario_text(sys.argv[1], source="<test>")
 out = None if sys.argv[3] == "-" else sys.argv[3]
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+# Widen the window between looking at a directory and making it, as a busy machine would.
+import pathlib
+mkdir = pathlib.Path.mkdir
+pathlib.Path.mkdir = lambda self, *a, **k: (time.sleep(0.3), mkdir(self, *a, **k))[1]
 try:
     print(prepare_run(sc, out=out, root=sys.argv[4]))
 except FileExistsError as e:
