@@ -119,8 +119,9 @@ def _wait(engine: EngineHandle, timeout: float) -> bool:
 
 
 def stop_engine(engine: EngineHandle, timeout: float = 10.0) -> bool:
-    """Stop the engine cleanly: SIGINT (it finishes the current step, writes "end" records with
-    status "interrupted" and marks the manifest interrupted), then SIGTERM, then SIGKILL.
+    """Stop the engine cleanly: SIGINT (it stops within one Hessian-vector product, even inside a
+    long eigen-solve, writes "end" records with status "interrupted" and marks the manifest
+    interrupted), then SIGTERM, then SIGKILL.
 
     Returns True if the engine exited on SIGINT or SIGTERM (its run directory is complete), False if
     it had to be killed (the metrics are still valid line by line, but the manifest may say

@@ -377,6 +377,47 @@ def test_disk_full_ends_the_run_failed_once_with_the_reason(tmp_path, monkeypatc
     assert "Traceback" not in captured.err and "Exception in thread" not in captured.err
 
 
+def test_on_a_full_disk_the_final_manifest_uses_the_reserved_space(tmp_path, monkeypatch):
+    from eos_tui.engine.runner import run_scenario
+
+    full = {"on": False}
+    init = rf.MetricsWriter.__init__
+
+    class Filling(_FullFile):
+        def write(self, text):
+            try:
+                return super().write(text)
+            except OSError:
+                full["on"] = True
+                raise
+
+    def full_init(self, *a, **kw):
+        init(self, *a, **kw)
+        self._fh = Filling(self._fh, 3000)
+
+    original = rf.write_json_atomic
+
+    def manifest_write(path, data):
+        if full["on"] and (tmp_path / rf.RESERVE_FILE).exists():  # no room but the reserve's
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        original(path, data)
+
+    monkeypatch.setattr(rf.MetricsWriter, "__init__", full_init)
+    monkeypatch.setattr(rf, "write_json_atomic", manifest_write)
+    with pytest.raises(OSError):
+        run_scenario(small(), tmp_path)
+    m = read_manifest(tmp_path)
+    assert m["status"] == "failed" and "No space left" in m["error"]
+    assert not (tmp_path / rf.RESERVE_FILE).exists()
+
+
+def test_a_finished_run_leaves_no_reserve(tmp_path):
+    from eos_tui.engine.runner import run_scenario
+
+    run_scenario(small(steps=3), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [rf.MANIFEST_FILE, rf.METRICS_FILE]
+
+
 def test_a_write_failure_in_the_flusher_thread_is_quiet_and_reported(tmp_path, capfd):
     w = rf.MetricsWriter(tmp_path, flush_interval=0.01)
     with w._lock:

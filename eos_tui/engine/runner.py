@@ -145,6 +145,12 @@ def run_scenario(scenario, run_dir: str | os.PathLike[str], *, on_records: OnRec
     # Lines reach the file within FLUSH_INTERVAL (a follower sees them that fast) without a write
     # system call per step; see MetricsWriter.
     writer = rf.MetricsWriter(run_dir, flush_interval=FLUSH_INTERVAL)
+    reserve = run_dir / rf.RESERVE_FILE
+    try:
+        with open(reserve, "wb") as fh:  # random bytes: a compressing file system keeps zeros for free
+            fh.write(os.urandom(rf.RESERVE_BYTES))
+    except OSError:
+        reserve.unlink(missing_ok=True)
     arms: list[Arm] = []
     status = rf.FAILED
     ending = False  # in the clean-up: a broken metrics file no longer stops anything
@@ -236,8 +242,13 @@ def run_scenario(scenario, run_dir: str | os.PathLike[str], *, on_records: OnRec
             manifest["arms"][name]["summary"] = summaries[name].result()
         try:
             write_manifest()
-        except OSError as e:
-            print(f"eos-tui engine: cannot write the final manifest: {e}", file=sys.stderr)
+        except OSError:
+            reserve.unlink(missing_ok=True)  # a full disk: give back the space held for this
+            try:
+                write_manifest()
+            except OSError as e:
+                print(f"eos-tui engine: cannot write the final manifest: {e}", file=sys.stderr)
+        reserve.unlink(missing_ok=True)
         interrupt.clear()
         if own_stop:
             stop.restore()

@@ -34,6 +34,10 @@ SCENARIO_FILE = "scenario.toml"
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.jsonl"
 ENGINE_LOG = "engine.log"
+# Disk space the engine holds while it runs (a file of random bytes, removed at the end), so that on
+# a full disk the final manifest can still be written: the engine deletes it, then writes.
+RESERVE_FILE = ".reserve"
+RESERVE_BYTES = 256 << 10
 
 FORMAT_VERSION = 1
 
