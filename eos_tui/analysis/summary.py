@@ -98,24 +98,30 @@ class ArmSummarizer:
 
     def _step(self, s: dict[str, Any]) -> None:
         self.n_steps += 1
-        self.last_step = s["step"]
-        loss = _finite(s.get("loss"))
+        step = self.last_step = s["step"]
+        loss = s.get("loss")
+        if loss is not None:
+            loss = _finite(loss)
         self.last_loss = loss
         if loss is not None:
             if self.first_loss is None:
                 self.first_loss = loss
-            self.max_loss = loss if self.max_loss is None else max(self.max_loss, loss)
-        if (p := _finite(s.get("proj"))) is not None:
-            self.projs.append(p)
-        if _finite(s.get("disp")) is not None:
-            self.disps.append(abs(s["disp"]))
-        step, thr = s["step"], step_threshold(s)
-        self.recent_threshold.pop(step, None)
-        self.recent_threshold[step] = thr
-        if len(self.recent_threshold) > self._RECENT:
-            del self.recent_threshold[next(iter(self.recent_threshold))]
-        for eig0 in self.pending.pop(step, ()):
-            self._ratio(step, eig0, thr)
+            if self.max_loss is None or loss > self.max_loss:
+                self.max_loss = loss
+        proj = s.get("proj")
+        if proj is not None and (proj := _finite(proj)) is not None:
+            self.projs.append(proj)
+        disp = s.get("disp")
+        if disp is not None and _finite(disp) is not None:
+            self.disps.append(abs(disp))
+        thr = step_threshold(s)
+        recent = self.recent_threshold
+        recent[step] = thr
+        if len(recent) > self._RECENT:
+            del recent[next(iter(recent))]
+        if self.pending:
+            for eig0 in self.pending.pop(step, ()):
+                self._ratio(step, eig0, thr)
 
     def _ratio(self, step: Any, eig0: float, thr: float | None) -> None:
         if thr:

@@ -170,15 +170,16 @@ RUN_STATUSES = (RUNNING, COMPLETED, INTERRUPTED, FAILED)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
 def step_threshold(record: Mapping[str, Any]) -> float | None:
     """The stability threshold on λ_max at a step record: its own "threshold" where the engine
     wrote one (heavy-ball momentum β: 2(1+β)/η), else 2/η; None without a usable η."""
-    def positive(value: Any) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-
-    if positive(record.get("threshold")):
+    if _positive(record.get("threshold")):
         return float(record["threshold"])
-    return 2.0 / record["lr"] if positive(record.get("lr")) else None
+    return 2.0 / record["lr"] if _positive(record.get("lr")) else None
 
 
 def now_iso() -> str:
