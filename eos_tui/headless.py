@@ -100,7 +100,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
     for col, just in (("arm", "left"), ("status", "left"), ("steps", "right"), ("loss start→end", "right"),
                       ("max", "right"), ("λ_max", "right"), ("λη/2", "right"), ("EoS@", "right"),
                       ("flips", "right")):
-        t.add_column(col, justify=just, no_wrap=True)
+        t.add_column(col, justify="left" if just == "left" else "right", no_wrap=True)
     for a in summary["arms"]:
         t.add_row(a["name"], a["status"], str(a["steps_done"]),
                   f"{_fmt(a['initial_loss'], '.3g')}→{_fmt(a['final_loss'], '.3g')}", _fmt(a["max_loss"], ".3g"),
