@@ -115,6 +115,7 @@ def runs_(
 ) -> None:
     """List the run directories under runs/, newest first."""
     from .rundir import list_runs
+    from .rundir.reader import safe_text
 
     if root.exists() and not root.is_dir():
         raise _err(f"{root}: not a directory (--root names the folder that holds run directories)")
@@ -127,6 +128,7 @@ def runs_(
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     # The run directory is what a person copies into `eos-tui watch`: never cut it short.
     table = Table(box=None, pad_edge=False)
@@ -136,7 +138,8 @@ def runs_(
     for r in found:
         total = f"/{r.steps}" if r.steps else ""
         started = (r.started or "")[:19].replace("T", " ")  # ISO to the second, local to the run
-        table.add_row(str(r.path), r.scenario, r.status, f"{r.steps_done}{total}", started)
+        # Text, not str: run data is shown as it is, never read as rich markup.
+        table.add_row(*(Text(safe_text(str(c))) for c in (r.path, r.scenario, r.status, f"{r.steps_done}{total}", started)))
     Console(width=max(shutil.get_terminal_size((200, 24)).columns, 200) if not sys.stdout.isatty() else None).print(table)
 
 

@@ -7,16 +7,17 @@ sweeps can pipe it; everything live goes to stderr.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .analysis.summary import summarize
+from .analysis.summary import summarize_arm
 from .prepare import prepare_run
 from .rundir import format as rf
 
@@ -99,7 +100,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
     for col, just in (("arm", "left"), ("status", "left"), ("steps", "right"), ("loss start→end", "right"),
                       ("max", "right"), ("λ_max", "right"), ("λη/2", "right"), ("EoS@", "right"),
                       ("flips", "right")):
-        t.add_column(col, justify=just, no_wrap=True)
+        t.add_column(col, justify="left" if just == "left" else "right", no_wrap=True)
     for a in summary["arms"]:
         t.add_row(a["name"], a["status"], str(a["steps_done"]),
                   f"{_fmt(a['initial_loss'], '.3g')}→{_fmt(a['final_loss'], '.3g')}", _fmt(a["max_loss"], ".3g"),
@@ -108,17 +109,83 @@ def summary_table(summary: dict[str, Any]) -> Table:
     return t
 
 
-def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
-    # torch is imported here, not at the top: `eos-tui --help` must not pay for it.
-    from .engine.runner import resolve_device, run_scenario
+class _SafeStream:
+    """stderr for the progress display: a write that fails (`2>/dev/full`, a closed pipe) is dropped,
+    and the stream goes quiet. Progress output failing must not fail the run. Its descriptor is then
+    pointed at /dev/null, so that Python's own flush at exit has nothing to fail on either."""
 
-    err = Console(stderr=True)
+    def __init__(self, stream: Any):
+        self._stream = stream
+        self.broken = False
+
+    def _broke(self) -> None:
+        self.broken = True
+        _silence(self._stream)
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except (OSError, ValueError):
+                self._broke()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._broke()
+
+    def isatty(self) -> bool:
+        try:
+            return bool(self._stream.isatty())
+        except (OSError, ValueError):
+            return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _silence(stream: Any) -> None:
+    """Point a broken standard stream's descriptor at /dev/null (best effort)."""
+    try:
+        fd = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, fd)
+        finally:
+            os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
+    """Train in this process. Exit codes: 0 completed, 1 failed (or stdout could not take the
+    result), 2 bad usage, 130 interrupted (the summary is still printed).
+
+    Ctrl-C (SIGINT), SIGTERM and SIGHUP only ask the run to stop, from here to the summary: the
+    handlers never raise, so however many Ctrl-C come, the run ends "interrupted", the summary is
+    printed and the exit code is 130."""
+    # torch is imported here, not at the top: `eos-tui --help` must not pay for it.
+    from .engine.runner import StopRequest, resolve_device, run_scenario
+
+    err = Console(file=cast("IO[str]", _SafeStream(sys.stderr)), stderr=True)
     try:
         for arm in scenario.arms:
             resolve_device(arm.device)
     except RuntimeError as e:
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
         return EXIT_USAGE
+    stop = StopRequest()
+    stop.install()
+    try:
+        return _run(scenario, out=out, as_json=as_json, err=err, stop=stop, run_scenario=run_scenario)
+    finally:
+        stop.restore()
+
+
+def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_scenario) -> int:
     try:
         run_dir = prepare_run(scenario, out=out)
     except (FileExistsError, OSError, ValueError) as e:
@@ -128,26 +195,37 @@ def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
     status = rf.FAILED
     try:
         with progress.progress:
-            status, manifest = run_scenario(scenario, run_dir, on_records=progress)
+            status, manifest = run_scenario(scenario, run_dir, on_records=progress, stop=stop)
     except KeyboardInterrupt:
         # Ctrl-C before the engine took over its signals: the first manifest still says "running".
         _mark_interrupted(run_dir)
         raise
     except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
-        err.print(f"eos-tui: the run failed: {type(e).__name__}: {e} (traceback in {run_dir}/manifest.json)",
+        err.print(f"eos-tui: the run failed: {type(e).__name__}: {e} (details in {run_dir}/manifest.json)",
                   markup=False, highlight=False)
         return EXIT_FAILED
-    summary = summarize(scenario.name, str(run_dir), [a.name for a in scenario.arms],
-                        _read(run_dir))
-    if as_json:
-        sys.stdout.write(json.dumps(summary) + "\n")
-        sys.stdout.flush()
-    else:
-        # Piped or redirected, rich would assume 80 columns and squeeze the table: use 120 then.
-        Console(width=None if sys.stdout.isatty() else 120).print(summary_table(summary))
+    # The engine summarized every arm as it trained (the same summarize_arm): no need to read the
+    # whole metrics file back.
+    summary = {"scenario": scenario.name, "run_dir": str(run_dir),
+               "arms": [manifest["arms"][a.name].get("summary") or summarize_arm(a.name, []) for a in scenario.arms]}
+    try:
+        if as_json:
+            sys.stdout.write(json.dumps(summary) + "\n")
+            sys.stdout.flush()
+        else:
+            # Piped or redirected, rich would assume 80 columns and squeeze the table: use 120 then.
+            Console(width=None if sys.stdout.isatty() else 120).print(summary_table(summary))
+    except (OSError, ValueError) as e:  # stdout full, closed, a closed pipe
+        _silence(sys.stdout)
+        err.print(f"eos-tui: cannot write the summary to stdout: {getattr(e, 'strerror', None) or e} "
+                  f"(the run is in {run_dir})", markup=False, highlight=False)
+        return EXIT_FAILED
     if status == rf.INTERRUPTED:
         err.print(f"interrupted; the metrics so far are in {run_dir}", markup=False, highlight=False)
         return EXIT_INTERRUPTED
+    if status != rf.COMPLETED:
+        err.print(f"eos-tui: the run failed: {manifest.get('error')}", markup=False, highlight=False)
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -158,9 +236,3 @@ def _mark_interrupted(run_dir: Path) -> None:
     if manifest is not None and manifest.get("status") == rf.RUNNING:
         manifest.update(status=rf.INTERRUPTED, ended=rf.now_iso())
         rf.write_json_atomic(run_dir / rf.MANIFEST_FILE, manifest)
-
-
-def _read(run_dir: Path) -> list[dict[str, Any]]:
-    from .rundir import read_records
-
-    return read_records(run_dir)

@@ -1,6 +1,11 @@
 """Starting and stopping the training engine as its own process (no torch, no textual here).
 
-The engine runs as `python -m eos_tui.engine RUN_DIR` in a fresh interpreter. A fresh interpreter
+The engine runs as `python -c ENGINE_CODE RUN_DIR` in a fresh interpreter, not as
+`python -m eos_tui.engine`: `-m` and `-c` put the current directory first on sys.path, and a
+numpy.py (or torch.py, ...) in the directory where someone runs `eos-tui run` would then be imported
+by the engine. ENGINE_CODE removes that entry before importing anything, and PYTHONSAFEPATH=1 keeps
+it off on Python 3.11+ (-I or -E would too, but they would also drop PYTHONPATH and the user's
+site-packages, where eos_tui itself may be installed). A fresh interpreter
 is as safe for CUDA as multiprocessing's "spawn" (nothing is inherited from a parent that may have
 touched the GPU), and unlike a multiprocessing child it can outlive the process that started it:
 that is what `--detach` and the app's `d` key need.
@@ -24,25 +29,55 @@ import time
 from pathlib import Path
 from typing import Union
 
+from .rundir import format as rf
 from .rundir.format import ENGINE_LOG
-from .rundir.reader import pid_alive
+from .rundir.reader import pid_alive, read_manifest
+
+# sys.path[0] is the current directory ('') under -c unless safe_path (PYTHONSAFEPATH, 3.11+) kept it off.
+ENGINE_CODE = ("import sys\n"
+               "if not getattr(sys.flags, 'safe_path', False) and sys.path and sys.path[0] in ('', '.'):\n"
+               "    del sys.path[0]\n"
+               "from eos_tui.engine.runner import main\n"
+               "sys.exit(main())\n")
 
 EngineHandle = Union[int, subprocess.Popen]
 
 
 def start_engine(run_dir: str | os.PathLike[str], *, python: str = sys.executable) -> subprocess.Popen:
-    """Start the engine on RUN_DIR (which holds scenario.toml) in the background and return at once."""
+    """Start the engine on RUN_DIR (which holds scenario.toml) in the background and return at once.
+
+    The manifest then names the engine's process (pid and start time), so that a reader never takes
+    this launcher's exit for the engine's (the engine writes the same pid itself once it runs)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONSAFEPATH="1")
     with open(run_dir / ENGINE_LOG, "ab") as log:
-        return subprocess.Popen(
-            [python, "-m", "eos_tui.engine", str(run_dir)],
+        proc = subprocess.Popen(
+            [python, "-c", ENGINE_CODE, str(run_dir)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            env=env,
         )
+    _record_engine_pid(run_dir, proc.pid)
+    return proc
+
+
+def _record_engine_pid(run_dir: Path, pid: int) -> None:
+    """Write the engine's pid into a manifest that still names another process, under the lock the
+    engine's own manifest writes take: a manifest the engine already wrote is left as it is."""
+    try:
+        with rf.manifest_lock(run_dir):
+            manifest = read_manifest(run_dir)
+            if manifest is None or manifest.get("pid") == pid or manifest.get("status") != rf.RUNNING:
+                return
+            manifest["pid"] = pid
+            manifest["pid_start"] = rf.process_start_time(pid)
+            rf.write_json_atomic(run_dir / rf.MANIFEST_FILE, manifest)
+    except OSError:
+        pass  # best effort: the engine writes its own pid as it starts
 
 
 def engine_alive(engine: EngineHandle | None) -> bool:
@@ -84,8 +119,9 @@ def _wait(engine: EngineHandle, timeout: float) -> bool:
 
 
 def stop_engine(engine: EngineHandle, timeout: float = 10.0) -> bool:
-    """Stop the engine cleanly: SIGINT (it finishes the current step, writes "end" records with
-    status "interrupted" and marks the manifest interrupted), then SIGTERM, then SIGKILL.
+    """Stop the engine cleanly: SIGINT (it stops within one Hessian-vector product, even inside a
+    long eigen-solve, writes "end" records with status "interrupted" and marks the manifest
+    interrupted), then SIGTERM, then SIGKILL.
 
     Returns True if the engine exited on SIGINT or SIGTERM (its run directory is complete), False if
     it had to be killed (the metrics are still valid line by line, but the manifest may say

@@ -85,8 +85,8 @@ def test_safe_names(name, ok):
 
 
 def test_default_run_dir_is_unique_within_a_second(tmp_path):
-    a = rf.default_run_dir("eos", tmp_path)
-    a.mkdir()
+    a = rf.default_run_dir("eos", tmp_path)  # created: the mkdir is the claim
+    assert a.is_dir()
     b = rf.default_run_dir("eos", tmp_path)
     assert a != b and b.name.startswith(a.name)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any, Iterable
 
 from ..rundir.format import step_threshold
@@ -13,77 +14,144 @@ def _finite(x: Any) -> float | None:
 
 
 def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The summary of one arm from its records (records of other arms are ignored)."""
-    steps: list[dict] = []
-    sharp: list[dict] = []
-    events: list[dict] = []
-    end: dict | None = None
+    """The summary of one arm from its records (records of other arms are ignored).
+
+    One definition: the engine feeds the same `ArmSummarizer` record by record as it trains."""
+    summarizer = ArmSummarizer(name)
     for r in records:
-        if r.get("arm") != name:
-            continue
-        kind = r.get("type")
-        if kind == "step":
-            steps.append(r)
-        elif kind == "sharpness":
-            sharp.append(r)
-        elif kind == "event":
-            events.append(r)
-        elif kind == "end":
-            end = r
-    losses = [_finite(s.get("loss")) for s in steps]
-    finite_losses = [x for x in losses if x is not None]
-    threshold_at = {s["step"]: step_threshold(s) for s in steps}  # 2/η, or 2(1+β)/η with momentum
-
-    onset = next((e["step"] for e in events if e.get("kind") == "eos_onset"), None)
-    catapult = next((e.get("data") for e in events if e.get("kind") == "catapult"), None)
-
-    # eos_ratio: mean of λ_max / threshold (λ_max·η_t/2 without momentum) over the second half of
-    # the run (≈ 1 at the edge of stability).
-    total = (end or {}).get("steps_done") or (steps[-1]["step"] + 1 if steps else 0)
-    ratios = []
-    for r in sharp:
-        eig = r.get("eigenvalues") or []
-        thr = threshold_at.get(r.get("step"))
-        if r.get("step", 0) >= total / 2 and eig and _finite(eig[0]) is not None and thr:
-            ratios.append(eig[0] / thr)
-    # flip_fraction: over the last half of the steps that have a projection.
-    projs = [s.get("proj") for s in steps if _finite(s.get("proj")) is not None]
-    tail = projs[len(projs) // 2:]
-    flips = [1 if (a > 0) != (b > 0) else 0 for a, b in zip(tail, tail[1:]) if a != 0 and b != 0]
-
-    disps = [abs(s["disp"]) for s in steps if _finite(s.get("disp")) is not None]
-    disp_tail = disps[len(disps) // 2:]
-    flip_fraction = sum(flips) / len(flips) if flips else None
-
-    final_sharpness = None
-    for r in reversed(sharp):
-        eig = r.get("eigenvalues") or []
-        if eig and _finite(eig[0]) is not None:
-            final_sharpness = float(eig[0])
-            break
-    return {
-        "name": name,
-        "status": (end or {}).get("status", "running"),
-        "steps_done": (end or {}).get("steps_done", len(steps)),
-        "initial_loss": finite_losses[0] if finite_losses else None,
-        "final_loss": _finite((end or {}).get("final_loss")) if end else (losses[-1] if losses else None),
-        # The end record's final loss (after the last step) counts too: it can be the largest.
-        "max_loss": max(finite_losses + [v for v in [_finite((end or {}).get("final_loss"))] if v is not None],
-                        default=None),
-        "final_sharpness": final_sharpness,
-        "eos_onset_step": onset,
-        "eos_ratio": sum(ratios) / len(ratios) if ratios else None,
-        "flip_fraction": flip_fraction,
-        # the oscillation along u over the last half: how often ⟨∇L, u⟩ flips sign, and the mean
-        # step length |⟨θ_{t+1} − θ_t, u⟩| along u
-        "oscillation": {"flip_fraction": flip_fraction,
-                        "amplitude": sum(disp_tail) / len(disp_tail) if disp_tail else None},
-        "catapult": catapult,  # the first one; "catapults" counts them all
-        "catapults": sum(1 for e in events if e.get("kind") == "catapult"),
-        "events": [{"kind": e.get("kind"), "step": e.get("step"), "message": e.get("message")} for e in events],
-    }
+        summarizer.add(r)
+    return summarizer.result()
 
 
 def summarize(scenario: str, run_dir: str, arms: list[str], records: list[dict[str, Any]]) -> dict[str, Any]:
     """The `--json` summary of a run."""
     return {"scenario": scenario, "run_dir": run_dir, "arms": [summarize_arm(a, records) for a in arms]}
+
+
+class _HalfTail:
+    """The second half of a growing sequence of floats, in about half its length of memory (8 bytes
+    an item): `tail()` is what `values[len(values) // 2:]` would be had every value been kept."""
+
+    def __init__(self) -> None:
+        self._kept = array("d")
+        self._dropped = 0  # how many values were appended before _kept[0]
+        self.count = 0
+
+    def append(self, x: float) -> None:
+        self._kept.append(x)
+        self.count += 1
+        dead = self.count // 2 - self._dropped
+        if dead > 1024 and dead * 2 > len(self._kept):  # compact when at least half is dead
+            del self._kept[:dead]
+            self._dropped += dead
+
+    def tail(self) -> list[float]:
+        return self._kept[self.count // 2 - self._dropped:].tolist()
+
+
+class ArmSummarizer:
+    """`summarize_arm` computed as the records come, without keeping them: what the engine uses,
+    so that a long run does not hold every record in memory (≈1 KB a step as dicts). It keeps the
+    last half of the projections and displacements (8 bytes each, as the flip fraction and the
+    oscillation amplitude are taken over the last half), one (step, ratio) pair per sharpness
+    measurement, the events, and O(1) more. `result()` equals `summarize_arm(name, records)` for
+    the same records (tests/test_faults.py checks it on a real run)."""
+
+    _RECENT = 8  # step thresholds kept for a sharpness record that comes after its step record
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.n_steps = 0
+        self.last_step: int | None = None
+        self.first_loss: float | None = None
+        self.max_loss: float | None = None
+        self.last_loss: float | None = None
+        self.projs = _HalfTail()
+        self.disps = _HalfTail()
+        self.recent_threshold: dict[Any, float | None] = {}
+        self.pending: dict[Any, list[float]] = {}  # step -> λ_max of sharpness records awaiting it
+        self.ratio_steps = array("d")
+        self.ratios = array("d")
+        self.final_sharpness: float | None = None
+        self.events: list[dict[str, Any]] = []
+        self.end: dict[str, Any] | None = None
+
+    def add(self, r: dict[str, Any]) -> None:
+        if r.get("arm") != self.name:
+            return
+        kind = r.get("type")
+        if kind == "step":
+            self._step(r)
+        elif kind == "sharpness":
+            eig = r.get("eigenvalues") or []
+            if eig and _finite(eig[0]) is not None:
+                self.final_sharpness = float(eig[0])
+                step = r.get("step")
+                if step in self.recent_threshold:
+                    self._ratio(step, eig[0], self.recent_threshold[step])
+                else:
+                    self.pending.setdefault(step, []).append(eig[0])
+        elif kind == "event":
+            self.events.append(r)
+        elif kind == "end":
+            self.end = r
+
+    def _step(self, s: dict[str, Any]) -> None:
+        self.n_steps += 1
+        step = self.last_step = s["step"]
+        loss = s.get("loss")
+        if loss is not None:
+            loss = _finite(loss)
+        self.last_loss = loss
+        if loss is not None:
+            if self.first_loss is None:
+                self.first_loss = loss
+            if self.max_loss is None or loss > self.max_loss:
+                self.max_loss = loss
+        proj = s.get("proj")
+        if proj is not None and (proj := _finite(proj)) is not None:
+            self.projs.append(proj)
+        disp = s.get("disp")
+        if disp is not None and _finite(disp) is not None:
+            self.disps.append(abs(disp))
+        thr = step_threshold(s)
+        recent = self.recent_threshold
+        recent[step] = thr
+        if len(recent) > self._RECENT:
+            del recent[next(iter(recent))]
+        if self.pending:
+            for eig0 in self.pending.pop(step, ()):
+                self._ratio(step, eig0, thr)
+
+    def _ratio(self, step: Any, eig0: float, thr: float | None) -> None:
+        if thr:
+            self.ratio_steps.append(step if step is not None else 0)
+            self.ratios.append(eig0 / thr)
+
+    def result(self) -> dict[str, Any]:
+        end = self.end
+        total = (end or {}).get("steps_done") or (self.last_step + 1 if self.last_step is not None else 0)
+        ratios = [v for s, v in zip(self.ratio_steps, self.ratios) if s >= total / 2]
+        tail = self.projs.tail()
+        flips = [1 if (a > 0) != (b > 0) else 0 for a, b in zip(tail, tail[1:]) if a != 0 and b != 0]
+        disp_tail = self.disps.tail()
+        flip_fraction = sum(flips) / len(flips) if flips else None
+        end_loss = _finite((end or {}).get("final_loss"))
+        events = self.events
+        return {
+            "name": self.name,
+            "status": (end or {}).get("status", "running"),
+            "steps_done": (end or {}).get("steps_done", self.n_steps),
+            "initial_loss": self.first_loss,
+            "final_loss": end_loss if end else self.last_loss,
+            "max_loss": max([v for v in (self.max_loss, end_loss) if v is not None], default=None),
+            "final_sharpness": self.final_sharpness,
+            "eos_onset_step": next((e["step"] for e in events if e.get("kind") == "eos_onset"), None),
+            "eos_ratio": sum(ratios) / len(ratios) if ratios else None,
+            "flip_fraction": flip_fraction,
+            "oscillation": {"flip_fraction": flip_fraction,
+                            "amplitude": sum(disp_tail) / len(disp_tail) if disp_tail else None},
+            "catapult": next((e.get("data") for e in events if e.get("kind") == "catapult"), None),
+            "catapults": sum(1 for e in events if e.get("kind") == "catapult"),
+            "events": [{"kind": e.get("kind"), "step": e.get("step"), "message": e.get("message")} for e in events],
+        }

@@ -22,6 +22,8 @@ from typing import Callable
 
 import torch
 
+from .interrupt import check as check_stop
+
 HVP = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -179,6 +181,7 @@ class Lanczos:
 
     def absorb(self, w: torch.Tensor) -> bool:
         """One Lanczos step given w = H @ query(); returns (and sets) `done`."""
+        check_stop()  # a stop request ends a long solve here (interrupt.py), between two HVPs
         if self.done:
             raise RuntimeError("this Lanczos solve has already stopped")
         n, k, tol, dtype, device, eps = self.n, self.k, self.tol, self.dtype, self.device, self.eps

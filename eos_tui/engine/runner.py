@@ -6,10 +6,11 @@ Arms that fit together (same shapes, full-batch GD; the rule is in batched.py) a
 vmapped batch, one step of all of them per turn, with the same numbers to float rounding;
 `engine.batch_arms = "off"` keeps an arm on its own. The manifest lists the batches.
 
-Stopping: SIGINT, SIGTERM and SIGHUP set a flag that is checked between steps, so a step is never
-cut in half and every metrics line is whole. The arms still running end with status
-"interrupted", the manifest says so, and the metrics written so far stay valid. A second Ctrl-C
-stops at once (KeyboardInterrupt), still through the same clean-up.
+Stopping: SIGINT, SIGTERM and SIGHUP set a flag (interrupt.py) that is checked between steps and
+between the Hessian-vector products of every eigen-solve, so a long λ_max solve stops within one
+HVP; a step cut short is never recorded, so every metrics line is whole. The arms still running end
+with status "interrupted", the manifest says so, and the metrics written so far stay valid. Signal
+handlers never raise (a second Ctrl-C only repeats the request).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from typing import Any, Callable
 import torch
 
 from .. import __version__
-from ..analysis.summary import summarize_arm
+from ..analysis.summary import ArmSummarizer
 from ..rundir import format as rf
+from . import interrupt
 from .arm import Arm
 from .batched import ArmBatch, plan
 
@@ -71,7 +73,12 @@ def versions() -> dict[str, str]:
 
 
 class StopRequest:
-    """Set by a signal; checked between steps."""
+    """Set by a signal: checked between steps by the runner and between Hessian-vector products by
+    every eigen-solve (interrupt.check), so that a long solve stops within one HVP.
+
+    The handler never raises: a second Ctrl-C is only counted (`interrupt.requests()`); raising a
+    KeyboardInterrupt from a handler can land anywhere (in the manifest write, in a lock) and used
+    to end the process with −2 and a traceback instead of 130 and a written manifest."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
@@ -88,10 +95,14 @@ class StopRequest:
             self._old[s] = signal.signal(s, self._handle)
 
     def _handle(self, signum, frame) -> None:
-        if self.event.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # the second Ctrl-C: stop now
-        self.signal = signum
+        self.request(signum)
+
+    def request(self, signum: int | None = None) -> None:
+        """Ask the run to stop: at the next step, or inside the eigen-solve under way."""
+        if self.signal is None:
+            self.signal = signum
         self.event.set()
+        interrupt.request()
 
     def restore(self) -> None:
         for s, h in self._old.items():
@@ -99,44 +110,79 @@ class StopRequest:
         self._old.clear()
 
 
+def _write_error(exc: OSError, path: Path) -> str:
+    return f"cannot write {path}: {exc.strerror or exc}" + (f" (errno {exc.errno})" if exc.errno else "")
+
+
 def run_scenario(scenario, run_dir: str | os.PathLike[str], *, on_records: OnRecords | None = None,
-                 stop: StopRequest | None = None, manifest_every: float = 2.0) -> tuple[str, dict[str, Any]]:
+                 stop: StopRequest | None = None, manifest_every: float = 2.0) -> tuple[str, rf.Manifest]:
     """Train every arm of `scenario`, writing `run_dir`'s manifest and metrics.
 
     Returns (run status, manifest). The run status is "completed" when every arm ended by itself
     (diverged arms included: divergence is a result), "interrupted" or "failed" otherwise.
+
+    A failed write of the metrics (disk full, a file-size limit) ends the run as "failed" with the
+    reason in the manifest's "error", the arms still running "failed" too; the OSError is re-raised.
+    The final manifest is written after the last metrics are flushed, so a reader that sees it
+    finished finds every record in the file.
     """
     run_dir = Path(run_dir)
     own_stop = stop is None
     stop = stop or StopRequest()
     if own_stop:
         stop.install()
+    if stop.event.is_set():  # asked to stop before the run began
+        interrupt.request()
+    else:
+        interrupt.clear()
     names = [a.name for a in scenario.arms]
     manifest = rf.new_manifest(scenario=scenario.name, seed=scenario.seed, device="?", arms=names,
                                versions=versions(), pid=os.getpid(),
                                total_steps=max(a.steps for a in scenario.arms))
     manifest["arm_steps"] = {a.name: a.steps for a in scenario.arms}
-    records_by_arm: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    # What the summaries need, kept as the records go by (bounded: see ArmSummarizer).
+    summaries = {n: ArmSummarizer(n) for n in names}
     # Lines reach the file within FLUSH_INTERVAL (a follower sees them that fast) without a write
     # system call per step; see MetricsWriter.
     writer = rf.MetricsWriter(run_dir, flush_interval=FLUSH_INTERVAL)
+    reserve = run_dir / rf.RESERVE_FILE
+    try:
+        with open(reserve, "wb") as fh:  # random bytes: a compressing file system keeps zeros for free
+            fh.write(os.urandom(rf.RESERVE_BYTES))
+    except OSError:
+        reserve.unlink(missing_ok=True)
     arms: list[Arm] = []
     status = rf.FAILED
+    ending = False  # in the clean-up: a broken metrics file no longer stops anything
 
     def emit(recs: list[dict[str, Any]]) -> None:
         if not recs:
             return
-        writer.write_many(recs)
-        for r in recs:
-            records_by_arm[r["arm"]].append(r)
+        for r in recs:  # first: the summaries then agree with the arms' statuses, written or not
+            summaries[r["arm"]].add(r)
+        if writer.error is None or not ending:
+            try:
+                writer.write_many(recs)
+            except OSError:
+                if not ending:
+                    raise
         if on_records is not None:
             on_records(recs, arms)
 
     def write_manifest() -> None:
         for a in arms:
             entry = manifest["arms"][a.name]
-            entry.update(status=a.status or rf.RUNNING, steps_done=a.t, lr=a.base_lr, lambda0=a.lambda0)
-        rf.write_json_atomic(run_dir / rf.MANIFEST_FILE, manifest)
+            entry["status"], entry["steps_done"] = a.status or rf.RUNNING, a.t
+            entry["lr"], entry["lambda0"] = a.base_lr, a.lambda0
+        with rf.manifest_lock(run_dir):
+            rf.write_json_atomic(run_dir / rf.MANIFEST_FILE, manifest)
+
+    def end_arms(arm_status: str) -> None:
+        for arm in arms:
+            emit(arm.stop(arm_status))
+        for name in names:  # arms that never started
+            if not any(a.name == name for a in arms):
+                emit([{"type": "end", "arm": name, "status": arm_status, "steps_done": 0, "final_loss": None}])
 
     try:
         devices = {a.name: resolve_device(a.device) for a in scenario.arms}
@@ -166,29 +212,44 @@ def run_scenario(scenario, run_dir: str | os.PathLike[str], *, on_records: OnRec
                 write_manifest()
                 last_manifest = time.monotonic()
         status = rf.INTERRUPTED if any(a.status is None for a in arms) else rf.COMPLETED
-        for arm in arms:
-            emit(arm.stop(rf.INTERRUPTED))
-    except KeyboardInterrupt:
+        ending = True
+        end_arms(rf.INTERRUPTED)
+    except KeyboardInterrupt:  # interrupt.Interrupted: a stop request inside a solve
         status = rf.INTERRUPTED
-        for arm in arms:
-            emit(arm.stop(rf.INTERRUPTED))
+        ending = True
+        end_arms(rf.INTERRUPTED)
     except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised
         status = rf.FAILED
-        manifest["error"] = f"{type(exc).__name__}: {exc}"
-        manifest["traceback"] = traceback.format_exc()
-        for arm in arms:
-            emit(arm.stop(rf.FAILED))
-        for name in names:  # arms that never started
-            if not any(a.name == name for a in arms):
-                emit([{"type": "end", "arm": name, "status": rf.FAILED, "steps_done": 0, "final_loss": None}])
+        ending = True
+        if isinstance(exc, OSError) and exc is writer.error:
+            manifest["error"] = _write_error(exc, writer.path)
+        else:
+            manifest["error"] = f"{type(exc).__name__}: {exc}"
+            manifest["traceback"] = traceback.format_exc()
+        end_arms(rf.FAILED)
         raise
     finally:
+        ending = True
+        # Flush and close the metrics first, then write the final manifest: a reader that finds
+        # the manifest finished finds every record in the file.
+        writer.close()
+        if writer.error is not None and status != rf.FAILED:  # the last lines could not be flushed
+            status = rf.FAILED
+            manifest["error"] = _write_error(writer.error, writer.path)
         manifest["status"] = status
         manifest["ended"] = rf.now_iso()
         for name in names:
-            manifest["arms"][name]["summary"] = summarize_arm(name, records_by_arm[name])
-        write_manifest()
-        writer.close()
+            manifest["arms"][name]["summary"] = summaries[name].result()
+        try:
+            write_manifest()
+        except OSError:
+            reserve.unlink(missing_ok=True)  # a full disk: give back the space held for this
+            try:
+                write_manifest()
+            except OSError as e:
+                print(f"eos-tui engine: cannot write the final manifest: {e}", file=sys.stderr)
+        reserve.unlink(missing_ok=True)
+        interrupt.clear()
         if own_stop:
             stop.restore()
     return status, manifest

@@ -18,6 +18,7 @@ reader tolerates); the manifest is replaced atomically
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -27,12 +28,16 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, Mapping, TypedDict, Union
 
 SCENARIO_FILE = "scenario.toml"
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.jsonl"
 ENGINE_LOG = "engine.log"
+# Disk space the engine holds while it runs (a file of random bytes, removed at the end), so that on
+# a full disk the final manifest can still be written: the engine deletes it, then writes.
+RESERVE_FILE = ".reserve"
+RESERVE_BYTES = 256 << 10
 
 FORMAT_VERSION = 1
 
@@ -43,6 +48,115 @@ REPARAM = "reparam"  # {"arm", "step", "alpha", "max_output_change", "loss_chang
 EVENT = "event"  # {"arm", "step", "kind", "message"}
 END = "end"  # {"arm", "status", "steps_done", "final_loss"}
 RECORD_TYPES = (STEP, SHARPNESS, REPARAM, EVENT, END)
+
+# The records as types: the on-disk contract under the type checker. Each `_…Fields` base holds the
+# fields every record of that type has; the total=False class adds those only some have. README's
+# "The run directory" table documents the same fields. Readers return plain dicts (a file may come
+# from another version, with more or fewer fields); the engine and tools may annotate with these.
+class _StepFields(TypedDict):
+    type: str  # "step"
+    arm: str
+    step: int  # t: the record is at θ_t, before the update
+    loss: float | None  # null when not finite
+    lr: float  # η_t
+    grad_norm: float | None  # ‖∇L(θ_t)‖ (null on a diverged step)
+    proj: float | None  # ⟨∇L(θ_t), u⟩, u the top eigenvector (null until u is known)
+    disp: float | None  # ⟨θ_{t+1} − θ_t, u⟩
+
+
+class StepRecord(_StepFields, total=False):
+    threshold: float  # only with heavy-ball momentum β: 2(1+β)/η; readers take 2/η when absent
+    sharpness_tracked: float | None  # measure.track_every_step: λ_max at θ_t (a lower bound)
+    tracked_hvps: int
+    loss_theory: float  # the quadratic: the closed-form loss
+    f: float  # the uv model: output, NTK, and the one-step map's prediction for θ_{t+1}
+    ntk: float
+    f_next_theory: float
+    ntk_next_theory: float
+
+
+class SharpnessRecord(TypedDict):
+    type: str  # "sharpness"
+    arm: str
+    step: int
+    eigenvalues: list[float | None]  # descending
+    hvps: int
+    residual: float | None
+
+
+class ReparamRecord(TypedDict):
+    type: str  # "reparam"
+    arm: str
+    step: int
+    alpha: float
+    layer: int
+    neurons: str  # "all" or "every other"
+    max_output_change: float
+    loss_change: float
+    sharpness_before: float
+    sharpness_after: float
+    sharpness_predicted: float
+    adaptive_before: float
+    adaptive_after: float
+
+
+class _EventFields(TypedDict):
+    type: str  # "event"
+    arm: str
+    step: int
+    kind: str  # eos_onset, unstable_start, period2_onset, catapult, lr_change, lr_resolved, diverged, reparam_skipped
+    message: str
+
+
+class EventRecord(_EventFields, total=False):
+    data: dict[str, Any]  # catapult: its numbers
+
+
+class _EndFields(TypedDict):
+    type: str  # "end"
+    arm: str
+    status: str  # one of ARM_STATUSES
+    steps_done: int
+    final_loss: float | None
+
+
+class EndRecord(_EndFields, total=False):
+    hvps: int  # every Hessian-vector product the arm spent
+
+
+Record = Union[StepRecord, SharpnessRecord, ReparamRecord, EventRecord, EndRecord]
+
+
+class ArmEntry(TypedDict, total=False):
+    """manifest["arms"][name]."""
+    status: str  # "running" or one of ARM_STATUSES
+    steps_done: int
+    lr: float | None  # η (resolved from lr_relative when that was asked for)
+    lambda0: float | None  # λ_max at θ_0 when it was measured
+    summary: dict[str, Any]  # analysis.summary.summarize_arm's output, at the end
+
+
+class _ManifestFields(TypedDict):
+    format: int
+    scenario: str
+    seed: int
+    device: str
+    versions: dict[str, str]
+    status: str  # one of RUN_STATUSES
+    started: str  # ISO 8601, local time with offset
+    ended: str | None
+    pid: int | None  # the engine's process (the launcher's until the engine has started)
+    pid_start: int | None  # that process's start time (process_start_time), None where unknown
+    steps: int | None  # the longest arm's steps
+    arms: dict[str, ArmEntry]
+
+
+class Manifest(_ManifestFields, total=False):
+    arm_steps: dict[str, int]
+    batches: list[list[str]]  # arms trained as one vmapped batch
+    error: str  # a failed run: the exception, one line
+    traceback: str
+
 
 # Statuses of an arm (in "end" records) and of a run (in the manifest).
 RUNNING = "running"
@@ -56,15 +170,16 @@ RUN_STATUSES = (RUNNING, COMPLETED, INTERRUPTED, FAILED)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-def step_threshold(record: dict[str, Any]) -> float | None:
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def step_threshold(record: Mapping[str, Any]) -> float | None:
     """The stability threshold on λ_max at a step record: its own "threshold" where the engine
     wrote one (heavy-ball momentum β: 2(1+β)/η), else 2/η; None without a usable η."""
-    def positive(value: Any) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-
-    if positive(thr := record.get("threshold")):
-        return float(thr)
-    return 2.0 / record["lr"] if positive(record.get("lr")) else None
+    if _positive(record.get("threshold")):
+        return float(record["threshold"])
+    return 2.0 / record["lr"] if _positive(record.get("lr")) else None
 
 
 def now_iso() -> str:
@@ -78,16 +193,22 @@ def is_safe_name(name: str) -> bool:
 
 
 def default_run_dir(name: str, root: str | os.PathLike[str] = "runs") -> Path:
-    """runs/<name>-<YYYYmmdd-HHMMSS>/, with a -2, -3 ... suffix if two runs start in the same second."""
+    """Create and return runs/<name>-<YYYYmmdd-HHMMSS>/, with a -2, -3 ... suffix if that name is
+    taken (two runs started in the same second): the `mkdir` itself is the claim, so two runs never
+    get the same directory."""
     if not is_safe_name(name):
         raise ValueError(f"scenario name {name!r} cannot name a run directory")
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path(root) / f"{name}-{stamp}"
+    Path(root).mkdir(parents=True, exist_ok=True)
     candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = base.with_name(f"{base.name}-{n}")
 
 
 def _clean(value: Any) -> Any:
@@ -105,7 +226,7 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=True, ensure_ascii=T
 _STRICT = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=True).encode
 
 
-def dumps_record(record: dict[str, Any]) -> str:
+def dumps_record(record: Mapping[str, Any]) -> str:
     """One metrics line (without the newline): compact, strict JSON.
 
     Fast path first (this runs for every record the engine writes): encode as is, and only when
@@ -118,11 +239,30 @@ def dumps_record(record: dict[str, Any]) -> str:
     return line
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Replace `path` with `data` so that a reader never sees a half-written file."""
+def _umask() -> int:
+    """The process's umask, read without changing it where /proc tells (Linux), else set and reset."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Replace `path` with `data` so that a reader never sees a half-written file.
+
+    The file gets the mode any other new file gets (0666 less the umask), not mkstemp's 0600.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(_clean(data), fh, indent=2, allow_nan=False)
             fh.write("\n")
@@ -137,16 +277,78 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+@contextlib.contextmanager
+def manifest_lock(run_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock on the run directory (flock on the directory itself, no lock file)
+    while a read-modify-write of the manifest happens: the engine's writes and the launcher's pid
+    update then never overwrite each other. A no-op where flock is not available."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def process_start_time(pid: int) -> int | None:
+    """When process `pid` started, in clock ticks since boot (Linux: /proc/PID/stat field 22), or
+    None where that cannot be read (other systems, a gone process). With the pid in the manifest it
+    names the engine process: a later process that reuses the pid has another start time."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[-1].split()
+        return int(fields[19])  # field 22 overall; fields[0] here is field 3 (the state)
+    except (OSError, ValueError, IndexError, OverflowError):
+        return None
+
+
 def create_run_dir(path: str | os.PathLike[str], *, exact: bool) -> Path:
-    """Make the run directory. With `exact` (the user's --out), refuse one that exists and is not empty."""
+    """Make the run directory. With `exact` (the user's --out), refuse one that exists and is not empty.
+
+    Without `exact` the directory must not exist: `mkdir` is the atomic claim, so two runs can never
+    share it (`default_run_dir` retries with the next name). An `exact` directory that already
+    exists and is empty is claimed by creating its scenario.toml exclusively (`claim_file`), which a
+    second run racing for it is refused.
+    """
+    make_run_dir(path, exact=exact)
+    return Path(path)
+
+
+def make_run_dir(path: str | os.PathLike[str], *, exact: bool) -> bool:
+    """`create_run_dir`, returning whether this call made the directory (False: it was there, empty)."""
     p = Path(path)
-    if p.exists():
+    p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        p.mkdir()
+        return True
+    except FileExistsError:
         if not p.is_dir():
-            raise FileExistsError(f"{p} exists and is not a directory")
-        if exact and any(p.iterdir()):
-            raise FileExistsError(f"{p} exists and is not empty; choose another --out")
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+            raise FileExistsError(f"{p} exists and is not a directory") from None
+        if not exact:
+            raise
+        if any(p.iterdir()):
+            raise FileExistsError(f"{p} exists and is not empty; choose another --out") from None
+        return False
+
+
+def claim_file(path: str | os.PathLike[str], text: str) -> None:
+    """Create `path` with `text`, failing (FileExistsError) if it exists: the claim on a run directory."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        raise FileExistsError(f"{p.parent} was just claimed by another run; choose another --out") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except BaseException:
+        p.unlink(missing_ok=True)
+        raise
 
 
 class MetricsWriter:
@@ -174,29 +376,45 @@ class MetricsWriter:
         self._last_flush = time.monotonic()
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
+        self.error: OSError | None = None  # the first failed write or flush, if any
         if batched:
             self._thread = threading.Thread(target=self._flusher, name="eos-tui-metrics-flush", daemon=True)
             self._thread.start()
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: Mapping[str, Any]) -> None:
         if record.get("type") not in RECORD_TYPES:
             raise ValueError(f"unknown record type {record.get('type')!r}")
         self.write_many([record])
 
-    def write_many(self, records: Iterable[dict[str, Any]]) -> None:
+    def write_many(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Append `records`. A write that fails (disk full, file-size limit) raises OSError, and so
+        does every later call: once a line may be lost, the file is not written to again."""
+        if self.error is not None:
+            raise self.error
         lines = "".join(dumps_record(r) + "\n" for r in records)
         if not lines:
             return
         if self._thread is None:
-            self._fh.write(lines)
-            self._fh.flush()
+            with self._failing():
+                self._fh.write(lines)
+                self._fh.flush()
             return
-        with self._lock:
+        with self._lock, self._failing():
             self._fh.write(lines)
             self._dirty = True
             now = time.monotonic()
             if now - self._last_flush >= self.flush_interval:
                 self._flush(now)
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        """Record the first OSError of a write or flush in `error` (and let it through)."""
+        try:
+            yield
+        except OSError as e:
+            if self.error is None:
+                self.error = e
+            raise
 
     def _flush(self, now: float) -> None:  # with the lock held
         self._fh.flush()
@@ -204,20 +422,35 @@ class MetricsWriter:
         self._last_flush = now
 
     def _flusher(self) -> None:
+        # A failed flush ends the thread quietly (no thread traceback): the error is kept in
+        # `error`, and the writer's next write or its close hands it to the engine.
         while not self._closing.wait(self.flush_interval):
             with self._lock:
-                if self._dirty and not self._fh.closed:
-                    self._flush(time.monotonic())
+                if self._dirty and not self._fh.closed and self.error is None:
+                    try:
+                        self._flush(time.monotonic())
+                    except OSError as e:
+                        self.error = e
+                        return
 
     def close(self) -> None:
+        """Flush what is left and close the file. Never raises for a failed write: check `error`."""
         if self._thread is not None:
             self._closing.set()
             self._thread.join()
             self._thread = None
         with self._lock:
-            if not self._fh.closed:
-                self._fh.flush()
-                self._fh.close()
+            if self._fh.closed:
+                return
+            try:
+                with self._failing():
+                    self._fh.flush()
+            except OSError:
+                pass
+            try:
+                self._fh.close()  # after a failed flush this tries again, then closes the file anyway
+            except OSError:
+                pass
 
     def __enter__(self) -> MetricsWriter:
         return self
@@ -227,7 +460,7 @@ class MetricsWriter:
 
 
 def new_manifest(*, scenario: str, seed: int, device: str, arms: list[str], versions: dict[str, str],
-                 pid: int | None = None, total_steps: int | None = None) -> dict[str, Any]:
+                 pid: int | None = None, total_steps: int | None = None) -> Manifest:
     """The manifest at the start of a run; the engine updates `status`, `ended` and `arms` as it goes."""
     return {
         "format": FORMAT_VERSION,
@@ -239,6 +472,7 @@ def new_manifest(*, scenario: str, seed: int, device: str, arms: list[str], vers
         "started": now_iso(),
         "ended": None,
         "pid": pid,
+        "pid_start": process_start_time(pid) if pid is not None else None,
         "steps": total_steps,
         "arms": {name: {"status": RUNNING} for name in arms},
     }

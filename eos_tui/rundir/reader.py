@@ -9,11 +9,46 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .format import MANIFEST_FILE, METRICS_FILE, RUNNING, SCENARIO_FILE
+from .format import END, MANIFEST_FILE, METRICS_FILE, RUNNING, SCENARIO_FILE, STEP, process_start_time
+
+# Control characters (C0 but tab and newline, DEL, C1): text from a run directory reaches the
+# terminal (`watch`, `runs`), and an ESC or a C1 control there would be obeyed by the terminal
+# (ESC ] 2 ; … BEL retitles it). Readers write them as visible \xNN instead.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# How a control character can hide in a JSON line: a \u escape of one, a short escape (\b \f \r),
+# or a raw DEL or C1 character (raw C0 is not valid JSON). Tested on the raw line first, so that
+# the usual line (no backslash, no DEL, no C1) costs two substring tests.
+_SUSPECT = re.compile(rb"\\(?:u00[01][0-9a-fA-F]|u007[fF]|u00[89][0-9a-fA-F]|[bfr])|\x7f|\xc2[\x80-\x9f]")
+
+
+def safe_text(text: str) -> str:
+    """`text` with every control character but tab and newline written as a visible \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _sanitize(value: Any) -> Any:
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {(safe_text(k) if isinstance(k, str) else k): _sanitize(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sanitize(v) for v in value]
+    return value
+
+
+def _suspect(raw: bytes) -> bool:
+    return (b"\\" in raw or b"\x7f" in raw or b"\xc2" in raw) and _SUSPECT.search(raw) is not None
+
+
+def parse_line(line: bytes) -> Any:
+    """One metrics line as JSON, its strings stripped of control characters (ValueError if not JSON)."""
+    rec = json.loads(line)
+    return _sanitize(rec) if _suspect(line) else rec
 
 
 class MetricsFollower:
@@ -56,7 +91,7 @@ class MetricsFollower:
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                rec = parse_line(line)
             except ValueError:
                 self.bad_lines += 1
                 continue
@@ -82,19 +117,24 @@ def read_records(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The manifest, or None if there is none (yet) or it cannot be read."""
+    """The manifest, or None if there is none (yet) or it cannot be read. Its strings come without
+    control characters (see `safe_text`)."""
     try:
-        with open(Path(run_dir) / MANIFEST_FILE, encoding="utf-8") as fh:
-            data = json.load(fh)
+        with open(Path(run_dir) / MANIFEST_FILE, "rb") as fh:
+            raw = fh.read()
+        data = json.loads(raw)
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    return _sanitize(data) if _suspect(raw) else data
 
 
 def read_scenario_text(run_dir: str | os.PathLike[str]) -> str | None:
+    """scenario.toml's text as written (to be parsed; strings from it are not made safe here)."""
     try:
         return (Path(run_dir) / SCENARIO_FILE).read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
 
 
@@ -108,8 +148,10 @@ def _int(x: Any) -> int | None:
     return x if isinstance(x, int) and not isinstance(x, bool) else None
 
 
-def pid_alive(pid: Any) -> bool:
-    """Whether a process with this pid exists (on this machine)."""
+def pid_alive(pid: Any, start: Any = None) -> bool:
+    """Whether a process with this pid exists (on this machine). With `start` (the process start
+    time the manifest recorded, see format.process_start_time), a process with another start time
+    is a later one that reuses the pid: the recorded one is gone."""
     pid = _int(pid)
     if pid is None or pid <= 0:
         return False
@@ -118,26 +160,64 @@ def pid_alive(pid: Any) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     except (OSError, OverflowError):
         return False
     # A zombie (exited, not yet reaped) still answers kill(0); on Linux /proc tells.
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            state = fh.read().rsplit(")", 1)[-1].split()[0]
-        return state != "Z"
+            fields = fh.read().rsplit(")", 1)[-1].split()
+        if fields[0] == "Z":
+            return False
     except (OSError, IndexError):
         return True
+    start = _int(start)
+    if start is not None:
+        now = process_start_time(pid)
+        if now is not None and now != start:
+            return False
+    return True
+
+
+ENGINE_LOST = "engine lost"
 
 
 def effective_status(manifest: dict[str, Any] | None) -> str:
-    """The manifest's status, except that a "running" run whose engine process is gone is "engine lost"."""
+    """The manifest's status, except that a "running" run whose engine process is gone (or whose
+    pid now names another process) is "engine lost"."""
     if manifest is None:
         return "unknown"
     status = str(manifest.get("status", "unknown"))
-    if status == RUNNING and manifest.get("pid") is not None and not pid_alive(manifest.get("pid")):
-        return "engine lost"
+    if status == RUNNING and manifest.get("pid") is not None and not pid_alive(manifest.get("pid"),
+                                                                               manifest.get("pid_start")):
+        return ENGINE_LOST
     return status
+
+
+def tail_records(path: str | os.PathLike[str], max_bytes: int = 256 << 10) -> list[dict[str, Any]]:
+    """The complete records in the last `max_bytes` of a metrics file (bounded time and memory
+    however large the file: what `runs` needs to say how far a run got)."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            start = max(0, size - max_bytes)
+            fh.seek(start)
+            data = fh.read(max_bytes)
+    except OSError:
+        return []
+    lines = data.split(b"\n")
+    lines.pop()  # b"" after a final newline, else a line still being written
+    if start > 0 and lines:
+        lines.pop(0)  # began before the window
+    out = []
+    for line in lines:
+        try:
+            rec = parse_line(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
 
 
 @dataclass
@@ -174,20 +254,27 @@ def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
         return RunInfo(path=p, scenario=p.name, status=UNREADABLE, steps_done=0, steps=None, started=None)
     arms = m.get("arms")
     arms = arms if isinstance(arms, dict) else {}
-    done = [_int(a.get("steps_done")) or 0 for a in arms.values() if isinstance(a, dict)]
-    if not any(done) and effective_status(m) in (RUNNING, "engine lost"):
-        # A live run's manifest is updated rarely; the metrics say how far it got.
-        last: dict[str, int] = {}
-        for rec in read_records(p):
-            step = _int(rec.get("step"))
-            if rec.get("type") == "step" and isinstance(rec.get("arm"), str) and step is not None:
-                last[rec["arm"]] = step + 1
-        done = list(last.values())
+    status = effective_status(m)
+    done_by_arm = {str(k): _int(a.get("steps_done")) or 0 for k, a in arms.items() if isinstance(a, dict)}
+    if status in (RUNNING, ENGINE_LOST):
+        # A live run's manifest is updated every few seconds, a lost one's not at all: the end of
+        # the metrics says how far each arm got (an arm's end record has the final count).
+        ended: dict[str, int] = {}
+        for rec in tail_records(p / METRICS_FILE):
+            arm, kind = rec.get("arm"), rec.get("type")
+            if not isinstance(arm, str):
+                continue
+            if kind == STEP and (step := _int(rec.get("step"))) is not None:
+                done_by_arm[arm] = max(done_by_arm.get(arm, 0), step + 1)
+            elif kind == END and (n := _int(rec.get("steps_done"))) is not None:
+                ended[arm] = n
+        done_by_arm.update(ended)
+    done = list(done_by_arm.values())
     started = m.get("started")
     return RunInfo(
         path=p,
         scenario=str(m.get("scenario", p.name)),
-        status=effective_status(m),
+        status=status,
         steps_done=max(done) if done else 0,
         steps=_int(m.get("steps")),
         started=started if isinstance(started, str) else None,
