@@ -110,6 +110,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
 
 def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
     # torch is imported here, not at the top: `eos-tui --help` must not pay for it.
+    from .engine.errors import ScenarioRefused
     from .engine.runner import resolve_device, run_scenario
 
     err = Console(stderr=True)
@@ -133,6 +134,9 @@ def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
         # Ctrl-C before the engine took over its signals: the first manifest still says "running".
         _mark_interrupted(run_dir)
         raise
+    except ScenarioRefused as e:  # a scenario the engine cannot run, found once its model was built
+        err.print(f"eos-tui: {e}", markup=False, highlight=False)
+        return EXIT_USAGE
     except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
         err.print(f"eos-tui: the run failed: {type(e).__name__}: {e} (traceback in {run_dir}/manifest.json)",
                   markup=False, highlight=False)

@@ -69,8 +69,10 @@ class Catapult:
         self.risen = False
         self.done = False
 
-    def update(self, step: int, loss: float, sharpness: float | None, threshold: float) -> dict | None:
-        """Feed one step; returns a catapult's numbers on the step it completes (each one, once)."""
+    def update(self, step: int, loss: float, sharpness: float | None, threshold: float | None) -> dict | None:
+        """Feed one step; returns a catapult's numbers on the step it completes (each one, once).
+        threshold None (η = 0, no stability threshold): the loss is followed, but no catapult can
+        complete on that step."""
         if self.done or not math.isfinite(loss):
             return None
         if self.initial_loss is None:
@@ -88,7 +90,7 @@ class Catapult:
             if sharpness is not None:
                 self.sharpness_before = sharpness
             return None
-        if (loss < self.initial_loss and sharpness is not None and sharpness < threshold
+        if (loss < self.initial_loss and sharpness is not None and threshold is not None and sharpness < threshold
                 and (self.sharpness_before is None or sharpness < self.sharpness_before)):
             found = {
                 "peak_loss_ratio": self.peak_loss / self.initial_loss if self.initial_loss > 0 else math.inf,

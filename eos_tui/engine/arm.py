@@ -8,8 +8,11 @@ Each call to `Arm.step()` does, at parameters θ_t:
      at every step by `PerStepTracker` (≈ 2 HVPs a step, a lower bound on λ_max);
   3. the update θ_{t+1} = θ_t − η_t·(momentum buffer), with the mini-batch gradient under SGD, or
      an RK4 integration of gradient flow over time η_t for the "flow" reference arm;
-and returns the records to append to metrics.jsonl. Divergence (a non-finite loss, or one above
-1e6 × the initial loss) ends the arm with status "diverged": a result, not a crash.
+and returns the records to append to metrics.jsonl. Divergence ends the arm with status
+"diverged", a result, not a crash: a non-finite loss or parameter, or a loss above
+`measure.diverge_above` (default 1e6 × max(1, initial loss); see `Arm.diverge_bound`), checked at
+every θ_t and at the final parameters. At η_t = 0 (a cosine schedule's last step) there is no
+stability threshold: the record's threshold is null and no EoS or catapult comparison is made.
 """
 
 from __future__ import annotations
@@ -22,11 +25,17 @@ import torch
 from ..analysis.detectors import Catapult, Oscillation
 from . import schedules
 from .eigensolver import align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
+from .errors import ScenarioRefused
 from .problems import Problem, build_problem
 from .reparam import NotHomogeneous, check_applicable, scaling
 from .theory import QuadraticTheory, uv_map, uv_state
 from .tracking import PerStepTracker
 
+# Divergence by default: the loss above 1e6 × max(1, its initial value). Relative, so that a loss
+# that starts large (init_scale ≫ 1) is not "diverged" at step 0; floored at 1 × 1e6, because a
+# catapult's peak does not scale with the starting loss (the uv model from f0 = 0.01, i.e. a loss of
+# 5e-5, peaks near 10² at width 300: 10⁶ × its start), while every model here starts at a loss of
+# order 1 or below, so 10⁶ is past any recovery. measure.diverge_above sets the bound absolutely.
 DIVERGENCE_FACTOR = 1e6
 # Tolerance of the eigen-solve that fixes η from lr_relative: η·λ0 is the quantity that decides
 # between a catapult and plain descent, so it is measured tightly once, before training.
@@ -52,8 +61,18 @@ def grad(fn, theta: torch.Tensor, *args) -> torch.Tensor:
     return grad_and_value(fn, theta, *args)[0]
 
 
+def mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
 class _NonFiniteHVP(ArithmeticError):
     """A Hessian-vector product with a nan or inf in it (the arm is blowing up)."""
+
+
+# What a reparameterization check at an extreme α can raise: eigh failing on a nan/inf tridiagonal,
+# a non-finite number, a solver refusing its input.
+_UNCOMPUTABLE = (torch.linalg.LinAlgError, ArithmeticError, ValueError)
 
 
 class Arm:
@@ -88,6 +107,7 @@ class Arm:
         self.base_lr: float | None = spec.optimizer.lr
         self.lambda0: float | None = None
         self._reparam_warned = False
+        self._reparam_failed_alphas: set[float | None] = set()
         self.hvps_total = 0
         # λ_max at every step (measure.track_every_step): k = 1, the tracker's measured defaults,
         # and a generator of its own so that the converged solves draw exactly what they draw without it.
@@ -170,19 +190,25 @@ class Arm:
     def begin(self) -> list[dict[str, Any]]:
         """Resolve lr_relative (η = lr_relative / λ0, λ0 measured at θ0) before the first step."""
         opt = self.spec.optimizer
+        out = []
+        if self.spec.device == "auto" and self.spec.dtype == "float64" and self.device.type == "cpu" and mps_available():
+            out.append(self._event(0, "device_notice", "device 'auto': Apple's MPS has no float64, so this "
+                                                       "float64 arm runs on the CPU"))
         needs_lambda0 = opt.lr_relative is not None
         if needs_lambda0:
             vals, vecs, hvps, _ = self.eigenpairs(self.theta, k=1, tol=INIT_TOL)
             self.lambda0 = float(vals[0])
             self.hvps_total += hvps
             if not self.lambda0 > 0:
-                raise ValueError(f"arm {self.name!r}: lr_relative needs λ_max > 0 at initialization "
-                                 f"(measured {self.lambda0:.4g})")
+                raise ScenarioRefused(
+                    f"arm {self.name!r}: optimizer.lr_relative sets η = lr_relative / λ0, but λ0 = λ_max at "
+                    f"initialization is {self.lambda0:.4g}, not > 0: set optimizer.lr instead "
+                    "(or a model.init_scale that gives the loss curvature)")
             self.base_lr = opt.lr_relative / self.lambda0
-            return [{"type": "event", "arm": self.name, "step": 0, "kind": "lr_resolved",
-                     "message": f"η = {opt.lr_relative:g}/λ0 = {self.base_lr:.4g} (λ0 = {self.lambda0:.4g})",
-                     "data": {"lr": self.base_lr, "lambda0": self.lambda0}}]
-        return []
+            out.append({"type": "event", "arm": self.name, "step": 0, "kind": "lr_resolved",
+                        "message": f"η = {opt.lr_relative:g}/λ0 = {self.base_lr:.4g} (λ0 = {self.lambda0:.4g})",
+                        "data": {"lr": self.base_lr, "lambda0": self.lambda0}})
+        return out
 
     def lr_at(self, t: int) -> float:
         return float(self.base_lr) * self.schedule(t)
@@ -196,8 +222,9 @@ class Arm:
         t, spec = self.t, self.spec
         lr = self.lr_at(t)
         g, loss_t = grad_and_value(self.problem.loss, self.theta)
-        loss = float(loss_t)
-        ended = self.check_loss(t, lr, loss)
+        # The loss and whether θ_t is finite, in one transfer.
+        loss, finite = torch.stack([loss_t, torch.isfinite(self.theta).all().to(loss_t.dtype)]).tolist()
+        ended = self.check_loss(t, lr, loss, params_finite=bool(finite))
         if ended:
             return ended
 
@@ -222,24 +249,44 @@ class Arm:
         return out + self.finish(t, lr, loss, float(torch.linalg.vector_norm(g)), proj, disp, new_theta,
                                  tracked=tracked)
 
-    def check_loss(self, t: int, lr: float, loss: float) -> list[dict[str, Any]]:
+    def check_loss(self, t: int, lr: float, loss: float, params_finite: bool = True) -> list[dict[str, Any]]:
         """The loss at θ_t; if it diverged, the step's records and the arm's end (else [])."""
         if self.initial_loss is None:
             self.initial_loss = loss
-        if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(self.initial_loss, 1e-30):
+        why = self.divergence(loss, params_finite)
+        if why is not None:
             out = [{"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
                     "grad_norm": None, "proj": None, "disp": None}]
             if self.momentum:
                 out[0]["threshold"] = self.threshold(lr)
             if self.tracker is not None:
                 out[0].update(sharpness_tracked=None, tracked_hvps=0)
-            return out + self._end("diverged", loss, f"loss {loss:.3g} at step {t}"
-                                   + ("" if math.isfinite(loss) else " (not finite)"))
+            return out + self._end("diverged", loss, f"{why} at step {t}")
         return []
 
-    def threshold(self, lr: float) -> float:
-        """The stability threshold on λ_max at step size lr: 2/η, or 2(1+β)/η with momentum β."""
-        return 2.0 * (1.0 + self.momentum) / lr
+    def diverge_bound(self) -> float:
+        """The loss above which the arm has diverged: measure.diverge_above, else
+        DIVERGENCE_FACTOR × max(1, initial loss)."""
+        bound = self.spec.measure.diverge_above
+        if bound is not None:
+            return float(bound)
+        return DIVERGENCE_FACTOR * max(1.0, self.initial_loss if self.initial_loss is not None else 1.0)
+
+    def divergence(self, loss: float, params_finite: bool = True) -> str | None:
+        """Why the parameters with this loss are past any recovery, or None if they are not."""
+        if not params_finite:
+            return f"parameters not finite (loss {loss:.3g})"
+        if not math.isfinite(loss):
+            return f"loss {loss:.3g} (not finite)"
+        bound = self.diverge_bound()
+        if loss > bound:
+            return f"loss {loss:.3g} > {bound:.3g}"
+        return None
+
+    def threshold(self, lr: float) -> float | None:
+        """The stability threshold on λ_max at step size lr: 2/η, or 2(1+β)/η with momentum β.
+        None at η = 0 (a cosine schedule's last step): every λ_max is stable there."""
+        return 2.0 * (1.0 + self.momentum) / lr if lr > 0 else None
 
     def onset_check(self, t: int, lr: float) -> list[dict[str, Any]]:
         """Right after a sharpness measurement: has λ_max reached the threshold from below?
@@ -248,6 +295,8 @@ class Arm:
         or an overly large η) gets an "unstable_start" event instead: nothing sharpened there. Its
         EoS onset comes later, if sharpness falls below the threshold and then climbs back to it."""
         thr = self.threshold(lr)
+        if thr is None or self.sharpness is None:
+            return []  # η = 0: nothing to compare with (and not counted as a first measurement)
         first, self.measured_once = not self.measured_once, True
         if self.sharpness < thr:
             self.below_seen = True
@@ -267,7 +316,8 @@ class Arm:
         if self.spec.measure.reparam_every and t % self.spec.measure.reparam_every == 0:
             out.extend(self.reparam_checks(t))
         if t in self.lr_changes:
-            out.append(self._event(t, "lr_change", f"{self.lr_changes[t]}: η = {lr:.4g}, {self.threshold_name} = {self.threshold(lr):.4g}"))
+            out.append(self._event(t, "lr_change", f"{self.lr_changes[t]}: η = {lr:.4g}, "
+                                                   f"{self.threshold_name} = {_g4(self.threshold(lr))}"))
         return out
 
     def finish(self, t: int, lr: float, loss: float, grad_norm: float, proj: float | None,
@@ -307,8 +357,14 @@ class Arm:
 
         self.t += 1
         if self.t >= self.steps:
-            final = float(self.problem.loss(self.theta))
-            out += self._end("completed", final)
+            # The final parameters go through the same divergence rule as every θ_t.
+            final_t = self.problem.loss(self.theta)
+            final, finite = torch.stack([final_t.detach(), torch.isfinite(self.theta).all().to(final_t.dtype)]).tolist()
+            why = self.divergence(final, bool(finite))
+            if why is not None:
+                out += self._end("diverged", final, f"{why} after the last step")
+            else:
+                out += self._end("completed", final)
         return out
 
     def _update(self, g: torch.Tensor, lr: float, batch: torch.Tensor | None) -> torch.Tensor:
@@ -350,7 +406,11 @@ class Arm:
 
     # ---- reparameterization ----------------------------------------------------------------
     def reparam_checks(self, t: int) -> list[dict[str, Any]]:
-        """Dinh et al.'s T_α at θ_t for each α: same function, different λ_max, same adaptive sharpness."""
+        """Dinh et al.'s T_α at θ_t for each α: same function, different λ_max, same adaptive sharpness.
+
+        A check that cannot be computed (α = 1e-20 in float32: the scaled parameters under- or
+        overflow and the eigen-solve fails or returns nan) is left out, and a "reparam_skipped" event
+        says why, once per α; the run goes on (the checks work on a copy of θ)."""
         p = self.problem
         try:
             check_applicable(p)
@@ -360,34 +420,57 @@ class Arm:
             self._reparam_warned = True
             return [self._event(t, "reparam_skipped", str(e))]
         theta = self.theta
-        out = []
-        f0 = p.outputs(theta)
-        loss0 = float(p.loss(theta))
-        before, _, _, _ = self.eigenpairs(theta, k=1, v0=self.vectors)
-        adaptive_before, _, _, _ = self.eigenpairs(theta, k=1, transform=theta.abs())
+        out: list[dict[str, Any]] = []
+        try:
+            f0 = p.outputs(theta)
+            loss0 = float(p.loss(theta))
+            before, _, _, _ = self.eigenpairs(theta, k=1, v0=self.vectors)
+            adaptive_before, _, _, _ = self.eigenpairs(theta, k=1, transform=theta.abs())
+        except _UNCOMPUTABLE as e:
+            return self._reparam_failed(t, None, e)
         # The maps: every adjacent layer pair with all its units, and the first pair with only
         # every other unit rescaled (the per-neuron version: still the same function).
         units = p.layers[0].shape[0]
         every_other = torch.arange(units, device=theta.device) % 2 == 0
         maps = [(layer, None) for layer in range(len(p.layers) - 1)] + [(0, every_other)]
         for alpha in self.spec.measure.reparam_alphas:
-            for layer, neurons in maps:
-                d = scaling(p, theta, float(alpha), layer, neurons)
-                theta2 = d * theta
-                after, _, _, _ = self.eigenpairs(theta2, k=1)
-                # Theory: H(Dθ) = D⁻¹ H(θ) D⁻¹, so λ_max after is the top eigenvalue of D⁻¹HD⁻¹ at θ.
-                predicted, _, _, _ = self.eigenpairs(theta, k=1, transform=1.0 / d)
-                adaptive_after, _, _, _ = self.eigenpairs(theta2, k=1, transform=theta2.abs())
-                out.append({
-                    "type": "reparam", "arm": self.name, "step": t, "alpha": float(alpha),
-                    "layer": layer, "neurons": "all" if neurons is None else "every other",
-                    "max_output_change": float((p.outputs(theta2) - f0).abs().max()),
-                    "loss_change": float(p.loss(theta2)) - loss0,
-                    "sharpness_before": float(before[0]), "sharpness_after": float(after[0]),
-                    "sharpness_predicted": float(predicted[0]),
-                    "adaptive_before": float(adaptive_before[0]), "adaptive_after": float(adaptive_after[0]),
-                })
+            records = []
+            try:
+                for layer, neurons in maps:
+                    d = scaling(p, theta, float(alpha), layer, neurons)
+                    theta2 = d * theta
+                    after, _, _, _ = self.eigenpairs(theta2, k=1)
+                    # Theory: H(Dθ) = D⁻¹ H(θ) D⁻¹, so λ_max after is the top eigenvalue of D⁻¹HD⁻¹ at θ.
+                    predicted, _, _, _ = self.eigenpairs(theta, k=1, transform=1.0 / d)
+                    adaptive_after, _, _, _ = self.eigenpairs(theta2, k=1, transform=theta2.abs())
+                    rec = {
+                        "type": "reparam", "arm": self.name, "step": t, "alpha": float(alpha),
+                        "layer": layer, "neurons": "all" if neurons is None else "every other",
+                        "max_output_change": float((p.outputs(theta2) - f0).abs().max()),
+                        "loss_change": float(p.loss(theta2)) - loss0,
+                        "sharpness_before": float(before[0]), "sharpness_after": float(after[0]),
+                        "sharpness_predicted": float(predicted[0]),
+                        "adaptive_before": float(adaptive_before[0]), "adaptive_after": float(adaptive_after[0]),
+                    }
+                    bad = [k for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)]
+                    if bad:
+                        raise ArithmeticError(f"{bad[0]} is not finite")
+                    records.append(rec)
+            except _UNCOMPUTABLE as e:
+                out += self._reparam_failed(t, float(alpha), e)
+                continue
+            out += records
         return out
+
+    def _reparam_failed(self, t: int, alpha: float | None, exc: BaseException) -> list[dict[str, Any]]:
+        """The "reparam_skipped" event for a check that could not be computed (once per α)."""
+        if alpha in self._reparam_failed_alphas:
+            return []
+        self._reparam_failed_alphas.add(alpha)
+        what = "the reparameterization checks" if alpha is None else f"the reparameterization check at α = {alpha:g}"
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        return [self._event(t, "reparam_skipped", f"{what} cannot be computed in {self.spec.dtype} "
+                                                  f"({type(exc).__name__.lstrip('_')}: {reason}); skipped, training goes on")]
 
     # ---- endings ---------------------------------------------------------------------------
     def _event(self, step: int, kind: str, message: str) -> dict[str, Any]:

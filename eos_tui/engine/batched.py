@@ -188,8 +188,10 @@ class ArmBatch:
         t = arms[0].t  # every arm of a batch started together and steps together
         lrs = [a.lr_at(t) for a in arms]
         G, L = self._grad_and_value(self.theta, *self.data)
-        losses = L.tolist()  # one transfer for all arms
-        recs: list[list[dict[str, Any]]] = [a.check_loss(t, lr, loss) for a, lr, loss in zip(arms, lrs, losses)]
+        # Losses and whether each arm's θ_t is finite: one transfer for all arms.
+        losses, finite = torch.stack([L, torch.isfinite(self.theta).all(dim=1).to(L.dtype)]).tolist()
+        recs: list[list[dict[str, Any]]] = [a.check_loss(t, lr, loss, params_finite=bool(ok))
+                                            for a, lr, loss, ok in zip(arms, lrs, losses, finite)]
         alive = [i for i, a in enumerate(arms) if a.status is None]
 
         measuring = [i for i in alive if arms[i].measures_at(t)]

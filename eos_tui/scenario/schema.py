@@ -168,6 +168,9 @@ class MeasureConfig(Section):
     # a lower bound on λ_max, ~0.5% below it on average. Adds sharpness_tracked and tracked_hvps to
     # every step record. Such an arm trains on its own, never in a vmapped batch.
     track_every_step: bool = False
+    # Divergence: the arm ends "diverged" when its loss or parameters are not finite, or its loss
+    # exceeds this bound (absolute). None: 1e6 × max(1, the initial loss).
+    diverge_above: Optional[float] = Field(None, gt=0)
 
     @field_validator("reparam_alphas")
     @classmethod
@@ -240,6 +243,13 @@ class ArmSpec(BaseModel):
         if o.kind == "flow" and not self.measure.sharpness_every:
             raise KeyProblem("measure.sharpness_every", "optimizer.kind = 'flow' sizes its RK4 steps by λ_max: "
                                                         "set measure.sharpness_every ≥ 1")
+        if o.lr_relative is not None and m.kind == "quadratic" and m.eigenvalues and max(m.eigenvalues) <= 0:
+            top = max(m.eigenvalues)
+            raise KeyProblem("optimizer.lr_relative", "sets η = lr_relative / λ_max, but every model.eigenvalues "
+                                                      f"is ≤ 0 (λ_max = {top:g}): set optimizer.lr instead")
+        if self.device == "mps" and self.dtype == "float64":
+            raise KeyProblem("device", "'mps' has no float64: set dtype = 'float32', or device = 'cpu' "
+                                       "(device = 'auto' runs float64 on the CPU by itself)")
         if self.measure.eigenvalues > self.parameter_count():
             raise KeyProblem("measure.eigenvalues", f"{self.measure.eigenvalues} exceeds the "
                                                     f"{self.parameter_count()} parameters")
