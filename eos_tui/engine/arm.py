@@ -22,12 +22,12 @@ from typing import Any
 
 import torch
 
-from ..analysis.detectors import Catapult, Oscillation
+from ..analysis.detectors import Catapult, EosOnset, Oscillation
 from . import schedules
 from .eigensolver import align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
 from .errors import ScenarioRefused
 from .problems import Problem, build_problem
-from .reparam import NotHomogeneous, check_applicable, scaling
+from .reparam import ReparamChecks
 from .theory import QuadraticTheory, uv_map, uv_state
 from .tracking import PerStepTracker
 
@@ -70,11 +70,6 @@ class _NonFiniteHVP(ArithmeticError):
     """A Hessian-vector product with a nan or inf in it (the arm is blowing up)."""
 
 
-# What a reparameterization check at an extreme α can raise: eigh failing on a nan/inf tridiagonal,
-# a non-finite number, a solver refusing its input.
-_UNCOMPUTABLE = (torch.linalg.LinAlgError, ArithmeticError, ValueError)
-
-
 class Arm:
     def __init__(self, spec, device: torch.device):
         self.spec = spec
@@ -97,17 +92,14 @@ class Arm:
         self.sgd_gen = torch.Generator().manual_seed(int(spec.seed) + 29)
         self.oscillation = Oscillation()
         self.catapult = Catapult()
-        self.onset_done = False
-        self.below_seen = False  # λ_max measured below the threshold at least once
-        self.measured_once = False
+        self.onset = EosOnset()
         # Linear stability of heavy-ball momentum β along an eigendirection λ: |roots of
         # z² − (1 + β − ηλ) z + β| < 1 iff ηλ < 2(1 + β) (Cohen et al. 2021, appendix). β = 0 is GD's 2/η.
         self.momentum = float(spec.optimizer.momentum) if spec.optimizer.kind != "flow" else 0.0
         self.threshold_name = "2(1+β)/η" if self.momentum else "2/η"
         self.base_lr: float | None = spec.optimizer.lr
         self.lambda0: float | None = None
-        self._reparam_warned = False
-        self._reparam_failed_alphas: set[float | None] = set()
+        self.reparam = ReparamChecks(self.name, self.problem, list(spec.measure.reparam_alphas), spec.dtype)
         self.hvps_total = 0
         # λ_max at every step (measure.track_every_step): k = 1, the tracker's measured defaults,
         # and a generator of its own so that the converged solves draw exactly what they draw without it.
@@ -290,25 +282,16 @@ class Arm:
 
     def onset_check(self, t: int, lr: float) -> list[dict[str, Any]]:
         """Right after a sharpness measurement: has λ_max reached the threshold from below?
-
-        An arm whose very first measurement is already above (a catapult or divergence by design,
-        or an overly large η) gets an "unstable_start" event instead: nothing sharpened there. Its
-        EoS onset comes later, if sharpness falls below the threshold and then climbs back to it."""
+        (analysis.detectors.EosOnset decides; this builds its event.)"""
         thr = self.threshold(lr)
-        if thr is None or self.sharpness is None:
-            return []  # η = 0: nothing to compare with (and not counted as a first measurement)
-        first, self.measured_once = not self.measured_once, True
-        if self.sharpness < thr:
-            self.below_seen = True
+        kind = self.onset.update(self.sharpness, thr)
+        if kind is None:
             return []
         at = f"λ_max {self.sharpness:.4g} ≥ {self.threshold_name} = {thr:.4g}"
-        if first:
+        if kind == "unstable_start":
             return [self._event(t, "unstable_start", f"{at} at the first measurement: above the stability "
                                                      "threshold from the start, not by sharpening")]
-        if self.below_seen and not self.onset_done:
-            self.onset_done = True
-            return [self._event(t, "eos_onset", at)]
-        return []
+        return [self._event(t, "eos_onset", at)]
 
     def scheduled_checks(self, t: int, lr: float) -> list[dict[str, Any]]:
         """Reparameterization checks and schedule events due at step t (before the update)."""
@@ -406,71 +389,9 @@ class Arm:
 
     # ---- reparameterization ----------------------------------------------------------------
     def reparam_checks(self, t: int) -> list[dict[str, Any]]:
-        """Dinh et al.'s T_α at θ_t for each α: same function, different λ_max, same adaptive sharpness.
-
-        A check that cannot be computed (α = 1e-20 in float32: the scaled parameters under- or
-        overflow and the eigen-solve fails or returns nan) is left out, and a "reparam_skipped" event
-        says why, once per α; the run goes on (the checks work on a copy of θ)."""
-        p = self.problem
-        try:
-            check_applicable(p)
-        except NotHomogeneous as e:
-            if self._reparam_warned:
-                return []
-            self._reparam_warned = True
-            return [self._event(t, "reparam_skipped", str(e))]
-        theta = self.theta
-        out: list[dict[str, Any]] = []
-        try:
-            f0 = p.outputs(theta)
-            loss0 = float(p.loss(theta))
-            before, _, _, _ = self.eigenpairs(theta, k=1, v0=self.vectors)
-            adaptive_before, _, _, _ = self.eigenpairs(theta, k=1, transform=theta.abs())
-        except _UNCOMPUTABLE as e:
-            return self._reparam_failed(t, None, e)
-        # The maps: every adjacent layer pair with all its units, and the first pair with only
-        # every other unit rescaled (the per-neuron version: still the same function).
-        units = p.layers[0].shape[0]
-        every_other = torch.arange(units, device=theta.device) % 2 == 0
-        maps = [(layer, None) for layer in range(len(p.layers) - 1)] + [(0, every_other)]
-        for alpha in self.spec.measure.reparam_alphas:
-            records = []
-            try:
-                for layer, neurons in maps:
-                    d = scaling(p, theta, float(alpha), layer, neurons)
-                    theta2 = d * theta
-                    after, _, _, _ = self.eigenpairs(theta2, k=1)
-                    # Theory: H(Dθ) = D⁻¹ H(θ) D⁻¹, so λ_max after is the top eigenvalue of D⁻¹HD⁻¹ at θ.
-                    predicted, _, _, _ = self.eigenpairs(theta, k=1, transform=1.0 / d)
-                    adaptive_after, _, _, _ = self.eigenpairs(theta2, k=1, transform=theta2.abs())
-                    rec = {
-                        "type": "reparam", "arm": self.name, "step": t, "alpha": float(alpha),
-                        "layer": layer, "neurons": "all" if neurons is None else "every other",
-                        "max_output_change": float((p.outputs(theta2) - f0).abs().max()),
-                        "loss_change": float(p.loss(theta2)) - loss0,
-                        "sharpness_before": float(before[0]), "sharpness_after": float(after[0]),
-                        "sharpness_predicted": float(predicted[0]),
-                        "adaptive_before": float(adaptive_before[0]), "adaptive_after": float(adaptive_after[0]),
-                    }
-                    bad = [k for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)]
-                    if bad:
-                        raise ArithmeticError(f"{bad[0]} is not finite")
-                    records.append(rec)
-            except _UNCOMPUTABLE as e:
-                out += self._reparam_failed(t, float(alpha), e)
-                continue
-            out += records
-        return out
-
-    def _reparam_failed(self, t: int, alpha: float | None, exc: BaseException) -> list[dict[str, Any]]:
-        """The "reparam_skipped" event for a check that could not be computed (once per α)."""
-        if alpha in self._reparam_failed_alphas:
-            return []
-        self._reparam_failed_alphas.add(alpha)
-        what = "the reparameterization checks" if alpha is None else f"the reparameterization check at α = {alpha:g}"
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        return [self._event(t, "reparam_skipped", f"{what} cannot be computed in {self.spec.dtype} "
-                                                  f"({type(exc).__name__.lstrip('_')}: {reason}); skipped, training goes on")]
+        """Dinh et al.'s T_α at θ_t for each α (engine/reparam.py: the records, and the events of
+        checks that could not be made)."""
+        return self.reparam.run(t, self.theta, self.eigenpairs, self.vectors)
 
     # ---- endings ---------------------------------------------------------------------------
     def _event(self, step: int, kind: str, message: str) -> dict[str, Any]:
