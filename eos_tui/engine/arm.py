@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from ..analysis.detectors import Catapult, EosOnset, Oscillation
-from . import schedules
+from . import optimizers, schedules
 from .eigensolver import align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
 from .errors import ScenarioRefused
 from .problems import Problem, build_problem
@@ -87,7 +87,6 @@ class Arm:
         self.initial_loss: float | None = None
         self.vectors: torch.Tensor | None = None  # (k, n) latest eigenvectors, sign-aligned
         self.sharpness: float | None = None  # latest λ_max
-        self.momentum_buf: torch.Tensor | None = None
         self.eig_gen = torch.Generator().manual_seed(int(spec.seed) + 17)
         self.sgd_gen = torch.Generator().manual_seed(int(spec.seed) + 29)
         self.oscillation = Oscillation()
@@ -96,6 +95,9 @@ class Arm:
         # Linear stability of heavy-ball momentum β along an eigendirection λ: |roots of
         # z² − (1 + β − ηλ) z + β| < 1 iff ηλ < 2(1 + β) (Cohen et al. 2021, appendix). β = 0 is GD's 2/η.
         self.momentum = float(spec.optimizer.momentum) if spec.optimizer.kind != "flow" else 0.0
+        # The update rule (engine/optimizers.py): d_t from g_t, θ_{t+1} = θ_t − η_t·d_t.
+        self.rule = optimizers.from_momentum(self.momentum)
+        self.rule_state = self.rule.init(self.theta)
         self.threshold_name = "2(1+β)/η" if self.momentum else "2/η"
         self.base_lr: float | None = spec.optimizer.lr
         self.lambda0: float | None = None
@@ -356,10 +358,8 @@ class Arm:
             return self._flow(lr)
         if batch is not None:
             g = grad(self.problem.loss, self.theta, batch)
-        if opt.momentum:
-            self.momentum_buf = g if self.momentum_buf is None else opt.momentum * self.momentum_buf + g
-            g = self.momentum_buf
-        return self.theta - lr * g
+        d, self.rule_state = self.rule.update(g, self.rule_state)
+        return self.theta - lr * d
 
     def _flow(self, lr: float) -> torch.Tensor:
         """Gradient flow dθ/dτ = −∇L over time η_t (one GD step's worth), by RK4.

@@ -41,6 +41,7 @@ from typing import Any
 import torch
 from torch.func import grad, jvp, vmap
 
+from . import optimizers
 from .arm import Arm
 from .eigensolver import Lanczos
 from .problems import Problem
@@ -108,7 +109,8 @@ class ArmBatch:
         self.n = p.dim
         self.dtype, self.device = arms[0].dtype, arms[0].device
         self.theta = torch.stack([a.theta for a in arms])  # (B, n)
-        self.buf: torch.Tensor | None = None  # momentum buffers, (B, n), once the first step made them
+        self._rule_of_arms()
+        self.rule_state = self.rule.init(self.theta)
         # Data: passed once (in_dim None) when every arm has the same tensor, else stacked (in_dim 0).
         self.data: list[torch.Tensor | None] = []
         self.data_dims: list[int | None] = []
@@ -129,6 +131,13 @@ class ArmBatch:
             return jvp(lambda th: grad_fn(th, X, Y, H), (theta,), (v,))[1]
 
         self._hvp = vmap(hvp, in_dims=(0, 0, *dims))
+
+    def _rule_of_arms(self) -> None:
+        """The arms' update rule, stacked: heavy-ball momentum with one β per arm (engine/optimizers.py,
+        the same pair the one-arm path uses); plain GD arms in the batch have β = 0."""
+        moms = [a.momentum for a in self.arms]
+        self.rule = optimizers.from_momentum(
+            torch.tensor(moms, dtype=self.dtype, device=self.device).unsqueeze(1))
 
     def _grad_and_value(self, theta: torch.Tensor, *data) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-arm gradients (B, n) and losses (B,): a vmapped forward, then plain autograd on the
@@ -204,19 +213,9 @@ class ArmBatch:
         for i in alive:
             recs[i] += arms[i].scheduled_checks(t, lrs[i])
 
-        # The update, θ_{t+1} = θ_t − η·d with d the gradient or the momentum buffer, for all arms
-        # at once (a diverged arm's row is computed too and thrown away below).
-        moms = [a.spec.optimizer.momentum for a in arms]
-        D = G
-        if any(moms):
-            if self.buf is None:
-                self.buf = G
-            else:
-                mom = torch.tensor(moms, dtype=self.dtype, device=self.device).unsqueeze(1)
-                self.buf = mom * self.buf + G
-            D = self.buf
-            if not all(moms):  # plain GD arms in the same batch step along the gradient itself
-                D = torch.where(torch.tensor([bool(m) for m in moms], device=self.device).unsqueeze(1), D, G)
+        # The update, θ_{t+1} = θ_t − η·d with d the rule's direction, for all arms at once (a
+        # diverged arm's row is computed too and thrown away below).
+        D, self.rule_state = self.rule.update(G, self.rule_state)
         lr = torch.tensor(lrs, dtype=self.dtype, device=self.device).unsqueeze(1)
         new_theta = self.theta - lr * D
 
@@ -238,10 +237,10 @@ class ArmBatch:
         if len(keep) < len(arms):  # arms that ended (completed or diverged) leave the batch
             rows = torch.tensor(keep, device=self.device, dtype=torch.long)
             self.theta = self.theta.index_select(0, rows)
-            if self.buf is not None:
-                self.buf = self.buf.index_select(0, rows)
+            self.rule_state = optimizers.select_rows(self.rule_state, rows)
             self.data = self._data_rows(rows)
             self.arms = [arms[i] for i in keep]
+            self._rule_of_arms()
         return [r for rs in recs for r in rs]
 
     def stop(self, status: str) -> list[dict[str, Any]]:
