@@ -24,7 +24,7 @@ import torch
 
 from ..analysis.detectors import Catapult, EosOnset, Oscillation
 from . import optimizers, schedules
-from .eigensolver import align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
+from .eigensolver import Eigenpairs, align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
 from .errors import ScenarioRefused
 from .problems import Problem, build_problem
 from .reparam import ReparamChecks
@@ -115,7 +115,7 @@ class Arm:
 
     # ---- curvature -------------------------------------------------------------------------
     def eigenpairs(self, theta: torch.Tensor, *, k: int | None = None, tol: float | None = None,
-                   v0: torch.Tensor | None = None, loss=None, transform: torch.Tensor | None = None):
+                   v0: torch.Tensor | None = None, loss=None, transform: torch.Tensor | None = None) -> Eigenpairs:
         """Top-k eigenpairs of the full-batch Hessian at θ (of D H D when `transform` is D)."""
         m = self.spec.measure
         k = k or m.eigenvalues
@@ -126,28 +126,27 @@ class Arm:
             if transform is not None:
                 H = transform[:, None] * H * transform[None, :]
             vals, vecs = exact_top(H, k)
-            return vals, vecs, 0, 0.0
+            return Eigenpairs(vals, vecs, hvps=0, residual=0.0)
         hvp = make_hvp(loss, theta)
         if transform is not None:
             inner = hvp
             hvp = lambda v: transform * inner(transform * v)  # noqa: E731
-        res = top_eigenpairs(hvp, n, min(k, n), v0=v0, tol=tol or m.tolerance, max_iter=m.max_iter,
-                             dtype=self.dtype, device=self.device, generator=self.eig_gen)
-        return res.eigenvalues, res.eigenvectors, res.hvps, res.residual
+        return top_eigenpairs(hvp, n, min(k, n), v0=v0, tol=tol or m.tolerance, max_iter=m.max_iter,
+                              dtype=self.dtype, device=self.device, generator=self.eig_gen)
 
     def measure(self, theta: torch.Tensor, step: int, batch: torch.Tensor | None = None) -> dict[str, Any]:
         loss = None if batch is None else (lambda th: self.problem.loss(th, batch))
-        vals, vecs, hvps, residual = self.eigenpairs(theta, v0=self.vectors, loss=loss)
-        return self.measured(step, vals, vecs, hvps, residual)
+        return self.measured(step, self.eigenpairs(theta, v0=self.vectors, loss=loss))
 
-    def measured(self, step: int, vals: torch.Tensor, vecs: torch.Tensor, hvps: int, residual: float) -> dict[str, Any]:
+    def measured(self, step: int, pairs: Eigenpairs) -> dict[str, Any]:
         """Keep a solve's eigenpairs (sign-aligned, the warm start of the next one) and record them.
         Shared by `measure` and the batched engine, which solves several arms at once."""
-        self.vectors = align_signs(vecs, self.vectors)
-        self.sharpness = float(vals[0])
-        self.hvps_total += hvps
+        self.vectors = align_signs(pairs.eigenvectors, self.vectors)
+        self.sharpness = float(pairs.eigenvalues[0])
+        self.hvps_total += pairs.hvps
         return {"type": "sharpness", "arm": self.name, "step": step,
-                "eigenvalues": [float(v) for v in vals], "hvps": hvps, "residual": float(residual)}
+                "eigenvalues": [float(v) for v in pairs.eigenvalues], "hvps": pairs.hvps,
+                "residual": float(pairs.residual)}
 
     def track(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> dict[str, Any]:
         """λ_max at θ by the per-step tracker: the step record's `sharpness_tracked` (null when an HVP
@@ -190,9 +189,9 @@ class Arm:
                                                        "float64 arm runs on the CPU"))
         needs_lambda0 = opt.lr_relative is not None
         if needs_lambda0:
-            vals, vecs, hvps, _ = self.eigenpairs(self.theta, k=1, tol=INIT_TOL)
-            self.lambda0 = float(vals[0])
-            self.hvps_total += hvps
+            pairs = self.eigenpairs(self.theta, k=1, tol=INIT_TOL)
+            self.lambda0 = float(pairs.eigenvalues[0])
+            self.hvps_total += pairs.hvps
             if not self.lambda0 > 0:
                 raise ScenarioRefused(
                     f"arm {self.name!r}: optimizer.lr_relative sets η = lr_relative / λ0, but λ0 = λ_max at "
@@ -369,9 +368,9 @@ class Arm:
         """
         lam = self.sharpness
         if lam is None or lam <= 0:
-            vals, _, hvps, _ = self.eigenpairs(self.theta, k=1)
-            lam = max(float(vals[0]), 1e-12)
-            self.hvps_total += hvps
+            pairs = self.eigenpairs(self.theta, k=1)
+            lam = max(float(pairs.eigenvalues[0]), 1e-12)
+            self.hvps_total += pairs.hvps
         alpha = self.spec.optimizer.flow_alpha
         n_sub = max(1, math.ceil(lr * lam / alpha))
         h = lr / n_sub

@@ -43,7 +43,7 @@ from torch.func import grad, jvp, vmap
 
 from . import optimizers
 from .arm import Arm
-from .eigensolver import Lanczos
+from .eigensolver import Eigenpairs, Lanczos
 from .problems import Problem
 
 
@@ -161,9 +161,10 @@ class ArmBatch:
         return [d if dim is None else d.index_select(0, rows) for d, dim in zip(self.data, self.data_dims)]
 
     # ---- sharpness: one vmapped HVP per Lanczos iteration, for every arm still iterating -------
-    def _solve(self, who: list[int]) -> dict[int, tuple]:
-        """(eigenvalues, eigenvectors, hvps, residual) for each arm index in `who`."""
-        out, solvers = {}, {}
+    def _solve(self, who: list[int]) -> dict[int, Eigenpairs]:
+        """The eigenpairs of each arm index in `who`."""
+        out: dict[int, Eigenpairs] = {}
+        solvers: dict[int, Lanczos] = {}
         for i in who:
             arm = self.arms[i]
             m = arm.spec.measure
@@ -187,8 +188,7 @@ class ArmBatch:
             for r, i in enumerate(active):
                 solvers[i].absorb(W[r])
         for i, s in solvers.items():
-            res = s.result()
-            out[i] = (res.eigenvalues, res.eigenvectors, res.hvps, res.residual)
+            out[i] = s.result()
         return out
 
     # ---- one step -----------------------------------------------------------------------------
@@ -208,7 +208,7 @@ class ArmBatch:
             solved = self._solve(measuring)
             for i in measuring:
                 arm = arms[i]
-                recs[i].append(arm.measured(t, *solved[i]))
+                recs[i].append(arm.measured(t, solved[i]))
                 recs[i] += arm.onset_check(t, lrs[i])
         for i in alive:
             recs[i] += arms[i].scheduled_checks(t, lrs[i])

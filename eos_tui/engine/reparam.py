@@ -63,8 +63,8 @@ def scaling(problem, theta: torch.Tensor, alpha: float, layer: int = 0,
     return d
 
 
-# (θ, k=, v0=, transform=) -> (eigenvalues, eigenvectors, hvps, residual): the arm's eigen-solve
-Eigenpairs = Callable[..., Any]
+# (θ, k=, v0=, transform=) -> eigensolver.Eigenpairs: the arm's eigen-solve (Arm.eigenpairs)
+Solve = Callable[..., Any]
 
 # What a check at an extreme α can raise: eigh failing on a nan/inf tridiagonal, a non-finite
 # number, a solver refusing its input.
@@ -79,7 +79,7 @@ class ReparamChecks:
         self._warned = False  # "not homogeneous" said once
         self._failed_alphas: set[float | None] = set()  # "cannot be computed" said once per α
 
-    def run(self, t: int, theta: torch.Tensor, eigenpairs: Eigenpairs,
+    def run(self, t: int, theta: torch.Tensor, eigenpairs: Solve,
             v0: torch.Tensor | None = None) -> list[dict[str, Any]]:
         """Dinh et al.'s T_α at θ_t for each α: same function, different λ_max, same adaptive sharpness.
 
@@ -98,8 +98,8 @@ class ReparamChecks:
         try:
             f0 = p.outputs(theta)
             loss0 = float(p.loss(theta))
-            before, _, _, _ = eigenpairs(theta, k=1, v0=v0)
-            adaptive_before, _, _, _ = eigenpairs(theta, k=1, transform=theta.abs())
+            before = eigenpairs(theta, k=1, v0=v0).eigenvalues
+            adaptive_before = eigenpairs(theta, k=1, transform=theta.abs()).eigenvalues
         except _UNCOMPUTABLE as e:
             return self._failed(t, None, e)
         # The maps: every adjacent layer pair with all its units, and the first pair with only
@@ -113,10 +113,10 @@ class ReparamChecks:
                 for layer, neurons in maps:
                     d = scaling(p, theta, float(alpha), layer, neurons)
                     theta2 = d * theta
-                    after, _, _, _ = eigenpairs(theta2, k=1)
+                    after = eigenpairs(theta2, k=1).eigenvalues
                     # Theory: H(Dθ) = D⁻¹ H(θ) D⁻¹, so λ_max after is the top eigenvalue of D⁻¹HD⁻¹ at θ.
-                    predicted, _, _, _ = eigenpairs(theta, k=1, transform=1.0 / d)
-                    adaptive_after, _, _, _ = eigenpairs(theta2, k=1, transform=theta2.abs())
+                    predicted = eigenpairs(theta, k=1, transform=1.0 / d).eigenvalues
+                    adaptive_after = eigenpairs(theta2, k=1, transform=theta2.abs()).eigenvalues
                     rec = {
                         "type": "reparam", "arm": self.name, "step": t, "alpha": float(alpha),
                         "layer": layer, "neurons": "all" if neurons is None else "every other",
