@@ -26,7 +26,7 @@ from ..analysis.detectors import Catapult, EosOnset, Oscillation
 from . import optimizers, schedules
 from .eigensolver import Eigenpairs, align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
 from .errors import ScenarioRefused
-from .problems import Problem, build_problem
+from .problems import UV, Problem, Quadratic, build_problem
 from .reparam import ReparamChecks
 from .theory import QuadraticTheory, uv_map, uv_state
 from .tracking import PerStepTracker
@@ -110,8 +110,8 @@ class Arm:
         # Theory overlays: exact only for plain GD (no momentum) on the quadratic and the uv model.
         plain_gd = spec.optimizer.kind == "gd" and not spec.optimizer.momentum
         self.quadratic_theory = (QuadraticTheory(self.problem.H, self.theta)
-                                 if plain_gd and self.problem.kind == "quadratic" else None)
-        self.uv_theory = plain_gd and self.problem.kind == "uv"
+                                 if plain_gd and isinstance(self.problem, Quadratic) else None)
+        self.uv_width = self.problem.width if plain_gd and isinstance(self.problem, UV) else None
 
     # ---- curvature -------------------------------------------------------------------------
     def eigenpairs(self, theta: torch.Tensor, *, k: int | None = None, tol: float | None = None,
@@ -152,6 +152,8 @@ class Arm:
         """λ_max at θ by the per-step tracker: the step record's `sharpness_tracked` (null when an HVP
         was not finite, e.g. on the way to divergence) and `tracked_hvps` (every HVP spent, counted
         in the arm's total too). `batch`: the mini-batch whose Hessian to track (measure.on = "batch")."""
+        tracker = self.tracker
+        assert tracker is not None, "track() needs measure.track_every_step"
         loss = self.problem.loss if batch is None else (lambda th: self.problem.loss(th, batch))
         inner = make_hvp(loss, theta)
         spent = 0
@@ -166,12 +168,12 @@ class Arm:
 
         value: float | None
         try:
-            value = float(self.tracker.update(hvp, theta.numel(), dtype=self.dtype, device=self.device).eigenvalues[0])
+            value = float(tracker.update(hvp, theta.numel(), dtype=self.dtype, device=self.device).eigenvalues[0])
         except _NonFiniteHVP:
             value = None
         if value is None or not math.isfinite(value):
             value = None
-            self.tracker.reset()  # start afresh (a converged solve) at the next finite step
+            tracker.reset()  # start afresh (a converged solve) at the next finite step
         self.hvps_total += spent
         return {"sharpness_tracked": value, "tracked_hvps": spent}
 
@@ -204,7 +206,8 @@ class Arm:
         return out
 
     def lr_at(self, t: int) -> float:
-        return float(self.base_lr) * self.schedule(t)
+        assert self.base_lr is not None, "lr_relative is resolved by begin()"
+        return self.base_lr * self.schedule(t)
 
     # ---- one step --------------------------------------------------------------------------
     # `step` is split into phases (loss check, measured-step checks, scheduled checks, finish) so
@@ -319,11 +322,11 @@ class Arm:
         if self.quadratic_theory is not None:
             step["loss_theory"] = self.quadratic_theory.loss()
             self.quadratic_theory.step(lr)
-        if self.uv_theory:
+        if self.uv_width is not None:
             # measured (f, λ) at θ_t, and the map's prediction for θ_{t+1} from them
-            f, ntk = uv_state(self.theta, self.problem.width)
+            f, ntk = uv_state(self.theta, self.uv_width)
             step["f"], step["ntk"] = f, ntk
-            step["f_next_theory"], step["ntk_next_theory"] = uv_map(f, ntk, lr, self.problem.width)
+            step["f_next_theory"], step["ntk_next_theory"] = uv_map(f, ntk, lr, self.uv_width)
         self.theta = new_theta
         out.append(step)
 

@@ -7,8 +7,8 @@ mostly idle device. Stacked, one vmapped call does the work of all the arms: one
 step, one HVP call per Lanczos iteration.
 
 The numbers are those of the one-arm-at-a-time path (`Arm.step`), to float rounding:
-  * the loss function is the problem's own (`Problem.forward` / `_data_loss`, the quadratic's
-    θᵀHθ/2, the uv model's f²/2), only vmapped; what differs is the kernel a batched matmul runs
+  * the loss function is the problem's own (`Problem.stacked_loss`: the very operations of
+    `Problem.loss`, on (θ, *data) arguments instead of attributes), only vmapped; what differs is the kernel a batched matmul runs
     (bmm instead of mm), i.e. the summation order, so rounding differs in the last bits;
   * each arm keeps its own `Lanczos` state machine (eigensolver.py), its own generator, warm start,
     k, tolerance and max_iter, so each stops on its own residual exactly as it would alone; arms
@@ -44,7 +44,6 @@ from torch.func import grad, jvp, vmap
 from . import optimizers
 from .arm import Arm
 from .eigensolver import Eigenpairs, Lanczos
-from .problems import Problem
 
 
 def batch_key(arm: Arm) -> tuple | None:
@@ -57,15 +56,7 @@ def batch_key(arm: Arm) -> tuple | None:
     # `_solve` drives Lanczos. Not worth it yet; such an arm trains on its own.
     if spec.measure.track_every_step:
         return None
-    common = (p.kind, str(arm.dtype), str(arm.device), p.loss_kind)
-    if p.kind == "mlp":
-        layers = tuple((layer.shape, layer.bias is not None) for layer in p.layers)
-        return common + (layers, p.activation, tuple(p.X.shape), tuple(p.Y.shape), str(p.Y.dtype))
-    if p.kind == "uv":
-        return common + (p.width,)
-    if p.kind == "quadratic":
-        return common + (tuple(p.H.shape),)
-    return None
+    return (p.kind, str(arm.dtype), str(arm.device), p.loss_kind) + p.batch_shape()
 
 
 def plan(arms: list[Arm]) -> list[list[Arm]]:
@@ -85,18 +76,6 @@ def plan(arms: list[Arm]) -> list[list[Arm]]:
     return order
 
 
-def _loss_of(p: Problem):
-    """The problem's loss as a function of (θ, X, Y, H), so vmap can batch the data as well as θ.
-    Same operations as `Problem.loss` (batch=None), on arguments instead of attributes."""
-    if p.kind == "mlp":
-        return lambda theta, X, Y, H: p._data_loss(p.forward(theta, X), Y)
-    if p.kind == "uv":
-        return lambda theta, X, Y, H: p.loss(theta)
-    if p.kind == "quadratic":
-        return lambda theta, X, Y, H: 0.5 * theta @ (H @ theta)
-    raise ValueError(f"cannot batch model kind {p.kind!r}")
-
-
 class ArmBatch:
     """Compatible arms (see `batch_key`) stepped together. `step()` returns the records of one
     step of every running arm, arm by arm, each arm's exactly as `Arm.step` would produce them."""
@@ -111,24 +90,24 @@ class ArmBatch:
         self.theta = torch.stack([a.theta for a in arms])  # (B, n)
         self._rule_of_arms()
         self.rule_state = self.rule.init(self.theta)
-        # Data: passed once (in_dim None) when every arm has the same tensor, else stacked (in_dim 0).
-        self.data: list[torch.Tensor | None] = []
+        # Data (the problems' batch_data, e.g. X and Y, or H): passed once (in_dim None) when every
+        # arm has the same tensor, else stacked (in_dim 0).
+        self.data: list[torch.Tensor] = []
         self.data_dims: list[int | None] = []
-        for attr in ("X", "Y", "H"):
-            values = [getattr(a.problem, attr) for a in arms]
-            if values[0] is None or all(torch.equal(v, values[0]) for v in values[1:]):
+        for values in zip(*(a.problem.batch_data() for a in arms)):
+            if all(torch.equal(v, values[0]) for v in values[1:]):
                 self.data.append(values[0])
                 self.data_dims.append(None)
             else:
                 self.data.append(torch.stack(values))
                 self.data_dims.append(0)
-        loss = _loss_of(p)
+        loss = p.stacked_loss()  # (θ, *data) -> loss: the same operations as Problem.loss
         dims = tuple(self.data_dims)
         self._losses = vmap(loss, in_dims=(0, *dims))  # (B, n) -> (B,)
         grad_fn = grad(loss)
 
-        def hvp(theta, v, X, Y, H):  # forward-over-reverse, as eigensolver.make_hvp
-            return jvp(lambda th: grad_fn(th, X, Y, H), (theta,), (v,))[1]
+        def hvp(theta, v, *data):  # forward-over-reverse, as eigensolver.make_hvp
+            return jvp(lambda th: grad_fn(th, *data), (theta,), (v,))[1]
 
         self._hvp = vmap(hvp, in_dims=(0, 0, *dims))
 
@@ -154,7 +133,7 @@ class ArmBatch:
     def running(self) -> bool:
         return bool(self.arms)
 
-    def _data_rows(self, rows: torch.Tensor | None) -> list[torch.Tensor | None]:
+    def _data_rows(self, rows: torch.Tensor | None) -> list[torch.Tensor]:
         """The data for a subset of the arms (stacked data indexed, shared data as is)."""
         if rows is None:
             return self.data

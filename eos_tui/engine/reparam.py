@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 import torch
 
+from .problems import MLP
+
 HOMOGENEOUS = ("relu", "linear")
 
 
@@ -29,7 +31,7 @@ class NotHomogeneous(ValueError):
 
 
 def check_applicable(problem) -> None:
-    if problem.kind != "mlp":
+    if not isinstance(problem, MLP):
         raise NotHomogeneous(f"reparameterization checks need an MLP (this arm's model is {problem.kind!r})")
     if problem.activation not in HOMOGENEOUS:
         raise NotHomogeneous(
