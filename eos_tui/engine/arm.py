@@ -6,9 +6,12 @@ Each call to `Arm.step()` does, at parameters θ_t:
   2. every `sharpness_every` steps, the top eigenpairs of the full-batch Hessian, warm-started from
      the last eigenvectors and sign-aligned with them; with `measure.track_every_step`, also λ_max
      at every step by `PerStepTracker` (≈ 2 HVPs a step, a lower bound on λ_max);
-  3. the update θ_{t+1} = θ_t − η_t·(momentum buffer), with the mini-batch gradient under SGD, or
-     an RK4 integration of gradient flow over time η_t for the "flow" reference arm;
-and returns the records to append to metrics.jsonl. Divergence ends the arm with status
+  3. the update θ_{t+1} = θ_t − η_t·d_t, d_t from the update rule (optimizers.py: the gradient, or
+     heavy-ball momentum), with the mini-batch gradient under SGD, or an RK4 integration of
+     gradient flow over time η_t for the "flow" reference arm;
+and returns the records to append to metrics.jsonl, with the events of the detectors
+(analysis/detectors.py: EoS onset, period-2, catapult) and of the reparameterization checks
+(reparam.py). Divergence ends the arm with status
 "diverged", a result, not a crash: a non-finite loss or parameter, or a loss above
 `measure.diverge_above` (default 1e6 × max(1, initial loss); see `Arm.diverge_bound`), checked at
 every θ_t and at the final parameters. At η_t = 0 (a cosine schedule's last step) there is no
