@@ -23,7 +23,8 @@ Compatibility (the rule `batch_key` implements; anything else trains alone, as b
 together when they have
   * the same problem shapes: model kind, layer shapes, bias, activation, data rows and target
     shape/dtype (MLP), width (uv), dimension (quadratic); the same loss, dtype and device;
-  * full-batch GD ("gd"), with any momentum (momentum and plain GD mix: the buffer is masked);
+  * full-batch GD ("gd"), with any momentum (momentum and plain GD mix: one update rule,
+    heavy-ball with a β per arm, β = 0 for plain GD; engine/optimizers.py);
   * nothing else in `measure`: cadence, k, tolerance, max_iter, exact and reparameterization
     checks may differ per arm (an arm not due for a measurement sits the solve out; `exact` arms
     take their dense Hessian one by one, those are small models anyway), except
