@@ -186,6 +186,8 @@ def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
 
 
 def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_scenario) -> int:
+    from .engine.errors import ScenarioRefused
+
     try:
         run_dir = prepare_run(scenario, out=out)
     except (FileExistsError, OSError, ValueError) as e:
@@ -200,6 +202,11 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
         # Ctrl-C before the engine took over its signals: the first manifest still says "running".
         _mark_interrupted(run_dir)
         raise
+    except ScenarioRefused as e:  # a scenario the engine cannot run, found once its model was built
+        # Bad input leaves nothing behind: the run directory holds no training, only the refusal.
+        _remove_refused(run_dir, made=out is None)
+        err.print(f"eos-tui: {e}", markup=False, highlight=False)
+        return EXIT_USAGE
     except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
         err.print(f"eos-tui: the run failed: {type(e).__name__}: {e} (details in {run_dir}/manifest.json)",
                   markup=False, highlight=False)
@@ -227,6 +234,18 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
         err.print(f"eos-tui: the run failed: {manifest.get('error')}", markup=False, highlight=False)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _remove_refused(run_dir: Path, *, made: bool) -> None:
+    """Undo prepare_run for a scenario the engine refused: the whole directory if this run made it,
+    else (an empty --out it claimed) the files it wrote."""
+    import shutil
+
+    if made:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for name in (rf.SCENARIO_FILE, rf.MANIFEST_FILE, rf.METRICS_FILE, rf.ENGINE_LOG):
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def _mark_interrupted(run_dir: Path) -> None:

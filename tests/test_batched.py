@@ -315,12 +315,12 @@ def test_compatibility_rule():
 def test_shared_and_stacked_data():
     """An η sweep passes its data once; a seeds sweep stacks it."""
     sweep = [Arm(s, CPU) for s in scenario(ETA_SWEEP).arms]
-    assert ArmBatch(sweep).data_dims == [None, None, None]
+    assert ArmBatch(sweep).data_dims == [None, None]  # the MLP's (X, Y)
     seeds = [Arm(s, CPU) for s in scenario(ETA_SWEEP, overrides=["data.seed=1"]).arms[:2]]
-    assert ArmBatch(seeds).data_dims == [None, None, None]
+    assert ArmBatch(seeds).data_dims == [None, None]
     text = ETA_SWEEP.replace('name = "eos"\n', 'name = "eos"\nseed = 4\n')
     mixed = [Arm(s, CPU) for s in scenario(text).arms]
-    assert ArmBatch(mixed).data_dims == [0, 0, None]
+    assert ArmBatch(mixed).data_dims == [0, 0]
     assert ArmBatch(mixed).data[0].shape == (5, 24, 6)
 
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from eos_tui.engine.eigensolver import (
-    EigResult,
-    SharpnessTracker,
+    Eigenpairs,
+    Lanczos,
     align_signs,
     dense_hessian,
     exact_top,
@@ -45,7 +45,7 @@ class Counter:
         return self.H @ v
 
 
-def solve(H, k=1, *, seed=1, **kw) -> tuple[EigResult, Counter]:
+def solve(H, k=1, *, seed=1, **kw) -> tuple[Eigenpairs, Counter]:
     hvp = Counter(H)
     res = top_eigenpairs(hvp, H.shape[0], k, dtype=F64, generator=gen(seed), **kw)
     return res, hvp
@@ -175,24 +175,37 @@ def test_warm_start_from_single_vector_and_exact_eigenvector():
     assert res.eigenvalues.item() == pytest.approx(10.0, rel=1e-8)
 
 
-def test_tracker_warm_and_sign_aligned():
+def test_warm_starts_along_a_trajectory_are_cheap_and_sign_aligned():
+    """What the engine does between measurements (Arm.measured): warm-start each solve from the
+    previous eigenvectors, then align their signs with them."""
     n = 150
     H = with_spectrum(bulk_spectrum(n), seed=9)
     E = torch.randn(n, n, generator=gen(10), dtype=F64)
     E = (E + E.T) / (2 * n**0.5)
-    tracker = SharpnessTracker(k=2, tol=1e-6, generator=gen(11))
-    assert tracker.vectors is None
+    g = gen(11)
+    prev = None
     results = []
     for step in range(5):
         Ht = H + 1e-3 * step * E  # a Hessian drifting slowly, as along a training trajectory
-        res = tracker.solve(lambda v: Ht @ v, n, dtype=F64)
+        res = top_eigenpairs(lambda v: Ht @ v, n, 2, v0=prev, tol=1e-6, dtype=F64, generator=g)
+        vectors = align_signs(res.eigenvectors, prev)
         results.append(res)
         torch.testing.assert_close(res.eigenvalues, exact_top(Ht, 2)[0], rtol=1e-9, atol=0)
-        if step > 0:  # same sign as the previous solve, row by row
-            assert torch.all((res.eigenvectors * prev).sum(dim=1) > 0)
-        prev = tracker.vectors
-        assert prev is res.eigenvectors
+        if prev is not None:  # same sign as the previous solve, row by row
+            assert torch.all((vectors * prev).sum(dim=1) > 0)
+        prev = vectors
     assert all(r.hvps <= results[0].hvps // 2 for r in results[1:]), [r.hvps for r in results]
+
+
+def test_lanczos_keeps_ritz_values_not_parameters():
+    """Lanczos.ritz (formerly .theta: θ means parameters everywhere else) holds T's Ritz values."""
+    H = torch.diag(torch.tensor([3.0, 2.0, 1.0], dtype=F64))
+    s = Lanczos(3, 1, tol=1e-12, dtype=F64, generator=gen(1))
+    while not s.done:
+        s.absorb(H @ s.query())
+    assert not hasattr(s, "theta")
+    torch.testing.assert_close(s.ritz.max(), torch.tensor(3.0, dtype=F64))
+    assert isinstance(s.result(), Eigenpairs)
 
 
 # ---- real small networks ----------------------------------------------------------------------

@@ -49,7 +49,8 @@ def test_defaults_and_implicit_main_arm():
     assert (arm.model.kind, arm.model.hidden, arm.model.activation, arm.model.bias) == ("mlp", [64, 64], "tanh", True)
     assert arm.model.init_scale == 1.0
     assert (arm.optimizer.kind, arm.optimizer.lr, arm.optimizer.lr_relative) == ("gd", 0.1, None)
-    assert arm.optimizer.momentum == 0.0 and arm.optimizer.flow_alpha == 0.5
+    assert arm.optimizer.momentum == 0.0
+    assert not hasattr(arm.optimizer, "flow_alpha")  # one class per kind: only gradient flow has it
     assert arm.schedule.kind == "constant"
     m = arm.measure
     assert (m.sharpness_every, m.eigenvalues, m.tolerance, m.exact, m.max_iter) == (10, 1, 1e-3, False, 100)

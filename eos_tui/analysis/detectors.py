@@ -1,4 +1,6 @@
-"""Online detectors of the phenomena, fed one step at a time by the engine."""
+"""Online detectors of the phenomena, fed one step (or one measurement) at a time by the engine.
+
+Torch-free: each takes plain floats, so they can be tested, and reused by readers, without a model."""
 
 from __future__ import annotations
 
@@ -69,8 +71,10 @@ class Catapult:
         self.risen = False
         self.done = False
 
-    def update(self, step: int, loss: float, sharpness: float | None, threshold: float) -> dict | None:
-        """Feed one step; returns a catapult's numbers on the step it completes (each one, once)."""
+    def update(self, step: int, loss: float, sharpness: float | None, threshold: float | None) -> dict | None:
+        """Feed one step; returns a catapult's numbers on the step it completes (each one, once).
+        threshold None (η = 0, no stability threshold): the loss is followed, but no catapult can
+        complete on that step."""
         if self.done or not math.isfinite(loss):
             return None
         if self.initial_loss is None:
@@ -88,7 +92,7 @@ class Catapult:
             if sharpness is not None:
                 self.sharpness_before = sharpness
             return None
-        if (loss < self.initial_loss and sharpness is not None and sharpness < threshold
+        if (loss < self.initial_loss and sharpness is not None and threshold is not None and sharpness < threshold
                 and (self.sharpness_before is None or sharpness < self.sharpness_before)):
             found = {
                 "peak_loss_ratio": self.peak_loss / self.initial_loss if self.initial_loss > 0 else math.inf,
@@ -101,4 +105,35 @@ class Catapult:
             self.risen, self.peak_loss, self.peak_step = False, -math.inf, None
             self.sharpness_before = sharpness
             return found
+        return None
+
+
+class EosOnset:
+    """The edge-of-stability onset: λ_max reaching the stability threshold *from below*.
+
+    Fed after each sharpness measurement. A first measurement already at or above the threshold
+    (a catapult or divergence by design, or an overly large η) is an "unstable_start", not an
+    onset: nothing sharpened there. The onset then comes later, if λ_max falls below the
+    threshold and climbs back to it. Reported once.
+    """
+
+    def __init__(self) -> None:
+        self.measured_once = False
+        self.below_seen = False  # λ_max measured below the threshold at least once
+        self.done = False
+
+    def update(self, sharpness: float | None, threshold: float | None) -> str | None:
+        """"unstable_start", "eos_onset" or None. threshold None (η = 0: every λ_max is stable):
+        nothing to compare with, and the measurement does not count as the first one."""
+        if threshold is None or sharpness is None:
+            return None
+        first, self.measured_once = not self.measured_once, True
+        if sharpness < threshold:
+            self.below_seen = True
+            return None
+        if first:
+            return "unstable_start"
+        if self.below_seen and not self.done:
+            self.done = True
+            return "eos_onset"
         return None

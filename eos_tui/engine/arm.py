@@ -6,10 +6,16 @@ Each call to `Arm.step()` does, at parameters θ_t:
   2. every `sharpness_every` steps, the top eigenpairs of the full-batch Hessian, warm-started from
      the last eigenvectors and sign-aligned with them; with `measure.track_every_step`, also λ_max
      at every step by `PerStepTracker` (≈ 2 HVPs a step, a lower bound on λ_max);
-  3. the update θ_{t+1} = θ_t − η_t·(momentum buffer), with the mini-batch gradient under SGD, or
-     an RK4 integration of gradient flow over time η_t for the "flow" reference arm;
-and returns the records to append to metrics.jsonl. Divergence (a non-finite loss, or one above
-1e6 × the initial loss) ends the arm with status "diverged": a result, not a crash.
+  3. the update θ_{t+1} = θ_t − η_t·d_t, d_t from the update rule (optimizers.py: the gradient, or
+     heavy-ball momentum), with the mini-batch gradient under SGD, or an RK4 integration of
+     gradient flow over time η_t for the "flow" reference arm;
+and returns the records to append to metrics.jsonl, with the events of the detectors
+(analysis/detectors.py: EoS onset, period-2, catapult) and of the reparameterization checks
+(reparam.py). Divergence ends the arm with status
+"diverged", a result, not a crash: a non-finite loss or parameter, or a loss above
+`measure.diverge_above` (default 1e6 × max(1, initial loss); see `Arm.diverge_bound`), checked at
+every θ_t and at the final parameters. At η_t = 0 (a cosine schedule's last step) there is no
+stability threshold: the record's threshold is null and no EoS or catapult comparison is made.
 """
 
 from __future__ import annotations
@@ -19,14 +25,20 @@ from typing import Any
 
 import torch
 
-from ..analysis.detectors import Catapult, Oscillation
-from . import schedules
-from .eigensolver import align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
-from .problems import Problem, build_problem
-from .reparam import NotHomogeneous, check_applicable, scaling
+from ..analysis.detectors import Catapult, EosOnset, Oscillation
+from . import optimizers, schedules
+from .eigensolver import Eigenpairs, align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
+from .errors import ScenarioRefused
+from .problems import UV, Problem, Quadratic, build_problem
+from .reparam import ReparamChecks
 from .theory import QuadraticTheory, uv_map, uv_state
 from .tracking import PerStepTracker
 
+# Divergence by default: the loss above 1e6 × max(1, its initial value). Relative, so that a loss
+# that starts large (init_scale ≫ 1) is not "diverged" at step 0; floored at 1 × 1e6, because a
+# catapult's peak does not scale with the starting loss (the uv model from f0 = 0.01, i.e. a loss of
+# 5e-5, peaks near 10² at width 300: 10⁶ × its start), while every model here starts at a loss of
+# order 1 or below, so 10⁶ is past any recovery. measure.diverge_above sets the bound absolutely.
 DIVERGENCE_FACTOR = 1e6
 # Tolerance of the eigen-solve that fixes η from lr_relative: η·λ0 is the quantity that decides
 # between a catapult and plain descent, so it is measured tightly once, before training.
@@ -52,6 +64,11 @@ def grad(fn, theta: torch.Tensor, *args) -> torch.Tensor:
     return grad_and_value(fn, theta, *args)[0]
 
 
+def mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
 class _NonFiniteHVP(ArithmeticError):
     """A Hessian-vector product with a nan or inf in it (the arm is blowing up)."""
 
@@ -73,21 +90,21 @@ class Arm:
         self.initial_loss: float | None = None
         self.vectors: torch.Tensor | None = None  # (k, n) latest eigenvectors, sign-aligned
         self.sharpness: float | None = None  # latest λ_max
-        self.momentum_buf: torch.Tensor | None = None
         self.eig_gen = torch.Generator().manual_seed(int(spec.seed) + 17)
         self.sgd_gen = torch.Generator().manual_seed(int(spec.seed) + 29)
         self.oscillation = Oscillation()
         self.catapult = Catapult()
-        self.onset_done = False
-        self.below_seen = False  # λ_max measured below the threshold at least once
-        self.measured_once = False
+        self.onset = EosOnset()
         # Linear stability of heavy-ball momentum β along an eigendirection λ: |roots of
         # z² − (1 + β − ηλ) z + β| < 1 iff ηλ < 2(1 + β) (Cohen et al. 2021, appendix). β = 0 is GD's 2/η.
         self.momentum = float(spec.optimizer.momentum) if spec.optimizer.kind != "flow" else 0.0
+        # The update rule (engine/optimizers.py): d_t from g_t, θ_{t+1} = θ_t − η_t·d_t.
+        self.rule = optimizers.from_momentum(self.momentum)
+        self.rule_state = self.rule.init(self.theta)
         self.threshold_name = "2(1+β)/η" if self.momentum else "2/η"
         self.base_lr: float | None = spec.optimizer.lr
         self.lambda0: float | None = None
-        self._reparam_warned = False
+        self.reparam = ReparamChecks(self.name, self.problem, list(spec.measure.reparam_alphas), spec.dtype)
         self.hvps_total = 0
         # λ_max at every step (measure.track_every_step): k = 1, the tracker's measured defaults,
         # and a generator of its own so that the converged solves draw exactly what they draw without it.
@@ -96,12 +113,12 @@ class Arm:
         # Theory overlays: exact only for plain GD (no momentum) on the quadratic and the uv model.
         plain_gd = spec.optimizer.kind == "gd" and not spec.optimizer.momentum
         self.quadratic_theory = (QuadraticTheory(self.problem.H, self.theta)
-                                 if plain_gd and self.problem.kind == "quadratic" else None)
-        self.uv_theory = plain_gd and self.problem.kind == "uv"
+                                 if plain_gd and isinstance(self.problem, Quadratic) else None)
+        self.uv_width = self.problem.width if plain_gd and isinstance(self.problem, UV) else None
 
     # ---- curvature -------------------------------------------------------------------------
     def eigenpairs(self, theta: torch.Tensor, *, k: int | None = None, tol: float | None = None,
-                   v0: torch.Tensor | None = None, loss=None, transform: torch.Tensor | None = None):
+                   v0: torch.Tensor | None = None, loss=None, transform: torch.Tensor | None = None) -> Eigenpairs:
         """Top-k eigenpairs of the full-batch Hessian at θ (of D H D when `transform` is D)."""
         m = self.spec.measure
         k = k or m.eigenvalues
@@ -112,33 +129,34 @@ class Arm:
             if transform is not None:
                 H = transform[:, None] * H * transform[None, :]
             vals, vecs = exact_top(H, k)
-            return vals, vecs, 0, 0.0
+            return Eigenpairs(vals, vecs, hvps=0, residual=0.0)
         hvp = make_hvp(loss, theta)
         if transform is not None:
             inner = hvp
             hvp = lambda v: transform * inner(transform * v)  # noqa: E731
-        res = top_eigenpairs(hvp, n, min(k, n), v0=v0, tol=tol or m.tolerance, max_iter=m.max_iter,
-                             dtype=self.dtype, device=self.device, generator=self.eig_gen)
-        return res.eigenvalues, res.eigenvectors, res.hvps, res.residual
+        return top_eigenpairs(hvp, n, min(k, n), v0=v0, tol=tol or m.tolerance, max_iter=m.max_iter,
+                              dtype=self.dtype, device=self.device, generator=self.eig_gen)
 
     def measure(self, theta: torch.Tensor, step: int, batch: torch.Tensor | None = None) -> dict[str, Any]:
         loss = None if batch is None else (lambda th: self.problem.loss(th, batch))
-        vals, vecs, hvps, residual = self.eigenpairs(theta, v0=self.vectors, loss=loss)
-        return self.measured(step, vals, vecs, hvps, residual)
+        return self.measured(step, self.eigenpairs(theta, v0=self.vectors, loss=loss))
 
-    def measured(self, step: int, vals: torch.Tensor, vecs: torch.Tensor, hvps: int, residual: float) -> dict[str, Any]:
+    def measured(self, step: int, pairs: Eigenpairs) -> dict[str, Any]:
         """Keep a solve's eigenpairs (sign-aligned, the warm start of the next one) and record them.
         Shared by `measure` and the batched engine, which solves several arms at once."""
-        self.vectors = align_signs(vecs, self.vectors)
-        self.sharpness = float(vals[0])
-        self.hvps_total += hvps
+        self.vectors = align_signs(pairs.eigenvectors, self.vectors)
+        self.sharpness = float(pairs.eigenvalues[0])
+        self.hvps_total += pairs.hvps
         return {"type": "sharpness", "arm": self.name, "step": step,
-                "eigenvalues": [float(v) for v in vals], "hvps": hvps, "residual": float(residual)}
+                "eigenvalues": [float(v) for v in pairs.eigenvalues], "hvps": pairs.hvps,
+                "residual": float(pairs.residual)}
 
     def track(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> dict[str, Any]:
         """λ_max at θ by the per-step tracker: the step record's `sharpness_tracked` (null when an HVP
         was not finite, e.g. on the way to divergence) and `tracked_hvps` (every HVP spent, counted
         in the arm's total too). `batch`: the mini-batch whose Hessian to track (measure.on = "batch")."""
+        tracker = self.tracker
+        assert tracker is not None, "track() needs measure.track_every_step"
         loss = self.problem.loss if batch is None else (lambda th: self.problem.loss(th, batch))
         inner = make_hvp(loss, theta)
         spent = 0
@@ -153,12 +171,12 @@ class Arm:
 
         value: float | None
         try:
-            value = float(self.tracker.update(hvp, theta.numel(), dtype=self.dtype, device=self.device).eigenvalues[0])
+            value = float(tracker.update(hvp, theta.numel(), dtype=self.dtype, device=self.device).eigenvalues[0])
         except _NonFiniteHVP:
             value = None
         if value is None or not math.isfinite(value):
             value = None
-            self.tracker.reset()  # start afresh (a converged solve) at the next finite step
+            tracker.reset()  # start afresh (a converged solve) at the next finite step
         self.hvps_total += spent
         return {"sharpness_tracked": value, "tracked_hvps": spent}
 
@@ -170,22 +188,29 @@ class Arm:
     def begin(self) -> list[dict[str, Any]]:
         """Resolve lr_relative (η = lr_relative / λ0, λ0 measured at θ0) before the first step."""
         opt = self.spec.optimizer
+        out = []
+        if self.spec.device == "auto" and self.spec.dtype == "float64" and self.device.type == "cpu" and mps_available():
+            out.append(self._event(0, "device_notice", "device 'auto': Apple's MPS has no float64, so this "
+                                                       "float64 arm runs on the CPU"))
         needs_lambda0 = opt.lr_relative is not None
         if needs_lambda0:
-            vals, vecs, hvps, _ = self.eigenpairs(self.theta, k=1, tol=INIT_TOL)
-            self.lambda0 = float(vals[0])
-            self.hvps_total += hvps
+            pairs = self.eigenpairs(self.theta, k=1, tol=INIT_TOL)
+            self.lambda0 = float(pairs.eigenvalues[0])
+            self.hvps_total += pairs.hvps
             if not self.lambda0 > 0:
-                raise ValueError(f"arm {self.name!r}: lr_relative needs λ_max > 0 at initialization "
-                                 f"(measured {self.lambda0:.4g})")
+                raise ScenarioRefused(
+                    f"arm {self.name!r}: optimizer.lr_relative sets η = lr_relative / λ0, but λ0 = λ_max at "
+                    f"initialization is {self.lambda0:.4g}, not > 0: set optimizer.lr instead "
+                    "(or a model.init_scale that gives the loss curvature)")
             self.base_lr = opt.lr_relative / self.lambda0
-            return [{"type": "event", "arm": self.name, "step": 0, "kind": "lr_resolved",
-                     "message": f"η = {opt.lr_relative:g}/λ0 = {self.base_lr:.4g} (λ0 = {self.lambda0:.4g})",
-                     "data": {"lr": self.base_lr, "lambda0": self.lambda0}}]
-        return []
+            out.append({"type": "event", "arm": self.name, "step": 0, "kind": "lr_resolved",
+                        "message": f"η = {opt.lr_relative:g}/λ0 = {self.base_lr:.4g} (λ0 = {self.lambda0:.4g})",
+                        "data": {"lr": self.base_lr, "lambda0": self.lambda0}})
+        return out
 
     def lr_at(self, t: int) -> float:
-        return float(self.base_lr) * self.schedule(t)
+        assert self.base_lr is not None, "lr_relative is resolved by begin()"
+        return self.base_lr * self.schedule(t)
 
     # ---- one step --------------------------------------------------------------------------
     # `step` is split into phases (loss check, measured-step checks, scheduled checks, finish) so
@@ -196,8 +221,9 @@ class Arm:
         t, spec = self.t, self.spec
         lr = self.lr_at(t)
         g, loss_t = grad_and_value(self.problem.loss, self.theta)
-        loss = float(loss_t)
-        ended = self.check_loss(t, lr, loss)
+        # The loss and whether θ_t is finite, in one transfer.
+        loss, finite = torch.stack([loss_t, torch.isfinite(self.theta).all().to(loss_t.dtype)]).tolist()
+        ended = self.check_loss(t, lr, loss, params_finite=bool(finite))
         if ended:
             return ended
 
@@ -222,44 +248,57 @@ class Arm:
         return out + self.finish(t, lr, loss, float(torch.linalg.vector_norm(g)), proj, disp, new_theta,
                                  tracked=tracked)
 
-    def check_loss(self, t: int, lr: float, loss: float) -> list[dict[str, Any]]:
+    def check_loss(self, t: int, lr: float, loss: float, params_finite: bool = True) -> list[dict[str, Any]]:
         """The loss at θ_t; if it diverged, the step's records and the arm's end (else [])."""
         if self.initial_loss is None:
             self.initial_loss = loss
-        if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(self.initial_loss, 1e-30):
+        why = self.divergence(loss, params_finite)
+        if why is not None:
             out = [{"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
                     "grad_norm": None, "proj": None, "disp": None}]
             if self.momentum:
                 out[0]["threshold"] = self.threshold(lr)
             if self.tracker is not None:
                 out[0].update(sharpness_tracked=None, tracked_hvps=0)
-            return out + self._end("diverged", loss, f"loss {loss:.3g} at step {t}"
-                                   + ("" if math.isfinite(loss) else " (not finite)"))
+            return out + self._end("diverged", loss, f"{why} at step {t}")
         return []
 
-    def threshold(self, lr: float) -> float:
-        """The stability threshold on λ_max at step size lr: 2/η, or 2(1+β)/η with momentum β."""
-        return 2.0 * (1.0 + self.momentum) / lr
+    def diverge_bound(self) -> float:
+        """The loss above which the arm has diverged: measure.diverge_above, else
+        DIVERGENCE_FACTOR × max(1, initial loss)."""
+        bound = self.spec.measure.diverge_above
+        if bound is not None:
+            return float(bound)
+        return DIVERGENCE_FACTOR * max(1.0, self.initial_loss if self.initial_loss is not None else 1.0)
+
+    def divergence(self, loss: float, params_finite: bool = True) -> str | None:
+        """Why the parameters with this loss are past any recovery, or None if they are not."""
+        if not params_finite:
+            return f"parameters not finite (loss {loss:.3g})"
+        if not math.isfinite(loss):
+            return f"loss {loss:.3g} (not finite)"
+        bound = self.diverge_bound()
+        if loss > bound:
+            return f"loss {loss:.3g} > {bound:.3g}"
+        return None
+
+    def threshold(self, lr: float) -> float | None:
+        """The stability threshold on λ_max at step size lr: 2/η, or 2(1+β)/η with momentum β.
+        None at η = 0 (a cosine schedule's last step): every λ_max is stable there."""
+        return 2.0 * (1.0 + self.momentum) / lr if lr > 0 else None
 
     def onset_check(self, t: int, lr: float) -> list[dict[str, Any]]:
         """Right after a sharpness measurement: has λ_max reached the threshold from below?
-
-        An arm whose very first measurement is already above (a catapult or divergence by design,
-        or an overly large η) gets an "unstable_start" event instead: nothing sharpened there. Its
-        EoS onset comes later, if sharpness falls below the threshold and then climbs back to it."""
+        (analysis.detectors.EosOnset decides; this builds its event.)"""
         thr = self.threshold(lr)
-        first, self.measured_once = not self.measured_once, True
-        if self.sharpness < thr:
-            self.below_seen = True
+        kind = self.onset.update(self.sharpness, thr)
+        if kind is None:
             return []
         at = f"λ_max {self.sharpness:.4g} ≥ {self.threshold_name} = {thr:.4g}"
-        if first:
+        if kind == "unstable_start":
             return [self._event(t, "unstable_start", f"{at} at the first measurement: above the stability "
                                                      "threshold from the start, not by sharpening")]
-        if self.below_seen and not self.onset_done:
-            self.onset_done = True
-            return [self._event(t, "eos_onset", at)]
-        return []
+        return [self._event(t, "eos_onset", at)]
 
     def scheduled_checks(self, t: int, lr: float) -> list[dict[str, Any]]:
         """Reparameterization checks and schedule events due at step t (before the update)."""
@@ -267,7 +306,8 @@ class Arm:
         if self.spec.measure.reparam_every and t % self.spec.measure.reparam_every == 0:
             out.extend(self.reparam_checks(t))
         if t in self.lr_changes:
-            out.append(self._event(t, "lr_change", f"{self.lr_changes[t]}: η = {lr:.4g}, {self.threshold_name} = {self.threshold(lr):.4g}"))
+            out.append(self._event(t, "lr_change", f"{self.lr_changes[t]}: η = {lr:.4g}, "
+                                                   f"{self.threshold_name} = {_g4(self.threshold(lr))}"))
         return out
 
     def finish(self, t: int, lr: float, loss: float, grad_norm: float, proj: float | None,
@@ -285,11 +325,11 @@ class Arm:
         if self.quadratic_theory is not None:
             step["loss_theory"] = self.quadratic_theory.loss()
             self.quadratic_theory.step(lr)
-        if self.uv_theory:
+        if self.uv_width is not None:
             # measured (f, λ) at θ_t, and the map's prediction for θ_{t+1} from them
-            f, ntk = uv_state(self.theta, self.problem.width)
+            f, ntk = uv_state(self.theta, self.uv_width)
             step["f"], step["ntk"] = f, ntk
-            step["f_next_theory"], step["ntk_next_theory"] = uv_map(f, ntk, lr, self.problem.width)
+            step["f_next_theory"], step["ntk_next_theory"] = uv_map(f, ntk, lr, self.uv_width)
         self.theta = new_theta
         out.append(step)
 
@@ -307,8 +347,14 @@ class Arm:
 
         self.t += 1
         if self.t >= self.steps:
-            final = float(self.problem.loss(self.theta))
-            out += self._end("completed", final)
+            # The final parameters go through the same divergence rule as every θ_t.
+            final_t = self.problem.loss(self.theta)
+            final, finite = torch.stack([final_t.detach(), torch.isfinite(self.theta).all().to(final_t.dtype)]).tolist()
+            why = self.divergence(final, bool(finite))
+            if why is not None:
+                out += self._end("diverged", final, f"{why} after the last step")
+            else:
+                out += self._end("completed", final)
         return out
 
     def _update(self, g: torch.Tensor, lr: float, batch: torch.Tensor | None) -> torch.Tensor:
@@ -317,10 +363,8 @@ class Arm:
             return self._flow(lr)
         if batch is not None:
             g = grad(self.problem.loss, self.theta, batch)
-        if opt.momentum:
-            self.momentum_buf = g if self.momentum_buf is None else opt.momentum * self.momentum_buf + g
-            g = self.momentum_buf
-        return self.theta - lr * g
+        d, self.rule_state = self.rule.update(g, self.rule_state)
+        return self.theta - lr * d
 
     def _flow(self, lr: float) -> torch.Tensor:
         """Gradient flow dθ/dτ = −∇L over time η_t (one GD step's worth), by RK4.
@@ -330,9 +374,9 @@ class Arm:
         """
         lam = self.sharpness
         if lam is None or lam <= 0:
-            vals, _, hvps, _ = self.eigenpairs(self.theta, k=1)
-            lam = max(float(vals[0]), 1e-12)
-            self.hvps_total += hvps
+            pairs = self.eigenpairs(self.theta, k=1)
+            lam = max(float(pairs.eigenvalues[0]), 1e-12)
+            self.hvps_total += pairs.hvps
         alpha = self.spec.optimizer.flow_alpha
         n_sub = max(1, math.ceil(lr * lam / alpha))
         h = lr / n_sub
@@ -350,44 +394,9 @@ class Arm:
 
     # ---- reparameterization ----------------------------------------------------------------
     def reparam_checks(self, t: int) -> list[dict[str, Any]]:
-        """Dinh et al.'s T_α at θ_t for each α: same function, different λ_max, same adaptive sharpness."""
-        p = self.problem
-        try:
-            check_applicable(p)
-        except NotHomogeneous as e:
-            if self._reparam_warned:
-                return []
-            self._reparam_warned = True
-            return [self._event(t, "reparam_skipped", str(e))]
-        theta = self.theta
-        out = []
-        f0 = p.outputs(theta)
-        loss0 = float(p.loss(theta))
-        before, _, _, _ = self.eigenpairs(theta, k=1, v0=self.vectors)
-        adaptive_before, _, _, _ = self.eigenpairs(theta, k=1, transform=theta.abs())
-        # The maps: every adjacent layer pair with all its units, and the first pair with only
-        # every other unit rescaled (the per-neuron version: still the same function).
-        units = p.layers[0].shape[0]
-        every_other = torch.arange(units, device=theta.device) % 2 == 0
-        maps = [(layer, None) for layer in range(len(p.layers) - 1)] + [(0, every_other)]
-        for alpha in self.spec.measure.reparam_alphas:
-            for layer, neurons in maps:
-                d = scaling(p, theta, float(alpha), layer, neurons)
-                theta2 = d * theta
-                after, _, _, _ = self.eigenpairs(theta2, k=1)
-                # Theory: H(Dθ) = D⁻¹ H(θ) D⁻¹, so λ_max after is the top eigenvalue of D⁻¹HD⁻¹ at θ.
-                predicted, _, _, _ = self.eigenpairs(theta, k=1, transform=1.0 / d)
-                adaptive_after, _, _, _ = self.eigenpairs(theta2, k=1, transform=theta2.abs())
-                out.append({
-                    "type": "reparam", "arm": self.name, "step": t, "alpha": float(alpha),
-                    "layer": layer, "neurons": "all" if neurons is None else "every other",
-                    "max_output_change": float((p.outputs(theta2) - f0).abs().max()),
-                    "loss_change": float(p.loss(theta2)) - loss0,
-                    "sharpness_before": float(before[0]), "sharpness_after": float(after[0]),
-                    "sharpness_predicted": float(predicted[0]),
-                    "adaptive_before": float(adaptive_before[0]), "adaptive_after": float(adaptive_after[0]),
-                })
-        return out
+        """Dinh et al.'s T_α at θ_t for each α (engine/reparam.py: the records, and the events of
+        checks that could not be made)."""
+        return self.reparam.run(t, self.theta, self.eigenpairs, self.vectors)
 
     # ---- endings ---------------------------------------------------------------------------
     def _event(self, step: int, kind: str, message: str) -> dict[str, Any]:

@@ -7,8 +7,8 @@ mostly idle device. Stacked, one vmapped call does the work of all the arms: one
 step, one HVP call per Lanczos iteration.
 
 The numbers are those of the one-arm-at-a-time path (`Arm.step`), to float rounding:
-  * the loss function is the problem's own (`Problem.forward` / `_data_loss`, the quadratic's
-    θᵀHθ/2, the uv model's f²/2), only vmapped; what differs is the kernel a batched matmul runs
+  * the loss function is the problem's own (`Problem.stacked_loss`: the very operations of
+    `Problem.loss`, on (θ, *data) arguments instead of attributes), only vmapped; what differs is the kernel a batched matmul runs
     (bmm instead of mm), i.e. the summation order, so rounding differs in the last bits;
   * each arm keeps its own `Lanczos` state machine (eigensolver.py), its own generator, warm start,
     k, tolerance and max_iter, so each stops on its own residual exactly as it would alone; arms
@@ -23,7 +23,8 @@ Compatibility (the rule `batch_key` implements; anything else trains alone, as b
 together when they have
   * the same problem shapes: model kind, layer shapes, bias, activation, data rows and target
     shape/dtype (MLP), width (uv), dimension (quadratic); the same loss, dtype and device;
-  * full-batch GD ("gd"), with any momentum (momentum and plain GD mix: the buffer is masked);
+  * full-batch GD ("gd"), with any momentum (momentum and plain GD mix: one update rule,
+    heavy-ball with a β per arm, β = 0 for plain GD; engine/optimizers.py);
   * nothing else in `measure`: cadence, k, tolerance, max_iter, exact and reparameterization
     checks may differ per arm (an arm not due for a measurement sits the solve out; `exact` arms
     take their dense Hessian one by one, those are small models anyway), except
@@ -41,9 +42,9 @@ from typing import Any
 import torch
 from torch.func import grad, jvp, vmap
 
+from . import optimizers
 from .arm import Arm
-from .eigensolver import Lanczos
-from .problems import Problem
+from .eigensolver import Eigenpairs, Lanczos
 
 
 def batch_key(arm: Arm) -> tuple | None:
@@ -56,15 +57,7 @@ def batch_key(arm: Arm) -> tuple | None:
     # `_solve` drives Lanczos. Not worth it yet; such an arm trains on its own.
     if spec.measure.track_every_step:
         return None
-    common = (p.kind, str(arm.dtype), str(arm.device), p.loss_kind)
-    if p.kind == "mlp":
-        layers = tuple((layer.shape, layer.bias is not None) for layer in p.layers)
-        return common + (layers, p.activation, tuple(p.X.shape), tuple(p.Y.shape), str(p.Y.dtype))
-    if p.kind == "uv":
-        return common + (p.width,)
-    if p.kind == "quadratic":
-        return common + (tuple(p.H.shape),)
-    return None
+    return (p.kind, str(arm.dtype), str(arm.device), p.loss_kind) + p.batch_shape()
 
 
 def plan(arms: list[Arm]) -> list[list[Arm]]:
@@ -84,18 +77,6 @@ def plan(arms: list[Arm]) -> list[list[Arm]]:
     return order
 
 
-def _loss_of(p: Problem):
-    """The problem's loss as a function of (θ, X, Y, H), so vmap can batch the data as well as θ.
-    Same operations as `Problem.loss` (batch=None), on arguments instead of attributes."""
-    if p.kind == "mlp":
-        return lambda theta, X, Y, H: p._data_loss(p.forward(theta, X), Y)
-    if p.kind == "uv":
-        return lambda theta, X, Y, H: p.loss(theta)
-    if p.kind == "quadratic":
-        return lambda theta, X, Y, H: 0.5 * theta @ (H @ theta)
-    raise ValueError(f"cannot batch model kind {p.kind!r}")
-
-
 class ArmBatch:
     """Compatible arms (see `batch_key`) stepped together. `step()` returns the records of one
     step of every running arm, arm by arm, each arm's exactly as `Arm.step` would produce them."""
@@ -108,27 +89,35 @@ class ArmBatch:
         self.n = p.dim
         self.dtype, self.device = arms[0].dtype, arms[0].device
         self.theta = torch.stack([a.theta for a in arms])  # (B, n)
-        self.buf: torch.Tensor | None = None  # momentum buffers, (B, n), once the first step made them
-        # Data: passed once (in_dim None) when every arm has the same tensor, else stacked (in_dim 0).
-        self.data: list[torch.Tensor | None] = []
+        self._rule_of_arms()
+        self.rule_state = self.rule.init(self.theta)
+        # Data (the problems' batch_data, e.g. X and Y, or H): passed once (in_dim None) when every
+        # arm has the same tensor, else stacked (in_dim 0).
+        self.data: list[torch.Tensor] = []
         self.data_dims: list[int | None] = []
-        for attr in ("X", "Y", "H"):
-            values = [getattr(a.problem, attr) for a in arms]
-            if values[0] is None or all(torch.equal(v, values[0]) for v in values[1:]):
+        for values in zip(*(a.problem.batch_data() for a in arms)):
+            if all(torch.equal(v, values[0]) for v in values[1:]):
                 self.data.append(values[0])
                 self.data_dims.append(None)
             else:
                 self.data.append(torch.stack(values))
                 self.data_dims.append(0)
-        loss = _loss_of(p)
+        loss = p.stacked_loss()  # (θ, *data) -> loss: the same operations as Problem.loss
         dims = tuple(self.data_dims)
         self._losses = vmap(loss, in_dims=(0, *dims))  # (B, n) -> (B,)
         grad_fn = grad(loss)
 
-        def hvp(theta, v, X, Y, H):  # forward-over-reverse, as eigensolver.make_hvp
-            return jvp(lambda th: grad_fn(th, X, Y, H), (theta,), (v,))[1]
+        def hvp(theta, v, *data):  # forward-over-reverse, as eigensolver.make_hvp
+            return jvp(lambda th: grad_fn(th, *data), (theta,), (v,))[1]
 
         self._hvp = vmap(hvp, in_dims=(0, 0, *dims))
+
+    def _rule_of_arms(self) -> None:
+        """The arms' update rule, stacked: heavy-ball momentum with one β per arm (engine/optimizers.py,
+        the same pair the one-arm path uses); plain GD arms in the batch have β = 0."""
+        moms = [a.momentum for a in self.arms]
+        self.rule = optimizers.from_momentum(
+            torch.tensor(moms, dtype=self.dtype, device=self.device).unsqueeze(1))
 
     def _grad_and_value(self, theta: torch.Tensor, *data) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-arm gradients (B, n) and losses (B,): a vmapped forward, then plain autograd on the
@@ -145,16 +134,17 @@ class ArmBatch:
     def running(self) -> bool:
         return bool(self.arms)
 
-    def _data_rows(self, rows: torch.Tensor | None) -> list[torch.Tensor | None]:
+    def _data_rows(self, rows: torch.Tensor | None) -> list[torch.Tensor]:
         """The data for a subset of the arms (stacked data indexed, shared data as is)."""
         if rows is None:
             return self.data
         return [d if dim is None else d.index_select(0, rows) for d, dim in zip(self.data, self.data_dims)]
 
     # ---- sharpness: one vmapped HVP per Lanczos iteration, for every arm still iterating -------
-    def _solve(self, who: list[int]) -> dict[int, tuple]:
-        """(eigenvalues, eigenvectors, hvps, residual) for each arm index in `who`."""
-        out, solvers = {}, {}
+    def _solve(self, who: list[int]) -> dict[int, Eigenpairs]:
+        """The eigenpairs of each arm index in `who`."""
+        out: dict[int, Eigenpairs] = {}
+        solvers: dict[int, Lanczos] = {}
         for i in who:
             arm = self.arms[i]
             m = arm.spec.measure
@@ -178,8 +168,7 @@ class ArmBatch:
             for r, i in enumerate(active):
                 solvers[i].absorb(W[r])
         for i, s in solvers.items():
-            res = s.result()
-            out[i] = (res.eigenvalues, res.eigenvectors, res.hvps, res.residual)
+            out[i] = s.result()
         return out
 
     # ---- one step -----------------------------------------------------------------------------
@@ -188,8 +177,10 @@ class ArmBatch:
         t = arms[0].t  # every arm of a batch started together and steps together
         lrs = [a.lr_at(t) for a in arms]
         G, L = self._grad_and_value(self.theta, *self.data)
-        losses = L.tolist()  # one transfer for all arms
-        recs: list[list[dict[str, Any]]] = [a.check_loss(t, lr, loss) for a, lr, loss in zip(arms, lrs, losses)]
+        # Losses and whether each arm's θ_t is finite: one transfer for all arms.
+        losses, finite = torch.stack([L, torch.isfinite(self.theta).all(dim=1).to(L.dtype)]).tolist()
+        recs: list[list[dict[str, Any]]] = [a.check_loss(t, lr, loss, params_finite=bool(ok))
+                                            for a, lr, loss, ok in zip(arms, lrs, losses, finite)]
         alive = [i for i, a in enumerate(arms) if a.status is None]
 
         measuring = [i for i in alive if arms[i].measures_at(t)]
@@ -197,24 +188,14 @@ class ArmBatch:
             solved = self._solve(measuring)
             for i in measuring:
                 arm = arms[i]
-                recs[i].append(arm.measured(t, *solved[i]))
+                recs[i].append(arm.measured(t, solved[i]))
                 recs[i] += arm.onset_check(t, lrs[i])
         for i in alive:
             recs[i] += arms[i].scheduled_checks(t, lrs[i])
 
-        # The update, θ_{t+1} = θ_t − η·d with d the gradient or the momentum buffer, for all arms
-        # at once (a diverged arm's row is computed too and thrown away below).
-        moms = [a.spec.optimizer.momentum for a in arms]
-        D = G
-        if any(moms):
-            if self.buf is None:
-                self.buf = G
-            else:
-                mom = torch.tensor(moms, dtype=self.dtype, device=self.device).unsqueeze(1)
-                self.buf = mom * self.buf + G
-            D = self.buf
-            if not all(moms):  # plain GD arms in the same batch step along the gradient itself
-                D = torch.where(torch.tensor([bool(m) for m in moms], device=self.device).unsqueeze(1), D, G)
+        # The update, θ_{t+1} = θ_t − η·d with d the rule's direction, for all arms at once (a
+        # diverged arm's row is computed too and thrown away below).
+        D, self.rule_state = self.rule.update(G, self.rule_state)
         lr = torch.tensor(lrs, dtype=self.dtype, device=self.device).unsqueeze(1)
         new_theta = self.theta - lr * D
 
@@ -236,10 +217,10 @@ class ArmBatch:
         if len(keep) < len(arms):  # arms that ended (completed or diverged) leave the batch
             rows = torch.tensor(keep, device=self.device, dtype=torch.long)
             self.theta = self.theta.index_select(0, rows)
-            if self.buf is not None:
-                self.buf = self.buf.index_select(0, rows)
+            self.rule_state = optimizers.select_rows(self.rule_state, rows)
             self.data = self._data_rows(rows)
             self.arms = [arms[i] for i in keep]
+            self._rule_of_arms()
         return [r for rs in recs for r in rs]
 
     def stop(self, status: str) -> list[dict[str, Any]]:

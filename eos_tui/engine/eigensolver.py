@@ -28,12 +28,18 @@ HVP = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass
-class EigResult:
+class Eigenpairs:
+    """Top eigenpairs of a Hessian and what they cost: the one result type of every solve (Lanczos,
+    the dense eigvalsh of `measure.exact`, the vmapped batch)."""
+
     eigenvalues: torch.Tensor  # (k,), the k largest algebraic eigenvalues, descending
     eigenvectors: torch.Tensor  # (k, n), unit norm, rows match eigenvalues
-    hvps: int  # Hessian-vector products spent
-    residual: float  # max_i ||H y_i − θ_i y_i|| / |θ_i|  (|θ_i| floored at √eps·max_j |θ_j|)
-    converged: bool
+    hvps: int  # Hessian-vector products spent (0 for a dense solve)
+    residual: float  # max_i ||H y_i − r_i y_i|| / |r_i| over Ritz pairs (r_i, y_i)  (|r_i| floored at √eps·max_j |r_j|)
+    converged: bool = True
+
+
+EigResult = Eigenpairs  # the former name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,7 +109,7 @@ def top_eigenpairs(
     device=None,
     generator: torch.Generator | None = None,
     warm_noise: float | None = None,
-) -> EigResult:
+) -> Eigenpairs:
     """The k largest algebraic eigenpairs of the symmetric operator `hvp`, by Lanczos.
 
     Full reorthogonalization: the whole Krylov basis is kept as an (m, n) tensor and every new
@@ -171,7 +177,7 @@ class Lanczos:
         self.done = False
         self.block_start = 0  # first row of the current Lanczos block (> 0 after a breakdown restart)
         self.m = 0
-        self.theta: torch.Tensor | None = None
+        self.ritz: torch.Tensor | None = None  # Ritz values of T, ascending (not parameters θ)
         self.S: torch.Tensor | None = None
         self.residual = float("inf")
 
@@ -205,9 +211,9 @@ class Lanczos:
         if m > 1:
             off = torch.tensor(betas, dtype=torch.float64)
             T += torch.diag(off, 1) + torch.diag(off, -1)
-        theta, S = torch.linalg.eigh(T)  # ascending
-        scale = theta.abs().max().item()
-        self.m, self.theta, self.S = m, theta, S
+        ritz, S = torch.linalg.eigh(T)  # Ritz values, ascending
+        scale = ritz.abs().max().item()
+        self.m, self.ritz, self.S = m, ritz, S
 
         # Breakdown: w is (numerically) zero, so span(V) is invariant under H and the Ritz
         # pairs are exact eigenpairs. Judged relative to the spectral-radius estimate since H's
@@ -220,13 +226,13 @@ class Lanczos:
 
         top = min(k, m)
         s_last = S[-1, m - top :]  # last components of the top Ritz vectors
-        # ||H y_i − θ_i y_i|| = |β_m s_{m,i}| exactly when V is orthonormal (which full
+        # ||H y_i − r_i y_i|| = |β_m s_{m,i}| exactly when V is orthonormal (which full
         # reorthogonalization guarantees), so no extra HVP is spent to measure it.
-        # Relative to each pair's own |θ_i|, not to the spectral radius: with a Hessian
+        # Relative to each pair's own |r_i|, not to the spectral radius: with a Hessian
         # eigenvalue of −10⁴ and λ_max = 3, "1e-3 of the radius" would accept λ_max off by 10.
-        # The floor √eps·radius is where rounding in the HVPs makes a smaller θ_i unresolvable.
+        # The floor √eps·radius is where rounding in the HVPs makes a smaller r_i unresolvable.
         res_abs = (beta * s_last).abs()
-        denom = theta[m - top :].abs().clamp_min(max(self.eps**0.5 * scale, 1e-300))
+        denom = ritz[m - top :].abs().clamp_min(max(self.eps**0.5 * scale, 1e-300))
         residual = 0.0 if beta == 0.0 else (res_abs / denom).max().item()
         self.residual = residual
 
@@ -234,8 +240,8 @@ class Lanczos:
         # top Ritz value estimates the largest eigenvalue of H on the still-unexplored
         # complement; it must be resolved before that complement can be ruled out.
         block_start = self.block_start
-        block_theta, block_S = torch.linalg.eigh(T[block_start:, block_start:])
-        block_top = block_theta[-1].item()
+        block_ritz, block_S = torch.linalg.eigh(T[block_start:, block_start:])
+        block_top = block_ritz[-1].item()
         block_res = abs(beta * block_S[-1, -1].item()) / max(abs(block_top), self.eps**0.5 * scale, 1e-300)
 
         if broke_down:
@@ -248,7 +254,7 @@ class Lanczos:
             # break down, low-rank or degenerate toy quadratics do.)
             if m >= n:
                 return self._stop(True)
-            if m >= k and block_start > 0 and theta[m - k].item() >= block_top - 100 * eps * scale:
+            if m >= k and block_start > 0 and ritz[m - k].item() >= block_top - 100 * eps * scale:
                 return self._stop(True)
         elif m >= k and residual <= tol and block_res <= tol:
             return self._stop(True)
@@ -279,17 +285,18 @@ class Lanczos:
         self.done = True
         return True
 
-    def result(self) -> EigResult:
+    def result(self) -> Eigenpairs:
         if not self.done:
             raise RuntimeError("this Lanczos solve has not stopped yet")
-        m, theta, S, dtype, device = self.m, self.theta, self.S, self.dtype, self.device
+        m, ritz, S, dtype, device = self.m, self.ritz, self.S, self.dtype, self.device
+        assert ritz is not None and S is not None
         top = min(self.k, m)
         idx = torch.arange(m - 1, m - 1 - top, -1)  # descending order
-        values = theta[idx].to(dtype=dtype, device=device)
+        values = ritz[idx].to(dtype=dtype, device=device)
         coeffs = S[:, idx].T.to(dtype=dtype, device=device)  # (k, m)
         vectors = coeffs @ self.V[:m]
         vectors = vectors / torch.linalg.vector_norm(vectors, dim=1, keepdim=True)
-        return EigResult(values, vectors, self.hvps, self.residual, self.converged)
+        return Eigenpairs(values, vectors, self.hvps, self.residual, self.converged)
 
 
 def align_signs(new: torch.Tensor, old: torch.Tensor | None) -> torch.Tensor:
@@ -336,65 +343,3 @@ def make_hvp(loss_fn: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tenso
         return torch.func.jvp(grad_fn, (theta,), (v.to(theta),))[1]
 
     return hvp
-
-
-# ---------------------------------------------------------------------------------------------
-# Tracking across training steps
-# ---------------------------------------------------------------------------------------------
-
-
-class SharpnessTracker:
-    """Keeps the top eigenpairs warm across training steps.
-
-    Between two optimizer steps the Hessian moves only a little, so last step's eigenvectors are
-    an excellent Lanczos start; a warm solve typically costs a few HVPs where a cold one costs
-    tens. The stored vectors are sign-aligned with the previous ones (see `align_signs`).
-    """
-
-    def __init__(
-        self,
-        k: int = 1,
-        tol: float = 1e-3,
-        max_iter: int = 100,
-        generator: torch.Generator | None = None,
-    ):
-        self.k = k
-        self.tol = tol
-        self.max_iter = max_iter
-        # A private seeded generator when none is given: runs stay reproducible, and the
-        # warm-start kick is fresh each solve rather than the same direction every time.
-        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
-        self._vectors: torch.Tensor | None = None
-        self.last: EigResult | None = None
-        self.total_hvps = 0
-        self.solves = 0
-
-    @property
-    def vectors(self) -> torch.Tensor | None:
-        return self._vectors
-
-    def reset(self) -> None:
-        """Forget the warm start (e.g. after the parameter count changes)."""
-        self._vectors = None
-
-    def solve(self, hvp: HVP, n: int, *, dtype=None, device=None) -> EigResult:
-        v0 = self._vectors
-        if v0 is not None and v0.shape[-1] != n:
-            v0 = None  # a different model: a stale start would only mislead
-        result = top_eigenpairs(
-            hvp,
-            n,
-            self.k,
-            v0=v0,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            dtype=dtype,
-            device=device,
-            generator=self.generator,
-        )
-        result.eigenvectors = align_signs(result.eigenvectors, v0)
-        self._vectors = result.eigenvectors
-        self.last = result
-        self.total_hvps += result.hvps
-        self.solves += 1
-        return result

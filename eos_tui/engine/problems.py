@@ -14,7 +14,8 @@ Losses follow Cohen et al. 2021: "mse" is the mean over examples of ½‖f(x) �
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -36,26 +37,109 @@ class LayerSlices:
     bias: slice | None
 
 
-@dataclass
 class Problem:
-    kind: str
-    theta0: torch.Tensor
-    n_examples: int  # rows of the training set (1 for uv and quadratic)
-    layers: list[LayerSlices] = field(default_factory=list)  # MLP only
-    activation: str | None = None
-    X: torch.Tensor | None = None
-    Y: torch.Tensor | None = None  # targets: floats for mse, class indices for cross-entropy
-    loss_kind: str = "mse"
-    H: torch.Tensor | None = None  # quadratic only
-    width: int | None = None  # uv only
+    """A loss on one flat parameter vector θ. One subclass per model kind (`Quadratic`, `UV`,
+    `MLP`), each with its own fields; nothing else branches on the kind.
 
-    # ---- the objective -------------------------------------------------------------------
+    For the vmapped batch (batched.py) a problem also gives its loss as a pure function of
+    (θ, *data) (`stacked_loss`, the very operations of `loss`) with the tensors it reads
+    (`batch_data`), so that arms whose data differ (a seeds sweep) can have them stacked, and the
+    shapes two problems must share to be stacked (`batch_shape`)."""
+
+    kind: ClassVar[str]
+    theta0: torch.Tensor
+    loss_kind: str = "mse"
+
+    @property
+    def n_examples(self) -> int:
+        """Rows of the training set (1 for the models that carry their own objective)."""
+        return 1
+
     def loss(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
-        if self.kind == "quadratic":
-            return 0.5 * theta @ (self.H @ theta)
-        if self.kind == "uv":
-            f = self._uv_output(theta)
-            return 0.5 * f * f  # one example x = 1, target y = 0
+        """The training loss on the full set (or on a mini-batch of example indices)."""
+        return self.stacked_loss()(theta, *self.batch_data())
+
+    def outputs(self, theta: torch.Tensor) -> torch.Tensor:
+        """The model's outputs on the training set, (examples, outputs)."""
+        raise NotImplementedError
+
+    def stacked_loss(self) -> Callable[..., torch.Tensor]:
+        raise NotImplementedError
+
+    def batch_data(self) -> tuple[torch.Tensor, ...]:
+        return ()
+
+    def batch_shape(self) -> tuple:
+        raise NotImplementedError
+
+    @property
+    def dim(self) -> int:
+        return self.theta0.numel()
+
+
+@dataclass
+class Quadratic(Problem):
+    """L(θ) = ½ θᵀHθ: a Hessian that does not move, so every GD step is known in closed form."""
+
+    kind: ClassVar[str] = "quadratic"
+    theta0: torch.Tensor
+    H: torch.Tensor
+
+    def outputs(self, theta: torch.Tensor) -> torch.Tensor:
+        return theta.reshape(1, -1)
+
+    def stacked_loss(self) -> Callable[..., torch.Tensor]:
+        return lambda theta, H: 0.5 * theta @ (H @ theta)
+
+    def batch_data(self) -> tuple[torch.Tensor, ...]:
+        return (self.H,)
+
+    def batch_shape(self) -> tuple:
+        return (tuple(self.H.shape),)
+
+
+@dataclass
+class UV(Problem):
+    """Lewkowycz et al.'s uv model: f = u·v/√n on one example x = 1, target y = 0, loss ½f²."""
+
+    kind: ClassVar[str] = "uv"
+    theta0: torch.Tensor
+    width: int
+
+    def output(self, theta: torch.Tensor) -> torch.Tensor:
+        w = self.width
+        return theta[:w] @ theta[w:] / math.sqrt(w)
+
+    def outputs(self, theta: torch.Tensor) -> torch.Tensor:
+        return self.output(theta).reshape(1, 1)
+
+    def stacked_loss(self) -> Callable[..., torch.Tensor]:
+        def loss(theta: torch.Tensor) -> torch.Tensor:
+            f = self.output(theta)
+            return 0.5 * f * f
+        return loss
+
+    def batch_shape(self) -> tuple:
+        return (self.width,)
+
+
+@dataclass
+class MLP(Problem):
+    """A fully connected network on a data set; "mse" or "cross-entropy" (Cohen et al. 2021)."""
+
+    kind: ClassVar[str] = "mlp"
+    theta0: torch.Tensor
+    layers: list[LayerSlices]
+    activation: str
+    X: torch.Tensor
+    Y: torch.Tensor  # targets: floats for mse, class indices for cross-entropy
+    loss_kind: str = "mse"
+
+    @property
+    def n_examples(self) -> int:
+        return self.X.shape[0]
+
+    def loss(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
         X, Y = (self.X, self.Y) if batch is None else (self.X[batch], self.Y[batch])
         return self._data_loss(self.forward(theta, X), Y)
 
@@ -65,15 +149,10 @@ class Problem:
         return 0.5 * ((out - Y) ** 2).sum(dim=-1).mean()
 
     def outputs(self, theta: torch.Tensor) -> torch.Tensor:
-        if self.kind == "mlp":
-            return self.forward(theta, self.X)
-        if self.kind == "uv":
-            return self._uv_output(theta).reshape(1, 1)
-        return theta.reshape(1, -1)
+        return self.forward(theta, self.X)
 
-    # ---- models --------------------------------------------------------------------------
     def forward(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-        act = ACTIVATIONS[self.activation or "linear"]
+        act = ACTIVATIONS[self.activation]
         h = X
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
@@ -84,13 +163,15 @@ class Problem:
                 h = act(h)
         return h
 
-    def _uv_output(self, theta: torch.Tensor) -> torch.Tensor:
-        w = self.width
-        return theta[:w] @ theta[w:] / math.sqrt(w)
+    def stacked_loss(self) -> Callable[..., torch.Tensor]:
+        return lambda theta, X, Y: self._data_loss(self.forward(theta, X), Y)
 
-    @property
-    def dim(self) -> int:
-        return self.theta0.numel()
+    def batch_data(self) -> tuple[torch.Tensor, ...]:
+        return (self.X, self.Y)
+
+    def batch_shape(self) -> tuple:
+        layers = tuple((layer.shape, layer.bias is not None) for layer in self.layers)
+        return (layers, self.activation, tuple(self.X.shape), tuple(self.Y.shape), str(self.Y.dtype))
 
 
 def _dtype(name: str) -> torch.dtype:
@@ -162,9 +243,7 @@ def build_problem(arm, device: torch.device) -> Problem:
     data_seed = arm.data.seed if arm.data.seed is not None else arm.seed
     data_gen = torch.Generator().manual_seed(int(data_seed) + 1_000_003)
 
-    def put(t: torch.Tensor | None) -> torch.Tensor | None:
-        if t is None:
-            return None
+    def put(t: torch.Tensor) -> torch.Tensor:
         return t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype)
 
     if model.kind == "quadratic":
@@ -173,16 +252,16 @@ def build_problem(arm, device: torch.device) -> Problem:
         H = (Q * lam) @ Q.T
         H = (H + H.T) / 2
         x0 = torch.tensor(list(model.init), dtype=torch.float64) if model.init else torch.ones(lam.numel(), dtype=torch.float64)
-        return Problem("quadratic", put(x0 * model.init_scale), 1, H=put(H))
+        return Quadratic(put(x0 * model.init_scale), H=put(H))
     if model.kind == "uv":
         w = int(model.width)
         theta = torch.randn(2 * w, generator=init_gen, dtype=torch.float64) * model.init_scale
-        return Problem("uv", put(theta), 1, width=w)
+        return UV(put(theta), width=w)
     if model.kind == "mlp":
         X, Y, out_dim = make_data(arm.data, arm.loss, data_gen)
         sizes = [arm.data.dim, *model.hidden, out_dim]
         layers, n = _mlp_layout(sizes, model.bias)
         theta = _mlp_init(layers, n, init_gen) * model.init_scale
-        return Problem("mlp", put(theta), X.shape[0], layers=layers, activation=model.activation,
-                       X=put(X), Y=put(Y), loss_kind=arm.loss)
+        return MLP(put(theta), layers=layers, activation=model.activation,
+                   X=put(X), Y=put(Y), loss_kind=arm.loss)
     raise ValueError(f"unknown model kind {model.kind!r}")

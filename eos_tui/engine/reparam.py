@@ -8,11 +8,20 @@ what the network computes: sharpness alone cannot explain generalization.
 
 The element-wise adaptive sharpness of Kwon et al. 2021, λ_max(diag|θ| H diag|θ|), is invariant
 under these maps (|θ'| = D|θ| and H' = D⁻¹HD⁻¹ cancel), so we report it beside λ_max.
+
+`ReparamChecks` runs the checks during training (every `measure.reparam_every` steps), on copies
+of θ: each T_α, λ_max before and after, its prediction from H(Dθ) = D⁻¹H(θ)D⁻¹, and the adaptive
+sharpness before and after.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any, Callable
+
 import torch
+
+from .problems import MLP
 
 HOMOGENEOUS = ("relu", "linear")
 
@@ -22,7 +31,7 @@ class NotHomogeneous(ValueError):
 
 
 def check_applicable(problem) -> None:
-    if problem.kind != "mlp":
+    if not isinstance(problem, MLP):
         raise NotHomogeneous(f"reparameterization checks need an MLP (this arm's model is {problem.kind!r})")
     if problem.activation not in HOMOGENEOUS:
         raise NotHomogeneous(
@@ -54,3 +63,91 @@ def scaling(problem, theta: torch.Tensor, alpha: float, layer: int = 0,
         d[a.bias] = scale_rows
     d[b.weight] = (1.0 / scale_rows).unsqueeze(0).expand(b.shape).reshape(-1)
     return d
+
+
+# (θ, k=, v0=, transform=) -> eigensolver.Eigenpairs: the arm's eigen-solve (Arm.eigenpairs)
+Solve = Callable[..., Any]
+
+# What a check at an extreme α can raise: eigh failing on a nan/inf tridiagonal, a non-finite
+# number, a solver refusing its input.
+_UNCOMPUTABLE = (torch.linalg.LinAlgError, ArithmeticError, ValueError)
+
+
+class ReparamChecks:
+    """One arm's reparameterization checks, with what it has already said about skipped ones."""
+
+    def __init__(self, name: str, problem, alphas: list[float], dtype: str):
+        self.name, self.problem, self.alphas, self.dtype = name, problem, alphas, dtype
+        self._warned = False  # "not homogeneous" said once
+        self._failed_alphas: set[float | None] = set()  # "cannot be computed" said once per α
+
+    def run(self, t: int, theta: torch.Tensor, eigenpairs: Solve,
+            v0: torch.Tensor | None = None) -> list[dict[str, Any]]:
+        """Dinh et al.'s T_α at θ_t for each α: same function, different λ_max, same adaptive sharpness.
+
+        A check that cannot be computed (α = 1e-20 in float32: the scaled parameters under- or
+        overflow and the eigen-solve fails or returns nan) is left out, and a "reparam_skipped" event
+        says why, once per α; the run goes on (the checks work on a copy of θ)."""
+        p = self.problem
+        out: list[dict[str, Any]] = []
+        try:
+            check_applicable(p)
+        except NotHomogeneous as e:
+            if self._warned:
+                return []
+            self._warned = True
+            return [self._event(t, str(e))]
+        try:
+            f0 = p.outputs(theta)
+            loss0 = float(p.loss(theta))
+            before = eigenpairs(theta, k=1, v0=v0).eigenvalues
+            adaptive_before = eigenpairs(theta, k=1, transform=theta.abs()).eigenvalues
+        except _UNCOMPUTABLE as e:
+            return self._failed(t, None, e)
+        # The maps: every adjacent layer pair with all its units, and the first pair with only
+        # every other unit rescaled (the per-neuron version: still the same function).
+        units = p.layers[0].shape[0]
+        every_other = torch.arange(units, device=theta.device) % 2 == 0
+        maps = [(layer, None) for layer in range(len(p.layers) - 1)] + [(0, every_other)]
+        for alpha in self.alphas:
+            records = []
+            try:
+                for layer, neurons in maps:
+                    d = scaling(p, theta, float(alpha), layer, neurons)
+                    theta2 = d * theta
+                    after = eigenpairs(theta2, k=1).eigenvalues
+                    # Theory: H(Dθ) = D⁻¹ H(θ) D⁻¹, so λ_max after is the top eigenvalue of D⁻¹HD⁻¹ at θ.
+                    predicted = eigenpairs(theta, k=1, transform=1.0 / d).eigenvalues
+                    adaptive_after = eigenpairs(theta2, k=1, transform=theta2.abs()).eigenvalues
+                    rec = {
+                        "type": "reparam", "arm": self.name, "step": t, "alpha": float(alpha),
+                        "layer": layer, "neurons": "all" if neurons is None else "every other",
+                        "max_output_change": float((p.outputs(theta2) - f0).abs().max()),
+                        "loss_change": float(p.loss(theta2)) - loss0,
+                        "sharpness_before": float(before[0]), "sharpness_after": float(after[0]),
+                        "sharpness_predicted": float(predicted[0]),
+                        "adaptive_before": float(adaptive_before[0]), "adaptive_after": float(adaptive_after[0]),
+                    }
+                    bad = [k for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)]
+                    if bad:
+                        raise ArithmeticError(f"{bad[0]} is not finite")
+                    records.append(rec)
+            except _UNCOMPUTABLE as e:
+                out += self._failed(t, float(alpha), e)
+                continue
+            out += records
+        return out
+
+    def _event(self, step: int, message: str) -> dict[str, Any]:
+        return {"type": "event", "arm": self.name, "step": step, "kind": "reparam_skipped", "message": message}
+
+    def _failed(self, t: int, alpha: float | None, exc: BaseException) -> list[dict[str, Any]]:
+        """The "reparam_skipped" event for a check that could not be computed (once per α)."""
+        if alpha in self._failed_alphas:
+            return []
+        self._failed_alphas.add(alpha)
+        what = "the reparameterization checks" if alpha is None else f"the reparameterization check at α = {alpha:g}"
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        return [self._event(t, f"{what} cannot be computed in {self.dtype} "
+                               f"({type(exc).__name__.lstrip('_')}: {reason}); skipped, training goes on")]
+

@@ -39,13 +39,13 @@ FLUSH_INTERVAL = 0.05  # seconds
 OnRecords = Callable[[list[dict[str, Any]], list[Arm]], None]
 
 
-def resolve_device(name: str) -> torch.device:
-    """"auto": CUDA if available, then Apple's MPS, then the CPU."""
+def resolve_device(name: str, dtype: str = "float32") -> torch.device:
+    """"auto": CUDA if available, then Apple's MPS (not for float64, which MPS lacks), then the CPU."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
+        if mps is not None and mps.is_available() and dtype != "float64":
             return torch.device("mps")
         return torch.device("cpu")
     dev = torch.device(name)
@@ -185,7 +185,7 @@ def run_scenario(scenario, run_dir: str | os.PathLike[str], *, on_records: OnRec
                 emit([{"type": "end", "arm": name, "status": arm_status, "steps_done": 0, "final_loss": None}])
 
     try:
-        devices = {a.name: resolve_device(a.device) for a in scenario.arms}
+        devices = {a.name: resolve_device(a.device, a.dtype) for a in scenario.arms}
         manifest["device"] = ", ".join(sorted({device_label(d) for d in devices.values()}))
         write_manifest()
         for spec in scenario.arms:

@@ -34,7 +34,9 @@ class QuadraticTheory:
 
 def uv_state(theta: torch.Tensor, width: int) -> tuple[float, float]:
     """(f, λ_NTK) of the uv model at θ = [u; v]."""
-    u, v = theta[:width].double(), theta[width:].double()
+    # float64 on the CPU, not .double() where θ lives: Apple's MPS has no float64.
+    th = theta.detach().to("cpu", torch.float64)
+    u, v = th[:width], th[width:]
     return float(u @ v / math.sqrt(width)), float((u @ u + v @ v) / width)
 
 

@@ -219,13 +219,9 @@ class Scenario:
 
 
 def _section_dict(section: Section) -> dict[str, Any]:
-    """The keys of a section that apply to its kind, without None (TOML has no null)."""
-    data = section.model_dump()
-    kind = data.get("kind")
-    if section.KIND_KEYS and kind in section.KIND_KEYS:
-        allowed = section.KIND_KEYS[kind] | section.SHARED | {"kind"}
-        data = {k: v for k, v in data.items() if k in allowed}
-    return {k: v for k, v in data.items() if v is not None}
+    """The keys of a section (its kind's class has only the keys of that kind), without None (TOML
+    has no null)."""
+    return {k: v for k, v in section.model_dump().items() if v is not None}
 
 
 def arm_to_dict(arm: ArmSpec) -> dict[str, Any]:

@@ -3,16 +3,17 @@
 A resolved arm (`ArmSpec`) is a whole scenario without arms: the base with the arm's overrides
 merged in. Cross-field rules (lr xor lr_relative, batch_size ≤ n, which data goes with which
 model) are checked on resolved arms, since the base alone may leave e.g. `lr` to each arm.
-Keys that belong to another kind (a `width` on an MLP) are rejected too, so a typo'd or
-misplaced key never silently does nothing.
+Sections with a `kind` ([data], [model], [optimizer], [schedule]) are pydantic discriminated
+unions of one class per kind, so each kind has exactly its own keys; a key of another kind (a
+`width` on an MLP) is rejected by name, so a typo'd or misplaced key never silently does nothing.
 """
 
 from __future__ import annotations
 
 import re
-from typing import ClassVar, List, Literal, Optional
+from typing import Annotated, Any, ClassVar, List, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..rundir.format import is_safe_name
 
@@ -37,52 +38,76 @@ class KeyProblem(ValueError):
 class Section(BaseModel):
     model_config = _CONFIG
 
-    # keys each kind may set (besides `kind` and the keys every kind shares)
-    KIND_KEYS: ClassVar[dict[str, set[str]]] = {}
-    SHARED: ClassVar[set[str]] = set()
+    # Sections with a `kind` are pydantic discriminated unions of one class per kind (DataConfig,
+    # ModelConfig, OptimizerConfig, ScheduleConfig). SHARED: the keys every kind of the section
+    # has; ALL_KEYS (set by `_siblings`): every key of
+    # every kind, so that a key of another kind is named as such rather than "unknown".
+    SHARED: ClassVar[frozenset[str]] = frozenset()
+    ALL_KEYS: ClassVar[frozenset[str]] = frozenset()
 
-    @model_validator(mode="after")
-    def _keys_fit_the_kind(self):
-        kind = getattr(self, "kind", None)
-        if not self.KIND_KEYS or kind not in self.KIND_KEYS:
-            return self
-        allowed = self.KIND_KEYS[kind] | self.SHARED | {"kind"}
-        stray = sorted(k for k in self.model_fields_set if k not in allowed)
-        if stray:
-            others = sorted(self.KIND_KEYS[kind]) or ["none"]
-            raise KeyProblem(stray[0], f"does not apply to kind {kind!r} "
-                                       f"(keys of that kind: {', '.join(others)})")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_fit_the_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "kind" in cls.model_fields:
+            own = set(cls.model_fields)
+            stray = sorted(k for k in data if k not in own and k in cls.ALL_KEYS)
+            if stray:
+                mine = sorted(own - cls.SHARED - {"kind"}) or ["none"]
+                raise KeyProblem(stray[0], f"does not apply to kind {cls.model_fields['kind'].default!r} "
+                                           f"(keys of that kind: {', '.join(mine)})")
+        return data
+
+
+def _siblings(*kinds: type[Section], shared: set[str]) -> None:
+    """Tell the classes of one section's kinds about each other (for the "does not apply" message)."""
+    all_keys = frozenset(k for c in kinds for k in c.model_fields)
+    for c in kinds:
+        c.SHARED, c.ALL_KEYS = frozenset(shared), all_keys
 
 
 # torch generators take 64-bit seeds and the engine offsets them (seed + 41, + 1_000_003): keep a margin.
 SEED_LIMIT = 2**62
 
 
-class DataConfig(Section):
-    kind: Literal["random-labels", "teacher", "none"] = "random-labels"
+# ---- [data] -------------------------------------------------------------------------------------
+
+class _Data(Section):
+    seed: Optional[int] = Field(None, ge=-SEED_LIMIT, lt=SEED_LIMIT)
+
+
+class RandomLabelsData(_Data):
+    kind: Literal["random-labels"] = "random-labels"
     n: int = Field(128, gt=0)
     dim: int = Field(16, gt=0)
     classes: int = Field(4, ge=2)
+
+
+class TeacherData(_Data):
+    kind: Literal["teacher"] = "teacher"
+    n: int = Field(128, gt=0)
+    dim: int = Field(16, gt=0)
     outputs: int = Field(1, gt=0)
-    seed: Optional[int] = Field(None, ge=-SEED_LIMIT, lt=SEED_LIMIT)
-
-    KIND_KEYS = {"random-labels": {"n", "dim", "classes"}, "teacher": {"n", "dim", "outputs"}, "none": set()}
-    SHARED = {"seed"}
 
 
-class ModelConfig(Section):
-    kind: Literal["mlp", "uv", "quadratic"] = "mlp"
+class NoData(_Data):
+    kind: Literal["none"] = "none"
+
+
+DataConfig = Annotated[Union[RandomLabelsData, TeacherData, NoData], Field(discriminator="kind")]
+_siblings(RandomLabelsData, TeacherData, NoData, shared={"seed"})
+
+
+# ---- [model] ------------------------------------------------------------------------------------
+
+class _Model(Section):
+    init_scale: float = Field(1.0, gt=0)
+
+
+class MLPModel(_Model):
+    kind: Literal["mlp"] = "mlp"
     hidden: List[int] = Field(default_factory=lambda: [64, 64])
     activation: Literal["tanh", "relu", "gelu", "linear"] = "tanh"
     bias: bool = True
-    width: int = Field(100, gt=0)
-    eigenvalues: Optional[List[float]] = None
-    init: Optional[List[float]] = None
-    init_scale: float = Field(1.0, gt=0)
-
-    KIND_KEYS = {"mlp": {"hidden", "activation", "bias"}, "uv": {"width"}, "quadratic": {"eigenvalues", "init"}}
-    SHARED = {"init_scale"}
 
     @field_validator("hidden")
     @classmethod
@@ -91,27 +116,42 @@ class ModelConfig(Section):
             raise ValueError("hidden widths must be positive")
         return v
 
+
+class UVModel(_Model):
+    kind: Literal["uv"] = "uv"
+    width: int = Field(100, gt=0)
+
+
+class QuadraticModel(_Model):
+    kind: Literal["quadratic"] = "quadratic"
+    eigenvalues: List[float]
+    init: Optional[List[float]] = None
+
+    @field_validator("eigenvalues")
+    @classmethod
+    def _some(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("required for kind 'quadratic': a non-empty list of numbers")
+        return v
+
     @model_validator(mode="after")
-    def _quadratic(self):
-        if self.kind == "quadratic":
-            if not self.eigenvalues:
-                raise KeyProblem("eigenvalues", "required for kind 'quadratic' (a non-empty list of numbers)")
-            if self.init is not None and len(self.init) != len(self.eigenvalues):
-                raise KeyProblem("init", f"has {len(self.init)} entries but model.eigenvalues has "
-                                         f"{len(self.eigenvalues)}")
+    def _init_fits(self):
+        if self.init is not None and len(self.init) != len(self.eigenvalues):
+            raise KeyProblem("init", f"has {len(self.init)} entries but model.eigenvalues has "
+                                     f"{len(self.eigenvalues)}")
         return self
 
 
-class OptimizerConfig(Section):
-    kind: Literal["gd", "sgd", "flow"] = "gd"
+ModelConfig = Annotated[Union[MLPModel, UVModel, QuadraticModel], Field(discriminator="kind")]
+_siblings(MLPModel, UVModel, QuadraticModel, shared={"init_scale"})
+
+
+# ---- [optimizer] --------------------------------------------------------------------------------
+
+class _Optimizer(Section):
     lr: Optional[float] = Field(None, gt=0)
     lr_relative: Optional[float] = Field(None, gt=0)
     momentum: float = Field(0.0, ge=0, lt=1)
-    batch_size: Optional[int] = Field(None, gt=0)
-    flow_alpha: float = Field(0.5, gt=0, le=2)
-
-    KIND_KEYS = {"gd": set(), "sgd": {"batch_size"}, "flow": {"flow_alpha"}}
-    SHARED = {"lr", "lr_relative", "momentum"}
 
     @model_validator(mode="after")
     def _one_lr(self):
@@ -120,36 +160,80 @@ class OptimizerConfig(Section):
             raise KeyProblem("lr_relative" if both else "lr",
                              "set exactly one of optimizer.lr (η) and optimizer.lr_relative (η·λ0); "
                              + ("both given" if both else "neither given"))
-        if self.kind == "sgd" and self.batch_size is None:
-            raise KeyProblem("batch_size", "required for kind 'sgd' (a positive int ≤ data.n)")
         return self
 
 
-class ScheduleConfig(Section):
-    kind: Literal["constant", "warmup", "step", "cosine"] = "constant"
-    warmup_steps: Optional[int] = Field(None, ge=0)
-    milestones: List[int] = Field(default_factory=list)
-    factors: List[float] = Field(default_factory=list)
-    final_factor: float = Field(0.0, ge=0, le=1)
+class GDOptimizer(_Optimizer):
+    kind: Literal["gd"] = "gd"
 
-    KIND_KEYS = {"constant": set(), "warmup": {"warmup_steps"}, "step": {"milestones", "factors"},
-                  "cosine": {"warmup_steps", "final_factor"}}
+
+class SGDOptimizer(_Optimizer):
+    kind: Literal["sgd"] = "sgd"
+    batch_size: int = Field(gt=0)
+
+
+class FlowOptimizer(_Optimizer):
+    kind: Literal["flow"] = "flow"
+    flow_alpha: float = Field(0.5, gt=0, le=2)
+
+
+OptimizerConfig = Annotated[Union[GDOptimizer, SGDOptimizer, FlowOptimizer], Field(discriminator="kind")]
+_siblings(GDOptimizer, SGDOptimizer, FlowOptimizer, shared={"lr", "lr_relative", "momentum"})
+
+
+# ---- [schedule] ---------------------------------------------------------------------------------
+
+class ConstantSchedule(Section):
+    kind: Literal["constant"] = "constant"
+
+
+class WarmupSchedule(Section):
+    kind: Literal["warmup"] = "warmup"
+    warmup_steps: int = Field(ge=1)
+
+
+class StepSchedule(Section):
+    kind: Literal["step"] = "step"
+    milestones: List[int]
+    factors: List[float] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _rules(self):
-        if self.kind == "warmup" and not self.warmup_steps:
-            raise KeyProblem("warmup_steps", f"kind 'warmup' needs warmup_steps ≥ 1 (got {self.warmup_steps})")
-        if self.kind == "step":
-            if not self.milestones:
-                raise KeyProblem("milestones", "kind 'step' needs a non-empty list of milestones")
-            if len(self.milestones) != len(self.factors):
-                raise KeyProblem("factors", f"needs one factor per milestone: {len(self.factors)} factors "
-                                            f"for {len(self.milestones)} milestones")
-            if any(m < 0 for m in self.milestones) or any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
-                raise KeyProblem("milestones", f"must be non-negative and strictly increasing (got {self.milestones})")
-            if any(f <= 0 for f in self.factors):
-                raise KeyProblem("factors", f"must be positive (got {self.factors})")
+        if not self.milestones:
+            raise KeyProblem("milestones", "kind 'step' needs a non-empty list of milestones")
+        if len(self.milestones) != len(self.factors):
+            raise KeyProblem("factors", f"needs one factor per milestone: {len(self.factors)} factors "
+                                        f"for {len(self.milestones)} milestones")
+        if any(m < 0 for m in self.milestones) or any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
+            raise KeyProblem("milestones", f"must be non-negative and strictly increasing (got {self.milestones})")
+        if any(f <= 0 for f in self.factors):
+            raise KeyProblem("factors", f"must be positive (got {self.factors})")
         return self
+
+
+class CosineSchedule(Section):
+    kind: Literal["cosine"] = "cosine"
+    warmup_steps: int = Field(0, ge=0)
+    final_factor: float = Field(0.0, ge=0, le=1)
+
+
+ScheduleConfig = Annotated[Union[ConstantSchedule, WarmupSchedule, StepSchedule, CosineSchedule],
+                           Field(discriminator="kind")]
+_siblings(ConstantSchedule, WarmupSchedule, StepSchedule, CosineSchedule, shared=set())
+
+# Each section with kinds: its union's members by kind, and the kind an omitted `kind` means.
+KINDS: dict[str, dict[str, type[Section]]] = {
+    "data": {"random-labels": RandomLabelsData, "teacher": TeacherData, "none": NoData},
+    "model": {"mlp": MLPModel, "uv": UVModel, "quadratic": QuadraticModel},
+    "optimizer": {"gd": GDOptimizer, "sgd": SGDOptimizer, "flow": FlowOptimizer},
+    "schedule": {"constant": ConstantSchedule, "warmup": WarmupSchedule, "step": StepSchedule,
+                 "cosine": CosineSchedule},
+}
+
+
+def _one_of(words: list[str]) -> str:
+    quoted = [repr(w) for w in words]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 class MeasureConfig(Section):
@@ -168,6 +252,9 @@ class MeasureConfig(Section):
     # a lower bound on λ_max, ~0.5% below it on average. Adds sharpness_tracked and tracked_hvps to
     # every step record. Such an arm trains on its own, never in a vmapped batch.
     track_every_step: bool = False
+    # Divergence: the arm ends "diverged" when its loss or parameters are not finite, or its loss
+    # exceeds this bound (absolute). None: 1e6 × max(1, the initial loss).
+    diverge_above: Optional[float] = Field(None, gt=0)
 
     @field_validator("reparam_alphas")
     @classmethod
@@ -198,12 +285,39 @@ class ArmSpec(BaseModel):
     dtype: Literal["float32", "float64"] = "float32"
     device: str = "auto"
     loss: Literal["mse", "cross-entropy"] = "mse"
-    data: DataConfig = Field(default_factory=DataConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=lambda: RandomLabelsData.model_validate({}))
+    model: ModelConfig = Field(default_factory=lambda: MLPModel.model_validate({}))
     optimizer: OptimizerConfig
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
-    measure: MeasureConfig = Field(default_factory=MeasureConfig)
-    engine: EngineConfig = Field(default_factory=EngineConfig)
+    schedule: ScheduleConfig = Field(default_factory=lambda: ConstantSchedule.model_validate({}))
+    measure: MeasureConfig = Field(default_factory=lambda: MeasureConfig.model_validate({}))
+    engine: EngineConfig = Field(default_factory=lambda: EngineConfig.model_validate({}))
+
+    @field_validator("data", "model", "optimizer", "schedule", mode="wrap")
+    @classmethod
+    def _by_kind(cls, value: Any, handler: Any, info: Any) -> Any:
+        """Validate a section against the class of its kind (its default kind when `kind` is
+        omitted), with errors located at the key as written: pydantic puts the union's tag into
+        each error's location (model.mlp.hidden), which the file does not have (model.hidden)."""
+        section = info.field_name
+        kinds = KINDS[section]
+        if isinstance(value, dict):
+            kind = value.get("kind", next(iter(kinds)))
+            if not isinstance(kind, str) or kind not in kinds:
+                raise KeyProblem("kind", f"must be one of {_one_of(list(kinds))} (got {kind!r})")
+            value = {**value, "kind": kind}
+        try:
+            return handler(value)
+        except ValidationError as e:
+            errors: list[Any] = []
+            for err in e.errors(include_url=False):
+                loc = tuple(err["loc"])
+                if loc and loc[0] in kinds:
+                    loc = loc[1:]
+                fixed = {"type": err["type"], "loc": loc, "input": err["input"]}
+                if "ctx" in err:
+                    fixed["ctx"] = err["ctx"]
+                errors.append(fixed)
+            raise ValidationError.from_exception_data(e.title, errors) from None
 
     @field_validator("name")
     @classmethod
@@ -233,24 +347,33 @@ class ArmSpec(BaseModel):
                                      f"(got {m.kind!r} and {d.kind!r})")
         if o.kind == "sgd" and m.kind != "mlp":
             raise KeyProblem("optimizer.kind", "'sgd' needs a data set (model.kind = 'mlp')")
-        if o.kind == "sgd" and o.batch_size is not None and o.batch_size > d.n:
+        if isinstance(o, SGDOptimizer) and isinstance(d, (RandomLabelsData, TeacherData)) and o.batch_size > d.n:
             raise KeyProblem("optimizer.batch_size", f"must be ≤ data.n = {d.n} (got {o.batch_size})")
         if self.measure.on == "batch" and o.kind != "sgd":
             raise KeyProblem("measure.on", "'batch' needs optimizer.kind = 'sgd' (GD's batch is the full set)")
         if o.kind == "flow" and not self.measure.sharpness_every:
             raise KeyProblem("measure.sharpness_every", "optimizer.kind = 'flow' sizes its RK4 steps by λ_max: "
                                                         "set measure.sharpness_every ≥ 1")
+        if o.lr_relative is not None and isinstance(m, QuadraticModel) and max(m.eigenvalues) <= 0:
+            top = max(m.eigenvalues)
+            raise KeyProblem("optimizer.lr_relative", "sets η = lr_relative / λ_max, but every model.eigenvalues "
+                                                      f"is ≤ 0 (λ_max = {top:g}): set optimizer.lr instead")
+        if self.device == "mps" and self.dtype == "float64":
+            raise KeyProblem("device", "'mps' has no float64: set dtype = 'float32', or device = 'cpu' "
+                                       "(device = 'auto' runs float64 on the CPU by itself)")
         if self.measure.eigenvalues > self.parameter_count():
             raise KeyProblem("measure.eigenvalues", f"{self.measure.eigenvalues} exceeds the "
                                                     f"{self.parameter_count()} parameters")
         return self
 
     def parameter_count(self) -> int:
-        m = self.model
-        if m.kind == "quadratic":
-            return len(m.eigenvalues or [])
-        if m.kind == "uv":
+        m, d = self.model, self.data
+        if isinstance(m, QuadraticModel):
+            return len(m.eigenvalues)
+        if isinstance(m, UVModel):
             return 2 * m.width
-        out = self.data.classes if self.data.kind == "random-labels" else self.data.outputs
-        sizes = [self.data.dim, *m.hidden, out]
+        if isinstance(d, NoData):
+            return 0  # refused by _fit anyway: an MLP needs data
+        out = d.classes if isinstance(d, RandomLabelsData) else d.outputs
+        sizes = [d.dim, *m.hidden, out]
         return sum(a * b + (b if m.bias else 0) for a, b in zip(sizes[:-1], sizes[1:]))
