@@ -188,6 +188,7 @@ def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
 def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_scenario) -> int:
     from .engine.errors import ScenarioRefused
 
+    existed = out is not None and Path(out).exists()
     try:
         run_dir = prepare_run(scenario, out=out)
     except (FileExistsError, OSError, ValueError) as e:
@@ -204,7 +205,7 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
         raise
     except ScenarioRefused as e:  # a scenario the engine cannot run, found once its model was built
         # Bad input leaves nothing behind: the run directory holds no training, only the refusal.
-        _remove_refused(run_dir, made=out is None)
+        _remove_refused(run_dir, made=not existed)
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
         return EXIT_USAGE
     except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
