@@ -6,6 +6,7 @@ import math
 from typing import Any, Iterable
 
 from ..rundir.format import step_threshold
+from .flips import tail_flip_fraction
 
 
 def _finite(x: Any) -> float | None:
@@ -46,14 +47,11 @@ def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any
         thr = threshold_at.get(r.get("step"))
         if r.get("step", 0) >= total / 2 and eig and _finite(eig[0]) is not None and thr:
             ratios.append(eig[0] / thr)
-    # flip_fraction: over the last half of the steps that have a projection.
-    projs = [s.get("proj") for s in steps if _finite(s.get("proj")) is not None]
-    tail = projs[len(projs) // 2:]
-    flips = [1 if (a > 0) != (b > 0) else 0 for a, b in zip(tail, tail[1:]) if a != 0 and b != 0]
+    # flip_fraction: over the last half of the sign comparisons (flips.py: the one definition).
+    flip_fraction = tail_flip_fraction(s.get("proj") for s in steps)
 
     disps = [abs(s["disp"]) for s in steps if _finite(s.get("disp")) is not None]
     disp_tail = disps[len(disps) // 2:]
-    flip_fraction = sum(flips) / len(flips) if flips else None
 
     final_sharpness = None
     for r in reversed(sharp):

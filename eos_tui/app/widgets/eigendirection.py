@@ -8,7 +8,8 @@ import numpy as np
 from rich.text import Text as RichText
 from textual.app import ComposeResult
 
-from ...analysis.detectors import FLIP_WINDOW, PERIOD2_THRESHOLD
+from ...analysis import flips
+from ...analysis.flips import FLIP_WINDOW, PERIOD2_THRESHOLD
 from ..model import RunModel
 from ..view import View
 from .chart import Chart, HLine, Series
@@ -28,14 +29,14 @@ def sign_string(values: np.ndarray) -> str:
 
 
 def flip_fraction(values: np.ndarray, window: int = FLIP_WINDOW) -> float | None:
-    """The fraction of the last `window` steps on which ⟨∇L, u⟩ changed sign (as the engine's
-    period-2 detector counts it: a step with an unknown or zero projection counts as no flip)."""
-    tail = values[-(window + 1):]
-    if len(tail) < 2:
-        return None
-    with np.errstate(invalid="ignore"):
-        flips = tail[1:] * tail[:-1] < 0
-    return float(flips.mean())
+    """The fraction of the last `window` sign comparisons of ⟨∇L, u⟩ that flipped, as the engine's
+    period-2 detector and the summary count it (analysis/flips.py: unknown or zero projections are
+    skipped). Only the last window + 1 known signs are handed over, however long the run."""
+    recent = values[-8 * (window + 1):]  # usually enough; the whole series only if it has gaps
+    known = recent[np.isfinite(recent) & (recent != 0)]
+    if len(known) <= window and len(recent) < len(values):
+        known = values[np.isfinite(values) & (values != 0)]
+    return flips.flip_fraction(known[-(window + 1):].tolist(), window)
 
 
 def amplitude(disp: np.ndarray, window: int = FLIP_WINDOW) -> float | None:
