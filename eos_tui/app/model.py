@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..rundir.format import DIVERGED, END, EVENT, REPARAM, RUNNING, SHARPNESS, STEP, step_threshold
+from ..rundir.format import ARM_STATUSES, DIVERGED, END, EVENT, REPARAM, RUNNING, SHARPNESS, STEP, step_threshold
 
 STEP_FIELDS = ("step", "loss", "lr", "grad_norm", "proj", "disp")
 # Theory overlays the engine writes into step records where it has a closed form: the quadratic's
@@ -250,7 +250,13 @@ class RunModel:
             arms = (manifest or {}).get("arms")
             for name in arms if isinstance(arms, (dict, list)) else ():
                 if isinstance(name, str):
-                    self.arm(name)
+                    arm = self.arm(name)
+                    # An arm's end as the manifest has it, where no "end" record came (the app
+                    # wrote the status of an engine that died without writing its records).
+                    entry = arms[name] if isinstance(arms, dict) else None
+                    if (arm.status == RUNNING and isinstance(entry, dict)
+                            and entry.get("status") in ARM_STATUSES):
+                        arm.status = entry["status"]
             self.version += 1
 
     def arm(self, name: str) -> ArmSeries:

@@ -4,6 +4,7 @@ It behaves like the engine towards readers: writes manifest.json (status running
 appends synthetic step records to metrics.jsonl every few milliseconds, and on SIGINT or SIGTERM
 finishes the current step, writes "end" records with status "interrupted", marks the manifest
 interrupted and exits with 130. Without a signal it completes FAKE_STEPS steps (default 100000).
+With FAKE_IGNORE_SIGNALS=1 it ignores SIGINT and SIGTERM (an engine stuck in a long solve).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def main() -> int:
     run_dir = Path(sys.argv[1])
     steps = int(os.environ.get("FAKE_STEPS", "100000"))
     delay = float(os.environ.get("FAKE_DELAY", "0.005"))
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    handler = signal.SIG_IGN if os.environ.get("FAKE_IGNORE_SIGNALS") == "1" else _on_signal
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
     arms = tuple(synthetic.ARMS)
     synthetic.write_manifest(run_dir, synthetic.manifest(status="running", steps=steps, arms=arms, pid=os.getpid()))
     t = 0

@@ -8,18 +8,25 @@ from rich.markup import escape
 from rich.text import Text as RichText
 
 from ..model import RunModel
+from ..state import AppState
 from ..view import View
 from .palette import STATUS_COLORS, STATUS_MARKS, arm_color
 from .panel import Text
 
 
-def status_text(model: RunModel, view: View, note: str | None) -> str:
-    """What the header says about the run: the engine's status, or what the viewer is doing."""
+def status_text(model: RunModel, view: View, state: AppState | None = None) -> str:
+    """What the header says about the run: the engine's status, or what the app or the viewer is
+    doing (stopping the engine, failing to read the run, paused)."""
+    state = state or AppState()
     status = model.status
     if status == "running" and model.manifest is None:
         status = "starting"
-    if note:
-        status = note
+    if state.stopping:
+        status = "stopping engine…"
+    elif state.read_error is not None:
+        status = f"cannot read run: {state.read_error}"
+    elif state.engine_end is not None and status != "running":
+        status = f"{status} ({state.engine_end})"  # the app wrote this end: say why
     elif view.paused:
         status = "paused view" + (" (engine keeps training)" if model.status == "running" else "")
     color = STATUS_COLORS.get(status.split(" (")[0], "#a0a0a0")
@@ -65,11 +72,11 @@ def _pack(entries: list[str], width: int) -> list[str]:
     return lines
 
 
-def header_markup(model: RunModel, view: View, *, run_name: str, note: str | None = None,
+def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState | None = None,
                   width: int | None = None) -> str:
     """The header's text. With `width`, every arm is shown: the arm entries wrap onto a second
     line, and past two lines shorten (λ dropped, then the status as a mark) rather than fall off."""
-    top = ["[b]eos-tui[/b]", f"[b]{escape(model.scenario)}[/b]", status_text(model, view, note),
+    top = ["[b]eos-tui[/b]", f"[b]{escape(model.scenario)}[/b]", status_text(model, view, state),
            f"[#a0a0a0]{escape(model.device)}[/]"]
     if model.status == "running":
         rate = model.steps_per_second()
@@ -100,5 +107,5 @@ In a narrow terminal λ is dropped and a status shows as a mark: ✓ completed, 
 ■ interrupted (✗ also marks a failed arm).
 """
 
-    def show(self, model: RunModel, view: View, *, run_name: str, note: str | None = None) -> None:
-        self.set(header_markup(model, view, run_name=run_name, note=note, width=self.content_size.width or None))
+    def show(self, model: RunModel, view: View, *, run_name: str, state: AppState | None = None) -> None:
+        self.set(header_markup(model, view, run_name=run_name, state=state, width=self.content_size.width or None))
