@@ -240,14 +240,15 @@ class EosApp(App[int]):
         sections += [(type(p).TITLE, type(p).help) for p in self.panels]
         self.push_screen(HelpScreen(sections))
 
-    def action_screenshot(self) -> None:
-        name = f"eos-tui-{_dt.datetime.now():%Y%m%d-%H%M%S}.svg"
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """`s`: an SVG of the screen, into the run directory."""
+        name = filename or f"eos-tui-{_dt.datetime.now():%Y%m%d-%H%M%S}.svg"
         try:
-            path = self.save_screenshot(filename=name, path=str(self.run_dir))
+            saved = self.save_screenshot(filename=name, path=path or str(self.run_dir))
         except OSError as exc:
             self.notify(f"could not save the screenshot: {exc}", severity="error")
             return
-        self.notify(f"saved {path}", title="screenshot")
+        self.notify(f"saved {saved}", title="screenshot")
 
     def action_detach(self) -> None:
         if self.engine is not None and engine_alive(self.engine):
@@ -291,7 +292,12 @@ def stop_app_engine(app: EosApp, timeout: float) -> bool:
     end = app.follower.end
     if app.engine is None or end is None:
         return True
-    end.begin_stop()
+    if not end.begin_stop():  # already being stopped (`q`, then a close signal): wait for that
+        try:
+            app.engine.wait(timeout * 1.5 + 6.0)
+        except subprocess.TimeoutExpired:
+            pass
+        return not engine_alive(app.engine)
     clean = stop_engine(app.engine, timeout)
     end.stopped(clean, timeout)
     return clean

@@ -88,9 +88,11 @@ class EngineEnd:
                 self.reason = reason
             return manifest, wrote
 
-    def begin_stop(self) -> None:
+    def begin_stop(self) -> bool:
+        """Mark the engine as being stopped by the app; False if it already was."""
         with self._lock:
-            self.stopping = True
+            first, self.stopping = not self.stopping, True
+            return first
 
     def stopped(self, clean: bool, timeout: float) -> bool:
         """After stop_engine: if the engine left its manifest "running" (killed, or it exited

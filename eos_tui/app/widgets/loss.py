@@ -56,8 +56,8 @@ Under it, the **learning rate** η_t (the schedule: warmup, decay, steps).
         lr_chart.follow = view.follow
         lr_chart.live = model.status == "running"
         lr_chart.set_data(lr)
-        arm = model.arms.get(view.arm or "")
-        eta = arm.lr.last() if arm is not None else None
+        current = model.arms.get(view.arm or "")
+        eta = current.lr.last() if current is not None else None
         scale = "log" if view.loss_log_y else "linear"
         eta_text = f" · η {format_value(eta)}" if eta is not None else ""
         theory = any(a.has_loss_theory or a.has_uv_theory for a in model.arms.values())

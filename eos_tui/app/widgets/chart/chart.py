@@ -233,15 +233,15 @@ class Chart(Widget):
 
     def _y_range(self, spans: list[tuple[Series, np.ndarray, np.ndarray]]) -> tuple[float, float]:
         values: list[float] = []
-        for s, lo, hi in spans:
-            if s.fit == "none" or not np.isfinite(lo).any():
+        for s, s_lo, s_hi in spans:
+            if s.fit == "none" or not np.isfinite(s_lo).any():
                 continue
-            values += [float(np.nanmin(lo))]
+            values += [float(np.nanmin(s_lo))]
             if s.fit == "all":
-                values.append(float(np.nanmax(hi)))
+                values.append(float(np.nanmax(s_hi)))
             else:  # "ends": the latest value, not a huge early one (2/η_t during warmup)
-                last = np.flatnonzero(np.isfinite(hi))[-1]
-                values.append(float(hi[last]))
+                last = np.flatnonzero(np.isfinite(s_hi))[-1]
+                values.append(float(s_hi[last]))
         for h in self._hlines:
             values.extend(self._to_plot_y(np.array([h.y], dtype=float)).tolist())
         if self.include_zero and not self._log_y:
