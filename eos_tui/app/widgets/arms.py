@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..model import ArmSeries, RunModel
 from ..view import View
 from .chart import Mark, faint
-from .palette import EVENT_COLORS, EVENT_LETTERS, arm_color
+from .palette import EVENT_LETTERS, arm_color, event_color
 
 
 def arms_in_draw_order(model: RunModel, view: View) -> list[tuple[ArmSeries, str, bool]]:
@@ -32,5 +32,5 @@ def legend(model: RunModel, view: View, extra: str = "") -> str:
 
 
 def event_marks(model: RunModel) -> list[Mark]:
-    return [Mark(e.step, EVENT_LETTERS.get(e.kind, "•"), EVENT_COLORS.get(e.kind, "#d0a040"))
+    return [Mark(e.step, EVENT_LETTERS.get(e.kind, "•"), event_color(e.kind))
             for e in model.events if e.step >= 0]

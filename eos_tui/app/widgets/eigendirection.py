@@ -14,7 +14,7 @@ from ..model import RunModel
 from ..view import View
 from .chart import Chart, HLine, Series
 from .chart.ticks import format_value
-from .palette import arm_color
+from .palette import AT_THRESHOLD, MUTED, PERIOD2, ZERO_LINE, arm_color
 from .panel import Panel, Text
 
 SIGNS_SHOWN = 6
@@ -76,19 +76,19 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
         color = arm_color(names.index(arm.name))
         proj = arm.proj.values
         chart.set_data([Series(f"{arm.name}/proj", arm.step.values, proj, color, kind="stems")],
-                       hlines=[HLine(0.0, "#606060")])
+                       hlines=[HLine(0.0, ZERO_LINE)])
         head, tail = [], []
         lam, thr = arm.sharpness, arm.threshold.last()
         if lam is not None and thr is not None and math.isfinite(lam) and math.isfinite(thr) and thr > 0:
             ratio = lam / thr  # λη/2, or λη/2(1+β) under momentum β: 1 at the threshold
-            tint = "#f5d142" if ratio >= 0.95 else "#a0a0a0"
+            tint = AT_THRESHOLD if ratio >= 0.95 else MUTED
             head.append(f"[{tint}]{'λη/2(1+β)' if arm.with_momentum else 'λη/2'} {ratio:.2f}[/]")
         signs = sign_string(proj) if len(proj) else None
         if len(proj):
             fraction = flip_fraction(proj)
             if fraction is not None:
-                tail.append(f"[#bd93f9]period-2 {fraction:.0%}[/]" if fraction >= PERIOD2_THRESHOLD
-                            else f"[#a0a0a0]flips {fraction:.0%}[/]")
+                tail.append(f"[{PERIOD2}]period-2 {fraction:.0%}[/]" if fraction >= PERIOD2_THRESHOLD
+                            else f"[{MUTED}]flips {fraction:.0%}[/]")
             amp = amplitude(arm.disp.values)
             if amp is not None:
                 tail.append(f"amp {format_value(amp)}")

@@ -10,7 +10,7 @@ from rich.text import Text as RichText
 from ..model import RunModel
 from ..state import AppState
 from ..view import View
-from .palette import STATUS_COLORS, STATUS_MARKS, arm_color
+from .palette import MUTED, STATUS_MARKS, arm_color, status_color
 from .panel import Text
 
 
@@ -29,7 +29,7 @@ def status_text(model: RunModel, view: View, state: AppState | None = None) -> s
         status = f"{status} ({state.engine_end})"  # the app wrote this end: say why
     elif view.paused:
         status = "paused view" + (" (engine keeps training)" if model.status == "running" else "")
-    color = STATUS_COLORS.get(status.split(" (")[0], "#a0a0a0")
+    color = status_color(status.split(" (")[0])
     return f"[b {color}]● {escape(status)}[/]"
 
 
@@ -44,7 +44,7 @@ def _arm_entries(model: RunModel, view: View, level: int) -> list[str]:
     for i, arm in enumerate(model.arms.values()):
         name = f"[b reverse {arm_color(i)}] {escape(arm.name)} [/]" if arm.name == view.arm else f"[{arm_color(i)}]{escape(arm.name)}[/]"
         done = f"{arm.done}/{total}" if total and level < 2 else f"{arm.done}"
-        color = STATUS_COLORS.get(arm.status, "#a0a0a0")
+        color = status_color(arm.status)
         if arm.status == "running":
             status = ""
         elif level < 2:
@@ -52,7 +52,7 @@ def _arm_entries(model: RunModel, view: View, level: int) -> list[str]:
         else:
             status = f" [{color}]{STATUS_MARKS.get(arm.status, '?')}[/]"
         lam = arm.sharpness
-        lam_text = f" [#a0a0a0]λ {lam:.3g}[/]" if level == 0 and lam is not None and lam == lam else ""
+        lam_text = f" [{MUTED}]λ {lam:.3g}[/]" if level == 0 and lam is not None and lam == lam else ""
         out.append(f"{name} {done}{status}{lam_text}")
     return out
 
@@ -77,14 +77,14 @@ def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState
     """The header's text. With `width`, every arm is shown: the arm entries wrap onto a second
     line, and past two lines shorten (λ dropped, then the status as a mark) rather than fall off."""
     top = ["[b]eos-tui[/b]", f"[b]{escape(model.scenario)}[/b]", status_text(model, view, state),
-           f"[#a0a0a0]{escape(model.device)}[/]"]
+           f"[{MUTED}]{escape(model.device)}[/]"]
     if model.status == "running":
         rate = model.steps_per_second()
         if rate is not None:
             top.append(f"{rate:,.0f} steps/s")
-    top.append(f"[#a0a0a0]{escape(run_name)}[/]")
+    top.append(f"[{MUTED}]{escape(run_name)}[/]")
     if not model.arms:
-        return "  ".join(top) + "\n[#a0a0a0]waiting for the first step…[/]"
+        return "  ".join(top) + f"\n[{MUTED}]waiting for the first step…[/]"
     if width is None:
         return "  ".join(top) + "\n" + ARM_GAP.join(_arm_entries(model, view, 0))
     for level in (0, 1, 2):

@@ -10,7 +10,7 @@ from ..view import View
 from .arms import arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series
 from .chart.ticks import format_value
-from .palette import THEORY_COLOR
+from .palette import MUTED, THEORY_COLOR
 from .panel import Panel
 
 
@@ -62,4 +62,4 @@ Under it, the **learning rate** η_t (the schedule: warmup, decay, steps).
         eta_text = f" · η {format_value(eta)}" if eta is not None else ""
         theory = any(a.has_loss_theory or a.has_uv_theory for a in model.arms.values())
         extra = f"[{THEORY_COLOR}]┈ theory[/]" if theory else ""
-        self.set_subtitle(legend(model, view, extra) + f" [#a0a0a0]({scale}){eta_text}[/]")
+        self.set_subtitle(legend(model, view, extra) + f" [{MUTED}]({scale}){eta_text}[/]")
