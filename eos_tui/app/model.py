@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..rundir.format import ARM_STATUSES, DIVERGED, END, EVENT, REPARAM, RUNNING, SHARPNESS, STEP, step_threshold
+from .ending import FINALIZED_BY_APP
 
 STEP_FIELDS = ("step", "loss", "lr", "grad_norm", "proj", "disp")
 # Theory overlays the engine writes into step records where it has a closed form: the quadratic's
@@ -248,13 +249,14 @@ class RunModel:
         if manifest != self.manifest or status != self.status:
             self.manifest, self.status = manifest, status
             arms = (manifest or {}).get("arms")
+            # Where the app wrote the run's end (its engine died), no "end" record will ever come:
+            # the arms' statuses are the manifest's.
+            ended_by_app = (manifest or {}).get("finalized_by") == FINALIZED_BY_APP
             for name in arms if isinstance(arms, (dict, list)) else ():
                 if isinstance(name, str):
                     arm = self.arm(name)
-                    # An arm's end as the manifest has it, where no "end" record came (the app
-                    # wrote the status of an engine that died without writing its records).
                     entry = arms[name] if isinstance(arms, dict) else None
-                    if (arm.status == RUNNING and isinstance(entry, dict)
+                    if (ended_by_app and arm.status == RUNNING and isinstance(entry, dict)
                             and entry.get("status") in ARM_STATUSES):
                         arm.status = entry["status"]
             self.version += 1
