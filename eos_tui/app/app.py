@@ -339,4 +339,7 @@ def run_app(run_dir: Path, *, engine: subprocess.Popen | None = None, fps: float
     elif app.outcome in ("stopped", "closed") and engine is not None:
         manifest = read_manifest(run_dir) or {}
         _say(f"Run stopped ({manifest.get('status', 'unknown')}): {run_dir}")
+    elif engine is not None:  # the run had ended by itself: say where its results are
+        manifest = read_manifest(run_dir) or {}
+        _say(f"Run {manifest.get('status', 'ended')}: {run_dir}")
     return app.exit_code

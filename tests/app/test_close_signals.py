@@ -19,7 +19,7 @@ HERE = Path(__file__).parent
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pty")
 
 
-def start_in_pty(run: Path, cols=100, rows=30) -> tuple[int, int]:
+def start_in_pty(run: Path, cols=100, rows=30, extra=()) -> tuple[int, int]:
     pid, fd = pty.fork()
     if pid == 0:
         import fcntl
@@ -27,7 +27,7 @@ def start_in_pty(run: Path, cols=100, rows=30) -> tuple[int, int]:
         import termios
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = dict(os.environ, TERM="xterm-256color")
-        argv = [sys.executable, str(HERE / "live_demo.py"), str(run)]
+        argv = [sys.executable, str(HERE / "live_demo.py"), str(run), *extra]
         os.execvpe(argv[0], argv, env)
     return pid, fd
 

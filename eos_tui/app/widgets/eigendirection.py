@@ -46,6 +46,21 @@ def amplitude(disp: np.ndarray, window: int = FLIP_WINDOW) -> float | None:
     return float(np.abs(tail).mean()) if len(tail) else None
 
 
+def summary_line(head: list[str], signs: str | None, tail: list[str], width: int | None) -> str:
+    """The line under the chart, fitted to `width` cells by leaving things out whole, never by
+    cutting a number: first the sign string (the chart shows the signs too), then the last parts
+    (the amplitude, then the flip fraction). A one-line Text wraps what does not fit out of view."""
+    def cells(parts: list[str]) -> int:
+        return RichText.from_markup(" ".join(parts)).cell_len
+
+    if signs is not None and (not width or cells(head + [signs] + tail) <= width):
+        return " ".join(head + [signs] + tail)
+    parts = head + tail
+    while width and len(parts) > 1 and cells(parts) > width:
+        parts.pop()
+    return " ".join(parts)
+
+
 class EigendirectionPanel(Panel):
     TITLE = "Top eigendirection ⟨∇L,u⟩"
     help = """\
@@ -92,12 +107,5 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
             amp = amplitude(arm.disp.values)
             if amp is not None:
                 tail.append(f"amp {format_value(amp)}")
-        # The sign string is left out where the line would not fit (the chart shows the signs too).
-        parts = head + tail
-        width = self.content_size.width
-        if signs is not None:
-            with_signs = head + [signs] + tail
-            if not width or RichText.from_markup(" ".join(with_signs)).cell_len <= width:
-                parts = with_signs
-        self.query_one("#proj-summary", Text).set(" ".join(parts))
+        self.query_one("#proj-summary", Text).set(summary_line(head, signs, tail, self.content_size.width))
         self.set_subtitle(f"[{color}]{arm.name}[/]")

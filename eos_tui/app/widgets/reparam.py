@@ -7,6 +7,7 @@ import math
 from rich.table import Table
 from textual.app import ComposeResult
 
+from ...rundir.format import RUNNING
 from ..model import RunModel
 from ..view import View
 from .chart.ticks import format_value
@@ -119,4 +120,6 @@ D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
         skipped = [e for e in (arm.events if arm is not None else []) if e.kind == "reparam_skipped"]
         if skipped:  # a tanh network: the engine refused the check and said why
             return f"[{MUTED}]{skipped[-1].message}[/]"
+        if arm is not None and arm.status != RUNNING:  # ended without one: not "yet"
+            return f"[{MUTED}]no checks in this run (measure.reparam_every)[/]"
         return f"[{MUTED}]no checks yet[/]"

@@ -1,0 +1,78 @@
+"""What a new user sees at 80×24 says what it means: no number cut in half under the eigendirection
+chart, no "no checks yet" on a run that has ended without reparameterization checks, and the run
+directory named when the app closes on a finished run."""
+
+import os
+import select
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import synthetic
+from helpers import run_finished, wait_for
+from rich.text import Text
+from test_close_signals import start_in_pty
+
+from eos_tui.app import EosApp
+from eos_tui.app.widgets.eigendirection import summary_line
+
+HERE = Path(__file__).parent
+
+
+def cells(markup: str) -> int:
+    return Text.from_markup(markup).cell_len
+
+
+def test_the_eigendirection_line_leaves_parts_out_whole():
+    head, signs, tail = ["λη/2 0.50"], "+−+−+−", ["[#a0a0a0]flips 15%[/]", "amp 0.0001234"]
+    assert summary_line(head, signs, tail, 80) == "λη/2 0.50 +−+−+− [#a0a0a0]flips 15%[/] amp 0.0001234"
+    # 30 cells (an 80-column terminal): without the signs it is 33 cells, so the amplitude goes
+    # whole, where the line used to end in "amp" and wrap its number out of view
+    assert summary_line(head, signs, tail, 30) == "λη/2 0.50 [#a0a0a0]flips 15%[/]"
+    assert summary_line(head, signs, tail, 12) == "λη/2 0.50"
+    for width in range(5, 60):
+        line = summary_line(head, signs, tail, width)
+        assert cells(line) <= width or line == "λη/2 0.50"
+        assert not line.endswith("amp")
+    assert summary_line(head, None, tail, None) == "λη/2 0.50 [#a0a0a0]flips 15%[/] amp 0.0001234"
+
+
+async def test_no_reparam_checks_on_an_ended_run_is_not_yet(tmp_path):
+    live = synthetic.make_run(tmp_path / "live", steps=100, done=40, status="running", pid=os.getpid())
+    ended = synthetic.make_run(tmp_path / "ended", steps=40)
+
+    for run, want in ((live, "no checks yet"), (ended, "no checks in this run (measure.reparam_every)")):
+        app = EosApp(run, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done == 40)
+            if run == ended:
+                await wait_for(pilot, lambda: run_finished(app))
+            assert str(app.query_one("#reparam-before").render()) == want
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pty")
+def test_quitting_a_finished_run_names_its_directory(tmp_path):
+    run = tmp_path / "finished-run"
+    pid, fd = start_in_pty(run, extra=["--steps", "20", "--delay", "0.001"])
+    out, t0, sent = b"", time.monotonic(), False
+    try:
+        while time.monotonic() - t0 < 30:
+            if not sent and b"completed" in out:
+                time.sleep(0.3)
+                os.write(fd, b"q")
+                sent = True
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                out += data
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert sent and os.waitstatus_to_exitcode(status) == 0
+    assert f"Run completed: {run}" in out.decode("utf-8", "replace")
