@@ -76,3 +76,22 @@ def test_quitting_a_finished_run_names_its_directory(tmp_path):
         os.close(fd)
     assert sent and os.waitstatus_to_exitcode(status) == 0
     assert f"Run completed: {run}" in out.decode("utf-8", "replace")
+
+
+async def test_paused_at_80_columns_the_header_keeps_every_arm(tmp_path):
+    """'paused view (engine keeps training)' wrapped the top line, and the arms fell out of view."""
+    from eos_tui.app.widgets import RunHeader
+
+    run = synthetic.make_run(tmp_path / "a-rather-long-run-name-20261130-024608", steps=1000, done=300,
+                             status="running", pid=os.getpid())
+    app = EosApp(run, poll_interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done == 300)
+        await pilot.press("space")
+        await pilot.pause(0.2)
+        header = app.screen_stack[0].query_one(RunHeader)
+        shown = [strip.text for strip in header.render_lines(header.region.reset_offset)]
+        text = "\n".join(shown)
+        assert "paused view" in shown[0]
+        assert "gd" in text and "sgd" in text, text
+        assert all(len(line.rstrip()) <= 80 for line in shown)

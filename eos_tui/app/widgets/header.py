@@ -14,9 +14,10 @@ from .palette import MUTED, STATUS_MARKS, arm_color, status_color
 from .panel import Text
 
 
-def status_text(model: RunModel, view: View, state: AppState | None = None) -> str:
+def status_text(model: RunModel, view: View, state: AppState | None = None, *, detail: bool = True) -> str:
     """What the header says about the run: the engine's status, or what the app or the viewer is
-    doing (stopping the engine, failing to read the run, paused)."""
+    doing (stopping the engine, failing to read the run, paused). Without `detail`, what is said
+    in parentheses is left out (a narrow terminal)."""
     state = state or AppState()
     status = model.status
     if status == "running" and model.manifest is None:
@@ -29,8 +30,9 @@ def status_text(model: RunModel, view: View, state: AppState | None = None) -> s
         status = f"{status} ({state.engine_end})"  # the app wrote this end: say why
     elif view.paused:
         status = "paused view" + (" (engine keeps training)" if model.status == "running" else "")
-    color = status_color(status.split(" (")[0])
-    return f"[b {color}]● {escape(status)}[/]"
+    word = status.split(" (")[0]
+    color = status_color(word)
+    return f"[b {color}]● {escape(status if detail else word)}[/]"
 
 
 ARM_GAP = "   "
@@ -76,13 +78,22 @@ def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState
                   width: int | None = None) -> str:
     """The header's text. With `width`, every arm is shown: the arm entries wrap onto a second
     line, and past two lines shorten (λ dropped, then the status as a mark) rather than fall off."""
-    top = ["[b]eos-tui[/b]", f"[b]{escape(model.scenario)}[/b]", status_text(model, view, state),
-           f"[{MUTED}]{escape(model.device)}[/]"]
-    if model.status == "running":
-        rate = model.steps_per_second()
-        if rate is not None:
-            top.append(f"{rate:,.0f} steps/s")
-    top.append(f"[{MUTED}]{escape(run_name)}[/]")
+    # The top line, fitted to one line of `width`: the run name goes first, then the device, the
+    # speed, the program's name, and last what the status says in parentheses. (A wrapped top line
+    # used to push the arms out of the header: paused, at 80 columns.)
+    rate = model.steps_per_second() if model.status == "running" else None
+    parts = [(4, "[b]eos-tui[/b]"), (9, f"[b]{escape(model.scenario)}[/b]"), (9, status_text(model, view, state)),
+             (2, f"[{MUTED}]{escape(model.device)}[/]"),
+             (3, f"{rate:,.0f} steps/s" if rate is not None else ""), (1, f"[{MUTED}]{escape(run_name)}[/]")]
+    top = [text for _, text in parts if text]
+    for drop in (1, 2, 3, 4):
+        if width is None or RichText.from_markup("  ".join(top)).cell_len <= width:
+            break
+        parts = [(prio, text) for prio, text in parts if prio != drop]
+        top = [text for _, text in parts if text]
+    if width is not None and RichText.from_markup("  ".join(top)).cell_len > width:
+        top = [status_text(model, view, state, detail=False) if t == status_text(model, view, state) else t
+               for t in top]
     if not model.arms:
         return "  ".join(top) + f"\n[{MUTED}]waiting for the first step…[/]"
     if width is None:
@@ -108,4 +119,9 @@ In a narrow terminal λ is dropped and a status shows as a mark: ✓ completed, 
 """
 
     def show(self, model: RunModel, view: View, *, run_name: str, state: AppState | None = None) -> None:
-        self.set(header_markup(model, view, run_name=run_name, state=state, width=self.content_size.width or None))
+        width = self.content_size.width or None
+        markup = header_markup(model, view, run_name=run_name, state=state, width=width)
+        # The lines as shown, wrapping included: a change in their number re-lays the screen out.
+        lines = sum(max(1, -(-RichText.from_markup(line).cell_len // width)) if width else 1
+                    for line in markup.split("\n"))
+        self.set(markup, lines=lines)
