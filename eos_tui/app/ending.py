@@ -88,6 +88,13 @@ class EngineEnd:
                 self.reason = reason
             return manifest, wrote
 
+    def exited_without_manifest(self) -> None:
+        """The engine is gone before it wrote a manifest (it could not start): nothing to write
+        into, but the header says how it exited and where to look."""
+        with self._lock:
+            if self.engine is not None and not self.stopping and not engine_alive(self.engine):
+                self.reason = f"{exit_reason(self.engine.returncode)} before writing a manifest; see engine.log"
+
     def begin_stop(self) -> bool:
         """Mark the engine as being stopped by the app; False if it already was."""
         with self._lock:

@@ -97,6 +97,8 @@ class RunFollower:
             if (self.end is not None and manifest is not None and manifest.get("status") == RUNNING
                     and not engine_alive(self.engine)):
                 manifest, _ = self.end.died()  # re-read: the engine may have finished it as it exited
+            elif self.end is not None and manifest is None and self.end.reason is None and not engine_alive(self.engine):
+                self.end.exited_without_manifest()
             status = run_status(manifest, self.engine)
             with self._lock:
                 self._manifest = (manifest, status)

@@ -133,3 +133,18 @@ def test_the_app_state_is_explicit_fields():
     app = EosApp(Path("/nonexistent"))
     assert not hasattr(app, "note")
     assert {"read_error", "stopping", "engine_end"} <= set(vars(app.state))
+
+
+async def test_an_engine_that_never_wrote_a_manifest_says_how_it_exited(tmp_path):
+    import subprocess
+    import sys
+
+    run = tmp_path / "never-started"
+    run.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"])
+    proc.wait()
+    app = EosApp(run, engine=proc, poll_interval=0.05)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: app.model.status == "engine lost" and app.state.engine_end is not None)
+        assert "engine lost (engine exited with code 3 before writing a manifest; see engine.log)" in header_text(app)
+    assert not (run / "manifest.json").exists()
