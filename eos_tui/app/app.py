@@ -180,9 +180,11 @@ class EosApp(App[int]):
         if self.follower.error != self.state.read_error or end != self.state.engine_end:
             self.state = replace(self.state, read_error=self.follower.error, engine_end=end)
         if manifest is not None:
-            before = self.model.version
+            before, status = self.model.version, self.model.status
             self.model.set_manifest(*manifest)
             changed = self.model.version != before
+            if self.model.status != status and self.engine is not None:
+                self.refresh_bindings()  # `d` is offered only while there is an engine to leave
         for batch in batches:
             changed |= self.model.apply(batch)
         if self.view.arm is None and self.model.arms:
@@ -249,6 +251,13 @@ class EosApp(App[int]):
             self.notify(f"could not save the screenshot: {exc}", severity="error")
             return
         self.notify(f"saved {saved}", title="screenshot")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`d` (detach) only while this app's engine trains: in watch mode, or once the run has
+        ended, there is nothing to leave running, and the footer does not offer it."""
+        if action == "detach":
+            return self.engine is not None and engine_alive(self.engine)
+        return True
 
     def action_detach(self) -> None:
         if self.engine is not None and engine_alive(self.engine):

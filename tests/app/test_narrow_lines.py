@@ -95,3 +95,18 @@ async def test_paused_at_80_columns_the_header_keeps_every_arm(tmp_path):
         assert "paused view" in shown[0]
         assert "gd" in text and "sgd" in text, text
         assert all(len(line.rstrip()) <= 80 for line in shown)
+
+
+async def test_detach_is_offered_only_with_an_engine_to_leave(finished_run):
+    """Watch mode (no engine) used to offer `d detach` in the footer; `d` there just quit."""
+    from textual.widgets import Footer
+
+    app = EosApp(finished_run)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        footer = app.screen_stack[0].query_one(Footer)
+        keys = {b.action for b in footer.query("FooterKey")}
+        assert "app.quit" in keys and "app.detach" not in keys
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.is_running  # not a hidden quit
