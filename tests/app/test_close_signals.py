@@ -97,3 +97,22 @@ def test_closing_the_app_stops_its_engine(tmp_path, how):
             os.close(fd)
         if engine is not None and engine_alive(engine):
             stop_engine(engine, timeout=5)
+
+
+def test_closing_a_watching_app_leaves_the_engine_alone(tmp_path):
+    """`eos-tui watch` never stops anything, whatever closes it."""
+    run = tmp_path / "watched-run"
+    pid, fd = start_in_pty(run, extra=["--watch"])
+    engine = None
+    try:
+        assert started(read_until(fd, started, timeout=20.0)), "the app did not draw"
+        engine = engine_pid(run)
+        os.kill(pid, signal.SIGTERM)
+        read_until(fd, lambda out: False, timeout=20.0)
+        assert wait_exit(pid) == 128 + signal.SIGTERM
+        assert engine_alive(engine)
+        assert json.loads((run / "manifest.json").read_text())["status"] == "running"
+    finally:
+        os.close(fd)
+        if engine is not None and engine_alive(engine):
+            assert stop_engine(engine, timeout=10)
