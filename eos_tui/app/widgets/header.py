@@ -112,7 +112,9 @@ class RunHeader(Text):
     help: ClassVar[str] = """\
 The **header** names the scenario and says what the run is doing: running, completed, diverged,
 interrupted, or *engine lost* (the engine process is gone without saying so; what it recorded stays
-on screen). *paused view* means only the screen is frozen (space): the engine keeps training.
+on screen). When this app started the engine and it died, the app records the run as *failed* and
+says how the engine exited, e.g. *failed (engine exited with signal 9 (SIGKILL))*.
+*paused view* means only the screen is frozen (space): the engine keeps training.
 Then, per arm, steps done / total, and the latest λ_max; the highlighted arm (tab) is boxed.
 In a narrow terminal λ is dropped and a status shows as a mark: ✓ completed, ✗ diverged,
 ■ interrupted (✗ also marks a failed arm).
