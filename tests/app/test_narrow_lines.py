@@ -110,3 +110,16 @@ async def test_detach_is_offered_only_with_an_engine_to_leave(finished_run):
         await pilot.press("d")
         await pilot.pause()
         assert app.is_running  # not a hidden quit
+
+
+def test_the_header_does_not_show_question_marks_before_the_engine_knows():
+    from eos_tui.app.model import RunModel
+    from eos_tui.app.view import View
+    from eos_tui.app.widgets.header import header_markup
+
+    model = RunModel()
+    model.set_manifest({**synthetic.manifest(), "device": "?"}, "running")
+    text = Text.from_markup(header_markup(model, View(), run_name="r", width=80)).plain
+    assert "?" not in text and "synthetic" in text
+    model.set_manifest(synthetic.manifest(), "running")
+    assert "cpu" in Text.from_markup(header_markup(model, View(), run_name="r", width=80)).plain

@@ -82,8 +82,10 @@ def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState
     # speed, the program's name, and last what the status says in parentheses. (A wrapped top line
     # used to push the arms out of the header: paused, at 80 columns.)
     rate = model.steps_per_second() if model.status == "running" else None
-    parts = [(4, "[b]eos-tui[/b]"), (9, f"[b]{escape(model.scenario)}[/b]"), (9, status_text(model, view, state)),
-             (2, f"[{MUTED}]{escape(model.device)}[/]"),
+    # "?" is what the engine writes before it knows (the device is resolved after the first write).
+    scenario = f"[b]{escape(model.scenario)}[/b]" if model.scenario != "?" else ""
+    device = f"[{MUTED}]{escape(model.device)}[/]" if model.device != "?" else ""
+    parts = [(4, "[b]eos-tui[/b]"), (9, scenario), (9, status_text(model, view, state)), (2, device),
              (3, f"{rate:,.0f} steps/s" if rate is not None else ""), (1, f"[{MUTED}]{escape(run_name)}[/]")]
     top = [text for _, text in parts if text]
     for drop in (1, 2, 3, 4):
