@@ -7,7 +7,7 @@ from typing import ClassVar
 from rich.markup import escape
 from rich.text import Text as RichText
 
-from ..model import RunModel
+from ..model import RunModel, printable
 from ..state import AppState
 from ..view import View
 from .palette import MUTED, STATUS_MARKS, arm_color, status_color
@@ -25,7 +25,7 @@ def status_text(model: RunModel, view: View, state: AppState | None = None, *, d
     if state.stopping:
         status = "stopping engine…"
     elif state.read_error is not None:
-        status = f"cannot read run: {state.read_error}"
+        status = f"cannot read run: {printable(state.read_error)}"
     elif state.engine_end is not None and status != "running":
         status = f"{status} ({state.engine_end})"  # the app wrote this end: say why
     elif view.paused:
@@ -86,7 +86,7 @@ def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState
     scenario = f"[b]{escape(model.scenario)}[/b]" if model.scenario != "?" else ""
     device = f"[{MUTED}]{escape(model.device)}[/]" if model.device != "?" else ""
     parts = [(4, "[b]eos-tui[/b]"), (9, scenario), (9, status_text(model, view, state)), (2, device),
-             (3, f"{rate:,.0f} steps/s" if rate is not None else ""), (1, f"[{MUTED}]{escape(run_name)}[/]")]
+             (3, f"{rate:,.0f} steps/s" if rate is not None else ""), (1, f"[{MUTED}]{escape(printable(run_name))}[/]")]
     top = [text for _, text in parts if text]
     for drop in (1, 2, 3, 4):
         if width is None or RichText.from_markup("  ".join(top)).cell_len <= width:
