@@ -41,3 +41,27 @@ def test_the_app_never_writes_a_run_directory_s_escape_to_the_terminal(tmp_path)
     assert status == 0
     assert b"\x1b]2;" not in out
     assert b"\\x1b]2;PWNED" in out  # shown, visibly
+
+
+async def test_names_that_look_like_markup_are_shown_as_written(tmp_path):
+    """An arm named 'bad[/]arm' (a hand-edited run) used to end the app with a MarkupError."""
+    from helpers import run_finished, wait_for
+
+    from eos_tui.app import EosApp
+
+    run = synthetic.make_run(tmp_path / "markup-run", steps=50, arms=("gd", "bad[/]arm", "[b]bold"))
+    synthetic.append(run, [{"type": "event", "arm": "bad[/]arm", "step": 5, "kind": "reparam_skipped",
+                            "message": "skipped [/] here"}])
+    app = EosApp(run, poll_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app) and len(app.model.events) == 1)
+        for _ in range(3):
+            await pilot.press("tab")
+            await pilot.pause(0.05)
+            app.redraw(True)
+            await pilot.pause(0.05)
+        assert app.is_running
+        from textual.content import Content
+
+        subtitle = app.query_one("SharpnessPanel").border_subtitle
+        assert "bad[/]arm" in Content.from_markup(str(subtitle)).plain

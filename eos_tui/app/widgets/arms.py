@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 from ..model import ArmSeries, RunModel
 from ..view import View
 from .chart import Mark, faint
@@ -25,7 +27,7 @@ def legend(model: RunModel, view: View, extra: str = "") -> str:
     parts = []
     for i, arm in enumerate(model.arms.values()):
         mark = "━━" if arm.name == view.arm or len(model.arms) == 1 else "━"
-        parts.append(f"[{arm_color(i)}]{mark} {arm.name}[/]")
+        parts.append(f"[{arm_color(i)}]{mark} {escape(arm.name)}[/]")
     if extra:
         parts.append(extra)
     return " ".join(parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from rich.markup import escape
 from rich.text import Text as RichText
 from textual.app import ComposeResult
 
@@ -108,4 +109,4 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
             if amp is not None:
                 tail.append(f"amp {format_value(amp)}")
         self.query_one("#proj-summary", Text).set(summary_line(head, signs, tail, self.content_size.width))
-        self.set_subtitle(f"[{color}]{arm.name}[/]")
+        self.set_subtitle(f"[{color}]{escape(arm.name)}[/]")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from rich.markup import escape
 from rich.table import Table
 from textual.app import ComposeResult
 
@@ -119,7 +120,7 @@ D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
     def _absent(model: RunModel, arm) -> str:
         skipped = [e for e in (arm.events if arm is not None else []) if e.kind == "reparam_skipped"]
         if skipped:  # a tanh network: the engine refused the check and said why
-            return f"[{MUTED}]{skipped[-1].message}[/]"
+            return f"[{MUTED}]{escape(skipped[-1].message)}[/]"
         if arm is not None and arm.status != RUNNING:  # ended without one: not "yet"
             return f"[{MUTED}]no checks in this run (measure.reparam_every)[/]"
         return f"[{MUTED}]no checks yet[/]"
