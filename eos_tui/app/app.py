@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import math
 import os
 import signal
 import subprocess
@@ -44,6 +45,7 @@ from .widgets.panel import Panel
 
 SHORT_HEIGHT = 34  # below this many rows, the learning-rate chart is dropped
 CLOSE_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # the app closes (and stops its engine) on these
+MIN_FPS, MAX_FPS = 0.5, 30.0
 CLOSE_GRACE_S = 5.0  # after a close signal, the app's own shutdown gets this long
 
 
@@ -105,7 +107,9 @@ class EosApp(App[int]):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.engine = engine
-        self.fps = max(0.5, float(fps))
+        # Redraws per second, kept sane whatever the caller passes (1e9 spun the CPU, NaN broke timers).
+        fps = float(fps)
+        self.fps = min(MAX_FPS, max(MIN_FPS, fps)) if math.isfinite(fps) else (MAX_FPS if fps > 0 else 4.0)
         self.poll_interval = poll_interval
         self.stop_timeout = stop_timeout
         self.model = RunModel(clock=clock)

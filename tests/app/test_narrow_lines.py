@@ -123,3 +123,11 @@ def test_the_header_does_not_show_question_marks_before_the_engine_knows():
     assert "?" not in text and "synthetic" in text
     model.set_manifest(synthetic.manifest(), "running")
     assert "cpu" in Text.from_markup(header_markup(model, View(), run_name="r", width=80)).plain
+
+
+def test_the_redraw_rate_is_kept_sane():
+    assert EosApp(Path("/nonexistent"), fps=1e9).fps == 30.0
+    assert EosApp(Path("/nonexistent"), fps=float("inf")).fps == 30.0
+    assert EosApp(Path("/nonexistent"), fps=float("nan")).fps == 4.0
+    assert EosApp(Path("/nonexistent"), fps=0).fps == 0.5
+    assert EosApp(Path("/nonexistent"), fps=10).fps == 10.0
