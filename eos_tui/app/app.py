@@ -36,7 +36,7 @@ from textual.widgets import Footer
 from ..launch import engine_alive, stop_engine
 from ..rundir.reader import read_manifest
 from .follow import RunFollower
-from .model import RunModel
+from .model import RunModel, printable
 from .screens.help import HelpScreen
 from .state import AppState
 from .view import View
@@ -350,9 +350,12 @@ def run_app(run_dir: Path, *, engine: subprocess.Popen | None = None, fps: float
         _say(f"The engine keeps training (pid {engine.pid}); it writes to {run_dir}")
         _say(f"Watch it again with: eos-tui watch {run_dir}")
     elif app.outcome in ("stopped", "closed") and engine is not None:
-        manifest = read_manifest(run_dir) or {}
-        _say(f"Run stopped ({manifest.get('status', 'unknown')}): {run_dir}")
+        manifest = read_manifest(run_dir)
+        if manifest is None:
+            _say(f"Run stopped before the engine had started: {run_dir}")
+        else:
+            _say(f"Run stopped ({printable(manifest.get('status', 'unknown'))}): {run_dir}")
     elif engine is not None:  # the run had ended by itself: say where its results are
         manifest = read_manifest(run_dir) or {}
-        _say(f"Run {manifest.get('status', 'ended')}: {run_dir}")
+        _say(f"Run {printable(manifest.get('status', 'ended'))}: {run_dir}")
     return app.exit_code

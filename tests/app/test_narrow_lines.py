@@ -131,3 +131,31 @@ def test_the_redraw_rate_is_kept_sane():
     assert EosApp(Path("/nonexistent"), fps=float("nan")).fps == 4.0
     assert EosApp(Path("/nonexistent"), fps=0).fps == 0.5
     assert EosApp(Path("/nonexistent"), fps=10).fps == 10.0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pty")
+def test_quitting_before_the_engine_started_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_START_DELAY", "30")
+    run = tmp_path / "early-quit"
+    pid, fd = start_in_pty(run)
+    out, t0, sent = b"", time.monotonic(), False
+    try:
+        while time.monotonic() - t0 < 30:
+            if not sent and b"starting" in out:
+                os.write(fd, b"q")
+                sent = True
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                out += data
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert sent and os.waitstatus_to_exitcode(status) == 0
+    assert f"Run stopped before the engine had started: {run}" in out.decode("utf-8", "replace")
+    assert not (run / "manifest.json").exists()
