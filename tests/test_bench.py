@@ -20,6 +20,7 @@ SCRIPTS = {
     "arms": ["rows", "speedups"],
     "gpu": ["plain_steps_per_s", "tracked_steps_per_s", "eos_reached", "spot_checks"],
     "app": ["startup", "live"],
+    "redraw": ["load_s", "full_redraw_ms", "one_chart_ms"],
 }
 
 

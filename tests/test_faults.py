@@ -508,12 +508,11 @@ def _old_summarize_arm(name, records):
         thr = threshold_at.get(r.get("step"))
         if r.get("step", 0) >= total / 2 and eig and _finite(eig[0]) is not None and thr:
             ratios.append(eig[0] / thr)
-    projs = [s.get("proj") for s in steps if _finite(s.get("proj")) is not None]
-    tail = projs[len(projs) // 2:]
-    flips = [1 if (a > 0) != (b > 0) else 0 for a, b in zip(tail, tail[1:]) if a != 0 and b != 0]
+    from eos_tui.analysis.flips import tail_flip_fraction  # the one definition of the flip fraction
+
     disps = [abs(s["disp"]) for s in steps if _finite(s.get("disp")) is not None]
     disp_tail = disps[len(disps) // 2:]
-    flip_fraction = sum(flips) / len(flips) if flips else None
+    flip_fraction = tail_flip_fraction(s.get("proj") for s in steps)
     final_sharpness = None
     for r in reversed(sharp):
         eig = r.get("eigenvalues") or []

@@ -7,16 +7,12 @@ from __future__ import annotations
 import math
 from collections import deque
 
-# A period-2 oscillation flips the sign of ⟨∇L, u⟩ on (nearly) every step.
-FLIP_WINDOW = 20
-PERIOD2_THRESHOLD = 0.9
+# A period-2 oscillation flips the sign of ⟨∇L, u⟩ on (nearly) every step; flips.py counts them.
+from .flips import FLIP_WINDOW, PERIOD2_THRESHOLD, FlipWindow
+
 # Lewkowycz et al.'s catapult: the loss first grows (here: above twice its start), then falls below
 # where it started, ending in a flatter region: λ_max below 2/η and below its value before the spike.
 CATAPULT_RISE = 2.0
-
-
-def _sign(x: float) -> int:
-    return (x > 0) - (x < 0)
 
 
 class Oscillation:
@@ -24,31 +20,25 @@ class Oscillation:
 
     def __init__(self, window: int = FLIP_WINDOW):
         self.window = window
-        self.flips: deque[int] = deque(maxlen=window)
+        self.signs = FlipWindow(window)
         self.amplitudes: deque[float] = deque(maxlen=window)
-        self._last: int = 0
         self.onset_step: int | None = None
 
     def update(self, step: int, proj: float | None, disp: float | None = None) -> bool:
         """Feed one step; True exactly once, on the step the flip fraction first passes the threshold."""
         if proj is None or not math.isfinite(proj):
             return False
-        s = _sign(proj)
-        if self._last != 0 and s != 0:
-            self.flips.append(1 if s != self._last else 0)
-        if s != 0:
-            self._last = s
+        self.signs.update(proj)
         if disp is not None and math.isfinite(disp):
             self.amplitudes.append(abs(disp))
-        if (self.onset_step is None and len(self.flips) == self.window
-                and self.flip_fraction >= PERIOD2_THRESHOLD):
+        if self.onset_step is None and self.signs.full and self.flip_fraction >= PERIOD2_THRESHOLD:
             self.onset_step = step
             return True
         return False
 
     @property
     def flip_fraction(self) -> float:
-        return sum(self.flips) / len(self.flips) if self.flips else 0.0
+        return self.signs.fraction or 0.0
 
     @property
     def amplitude(self) -> float:

@@ -7,6 +7,7 @@ from array import array
 from typing import Any, Iterable
 
 from ..rundir.format import step_threshold
+from .flips import sign_of
 
 
 def _finite(x: Any) -> float | None:
@@ -52,7 +53,7 @@ class _HalfTail:
 class ArmSummarizer:
     """`summarize_arm` computed as the records come, without keeping them: what the engine uses,
     so that a long run does not hold every record in memory (≈1 KB a step as dicts). It keeps the
-    last half of the projections and displacements (8 bytes each, as the flip fraction and the
+    last half of the sign comparisons and displacements (8 bytes each, as the flip fraction and the
     oscillation amplitude are taken over the last half), one (step, ratio) pair per sharpness
     measurement, the events, and O(1) more. `result()` equals `summarize_arm(name, records)` for
     the same records (tests/test_faults.py checks it on a real run)."""
@@ -66,7 +67,8 @@ class ArmSummarizer:
         self.first_loss: float | None = None
         self.max_loss: float | None = None
         self.last_loss: float | None = None
-        self.projs = _HalfTail()
+        self.flip_bits = _HalfTail()  # 1.0 where a comparison of consecutive signs flipped
+        self.last_sign = 0
         self.disps = _HalfTail()
         self.recent_threshold: dict[Any, float | None] = {}
         self.pending: dict[Any, list[float]] = {}  # step -> λ_max of sharpness records awaiting it
@@ -108,9 +110,12 @@ class ArmSummarizer:
                 self.first_loss = loss
             if self.max_loss is None or loss > self.max_loss:
                 self.max_loss = loss
-        proj = s.get("proj")
-        if proj is not None and (proj := _finite(proj)) is not None:
-            self.projs.append(proj)
+        # flips.py's one definition, online: a comparison for each pair of consecutive known signs
+        sign = sign_of(s.get("proj"))
+        if sign:
+            if self.last_sign:
+                self.flip_bits.append(1.0 if sign != self.last_sign else 0.0)
+            self.last_sign = sign
         disp = s.get("disp")
         if disp is not None and _finite(disp) is not None:
             self.disps.append(abs(disp))
@@ -132,8 +137,7 @@ class ArmSummarizer:
         end = self.end
         total = (end or {}).get("steps_done") or (self.last_step + 1 if self.last_step is not None else 0)
         ratios = [v for s, v in zip(self.ratio_steps, self.ratios) if s >= total / 2]
-        tail = self.projs.tail()
-        flips = [1 if (a > 0) != (b > 0) else 0 for a, b in zip(tail, tail[1:]) if a != 0 and b != 0]
+        flips = self.flip_bits.tail()  # the last half of the comparisons: flips.tail_flip_fraction
         disp_tail = self.disps.tail()
         flip_fraction = sum(flips) / len(flips) if flips else None
         end_loss = _finite((end or {}).get("final_loss"))

@@ -2,15 +2,27 @@
 reparameterization checks and events, as the engine (another process) trains.
 
 Two timers drive it: every `poll_interval` the batches read by the follower thread are appended
-to the model; every 1/fps seconds the panels are redrawn, and only if the model or the view
-changed. The app never imports torch: training happens in the engine process (eos_tui.launch).
+to the model; every 1/fps seconds the panels are redrawn, and only if the model, the view or the
+app's own state changed. The app never imports torch: training happens in the engine process
+(eos_tui.launch).
+
+With its own engine (`eos-tui run`), `q` stops the engine cleanly and `d` detaches from it. Closing
+the app any other way (SIGTERM, SIGHUP when the terminal or the SSH session goes away, an error)
+stops the engine as `q` does: only `d` leaves it training. If the engine dies without writing its
+final status, the app writes it (ending.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
+import math
+import os
+import signal
 import subprocess
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -24,13 +36,32 @@ from textual.widgets import Footer
 from ..launch import engine_alive, stop_engine
 from ..rundir.reader import read_manifest
 from .follow import RunFollower
-from .model import RunModel
+from .model import RunModel, printable
 from .screens.help import HelpScreen
+from .state import AppState
 from .view import View
 from .widgets import EigendirectionPanel, EventsPanel, LossPanel, ReparamPanel, RunHeader, SharpnessPanel
 from .widgets.panel import Panel
 
 SHORT_HEIGHT = 34  # below this many rows, the learning-rate chart is dropped
+CLOSE_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # the app closes (and stops its engine) on these
+MIN_FPS, MAX_FPS = 0.5, 30.0
+CLOSE_GRACE_S = 5.0  # after a close signal, the app's own shutdown gets this long
+
+
+def _detach_from_terminal() -> None:
+    """Point stdin, stdout and stderr at /dev/null: after a hangup, reads and writes on the
+    terminal fail (EIO); what still writes (the engine stop, the UI until the end) must not."""
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+    except OSError:
+        return
+    for fd in (0, 1, 2):
+        try:
+            os.dup2(null, fd)
+        except OSError:
+            pass
+    os.close(null)
 
 
 class MainScreen(Screen):
@@ -61,7 +92,9 @@ class MainScreen(Screen):
         self.set_class(self.size.height < SHORT_HEIGHT, "-short")
         # Text that fits itself to its width (header, reparameterization table) is re-made once
         # the new layout is in place; the charts re-render on their own.
-        self.call_after_refresh(self.app.redraw, True)
+        app = self.app
+        if isinstance(app, EosApp):
+            self.call_after_refresh(app.redraw, True)
 
 
 class EosApp(App[int]):
@@ -70,19 +103,23 @@ class EosApp(App[int]):
 
     def __init__(self, run_dir: Path, *, engine: subprocess.Popen | None = None, fps: float = 4.0,
                  poll_interval: float = 0.1, clock: Callable[[], float] = time.monotonic,
-                 stop_timeout: float = 10.0):
+                 stop_timeout: float = 10.0, close_on_signals: bool = False):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.engine = engine
-        self.fps = max(0.5, float(fps))
+        # Redraws per second, kept sane whatever the caller passes (1e9 spun the CPU, NaN broke timers).
+        fps = float(fps)
+        self.fps = min(MAX_FPS, max(MIN_FPS, fps)) if math.isfinite(fps) else (MAX_FPS if fps > 0 else 4.0)
         self.poll_interval = poll_interval
         self.stop_timeout = stop_timeout
         self.model = RunModel(clock=clock)
         self.view = View()
         self.follower = RunFollower(self.run_dir, engine=engine, interval=poll_interval)
-        self.outcome = "quit"  # how the app ended: "quit", "detached" or "stopped"
+        self.close_on_signals = close_on_signals  # SIGTERM/SIGHUP close the app (run_app sets it)
+        self.outcome = "quit"  # how the app ended: "quit", "detached", "stopped" or "closed"
         self.exit_code = 0
-        self.note: str | None = None  # overrides the status in the header ("stopping engine…")
+        self.state = AppState()
+        self._watchdog: threading.Timer | None = None  # see close_by_signal
         self.frames = 0  # redraws done (tests, benchmarks)
         self._drawn: tuple | None = None
 
@@ -97,9 +134,44 @@ class EosApp(App[int]):
         self.follower.start()
         self.set_interval(self.poll_interval, self.ingest)
         self.set_interval(1.0 / self.fps, self.redraw)
+        if self.close_on_signals:
+            loop = asyncio.get_running_loop()
+            for sig in CLOSE_SIGNALS:
+                loop.add_signal_handler(sig, self.close_by_signal, sig)
 
     def on_unmount(self) -> None:
         self.follower.stop()
+        if self.close_on_signals:
+            loop = asyncio.get_running_loop()
+            for sig in CLOSE_SIGNALS:
+                loop.remove_signal_handler(sig)
+
+    def close_by_signal(self, sig: int) -> None:
+        """SIGTERM: exit now and let run_app stop the engine (as `q` would) once the app is down;
+        should the shutdown hang, a watchdog stops the engine and ends the process.
+
+        SIGHUP: the terminal is gone, and Textual's shutdown would block writing to it (its
+        writer thread dies on EIO): skip it, stop the engine and end the process."""
+        if self.outcome == "closed":
+            return
+        self.outcome = "closed"
+        self.exit_code = 128 + sig
+        if sig == signal.SIGHUP:
+            _detach_from_terminal()
+            threading.Thread(target=self._close_hard, name="eos-tui-hangup", daemon=True).start()
+            return
+        self._watchdog = threading.Timer(CLOSE_GRACE_S, self._close_hard)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        self.exit(self.exit_code)
+
+    def _close_hard(self) -> None:
+        stop_app_engine(self, self.stop_timeout)
+        os._exit(self.exit_code)
+
+    def cancel_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
 
     # -- data in, pixels out -----------------------------------------------------------------------
 
@@ -108,15 +180,15 @@ class EosApp(App[int]):
         batches, manifest = self.follower.take()
         changed = False
         # A read failure in the follower shows in the header until a read succeeds again.
-        error = self.follower.error
-        if error is not None and (self.note is None or self.note.startswith("cannot read run: ")):
-            self.note = f"cannot read run: {error}"
-        elif error is None and self.note is not None and self.note.startswith("cannot read run: "):
-            self.note = None
+        end = self.follower.end.reason if self.follower.end is not None else None
+        if self.follower.error != self.state.read_error or end != self.state.engine_end:
+            self.state = replace(self.state, read_error=self.follower.error, engine_end=end)
         if manifest is not None:
-            before = self.model.version
+            before, status = self.model.version, self.model.status
             self.model.set_manifest(*manifest)
             changed = self.model.version != before
+            if self.model.status != status and self.engine is not None:
+                self.refresh_bindings()  # `d` is offered only while there is an engine to leave
         for batch in batches:
             changed |= self.model.apply(batch)
         if self.view.arm is None and self.model.arms:
@@ -127,7 +199,7 @@ class EosApp(App[int]):
     def redraw(self, force: bool = False) -> None:
         """Bring the screen up to date, if the data or the view changed since the last frame; with
         `force`, all of it, paused or not (after a resize, for the text that fits its width)."""
-        key = (self.model.version, self.view.version, self.note)
+        key = (self.model.version, self.view.version, self.state)
         if key == self._drawn and not force:
             return
         main = self.screen_stack[0] if self.screen_stack else None
@@ -136,7 +208,7 @@ class EosApp(App[int]):
         view_changed = self._drawn is None or key[1:] != self._drawn[1:]
         self._drawn = key
         self.frames += 1
-        main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_dir.name, note=self.note)
+        main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_dir.name, state=self.state)
         if not self.view.paused or view_changed or force:
             for panel in self.panels:
                 panel.show(self.model, self.view)
@@ -174,14 +246,22 @@ class EosApp(App[int]):
         sections += [(type(p).TITLE, type(p).help) for p in self.panels]
         self.push_screen(HelpScreen(sections))
 
-    def action_screenshot(self) -> None:
-        name = f"eos-tui-{_dt.datetime.now():%Y%m%d-%H%M%S}.svg"
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """`s`: an SVG of the screen, into the run directory."""
+        name = filename or f"eos-tui-{_dt.datetime.now():%Y%m%d-%H%M%S}.svg"
         try:
-            path = self.save_screenshot(filename=name, path=str(self.run_dir))
+            saved = self.save_screenshot(filename=name, path=path or str(self.run_dir))
         except OSError as exc:
             self.notify(f"could not save the screenshot: {exc}", severity="error")
             return
-        self.notify(f"saved {path}", title="screenshot")
+        self.notify(f"saved {saved}", title="screenshot")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`d` (detach) only while this app's engine trains: in watch mode, or once the run has
+        ended, there is nothing to leave running, and the footer does not offer it."""
+        if action == "detach":
+            return self.engine is not None and engine_alive(self.engine)
+        return True
 
     def action_detach(self) -> None:
         if self.engine is not None and engine_alive(self.engine):
@@ -192,20 +272,14 @@ class EosApp(App[int]):
         if self.engine is None or not engine_alive(self.engine):
             self.exit(0)
             return
-        if self.note is None:
-            self.note = "stopping engine…"
+        if not self.state.stopping:  # a second `q` while stopping waits for the first
+            self.state = replace(self.state, stopping=True)
             self.redraw()
             self._stop_engine()
 
     @work(thread=True, exclusive=True, group="stop")
     def _stop_engine(self) -> None:
-        clean = stop_engine(self.engine, self.stop_timeout)
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:  # the engine writes "interrupted" before it exits
-            manifest = read_manifest(self.run_dir)
-            if manifest is not None and manifest.get("status") != "running":
-                break
-            time.sleep(0.05)
+        clean = stop_app_engine(self, self.stop_timeout)
         self.call_from_thread(self._stopped, clean)
 
     def _stopped(self, clean: bool) -> None:
@@ -225,22 +299,63 @@ class EosApp(App[int]):
             yield SystemCommand("Detach", "Quit, leaving the engine training", self.action_detach)
 
 
+def stop_app_engine(app: EosApp, timeout: float) -> bool:
+    """Stop the app's engine cleanly (SIGINT, then SIGTERM, then SIGKILL) and make sure the manifest
+    says "interrupted" even when the engine could not write it. True if it stopped on a signal."""
+    end = app.follower.end
+    if app.engine is None or end is None:
+        return True
+    if not end.begin_stop():  # already being stopped (`q`, then a close signal): wait for that
+        try:
+            app.engine.wait(timeout * 1.5 + 6.0)
+        except subprocess.TimeoutExpired:
+            pass
+        return not engine_alive(app.engine)
+    clean = stop_engine(app.engine, timeout)
+    end.stopped(clean, timeout)
+    return clean
+
+
+def _say(line: str) -> None:
+    """Print after the app closed; the terminal may be gone (SIGHUP), which is not an error."""
+    try:
+        print(line, flush=True)
+    except OSError:
+        pass
+
+
 def run_app(run_dir: Path, *, engine: subprocess.Popen | None = None, fps: float = 4.0,
             mouse: bool = True) -> int:
     """Open the app on RUN_DIR. With `engine` (a run started here), quitting stops it cleanly and
-    `d` detaches; without (watch mode), quitting never stops anything. Returns an exit code."""
+    `d` detaches; without (watch mode), quitting never stops anything. Closing the app by SIGTERM or
+    SIGHUP stops its engine like `q`. Returns an exit code."""
     run_dir = Path(run_dir)
-    app = EosApp(run_dir, engine=engine, fps=fps)
+    app = EosApp(run_dir, engine=engine, fps=fps, close_on_signals=True)
     try:
         app.run(mouse=mouse)
     finally:
+        app.cancel_watchdog()
         if engine is not None and app.outcome != "detached" and engine_alive(engine):
-            # The app ended some other way (an error, a hangup): a non-detached run stops with it.
-            stop_engine(engine)
-    if app.outcome == "detached":
-        print(f"The engine keeps training (pid {engine.pid}); it writes to {run_dir}")
-        print(f"Watch it again with: eos-tui watch {run_dir}")
-    elif app.outcome == "stopped":
+            # The app ended some other way (SIGTERM, SIGHUP, an error): a non-detached run stops
+            # with it. A second close signal while it stops must not leave the engine half-stopped.
+            previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in CLOSE_SIGNALS}
+            try:
+                stop_app_engine(app, app.stop_timeout)
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+            if app.outcome == "quit":
+                app.outcome = "stopped"
+    if app.outcome == "detached" and engine is not None:
+        _say(f"The engine keeps training (pid {engine.pid}); it writes to {run_dir}")
+        _say(f"Watch it again with: eos-tui watch {run_dir}")
+    elif app.outcome in ("stopped", "closed") and engine is not None:
+        manifest = read_manifest(run_dir)
+        if manifest is None:
+            _say(f"Run stopped before the engine had started: {run_dir}")
+        else:
+            _say(f"Run stopped ({printable(manifest.get('status', 'unknown'))}): {run_dir}")
+    elif engine is not None:  # the run had ended by itself: say where its results are
         manifest = read_manifest(run_dir) or {}
-        print(f"Run stopped ({manifest.get('status', 'unknown')}): {run_dir}")
+        _say(f"Run {printable(manifest.get('status', 'ended'))}: {run_dir}")
     return app.exit_code

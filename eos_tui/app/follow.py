@@ -18,6 +18,7 @@ from typing import Any
 from ..launch import engine_alive
 from ..rundir.format import METRICS_FILE, RUNNING
 from ..rundir.reader import MetricsFollower, effective_status, read_manifest
+from .ending import EngineEnd
 from .model import Batch
 
 MAX_QUEUED = 8  # batches waiting for the UI; the thread waits when the UI falls behind
@@ -41,6 +42,8 @@ class RunFollower:
                  interval: float = 0.1, manifest_every: float = 0.5):
         self.run_dir = Path(run_dir)
         self.engine = engine
+        # With its own engine, the app writes the final status down if the engine dies silently.
+        self.end = EngineEnd(self.run_dir, engine) if engine is not None else None
         self.interval = interval
         self.manifest_every = manifest_every
         self.metrics = MetricsFollower(self.run_dir / METRICS_FILE)
@@ -91,6 +94,11 @@ class RunFollower:
             # Read the manifest before the metrics: a status that says "ended" then comes
             # with all the records written before it.
             manifest = read_manifest(self.run_dir)
+            if (self.end is not None and manifest is not None and manifest.get("status") == RUNNING
+                    and not engine_alive(self.engine)):
+                manifest, _ = self.end.died()  # re-read: the engine may have finished it as it exited
+            elif self.end is not None and manifest is None and self.end.reason is None and not engine_alive(self.engine):
+                self.end.exited_without_manifest()
             status = run_status(manifest, self.engine)
             with self._lock:
                 self._manifest = (manifest, status)

@@ -9,6 +9,7 @@ redraws only when there is something new.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..rundir.format import DIVERGED, END, EVENT, REPARAM, RUNNING, SHARPNESS, STEP, step_threshold
+from ..rundir.format import ARM_STATUSES, DIVERGED, END, EVENT, REPARAM, RUNNING, SHARPNESS, STEP, step_threshold
+from .ending import FINALIZED_BY_APP
 
 STEP_FIELDS = ("step", "loss", "lr", "grad_norm", "proj", "disp")
 # Theory overlays the engine writes into step records where it has a closed form: the quadratic's
@@ -26,6 +28,18 @@ THEORY_FIELDS = ("loss_theory", "f_next_theory", "ntk_next_theory")
 # sharpness_tracked: λ_max tracked at every step (measure.track_every_step), a lower bound.
 OPTIONAL_STEP_FIELDS = ("loss_theory", "sharpness_tracked")
 RATE_WINDOW_S = 5.0
+# Control characters (C0, DEL, C1): from a run directory they would reach the terminal raw, where
+# `ESC ] 2 ; … BEL` retitles it and worse. Everything shown passes through `printable`.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(value: Any) -> str:
+    """`value` as text safe to put on the screen: each control character written as a visible
+    escape (ESC as \\x1b), a newline or tab as a space."""
+    text = str(value)
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: " " if m.group() in "\n\t\r" else f"\\x{ord(m.group()):02x}", text)
 
 
 def _num(value: Any) -> float:
@@ -193,7 +207,7 @@ class Batch:
 
     def _add(self, rec: dict[str, Any]) -> None:
         kind = rec.get("type")
-        arm = str(rec.get("arm", ""))
+        arm = printable(rec.get("arm", ""))
         a = self.arms.get(arm)
         if a is None:
             a = self.arms[arm] = _ArmBatch()
@@ -220,11 +234,11 @@ class Batch:
                 sharpness_predicted=(None if rec.get("sharpness_predicted") is None
                                      else _num(rec.get("sharpness_predicted"))),
                 layer=rec.get("layer") if isinstance(rec.get("layer"), int) else None,
-                neurons=str(rec.get("neurons") or "all"),
+                neurons=printable(rec.get("neurons") or "all"),
             ))
         elif kind == EVENT:
             a.events.append(Event(arm, int(_num(rec.get("step")) if rec.get("step") is not None else -1),
-                                  str(rec.get("kind", "")), str(rec.get("message", ""))))
+                                  printable(rec.get("kind", "")), printable(rec.get("message", ""))))
         elif kind == END:
             a.end = rec
 
@@ -246,11 +260,18 @@ class RunModel:
 
     def set_manifest(self, manifest: dict[str, Any] | None, status: str) -> None:
         if manifest != self.manifest or status != self.status:
-            self.manifest, self.status = manifest, status
+            self.manifest, self.status = manifest, printable(status)
             arms = (manifest or {}).get("arms")
+            # Where the app wrote the run's end (its engine died), no "end" record will ever come:
+            # the arms' statuses are the manifest's.
+            ended_by_app = (manifest or {}).get("finalized_by") == FINALIZED_BY_APP
             for name in arms if isinstance(arms, (dict, list)) else ():
                 if isinstance(name, str):
-                    self.arm(name)
+                    arm = self.arm(printable(name))
+                    entry = arms[name] if isinstance(arms, dict) else None
+                    if (ended_by_app and arm.status == RUNNING and isinstance(entry, dict)
+                            and entry.get("status") in ARM_STATUSES):
+                        arm.status = entry["status"]
             self.version += 1
 
     def arm(self, name: str) -> ArmSeries:
@@ -277,7 +298,7 @@ class RunModel:
             arm.events.extend(b.events)
             self.events.extend(b.events)
             if b.end is not None:
-                arm.status = str(b.end.get("status", arm.status))
+                arm.status = printable(b.end.get("status", arm.status))
                 if b.end.get("steps_done") is not None:
                     arm.steps_done = int(b.end["steps_done"])
                 fl = b.end.get("final_loss")
@@ -311,11 +332,11 @@ class RunModel:
 
     @property
     def scenario(self) -> str:
-        return str((self.manifest or {}).get("scenario", "?"))
+        return printable((self.manifest or {}).get("scenario", "?"))
 
     @property
     def device(self) -> str:
-        return str((self.manifest or {}).get("device", "?"))
+        return printable((self.manifest or {}).get("device", "?"))
 
     @property
     def total_steps(self) -> int | None:

@@ -4,6 +4,8 @@ It behaves like the engine towards readers: writes manifest.json (status running
 appends synthetic step records to metrics.jsonl every few milliseconds, and on SIGINT or SIGTERM
 finishes the current step, writes "end" records with status "interrupted", marks the manifest
 interrupted and exits with 130. Without a signal it completes FAKE_STEPS steps (default 100000).
+With FAKE_IGNORE_SIGNALS=1 it ignores SIGINT and SIGTERM (an engine stuck in a long solve); with
+FAKE_START_DELAY=s it waits s seconds before writing anything (an engine importing torch).
 """
 
 from __future__ import annotations
@@ -29,9 +31,17 @@ def main() -> int:
     run_dir = Path(sys.argv[1])
     steps = int(os.environ.get("FAKE_STEPS", "100000"))
     delay = float(os.environ.get("FAKE_DELAY", "0.005"))
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    handler = signal.SIG_IGN if os.environ.get("FAKE_IGNORE_SIGNALS") == "1" else _on_signal
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
     arms = tuple(synthetic.ARMS)
+    start_delay = float(os.environ.get("FAKE_START_DELAY", "0"))  # importing torch, say
+    deadline = time.monotonic() + start_delay
+    while time.monotonic() < deadline:
+        if stop:
+            print("fake engine: stopped before it started", flush=True)
+            return 130
+        time.sleep(0.01)
     synthetic.write_manifest(run_dir, synthetic.manifest(status="running", steps=steps, arms=arms, pid=os.getpid()))
     t = 0
     while t < steps and not stop:

@@ -56,8 +56,8 @@ def test_flip_fraction_and_amplitude_on_a_period_two_signal():
     proj = 0.3 * (-1.0) ** t
     assert flip_fraction(proj) == 1.0 and sign_string(proj) == "+−+−+−"
     assert flip_fraction(np.abs(proj)) == 0.0
-    proj[-3] = np.nan  # an unknown projection is no flip (as the engine's detector counts it)
-    assert flip_fraction(proj) == 18 / 20
+    proj[-3] = np.nan  # an unknown projection is skipped (as the engine's detector counts it):
+    assert flip_fraction(proj) == 19 / 20  # its neighbours, two steps apart, share a sign
     assert flip_fraction(np.array([1.0])) is None
     disp = np.concatenate([np.full(30, np.nan), 0.02 * (-1.0) ** t[:20]])
     assert math.isclose(amplitude(disp), 0.02)

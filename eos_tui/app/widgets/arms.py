@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 from ..model import ArmSeries, RunModel
 from ..view import View
 from .chart import Mark, faint
-from .palette import EVENT_COLORS, EVENT_LETTERS, arm_color
+from .palette import EVENT_LETTERS, arm_color, event_color
 
 
 def arms_in_draw_order(model: RunModel, view: View) -> list[tuple[ArmSeries, str, bool]]:
@@ -25,12 +27,12 @@ def legend(model: RunModel, view: View, extra: str = "") -> str:
     parts = []
     for i, arm in enumerate(model.arms.values()):
         mark = "━━" if arm.name == view.arm or len(model.arms) == 1 else "━"
-        parts.append(f"[{arm_color(i)}]{mark} {arm.name}[/]")
+        parts.append(f"[{arm_color(i)}]{mark} {escape(arm.name)}[/]")
     if extra:
         parts.append(extra)
     return " ".join(parts)
 
 
 def event_marks(model: RunModel) -> list[Mark]:
-    return [Mark(e.step, EVENT_LETTERS.get(e.kind, "•"), EVENT_COLORS.get(e.kind, "#d0a040"))
+    return [Mark(e.step, EVENT_LETTERS.get(e.kind, "•"), event_color(e.kind))
             for e in model.events if e.step >= 0]

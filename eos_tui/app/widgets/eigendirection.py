@@ -5,15 +5,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from rich.markup import escape
 from rich.text import Text as RichText
 from textual.app import ComposeResult
 
-from ...analysis.detectors import FLIP_WINDOW, PERIOD2_THRESHOLD
+from ...analysis import flips
+from ...analysis.flips import FLIP_WINDOW, PERIOD2_THRESHOLD
 from ..model import RunModel
 from ..view import View
 from .chart import Chart, HLine, Series
 from .chart.ticks import format_value
-from .palette import arm_color
+from .palette import AT_THRESHOLD, MUTED, PERIOD2, ZERO_LINE, arm_color
 from .panel import Panel, Text
 
 SIGNS_SHOWN = 6
@@ -28,14 +30,14 @@ def sign_string(values: np.ndarray) -> str:
 
 
 def flip_fraction(values: np.ndarray, window: int = FLIP_WINDOW) -> float | None:
-    """The fraction of the last `window` steps on which ⟨∇L, u⟩ changed sign (as the engine's
-    period-2 detector counts it: a step with an unknown or zero projection counts as no flip)."""
-    tail = values[-(window + 1):]
-    if len(tail) < 2:
-        return None
-    with np.errstate(invalid="ignore"):
-        flips = tail[1:] * tail[:-1] < 0
-    return float(flips.mean())
+    """The fraction of the last `window` sign comparisons of ⟨∇L, u⟩ that flipped, as the engine's
+    period-2 detector and the summary count it (analysis/flips.py: unknown or zero projections are
+    skipped). Only the last window + 1 known signs are handed over, however long the run."""
+    recent = values[-8 * (window + 1):]  # usually enough; the whole series only if it has gaps
+    known = recent[np.isfinite(recent) & (recent != 0)]
+    if len(known) <= window and len(recent) < len(values):
+        known = values[np.isfinite(values) & (values != 0)]
+    return flips.flip_fraction(known[-(window + 1):].tolist(), window)
 
 
 def amplitude(disp: np.ndarray, window: int = FLIP_WINDOW) -> float | None:
@@ -43,6 +45,21 @@ def amplitude(disp: np.ndarray, window: int = FLIP_WINDOW) -> float | None:
     tail = disp[-window:]
     tail = tail[np.isfinite(tail)]
     return float(np.abs(tail).mean()) if len(tail) else None
+
+
+def summary_line(head: list[str], signs: str | None, tail: list[str], width: int | None) -> str:
+    """The line under the chart, fitted to `width` cells by leaving things out whole, never by
+    cutting a number: first the sign string (the chart shows the signs too), then the last parts
+    (the amplitude, then the flip fraction). A one-line Text wraps what does not fit out of view."""
+    def cells(parts: list[str]) -> int:
+        return RichText.from_markup(" ".join(parts)).cell_len
+
+    if signs is not None and (not width or cells(head + [signs] + tail) <= width):
+        return " ".join(head + [signs] + tail)
+    parts = head + tail
+    while width and len(parts) > 1 and cells(parts) > width:
+        parts.pop()
+    return " ".join(parts)
 
 
 class EigendirectionPanel(Panel):
@@ -75,28 +92,21 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
         color = arm_color(names.index(arm.name))
         proj = arm.proj.values
         chart.set_data([Series(f"{arm.name}/proj", arm.step.values, proj, color, kind="stems")],
-                       hlines=[HLine(0.0, "#606060")])
+                       hlines=[HLine(0.0, ZERO_LINE)])
         head, tail = [], []
         lam, thr = arm.sharpness, arm.threshold.last()
         if lam is not None and thr is not None and math.isfinite(lam) and math.isfinite(thr) and thr > 0:
             ratio = lam / thr  # λη/2, or λη/2(1+β) under momentum β: 1 at the threshold
-            tint = "#f5d142" if ratio >= 0.95 else "#a0a0a0"
+            tint = AT_THRESHOLD if ratio >= 0.95 else MUTED
             head.append(f"[{tint}]{'λη/2(1+β)' if arm.with_momentum else 'λη/2'} {ratio:.2f}[/]")
         signs = sign_string(proj) if len(proj) else None
         if len(proj):
             fraction = flip_fraction(proj)
             if fraction is not None:
-                tail.append(f"[#bd93f9]period-2 {fraction:.0%}[/]" if fraction >= PERIOD2_THRESHOLD
-                            else f"[#a0a0a0]flips {fraction:.0%}[/]")
+                tail.append(f"[{PERIOD2}]period-2 {fraction:.0%}[/]" if fraction >= PERIOD2_THRESHOLD
+                            else f"[{MUTED}]flips {fraction:.0%}[/]")
             amp = amplitude(arm.disp.values)
             if amp is not None:
                 tail.append(f"amp {format_value(amp)}")
-        # The sign string is left out where the line would not fit (the chart shows the signs too).
-        parts = head + tail
-        width = self.content_size.width
-        if signs is not None:
-            with_signs = head + [signs] + tail
-            if not width or RichText.from_markup(" ".join(with_signs)).cell_len <= width:
-                parts = with_signs
-        self.query_one("#proj-summary", Text).set(" ".join(parts))
-        self.set_subtitle(f"[{color}]{arm.name}[/]")
+        self.query_one("#proj-summary", Text).set(summary_line(head, signs, tail, self.content_size.width))
+        self.set_subtitle(f"[{color}]{escape(arm.name)}[/]")

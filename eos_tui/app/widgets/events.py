@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 
 from ..model import RunModel
 from ..view import View
-from .palette import EVENT_COLORS, EVENT_LETTERS, EVENT_NAMES, arm_color
+from .palette import EVENT_LETTERS, EVENT_NAMES, MUTED, arm_color, event_color
 from .panel import Panel, Text
 
 EVENTS_SHOWN = 50
@@ -36,10 +36,10 @@ region), **η** a step-size change from the schedule, **X** divergence (the loss
         names = list(model.arms)
         lines = []
         for e in newest_first(model.events):
-            color = EVENT_COLORS.get(e.kind, "#d0a040")
+            color = event_color(e.kind)
             arm = f"[{arm_color(names.index(e.arm))}]{escape(e.arm)}[/]" if e.arm in names else escape(e.arm)
             letter = EVENT_LETTERS.get(e.kind, "•")
             lines.append(f"[b {color}]{letter}[/] {e.step:>6} {arm} [{color}]{EVENT_NAMES.get(e.kind, escape(e.kind))}[/] "
-                         f"[#a0a0a0]{escape(e.message)}[/]")
-        self.query_one("#events-list", Text).set("\n".join(lines) or "[#a0a0a0]none yet[/]")
+                         f"[{MUTED}]{escape(e.message)}[/]")
+        self.query_one("#events-list", Text).set("\n".join(lines) or f"[{MUTED}]none yet[/]")
         self.set_subtitle(str(len(model.events)) if model.events else "")

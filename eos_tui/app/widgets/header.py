@@ -7,23 +7,32 @@ from typing import ClassVar
 from rich.markup import escape
 from rich.text import Text as RichText
 
-from ..model import RunModel
+from ..model import RunModel, printable
+from ..state import AppState
 from ..view import View
-from .palette import STATUS_COLORS, STATUS_MARKS, arm_color
+from .palette import MUTED, STATUS_MARKS, arm_color, status_color
 from .panel import Text
 
 
-def status_text(model: RunModel, view: View, note: str | None) -> str:
-    """What the header says about the run: the engine's status, or what the viewer is doing."""
+def status_text(model: RunModel, view: View, state: AppState | None = None, *, detail: bool = True) -> str:
+    """What the header says about the run: the engine's status, or what the app or the viewer is
+    doing (stopping the engine, failing to read the run, paused). Without `detail`, what is said
+    in parentheses is left out (a narrow terminal)."""
+    state = state or AppState()
     status = model.status
     if status == "running" and model.manifest is None:
         status = "starting"
-    if note:
-        status = note
+    if state.stopping:
+        status = "stopping engine…"
+    elif state.read_error is not None:
+        status = f"cannot read run: {printable(state.read_error)}"
+    elif state.engine_end is not None and status != "running":
+        status = f"{status} ({state.engine_end})"  # the app wrote this end: say why
     elif view.paused:
         status = "paused view" + (" (engine keeps training)" if model.status == "running" else "")
-    color = STATUS_COLORS.get(status.split(" (")[0], "#a0a0a0")
-    return f"[b {color}]● {escape(status)}[/]"
+    word = status.split(" (")[0]
+    color = status_color(word)
+    return f"[b {color}]● {escape(status if detail else word)}[/]"
 
 
 ARM_GAP = "   "
@@ -37,7 +46,7 @@ def _arm_entries(model: RunModel, view: View, level: int) -> list[str]:
     for i, arm in enumerate(model.arms.values()):
         name = f"[b reverse {arm_color(i)}] {escape(arm.name)} [/]" if arm.name == view.arm else f"[{arm_color(i)}]{escape(arm.name)}[/]"
         done = f"{arm.done}/{total}" if total and level < 2 else f"{arm.done}"
-        color = STATUS_COLORS.get(arm.status, "#a0a0a0")
+        color = status_color(arm.status)
         if arm.status == "running":
             status = ""
         elif level < 2:
@@ -45,7 +54,7 @@ def _arm_entries(model: RunModel, view: View, level: int) -> list[str]:
         else:
             status = f" [{color}]{STATUS_MARKS.get(arm.status, '?')}[/]"
         lam = arm.sharpness
-        lam_text = f" [#a0a0a0]λ {lam:.3g}[/]" if level == 0 and lam is not None and lam == lam else ""
+        lam_text = f" [{MUTED}]λ {lam:.3g}[/]" if level == 0 and lam is not None and lam == lam else ""
         out.append(f"{name} {done}{status}{lam_text}")
     return out
 
@@ -65,19 +74,30 @@ def _pack(entries: list[str], width: int) -> list[str]:
     return lines
 
 
-def header_markup(model: RunModel, view: View, *, run_name: str, note: str | None = None,
+def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState | None = None,
                   width: int | None = None) -> str:
     """The header's text. With `width`, every arm is shown: the arm entries wrap onto a second
     line, and past two lines shorten (λ dropped, then the status as a mark) rather than fall off."""
-    top = ["[b]eos-tui[/b]", f"[b]{escape(model.scenario)}[/b]", status_text(model, view, note),
-           f"[#a0a0a0]{escape(model.device)}[/]"]
-    if model.status == "running":
-        rate = model.steps_per_second()
-        if rate is not None:
-            top.append(f"{rate:,.0f} steps/s")
-    top.append(f"[#a0a0a0]{escape(run_name)}[/]")
+    # The top line, fitted to one line of `width`: the run name goes first, then the device, the
+    # speed, the program's name, and last what the status says in parentheses. (A wrapped top line
+    # used to push the arms out of the header: paused, at 80 columns.)
+    rate = model.steps_per_second() if model.status == "running" else None
+    # "?" is what the engine writes before it knows (the device is resolved after the first write).
+    scenario = f"[b]{escape(model.scenario)}[/b]" if model.scenario != "?" else ""
+    device = f"[{MUTED}]{escape(model.device)}[/]" if model.device != "?" else ""
+    parts = [(4, "[b]eos-tui[/b]"), (9, scenario), (9, status_text(model, view, state)), (2, device),
+             (3, f"{rate:,.0f} steps/s" if rate is not None else ""), (1, f"[{MUTED}]{escape(printable(run_name))}[/]")]
+    top = [text for _, text in parts if text]
+    for drop in (1, 2, 3, 4):
+        if width is None or RichText.from_markup("  ".join(top)).cell_len <= width:
+            break
+        parts = [(prio, text) for prio, text in parts if prio != drop]
+        top = [text for _, text in parts if text]
+    if width is not None and RichText.from_markup("  ".join(top)).cell_len > width:
+        top = [status_text(model, view, state, detail=False) if t == status_text(model, view, state) else t
+               for t in top]
     if not model.arms:
-        return "  ".join(top) + "\n[#a0a0a0]waiting for the first step…[/]"
+        return "  ".join(top) + f"\n[{MUTED}]waiting for the first step…[/]"
     if width is None:
         return "  ".join(top) + "\n" + ARM_GAP.join(_arm_entries(model, view, 0))
     for level in (0, 1, 2):
@@ -94,11 +114,18 @@ class RunHeader(Text):
     help: ClassVar[str] = """\
 The **header** names the scenario and says what the run is doing: running, completed, diverged,
 interrupted, or *engine lost* (the engine process is gone without saying so; what it recorded stays
-on screen). *paused view* means only the screen is frozen (space): the engine keeps training.
+on screen). When this app started the engine and it died, the app records the run as *failed* and
+says how the engine exited, e.g. *failed (engine exited with signal 9 (SIGKILL))*.
+*paused view* means only the screen is frozen (space): the engine keeps training.
 Then, per arm, steps done / total, and the latest λ_max; the highlighted arm (tab) is boxed.
 In a narrow terminal λ is dropped and a status shows as a mark: ✓ completed, ✗ diverged,
 ■ interrupted (✗ also marks a failed arm).
 """
 
-    def show(self, model: RunModel, view: View, *, run_name: str, note: str | None = None) -> None:
-        self.set(header_markup(model, view, run_name=run_name, note=note, width=self.content_size.width or None))
+    def show(self, model: RunModel, view: View, *, run_name: str, state: AppState | None = None) -> None:
+        width = self.content_size.width or None
+        markup = header_markup(model, view, run_name=run_name, state=state, width=width)
+        # The lines as shown, wrapping included: a change in their number re-lays the screen out.
+        lines = sum(max(1, -(-RichText.from_markup(line).cell_len // width)) if width else 1
+                    for line in markup.split("\n"))
+        self.set(markup, lines=lines)

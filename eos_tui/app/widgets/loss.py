@@ -10,7 +10,7 @@ from ..view import View
 from .arms import arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series
 from .chart.ticks import format_value
-from .palette import THEORY_COLOR
+from .palette import MUTED, THEORY_COLOR
 from .panel import Panel
 
 
@@ -56,10 +56,10 @@ Under it, the **learning rate** η_t (the schedule: warmup, decay, steps).
         lr_chart.follow = view.follow
         lr_chart.live = model.status == "running"
         lr_chart.set_data(lr)
-        arm = model.arms.get(view.arm or "")
-        eta = arm.lr.last() if arm is not None else None
+        current = model.arms.get(view.arm or "")
+        eta = current.lr.last() if current is not None else None
         scale = "log" if view.loss_log_y else "linear"
         eta_text = f" · η {format_value(eta)}" if eta is not None else ""
         theory = any(a.has_loss_theory or a.has_uv_theory for a in model.arms.values())
         extra = f"[{THEORY_COLOR}]┈ theory[/]" if theory else ""
-        self.set_subtitle(legend(model, view, extra) + f" [#a0a0a0]({scale}){eta_text}[/]")
+        self.set_subtitle(legend(model, view, extra) + f" [{MUTED}]({scale}){eta_text}[/]")

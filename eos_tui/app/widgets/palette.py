@@ -1,24 +1,53 @@
-"""Colours and symbols shared by the panels: one colour per arm, one letter per event kind."""
+"""The app's colours, in one place: every colour is named here by its role, and the widgets use
+the names (a test checks that no other file in eos_tui/app spells a colour). Change a role here and
+it changes everywhere. Also the symbols shared by the panels: one letter per event kind."""
 
 from __future__ import annotations
 
-ARM_COLORS = ("#4ea1ff", "#ff9f43", "#2ecc71", "#e056fd", "#f5d142", "#48dbfb")
-THRESHOLD_LABEL = "2/η_t"
+# Roles. Arm colours (ARM_COLORS) come first among what the eye follows; the rest support them.
+MUTED = "#a0a0a0"  # secondary text: units, the device, the run name, axes and tick labels
+REFERENCE = "#808080"  # a horizontal reference line, by default
+ZERO_LINE = "#606060"  # the y = 0 line under ⟨∇L, u⟩
 THEORY_COLOR = "#e8e8e8"  # closed-form predictions, drawn dotted beside what was measured
+EVENT_DEFAULT = "#d0a040"  # an event of a kind the app does not know
+FADE_TOWARDS = "#000000"  # fainter traces (the next eigenvalues) are blended towards this
+BLUE = "#4ea1ff"
+ORANGE = "#ff9f43"
+GREEN = "#2ecc71"
+MAGENTA = "#e056fd"
+YELLOW = "#f5d142"
+CYAN = "#48dbfb"
+RED = "#ff5555"
+PINK = "#ff79c6"
+PURPLE = "#bd93f9"
+AT_THRESHOLD = YELLOW  # λ_max·η/2 close to 1
+PERIOD2 = PURPLE  # the period-2 oscillation, in the eigendirection panel and its events
+INVARIANT = GREEN  # adaptive sharpness: the quantity a reparameterization leaves unchanged
+
+ARM_COLORS = (BLUE, ORANGE, GREEN, MAGENTA, YELLOW, CYAN)
+THRESHOLD_LABEL = "2/η_t"
 
 EVENT_LETTERS = {"eos_onset": "E", "diverged": "X", "lr_change": "η", "catapult": "C", "period2_onset": "2",
                  "unstable_start": "!"}
 EVENT_NAMES = {"eos_onset": "EoS onset", "diverged": "diverged", "lr_change": "η change",
                "catapult": "catapult", "period2_onset": "period-2", "unstable_start": "above 2/η"}
-EVENT_COLORS = {"eos_onset": "#f5d142", "diverged": "#ff5555", "lr_change": "#48dbfb",
-                "catapult": "#ff79c6", "period2_onset": "#bd93f9", "unstable_start": "#ff9f43"}
+EVENT_COLORS = {"eos_onset": YELLOW, "diverged": RED, "lr_change": CYAN,
+                "catapult": PINK, "period2_onset": PERIOD2, "unstable_start": ORANGE}
 
-STATUS_COLORS = {"running": "#2ecc71", "completed": "#4ea1ff", "diverged": "#ff5555",
-                 "interrupted": "#f5d142", "failed": "#ff5555", "engine lost": "#ff5555",
-                 "paused view": "#f5d142", "starting": "#a0a0a0", "unknown": "#a0a0a0"}
+STATUS_COLORS = {"running": GREEN, "completed": BLUE, "diverged": RED,
+                 "interrupted": YELLOW, "failed": RED, "engine lost": RED,
+                 "paused view": YELLOW, "starting": MUTED, "unknown": MUTED}
 # An arm's status as one character, where the header has no room for the word.
 STATUS_MARKS = {"completed": "✓", "diverged": "✗", "failed": "✗", "interrupted": "■", "engine lost": "?"}
 
 
 def arm_color(index: int) -> str:
     return ARM_COLORS[index % len(ARM_COLORS)]
+
+
+def status_color(status: str) -> str:
+    return STATUS_COLORS.get(status, MUTED)
+
+
+def event_color(kind: str) -> str:
+    return EVENT_COLORS.get(kind, EVENT_DEFAULT)

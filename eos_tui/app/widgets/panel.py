@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.containers import Vertical
+from textual.visual import VisualType
 from textual.widgets import Static
 
 from ..model import RunModel
@@ -51,7 +52,7 @@ class Text(Static):
     _last: object = None
     _lines: int = 0
 
-    def set(self, content: object, key: object = None, lines: int | None = None) -> None:
+    def set(self, content: VisualType, key: object = None, lines: int | None = None) -> None:
         """Show `content` unless `key` (default: the content) is unchanged. A layout pass (which
         repaints much of the screen) is asked for only when the number of lines changes."""
         key = content if key is None else key

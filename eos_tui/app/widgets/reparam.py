@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 
+from rich.markup import escape
 from rich.table import Table
 from textual.app import ComposeResult
 
+from ...rundir.format import RUNNING
 from ..model import RunModel
 from ..view import View
 from .chart.ticks import format_value
+from .palette import INVARIANT, MUTED
 from .panel import Panel, Text
 
 ROWS_SHOWN = 3  # at least this many rows, more when the terminal is tall
@@ -54,13 +57,13 @@ def reparam_table(rows, full: bool = True) -> Table:
     adaptive sharpness after it (the values before are the same for every row of a step).
     Not `full` (a panel narrower than FULL_TABLE_WIDTH), ΔL is left out (|Δf| already shows the
     function is the same) rather than every number being cut to "4.4…"."""
-    table = Table(box=None, padding=(0, 1), pad_edge=False, expand=False, header_style="bold #a0a0a0")
+    table = Table(box=None, padding=(0, 1), pad_edge=False, expand=False, header_style=f"bold {MUTED}")
     table.add_column("map", justify="left", no_wrap=True)
     table.add_column("|Δf|", justify="right", no_wrap=True)
     if full:
         table.add_column("ΔL", justify="right", no_wrap=True)
     table.add_column("λ_max", justify="right", no_wrap=True)
-    table.add_column("adaptive" if full else "adapt", justify="right", style="#2ecc71", no_wrap=True)
+    table.add_column("adaptive" if full else "adapt", justify="right", style=INVARIANT, no_wrap=True)
     for r in rows:
         cells = [map_label(r), format_value(r.max_output_change, width=5)]
         if full:
@@ -72,8 +75,8 @@ def reparam_table(rows, full: bool = True) -> Table:
 
 
 def before_line(r) -> str:
-    adaptive = "" if r.adaptive_before is None else f" · adaptive [#2ecc71]{format_value(r.adaptive_before)}[/]"
-    return f"[#a0a0a0]step {r.step}, before:[/] λ_max {format_value(r.sharpness_before)}{adaptive}"
+    adaptive = "" if r.adaptive_before is None else f" · adaptive [{INVARIANT}]{format_value(r.adaptive_before)}[/]"
+    return f"[{MUTED}]step {r.step}, before:[/] λ_max {format_value(r.sharpness_before)}{adaptive}"
 
 
 class ReparamPanel(Panel):
@@ -117,5 +120,7 @@ D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
     def _absent(model: RunModel, arm) -> str:
         skipped = [e for e in (arm.events if arm is not None else []) if e.kind == "reparam_skipped"]
         if skipped:  # a tanh network: the engine refused the check and said why
-            return f"[#a0a0a0]{skipped[-1].message}[/]"
-        return "[#a0a0a0]no checks yet[/]"
+            return f"[{MUTED}]{escape(skipped[-1].message)}[/]"
+        if arm is not None and arm.status != RUNNING:  # ended without one: not "yet"
+            return f"[{MUTED}]no checks in this run (measure.reparam_every)[/]"
+        return f"[{MUTED}]no checks yet[/]"

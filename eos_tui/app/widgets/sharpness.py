@@ -8,7 +8,7 @@ from ..model import RunModel
 from ..view import View
 from .arms import arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series, faint
-from .palette import THEORY_COLOR, THRESHOLD_LABEL
+from .palette import MUTED, THEORY_COLOR, THRESHOLD_LABEL
 from .panel import Panel
 
 
@@ -61,7 +61,7 @@ Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-si
         chart.live = model.status == "running"
         chart.set_data(series, marks=event_marks(model))
         momentum = any(a.with_momentum for a in model.arms.values())
-        extra = f"[#a0a0a0]╌ {'2(1+β)/η_t' if momentum else THRESHOLD_LABEL}[/]"
+        extra = f"[{MUTED}]╌ {'2(1+β)/η_t' if momentum else THRESHOLD_LABEL}[/]"
         if any(a.has_uv_theory for a in model.arms.values()):
             extra += f" [{THEORY_COLOR}]┈ theory[/]"
         self.set_subtitle(legend(model, view, extra))

@@ -25,12 +25,13 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ..palette import EVENT_DEFAULT, FADE_TOWARDS, MUTED, REFERENCE
 from .canvas import BrailleCanvas
 from .downsample import MinMaxPyramid
 from .ticks import LABEL_WIDTH, format_decade, format_step, format_value, labelled_ticks, linear_ticks, log_ticks, nice_step
 
 AXIS_WIDTH = LABEL_WIDTH + 1  # labels, then the axis line
-FAINT_TOWARDS = Color(0, 0, 0)
+FAINT_TOWARDS = Color.parse(FADE_TOWARDS)
 
 
 @dataclass(eq=False)
@@ -53,7 +54,7 @@ class Mark:
 
     step: float
     letter: str
-    color: str = "#d0a040"
+    color: str = EVENT_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class HLine:
     """A constant horizontal reference line (dashed)."""
 
     y: float
-    color: str = "#808080"
+    color: str = REFERENCE
 
 
 @dataclass
@@ -233,15 +234,15 @@ class Chart(Widget):
 
     def _y_range(self, spans: list[tuple[Series, np.ndarray, np.ndarray]]) -> tuple[float, float]:
         values: list[float] = []
-        for s, lo, hi in spans:
-            if s.fit == "none" or not np.isfinite(lo).any():
+        for s, s_lo, s_hi in spans:
+            if s.fit == "none" or not np.isfinite(s_lo).any():
                 continue
-            values += [float(np.nanmin(lo))]
+            values += [float(np.nanmin(s_lo))]
             if s.fit == "all":
-                values.append(float(np.nanmax(hi)))
+                values.append(float(np.nanmax(s_hi)))
             else:  # "ends": the latest value, not a huge early one (2/η_t during warmup)
-                last = np.flatnonzero(np.isfinite(hi))[-1]
-                values.append(float(hi[last]))
+                last = np.flatnonzero(np.isfinite(s_hi))[-1]
+                values.append(float(s_hi[last]))
         for h in self._hlines:
             values.extend(self._to_plot_y(np.array([h.y], dtype=float)).tolist())
         if self.include_zero and not self._log_y:
@@ -268,7 +269,7 @@ class Chart(Widget):
         """All the lines of the chart at this size (pure given the data: no side effects but caches)."""
         self.render_count += 1
         base = self.rich_style
-        axis_style = label_style = base + Style(color="#a0a0a0")  # one style: fewer escape codes
+        axis_style = label_style = base + Style(color=MUTED)  # one style: fewer escape codes
         if width <= AXIS_WIDTH + 2 or height < 2:
             return [Strip.blank(width, base) for _ in range(height)]
         label_rows = 2 if height >= 5 else 1  # the axis line, then (if room) the step labels

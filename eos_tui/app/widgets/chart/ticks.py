@@ -27,7 +27,7 @@ def nice_step(span: float, max_ticks: int, *, integer: bool = False) -> float:
 def linear_ticks(lo: float, hi: float, max_ticks: int, *, integer: bool = False) -> list[float]:
     step = nice_step(hi - lo, max_ticks, integer=integer)
     first = math.ceil(lo / step - 1e-9)
-    out = []
+    out: list[float] = []
     k = first
     while k * step <= hi + 1e-9 * step and len(out) < 100:
         out.append(round(k * step, 12))

@@ -1,0 +1,90 @@
+"""The flip fraction: how often ⟨∇L, u⟩ changes sign from step to step (pure Python, no torch).
+
+One definition, used by the engine's period-2 detector, the app's eigendirection panel and the run
+summary, so the three can never disagree:
+
+* only known signs count: a projection that is missing (None), not finite, or exactly zero
+  says nothing about the sign and is skipped, not counted as "no flip";
+* each pair of consecutive known signs is one comparison, a flip when the signs differ;
+* the flip fraction over a window is the share of flips among the last `window` comparisons.
+
+A period-2 oscillation (the iterate jumping from one wall of the valley to the other at the edge
+of stability) flips on every comparison: a fraction ≥ PERIOD2_THRESHOLD over FLIP_WINDOW.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Iterable
+
+FLIP_WINDOW = 20  # comparisons
+PERIOD2_THRESHOLD = 0.9
+
+
+def sign_of(value: float | None) -> int:
+    """+1 or −1, or 0 where the projection says nothing (None, NaN, ±inf or exactly zero)."""
+    if value is None:
+        return 0
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return 0
+    if not math.isfinite(v):
+        return 0
+    return (v > 0) - (v < 0)
+
+
+def flips(values: Iterable[float | None]) -> list[int]:
+    """1 or 0 for each pair of consecutive known signs: 1 where the sign changed."""
+    out: list[int] = []
+    last = 0
+    for value in values:
+        s = sign_of(value)
+        if s == 0:
+            continue
+        if last != 0:
+            out.append(1 if s != last else 0)
+        last = s
+    return out
+
+
+def flip_fraction(values: Iterable[float | None], window: int | None = FLIP_WINDOW) -> float | None:
+    """The share of flips among the last `window` comparisons (all of them with None); None when
+    there is no comparison at all."""
+    f = flips(values)
+    if window is not None:
+        f = f[-window:] if window > 0 else []
+    return sum(f) / len(f) if f else None
+
+
+def tail_flip_fraction(values: Iterable[float | None]) -> float | None:
+    """The flip fraction over the last half of the comparisons (the run summary's number)."""
+    f = flips(values)
+    tail = f[len(f) // 2:]
+    return sum(tail) / len(tail) if tail else None
+
+
+class FlipWindow:
+    """The same count, online: feed projections one at a time."""
+
+    def __init__(self, window: int = FLIP_WINDOW):
+        self.window = window
+        self.flips: deque[int] = deque(maxlen=window)
+        self._last = 0
+
+    def update(self, value: float | None) -> None:
+        s = sign_of(value)
+        if s == 0:
+            return
+        if self._last != 0:
+            self.flips.append(1 if s != self._last else 0)
+        self._last = s
+
+    @property
+    def full(self) -> bool:
+        return len(self.flips) == self.window
+
+    @property
+    def fraction(self) -> float | None:
+        return sum(self.flips) / len(self.flips) if self.flips else None

@@ -1,0 +1,161 @@
+"""What a new user sees at 80×24 says what it means: no number cut in half under the eigendirection
+chart, no "no checks yet" on a run that has ended without reparameterization checks, and the run
+directory named when the app closes on a finished run."""
+
+import os
+import select
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import synthetic
+from helpers import run_finished, wait_for
+from rich.text import Text
+from test_close_signals import start_in_pty
+
+from eos_tui.app import EosApp
+from eos_tui.app.widgets.eigendirection import summary_line
+
+HERE = Path(__file__).parent
+
+
+def cells(markup: str) -> int:
+    return Text.from_markup(markup).cell_len
+
+
+def test_the_eigendirection_line_leaves_parts_out_whole():
+    head, signs, tail = ["λη/2 0.50"], "+−+−+−", ["[#a0a0a0]flips 15%[/]", "amp 0.0001234"]
+    assert summary_line(head, signs, tail, 80) == "λη/2 0.50 +−+−+− [#a0a0a0]flips 15%[/] amp 0.0001234"
+    # 30 cells (an 80-column terminal): without the signs it is 33 cells, so the amplitude goes
+    # whole, where the line used to end in "amp" and wrap its number out of view
+    assert summary_line(head, signs, tail, 30) == "λη/2 0.50 [#a0a0a0]flips 15%[/]"
+    assert summary_line(head, signs, tail, 12) == "λη/2 0.50"
+    for width in range(5, 60):
+        line = summary_line(head, signs, tail, width)
+        assert cells(line) <= width or line == "λη/2 0.50"
+        assert not line.endswith("amp")
+    assert summary_line(head, None, tail, None) == "λη/2 0.50 [#a0a0a0]flips 15%[/] amp 0.0001234"
+
+
+async def test_no_reparam_checks_on_an_ended_run_is_not_yet(tmp_path):
+    live = synthetic.make_run(tmp_path / "live", steps=100, done=40, status="running", pid=os.getpid())
+    ended = synthetic.make_run(tmp_path / "ended", steps=40)
+
+    for run, want in ((live, "no checks yet"), (ended, "no checks in this run (measure.reparam_every)")):
+        app = EosApp(run, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done == 40)
+            if run == ended:
+                await wait_for(pilot, lambda: run_finished(app))
+            assert str(app.query_one("#reparam-before").render()) == want
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pty")
+def test_quitting_a_finished_run_names_its_directory(tmp_path):
+    run = tmp_path / "finished-run"
+    pid, fd = start_in_pty(run, extra=["--steps", "20", "--delay", "0.001"])
+    out, t0, sent = b"", time.monotonic(), False
+    try:
+        while time.monotonic() - t0 < 30:
+            if not sent and b"completed" in out:
+                time.sleep(0.3)
+                os.write(fd, b"q")
+                sent = True
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                out += data
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert sent and os.waitstatus_to_exitcode(status) == 0
+    assert f"Run completed: {run}" in out.decode("utf-8", "replace")
+
+
+async def test_paused_at_80_columns_the_header_keeps_every_arm(tmp_path):
+    """'paused view (engine keeps training)' wrapped the top line, and the arms fell out of view."""
+    from eos_tui.app.widgets import RunHeader
+
+    run = synthetic.make_run(tmp_path / "a-rather-long-run-name-20261130-024608", steps=1000, done=300,
+                             status="running", pid=os.getpid())
+    app = EosApp(run, poll_interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done == 300)
+        await pilot.press("space")
+        await pilot.pause(0.2)
+        header = app.screen_stack[0].query_one(RunHeader)
+        shown = [strip.text for strip in header.render_lines(header.region.reset_offset)]
+        text = "\n".join(shown)
+        assert "paused view" in shown[0]
+        assert "gd" in text and "sgd" in text, text
+        assert all(len(line.rstrip()) <= 80 for line in shown)
+
+
+async def test_detach_is_offered_only_with_an_engine_to_leave(finished_run):
+    """Watch mode (no engine) used to offer `d detach` in the footer; `d` there just quit."""
+    from textual.widgets import Footer
+
+    app = EosApp(finished_run)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        footer = app.screen_stack[0].query_one(Footer)
+        keys = {b.action for b in footer.query("FooterKey")}
+        assert "app.quit" in keys and "app.detach" not in keys
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.is_running  # not a hidden quit
+
+
+def test_the_header_does_not_show_question_marks_before_the_engine_knows():
+    from eos_tui.app.model import RunModel
+    from eos_tui.app.view import View
+    from eos_tui.app.widgets.header import header_markup
+
+    model = RunModel()
+    model.set_manifest({**synthetic.manifest(), "device": "?"}, "running")
+    text = Text.from_markup(header_markup(model, View(), run_name="r", width=80)).plain
+    assert "?" not in text and "synthetic" in text
+    model.set_manifest(synthetic.manifest(), "running")
+    assert "cpu" in Text.from_markup(header_markup(model, View(), run_name="r", width=80)).plain
+
+
+def test_the_redraw_rate_is_kept_sane():
+    assert EosApp(Path("/nonexistent"), fps=1e9).fps == 30.0
+    assert EosApp(Path("/nonexistent"), fps=float("inf")).fps == 30.0
+    assert EosApp(Path("/nonexistent"), fps=float("nan")).fps == 4.0
+    assert EosApp(Path("/nonexistent"), fps=0).fps == 0.5
+    assert EosApp(Path("/nonexistent"), fps=10).fps == 10.0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pty")
+def test_quitting_before_the_engine_started_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_START_DELAY", "30")
+    run = tmp_path / "early-quit"
+    pid, fd = start_in_pty(run)
+    out, t0, sent = b"", time.monotonic(), False
+    try:
+        while time.monotonic() - t0 < 30:
+            if not sent and b"starting" in out:
+                os.write(fd, b"q")
+                sent = True
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                out += data
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert sent and os.waitstatus_to_exitcode(status) == 0
+    assert f"Run stopped before the engine had started: {run}" in out.decode("utf-8", "replace")
+    assert not (run / "manifest.json").exists()
