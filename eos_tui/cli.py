@@ -69,6 +69,17 @@ def _isatty(stream) -> bool:
         return False
 
 
+def _preflight(sc, **kwargs) -> None:
+    """What the engine would fail on, checked before anything is written (scenario/checks.py)."""
+    from .scenario import ScenarioError
+    from .scenario.checks import preflight
+
+    try:
+        preflight(sc, **kwargs)
+    except ScenarioError as e:
+        raise _err(str(e)) from None
+
+
 def _load(target: str, **kwargs):
     from .scenario import ScenarioError, load_scenario
 
@@ -91,6 +102,7 @@ def run(
     detach: bool = typer.Option(False, "--detach", help="Start the engine in the background, print the run directory and return."),
     fps: float = typer.Option(4.0, "--fps", help="App redraws per second (0.5 to 30)."),
     no_mouse: bool = typer.Option(False, "--no-mouse", help="Leave the mouse to the terminal, so text can be selected."),
+    force: bool = typer.Option(False, "--force", help="Run even if the scenario's memory estimate exceeds the memory available."),
 ) -> None:
     """Train a scenario and watch it (or run it headless)."""
     if as_json and not headless:
@@ -102,6 +114,7 @@ def run(
     if not (headless or detach):
         _check_terminal("use --headless (progress on stderr, a summary at the end) "
                         "or --detach (train in the background, then `eos-tui watch` from a terminal)")
+    _preflight(sc, out=out, force=force, devices=not headless)  # headless resolves devices with torch itself
     if headless:
         from .headless import run_headless
 
@@ -208,13 +221,16 @@ def show(scenario: str = typer.Argument(..., help="A built-in scenario name or a
 
 @app.command()
 def validate(paths: List[str] = typer.Argument(..., help="Scenario files or built-in names.")) -> None:
-    """Check scenario files without running them."""
+    """Check scenario files without running them: the schema, the engine's limits, and whether this
+    machine can run them (named devices, the run directory's name, a memory estimate)."""
     from .scenario import ScenarioError, load_scenario
+    from .scenario.checks import preflight
 
     bad = 0
     for p in paths:
         try:
             sc = load_scenario(p)
+            preflight(sc)
         except ScenarioError as e:
             typer.echo(f"✗ {e}", err=True)
             bad += 1

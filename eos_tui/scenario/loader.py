@@ -355,8 +355,12 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
                    if source.endswith("(built-in)") else "edit the arms in the file")
             raise ScenarioError(f"{source}: {label}: changes no arm: every arm sets {key} itself, and an "
                                 f"arm's own value wins over --set; {how}")
-    return Scenario(name=name, description=str(data.get("description", "")), source=source, arms=arms,
-                    raw=data)
+    scenario = Scenario(name=name, description=str(data.get("description", "")), source=source, arms=arms,
+                        raw=data)
+    from .checks import check_limits  # the engine's limits, which no single section can see
+
+    check_limits(scenario)
+    return scenario
 
 
 def _leaf_path(node: dict[str, Any]) -> tuple[str, ...]:
