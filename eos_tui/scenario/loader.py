@@ -242,8 +242,14 @@ class Scenario:
     def to_toml(self) -> str:
         """The resolved scenario, arms expanded: every arm written out in full (a valid scenario file)."""
         # Top-level seed too, so that `Scenario.seed` survives the round trip (every arm sets its own).
+        # The description once, at the top: an arm writes its own only where it differs (arms inherit the
+        # top-level one on loading), or a 1 MB description would be copied into each of 100 arms.
+        arms = [arm_to_dict(a) for a in self.arms]
+        for arm in arms:
+            if arm.get("description") == self.description:
+                del arm["description"]
         doc: dict[str, Any] = {"name": self.name, "description": self.description, "seed": self.seed,
-                               "arm": [arm_to_dict(a) for a in self.arms]}
+                               "arm": arms}
         header = f"# Resolved from {self.source}: every arm written out in full.\n"
         return header + tomli_w.dumps(doc)
 
