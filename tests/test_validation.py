@@ -201,3 +201,12 @@ def test_preflight_is_the_entry_point(tmp_path):
     sc = load(MLP)
     est = preflight(sc, out=tmp_path / "x")
     assert est is not None and est.arms[0].params == 340
+
+
+def test_the_device_probe_never_imports_from_the_current_directory(tmp_path):
+    # torch imports numpy: a numpy.py where the user runs eos-tui must not run in the probe.
+    (tmp_path / "numpy.py").write_text("open('PWNED', 'w').close()\nraise SystemExit(3)\n")
+    (tmp_path / "c.toml").write_text('device = "cuda"\nsteps = 3\n' + MLP)
+    r = eos("validate", "c.toml", cwd=tmp_path)
+    assert not (tmp_path / "PWNED").exists()
+    assert "torch failed to start" not in r.stderr, r.stderr

@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -122,9 +123,13 @@ def probe_devices(timeout: float = 120.0) -> dict[str, Any]:
     app's parent) never imports torch nor initializes CUDA itself. Cached for the process."""
     global _probed
     if _probed is None:
+        # Never with the current directory on the import path: a numpy.py where the user stands would
+        # run (torch imports numpy). -P drops it (3.11+); the empty working directory covers 3.10.
+        safe = ["-P"] if sys.version_info >= (3, 11) else []
         try:
-            done = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL)
+            with tempfile.TemporaryDirectory(prefix="eos-tui-probe-") as empty:
+                done = subprocess.run([sys.executable, *safe, "-c", _PROBE], capture_output=True, text=True,
+                                      timeout=timeout, stdin=subprocess.DEVNULL, cwd=empty)
             last = done.stdout.strip().splitlines()[-1:] or ["{}"]
             _probed = json.loads(last[0]) if done.returncode == 0 else {"error": done.stderr.strip()[-300:]}
         except (OSError, subprocess.SubprocessError, ValueError) as e:
