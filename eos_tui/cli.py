@@ -36,6 +36,50 @@ def _err(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
+# Redraws per second the app accepts: below 0.5 it looks frozen, above 30 it only burns CPU (and a
+# huge value made the refresh timer spin without ever yielding to input, so `q` went unheard).
+FPS_RANGE = (0.5, 30.0)
+
+
+def _check_fps(fps: float) -> None:
+    lo, hi = FPS_RANGE
+    if not lo <= fps <= hi:  # also refuses nan
+        raise _err(f"--fps {fps:g}: must be between {lo:g} and {hi:g} redraws per second")
+
+
+def _check_terminal(without: str) -> None:
+    """The app draws on a terminal and reads keys from it: refuse before anything is written when
+    there is none (a pipe, a file, cron), or when TERM says it cannot draw (TERM=dumb). Without this
+    the app never exits, writes escape codes into the pipe and spins the CPU."""
+    import os
+
+    missing = [name for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout))
+               if stream is None or not _isatty(stream)]
+    if missing:
+        raise _err(f"the app needs a terminal, but {' and '.join(missing)} "
+                   f"{'is' if len(missing) == 1 else 'are'} not one; {without}")
+    if os.environ.get("TERM", "").strip().lower() == "dumb":
+        raise _err(f"the app cannot draw on TERM=dumb; run it in a full terminal (e.g. TERM=xterm-256color), or {without}")
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # closed or replaced streams
+        return False
+
+
+def _preflight(sc, **kwargs) -> None:
+    """What the engine would fail on, checked before anything is written (scenario/checks.py)."""
+    from .scenario import ScenarioError
+    from .scenario.checks import preflight
+
+    try:
+        preflight(sc, **kwargs)
+    except ScenarioError as e:
+        raise _err(str(e)) from None
+
+
 def _load(target: str, **kwargs):
     from .scenario import ScenarioError, load_scenario
 
@@ -56,17 +100,21 @@ def run(
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
     as_json: bool = typer.Option(False, "--json", help="With --headless: print the summary as one JSON object on stdout."),
     detach: bool = typer.Option(False, "--detach", help="Start the engine in the background, print the run directory and return."),
-    fps: float = typer.Option(4.0, "--fps", help="App redraws per second."),
+    fps: float = typer.Option(4.0, "--fps", help="App redraws per second (0.5 to 30)."),
     no_mouse: bool = typer.Option(False, "--no-mouse", help="Leave the mouse to the terminal, so text can be selected."),
+    force: bool = typer.Option(False, "--force", help="Run even if the scenario's memory estimate exceeds the memory available."),
 ) -> None:
     """Train a scenario and watch it (or run it headless)."""
     if as_json and not headless:
         headless = True  # --json only makes sense without the app
     if headless and detach:
         raise _err("--headless and --detach do not go together")
-    if not fps > 0:
-        raise _err("--fps must be > 0")
+    _check_fps(fps)
     sc = _load(scenario, overrides=list(set_), seed=seed, steps=steps, device=device)
+    if not (headless or detach):
+        _check_terminal("use --headless (progress on stderr, a summary at the end) "
+                        "or --detach (train in the background, then `eos-tui watch` from a terminal)")
+    _preflight(sc, out=out, force=force, devices=not headless)  # headless resolves devices with torch itself
     if headless:
         from .headless import run_headless
 
@@ -93,7 +141,7 @@ def run(
 @app.command()
 def watch(
     run_dir: Path = typer.Argument(..., help="A run directory (live or finished)."),
-    fps: float = typer.Option(4.0, "--fps", help="App redraws per second."),
+    fps: float = typer.Option(4.0, "--fps", help="App redraws per second (0.5 to 30)."),
     no_mouse: bool = typer.Option(False, "--no-mouse", help="Leave the mouse to the terminal."),
 ) -> None:
     """Open the app on an existing run, live or finished."""
@@ -101,8 +149,9 @@ def watch(
 
     if not is_run_dir(run_dir):
         raise _err(f"{run_dir} is not a run directory (no manifest.json); see `eos-tui runs`")
-    if not fps > 0:
-        raise _err("--fps must be > 0")
+    _check_fps(fps)
+    _check_terminal(f"follow the run from a terminal, or list runs with `eos-tui runs` "
+                    f"(the records are in {run_dir}/metrics.jsonl)")
     from .app import run_app
 
     raise typer.Exit(run_app(run_dir, engine=None, fps=fps, mouse=not no_mouse))
@@ -175,13 +224,16 @@ def show(scenario: str = typer.Argument(..., help="A built-in scenario name or a
 
 @app.command()
 def validate(paths: List[str] = typer.Argument(..., help="Scenario files or built-in names.")) -> None:
-    """Check scenario files without running them."""
+    """Check scenario files without running them: the schema, the engine's limits, and whether this
+    machine can run them (named devices, the run directory's name, a memory estimate)."""
     from .scenario import ScenarioError, load_scenario
+    from .scenario.checks import preflight
 
     bad = 0
     for p in paths:
         try:
             sc = load_scenario(p)
+            preflight(sc)
         except ScenarioError as e:
             typer.echo(f"✗ {e}", err=True)
             bad += 1

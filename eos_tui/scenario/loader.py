@@ -12,7 +12,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import tomli_w
 from pydantic import ValidationError
@@ -97,6 +97,10 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def parse_override(text: str) -> dict[str, Any]:
     """"optimizer.lr=0.05" → {"optimizer": {"lr": 0.05}}; the value in TOML syntax, or a bare word."""
+    # One key per --set: a newline would let TOML read a second `key = value` that was then dropped.
+    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in text):
+        raise ScenarioError(f"--set {text!r}: one KEY=VALUE per --set, on one line (found a newline or "
+                            "control character); repeat --set for more keys")
     if "=" not in text:
         raise ScenarioError(f"--set {text!r}: expected KEY.PATH=VALUE, e.g. --set optimizer.lr=0.05")
     key, raw = text.split("=", 1)
@@ -104,19 +108,45 @@ def parse_override(text: str) -> dict[str, Any]:
     parts = key.split(".")
     if not key or any(not p or not p.replace("_", "").replace("-", "").isalnum() for p in parts):
         raise ScenarioError(f"--set {text!r}: {key!r} is not a key path like optimizer.lr")
+    _check_override_key(text, parts)
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
+        parsed = tomllib.loads(f"v = {raw}")
+        if set(parsed) != {"v"}:
+            raise ValueError("more than one value")
+        value = parsed["v"]
     except ValueError:
         if raw and all(c.isalnum() or c in "-_.:" for c in raw):
             value = raw  # a bare word: --set model.activation=relu
         else:
             raise ScenarioError(f"--set {text!r}: {raw!r} is not a TOML value (quote strings: 'x=\"a b\"')") from None
+    if len(parts) == 2 and isinstance(value, dict):
+        # A table where a section's key holds a value: the arms would replace it whole, or the schema
+        # reject it far from the flag; either way it is not what was meant.
+        raise ScenarioError(f"--set {text!r}: {key} takes a value, not a table")
     node: dict[str, Any] = {}
     cur = node
     for p in parts[:-1]:
         cur = cur.setdefault(p, {})
     cur[parts[-1]] = value
     return node
+
+
+def _check_override_key(text: str, parts: list[str]) -> None:
+    """A --set key names a top-level key (steps) or a section's key (optimizer.lr), nothing deeper:
+    every section is flat, and a deeper path (optimizer.lr.x) would put a table where a value goes,
+    which an arm's own value then silently replaces."""
+    top = parts[0]
+    if top == "arm":
+        raise ScenarioError(f"--set {text!r}: arms cannot be set with --set; copy the scenario and edit its [[arm]] tables")
+    if top in TOP_KEYS:
+        if len(parts) > 1:
+            raise ScenarioError(f"--set {text!r}: {top} is a value, not a table: use --set {top}=VALUE")
+    elif top in SECTIONS:
+        if len(parts) > 2:
+            raise ScenarioError(f"--set {text!r}: {'.'.join(parts[:2])} is a value, not a table: "
+                                f"use --set {'.'.join(parts[:2])}=VALUE")
+    else:
+        raise ScenarioError(f"--set {text!r}: {top}: unknown key (allowed: {', '.join(TOP_KEYS + SECTIONS)})")
 
 
 # ---- errors ----------------------------------------------------------------------------------
@@ -155,7 +185,7 @@ def _show(value: Any) -> str:
         return repr(value)
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     loc = list(err.get("loc", ()))
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
@@ -212,8 +242,14 @@ class Scenario:
     def to_toml(self) -> str:
         """The resolved scenario, arms expanded: every arm written out in full (a valid scenario file)."""
         # Top-level seed too, so that `Scenario.seed` survives the round trip (every arm sets its own).
+        # The description once, at the top: an arm writes its own only where it differs (arms inherit the
+        # top-level one on loading), or a 1 MB description would be copied into each of 100 arms.
+        arms = [arm_to_dict(a) for a in self.arms]
+        for arm in arms:
+            if arm.get("description") == self.description:
+                del arm["description"]
         doc: dict[str, Any] = {"name": self.name, "description": self.description, "seed": self.seed,
-                               "arm": [arm_to_dict(a) for a in self.arms]}
+                               "arm": arms}
         header = f"# Resolved from {self.source}: every arm written out in full.\n"
         return header + tomli_w.dumps(doc)
 
@@ -258,12 +294,18 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
     set_paths: dict[tuple[str, ...], str] = {}  # key path → the --set that wrote it, to blame it by name
     for text in overrides:
         node = parse_override(text)
+        if "name" in node:
+            # The scenario's name is what the run directory is called and each arm has its own:
+            # neither is a setting to override.
+            raise ScenarioError(f"{source}: --set {text!r}: the scenario's name cannot be set with --set "
+                                "(it names the run directory; choose the directory with --out DIR, "
+                                "or copy the scenario and rename it)")
         data = deep_merge(data, node)
         set_paths[_leaf_path(node)] = f"--set {text}"
     flags = {k: v for k, v in (("seed", seed), ("steps", steps), ("device", device)) if v is not None}
     # Flags beat everything, arms included; in the base too, so `Scenario.seed` reports --seed.
     data.update(flags)
-    flag_paths = {(k,): f"--{k} {v}" for k, v in flags.items()}
+    flag_paths: dict[tuple[str, ...], str] = {(k,): f"--{k} {v}" for k, v in flags.items()}
 
     if arms_raw is None:
         arms_raw = [{"name": DEFAULT_ARM}]
@@ -315,8 +357,12 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
                    if source.endswith("(built-in)") else "edit the arms in the file")
             raise ScenarioError(f"{source}: {label}: changes no arm: every arm sets {key} itself, and an "
                                 f"arm's own value wins over --set; {how}")
-    return Scenario(name=name, description=str(data.get("description", "")), source=source, arms=arms,
-                    raw=data)
+    scenario = Scenario(name=name, description=str(data.get("description", "")), source=source, arms=arms,
+                        raw=data)
+    from .checks import check_limits  # the engine's limits, which no single section can see
+
+    check_limits(scenario)
+    return scenario
 
 
 def _leaf_path(node: dict[str, Any]) -> tuple[str, ...]:
