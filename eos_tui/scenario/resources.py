@@ -45,15 +45,9 @@ def output_width(arm: Any) -> int:
 
 
 def parameter_count(arm: Any) -> int:
-    """The length of the engine's flat θ for a resolved arm (build_problem's count, computed here
-    without torch): a quadratic's dimension, 2·width for uv, an MLP's weights and biases."""
-    m = arm.model
-    if m.kind == "quadratic":
-        return len(m.eigenvalues or [])
-    if m.kind == "uv":
-        return 2 * int(m.width)
-    sizes = [int(arm.data.dim), *(int(h) for h in m.hidden), output_width(arm)]
-    return sum(a * b + (b if m.bias else 0) for a, b in zip(sizes[:-1], sizes[1:]))
+    """The length of the engine's flat θ for a resolved arm (build_problem's count, computed
+    without torch): one definition, the schema's `ArmSpec.parameter_count`."""
+    return int(arm.parameter_count())
 
 
 @dataclass
