@@ -27,20 +27,35 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Union
+from typing import Mapping, Union
 
 from .rundir import format as rf
 from .rundir.format import ENGINE_LOG
 from .rundir.reader import pid_alive, read_manifest
 
 # sys.path[0] is the current directory ('') under -c unless safe_path (PYTHONSAFEPATH, 3.11+) kept it off.
+# An empty entry in PYTHONPATH ("a:" or ":a") means the current directory too, even under
+# safe_path: every '' and '.' entry goes, while explicit directories (a PYTHONPATH that names a
+# source checkout) stay.
 ENGINE_CODE = ("import sys\n"
-               "if not getattr(sys.flags, 'safe_path', False) and sys.path and sys.path[0] in ('', '.'):\n"
-               "    del sys.path[0]\n"
+               "sys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"
                "from eos_tui.engine.runner import main\n"
                "sys.exit(main())\n")
 
 EngineHandle = Union[int, subprocess.Popen]
+
+
+def engine_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The engine's environment: safe_path on (3.11+), and PYTHONPATH without its empty or '.'
+    entries, which Python would turn into the current directory ("a:" reads as "a" and the cwd)."""
+    env = dict(environ, PYTHONSAFEPATH="1")
+    if "PYTHONPATH" in env:
+        kept = [p for p in env["PYTHONPATH"].split(os.pathsep) if p not in ("", ".")]
+        if kept:
+            env["PYTHONPATH"] = os.pathsep.join(kept)
+        else:
+            del env["PYTHONPATH"]
+    return env
 
 
 def start_engine(run_dir: str | os.PathLike[str], *, python: str = sys.executable) -> subprocess.Popen:
@@ -50,7 +65,7 @@ def start_engine(run_dir: str | os.PathLike[str], *, python: str = sys.executabl
     this launcher's exit for the engine's (the engine writes the same pid itself once it runs)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONSAFEPATH="1")
+    env = engine_env(os.environ)
     with open(run_dir / ENGINE_LOG, "ab") as log:
         proc = subprocess.Popen(
             [python, "-c", ENGINE_CODE, str(run_dir)],

@@ -50,7 +50,7 @@ def test_a_numpy_py_in_the_cwd_is_not_run_by_the_engine(tmp_path, monkeypatch):
 
 
 def test_engine_code_keeps_pythonpath(tmp_path):
-    from eos_tui.launch import ENGINE_CODE
+    from eos_tui.launch import ENGINE_CODE, engine_env
 
     # -c puts '' first on sys.path; the engine's code removes exactly that and nothing else.
     probe = ENGINE_CODE.split("from eos_tui")[0] + "print(sys.path)\n"
@@ -58,7 +58,7 @@ def test_engine_code_keeps_pythonpath(tmp_path):
     extra.mkdir()
     env = dict(os.environ, PYTHONPATH=f"{extra}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     for safe in ("", "1"):
-        out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**env, "PYTHONSAFEPATH": safe},
+        out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**engine_env(env), "PYTHONSAFEPATH": safe},
                              capture_output=True, text=True, check=True).stdout
         path = eval(out)  # noqa: S307 - our own print of a list of str
         assert "" not in path and str(tmp_path) not in path
