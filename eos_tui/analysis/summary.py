@@ -29,15 +29,16 @@ def summarize(scenario: str, run_dir: str, arms: list[str], records: list[dict[s
 
 
 class _HalfTail:
-    """The second half of a growing sequence of floats, in about half its length of memory (8 bytes
-    an item): `tail()` is what `values[len(values) // 2:]` would be had every value been kept."""
+    """The second half of a growing sequence of numbers, in about half its length of memory (8 bytes
+    an item for floats, typecode "d"; 1 for signs, "b"): `tail()` is what `values[len(values) // 2:]`
+    would be had every value been kept."""
 
-    def __init__(self) -> None:
-        self._kept = array("d")
+    def __init__(self, typecode: str = "d") -> None:
+        self._kept: array[Any] = array(typecode)
         self._dropped = 0  # how many values were appended before _kept[0]
         self.count = 0
 
-    def append(self, x: float) -> None:
+    def append(self, x: float | int) -> None:
         self._kept.append(x)
         self.count += 1
         dead = self.count // 2 - self._dropped
@@ -45,16 +46,16 @@ class _HalfTail:
             del self._kept[:dead]
             self._dropped += dead
 
-    def tail(self) -> list[float]:
+    def tail(self) -> list[Any]:
         return self._kept[self.count // 2 - self._dropped:].tolist()
 
 
 class ArmSummarizer:
     """`summarize_arm` computed as the records come, without keeping them: what the engine uses,
-    so that a long run does not hold every record in memory (≈1 KB a step as dicts). It keeps the
-    last half of the projections and displacements (8 bytes each, as the flip fraction and the
-    oscillation amplitude are taken over the last half), one (step, ratio) pair per sharpness
-    measurement, the events, and O(1) more. `result()` equals `summarize_arm(name, records)` for
+    so that a long run does not hold every record in memory (≈400 B a step as dicts). It keeps the
+    last half of the projections' signs and of the displacements (1 and 8 bytes each, as the flip
+    fraction and the oscillation amplitude are taken over the last half: ≈5-9 B a step), one
+    (step, ratio) pair per sharpness measurement, the events, and O(1) more. `result()` equals `summarize_arm(name, records)` for
     the same records (tests/test_faults.py checks it on a real run)."""
 
     _RECENT = 8  # step thresholds kept for a sharpness record that comes after its step record
@@ -66,7 +67,7 @@ class ArmSummarizer:
         self.first_loss: float | None = None
         self.max_loss: float | None = None
         self.last_loss: float | None = None
-        self.projs = _HalfTail()
+        self.proj_signs = _HalfTail("b")  # the flip fraction needs only the sign of ⟨∇L, u⟩
         self.disps = _HalfTail()
         self.recent_threshold: dict[Any, float | None] = {}
         self.pending: dict[Any, list[float]] = {}  # step -> λ_max of sharpness records awaiting it
@@ -110,7 +111,7 @@ class ArmSummarizer:
                 self.max_loss = loss
         proj = s.get("proj")
         if proj is not None and (proj := _finite(proj)) is not None:
-            self.projs.append(proj)
+            self.proj_signs.append((proj > 0) - (proj < 0))
         disp = s.get("disp")
         if disp is not None and _finite(disp) is not None:
             self.disps.append(abs(disp))
@@ -132,7 +133,7 @@ class ArmSummarizer:
         end = self.end
         total = (end or {}).get("steps_done") or (self.last_step + 1 if self.last_step is not None else 0)
         ratios = [v for s, v in zip(self.ratio_steps, self.ratios) if s >= total / 2]
-        tail = self.projs.tail()
+        tail = self.proj_signs.tail()
         flips = [1 if (a > 0) != (b > 0) else 0 for a, b in zip(tail, tail[1:]) if a != 0 and b != 0]
         disp_tail = self.disps.tail()
         flip_fraction = sum(flips) / len(flips) if flips else None
