@@ -550,6 +550,39 @@ def test_incremental_summaries_equal_the_full_list_ones_on_a_real_run(tmp_path, 
     status, manifest = run_scenario(sc, tmp_path, on_records=lambda recs, arms: records.extend(recs))
     for arm in sc.arms:
         assert manifest["arms"][arm.name]["summary"] == _old_summarize_arm(arm.name, records), arm.name
+    assert_contract(records, manifest)
+
+
+RECORD_TYPES = {"step": rf.StepRecord, "sharpness": rf.SharpnessRecord, "reparam": rf.ReparamRecord,
+                "event": rf.EventRecord, "end": rf.EndRecord}
+
+
+def assert_contract(records, manifest):
+    """Every record and the manifest carry exactly the fields their TypedDicts in format.py declare."""
+    for r in records:
+        td = RECORD_TYPES[r["type"]]
+        assert td.__required_keys__ <= r.keys() <= td.__required_keys__ | td.__optional_keys__, r
+    td = rf.Manifest
+    assert td.__required_keys__ <= manifest.keys() <= td.__required_keys__ | td.__optional_keys__
+    for entry in manifest["arms"].values():
+        assert entry.keys() <= rf.ArmEntry.__optional_keys__
+
+
+def test_records_and_manifest_match_their_typed_dicts(tmp_path):
+    from eos_tui.engine.runner import run_scenario
+
+    text = textwrap.dedent(SMALL).replace("sharpness_every = 5", "sharpness_every = 5\nreparam_every = 10\n"
+                                          "track_every_step = true").replace('"tanh"', '"relu"')
+    text += 'optimizer.momentum = 0.5\n'
+    records: list = []
+    from eos_tui.scenario import load_scenario_text
+
+    status, manifest = run_scenario(load_scenario_text(text, source="<test>", steps=20), tmp_path,
+                                    on_records=lambda recs, arms: records.extend(recs))
+    assert {r["type"] for r in records} >= {"step", "sharpness", "reparam", "end"}  # events: the test below
+    assert any("threshold" in r for r in records) and any("sharpness_tracked" in r for r in records)
+    assert_contract(records, manifest)
+    assert_contract(reader.read_records(tmp_path), read_manifest(tmp_path))
 
 
 def test_summarizer_memory_is_bounded_per_step():
