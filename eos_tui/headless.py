@@ -234,9 +234,4 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
 
 
 def _mark_interrupted(run_dir: Path) -> None:
-    from .rundir import read_manifest
-
-    manifest = read_manifest(run_dir)
-    if manifest is not None and manifest.get("status") == rf.RUNNING:
-        manifest.update(status=rf.INTERRUPTED, ended=rf.now_iso())
-        rf.write_json_atomic(run_dir / rf.MANIFEST_FILE, manifest)
+    rf.mark_run_ended(run_dir, rf.INTERRUPTED)

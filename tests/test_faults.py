@@ -196,6 +196,23 @@ def test_kill_9_of_the_engine_reads_engine_lost(tmp_path):
     assert effective_status(m) == "engine lost"
 
 
+def test_mark_run_ended_writes_down_a_lost_engine_once(tmp_path, sleeper):
+    from eos_tui.launch import start_engine
+    from eos_tui.prepare import prepare_run
+
+    run = prepare_run(small(), out=tmp_path / "run")
+    proc = start_engine(run, python=sleeper)
+    proc.kill()
+    proc.wait()
+    assert effective_status(read_manifest(run)) == "engine lost"
+    assert rf.mark_run_ended(run, rf.FAILED, "the engine was killed (SIGKILL)")
+    m = read_manifest(run)
+    assert (m["status"], m["error"]) == ("failed", "the engine was killed (SIGKILL)") and m["ended"]
+    assert {a["status"] for a in m["arms"].values()} == {"failed"}
+    assert not rf.mark_run_ended(run, rf.INTERRUPTED)  # ended already: left alone
+    assert read_manifest(run)["status"] == "failed"
+
+
 # ---- 4. a stop request interrupts a long solve -----------------------------------------------------
 def test_stop_request_interrupts_a_long_lanczos_solve():
     import torch
