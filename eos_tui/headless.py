@@ -209,7 +209,11 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
         return EXIT_USAGE
     except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
-        err.print(f"eos-tui: the run failed: {type(e).__name__}: {e} (details in {run_dir}/manifest.json)",
+        from .rundir import read_manifest
+
+        # The manifest's reason where it has one ("cannot write …/metrics.jsonl: No space left on device").
+        reason = (read_manifest(run_dir) or {}).get("error") or f"{type(e).__name__}: {e}"
+        err.print(f"eos-tui: the run failed: {reason} (details in {run_dir}/manifest.json)",
                   markup=False, highlight=False)
         return EXIT_FAILED
     # The engine summarized every arm as it trained (the same summarize_arm): no need to read the
@@ -250,9 +254,4 @@ def _remove_refused(run_dir: Path, *, made: bool) -> None:
 
 
 def _mark_interrupted(run_dir: Path) -> None:
-    from .rundir import read_manifest
-
-    manifest = read_manifest(run_dir)
-    if manifest is not None and manifest.get("status") == rf.RUNNING:
-        manifest.update(status=rf.INTERRUPTED, ended=rf.now_iso())
-        rf.write_json_atomic(run_dir / rf.MANIFEST_FILE, manifest)
+    rf.mark_run_ended(run_dir, rf.INTERRUPTED)

@@ -30,15 +30,16 @@ def summarize(scenario: str, run_dir: str, arms: list[str], records: list[dict[s
 
 
 class _HalfTail:
-    """The second half of a growing sequence of floats, in about half its length of memory (8 bytes
-    an item): `tail()` is what `values[len(values) // 2:]` would be had every value been kept."""
+    """The second half of a growing sequence of numbers, in about half its length of memory (8 bytes
+    an item for floats, typecode "d"; 1 for signs, "b"): `tail()` is what `values[len(values) // 2:]`
+    would be had every value been kept."""
 
-    def __init__(self) -> None:
-        self._kept = array("d")
+    def __init__(self, typecode: str = "d") -> None:
+        self._kept: array[Any] = array(typecode)
         self._dropped = 0  # how many values were appended before _kept[0]
         self.count = 0
 
-    def append(self, x: float) -> None:
+    def append(self, x: float | int) -> None:
         self._kept.append(x)
         self.count += 1
         dead = self.count // 2 - self._dropped
@@ -46,17 +47,17 @@ class _HalfTail:
             del self._kept[:dead]
             self._dropped += dead
 
-    def tail(self) -> list[float]:
+    def tail(self) -> list[Any]:
         return self._kept[self.count // 2 - self._dropped:].tolist()
 
 
 class ArmSummarizer:
     """`summarize_arm` computed as the records come, without keeping them: what the engine uses,
-    so that a long run does not hold every record in memory (≈1 KB a step as dicts). It keeps the
-    last half of the sign comparisons and displacements (8 bytes each, as the flip fraction and the
-    oscillation amplitude are taken over the last half), one (step, ratio) pair per sharpness
-    measurement, the events, and O(1) more. `result()` equals `summarize_arm(name, records)` for
-    the same records (tests/test_faults.py checks it on a real run)."""
+    so that a long run does not hold every record in memory (≈400 B a step as dicts). It keeps the
+    last half of the sign comparisons (flips.py) and of the displacements (1 and 8 bytes each, as
+    the flip fraction and the oscillation amplitude are taken over the last half: ≈5-9 B a step),
+    one (step, ratio) pair per sharpness measurement, the events, and O(1) more. `result()` equals
+    `summarize_arm(name, records)` for the same records (tests/test_faults.py checks it on a real run)."""
 
     _RECENT = 8  # step thresholds kept for a sharpness record that comes after its step record
 
@@ -67,7 +68,7 @@ class ArmSummarizer:
         self.first_loss: float | None = None
         self.max_loss: float | None = None
         self.last_loss: float | None = None
-        self.flip_bits = _HalfTail()  # 1.0 where a comparison of consecutive signs flipped
+        self.flip_bits = _HalfTail("b")  # 1 where a comparison of consecutive signs flipped
         self.last_sign = 0
         self.disps = _HalfTail()
         self.recent_threshold: dict[Any, float | None] = {}
@@ -114,7 +115,7 @@ class ArmSummarizer:
         sign = sign_of(s.get("proj"))
         if sign:
             if self.last_sign:
-                self.flip_bits.append(1.0 if sign != self.last_sign else 0.0)
+                self.flip_bits.append(1 if sign != self.last_sign else 0)
             self.last_sign = sign
         disp = s.get("disp")
         if disp is not None and _finite(disp) is not None:

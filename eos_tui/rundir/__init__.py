@@ -18,6 +18,7 @@ from .format import (  # noqa: F401
     MetricsWriter,
     create_run_dir,
     default_run_dir,
+    mark_run_ended,
     new_manifest,
     write_json_atomic,
 )

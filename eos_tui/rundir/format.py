@@ -295,6 +295,31 @@ def manifest_lock(run_dir: str | os.PathLike[str]) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def mark_run_ended(run_dir: str | os.PathLike[str], status: str, error: str | None = None) -> bool:
+    """Write down the end of a run whose engine cannot (it was killed, or died): a manifest that still
+    says "running" gets `status` ("interrupted" or "failed"), the end time, `error` if given, and
+    every arm still running the same status. Under the manifest lock, so that an engine's own last
+    write is never overwritten; a manifest that already ended is left alone. True if it wrote."""
+    path = Path(run_dir) / MANIFEST_FILE
+    with manifest_lock(run_dir):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                manifest = json.load(fh)
+        except (OSError, ValueError):
+            return False
+        if not isinstance(manifest, dict) or manifest.get("status") != RUNNING:
+            return False
+        manifest["status"], manifest["ended"] = status, now_iso()
+        if error is not None:
+            manifest["error"] = error
+        arms = manifest.get("arms")
+        for entry in (arms.values() if isinstance(arms, dict) else ()):
+            if isinstance(entry, dict) and entry.get("status", RUNNING) == RUNNING:
+                entry["status"] = status
+        write_json_atomic(path, manifest)
+    return True
+
+
 def process_start_time(pid: int) -> int | None:
     """When process `pid` started, in clock ticks since boot (Linux: /proc/PID/stat field 22), or
     None where that cannot be read (other systems, a gone process). With the pid in the manifest it
