@@ -15,6 +15,8 @@ from eos_tui.app import EosApp
 from eos_tui.app.widgets.chart import Chart
 from eos_tui.app.widgets.reparam import latest_checks
 
+pytestmark = pytest.mark.slow  # each test starts a real engine (torch) first: run them early
+
 
 def headless(name: str, out: Path, *overrides: str) -> Path:
     args = [sys.executable, "-m", "eos_tui.cli", "run", name, "--headless", "--out", str(out)]
@@ -25,20 +27,28 @@ def headless(name: str, out: Path, *overrides: str) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def real_runs(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("real")
-    return {
-        # 21 steps, checks at steps 0, 10, 20: three steps' worth of T_α maps.
-        "reparam": headless("reparam", root / "reparam", "steps=21", "measure.reparam_every=10",
-                            "measure.sharpness_every=5"),
-        "quadratic": headless("quadratic", root / "quadratic", "steps=40"),
-        "catapult": headless("catapult", root / "catapult", "steps=12"),
-    }
+# One short run per test, each made by the fixture of the test that reads it: with one fixture
+# making all three, pytest-xdist ran it on both workers (each had a test of this module), three
+# engines twice over.
+@pytest.fixture
+def reparam_run(tmp_path) -> Path:
+    # 21 steps, checks at steps 0, 10, 20: three steps' worth of T_α maps.
+    return headless("reparam", tmp_path / "reparam", "steps=21", "measure.reparam_every=10",
+                    "measure.sharpness_every=5")
 
 
-async def test_reparameterization_panel_shows_both_sharpnesses(real_runs):
-    app = EosApp(real_runs["reparam"])
+@pytest.fixture
+def quadratic_run(tmp_path) -> Path:
+    return headless("quadratic", tmp_path / "quadratic", "steps=40")
+
+
+@pytest.fixture
+def catapult_run(tmp_path) -> Path:
+    return headless("catapult", tmp_path / "catapult", "steps=12")
+
+
+async def test_reparameterization_panel_shows_both_sharpnesses(reparam_run):
+    app = EosApp(reparam_run)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: run_finished(app))
         checks = app.model.arms["main"].reparams
@@ -57,8 +67,8 @@ async def test_reparameterization_panel_shows_both_sharpnesses(real_runs):
         assert table.size.height >= 4  # the header and at least three maps fit at 120×40
 
 
-async def test_quadratic_theory_overlay_matches_the_measured_loss(real_runs):
-    app = EosApp(real_runs["quadratic"])
+async def test_quadratic_theory_overlay_matches_the_measured_loss(quadratic_run):
+    app = EosApp(quadratic_run)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: run_finished(app))
         for arm in app.model.arms.values():
@@ -74,8 +84,8 @@ async def test_quadratic_theory_overlay_matches_the_measured_loss(real_runs):
         assert "theory" in str(app.query_one("LossPanel").border_subtitle)
 
 
-async def test_uv_one_step_map_is_drawn_beside_the_sharpness(real_runs):
-    app = EosApp(real_runs["catapult"])
+async def test_uv_one_step_map_is_drawn_beside_the_sharpness(catapult_run):
+    app = EosApp(catapult_run)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: run_finished(app))
         uv = app.model.arms["uv-catapult"]
