@@ -18,11 +18,15 @@ except ImportError:  # pragma: no cover
 def pytest_configure(config: pytest.Config) -> None:
     """`-n 2` alone means xdist's "load": it sends each worker a chunk of ~30 consecutive tests up
     front, so the slow tests, which come first (below), would all land on one worker. "loadgroup"
-    without any xdist_group mark hands out one test at a time to whichever worker is free: the
-    longest-first order then balances the workers. An explicit --dist is left alone."""
-    given = any(a == "--dist" or a.startswith("--dist=") for a in config.invocation_params.args)
-    if getattr(config.option, "dist", "no") == "load" and not given:
+    hands out one test at a time to whichever worker is free (the longest-first order then balances
+    the workers), and keeps the tests of one xdist_group mark on one worker (tests/app/test_real_run.py
+    makes its engine runs once for all its tests). An explicit --dist is left alone."""
+    if any(a == "--dist" or a.startswith("--dist=") for a in config.invocation_params.args):
+        return
+    if getattr(config.option, "dist", "no") == "load":  # the controller
         config.option.dist = "loadgroup"
+    elif hasattr(config, "workerinput"):  # a worker: it reads the mode from the command line, not from us
+        config.option.loadgroup = True
 
 
 @pytest.hookimpl(trylast=True)

@@ -1,8 +1,9 @@
-"""The app on metrics written by the real engine (short headless runs in a subprocess, so this
-test process never imports torch for them): the instruments of issue 4 reach the screen."""
+"""The app on metrics written by the real engine (short runs in a subprocess, so this test process
+never imports torch for them): the instruments of issue 4 reach the screen."""
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -15,40 +16,44 @@ from eos_tui.app import EosApp
 from eos_tui.app.widgets.chart import Chart
 from eos_tui.app.widgets.reparam import latest_checks
 
-pytestmark = pytest.mark.slow  # each test starts a real engine (torch) first: run them early
+# The runs start a real engine (torch) first: slow, so run early (tests/conftest.py), and all on one
+# xdist worker, which makes them once for the whole module.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("real_run")]
 
-
-def headless(name: str, out: Path, *overrides: str) -> Path:
-    args = [sys.executable, "-m", "eos_tui.cli", "run", name, "--headless", "--out", str(out)]
-    for o in overrides:
-        args += ["--set", o]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return out
-
-
-# One short run per test, each made by the fixture of the test that reads it: with one fixture
-# making all three, pytest-xdist ran it on both workers (each had a test of this module), three
-# engines twice over.
-@pytest.fixture
-def reparam_run(tmp_path) -> Path:
+RUNS = {
     # 21 steps, checks at steps 0, 10, 20: three steps' worth of T_α maps.
-    return headless("reparam", tmp_path / "reparam", "steps=21", "measure.reparam_every=10",
-                    "measure.sharpness_every=5")
+    "reparam": ["steps=21", "measure.reparam_every=10", "measure.sharpness_every=5"],
+    "quadratic": ["steps=40"],
+    "catapult": ["steps=12"],
+}
+
+# The engine's own entry points, as a headless run calls them; one interpreter for the three runs
+# (each new one spends ~3 s of CPU importing torch before its first step).
+ENGINE = """
+import json, sys
+from pathlib import Path
+from eos_tui.engine.runner import run_scenario
+from eos_tui.prepare import prepare_run
+from eos_tui.scenario import load_scenario
+root, runs = Path(sys.argv[1]), json.loads(sys.argv[2])
+for name, overrides in runs.items():
+    sc = load_scenario(name, overrides=overrides)
+    status, _ = run_scenario(sc, prepare_run(sc, out=root / name))
+    assert status == "completed", (name, status)
+"""
 
 
-@pytest.fixture
-def quadratic_run(tmp_path) -> Path:
-    return headless("quadratic", tmp_path / "quadratic", "steps=40")
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("real")
+    done = subprocess.run([sys.executable, "-c", ENGINE, str(root), json.dumps(RUNS)],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    return {name: root / name for name in RUNS}
 
 
-@pytest.fixture
-def catapult_run(tmp_path) -> Path:
-    return headless("catapult", tmp_path / "catapult", "steps=12")
-
-
-async def test_reparameterization_panel_shows_both_sharpnesses(reparam_run):
-    app = EosApp(reparam_run)
+async def test_reparameterization_panel_shows_both_sharpnesses(real_runs):
+    app = EosApp(real_runs["reparam"])
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: run_finished(app))
         checks = app.model.arms["main"].reparams
@@ -67,8 +72,8 @@ async def test_reparameterization_panel_shows_both_sharpnesses(reparam_run):
         assert table.size.height >= 4  # the header and at least three maps fit at 120×40
 
 
-async def test_quadratic_theory_overlay_matches_the_measured_loss(quadratic_run):
-    app = EosApp(quadratic_run)
+async def test_quadratic_theory_overlay_matches_the_measured_loss(real_runs):
+    app = EosApp(real_runs["quadratic"])
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: run_finished(app))
         for arm in app.model.arms.values():
@@ -84,8 +89,8 @@ async def test_quadratic_theory_overlay_matches_the_measured_loss(quadratic_run)
         assert "theory" in str(app.query_one("LossPanel").border_subtitle)
 
 
-async def test_uv_one_step_map_is_drawn_beside_the_sharpness(catapult_run):
-    app = EosApp(catapult_run)
+async def test_uv_one_step_map_is_drawn_beside_the_sharpness(real_runs):
+    app = EosApp(real_runs["catapult"])
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: run_finished(app))
         uv = app.model.arms["uv-catapult"]
