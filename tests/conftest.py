@@ -2,6 +2,7 @@
 and the slow tests first, handed out one at a time, so that none is left to run alone at the end."""
 
 import os
+import shlex
 
 import pytest
 
@@ -21,7 +22,8 @@ def pytest_configure(config: pytest.Config) -> None:
     hands out one test at a time to whichever worker is free (the longest-first order then balances
     the workers), and keeps the tests of one xdist_group mark on one worker (tests/app/test_real_run.py
     makes its engine runs once for all its tests). An explicit --dist is left alone."""
-    if any(a == "--dist" or a.startswith("--dist=") for a in config.invocation_params.args):
+    args = [*config.invocation_params.args, *config.getini("addopts"), *shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))]
+    if any(a == "--dist" or a.startswith("--dist=") for a in args):
         return
     if getattr(config.option, "dist", "no") == "load":  # the controller
         config.option.dist = "loadgroup"

@@ -41,7 +41,7 @@ NOT_TRAINING = {"name", "description", "measure", "engine"}
 @pytest.mark.parametrize("name, arm, eos_arm", [("sgd_vs_gd", "gd", "lr-0.30"), ("decay", "constant", "lr-0.50")])
 def test_reference_arms_are_eos_arms(name, arm, eos_arm):
     """The reference arm of `name` trains exactly what eos's `eos_arm` trains, so test_eos's checks on
-    that arm (λ_max·η/2 ≈ 1 from its onset on) hold for it, and the slow tests need not retrain it."""
+    that arm (λ_max·η/2 within 5% of 1 over the second half) hold for it, and the slow tests need not retrain it."""
     (ref,) = [a for a in load_scenario(name).arms if a.name == arm]
     (same,) = [a for a in load_scenario("eos").arms if a.name == eos_arm]
     assert ref.model_dump(exclude=NOT_TRAINING) == same.model_dump(exclude=NOT_TRAINING)
@@ -59,13 +59,14 @@ def test_eos(tmp_path):
     the edge (Cohen et al. note the same), the solver's 1e-3 residual adds well under 1%; each single
     measurement of an arm at the edge for the whole second half within ±15% (the period-2 wobble).
     One eigenvalue instead of the scenario's two: the claims are about λ_max, and the second one
-    costs ~40% more Hessian-vector products."""
+    nearly doubles the Hessian-vector products (2447 against 1387 for lr-0.50)."""
     status, arms, records = run_builtin("eos", tmp_path, overrides=("measure.eigenvalues=1",))
     assert status == "completed"
     steps = max(r["step"] for r in records if r["type"] == "step") + 1
     onsets = []
     for name, a in arms.items():
-        lr = float(name.removeprefix("lr-"))
+        steps_of_arm = [r for r in records if r["type"] == "step" and r["arm"] == name]
+        lr = steps_of_arm[0]["lr"]
         assert a["status"] == "completed", name
         assert a["eos_onset_step"] is not None, name
         assert a["eos_ratio"] == pytest.approx(1.0, abs=0.05), name  # λ_max·η/2 ≈ 1
@@ -77,9 +78,9 @@ def test_eos(tmp_path):
             assert all(0.85 < x < 1.15 for x in second_half), (name, min(second_half), max(second_half))
         assert a["flip_fraction"] > (0.9 if at_edge else 0.75), name
         # The loss still falls overall, non-monotonically.
-        losses = [r["loss"] for r in records if r["type"] == "step" and r["arm"] == name]
+        losses = [r["loss"] for r in steps_of_arm]
         assert a["final_loss"] < 0.1 * a["initial_loss"], name
-        assert any(b > a for a, b in zip(losses[steps // 2:], losses[steps // 2 + 1:])), name
+        assert any(later > now for now, later in zip(losses[steps // 2:], losses[steps // 2 + 1:])), name
         onsets.append(a["eos_onset_step"])
     # arms are in increasing η: the larger η, the earlier sharpness meets 2/η
     assert onsets == sorted(onsets, reverse=True)
