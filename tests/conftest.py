@@ -22,6 +22,8 @@ def pytest_configure(config: pytest.Config) -> None:
     hands out one test at a time to whichever worker is free (the longest-first order then balances
     the workers), and keeps the tests of one xdist_group mark on one worker (tests/app/test_real_run.py
     makes its engine runs once for all its tests). An explicit --dist is left alone."""
+    # xdist registers this mark itself; without xdist (-p no:xdist) it would warn as unknown
+    config.addinivalue_line("markers", "xdist_group(name): tests that pytest-xdist runs on one worker")
     args = [*config.invocation_params.args, *config.getini("addopts"), *shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))]
     if any(a == "--dist" or a.startswith("--dist=") for a in args):
         return
