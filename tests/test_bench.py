@@ -24,6 +24,7 @@ SCRIPTS = {
 }
 
 
+@pytest.mark.slow  # seconds each: run early (tests/conftest.py)
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_bench_script_runs_tiny(name, tmp_path):
     out = tmp_path / f"{name}.json"

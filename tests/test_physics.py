@@ -209,30 +209,6 @@ EOS = """
 """
 
 
-@pytest.mark.slow
-def test_sharpness_hovers_at_two_over_eta_in_second_half():
-    """Cohen et al.'s edge of stability: after progressive sharpening, λ_max stays within a few
-    percent of 2/η. Measured here: mean λη/2 ≈ 1.03 over the second half (steps 500–1000); we allow
-    ±5%: λ_max sits slightly above 2/η at the edge (Cohen et al. note the same), the solver's 1e-3
-    residual adds well under 1%; each single measurement within ±15% (the period-2 wobble)."""
-    from eos_tui.analysis.summary import summarize_arm
-
-    arm = arm_of(EOS.format(steps=1000, lr=0.5))
-    records = train(arm)
-    assert arm.status == "completed"
-    summary = summarize_arm(arm.name, records)
-    assert summary["eos_onset_step"] is not None
-    assert summary["eos_ratio"] == pytest.approx(1.0, abs=0.05)
-    second_half = [r["eigenvalues"][0] * 0.5 / 2 for r in of(records, "sharpness") if r["step"] >= 500]
-    assert all(0.85 < x < 1.15 for x in second_half)
-    # The loss still falls overall, non-monotonically.
-    losses = [s["loss"] for s in of(records, "step")]
-    assert losses[-1] < 0.1 * losses[0]
-    assert any(b > a for a, b in zip(losses[500:], losses[501:]))
-    # And the oscillation along u is period 2.
-    assert summary["flip_fraction"] > 0.9
-
-
 UV = """
     name = "uv"
     steps = 200
@@ -246,7 +222,7 @@ UV = """
     [optimizer]
     lr_relative = {rel}
     [measure]
-    sharpness_every = 1
+    sharpness_every = {every}
     tolerance = 1e-8
 """
 
@@ -256,8 +232,10 @@ UV = """
                                          (4.5, "diverged")])
 def test_uv_catapult_band(rel, regime, seed):
     """Lewkowycz et al.: ηλ0 < 2 descends without a spike and keeps λ ≈ λ0; 2 < ηλ0 < 4 catapults
-    (loss spikes, then converges with λ_final < 2/η); ηλ0 > 4 diverges (for this width)."""
-    arm = arm_of(UV.format(rel=rel, seed=seed))
+    (loss spikes, then converges with λ_final < 2/η); ηλ0 > 4 diverges (for this width). λ_max every
+    5 steps: the catapult detector then sees the drop a few steps later, and the checks read only the
+    last λ_max and the events (every step cost 5× the solves for the same verdicts)."""
+    arm = arm_of(UV.format(rel=rel, seed=seed, every=5))
     records = train(arm)
     steps = of(records, "step")
     losses = [s["loss"] for s in steps]
@@ -333,7 +311,8 @@ def test_uv_one_step_map_is_exact():
     """Lewkowycz et al.'s map (f, λ) → (f(1 − ηλ + η²f²/n), λ + ηf²(ηλ − 4)/n) predicts every step of
     the measured uv run, through the catapult: relative 1e-9, or 1e-12 absolute for f once it is tiny
     (f = u·v/√n is then a cancellation of O(1) terms, accurate to ~eps·‖u‖‖v‖/√n ≈ 1e-15)."""
-    steps = of(train(arm_of(UV.format(rel=3.0, seed=0))), "step")
+    # No λ_max solves: f and the NTK λ (`ntk`) are in every step record.
+    steps = of(train(arm_of(UV.format(rel=3.0, seed=0, every=0))), "step")
     for now, nxt in zip(steps, steps[1:]):
         assert now["f_next_theory"] == pytest.approx(nxt["f"], rel=1e-9, abs=1e-12)
         assert now["ntk_next_theory"] == pytest.approx(nxt["ntk"], rel=1e-9)

@@ -1,8 +1,9 @@
-"""The app on metrics written by the real engine (short headless runs in a subprocess, so this
-test process never imports torch for them): the instruments of issue 4 reach the screen."""
+"""The app on metrics written by the real engine (short runs in a subprocess, so this test process
+never imports torch for them): the instruments of issue 4 reach the screen."""
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -15,26 +16,40 @@ from eos_tui.app import EosApp
 from eos_tui.app.widgets.chart import Chart
 from eos_tui.app.widgets.reparam import latest_checks
 
+# The runs start a real engine (torch) first: slow, so run early (tests/conftest.py), and all on one
+# xdist worker, which makes them once for the whole module.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("real_run")]
 
-def headless(name: str, out: Path, *overrides: str) -> Path:
-    args = [sys.executable, "-m", "eos_tui.cli", "run", name, "--headless", "--out", str(out)]
-    for o in overrides:
-        args += ["--set", o]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return out
+RUNS = {
+    # 21 steps, checks at steps 0, 10, 20: three steps' worth of T_α maps.
+    "reparam": ["steps=21", "measure.reparam_every=10", "measure.sharpness_every=5"],
+    "quadratic": ["steps=40"],
+    "catapult": ["steps=12"],
+}
+
+# The engine's own entry points, as a headless run calls them; one interpreter for the three runs
+# (each new one spends ~3 s of CPU importing torch before its first step).
+ENGINE = """
+import json, sys
+from pathlib import Path
+from eos_tui.engine.runner import run_scenario
+from eos_tui.prepare import prepare_run
+from eos_tui.scenario import load_scenario
+root, runs = Path(sys.argv[1]), json.loads(sys.argv[2])
+for name, overrides in runs.items():
+    sc = load_scenario(name, overrides=overrides)
+    status, _ = run_scenario(sc, prepare_run(sc, out=root / name))
+    assert status == "completed", (name, status)
+"""
 
 
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("real")
-    return {
-        # 21 steps, checks at steps 0, 10, 20: three steps' worth of T_α maps.
-        "reparam": headless("reparam", root / "reparam", "steps=21", "measure.reparam_every=10",
-                            "measure.sharpness_every=5"),
-        "quadratic": headless("quadratic", root / "quadratic", "steps=40"),
-        "catapult": headless("catapult", root / "catapult", "steps=12"),
-    }
+    done = subprocess.run([sys.executable, "-c", ENGINE, str(root), json.dumps(RUNS)],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    return {name: root / name for name in RUNS}
 
 
 async def test_reparameterization_panel_shows_both_sharpnesses(real_runs):
