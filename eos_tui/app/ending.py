@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..launch import engine_alive
-from ..rundir.format import FAILED, INTERRUPTED, MANIFEST_FILE, RUNNING, now_iso, write_json_atomic
+from ..rundir.format import FAILED, INTERRUPTED, mark_run_ended
 from ..rundir.reader import read_manifest
 
 FINALIZED_BY_APP = "app"  # manifest["finalized_by"] when the app, not the engine, wrote the end
@@ -48,20 +48,13 @@ def finalize_manifest(run_dir: Path, status: str, reason: str) -> tuple[dict[str
     Returns (the manifest as it now is, whether this call wrote it). Call only once the engine has
     exited: then nothing else writes the manifest, and a "running" one will never be finished.
     """
-    manifest = read_manifest(run_dir)
-    if manifest is None or manifest.get("status") != RUNNING:
-        return manifest, False
-    manifest["status"] = status
-    manifest["ended"] = now_iso()
-    manifest["error" if status == FAILED else "stop_reason"] = reason
-    manifest["finalized_by"] = FINALIZED_BY_APP
-    arms = manifest.get("arms")
-    if isinstance(arms, dict):
-        for entry in arms.values():
-            if isinstance(entry, dict) and entry.get("status", RUNNING) == RUNNING:
-                entry["status"] = status
-    write_json_atomic(Path(run_dir) / MANIFEST_FILE, manifest)
-    return manifest, True
+    # The same write as every other "the engine could not say it" end: under the manifest lock,
+    # never over a manifest that already ended.
+    if status == FAILED:
+        wrote = mark_run_ended(run_dir, status, error=reason, finalized_by=FINALIZED_BY_APP)
+    else:
+        wrote = mark_run_ended(run_dir, status, stop_reason=reason, finalized_by=FINALIZED_BY_APP)
+    return read_manifest(run_dir), wrote
 
 
 class EngineEnd:

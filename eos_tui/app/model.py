@@ -9,7 +9,6 @@ redraws only when there is something new.
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..rundir.format import ARM_STATUSES, DIVERGED, END, EVENT, REPARAM, RUNNING, SHARPNESS, STEP, step_threshold
+from ..rundir.reader import safe_text
 from .ending import FINALIZED_BY_APP
 
 STEP_FIELDS = ("step", "loss", "lr", "grad_norm", "proj", "disp")
@@ -28,18 +28,15 @@ THEORY_FIELDS = ("loss_theory", "f_next_theory", "ntk_next_theory")
 # sharpness_tracked: λ_max tracked at every step (measure.track_every_step), a lower bound.
 OPTIONAL_STEP_FIELDS = ("loss_theory", "sharpness_tracked")
 RATE_WINDOW_S = 5.0
-# Control characters (C0, DEL, C1): from a run directory they would reach the terminal raw, where
-# `ESC ] 2 ; … BEL` retitles it and worse. Everything shown passes through `printable`.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
 def printable(value: Any) -> str:
-    """`value` as text safe to put on the screen: each control character written as a visible
-    escape (ESC as \\x1b), a newline or tab as a space."""
-    text = str(value)
-    if not _CONTROL.search(text):
-        return text
-    return _CONTROL.sub(lambda m: " " if m.group() in "\n\t\r" else f"\\x{ord(m.group()):02x}", text)
+    """`value` as one line of text safe to put on the screen. Readers already write every control
+    character from a run directory as a visible \\xNN (rundir.reader.safe_text, the one
+    definition); this applies it again to what reaches the app by other paths, and turns the
+    newlines and tabs a reader keeps into spaces (a header line has no room for them)."""
+    text = safe_text(str(value))
+    if "\n" in text or "\t" in text:
+        text = text.replace("\n", " ").replace("\t", " ")
+    return text
 
 
 def _num(value: Any) -> float:

@@ -270,8 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ScenarioError) as e:
         print(f"eos-tui engine: {e}", file=sys.stderr)
         return 2
+    from .errors import ScenarioRefused
+
     try:
         status, _ = run_scenario(scenario, run_dir)
+    except ScenarioRefused as e:  # bad input found once the model was built: one line, as headless says it
+        print(f"eos-tui engine: {e}", file=sys.stderr)
+        return 2
     except Exception as e:  # noqa: BLE001 - the manifest has the traceback
         print(f"eos-tui engine failed: {type(e).__name__}: {e}", file=sys.stderr)
         traceback.print_exc()

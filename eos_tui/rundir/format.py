@@ -295,11 +295,12 @@ def manifest_lock(run_dir: str | os.PathLike[str]) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def mark_run_ended(run_dir: str | os.PathLike[str], status: str, error: str | None = None) -> bool:
+def mark_run_ended(run_dir: str | os.PathLike[str], status: str, error: str | None = None, **fields: Any) -> bool:
     """Write down the end of a run whose engine cannot (it was killed, or died): a manifest that still
     says "running" gets `status` ("interrupted" or "failed"), the end time, `error` if given, and
     every arm still running the same status. Under the manifest lock, so that an engine's own last
-    write is never overwritten; a manifest that already ended is left alone. True if it wrote."""
+    write is never overwritten; a manifest that already ended is left alone. `fields` are written
+    too (the app adds who wrote the end and why). True if it wrote."""
     path = Path(run_dir) / MANIFEST_FILE
     with manifest_lock(run_dir):
         try:
@@ -312,6 +313,7 @@ def mark_run_ended(run_dir: str | os.PathLike[str], status: str, error: str | No
         manifest["status"], manifest["ended"] = status, now_iso()
         if error is not None:
             manifest["error"] = error
+        manifest.update(fields)
         arms = manifest.get("arms")
         for entry in (arms.values() if isinstance(arms, dict) else ()):
             if isinstance(entry, dict) and entry.get("status", RUNNING) == RUNNING:
