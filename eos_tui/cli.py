@@ -242,6 +242,45 @@ def validate(paths: List[str] = typer.Argument(..., help="Scenario files or buil
     raise typer.Exit(EXIT_USAGE if bad else EXIT_OK)
 
 
+data_app = typer.Typer(help="Data sets: fetch the ones scenarios read (data.kind = \"cifar10\").",
+                       no_args_is_help=True, add_completion=False)
+app.add_typer(data_app, name="data")
+
+FETCHABLE = ("cifar10",)
+
+
+@data_app.command("fetch")
+def data_fetch(
+    name: str = typer.Argument(..., help="The data set: cifar10."),
+    path: Optional[Path] = typer.Option(None, "--path", help="Folder to put it in (default: $EOS_TUI_DATA/cifar10, "
+                                                             "else ~/.cache/eos-tui/cifar10); scenarios read it "
+                                                             "with data.path."),
+) -> None:
+    """Download a data set's official archive and check its published MD5 (CIFAR-10: 163 MB).
+
+    It is written under a temporary name and renamed into place only once complete and verified."""
+    if name not in FETCHABLE:
+        raise _err(f"data fetch: unknown data set {name!r}; one of: {', '.join(FETCHABLE)}")
+    from .data import DataError, cifar10
+
+    root = cifar10.root_for(path)
+    typer.echo(f"fetching {cifar10.URL} into {root}", err=True)
+    shown = [-1]
+
+    def progress(done: int, total: int | None) -> None:
+        if total:
+            pct = 100 * done // total
+            if pct // 10 != shown[0] // 10:
+                shown[0] = pct
+                typer.echo(f"  {pct:3d}%  {done / 1e6:.0f} of {total / 1e6:.0f} MB", err=True)
+
+    try:
+        where = cifar10.fetch(path, url=cifar10.URL, md5=cifar10.MD5, progress=progress)
+    except DataError as e:
+        raise _err(str(e), EXIT_FAILED) from None
+    typer.echo(str(where))
+
+
 def main() -> None:
     try:
         app()

@@ -26,7 +26,8 @@ STEP_FIELDS = ("step", "loss", "lr", "grad_norm", "proj", "disp")
 THEORY_FIELDS = ("loss_theory", "f_next_theory", "ntk_next_theory")
 # Per-step fields only some arms write; each gets a column aligned with `step` once it appears.
 # sharpness_tracked: λ_max tracked at every step (measure.track_every_step), a lower bound.
-OPTIONAL_STEP_FIELDS = ("loss_theory", "sharpness_tracked")
+# test_loss: the loss on a held-out split, every measure.test_every steps (NaN between).
+OPTIONAL_STEP_FIELDS = ("loss_theory", "sharpness_tracked", "test_loss")
 RATE_WINDOW_S = 5.0
 def printable(value: Any) -> str:
     """`value` as one line of text safe to put on the screen. Readers already write every control
@@ -111,6 +112,7 @@ class ArmSeries:
         # Theory overlays, only for arms that have them (filled as the records come).
         self.loss_theory = Column()  # the quadratic's exact loss, at the same steps as `step`
         self.sharpness_tracked = Column()  # λ_max tracked every step, at the same steps as `step`
+        self.test_loss = Column()  # held-out loss, aligned with `step`, NaN where not measured
         self.uv_step = Column()  # step t+1 ...
         self.uv_loss_theory = Column()  # ... ½ f_next² predicted from step t by the exact map
         self.uv_sharpness_theory = Column()  # ... and the predicted λ (the NTK) at t+1
@@ -130,6 +132,16 @@ class ArmSeries:
     @property
     def has_tracked_sharpness(self) -> bool:
         return len(self.sharpness_tracked) > 0
+
+    @property
+    def has_test_loss(self) -> bool:
+        return len(self.test_loss) > 0
+
+    def test_loss_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, held-out losses) where one was measured (every measure.test_every steps)."""
+        values = self.test_loss.values
+        keep = np.isfinite(values)
+        return self.step.values[: len(values)][keep], values[keep]
 
     @property
     def has_uv_theory(self) -> bool:

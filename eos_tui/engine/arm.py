@@ -95,6 +95,12 @@ class Arm:
         self.oscillation = Oscillation()
         self.catapult = Catapult()
         self.onset = EosOnset()
+        # Held-out metrics (test_loss, test_accuracy) every test_every steps, where the data has a
+        # held-out split: measure.test_every, or, when it is None, at every sharpness measurement.
+        m = spec.measure
+        every = m.test_every if getattr(m, "test_every", None) is not None else m.sharpness_every
+        has_split = getattr(self.problem, "X_test", None) is not None
+        self.test_every = int(every) if has_split else 0
         # Linear stability of heavy-ball momentum β along an eigendirection λ: |roots of
         # z² − (1 + β − ηλ) z + β| < 1 iff ηλ < 2(1 + β) (Cohen et al. 2021, appendix). β = 0 is GD's 2/η.
         self.momentum = float(spec.optimizer.momentum) if spec.optimizer.kind != "flow" else 0.0
@@ -322,6 +328,8 @@ class Arm:
             step["threshold"] = self.threshold(lr)
         if tracked is not None:
             step.update(tracked)
+        if self.test_every and t % self.test_every == 0:
+            step.update(self.problem.test_metrics(self.theta))  # at θ_t, as the loss
         if self.quadratic_theory is not None:
             step["loss_theory"] = self.quadratic_theory.loss()
             self.quadratic_theory.step(lr)

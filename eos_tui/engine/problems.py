@@ -66,6 +66,10 @@ class Problem:
     def stacked_loss(self) -> Callable[..., torch.Tensor]:
         raise NotImplementedError
 
+    def test_metrics(self, theta: torch.Tensor) -> dict[str, float]:
+        """Loss (and accuracy) on a held-out split; {} for problems without one."""
+        return {}
+
     def batch_data(self) -> tuple[torch.Tensor, ...]:
         return ()
 
@@ -134,10 +138,26 @@ class MLP(Problem):
     X: torch.Tensor
     Y: torch.Tensor  # targets: floats for mse, class indices for cross-entropy
     loss_kind: str = "mse"
+    # A held-out split (cifar10 data.test_n, an npz's X_test/y_test), prepared like X and Y.
+    X_test: torch.Tensor | None = None
+    Y_test: torch.Tensor | None = None
+    labels_test: torch.Tensor | None = None  # class indices of the test split (classification)
+    image_shape: tuple[int, ...] | None = None  # X's rows reshape to this (CIFAR-10: 3, 32, 32)
 
     @property
     def n_examples(self) -> int:
         return self.X.shape[0]
+
+    @torch.no_grad()
+    def test_metrics(self, theta: torch.Tensor) -> dict[str, float]:
+        """Loss (and accuracy, for classification) on the held-out split; {} without one."""
+        if self.X_test is None or self.Y_test is None:
+            return {}
+        out = self.forward(theta, self.X_test)
+        metrics = {"test_loss": float(self._data_loss(out, self.Y_test))}
+        if self.labels_test is not None:
+            metrics["test_accuracy"] = float((out.argmax(dim=-1) == self.labels_test).double().mean())
+        return metrics
 
     def loss(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
         X, Y = (self.X, self.Y) if batch is None else (self.X[batch], self.Y[batch])
@@ -224,6 +244,35 @@ def make_data(spec, loss_kind: str, gen: torch.Generator) -> tuple[torch.Tensor,
     raise ValueError(f"data kind {d.kind!r} has no examples")
 
 
+def load_data(spec, loss_kind: str):
+    """A cifar10 or npz [data] section as float64 CPU tensors: (X, Y, outputs, X_test, Y_test,
+    test labels, image shape). Y as make_data's: one-hot for mse, labels for cross-entropy."""
+    from ..data import DataError, cifar10, npz
+    from .errors import ScenarioRefused
+
+    try:
+        if spec.kind == "cifar10":
+            ds = cifar10.load(spec.path, int(spec.n), int(spec.classes), int(spec.test_n))
+        else:
+            ds = npz.load(spec.path, spec.n, spec.classes)
+    except DataError as e:
+        raise ScenarioRefused(str(e)) from None
+
+    def targets(y):
+        t = torch.from_numpy(y)
+        if ds.classes is None:
+            return t.to(torch.float64)
+        if loss_kind == "cross-entropy":
+            return t.to(torch.int64)
+        return F.one_hot(t.to(torch.int64), ds.classes).to(torch.float64)
+
+    X = torch.from_numpy(ds.X).to(torch.float64)
+    Xt = torch.from_numpy(ds.X_test).to(torch.float64) if ds.X_test is not None else None
+    Yt = targets(ds.y_test) if ds.y_test is not None else None
+    lt = torch.from_numpy(ds.y_test).to(torch.int64) if ds.y_test is not None and ds.classes is not None else None
+    return X, targets(ds.y), ds.outputs, Xt, Yt, lt, ds.image_shape
+
+
 def random_rotation(d: int, gen: torch.Generator) -> torch.Tensor:
     """A seeded Haar-random orthogonal matrix (QR of a Gaussian with the signs fixed)."""
     A = torch.randn(d, d, generator=gen, dtype=torch.float64)
@@ -258,10 +307,17 @@ def build_problem(arm, device: torch.device) -> Problem:
         theta = torch.randn(2 * w, generator=init_gen, dtype=torch.float64) * model.init_scale
         return UV(put(theta), width=w)
     if model.kind == "mlp":
-        X, Y, out_dim = make_data(arm.data, arm.loss, data_gen)
-        sizes = [arm.data.dim, *model.hidden, out_dim]
+        Xt = Yt = lt = None
+        image = None
+        if arm.data.kind in ("cifar10", "npz"):
+            X, Y, out_dim, Xt, Yt, lt, image = load_data(arm.data, arm.loss)
+        else:
+            X, Y, out_dim = make_data(arm.data, arm.loss, data_gen)
+        sizes = [X.shape[1], *model.hidden, out_dim]
         layers, n = _mlp_layout(sizes, model.bias)
         theta = _mlp_init(layers, n, init_gen) * model.init_scale
         return MLP(put(theta), layers=layers, activation=model.activation,
-                   X=put(X), Y=put(Y), loss_kind=arm.loss)
+                   X=put(X), Y=put(Y), loss_kind=arm.loss,
+                   X_test=put(Xt) if Xt is not None else None, Y_test=put(Yt) if Yt is not None else None,
+                   labels_test=put(lt) if lt is not None else None, image_shape=image)
     raise ValueError(f"unknown model kind {model.kind!r}")

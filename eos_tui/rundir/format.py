@@ -68,6 +68,8 @@ class StepRecord(_StepFields, total=False):
     threshold: float  # only with heavy-ball momentum β: 2(1+β)/η; readers take 2/η when absent
     sharpness_tracked: float | None  # measure.track_every_step: λ_max at θ_t (a lower bound)
     tracked_hvps: int
+    test_loss: float  # measure.test_every, where the data has a held-out split: the loss on it at θ_t
+    test_accuracy: float  # the same, classification only: the fraction of held-out examples right
     loss_theory: float  # the quadratic: the closed-form loss
     f: float  # the uv model: output, NTK, and the one-step map's prediction for θ_{t+1}
     ntk: float

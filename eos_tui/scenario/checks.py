@@ -6,8 +6,8 @@ allows, more memory than the machine has. Each of these used to pass `validate` 
 after the run directory was written. They are checked here, before anything is written:
 
     check_limits(scenario)            the engine's own limits; run by the loader on every scenario
-    preflight(scenario, out=, force=) everything else, about this machine and this run: the run
-                                      directory's name, the devices, the memory. `eos-tui run` calls
+    preflight(scenario, out=, force=) everything else, about this machine and this run: the data
+                                      files, the run directory's name, the devices, the memory. `eos-tui run` calls
                                       it before it writes anything, `eos-tui validate` too.
 
 Each raises ScenarioError (ResourceError for memory, which --force overrides) with one line that
@@ -193,11 +193,24 @@ def check_memory(scenario: Scenario, *, force: bool = False,
                         f"or pass --force to run anyway", est)
 
 
+def check_data(scenario: Scenario) -> None:
+    """The data files an arm reads must be there: CIFAR-10's batches folder or archive (only whether
+    they exist: reading them is the engine's work). An npz file was already checked by the schema,
+    which reads its headers to count the parameters."""
+    from ..data import cifar10
+
+    for i, arm in enumerate(scenario.arms):
+        if arm.data.kind == "cifar10" and cifar10.locate(arm.data.path) is None:
+            raise ScenarioError(f"{_where(scenario, i)}: {cifar10.missing_message(arm.data.path)}")
+
+
 def preflight(scenario: Scenario, *, out: str | os.PathLike[str] | None = None, force: bool = False,
               devices: bool = True) -> resources.Estimate | None:
     """Everything `eos-tui run` checks before it writes anything: the run directory's path, the named
     devices (devices=False skips it, for callers that resolve devices with torch themselves), and the
-    memory (force=True skips the refusal). Raises ScenarioError; returns the memory estimate."""
+    memory (force=True skips the refusal), and before those the data files. Raises ScenarioError;
+    returns the memory estimate."""
+    check_data(scenario)
     check_run_dir(scenario, out)
     if devices:
         check_devices(scenario)

@@ -40,8 +40,21 @@ def _bytes(dtype: str) -> int:
 
 
 def output_width(arm: Any) -> int:
-    data = arm.data
-    return int(data.classes) if data.kind == "random-labels" else int(getattr(data, "outputs", 1))
+    return int(arm.data_shape()[1])
+
+
+def data_size(arm: Any) -> tuple[int, int, int]:
+    """(training rows, held-out rows, input features) an MLP's data has: the synthetic kinds' n and
+    dim, CIFAR-10's 3072 features, an npz file's shapes from its headers (X is not read)."""
+    d = arm.data
+    rows, dim = arm.data_rows(), arm.data_shape()[0]
+    if d.kind == "cifar10":
+        held = int(d.test_n)
+    elif d.kind == "npz":
+        held = int(d.info().test_n)
+    else:
+        held = 0
+    return rows, held, dim
 
 
 def parameter_count(arm: Any) -> int:
@@ -85,16 +98,19 @@ class Estimate:
 
 def estimate_arm(arm: Any) -> ArmEstimate:
     b = _bytes(arm.dtype)
-    m, data, measure = arm.model, arm.data, arm.measure
+    m, measure = arm.model, arm.measure
     P = parameter_count(arm)
     k = int(measure.eigenvalues)
     est = ArmEstimate(arm.name, P)
     size_key = {"mlp": "model.hidden", "uv": "model.width", "quadratic": "model.eigenvalues"}.get(m.kind, "model")
     if m.kind == "mlp":
-        n, dim, out = int(data.n), int(data.dim), output_width(arm)
-        # float64 draws (X, Y, labels), kept as they are in float64, copied once in float32
-        drawn = n * (dim + out + 1) * 8
-        est.lasting.append(Term("data", n * (dim + out + 1) * b + (drawn if b != 8 else 0), "data.n"))
+        n, held, dim = data_size(arm)
+        out = output_width(arm)
+        rows = n + held
+        # float64 draws (X, Y, labels) or loaded files (scaled to float64), kept as they are in float64,
+        # copied once in float32; the held-out split beside the training set
+        drawn = rows * (dim + out + 1) * 8
+        est.lasting.append(Term("data", rows * (dim + out + 1) * b + (drawn if b != 8 else 0), "data.n"))
         width = dim + 2 * sum(int(h) for h in m.hidden) + 2 * out
         est.per_step.append(Term("activations over the full batch", 4 * n * width * b, "data.n"))
     est.lasting.append(Term("parameters", (8 + k) * P * b + P * 8, size_key))
@@ -105,7 +121,8 @@ def estimate_arm(arm: Any) -> ArmEstimate:
     if measure.exact:
         hess = 6 * P * P * b
         if m.kind == "mlp":  # the Hessian pushes all P tangents through the network at once
-            hess += 2 * P * int(data.n) * (int(data.dim) + 2 * sum(int(h) for h in m.hidden) + 2 * output_width(arm)) * b
+            n, _, dim = data_size(arm)
+            hess += 2 * P * n * (dim + 2 * sum(int(h) for h in m.hidden) + 2 * output_width(arm)) * b
         est.peak.append(Term("dense Hessian (measure.exact)", hess, "measure.exact"))
     else:
         rows = min(int(measure.max_iter), P)

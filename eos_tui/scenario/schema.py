@@ -10,6 +10,7 @@ unions of one class per kind, so each kind has exactly its own keys; a key of an
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Annotated, Any, ClassVar, List, Literal, Optional, Union
 
@@ -93,8 +94,62 @@ class NoData(_Data):
     kind: Literal["none"] = "none"
 
 
-DataConfig = Annotated[Union[RandomLabelsData, TeacherData, NoData], Field(discriminator="kind")]
-_siblings(RandomLabelsData, TeacherData, NoData, shared={"seed"})
+def _absolute(v: Optional[str]) -> Optional[str]:
+    """A data path as an absolute path (~ expanded, relative to the current directory), so that the
+    resolved scenario a run keeps, and the engine that reads it, mean the same file."""
+    if v is None:
+        return None
+    if not v.strip() or "\x00" in v:
+        raise ValueError("must be a non-empty path")
+    return os.path.abspath(os.path.expanduser(v))
+
+
+class Cifar10Data(_Data):
+    """CIFAR-10, the official "python version" files (eos_tui/data/cifar10.py): the first n training
+    images among the first `classes` classes, test_n test images for a held-out loss."""
+
+    kind: Literal["cifar10"] = "cifar10"
+    path: Optional[str] = None  # None: $EOS_TUI_DATA/cifar10, else ~/.cache/eos-tui/cifar10
+    n: int = Field(5000, gt=0, le=50_000)
+    classes: int = Field(10, ge=2, le=10)
+    test_n: int = Field(0, ge=0, le=10_000)
+
+    DIM: ClassVar[int] = 3 * 32 * 32
+    IMAGE_SHAPE: ClassVar[tuple[int, int, int]] = (3, 32, 32)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: Optional[str]) -> Optional[str]:
+        return _absolute(v)
+
+
+class NpzData(_Data):
+    """The user's own arrays (eos_tui/data/npz.py): X, y, optionally X_test, y_test."""
+
+    kind: Literal["npz"] = "npz"
+    path: str
+    n: Optional[int] = Field(None, gt=0)  # None: every row
+    classes: Optional[int] = Field(None, ge=2)  # integer y only; None: max(y) + 1
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: Optional[str]) -> Optional[str]:
+        return _absolute(v)
+
+    def info(self) -> Any:
+        """What the file's headers say (shapes, dtypes; no data read). Raises KeyProblem."""
+        from ..data import DataError
+        from ..data.npz import inspect
+
+        try:
+            return inspect(self.path, n=self.n, classes=self.classes)
+        except DataError as e:
+            raise KeyProblem("data.path", str(e)) from None
+
+
+DataConfig = Annotated[Union[RandomLabelsData, TeacherData, Cifar10Data, NpzData, NoData],
+                       Field(discriminator="kind")]
+_siblings(RandomLabelsData, TeacherData, Cifar10Data, NpzData, NoData, shared={"seed"})
 
 
 # ---- [model] ------------------------------------------------------------------------------------
@@ -223,7 +278,8 @@ _siblings(ConstantSchedule, WarmupSchedule, StepSchedule, CosineSchedule, shared
 
 # Each section with kinds: its union's members by kind, and the kind an omitted `kind` means.
 KINDS: dict[str, dict[str, type[Section]]] = {
-    "data": {"random-labels": RandomLabelsData, "teacher": TeacherData, "none": NoData},
+    "data": {"random-labels": RandomLabelsData, "teacher": TeacherData, "cifar10": Cifar10Data, "npz": NpzData,
+             "none": NoData},
     "model": {"mlp": MLPModel, "uv": UVModel, "quadratic": QuadraticModel},
     "optimizer": {"gd": GDOptimizer, "sgd": SGDOptimizer, "flow": FlowOptimizer},
     "schedule": {"constant": ConstantSchedule, "warmup": WarmupSchedule, "step": StepSchedule,
@@ -255,6 +311,10 @@ class MeasureConfig(Section):
     # Divergence: the arm ends "diverged" when its loss or parameters are not finite, or its loss
     # exceeds this bound (absolute). None: 1e6 × max(1, the initial loss).
     diverge_above: Optional[float] = Field(None, gt=0)
+    # Held-out loss (and accuracy, for classification) in the step records, where the data has a
+    # held-out split (cifar10 data.test_n > 0, an npz with X_test and y_test): every test_every
+    # steps; None: at every sharpness measurement (every sharpness_every steps); 0: never.
+    test_every: Optional[int] = Field(None, ge=0)
 
     @field_validator("reparam_alphas")
     @classmethod
@@ -337,18 +397,23 @@ class ArmSpec(BaseModel):
     def _fit(self):
         m, d, o = self.model, self.data, self.optimizer
         if m.kind == "mlp" and d.kind == "none":
-            raise KeyProblem("data.kind", "model.kind = 'mlp' needs data: set data.kind to 'random-labels' "
-                                          "or 'teacher' (got 'none')")
+            raise KeyProblem("data.kind", "model.kind = 'mlp' needs data: set data.kind to 'random-labels', "
+                                          "'teacher', 'cifar10' or 'npz' (got 'none')")
         if m.kind in ("uv", "quadratic") and d.kind != "none":
             raise KeyProblem("data.kind", f"model.kind = {m.kind!r} carries its own objective and takes no "
                                           f"data: set data.kind = 'none' (got {d.kind!r})")
-        if self.loss == "cross-entropy" and (m.kind != "mlp" or d.kind != "random-labels"):
-            raise KeyProblem("loss", "'cross-entropy' needs model.kind = 'mlp' and data.kind = 'random-labels' "
-                                     f"(got {m.kind!r} and {d.kind!r})")
+        info = d.info() if isinstance(d, NpzData) and m.kind == "mlp" else None
+        if self.loss == "cross-entropy" and (m.kind != "mlp" or d.kind not in ("random-labels", "cifar10", "npz")):
+            raise KeyProblem("loss", "'cross-entropy' needs model.kind = 'mlp' and class labels (data.kind = "
+                                     f"'random-labels', 'cifar10' or 'npz' with integer y) (got {m.kind!r} and {d.kind!r})")
+        if self.loss == "cross-entropy" and isinstance(d, NpzData) and info is not None and info.classes is None:
+            raise KeyProblem("loss", f"'cross-entropy' needs integer class labels, but y in {d.path} is "
+                                     f"{info.y_dtype} (regression): use loss = 'mse'")
         if o.kind == "sgd" and m.kind != "mlp":
             raise KeyProblem("optimizer.kind", "'sgd' needs a data set (model.kind = 'mlp')")
-        if isinstance(o, SGDOptimizer) and isinstance(d, (RandomLabelsData, TeacherData)) and o.batch_size > d.n:
-            raise KeyProblem("optimizer.batch_size", f"must be ≤ data.n = {d.n} (got {o.batch_size})")
+        n_rows = info.n if info is not None else getattr(d, "n", None)
+        if isinstance(o, SGDOptimizer) and n_rows is not None and o.batch_size > n_rows:
+            raise KeyProblem("optimizer.batch_size", f"must be ≤ data.n = {n_rows} (got {o.batch_size})")
         if self.measure.on == "batch" and o.kind != "sgd":
             raise KeyProblem("measure.on", "'batch' needs optimizer.kind = 'sgd' (GD's batch is the full set)")
         if o.kind == "flow" and not self.measure.sharpness_every:
@@ -374,6 +439,27 @@ class ArmSpec(BaseModel):
             return 2 * m.width
         if isinstance(d, NoData):
             return 0  # refused by _fit anyway: an MLP needs data
-        out = d.classes if isinstance(d, RandomLabelsData) else d.outputs
-        sizes = [d.dim, *m.hidden, out]
+        dim, out = self.data_shape()
+        sizes = [dim, *m.hidden, out]
         return sum(a * b + (b if m.bias else 0) for a, b in zip(sizes[:-1], sizes[1:]))
+
+    def data_shape(self) -> tuple[int, int]:
+        """(input features, outputs) of the data an MLP sees; an npz file's from its headers."""
+        d = self.data
+        if isinstance(d, RandomLabelsData):
+            return d.dim, d.classes
+        if isinstance(d, TeacherData):
+            return d.dim, d.outputs
+        if isinstance(d, Cifar10Data):
+            return d.DIM, d.classes
+        if isinstance(d, NpzData):
+            info = d.info()
+            return info.dim, info.outputs
+        return 0, 0
+
+    def data_rows(self) -> int:
+        """Training examples (an npz file's from its header)."""
+        d = self.data
+        if isinstance(d, NpzData):
+            return int(d.info().n)
+        return int(getattr(d, "n", 1))

@@ -28,6 +28,10 @@ The dotted white trace, where there is one, is **theory**: on the quadratic, the
 on the uv model, the loss the exact one-step map of (f, λ) predicts from the step before.
 
 Under it, the **learning rate** η_t (the schedule: warmup, decay, steps).
+
+The faint dashed trace in an arm's colour, where there is one, is the **held-out loss** (data with a
+test split: `data.test_n` for CIFAR-10, `X_test`/`y_test` in an npz), every `measure.test_every`
+steps: does the flatter minimum that edge-of-stability training finds generalize better?
 """
 
     def compose(self) -> ComposeResult:
@@ -42,6 +46,9 @@ Under it, the **learning rate** η_t (the schedule: warmup, decay, steps).
             if arm.has_loss_theory:
                 loss.append(Series(f"{arm.name}/loss-theory", arm.step.values, arm.loss_theory.values,
                                    THEORY_COLOR, kind="dotted", fit="none"))
+            if arm.has_test_loss:
+                xs, ys = arm.test_loss_points()
+                loss.append(Series(f"{arm.name}/test-loss", xs, ys, color, kind="dashed", faint=True))
             if arm.has_uv_theory:
                 loss.append(Series(f"{arm.name}/loss-uv-map", arm.uv_step.values, arm.uv_loss_theory.values,
                                    THEORY_COLOR, kind="dotted", fit="none"))
@@ -62,4 +69,6 @@ Under it, the **learning rate** η_t (the schedule: warmup, decay, steps).
         eta_text = f" · η {format_value(eta)}" if eta is not None else ""
         theory = any(a.has_loss_theory or a.has_uv_theory for a in model.arms.values())
         extra = f"[{THEORY_COLOR}]┈ theory[/]" if theory else ""
+        if any(a.has_test_loss for a in model.arms.values()):
+            extra = (extra + " " if extra else "") + f"[{MUTED}]╌ held-out[/]"
         self.set_subtitle(legend(model, view, extra) + f" [{MUTED}]({scale}){eta_text}[/]")
