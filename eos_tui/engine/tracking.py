@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .eigensolver import HVP, align_signs
@@ -64,16 +65,17 @@ class PerStepTracker:
     period: 1, or 2 to keep one warm start per step parity (see the module docstring).
     """
 
-    def __init__(self, k: int = 1, tol: float = 2e-2, max_hvps: int = 8, refresh_every: int = 6,
+    def __init__(self, k: int = 1, tol: float = 2.5e-2, max_hvps: int = 8, refresh_every: int = 6,
                  refresh_tol: float = 5e-3, refresh_max_hvps: int = 16, noise: float = 1e-2, period: int = 2,
-                 max_iter: int = 100, generator: torch.Generator | None = None):
+                 jump: float | None = 0.05, max_iter: int = 100, generator: torch.Generator | None = None):
         if k < 1 or refresh_every < 1 or period < 1:
             raise ValueError("need k >= 1, refresh_every >= 1 and period >= 1")
         if max_hvps < k or refresh_max_hvps < k or max_iter < k:
             raise ValueError(f"max_hvps, refresh_max_hvps and max_iter must be >= k = {k}")
         self.k, self.tol, self.max_hvps, self.refresh_every = k, tol, max_hvps, refresh_every
         self.refresh_tol, self.refresh_max_hvps, self.noise, self.period = refresh_tol, refresh_max_hvps, noise, period
-        self.max_iter = max_iter
+        self.max_iter, self.jump = max_iter, jump
+        self._last_by_phase: dict[int, float] = {}  # each phase's last λ_max estimate
         self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         # Per phase (step mod period): the (k, n) start for that phase's next step, and the
         # updates since that phase's last refresh.
@@ -95,6 +97,7 @@ class PerStepTracker:
     def reset(self) -> None:
         self._next_by_phase.clear()
         self._since.clear()
+        self._last_by_phase.clear()
         self._vectors = None
 
     def update(self, hvp: HVP, n: int, dtype=None, device=None) -> TrackResult:
@@ -107,7 +110,7 @@ class PerStepTracker:
         start = self._next_by_phase.get(phase)
         if start is None:  # first update of this phase: from the other phase's vectors, else cold
             start = self._vectors
-            tol, cap, refresh = self.refresh_tol, self.max_iter, True
+            tol, cap, refresh = self.tol, self.max_iter, True
         elif self._since[phase] + 1 >= self.refresh_every:
             tol, cap, refresh = self.refresh_tol, self.refresh_max_hvps, True
         else:
@@ -116,7 +119,9 @@ class PerStepTracker:
             dtype = start.dtype if start is not None else torch.get_default_dtype()
         if device is None:
             device = start.device if start is not None else torch.device("cpu")
-        values, Y, HY, spent, residual = self._lanczos(hvp, n, start, tol, min(cap, n), dtype, device)
+        prev = self._last_by_phase.get(phase) if self.jump is not None and not refresh else None
+        values, Y, HY, spent, residual = self._lanczos(hvp, n, start, tol, min(cap, n), dtype, device, prev)
+        self._last_by_phase[phase] = float(values[0])
         Y = align_signs(Y, self._vectors)
         self._vectors = Y
         # The next start of this phase: one power step, span(HY), free from the products made.
@@ -144,7 +149,8 @@ class PerStepTracker:
         v = v / norm + self.noise * r
         return v / torch.linalg.vector_norm(v)
 
-    def _lanczos(self, hvp: HVP, n: int, start: torch.Tensor | None, tol: float, cap: int, dtype, device):
+    def _lanczos(self, hvp: HVP, n: int, start: torch.Tensor | None, tol: float, cap: int, dtype, device,
+                 prev: float | None = None):
         """Lanczos with full reorthogonalization, stopped when the top-k relative residuals are ≤ tol
         (at ≥ k products) or after `cap` products. Returns (values (k,), Ritz vectors Y (k, n), HY,
         products spent, residual). HY comes from the products already made: no extra HVP."""
@@ -168,21 +174,22 @@ class PerStepTracker:
                 r = r - Vm.T @ (Vm @ r)
             beta = torch.linalg.vector_norm(r).item()
             m = j + 1
-            T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
-            if m > 1:
-                off = torch.tensor(betas, dtype=torch.float64)
-                T += torch.diag(off, 1) + torch.diag(off, -1)
-            theta, S = torch.linalg.eigh(T)  # ascending; tiny, so float64 on the CPU
+            # Ritz pairs of the m×m tridiagonal, in float64 NumPy: tiny, and a torch call per
+            # product costs more than the product itself on the smallest models.
+            T = np.diag(alphas) + (np.diag(betas, 1) + np.diag(betas, -1) if m > 1 else 0.0)
+            theta, S = np.linalg.eigh(T)  # ascending
             top = min(k, m)
-            scale = max(theta.abs().max().item(), 1e-300)
-            # ‖H y_i − θ_i y_i‖ = |β s_{m,i}| (V orthonormal), relative to each pair's own |θ_i|
-            # floored at √eps·radius, as in top_eigenpairs.
+            scale = max(float(np.abs(theta).max()), 1e-300)
             if not (math.isfinite(beta) and math.isfinite(scale)):  # a non-finite product: report it
                 residual, broke_down = math.inf, False
                 break
-            denom = theta[m - top:].abs().clamp_min(eps**0.5 * scale)
-            residual = ((beta * S[-1, m - top:]).abs() / denom).max().item()
+            # ‖H y_i − θ_i y_i‖ = |β s_{m,i}| (V orthonormal), relative to each pair's own |θ_i|
+            # floored at √eps·radius, as in top_eigenpairs.
+            denom = np.maximum(np.abs(theta[m - top:]), eps**0.5 * scale)
+            residual = float((np.abs(beta * S[-1, m - top:]) / denom).max())
             broke_down = beta <= 100 * eps * scale  # span(V) invariant: its Ritz pairs are exact
+            if prev is not None and abs(theta[-1] - prev) > self.jump * abs(prev):
+                tol, cap, prev = self.refresh_tol, max(cap, self.refresh_max_hvps), None  # moving: tighter
             if m >= k and (residual <= tol or broke_down or m >= cap):
                 break
             if broke_down:  # fewer than k pairs in an invariant subspace: continue from a random direction
@@ -193,9 +200,9 @@ class PerStepTracker:
             else:
                 betas.append(beta)
                 V.append(r / beta)
-        C = S[:, m - top:].flip(1).T.to(dtype=dtype, device=device)  # (k, m), descending
+        C = torch.from_numpy(S[:, m - top:][:, ::-1].T.copy()).to(dtype=dtype, device=device)  # (k, m), descending
         Y = C @ torch.stack(V)
         HY = C @ torch.stack(W)
         Y = Y / torch.linalg.vector_norm(Y, dim=1, keepdim=True)
-        values = theta[m - top:].flip(0).to(dtype=dtype, device=device)
+        values = torch.from_numpy(theta[m - top:][::-1].copy()).to(dtype=dtype, device=device)
         return values, Y, HY, m, (0.0 if broke_down else residual)
