@@ -183,9 +183,9 @@ def test_engine_tracks_lambda_max_at_every_step_through_the_edge_of_stability():
 
     Tolerances: every tracked value is a Ritz value of that step's Hessian, so ≤ exact λ_max up to
     float64 rounding (relative 1e-9, far above the ~1e-15 of one eigh; measured: tracked is never
-    above, at least 8e-6 below). Mean relative error < 1% and ≤ 2 HVPs/step are the tracker's
-    claim (measured here: mean 0.15%, max 1.3% during the catapult, 1.73 HVPs/step); the count is
-    deterministic (seeded), the error is far from its bound."""
+    above, at least 2e-6 below). Max error ≤ 1% at the edge (steps 140–200) and ≤ 3% in the
+    catapult, ≤ 2 HVPs/step: the issue's goals (measured: max 0.59%, mean 0.07%, 1.97 HVPs/step,
+    deterministic: seeded)."""
     recs = train(arm_of(ARM_EOS))
     steps, exact_recs = of(recs, "step"), of(recs, "sharpness")
     assert len(steps) == len(exact_recs) == 200
@@ -196,7 +196,8 @@ def test_engine_tracks_lambda_max_at_every_step_through_the_edge_of_stability():
     ratio = EOS_LR * exact / 2
     assert 0.9 < float(ratio[140:].median()) < 1.1 and float(ratio.max()) > 1.2  # through EoS
     assert bool((tracked <= exact * (1 + 1e-9)).all())
-    assert float(((exact - tracked) / exact).mean()) < 0.01
+    err = (exact - tracked) / exact
+    assert float(err[140:].max()) < 0.01 and float(err.max()) < 0.03
     assert all(isinstance(h, int) and h >= 1 for h in hvps)
     assert sum(hvps) / len(hvps) <= 2.0
     # The exact solves cost no HVPs, so the arm's total is the tracker's.
@@ -215,7 +216,7 @@ track_every_step = true
 
 def test_engine_tracks_the_mini_batch_hessian_when_measure_on_batch():
     # The exact solve is on the step's mini-batch; the tracked value must be a lower bound of that
-    # Hessian's λ_max (same 1e-9 rounding slack as above) and close to it (measured mean 0.1%).
+    # Hessian's λ_max (same 1e-9 rounding slack as above) and close to it (measured mean 0.02%, max 0.23%).
     recs = train(arm_of(SGD_TRACK))
     tracked = torch.tensor([s["sharpness_tracked"] for s in of(recs, "step")], dtype=torch.float64)
     exact = torch.tensor([e["eigenvalues"][0] for e in of(recs, "sharpness")], dtype=torch.float64)
