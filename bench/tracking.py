@@ -73,8 +73,8 @@ CONFIGS = [
     ("tol 1e-2, no refresh, no jump rule", dict(tol=1e-2, refresh_every=10**9, jump=None)),
     ("no kick (noise 0)", dict(noise=0.0)),
     ("period 1", dict(period=1)),
-    ("fixed 1 HVP + refresh/6 (≈ the old rule)", dict(tol=1e9, max_hvps=1, jump=None)),
-    ("fixed 2 HVPs, nothing else", dict(tol=1e9, max_hvps=2, refresh_every=10**9, noise=0.0, jump=None)),
+    ("1 HVP + refresh/6, no jump rule (≈ the old rule)", dict(tol=0.0, max_hvps=1, jump=None)),
+    ("2 HVPs always, nothing else", dict(tol=0.0, max_hvps=2, refresh_every=10**9, noise=0.0, jump=None)),
 ]
 
 
@@ -239,6 +239,7 @@ def main(argv=None) -> int:
     C.write_json(args.json_out, {"benchmark": "tracking", "cases": [
         {"name": n, "n": prob_.dim, "lr": lr, "catapult_steps": cat, "edge_steps": edge, "steps": len(ths),
          "lanczos_vs_dense": chk} for n, prob_, ths, _lam, cat, edge, lr, chk in cases],
+        "reference_checks": [{"case": c[0], **chk} for c in cases for chk in c[7]],
         "rows": rows, "timing": timing})
     return 0
 

@@ -161,29 +161,30 @@ class PerStepTracker:
         (at ≥ k products) or after `cap` products. Returns (values (k,), Ritz vectors Y (k, n), HY,
         products spent, residual). HY comes from the products already made: no extra HVP."""
         k, eps = self.k, torch.finfo(dtype).eps
-        q = self._start(start, n, dtype, device)
-        V: list[torch.Tensor] = [q]
-        W: list[torch.Tensor] = []
+        most = min(n, max(cap, self.refresh_max_hvps if prev is not None else cap))  # the jump rule may extend
+        V = torch.empty(most, n, dtype=dtype, device=device)  # basis, preallocated: no stacking per product
+        W = torch.empty(most, n, dtype=dtype, device=device)  # its products
+        V[0] = self._start(start, n, dtype, device)
         alphas: list[float] = []
         betas: list[float] = []
         while True:
-            w = hvp(V[-1]).reshape(n).to(dtype=dtype, device=device)
-            W.append(w)
             j = len(alphas)
+            m = j + 1
+            w = W[j] = hvp(V[j]).reshape(n).to(dtype=dtype, device=device)
             alpha = torch.dot(w, V[j]).item()
             alphas.append(alpha)
             r = w - alpha * V[j]
             if j > 0:
                 r = r - betas[j - 1] * V[j - 1]
-            Vm = torch.stack(V)
-            for _ in range(2):  # "twice is enough"
-                r = r - Vm.T @ (Vm @ r)
+                Vm = V[:m]
+                r = r - Vm.T @ (Vm @ r)  # full reorthogonalization (after the three-term step: twice)
             beta = torch.linalg.vector_norm(r).item()
-            m = j + 1
-            # Ritz pairs of the m×m tridiagonal, in float64 NumPy: tiny, and a torch call per
-            # product costs more than the product itself on the smallest models.
-            T = np.diag(alphas) + (np.diag(betas, 1) + np.diag(betas, -1) if m > 1 else 0.0)
-            theta, S = np.linalg.eigh(T)  # ascending
+            # Ritz pairs of the m×m tridiagonal, in float64 NumPy: tiny, and torch calls on tiny
+            # tensors cost more than the arithmetic on the smallest models.
+            if m == 1:
+                theta, S = np.array([alpha]), np.ones((1, 1))
+            else:
+                theta, S = np.linalg.eigh(np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1))  # ascending
             top = min(k, m)
             scale = max(float(np.abs(theta).max()), 1e-300)
             if not (math.isfinite(beta) and math.isfinite(scale)):  # a non-finite product: report it
@@ -194,21 +195,21 @@ class PerStepTracker:
             denom = np.maximum(np.abs(theta[m - top:]), eps**0.5 * scale)
             residual = float((np.abs(beta * S[-1, m - top:]) / denom).max())
             broke_down = beta <= 100 * eps * scale  # span(V) invariant: its Ritz pairs are exact
-            if prev is not None and abs(theta[-1] - prev) > self.jump * abs(prev):
-                tol, cap, prev = self.refresh_tol, max(cap, self.refresh_max_hvps), None  # moving: tighter
-            if m >= k and (residual <= tol or broke_down or m >= cap):
+            if prev is not None and self.jump is not None and abs(theta[-1] - prev) > self.jump * abs(prev):
+                tol, cap, prev = self.refresh_tol, most, None  # the Hessian moves: go on to the refresh tolerance
+            if m >= k and (residual <= tol or broke_down or m >= cap) or m >= most:
                 break
             if broke_down:  # fewer than k pairs in an invariant subspace: continue from a random direction
                 q = self._start(None, n, dtype, device)
-                q = q - Vm.T @ (Vm @ q)
+                q = q - V[:m].T @ (V[:m] @ q)
                 betas.append(0.0)
-                V.append(q / torch.linalg.vector_norm(q))
+                V[m] = q / torch.linalg.vector_norm(q)
             else:
                 betas.append(beta)
-                V.append(r / beta)
+                V[m] = r / beta
         C = torch.from_numpy(S[:, m - top:][:, ::-1].T.copy()).to(dtype=dtype, device=device)  # (k, m), descending
-        Y = C @ torch.stack(V)
-        HY = C @ torch.stack(W)
+        Y = C @ V[:m]
+        HY = C @ W[:m]
         Y = Y / torch.linalg.vector_norm(Y, dim=1, keepdim=True)
         values = torch.from_numpy(theta[m - top:][::-1].copy()).to(dtype=dtype, device=device)
         return values, Y, HY, m, (0.0 if broke_down else residual)
