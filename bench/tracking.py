@@ -62,18 +62,19 @@ lr = 0.78
 
 # (label, kwargs): the default first, then the curve (cheaper / dearer) and the old tracker's rule.
 CONFIGS = [
-    ("default (tol 2.5e-2, jump 5%, refresh/6 to 5e-3)", {}),
-    ("refresh to 2e-3", dict(refresh_tol=2e-3)),
-    ("tol 3e-2, refresh/7 to 2e-3", dict(tol=3e-2, refresh_every=7, refresh_tol=2e-3)),
-    ("refresh/8", dict(refresh_every=8)),
-    ("refresh/4", dict(refresh_every=4)),
+    ("default (tol 2.5e-2, jump 5%, refresh/7 to 3e-3)", {}),
+    ("refresh/6 to 5e-3", dict(refresh_every=6, refresh_tol=5e-3)),
+    ("refresh/7 to 2e-3", dict(refresh_tol=2e-3)),
+    ("refresh/10", dict(refresh_every=10)),
+    ("refresh/5", dict(refresh_every=5)),
     ("tol 1.5e-2", dict(tol=1.5e-2)),
+    ("tol 3e-2", dict(tol=3e-2)),
     ("no jump rule", dict(jump=None)),
     ("no refresh", dict(refresh_every=10**9)),
     ("tol 1e-2, no refresh, no jump rule", dict(tol=1e-2, refresh_every=10**9, jump=None)),
     ("no kick (noise 0)", dict(noise=0.0)),
     ("period 1", dict(period=1)),
-    ("1 HVP + refresh/6, no jump rule (≈ the old rule)", dict(tol=0.0, max_hvps=1, jump=None)),
+    ("1 HVP + refresh/7, no jump rule", dict(tol=0.0, max_hvps=1, jump=None)),
     ("2 HVPs always, nothing else", dict(tol=0.0, max_hvps=2, refresh_every=10**9, noise=0.0, jump=None)),
 ]
 

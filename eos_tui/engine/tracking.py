@@ -27,8 +27,8 @@ Hessian oscillates with them, so the best warm start for step t is the vector fr
 t − 1: with `period=2` the tracker keeps one vector per parity of the step.
 
 Every reported value is a Ritz value of the current Hessian, i.e. a lower bound on λ_max: the error is
-always an underestimate. Defaults (tol 2.5e-2, max_hvps 8, jump 5%, refresh every 6 updates of each
-parity to 5e-3 within 16 HVPs, noise 1e-2, period 2) were picked on float64 tanh MLPs against the
+always an underestimate. Defaults (tol 2.5e-2, max_hvps 8, jump 5%, refresh every 7 updates of each
+parity to 3e-3 within 16 HVPs, noise 1e-2, period 2) were picked on float64 tanh MLPs against the
 dense Hessian (bench/tracking.py): < 2 HVPs/step, ≤ 1% at the edge of stability. BENCHMARKS.md has
 the trade-off curve, and the cases where it falls short: eigenvalue clusters a few % wide whose top
 member changes (up to ~3–8% low for a few steps).
@@ -71,8 +71,8 @@ class PerStepTracker:
     runs to refresh_tol too; None turns that off.
     """
 
-    def __init__(self, k: int = 1, tol: float = 2.5e-2, max_hvps: int = 8, refresh_every: int = 6,
-                 refresh_tol: float = 5e-3, refresh_max_hvps: int = 16, noise: float = 1e-2, period: int = 2,
+    def __init__(self, k: int = 1, tol: float = 2.5e-2, max_hvps: int = 8, refresh_every: int = 7,
+                 refresh_tol: float = 3e-3, refresh_max_hvps: int = 16, noise: float = 1e-2, period: int = 2,
                  jump: float | None = 0.05, max_iter: int = 100, generator: torch.Generator | None = None):
         if k < 1 or refresh_every < 1 or period < 1:
             raise ValueError("need k >= 1, refresh_every >= 1 and period >= 1")
