@@ -4,8 +4,8 @@ what it costs in time.
     python bench/tracking.py [--tiny] [--repeats 3] [--json-out PATH]
 
 Three float64 tanh-MLP GD trajectories, each with the exact λ_max at every step:
-  edge+catapult   tests/test_tracking.py's 6→10→3 MLP (103 parameters, 24 points), η = 0.78, 200 steps:
-                  a catapult (ηλ/2 up to 1.49, steps 45–140), then the edge (steps 140–200);
+  edge+catapult   tests/test_tracking.py's 6→10→3 MLP (103 parameters, 24 points), η = 0.78, 300 steps:
+                  a catapult (ηλ/2 up to 1.49, steps 45–140), then the edge (steps 140–300);
   eos-small       the eos scenario at the bench's "small" size (16→32→32→4, 1,732 parameters, 128
                   points), η = 0.5, 1,000 steps: catapult (ηλ/2 up to 1.88) at steps 80–300, edge 500–1000;
   eos-tiny        the "tiny" size (8→16→4, 212 parameters), η = 1.0, 400 steps: a catapult at steps
@@ -178,8 +178,8 @@ def main(argv=None) -> int:
     # ---- trajectories with their exact λ_max -------------------------------------------------
     cases = []
     p = build_problem(load_scenario_text(TEST_MLP, source="<bench>").arms[0], torch.device("cpu"))
-    th = trajectory(p, 0.78, 200 if not tiny else 60)
-    cases.append(("edge+catapult", p, th, exact_dense(p, th), (45, 140), (140, 200), 0.78, []))
+    th = trajectory(p, 0.78, 300 if not tiny else 60)
+    cases.append(("edge+catapult", p, th, exact_dense(p, th), (45, 140), (140, 300), 0.78, []))
     p = C.problem("tiny", 1.0, dtype="float64")
     th = trajectory(p, 1.0, 400 if not tiny else 40)
     cases.append(("eos-tiny", p, th, exact_dense(p, th), (0, 80), (200, 400), 1.0, []))
