@@ -14,9 +14,10 @@ Exact: the dense Hessian's eigvalsh where it is cheap (edge+catapult, eos-tiny, 
 eos-small a warm Lanczos to residual 1e-9 (6 pairs), checked against the dense Hessian every 100 steps.
 
 Each tracker configuration (the trade-off curve) runs along each trajectory and reports HVPs/step and
-the max relative error in the catapult window and at the edge. Timing, in the same process, rows
-interleaved, median of --repeats: the engine's own arm (eos_tui.engine.arm.Arm, as `eos-tui run`
-drives it) with measure.track_every_step off and on, on eos-small; and one HVP in gradients for
+the max relative error in the catapult window and at the edge. Timing, in the same process, median
+of --repeats: the engine's own arm (eos_tui.engine.arm.Arm, as `eos-tui run` drives it) with
+measure.track_every_step off and on, on eos-small, the two arms stepped alternately (one step of each
+in turn, so that a shared machine's load weighs on both alike); and one HVP in gradients for
 make_hvp (reverse-over-reverse, graph built once per θ), torch.func.jvp(grad) (what make_hvp was) and
 torch.autograd.functional.hvp.
 """
@@ -123,14 +124,21 @@ def arm_spec(prob_text: str, track: bool):
     return load_scenario_text(text, source="<bench>").arms[0]
 
 
-def time_arm(spec) -> tuple[float, float]:
-    arm = Arm(spec, torch.device("cpu"))
-    t0 = time.perf_counter()
-    arm.begin()
-    while arm.status is None:
-        arm.step()
-    hv = arm.hvps_total / max(arm.t, 1)
-    return time.perf_counter() - t0, hv
+def time_arms(plain_spec, tracked_spec) -> tuple[float, float, float]:
+    """Seconds spent in the steps of a plain and a tracked arm, stepped alternately (one step of
+    each in turn), so that the load of a shared machine weighs on both alike; and the tracked arm's
+    HVPs per step."""
+    arms = [Arm(plain_spec, torch.device("cpu")), Arm(tracked_spec, torch.device("cpu"))]
+    spent = [0.0, 0.0]
+    for arm in arms:
+        arm.begin()
+    while any(a.status is None for a in arms):
+        for i, arm in enumerate(arms):
+            if arm.status is None:
+                t0 = time.perf_counter()
+                arm.step()
+                spent[i] += time.perf_counter() - t0
+    return spent[0], spent[1], arms[1].hvps_total / max(arms[1].t, 1)
 
 
 def hvp_costs(prob, repeats: int) -> dict[str, float]:
@@ -222,10 +230,9 @@ def main(argv=None) -> int:
     costs = hvp_costs(prob, args.repeats)  # first: it also warms up autograd's lazy imports
     plain_s, tracked_s, hvps = [], [], []
     for _ in range(args.repeats):
-        s, _h = time_arm(arm_spec(size_text, False))
-        plain_s.append(s)
-        s, h = time_arm(arm_spec(size_text, True))
-        tracked_s.append(s)
+        a, b, h = time_arms(arm_spec(size_text, False), arm_spec(size_text, True))
+        plain_s.append(a)
+        tracked_s.append(b)
         hvps.append(h)
     ratio = [b / a for a, b in zip(plain_s, tracked_s)]
     timing = {"plain_run_s": plain_s, "tracked_run_s": tracked_s, "tracked_over_plain": ratio,
