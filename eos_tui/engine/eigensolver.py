@@ -334,12 +334,31 @@ def exact_top(H: torch.Tensor, k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def make_hvp(loss_fn: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor) -> HVP:
-    """v ↦ H(θ) v by forward-over-reverse (jvp of grad): one forward-mode pass through the
-    backward graph, about the cost of two gradients, and it never materializes H."""
-    grad_fn = torch.func.grad(loss_fn)
+    """v ↦ H(θ) v by reverse-over-reverse autograd; never materializes H.
+
+    The gradient's graph (∇L(θ) with create_graph) is built once, at the first product, and every
+    product then is one backward pass through it, retained for the next: about one gradient's cost
+    each, and two for the first (forward + graph-building backward + that pass). Measured against
+    the alternatives on the small models this engine runs (bench/tracking.py, BENCHMARKS.md):
+    `torch.func.jvp(torch.func.grad(L))` (forward-over-reverse) costs 4–10 gradients a product,
+    almost all of it functorch's per-call wrapping, and `torch.autograd.functional.hvp` rebuilds
+    the graph on every call (≈ 3 gradients). Same derivative, equal to rounding.
+
+    The graph lives as long as the returned function: drop it when θ moves.
+    """
     theta = theta.detach()
+    graph: list[torch.Tensor] = []  # [θ leaf, ∇L(θ) with its graph], built at the first call
 
     def hvp(v: torch.Tensor) -> torch.Tensor:
-        return torch.func.jvp(grad_fn, (theta,), (v.to(theta),))[1]
+        with torch.enable_grad():
+            if not graph:
+                x = theta.clone().requires_grad_()
+                (g,) = torch.autograd.grad(loss_fn(x), x, create_graph=True)
+                graph[:] = [x, g]
+            x, g = graph
+            if not g.requires_grad:  # ∇L does not depend on θ (a loss linear in θ): H = 0
+                return torch.zeros_like(theta)
+            (hv,) = torch.autograd.grad(g, x, v.detach().to(theta), retain_graph=True, allow_unused=True)
+        return torch.zeros_like(theta) if hv is None else hv
 
     return hvp

@@ -1,51 +1,50 @@
-"""λ_max at every training step for about one Hessian-vector product per step.
+"""λ_max at every training step for about two Hessian-vector products per step.
 
-A converged Lanczos solve, even warm-started, costs several HVPs (≈ 5-10 on the eos scenario, see
-BENCHMARKS.md), because it must build a Krylov space big enough to *certify* its answer. Between two
-consecutive GD steps, though, the Hessian barely moves, so most of that certification is redundant.
-`PerStepTracker` therefore spends, on an ordinary step, exactly k HVPs (k = tracked eigenpairs):
+A converged Lanczos solve at every step would cost several HVPs (≈ 3–10 on the eos scenario at
+tol 1e-2–1e-3, see BENCHMARKS.md), and most of it is redundant: between two consecutive GD steps the
+Hessian barely moves. `PerStepTracker` runs, at every step, a *short* Lanczos iteration from the
+previous step's vector and stops it adaptively:
 
-  1. W = H U for the k tracked vectors U (the previous step's "next" vectors);
-  2. Rayleigh–Ritz on span(U): the k×k matrix UᵀHU = U Wᵀ gives Ritz values θ and vectors Y = SᵀU,
-     with HY = SᵀW for free, hence the residuals R = HY − θY with no extra HVP. Ritz values on a
-     subspace are lower bounds of the true top ones, and their error is *quadratic* in the
-     subspace's angle to the true eigenvectors: a vector 10% off gives a value ~1% off at most;
-  3. U ← orth(HY): one step of power (subspace) iteration, carried over to the next training step.
-     Power iteration's weakness, slow separation of a cluster λ₁ ≈ λ₂, costs little here: a
-     vector mixing clustered eigenvectors has a Rayleigh quotient inside the cluster, i.e. within
-     the cluster's width of λ₁.
+  1. Start from the tracked vector carried over from the previous step (below), plus a small random
+     kick (`noise`, relative): the kick keeps every direction represented, so that an eigenvector
+     which overtakes the tracked one (a catapult, a crossing inside a cluster) is picked up by the
+     Krylov space within a few steps instead of never.
+  2. Lanczos, one HVP at a time, with the Ritz pairs of the small tridiagonal and their residuals
+     ‖Hy − θy‖ = |β s_m| after every product, for free. Stop as soon as the top-k relative residuals
+     are ≤ `tol` (most steps: 1–2 HVPs), or after `max_hvps`. So the HVPs go where the Hessian moves:
+     more during a catapult or a learning-rate change, fewer on a plateau.
+  3. Carry over, for the next step, one power step of the top Ritz vectors: Hy is a combination of
+     the products already computed (no extra HVP), and it is a better start than y itself.
+  4. Every `refresh_every` updates (of each parity, below), the same iteration runs to the tighter
+     `refresh_tol` (at most `refresh_max_hvps`): this bounds the drift of the cheap steps, which stop
+     on a residual that cannot tell a cluster's second eigenvector from its first.
+  5. A step whose top Ritz value has moved by more than `jump` (relative) from the same parity's
+     last estimate also continues to `refresh_tol`: the Hessian is moving fast (a catapult, a
+     learning-rate change) and the carried-over vector may have lost the top direction.
 
-At the edge of stability the iterates oscillate with period 2 along the top eigenvector, and the
+At the edge of stability the iterates oscillate with period 2 along the top eigenvector and the
 Hessian oscillates with them, so the best warm start for step t is the vector from step t − 2, not
-t − 1: with `period=2` the tracker keeps one subspace per parity of the step and warm-starts each
-from its own previous value (measured on the eos trajectory: ~20% lower mean error at equal cost).
+t − 1: with `period=2` the tracker keeps one vector per parity of the step.
 
-Every `refresh_every` steps — and at once when the relative residual exceeds `refresh_residual`
-(the Hessian moved fast: a catapult, a learning-rate change) — it runs the full warm-started
-`top_eigenpairs` to `tol`, which also brings in directions that power iteration cannot see (a new
-eigenvector overtaking the tracked ones: Lanczos's warm start carries a random kick). That bounds
-the drift; the average cost is k + (refresh cost)/refresh_every HVPs per step.
-
-Defaults (refresh_every=7, tol=1e-2, refresh_residual=0.05, period=2) are the cheapest measured
-setting under 2 HVPs/step on the eos scenario's lr-0.50 trajectory (bench/tracking.py): 1.99
-HVPs/step, mean error 0.5%, but up to 9% during the catapult and 1.4% in the late EoS phase, where
-the top ~6 eigenvalues sit within 3.5% and the top eigenvector changes within that cluster from
-one step to the next. Every reported value is a Ritz value of the current Hessian, i.e. a lower
-bound on λ_max. Tried and not kept (see BENCHMARKS.md): Rayleigh–Ritz with gradient secants
-(g_{t+1} − g_t is H at the segment's *midpoint* times the step, 3–20% off H(θ_t)·step at EoS),
-with the displacement direction (exact HVP), and with a memory of earlier steps' products
-(stale by two steps: fine at EoS, 1–2%/step off during progressive sharpening and the catapult).
+Every reported value is a Ritz value of the current Hessian, i.e. a lower bound on λ_max: the error is
+always an underestimate. Defaults (tol 2.5e-2, max_hvps 8, jump 5%, refresh every 7 updates of each
+parity to 3e-3 within 16 HVPs, noise 1e-2, period 2) were picked on float64 tanh MLPs against the
+dense Hessian (bench/tracking.py): < 2 HVPs/step, ≤ 1% at the edge of stability. BENCHMARKS.md has
+the trade-off curve, and the cases where it falls short: eigenvalue clusters a few % wide whose top
+member changes (up to ~3–8% low for a few steps).
 
 Engine code: imports torch, never textual.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from .eigensolver import HVP, align_signs, top_eigenpairs
+from .eigensolver import HVP, align_signs
 
 
 @dataclass
@@ -53,34 +52,42 @@ class TrackResult:
     eigenvalues: torch.Tensor  # (k,), descending
     eigenvectors: torch.Tensor  # (k, n), unit norm, sign-aligned with the previous step's
     hvps: int  # spent this step
-    residual: float  # max_i ‖H y_i − θ_i y_i‖ / max_j |θ_j|
-    refreshed: bool  # True when this step ran a full converged solve
+    residual: float  # max_i ‖H y_i − θ_i y_i‖ / |θ_i| over the k pairs
+    refreshed: bool  # True when this step ran to the tighter refresh tolerance
 
     def __iter__(self):  # (eigenvalues, eigenvectors, hvps, residual), like Arm.eigenpairs
         return iter((self.eigenvalues, self.eigenvectors, self.hvps, self.residual))
 
 
 class PerStepTracker:
-    """Top-k eigenpairs of the training Hessian, updated every step for ≈ k HVPs.
+    """Top-k eigenpairs of the training Hessian, updated every step by a short, adaptive Lanczos.
 
-    k: pairs tracked (k HVPs per ordinary step). refresh_every: a converged warm solve every this
-    many updates of each phase (the first update of each phase is always one). period: 1, or 2 to
-    keep one subspace per step parity (see the module docstring). tol: that solve's tolerance. refresh_residual:
-    an ordinary step whose relative residual exceeds this triggers a converged solve at once.
+    k: pairs tracked. tol: relative residual at which an ordinary step stops; max_hvps: its cap.
+    refresh_every: every this many updates of each parity the step runs to refresh_tol instead
+    (at most refresh_max_hvps); the first update of each parity is always one (at most max_iter
+    HVPs, from a random start). noise: relative size of the random kick added to the warm start.
+    period: 1, or 2 to keep one warm start per step parity (see the module docstring).
+    jump: a step whose top Ritz value moved by more than this (relative) from its parity's last one
+    runs to refresh_tol too; None turns that off.
     """
 
-    def __init__(self, k: int = 1, refresh_every: int = 7, tol: float = 1e-2, refresh_residual: float = 0.05,
-                 period: int = 2, max_iter: int = 100, generator: torch.Generator | None = None):
+    def __init__(self, k: int = 1, tol: float = 2.5e-2, max_hvps: int = 8, refresh_every: int = 7,
+                 refresh_tol: float = 3e-3, refresh_max_hvps: int = 16, noise: float = 1e-2, period: int = 2,
+                 jump: float | None = 0.05, max_iter: int = 100, generator: torch.Generator | None = None):
         if k < 1 or refresh_every < 1 or period < 1:
             raise ValueError("need k >= 1, refresh_every >= 1 and period >= 1")
-        self.k, self.refresh_every, self.tol, self.period = k, refresh_every, tol, period
-        self.refresh_residual, self.max_iter = refresh_residual, max_iter
+        if max_hvps < k or refresh_max_hvps < k or max_iter < k:
+            raise ValueError(f"max_hvps, refresh_max_hvps and max_iter must be >= k = {k}")
+        self.k, self.tol, self.max_hvps, self.refresh_every = k, tol, max_hvps, refresh_every
+        self.refresh_tol, self.refresh_max_hvps, self.noise, self.period = refresh_tol, refresh_max_hvps, noise, period
+        self.max_iter, self.jump = max_iter, jump
+        self._last_by_phase: dict[int, float] = {}  # each phase's last λ_max estimate
         self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
-        # Per phase (step mod period): the (k, n) subspace to evaluate at that phase's next step,
-        # and the updates since that phase's last converged solve.
+        # Per phase (step mod period): the (k, n) start for that phase's next step, and the
+        # updates since that phase's last refresh.
         self._next_by_phase: dict[int, torch.Tensor] = {}
         self._since: dict[int, int] = {}
-        self._vectors: torch.Tensor | None = None  # (k, n) last Ritz vectors (for sign alignment)
+        self._vectors: torch.Tensor | None = None  # (k, n) last Ritz vectors (sign alignment)
         self.updates = 0
         self.total_hvps = 0
         self.refreshes = 0
@@ -89,65 +96,120 @@ class PerStepTracker:
     def vectors(self) -> torch.Tensor | None:
         return self._vectors
 
+    @property
+    def mean_hvps(self) -> float:
+        return self.total_hvps / max(self.updates, 1)
+
     def reset(self) -> None:
         self._next_by_phase.clear()
         self._since.clear()
+        self._last_by_phase.clear()
         self._vectors = None
 
     def update(self, hvp: HVP, n: int, dtype=None, device=None) -> TrackResult:
         """Eigenpairs at the parameters `hvp` belongs to. Call once per training step."""
         if self._vectors is not None and self._vectors.shape[-1] != n:
             self.reset()
+        if self.k > n:
+            raise ValueError(f"cannot track k={self.k} eigenpairs of a {n}-parameter model")
         phase = self.updates % self.period
-        U = self._next_by_phase.get(phase)
-        if U is None or self._since[phase] + 1 >= self.refresh_every:
-            result = self._refresh(hvp, n, dtype, device, phase, spent=0)
+        start = self._next_by_phase.get(phase)
+        if start is None:  # first update of this phase: from the other phase's vectors, else cold
+            start = self._vectors
+            tol, cap, refresh = self.tol, self.max_iter, True
+        elif self._since[phase] + 1 >= self.refresh_every:
+            tol, cap, refresh = self.refresh_tol, self.refresh_max_hvps, True
         else:
-            result = self._cheap(hvp, n, U, phase)
-            if result.residual > self.refresh_residual:
-                result = self._refresh(hvp, n, dtype, device, phase, spent=result.hvps)
-        self.updates += 1
-        self.total_hvps += result.hvps
-        return result
-
-    @property
-    def mean_hvps(self) -> float:
-        return self.total_hvps / max(self.updates, 1)
-
-    # ---- the two kinds of step ------------------------------------------------------------
-    def _cheap(self, hvp: HVP, n: int, U: torch.Tensor, phase: int) -> TrackResult:
-        W = torch.stack([hvp(u).reshape(n).to(U) for u in U])  # (k, n): k HVPs
-        G = U @ W.T
-        G = (G + G.T) / 2
-        theta, S = torch.linalg.eigh(G.to(torch.float64))  # ascending; tiny, so float64 on the CPU
-        S = S.flip(1).to(U)
-        theta = theta.flip(0)
-        Y = S.T @ U
-        HY = S.T @ W
-        R = HY - theta.to(U).unsqueeze(1) * Y
-        # Each pair's residual relative to its own |θ_i| (floored at √eps·radius), as in
-        # top_eigenpairs: a large negative eigenvalue must not loosen the test on λ_max.
-        eps = torch.finfo(U.dtype).eps
-        floor = max(eps**0.5 * theta.abs().max().item(), 1e-300)
-        denom = theta.abs().clamp_min(floor).to(U)
-        residual = (torch.linalg.vector_norm(R, dim=1) / denom).max().item()
+            tol, cap, refresh = self.tol, self.max_hvps, False
+        if dtype is None:
+            dtype = start.dtype if start is not None else torch.get_default_dtype()
+        if device is None:
+            device = start.device if start is not None else torch.device("cpu")
+        prev = self._last_by_phase.get(phase) if self.jump is not None and not refresh else None
+        values, Y, HY, spent, residual = self._lanczos(hvp, n, start, tol, min(cap, n), dtype, device, prev)
+        self._last_by_phase[phase] = float(values[0])
         Y = align_signs(Y, self._vectors)
         self._vectors = Y
-        # Power step for the next training step: span(HY) = span(Yθ + R). QR keeps the block
-        # orthonormal; for k = 1 it is just Hy/‖Hy‖.
+        # The next start of this phase: one power step, span(HY), free from the products made.
         nxt = HY if HY.shape[0] == 1 else torch.linalg.qr(HY.T).Q.T
         norms = torch.linalg.vector_norm(nxt, dim=1, keepdim=True)
-        self._next_by_phase[phase] = Y if not torch.isfinite(norms).all() or (norms == 0).any() else nxt / norms
-        self._since[phase] += 1
-        return TrackResult(theta.to(U), Y, len(U), residual, False)
+        ok = bool(torch.isfinite(norms).all()) and bool((norms > 0).all())
+        self._next_by_phase[phase] = nxt / norms if ok else Y
+        self._since[phase] = 0 if refresh else self._since[phase] + 1
+        self.refreshes += int(refresh)
+        self.updates += 1
+        self.total_hvps += spent
+        return TrackResult(values, Y, spent, residual, refresh)
 
-    def _refresh(self, hvp: HVP, n: int, dtype, device, phase: int, spent: int) -> TrackResult:
-        # Warm start: this phase's subspace if there is one, else the latest vectors.
-        v0 = self._next_by_phase.get(phase, self._vectors)
-        res = top_eigenpairs(hvp, n, self.k, v0=v0, tol=self.tol, max_iter=self.max_iter, dtype=dtype,
-                             device=device, generator=self.generator)
-        Y = align_signs(res.eigenvectors, self._vectors)
-        self._vectors = self._next_by_phase[phase] = Y
-        self._since[phase] = 0
-        self.refreshes += 1
-        return TrackResult(res.eigenvalues, Y, res.hvps + spent, res.residual, True)
+    def _start(self, start: torch.Tensor | None, n: int, dtype, device) -> torch.Tensor:
+        """Unit start vector: the warm vectors' sum plus a `noise` kick, or random (cold)."""
+        gen_device = self.generator.device
+        r = torch.randn(n, generator=self.generator, dtype=dtype, device=gen_device).to(device)
+        r = r / torch.linalg.vector_norm(r)
+        if start is None:
+            return r
+        v = start.detach().to(dtype=dtype, device=device).reshape(-1, n).sum(dim=0)
+        norm = torch.linalg.vector_norm(v)
+        if not bool(torch.isfinite(norm)) or norm == 0:
+            return r
+        v = v / norm + self.noise * r
+        return v / torch.linalg.vector_norm(v)
+
+    def _lanczos(self, hvp: HVP, n: int, start: torch.Tensor | None, tol: float, cap: int, dtype, device,
+                 prev: float | None = None):
+        """Lanczos with full reorthogonalization, stopped when the top-k relative residuals are ≤ tol
+        (at ≥ k products) or after `cap` products. Returns (values (k,), Ritz vectors Y (k, n), HY,
+        products spent, residual). HY comes from the products already made: no extra HVP."""
+        k, eps = self.k, torch.finfo(dtype).eps
+        most = min(n, max(cap, self.refresh_max_hvps if prev is not None else cap))  # the jump rule may extend
+        V = torch.empty(most, n, dtype=dtype, device=device)  # basis, preallocated: no stacking per product
+        W = torch.empty(most, n, dtype=dtype, device=device)  # its products
+        V[0] = self._start(start, n, dtype, device)
+        alphas: list[float] = []
+        betas: list[float] = []
+        while True:
+            j = len(alphas)
+            m = j + 1
+            w = W[j] = hvp(V[j]).reshape(n).to(dtype=dtype, device=device)
+            alpha = torch.dot(w, V[j]).item()
+            alphas.append(alpha)
+            r = w - alpha * V[j]
+            if j > 0:
+                r = r - betas[j - 1] * V[j - 1]
+                Vm = V[:m]
+                r = r - Vm.T @ (Vm @ r)  # full reorthogonalization (after the three-term step: twice)
+            beta = torch.linalg.vector_norm(r).item()
+            # Ritz pairs of the m×m tridiagonal, in float64 NumPy: tiny, and torch calls on tiny
+            # tensors cost more than the arithmetic on the smallest models.
+            if m == 1:
+                theta, S = np.array([alpha]), np.ones((1, 1))
+            else:
+                theta, S = np.linalg.eigh(np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1))  # ascending
+            top = min(k, m)
+            scale = max(float(np.abs(theta).max()), 1e-300)
+            if not (math.isfinite(beta) and math.isfinite(scale)):  # a non-finite product: report it
+                residual, broke_down = math.inf, False
+                break
+            # ‖H y_i − θ_i y_i‖ = |β s_{m,i}| (V orthonormal), relative to each pair's own |θ_i|
+            # floored at √eps·radius, as in top_eigenpairs.
+            denom = np.maximum(np.abs(theta[m - top:]), eps**0.5 * scale)
+            residual = float((np.abs(beta * S[-1, m - top:]) / denom).max())
+            broke_down = beta <= 100 * eps * scale  # span(V) invariant: its Ritz pairs are exact
+            if prev is not None and self.jump is not None and abs(theta[-1] - prev) > self.jump * abs(prev):
+                tol, cap, prev = self.refresh_tol, most, None  # the Hessian moves: go on to the refresh tolerance
+            if m >= k and (residual <= tol or broke_down or m >= cap) or m >= most:
+                break
+            if broke_down:  # fewer than k pairs in an invariant subspace: continue from a random direction
+                q = self._start(None, n, dtype, device)
+                q = q - V[:m].T @ (V[:m] @ q)
+                betas.append(0.0)
+                V[m] = q / torch.linalg.vector_norm(q)
+            else:
+                betas.append(beta)
+                V[m] = r / beta
+        C = torch.from_numpy(S[:, m - top:][:, ::-1].T.copy()).to(dtype=dtype, device=device)  # (k, m), descending
+        Y = C @ V[:m]
+        HY = C @ W[:m]
+        Y = Y / torch.linalg.vector_norm(Y, dim=1, keepdim=True)
+        values = torch.from_numpy(theta[m - top:][::-1].copy()).to(dtype=dtype, device=device)
+        return values, Y, HY, m, (0.0 if broke_down else residual)
