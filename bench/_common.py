@@ -24,6 +24,7 @@ RESULTS = ROOT / "bench" / "results"
 
 # ---- the machine --------------------------------------------------------------------------------
 
+
 def machine() -> dict[str, Any]:
     """What a figure came from: CPU model, cores, torch, threads, date."""
     cpu = platform.processor() or "?"
@@ -35,14 +36,21 @@ def machine() -> dict[str, Any]:
                 break
     except (OSError, subprocess.SubprocessError):
         pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
-            "torch_threads": torch.get_num_threads(), "date": _dt.date.today().isoformat()}
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "torch_threads": torch.get_num_threads(),
+        "date": _dt.date.today().isoformat(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
 
 
 # ---- output -------------------------------------------------------------------------------------
+
 
 def fmt(x: Any, spec: str = ".3g") -> str:
     if x is None:
@@ -77,8 +85,9 @@ def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
 def add_common_args(parser, name: str) -> None:
     parser.add_argument("--tiny", action="store_true", help="a few seconds: what the test suite runs")
     parser.add_argument("--json-out", default=str(RESULTS / f"{name}.json"), help="where to write the numbers")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (1: small models run fastest on one thread, see BENCHMARKS.md)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: small models run fastest on one thread, see BENCHMARKS.md)"
+    )
 
 
 def median(xs: Sequence[float]) -> float:
@@ -107,8 +116,7 @@ SIZES = {
 }
 
 
-def eos_spec(size: str = "full", lr: float = 0.5, dtype: str | None = None, seed: int | None = None,
-             extra: Sequence[str] = ()):
+def eos_spec(size: str = "full", lr: float = 0.5, dtype: str | None = None, seed: int | None = None, extra: Sequence[str] = ()):
     """The eos scenario's arm at learning rate `lr` (the lr-0.50 arm by default), resized."""
     from eos_tui.scenario import load_scenario
 

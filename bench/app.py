@@ -45,6 +45,7 @@ def startup(runs: int) -> dict[str, float]:
             subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
             times.append(time.perf_counter() - t0)
         return statistics.median(times)
+
     python = timed([sys.executable, "-c", "pass"])
     help_s = timed(eos_tui_command() + ["--help"])
     return {"help_s": help_s, "python_s": python, "help_over_python": help_s / python}
@@ -75,10 +76,12 @@ def live(scenario: str, overrides: list[str], cols: int, rows: int, seconds: flo
     if pid == 0:
         import fcntl
         import termios
+
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         os.execvpe(cmd[0], cmd, env)
     import fcntl
     import termios
+
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     t_start = time.perf_counter()
@@ -172,19 +175,25 @@ def main() -> int:
         scenario, overrides, runs = "eos", ["steps=100000"], 7
     start = startup(runs)
     lv = live(scenario, overrides, a.cols, a.rows, a.seconds, a.presses)
-    _common.table(f"eos-tui app at {a.cols}×{a.rows}, live `{scenario}` run", ["measure", "value", "goal"], [
-        ("eos-tui --help (median)", f"{start['help_s']:.3f} s", "< 0.3 s"),
-        ("python -c pass (median)", f"{start['python_s']:.3f} s", ""),
-        ("first drawn frame", f"{lv['first_frame_s']:.2f} s", ""),
-        ("bytes to the terminal", f"{lv['bytes_per_second'] / 1000:.1f} KB/s", "< 60 KB/s"),
-        ("app CPU share", _common.fmt(lv["app_cpu_share"], ".0%"), ""),
-        ("engine CPU share", _common.fmt(lv["engine_cpu_share"], ".0%"), ""),
-        ("key latency median / max", f"{_common.fmt(lv['key_latency_median_ms'], '.0f')} / "
-                                     f"{_common.fmt(lv['key_latency_max_ms'], '.0f')} ms", "< 100 ms"),
-        ("keys missed", str(lv["keys_missed"]), "0"),
-    ])
-    _common.write_json(a.json_out, {"startup": start, "live": lv, "scenario": scenario,
-                                    "size": [a.cols, a.rows], "seconds": a.seconds})
+    _common.table(
+        f"eos-tui app at {a.cols}×{a.rows}, live `{scenario}` run",
+        ["measure", "value", "goal"],
+        [
+            ("eos-tui --help (median)", f"{start['help_s']:.3f} s", "< 0.3 s"),
+            ("python -c pass (median)", f"{start['python_s']:.3f} s", ""),
+            ("first drawn frame", f"{lv['first_frame_s']:.2f} s", ""),
+            ("bytes to the terminal", f"{lv['bytes_per_second'] / 1000:.1f} KB/s", "< 60 KB/s"),
+            ("app CPU share", _common.fmt(lv["app_cpu_share"], ".0%"), ""),
+            ("engine CPU share", _common.fmt(lv["engine_cpu_share"], ".0%"), ""),
+            (
+                "key latency median / max",
+                f"{_common.fmt(lv['key_latency_median_ms'], '.0f')} / {_common.fmt(lv['key_latency_max_ms'], '.0f')} ms",
+                "< 100 ms",
+            ),
+            ("keys missed", str(lv["keys_missed"]), "0"),
+        ],
+    )
+    _common.write_json(a.json_out, {"startup": start, "live": lv, "scenario": scenario, "size": [a.cols, a.rows], "seconds": a.seconds})
     return 0
 
 

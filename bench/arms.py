@@ -35,8 +35,7 @@ from eos_tui.scenario import load_scenario  # noqa: E402
 
 def sweep(kind: str, size: str, arms: int, steps: int, sharpness: bool, batched: bool, device: str):
     """The eos scenario rewritten as an η or seeds sweep of `arms` arms."""
-    over = list(C.SIZES[size]) + [f"steps={steps}", f'device="{device}"',
-                                  f'engine.batch_arms="{"auto" if batched else "off"}"']
+    over = list(C.SIZES[size]) + [f"steps={steps}", f'device="{device}"', f'engine.batch_arms="{"auto" if batched else "off"}"']
     if not sharpness:
         over.append("measure.sharpness_every=0")
     sc = load_scenario("eos", overrides=over)
@@ -47,8 +46,12 @@ def sweep(kind: str, size: str, arms: int, steps: int, sharpness: bool, batched:
             lr = 0.1 + 0.5 * i / max(1, arms - 1)
             upd = {"name": f"lr-{lr:.2f}", "optimizer": base.optimizer.model_copy(update={"lr": lr})}
         else:
-            upd = {"name": f"seed-{i}", "seed": i, "data": base.data.model_copy(update={"seed": i}),
-                   "optimizer": base.optimizer.model_copy(update={"lr": 0.5})}
+            upd = {
+                "name": f"seed-{i}",
+                "seed": i,
+                "data": base.data.model_copy(update={"seed": i}),
+                "optimizer": base.optimizer.model_copy(update={"lr": 0.5}),
+            }
         specs.append(base.model_copy(update=upd))
     sc.arms = specs
     return sc
@@ -81,8 +84,7 @@ def main(argv=None) -> int:
     steps = args.steps or (20 if args.tiny else 200)
     repeats = args.repeats or (1 if args.tiny else 3)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    print(f"eos sweeps ({size}): {arms} arms × {steps} steps, {repeats} repeat(s), devices {devices}, "
-          f"{args.threads} torch thread(s)")
+    print(f"eos sweeps ({size}): {arms} arms × {steps} steps, {repeats} repeat(s), devices {devices}, {args.threads} torch thread(s)")
 
     rows = {}
     for device in devices:
@@ -98,25 +100,52 @@ def main(argv=None) -> int:
                         dt, info[b] = timed_run(scs[b])
                         times[b].append(dt)
                 tb, ts = C.median(times[True]), C.median(times[False])
-                diffs = [abs(info[True]["finals"][a] - info[False]["finals"][a]) / abs(info[False]["finals"][a])
-                         for a in info[False]["finals"] if info[False]["finals"][a]]
-                rows[label] = {"sweep": kind, "sharpness": sharp, "device": device, "arms": arms, "steps": steps,
-                               "batched_arm_steps_per_s": arms * steps / tb,
-                               "sequential_arm_steps_per_s": arms * steps / ts,
-                               "speedup": ts / tb, "batched_s": times[True], "sequential_s": times[False],
-                               "batches": info[True]["batches"],
-                               "max_rel_diff_final_loss": max(diffs) if diffs else None}
+                diffs = [
+                    abs(info[True]["finals"][a] - info[False]["finals"][a]) / abs(info[False]["finals"][a])
+                    for a in info[False]["finals"]
+                    if info[False]["finals"][a]
+                ]
+                rows[label] = {
+                    "sweep": kind,
+                    "sharpness": sharp,
+                    "device": device,
+                    "arms": arms,
+                    "steps": steps,
+                    "batched_arm_steps_per_s": arms * steps / tb,
+                    "sequential_arm_steps_per_s": arms * steps / ts,
+                    "speedup": ts / tb,
+                    "batched_s": times[True],
+                    "sequential_s": times[False],
+                    "batches": info[True]["batches"],
+                    "max_rel_diff_final_loss": max(diffs) if diffs else None,
+                }
                 r = rows[label]
-                print(f"  {label}: batched {r['batched_arm_steps_per_s']:.0f} arm-steps/s, sequential "
-                      f"{r['sequential_arm_steps_per_s']:.0f}, speed-up {r['speedup']:.2f}×", flush=True)
-    C.table(f"arms in parallel, eos ({size}), {arms} arms × {steps} steps, {args.threads} thread(s), "
-            f"median of {repeats}", ["sweep", "batched arm-steps/s", "sequential arm-steps/s", "speed-up",
-                                     "final-loss rel diff"],
-            [[k, r["batched_arm_steps_per_s"], r["sequential_arm_steps_per_s"], r["speedup"],
-              r["max_rel_diff_final_loss"]] for k, r in rows.items()])
-    C.write_json(args.json_out, {"benchmark": "arms", "size": size, "arms": arms, "steps": steps,
-                                 "repeats": repeats, "devices": devices, "rows": rows,
-                                 "speedups": {k: r["speedup"] for k, r in rows.items()}})
+                print(
+                    f"  {label}: batched {r['batched_arm_steps_per_s']:.0f} arm-steps/s, sequential "
+                    f"{r['sequential_arm_steps_per_s']:.0f}, speed-up {r['speedup']:.2f}×",
+                    flush=True,
+                )
+    C.table(
+        f"arms in parallel, eos ({size}), {arms} arms × {steps} steps, {args.threads} thread(s), median of {repeats}",
+        ["sweep", "batched arm-steps/s", "sequential arm-steps/s", "speed-up", "final-loss rel diff"],
+        [
+            [k, r["batched_arm_steps_per_s"], r["sequential_arm_steps_per_s"], r["speedup"], r["max_rel_diff_final_loss"]]
+            for k, r in rows.items()
+        ],
+    )
+    C.write_json(
+        args.json_out,
+        {
+            "benchmark": "arms",
+            "size": size,
+            "arms": arms,
+            "steps": steps,
+            "repeats": repeats,
+            "devices": devices,
+            "rows": rows,
+            "speedups": {k: r["speedup"] for k, r in rows.items()},
+        },
+    )
     return 0
 
 

@@ -72,7 +72,7 @@ class MLP:
         sizes = [d_in, *hidden, classes]
         self.shapes, chunks = [], []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            bound = 1.0 / fan_in ** 0.5  # nn.Linear's default init
+            bound = 1.0 / fan_in**0.5  # nn.Linear's default init
             chunks.append((torch.rand(fan_out * fan_in, generator=gen) * 2 - 1) * bound)
             chunks.append((torch.rand(fan_out, generator=gen) * 2 - 1) * bound)
             self.shapes.append((fan_out, fan_in))
@@ -81,7 +81,7 @@ class MLP:
         # fewer degrees of freedom than pixels): with full-rank noise and d_in ≥ n the net would fit
         # the random labels almost linearly, in a few steps, without any progressive sharpening.
         r = max(4, min(d_in, n // 3))
-        A = torch.randn(r, d_in, generator=gen) / r ** 0.5
+        A = torch.randn(r, d_in, generator=gen) / r**0.5
         self.X = (torch.randn(n, r, generator=gen) @ A).to(device)
         labels = torch.randint(0, classes, (n,), generator=gen)
         self.Y = torch.nn.functional.one_hot(labels, classes).float().to(device)
@@ -90,9 +90,9 @@ class MLP:
     def loss(self, theta: torch.Tensor) -> torch.Tensor:
         h, off = self.X, 0
         for i, (o, k) in enumerate(self.shapes):
-            W = theta[off:off + o * k].view(o, k)
+            W = theta[off : off + o * k].view(o, k)
             off += o * k
-            b = theta[off:off + o]
+            b = theta[off : off + o]
             off += o
             h = torch.nn.functional.linear(h, W, b)
             if i < len(self.shapes) - 1:
@@ -104,8 +104,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     C.add_common_args(ap, "gpu")
     ap.add_argument("--device", default="auto", help="auto (cuda if available), cuda, cuda:1, cpu")
-    ap.add_argument("--size", choices=sorted(SIZES), default=None,
-                    help="problem size (default: cifar on CUDA, cpu on the CPU, tiny with --tiny)")
+    ap.add_argument(
+        "--size", choices=sorted(SIZES), default=None, help="problem size (default: cifar on CUDA, cpu on the CPU, tiny with --tiny)"
+    )
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--time-steps", type=int, default=None, help="steps in each timed phase (default 50; tiny 10)")
@@ -123,14 +124,19 @@ def main(argv=None) -> int:
     prob = MLP(d_in, hidden, classes, n_ex, device)
     n = prob.dim
     gen0 = torch.Generator(device=device).manual_seed(0) if device.type == "cuda" else torch.Generator().manual_seed(0)
-    lam0 = float(top_eigenpairs(make_hvp(prob.loss, prob.theta0), n, 1, tol=1e-4, max_iter=200, dtype=torch.float32,
-                                device=device, generator=gen0).eigenvalues[0])
+    lam0 = float(
+        top_eigenpairs(
+            make_hvp(prob.loss, prob.theta0), n, 1, tol=1e-4, max_iter=200, dtype=torch.float32, device=device, generator=gen0
+        ).eigenvalues[0]
+    )
     lr = args.lr or 2 / (SHARPEN * lam0)
     where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "cpu"
     note = "" if size == "cifar" else f"  [NOT the headline size: '{size}'; the CUDA figure needs a GPU]"
-    print(f"device: {where}; size '{size}': MLP {d_in}→{'→'.join(map(str, hidden))}→{classes} tanh, "
-          f"{n:,} parameters, {n_ex:,} synthetic examples, MSE, full-batch GD, float32, η = {lr:g} "
-          f"(2/η = {2 / lr:.4g}; λ_max at init {lam0:.4g}), {steps} steps{note}")
+    print(
+        f"device: {where}; size '{size}': MLP {d_in}→{'→'.join(map(str, hidden))}→{classes} tanh, "
+        f"{n:,} parameters, {n_ex:,} synthetic examples, MSE, full-batch GD, float32, η = {lr:g} "
+        f"(2/η = {2 / lr:.4g}; λ_max at init {lam0:.4g}), {steps} steps{note}"
+    )
 
     grad_fn = torch.func.grad_and_value(prob.loss)
 
@@ -154,7 +160,7 @@ def main(argv=None) -> int:
     lams = torch.stack(lams).cpu().numpy().astype(float)
     losses = torch.stack(losses).cpu().numpy().astype(float)
     ratio = lams * lr / 2
-    second = ratio[steps // 2:]
+    second = ratio[steps // 2 :]
     onset = next((i for i, r in enumerate(ratio) if r >= 1.0), None)
     eos_ok = bool(0.9 <= float(np.median(second)) <= 1.1)
     # Spot checks of the tracked value against a converged solve (tol 1e-5) at a few steps.
@@ -163,11 +169,25 @@ def main(argv=None) -> int:
     chk_steps = sorted({steps // 4, steps // 2, 3 * steps // 4, steps - 1})
     for t in range(steps):
         if t in chk_steps:
-            ref = top_eigenpairs(make_hvp(prob.loss, theta_chk), n, 1, tol=1e-5, max_iter=300, dtype=theta_chk.dtype,
-                                 device=device, generator=tracker.generator)
+            ref = top_eigenpairs(
+                make_hvp(prob.loss, theta_chk),
+                n,
+                1,
+                tol=1e-5,
+                max_iter=300,
+                dtype=theta_chk.dtype,
+                device=device,
+                generator=tracker.generator,
+            )
             lam_ref = float(ref.eigenvalues[0])
-            checks.append({"step": t, "lambda_ref": lam_ref, "lambda_tracked": float(lams[t]),
-                           "rel_err": abs(float(lams[t]) - lam_ref) / abs(lam_ref)})
+            checks.append(
+                {
+                    "step": t,
+                    "lambda_ref": lam_ref,
+                    "lambda_tracked": float(lams[t]),
+                    "rel_err": abs(float(lams[t]) - lam_ref) / abs(lam_ref),
+                }
+            )
         theta_chk, _ = gd_step(theta_chk)
 
     # ---- timed phases ---------------------------------------------------------------------------
@@ -200,34 +220,55 @@ def main(argv=None) -> int:
     s_tracked = timed(tracked, time_steps)
     s_hvp = timed(lambda: hvp(v), time_steps)
 
-    row = {"size": size, "device": where, "params": n, "examples": n_ex, "lr": lr, "steps": steps,
-           "plain_steps_per_s": 1 / s_plain, "tracked_steps_per_s": 1 / s_tracked,
-           "tracked_cost_vs_plain": s_tracked / s_plain, "hvp_cost_vs_plain": s_hvp / s_plain,
-           "tracker_hvps_per_step": tracker.mean_hvps, "lambda_max_init": lam0, "tracker_refreshes": tracker.refreshes,
-           "tracked_run_s": run_s, "eos_onset_step": onset,
-           "median_lr_lambda_over_2_second_half": float(np.median(second)),
-           "max_lr_lambda_over_2": float(ratio.max()), "eos_reached": eos_ok,
-           "final_loss": float(losses[-1]), "spot_checks": checks,
-           "max_spot_check_rel_err": max(c["rel_err"] for c in checks)}
-    C.table(f"Full-batch GD with λ_max tracked every step — {where}, '{size}'",
-            ["quantity", "value"],
-            [["parameters", f"{n:,}"], ["plain GD steps/s", row["plain_steps_per_s"]],
-             ["GD + per-step λ_max, steps/s", row["tracked_steps_per_s"]],
-             ["tracked step / plain step", row["tracked_cost_vs_plain"]],
-             ["one HVP / plain step", row["hvp_cost_vs_plain"]],
-             ["tracker HVPs/step (whole run)", row["tracker_hvps_per_step"]],
-             ["EoS onset (first step with ηλ/2 ≥ 1)", onset],
-             ["median ηλ_max/2, 2nd half", row["median_lr_lambda_over_2_second_half"]],
-             ["max ηλ_max/2", row["max_lr_lambda_over_2"]],
-             ["tracked vs converged, max rel err at steps " + ",".join(str(c["step"]) for c in checks),
-              row["max_spot_check_rel_err"]],
-             ["loss first → last", f"{losses[0]:.4g} → {losses[-1]:.4g}"]])
-    print(("EoS reached: median ηλ_max/2 over the second half is "
-           f"{row['median_lr_lambda_over_2_second_half']:.3f} (within [0.9, 1.1])") if eos_ok else
-          (f"EoS NOT reached: median ηλ_max/2 over the second half is "
-           f"{row['median_lr_lambda_over_2_second_half']:.3f}; raise --lr or --steps"))
-    C.write_json(args.json_out, {"benchmark": "gpu", "cuda": device.type == "cuda", **row,
-                                 "lambda_trace_every_10": lams[::10].tolist()})
+    row = {
+        "size": size,
+        "device": where,
+        "params": n,
+        "examples": n_ex,
+        "lr": lr,
+        "steps": steps,
+        "plain_steps_per_s": 1 / s_plain,
+        "tracked_steps_per_s": 1 / s_tracked,
+        "tracked_cost_vs_plain": s_tracked / s_plain,
+        "hvp_cost_vs_plain": s_hvp / s_plain,
+        "tracker_hvps_per_step": tracker.mean_hvps,
+        "lambda_max_init": lam0,
+        "tracker_refreshes": tracker.refreshes,
+        "tracked_run_s": run_s,
+        "eos_onset_step": onset,
+        "median_lr_lambda_over_2_second_half": float(np.median(second)),
+        "max_lr_lambda_over_2": float(ratio.max()),
+        "eos_reached": eos_ok,
+        "final_loss": float(losses[-1]),
+        "spot_checks": checks,
+        "max_spot_check_rel_err": max(c["rel_err"] for c in checks),
+    }
+    C.table(
+        f"Full-batch GD with λ_max tracked every step — {where}, '{size}'",
+        ["quantity", "value"],
+        [
+            ["parameters", f"{n:,}"],
+            ["plain GD steps/s", row["plain_steps_per_s"]],
+            ["GD + per-step λ_max, steps/s", row["tracked_steps_per_s"]],
+            ["tracked step / plain step", row["tracked_cost_vs_plain"]],
+            ["one HVP / plain step", row["hvp_cost_vs_plain"]],
+            ["tracker HVPs/step (whole run)", row["tracker_hvps_per_step"]],
+            ["EoS onset (first step with ηλ/2 ≥ 1)", onset],
+            ["median ηλ_max/2, 2nd half", row["median_lr_lambda_over_2_second_half"]],
+            ["max ηλ_max/2", row["max_lr_lambda_over_2"]],
+            ["tracked vs converged, max rel err at steps " + ",".join(str(c["step"]) for c in checks), row["max_spot_check_rel_err"]],
+            ["loss first → last", f"{losses[0]:.4g} → {losses[-1]:.4g}"],
+        ],
+    )
+    print(
+        (f"EoS reached: median ηλ_max/2 over the second half is {row['median_lr_lambda_over_2_second_half']:.3f} (within [0.9, 1.1])")
+        if eos_ok
+        else (
+            f"EoS NOT reached: median ηλ_max/2 over the second half is "
+            f"{row['median_lr_lambda_over_2_second_half']:.3f}; raise --lr or --steps"
+        )
+    )
+    C.write_json(args.json_out, {"benchmark": "gpu", "cuda": device.type == "cuda", **row, "lambda_trace_every_10": lams[::10].tolist()})
     return 0
 
 

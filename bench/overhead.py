@@ -91,8 +91,7 @@ def sequential_model(prob) -> torch.nn.Sequential:
     layers = []
     last = len(prob.layers) - 1
     for i, layer in enumerate(prob.layers):
-        lin = torch.nn.Linear(layer.shape[1], layer.shape[0], bias=layer.bias is not None,
-                              dtype=prob.theta0.dtype)
+        lin = torch.nn.Linear(layer.shape[1], layer.shape[0], bias=layer.bias is not None, dtype=prob.theta0.dtype)
         with torch.no_grad():
             lin.weight.copy_(prob.theta0[layer.weight].view(layer.shape))
             if layer.bias is not None:
@@ -125,9 +124,15 @@ def measure(rows: dict, steps: int, repeats: int) -> dict:
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
-    return {name: {"steps_per_s": steps / C.median(ts), "min_steps_per_s": steps / max(ts),
-                   "max_steps_per_s": steps / min(ts), "median_ms_per_step": 1e3 * C.median(ts) / steps}
-            for name, ts in times.items()}
+    return {
+        name: {
+            "steps_per_s": steps / C.median(ts),
+            "min_steps_per_s": steps / max(ts),
+            "max_steps_per_s": steps / min(ts),
+            "median_ms_per_step": 1e3 * C.median(ts) / steps,
+        }
+        for name, ts in times.items()
+    }
 
 
 def main(argv=None) -> int:
@@ -143,8 +148,7 @@ def main(argv=None) -> int:
     repeats = args.repeats or (2 if args.tiny else 7)
     sc = scenario_for(size, steps)
     prob = C.problem(size, LR)
-    print(f"eos lr-0.50 ({size}): n = {prob.dim}, {steps} steps per run, {repeats} interleaved repeats, "
-          f"measurement off")
+    print(f"eos lr-0.50 ({size}): n = {prob.dim}, {steps} steps per run, {repeats} interleaved repeats, measurement off")
     rows = {
         "engine": lambda: run_engine(sc),
         "headless": lambda: run_engine(sc, headless=True),
@@ -161,16 +165,26 @@ def main(argv=None) -> int:
     base = res["loop flat θ"]["steps_per_s"]
     for r in res.values():
         r["ratio_vs_flat_loop"] = base / r["steps_per_s"]  # time ratio: > 1 means slower than the loop
-    C.table(f"engine overhead, eos lr-0.50 ({size}, n={prob.dim}), {steps} steps, {args.threads} thread(s), "
-            f"median of {repeats}", ["row", "steps/s", "ms/step", "× time vs flat loop", "min steps/s", "max steps/s"],
-            [[k, r["steps_per_s"], r["median_ms_per_step"], r["ratio_vs_flat_loop"], r["min_steps_per_s"],
-              r["max_steps_per_s"]] for k, r in res.items()])
-    C.table("torch threads (steps/s, median)", ["row"] + [f"{t} thread(s)" for t in by_threads] + ["2 vs 1"],
-            [[k] + [by_threads[t][k]["steps_per_s"] for t in by_threads]
-             + [by_threads[2][k]["steps_per_s"] / by_threads[1][k]["steps_per_s"]] for k in rows])
+    C.table(
+        f"engine overhead, eos lr-0.50 ({size}, n={prob.dim}), {steps} steps, {args.threads} thread(s), median of {repeats}",
+        ["row", "steps/s", "ms/step", "× time vs flat loop", "min steps/s", "max steps/s"],
+        [
+            [k, r["steps_per_s"], r["median_ms_per_step"], r["ratio_vs_flat_loop"], r["min_steps_per_s"], r["max_steps_per_s"]]
+            for k, r in res.items()
+        ],
+    )
+    C.table(
+        "torch threads (steps/s, median)",
+        ["row"] + [f"{t} thread(s)" for t in by_threads] + ["2 vs 1"],
+        [
+            [k]
+            + [by_threads[t][k]["steps_per_s"] for t in by_threads]
+            + [by_threads[2][k]["steps_per_s"] / by_threads[1][k]["steps_per_s"]]
+            for k in rows
+        ],
+    )
     ratio = res["engine"]["ratio_vs_flat_loop"]
-    print(f"engine / flat loop time ratio: {ratio:.3f} (goal ≤ 1.10); headless: "
-          f"{res['headless']['ratio_vs_flat_loop']:.3f}")
+    print(f"engine / flat loop time ratio: {ratio:.3f} (goal ≤ 1.10); headless: {res['headless']['ratio_vs_flat_loop']:.3f}")
     profile = None
     if args.profile:
         pr = cProfile.Profile()
@@ -181,13 +195,25 @@ def main(argv=None) -> int:
         pstats.Stats(pr, stream=buf).sort_stats("tottime").print_stats(20)
         profile = buf.getvalue()
         print(profile)
-    C.write_json(args.json_out, {
-        "benchmark": "overhead", "size": size, "n": prob.dim, "steps": steps, "repeats": repeats, "lr": LR,
-        "rows": res, "threads": {str(t): r for t, r in by_threads.items()},
-        "ratios": {"engine_vs_flat_loop": ratio, "headless_vs_flat_loop": res["headless"]["ratio_vs_flat_loop"],
-                   "engine_vs_sequential_loop": res["loop nn.Sequential"]["steps_per_s"] / res["engine"]["steps_per_s"]},
-        "profile_top": profile,
-    })
+    C.write_json(
+        args.json_out,
+        {
+            "benchmark": "overhead",
+            "size": size,
+            "n": prob.dim,
+            "steps": steps,
+            "repeats": repeats,
+            "lr": LR,
+            "rows": res,
+            "threads": {str(t): r for t, r in by_threads.items()},
+            "ratios": {
+                "engine_vs_flat_loop": ratio,
+                "headless_vs_flat_loop": res["headless"]["ratio_vs_flat_loop"],
+                "engine_vs_sequential_loop": res["loop nn.Sequential"]["steps_per_s"] / res["engine"]["steps_per_s"],
+            },
+            "profile_top": profile,
+        },
+    )
     return 0
 
 

@@ -45,9 +45,15 @@ async def measure(run: Path, cols: int, rows: int, redraws: int) -> dict[str, fl
         for _ in range(redraws):
             c.render_strips(*c.size)
         one = (time.perf_counter() - t) / redraws
-        return {"records": app.model.records, "load_s": load_s, "charts": len(charts), "points": points,
-                "full_redraw_ms": {"median": 1e3 * statistics.median(times), "max": 1e3 * max(times)},
-                "one_chart_ms": 1e3 * one, "one_chart_points": sum(len(s.xs) for s in c._series)}
+        return {
+            "records": app.model.records,
+            "load_s": load_s,
+            "charts": len(charts),
+            "points": points,
+            "full_redraw_ms": {"median": 1e3 * statistics.median(times), "max": 1e3 * max(times)},
+            "one_chart_ms": 1e3 * one,
+            "one_chart_points": sum(len(s.xs) for s in c._series),
+        }
 
 
 def main() -> int:
@@ -63,12 +69,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="eos-bench-redraw-") as tmp:
         run = synthetic.make_run(Path(tmp) / "run", steps=a.steps)
         r = asyncio.run(measure(run, a.cols, a.rows, a.redraws))
-    _common.table(f"app redraw at {a.cols}×{a.rows}, {a.steps:,} steps × 2 arms", ["measure", "value"], [
-        ("records loaded", f"{r['records']:,} in {r['load_s']:.2f} s"),
-        ("full redraw, median / max", f"{r['full_redraw_ms']['median']:.1f} / {r['full_redraw_ms']['max']:.1f} ms"
-                                      f" ({r['charts']} charts, {r['points']:,} points)"),
-        ("one chart", f"{r['one_chart_ms']:.2f} ms ({r['one_chart_points']:,} points)"),
-    ])
+    _common.table(
+        f"app redraw at {a.cols}×{a.rows}, {a.steps:,} steps × 2 arms",
+        ["measure", "value"],
+        [
+            ("records loaded", f"{r['records']:,} in {r['load_s']:.2f} s"),
+            (
+                "full redraw, median / max",
+                f"{r['full_redraw_ms']['median']:.1f} / {r['full_redraw_ms']['max']:.1f} ms ({r['charts']} charts, {r['points']:,} points)",
+            ),
+            ("one chart", f"{r['one_chart_ms']:.2f} ms ({r['one_chart_points']:,} points)"),
+        ],
+    )
     _common.write_json(a.json_out, {**r, "steps": a.steps, "size": [a.cols, a.rows]})
     return 0
 

@@ -62,6 +62,7 @@ class Counted:
 
 # ---- the methods ------------------------------------------------------------------------------
 
+
 def eos_tui_warm(hvp, n, dtype, state, tol, gen):
     r = top_eigenpairs(hvp, n, 1, v0=state.get("v"), tol=tol, max_iter=200, dtype=dtype, generator=gen)
     state["v"] = r.eigenvectors
@@ -86,8 +87,7 @@ def power_iteration(hvp, n, dtype, gen, tol=1e-3, max_iter=100):
     return eig
 
 
-def power_sequence(hvp, n, dtype, gen, ref: float, target: float = TARGET, max_iter: int = 1000,
-                   rule_tols=(1e-4, 1e-5)) -> dict:
+def power_sequence(hvp, n, dtype, gen, ref: float, target: float = TARGET, max_iter: int = 1000, rule_tols=(1e-4, 1e-5)) -> dict:
     """Power iteration exactly as `power_iteration` (same start, same update), but without its
     stopping rule. Returns {"oracle": (hvps, λ) at the first estimate with |λ − ref|/|ref| ≤ target
     (None if not reached within max_iter), tol: (hvps, λ) where PyHessian's rule with that tol
@@ -116,6 +116,7 @@ def power_sequence(hvp, n, dtype, gen, ref: float, target: float = TARGET, max_i
 def pyhessian_available() -> bool:
     try:
         import pyhessian  # noqa: F401
+
         return True
     except Exception:  # noqa: BLE001 - any import failure means "use the re-implementation"
         return False
@@ -196,13 +197,13 @@ def lobpcg_warm(hvp, n, dtype, state, tol, gen):
     scale = abs(state.get("lam", 1.0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "did not converge" at maxiter is reported via the error
-        vals, vecs = lobpcg(scipy_operator(hvp, n, dtype), X.astype(np_dtype), largest=True,
-                            tol=tol * scale, maxiter=100)
+        vals, vecs = lobpcg(scipy_operator(hvp, n, dtype), X.astype(np_dtype), largest=True, tol=tol * scale, maxiter=100)
     state["X"], state["lam"] = vecs, float(vals[0])
     return float(vals[0])
 
 
 # ---- the reference ----------------------------------------------------------------------------
+
 
 def reference(prob64, theta, dense: bool) -> tuple[float, float | None]:
     """Converged λ_max in float64: ARPACK tight, and dense eigvalsh when asked. Returns
@@ -211,8 +212,7 @@ def reference(prob64, theta, dense: bool) -> tuple[float, float | None]:
     hvp = make_hvp(prob64.loss, th)
     n = th.numel()
     ncv = min(n, 60)
-    lam = float(eigsh(scipy_operator(hvp, n, torch.float64), k=1, which="LA", tol=1e-10, ncv=ncv,
-                      return_eigenvectors=False)[-1])
+    lam = float(eigsh(scipy_operator(hvp, n, torch.float64), k=1, which="LA", tol=1e-10, ncv=ncv, return_eigenvectors=False)[-1])
     if not dense:
         return lam, None
     from eos_tui.engine.eigensolver import dense_hessian
@@ -224,6 +224,7 @@ def reference(prob64, theta, dense: bool) -> tuple[float, float | None]:
 
 # ---- main -------------------------------------------------------------------------------------
 
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     C.add_common_args(ap, "solvers")
@@ -232,8 +233,7 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=None, help="snapshot spacing in steps (default 25; tiny 20)")
     ap.add_argument("--repeats", type=int, default=None, help="passes with fresh random starts (default 2)")
     ap.add_argument("--no-dense", action="store_true", help="skip the dense eigvalsh cross-check")
-    ap.add_argument("--power-max-iter", type=int, default=None,
-                    help="cap on the power-iteration-to-1e-3 runs (default 2000; tiny 300)")
+    ap.add_argument("--power-max-iter", type=int, default=None, help="cap on the power-iteration-to-1e-3 runs (default 2000; tiny 300)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -247,10 +247,18 @@ def main(argv=None) -> int:
     n, dtype = prob.dim, prob.theta0.dtype
     snaps = C.gd_trajectory(prob, lr, steps, every)
     use_pyhessian = pyhessian_available()
-    print(f"eos lr-0.50 ({size}): n = {n} parameters, {prob.n_examples} examples, {dtype}; "
-          f"{len(snaps)} snapshots every {every} steps up to {steps}; {repeats} repeat(s)")
-    print("power iteration row: " + ("the pyhessian package (0.1) itself" if use_pyhessian else
-                                     "pyhessian not importable: faithful re-implementation of its power iteration"))
+    print(
+        f"eos lr-0.50 ({size}): n = {n} parameters, {prob.n_examples} examples, {dtype}; "
+        f"{len(snaps)} snapshots every {every} steps up to {steps}; {repeats} repeat(s)"
+    )
+    print(
+        "power iteration row: "
+        + (
+            "the pyhessian package (0.1) itself"
+            if use_pyhessian
+            else "pyhessian not importable: faithful re-implementation of its power iteration"
+        )
+    )
 
     # References first (they do not depend on the repeat).
     refs, dense_checks = [], []
@@ -260,19 +268,26 @@ def main(argv=None) -> int:
         refs.append(lam)
         if disc is not None:
             dense_checks.append({"step": t, "arpack_vs_dense": disc})
-    print(f"references: λ_max from {refs[0]:.4g} (step 0) to {refs[-1]:.4g} (step {snaps[-1][0]}); "
-          f"2/η = {2 / lr:g}; ARPACK-vs-dense rel. diff: "
-          + (", ".join(f"{d['arpack_vs_dense']:.1e} @ {d['step']}" for d in dense_checks) or "not checked"))
+    print(
+        f"references: λ_max from {refs[0]:.4g} (step 0) to {refs[-1]:.4g} (step {snaps[-1][0]}); "
+        f"2/η = {2 / lr:g}; ARPACK-vs-dense rel. diff: "
+        + (", ".join(f"{d['arpack_vs_dense']:.1e} @ {d['step']}" for d in dense_checks) or "not checked")
+    )
 
     tols = [3e-2, 1e-2, 3e-3, 1e-3]
     methods = [(f"eos-tui warm tol={tol:g}", "eos", tol) for tol in tols]
-    methods += [("power (PyHessian" + ("" if use_pyhessian else ", re-impl.") + ")", "power", None),
-                ("ARPACK cold (Cohen et al.)", "arpack", None)]
+    methods += [
+        ("power (PyHessian" + ("" if use_pyhessian else ", re-impl.") + ")", "power", None),
+        ("ARPACK cold (Cohen et al.)", "arpack", None),
+    ]
     methods += [(f"LOBPCG warm tol={tol:g}", "lobpcg", tol) for tol in tols]
     power_max = args.power_max_iter or (300 if args.tiny else 2000)
     # Derived from one uncapped power-iteration run per snapshot (kind "powerseq").
-    seq_rows = {"oracle": f"power to rel err ≤{TARGET:g} (oracle stop)",
-                1e-4: "power, PyHessian rule tol=1e-4", 1e-5: "power, PyHessian rule tol=1e-5"}
+    seq_rows = {
+        "oracle": f"power to rel err ≤{TARGET:g} (oracle stop)",
+        1e-4: "power, PyHessian rule tol=1e-4",
+        1e-5: "power, PyHessian rule tol=1e-5",
+    }
 
     per = {name: {"hvps": [], "err": [], "ms": []} for name, _, _ in methods}
     per.update({name: {"hvps": [], "err": [], "ms": [], "reached": []} for name in seq_rows.values()})
@@ -317,13 +332,19 @@ def main(argv=None) -> int:
 
     def summary(name):
         d = per[name]
-        return {"mean_hvps": float(np.mean(d["hvps"])), "median_hvps": C.median(d["hvps"]),
-                "max_hvps": max(d["hvps"]), "max_rel_err": max(d["err"]), "median_rel_err": C.median(d["err"]),
-                "frac_within_target": float(np.mean(np.array(d["err"]) <= TARGET)),
-                "median_ms": C.median(d["ms"]),
-                **({"frac_reached": float(np.mean(d["reached"]))} if "reached" in d else {})}
+        return {
+            "mean_hvps": float(np.mean(d["hvps"])),
+            "median_hvps": C.median(d["hvps"]),
+            "max_hvps": max(d["hvps"]),
+            "max_rel_err": max(d["err"]),
+            "median_rel_err": C.median(d["err"]),
+            "frac_within_target": float(np.mean(np.array(d["err"]) <= TARGET)),
+            "median_ms": C.median(d["ms"]),
+            **({"frac_reached": float(np.mean(d["reached"]))} if "reached" in d else {}),
+        }
 
     rows = {name: summary(name) for name in per}
+
     # Headline rows: for the swept warm methods, the loosest tol that meets the target everywhere.
     def pick(kind):
         ok = [name for name, k, _ in methods if k == kind and rows[name]["max_rel_err"] <= TARGET]
@@ -335,38 +356,83 @@ def main(argv=None) -> int:
         rows[name]["hvp_ratio_vs_eos_tui"] = rows[name]["mean_hvps"] / base["mean_hvps"]
         rows[name]["time_ratio_vs_eos_tui"] = rows[name]["median_ms"] / base["median_ms"]
 
-    C.table(f"λ_max solvers on {len(snaps) - 1} warm snapshots × {repeats} (eos lr-0.50, n={n}); "
-            f"headline rows marked *", ["method", "mean HVPs", "max HVPs", "× HVPs vs *eos-tui", "median ms",
-                                        "× time", "max rel err", "median rel err", f"≤{TARGET:g}", "stopped"],
-            [[("* " if name in (best_eos, best_lobpcg) else "  ") + name, r["mean_hvps"], r["max_hvps"],
-              r["hvp_ratio_vs_eos_tui"], r["median_ms"], r["time_ratio_vs_eos_tui"], r["max_rel_err"],
-              r["median_rel_err"], f"{r['frac_within_target']:.0%}",
-              f"{r['frac_reached']:.0%}" if "frac_reached" in r else None] for name, r in rows.items()])
-    print(f"stopped: for the power-to-target rows, the share of snapshots where the criterion was met within "
-          f"{power_max} HVPs (the others count {power_max} HVPs and the last estimate)")
+    C.table(
+        f"λ_max solvers on {len(snaps) - 1} warm snapshots × {repeats} (eos lr-0.50, n={n}); headline rows marked *",
+        [
+            "method",
+            "mean HVPs",
+            "max HVPs",
+            "× HVPs vs *eos-tui",
+            "median ms",
+            "× time",
+            "max rel err",
+            "median rel err",
+            f"≤{TARGET:g}",
+            "stopped",
+        ],
+        [
+            [
+                ("* " if name in (best_eos, best_lobpcg) else "  ") + name,
+                r["mean_hvps"],
+                r["max_hvps"],
+                r["hvp_ratio_vs_eos_tui"],
+                r["median_ms"],
+                r["time_ratio_vs_eos_tui"],
+                r["max_rel_err"],
+                r["median_rel_err"],
+                f"{r['frac_within_target']:.0%}",
+                f"{r['frac_reached']:.0%}" if "frac_reached" in r else None,
+            ]
+            for name, r in rows.items()
+        ],
+    )
+    print(
+        f"stopped: for the power-to-target rows, the share of snapshots where the criterion was met within "
+        f"{power_max} HVPs (the others count {power_max} HVPs and the last estimate)"
+    )
     power_name = [name for name, k, _ in methods if k == "power"][0]
     arpack_name = [name for name, k, _ in methods if k == "arpack"][0]
-    goals = {"fewer_hvps_than_power": rows[power_name]["mean_hvps"] / base["mean_hvps"],
-             "fewer_hvps_than_arpack": rows[arpack_name]["mean_hvps"] / base["mean_hvps"],
-             "fewer_hvps_than_lobpcg": rows[best_lobpcg]["mean_hvps"] / base["mean_hvps"],
-             "fewer_hvps_than_power_to_target": rows[seq_rows["oracle"]]["mean_hvps"] / base["mean_hvps"],
-             "power_to_target_reached_frac": rows[seq_rows["oracle"]]["frac_reached"],
-             "fewer_hvps_than_power_rule_1e-5": rows[seq_rows[1e-5]]["mean_hvps"] / base["mean_hvps"]}
-    print(f"headline eos-tui row: {best_eos}: {goals['fewer_hvps_than_power']:.1f}× fewer HVPs than power "
-          f"iteration (goal ≥ 5), {goals['fewer_hvps_than_arpack']:.1f}× fewer than ARPACK (goal ≥ 3), "
-          f"{goals['fewer_hvps_than_lobpcg']:.1f}× fewer than warm LOBPCG ({best_lobpcg})")
-    print(f"power iteration run until its error is ≤ {TARGET:g} (oracle stop, cap {power_max}): "
-          f"{rows[seq_rows['oracle']]['mean_hvps']:.1f} HVPs on average, reached at "
-          f"{goals['power_to_target_reached_frac']:.0%} of snapshots (unreached count as the cap): "
-          f"{goals['fewer_hvps_than_power_to_target']:.1f}× the HVPs of {best_eos} (goal ≥ 5); PyHessian's rule at "
-          f"tol 1e-5: {rows[seq_rows[1e-5]]['mean_hvps']:.1f} HVPs, max rel err {rows[seq_rows[1e-5]]['max_rel_err']:.1e}")
-    C.write_json(args.json_out, {
-        "benchmark": "solvers", "size": size, "n": n, "dtype": str(dtype), "lr": lr, "steps": steps,
-        "every": every, "repeats": repeats, "target_rel_err": TARGET, "power_max_iter": power_max, "pyhessian_package": use_pyhessian,
-        "references": [{"step": t, "lambda_max": lam} for (t, _), lam in zip(snaps, refs)],
-        "dense_checks": dense_checks, "rows": rows, "headline": {"eos_tui": best_eos, "lobpcg": best_lobpcg},
-        "ratios": goals,
-    })
+    goals = {
+        "fewer_hvps_than_power": rows[power_name]["mean_hvps"] / base["mean_hvps"],
+        "fewer_hvps_than_arpack": rows[arpack_name]["mean_hvps"] / base["mean_hvps"],
+        "fewer_hvps_than_lobpcg": rows[best_lobpcg]["mean_hvps"] / base["mean_hvps"],
+        "fewer_hvps_than_power_to_target": rows[seq_rows["oracle"]]["mean_hvps"] / base["mean_hvps"],
+        "power_to_target_reached_frac": rows[seq_rows["oracle"]]["frac_reached"],
+        "fewer_hvps_than_power_rule_1e-5": rows[seq_rows[1e-5]]["mean_hvps"] / base["mean_hvps"],
+    }
+    print(
+        f"headline eos-tui row: {best_eos}: {goals['fewer_hvps_than_power']:.1f}× fewer HVPs than power "
+        f"iteration (goal ≥ 5), {goals['fewer_hvps_than_arpack']:.1f}× fewer than ARPACK (goal ≥ 3), "
+        f"{goals['fewer_hvps_than_lobpcg']:.1f}× fewer than warm LOBPCG ({best_lobpcg})"
+    )
+    print(
+        f"power iteration run until its error is ≤ {TARGET:g} (oracle stop, cap {power_max}): "
+        f"{rows[seq_rows['oracle']]['mean_hvps']:.1f} HVPs on average, reached at "
+        f"{goals['power_to_target_reached_frac']:.0%} of snapshots (unreached count as the cap): "
+        f"{goals['fewer_hvps_than_power_to_target']:.1f}× the HVPs of {best_eos} (goal ≥ 5); PyHessian's rule at "
+        f"tol 1e-5: {rows[seq_rows[1e-5]]['mean_hvps']:.1f} HVPs, max rel err {rows[seq_rows[1e-5]]['max_rel_err']:.1e}"
+    )
+    C.write_json(
+        args.json_out,
+        {
+            "benchmark": "solvers",
+            "size": size,
+            "n": n,
+            "dtype": str(dtype),
+            "lr": lr,
+            "steps": steps,
+            "every": every,
+            "repeats": repeats,
+            "target_rel_err": TARGET,
+            "power_max_iter": power_max,
+            "pyhessian_package": use_pyhessian,
+            "references": [{"step": t, "lambda_max": lam} for (t, _), lam in zip(snaps, refs)],
+            "dense_checks": dense_checks,
+            "rows": rows,
+            "headline": {"eos_tui": best_eos, "lobpcg": best_lobpcg},
+            "ratios": goals,
+        },
+    )
     return 0
 
 

@@ -99,8 +99,9 @@ def exact_lanczos(prob, thetas, checks_every: int):
     prev: dict[int, torch.Tensor] = {}
     lam = []
     for t, th in enumerate(thetas):
-        r = top_eigenpairs(make_hvp(prob.loss, th), th.numel(), 6, v0=prev.get(t % 2), tol=1e-9, max_iter=400,
-                           generator=gen, dtype=torch.float64)
+        r = top_eigenpairs(
+            make_hvp(prob.loss, th), th.numel(), 6, v0=prev.get(t % 2), tol=1e-9, max_iter=400, generator=gen, dtype=torch.float64
+        )
         prev[t % 2] = r.eigenvectors
         lam.append(float(r.eigenvalues[0]))
     checks = []
@@ -149,8 +150,8 @@ def hvp_costs(prob, repeats: int) -> dict[str, float]:
     gf = torch.func.grad(prob.loss)
     impls = {
         "make_hvp (reverse-over-reverse, graph once per θ)": lambda: make_hvp(prob.loss, th),
-        "torch.func.jvp(grad) (make_hvp before)": lambda: (lambda v: torch.func.jvp(gf, (th,), (v,))[1]),
-        "torch.autograd.functional.hvp": lambda: (lambda v: torch.autograd.functional.hvp(prob.loss, th, v)[1]),
+        "torch.func.jvp(grad) (make_hvp before)": lambda: lambda v: torch.func.jvp(gf, (th,), (v,))[1],
+        "torch.autograd.functional.hvp": lambda: lambda v: torch.autograd.functional.hvp(prob.loss, th, v)[1],
     }
     grad_ms, rows = [], {name: ([], []) for name in impls}
     for _ in range(repeats * 20):
@@ -170,8 +171,12 @@ def hvp_costs(prob, repeats: int) -> dict[str, float]:
     g = C.median(grad_ms)
     out: dict[str, float] = {"gradient_ms": g}
     for name, (first, nxt) in rows.items():
-        out[name] = {"first_ms": C.median(first), "next_ms": C.median(nxt),
-                     "first_in_gradients": C.median(first) / g, "next_in_gradients": C.median(nxt) / g}
+        out[name] = {
+            "first_ms": C.median(first),
+            "next_ms": C.median(nxt),
+            "first_in_gradients": C.median(first) / g,
+            "next_in_gradients": C.median(nxt) / g,
+        }
     return out
 
 
@@ -200,33 +205,53 @@ def main(argv=None) -> int:
         cases = [(c[0], c[1], c[2], c[3], (0, len(c[2]) // 2), (len(c[2]) // 2, len(c[2])), c[6], c[7]) for c in cases]
     for name, prob, _thetas, lam, cat, edge, lr, checks in cases:
         r = lr * lam / 2
-        print(f"{name}: n = {prob.dim}, ηλ/2 max {r.max():.2f} at step {int(r.argmax())}, "
-              f"median at the edge {np.median(r[edge[0]:edge[1]]):.3f}"
-              + (f", Lanczos vs dense max rel diff {max(c['rel_diff'] for c in checks):.1e}" if checks else ""))
+        print(
+            f"{name}: n = {prob.dim}, ηλ/2 max {r.max():.2f} at step {int(r.argmax())}, "
+            f"median at the edge {np.median(r[edge[0] : edge[1]]):.3f}"
+            + (f", Lanczos vs dense max rel diff {max(c['rel_diff'] for c in checks):.1e}" if checks else "")
+        )
 
     # ---- the trade-off curve ----------------------------------------------------------------
     rows = []
-    for label, kw in (CONFIGS if not tiny else CONFIGS[:2]):
+    for label, kw in CONFIGS if not tiny else CONFIGS[:2]:
         row = {"config": label, "kwargs": kw}
         for name, prob, thetas, lam, cat, edge, _, _ in cases:
             tr, err = track(prob, thetas, lam, kw)
-            row[name] = {"hvps_per_step": tr.mean_hvps, "max_err_catapult": float(err[cat[0]:cat[1]].max()),
-                         "max_err_edge": float(err[edge[0]:edge[1]].max()), "mean_err": float(err.mean()),
-                         "min_err": float(err.min())}
+            row[name] = {
+                "hvps_per_step": tr.mean_hvps,
+                "max_err_catapult": float(err[cat[0] : cat[1]].max()),
+                "max_err_edge": float(err[edge[0] : edge[1]].max()),
+                "mean_err": float(err.mean()),
+                "min_err": float(err.min()),
+            }
         rows.append(row)
     names = [c[0] for c in cases]
-    C.table("PerStepTracker against the exact λ_max: HVPs/step · max error in the catapult · at the edge",
-            ["tracker"] + [f"{n} {col}" for n in names for col in ("HVPs/step", "catapult", "edge")],
-            [[r["config"]] + [f"{r[n][c]:.2f}" if c == "hvps_per_step" else f"{r[n][c]:.2%}"
-                              for n in names for c in ("hvps_per_step", "max_err_catapult", "max_err_edge")]
-             for r in rows])
+    C.table(
+        "PerStepTracker against the exact λ_max: HVPs/step · max error in the catapult · at the edge",
+        ["tracker"] + [f"{n} {col}" for n in names for col in ("HVPs/step", "catapult", "edge")],
+        [
+            [r["config"]]
+            + [
+                f"{r[n][c]:.2f}" if c == "hvps_per_step" else f"{r[n][c]:.2%}"
+                for n in names
+                for c in ("hvps_per_step", "max_err_catapult", "max_err_edge")
+            ]
+            for r in rows
+        ],
+    )
 
     # ---- time: the engine's arm, tracked vs plain; one HVP in gradients ----------------------
     prob = cases[-1][1]
-    size_text = (TEST_MLP if tiny else
-                 TEST_MLP.replace("n = 24", "n = 128").replace("dim = 6", "dim = 16").replace("classes = 3", "classes = 4")
-                 .replace("hidden = [10]", "hidden = [32, 32]").replace("lr = 0.78", "lr = 0.5")
-                 .replace("steps = 200", "steps = 1000"))
+    size_text = (
+        TEST_MLP
+        if tiny
+        else TEST_MLP.replace("n = 24", "n = 128")
+        .replace("dim = 6", "dim = 16")
+        .replace("classes = 3", "classes = 4")
+        .replace("hidden = [10]", "hidden = [32, 32]")
+        .replace("lr = 0.78", "lr = 0.5")
+        .replace("steps = 200", "steps = 1000")
+    )
     costs = hvp_costs(prob, args.repeats)  # first: it also warms up autograd's lazy imports
     plain_s, tracked_s, hvps = [], [], []
     for _ in range(args.repeats):
@@ -235,20 +260,36 @@ def main(argv=None) -> int:
         tracked_s.append(b)
         hvps.append(h)
     ratio = [b / a for a, b in zip(plain_s, tracked_s)]
-    timing = {"plain_run_s": plain_s, "tracked_run_s": tracked_s, "tracked_over_plain": ratio,
-              "median_tracked_over_plain": C.median(ratio), "hvps_per_step": C.median(hvps),
-              "goal_1_plus_3_hvps": 1 + 3 * C.median(hvps), "hvp_costs": costs}
-    print(f"engine arm ({'test MLP' if tiny else 'eos-small, 1000 steps'}): tracked / plain = "
-          f"{', '.join(f'{x:.2f}' for x in ratio)} (median {C.median(ratio):.2f}; goal ≤ 1 + 3 × "
-          f"{C.median(hvps):.2f} = {1 + 3 * C.median(hvps):.2f})")
+    timing = {
+        "plain_run_s": plain_s,
+        "tracked_run_s": tracked_s,
+        "tracked_over_plain": ratio,
+        "median_tracked_over_plain": C.median(ratio),
+        "hvps_per_step": C.median(hvps),
+        "goal_1_plus_3_hvps": 1 + 3 * C.median(hvps),
+        "hvp_costs": costs,
+    }
+    print(
+        f"engine arm ({'test MLP' if tiny else 'eos-small, 1000 steps'}): tracked / plain = "
+        f"{', '.join(f'{x:.2f}' for x in ratio)} (median {C.median(ratio):.2f}; goal ≤ 1 + 3 × "
+        f"{C.median(hvps):.2f} = {1 + 3 * C.median(hvps):.2f})"
+    )
     for name, c in costs.items():
         if isinstance(c, dict):
             print(f"  {name}: first {c['first_in_gradients']:.1f}, next {c['next_in_gradients']:.1f} gradients")
-    C.write_json(args.json_out, {"benchmark": "tracking", "cases": [
-        {"name": n, "n": prob_.dim, "lr": lr, "catapult_steps": cat, "edge_steps": edge, "steps": len(ths),
-         "lanczos_vs_dense": chk} for n, prob_, ths, _lam, cat, edge, lr, chk in cases],
-        "reference_checks": [{"case": c[0], **chk} for c in cases for chk in c[7]],
-        "rows": rows, "timing": timing})
+    C.write_json(
+        args.json_out,
+        {
+            "benchmark": "tracking",
+            "cases": [
+                {"name": n, "n": prob_.dim, "lr": lr, "catapult_steps": cat, "edge_steps": edge, "steps": len(ths), "lanczos_vs_dense": chk}
+                for n, prob_, ths, _lam, cat, edge, lr, chk in cases
+            ],
+            "reference_checks": [{"case": c[0], **chk} for c in cases for chk in c[7]],
+            "rows": rows,
+            "timing": timing,
+        },
+    )
     return 0
 
 

@@ -53,11 +53,9 @@ def _check_terminal(without: str) -> None:
     the app never exits, writes escape codes into the pipe and spins the CPU."""
     import os
 
-    missing = [name for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout))
-               if stream is None or not _isatty(stream)]
+    missing = [name for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout)) if stream is None or not _isatty(stream)]
     if missing:
-        raise _err(f"the app needs a terminal, but {' and '.join(missing)} "
-                   f"{'is' if len(missing) == 1 else 'are'} not one; {without}")
+        raise _err(f"the app needs a terminal, but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not one; {without}")
     if os.environ.get("TERM", "").strip().lower() == "dumb":
         raise _err(f"the app cannot draw on TERM=dumb; run it in a full terminal (e.g. TERM=xterm-256color), or {without}")
 
@@ -93,7 +91,9 @@ def _load(target: str, **kwargs):
 def run(
     scenario: str = typer.Argument(..., help="A built-in scenario name (see `eos-tui list`) or a path to a TOML file."),
     headless: bool = typer.Option(False, "--headless", help="No app: a progress display on stderr and a summary at the end."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the run here (must not exist or be empty) instead of runs/<name>-<time>/."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Write the run here (must not exist or be empty) instead of runs/<name>-<time>/."
+    ),
     set_: List[str] = typer.Option([], "--set", help="Override a key, TOML value syntax: --set optimizer.lr=0.05 (repeatable)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for every arm."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Training steps for every arm."),
@@ -112,8 +112,10 @@ def run(
     _check_fps(fps)
     sc = _load(scenario, overrides=list(set_), seed=seed, steps=steps, device=device)
     if not (headless or detach):
-        _check_terminal("use --headless (progress on stderr, a summary at the end) "
-                        "or --detach (train in the background, then `eos-tui watch` from a terminal)")
+        _check_terminal(
+            "use --headless (progress on stderr, a summary at the end) "
+            "or --detach (train in the background, then `eos-tui watch` from a terminal)"
+        )
     _preflight(sc, out=out, force=force, devices=not headless)  # headless resolves devices with torch itself
     if headless:
         from .headless import run_headless
@@ -150,8 +152,7 @@ def watch(
     if not is_run_dir(run_dir):
         raise _err(f"{run_dir} is not a run directory (no manifest.json); see `eos-tui runs`")
     _check_fps(fps)
-    _check_terminal(f"follow the run from a terminal, or list runs with `eos-tui runs` "
-                    f"(the records are in {run_dir}/metrics.jsonl)")
+    _check_terminal(f"follow the run from a terminal, or list runs with `eos-tui runs` (the records are in {run_dir}/metrics.jsonl)")
     from .app import run_app
 
     raise typer.Exit(run_app(run_dir, engine=None, fps=fps, mouse=not no_mouse))
@@ -242,8 +243,7 @@ def validate(paths: List[str] = typer.Argument(..., help="Scenario files or buil
     raise typer.Exit(EXIT_USAGE if bad else EXIT_OK)
 
 
-data_app = typer.Typer(help="Data sets: fetch the ones scenarios read (data.kind = \"cifar10\").",
-                       no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(help='Data sets: fetch the ones scenarios read (data.kind = "cifar10").', no_args_is_help=True, add_completion=False)
 app.add_typer(data_app, name="data")
 
 FETCHABLE = ("cifar10",)
@@ -252,9 +252,11 @@ FETCHABLE = ("cifar10",)
 @data_app.command("fetch")
 def data_fetch(
     name: str = typer.Argument(..., help="The data set: cifar10."),
-    path: Optional[Path] = typer.Option(None, "--path", help="Folder to put it in (default: $EOS_TUI_DATA/cifar10, "
-                                                             "else ~/.cache/eos-tui/cifar10); scenarios read it "
-                                                             "with data.path."),
+    path: Optional[Path] = typer.Option(
+        None,
+        "--path",
+        help="Folder to put it in (default: $EOS_TUI_DATA/cifar10, else ~/.cache/eos-tui/cifar10); scenarios read it with data.path.",
+    ),
 ) -> None:
     """Download a data set's official archive and check its published MD5 (CIFAR-10: 163 MB).
 

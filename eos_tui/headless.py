@@ -38,21 +38,26 @@ class ArmProgress:
         thr = "2/η" if not any(a.optimizer.momentum for a in scenario.arms) else "thr"
         width = console.width
         if width >= 100:
-            columns = [TextColumn("[bold]{task.fields[arm]:<12}"),
-                       *([BarColumn(bar_width=24)] if width >= 135 else []),
-                       TextColumn("{task.completed:>6.0f}/{task.total:<6.0f}"),
-                       TextColumn(f"loss {{task.fields[loss]:>9}}  λ_max {{task.fields[sharp]:>8}}  "
-                                  f"{thr} {{task.fields[thr]:>8}}"),
-                       TextColumn("{task.fields[rate]:>7} steps/s  {task.fields[status]}"),
-                       *([TimeRemainingColumn()] if width >= 110 else [])]
+            columns = [
+                TextColumn("[bold]{task.fields[arm]:<12}"),
+                *([BarColumn(bar_width=24)] if width >= 135 else []),
+                TextColumn("{task.completed:>6.0f}/{task.total:<6.0f}"),
+                TextColumn(f"loss {{task.fields[loss]:>9}}  λ_max {{task.fields[sharp]:>8}}  {thr} {{task.fields[thr]:>8}}"),
+                TextColumn("{task.fields[rate]:>7} steps/s  {task.fields[status]}"),
+                *([TimeRemainingColumn()] if width >= 110 else []),
+            ]
         else:  # an 80-column terminal: the same numbers, shorter headings, one line per arm
-            columns = [TextColumn("[bold]{task.fields[arm]:<12}"), TextColumn("{task.completed:>5.0f}/{task.total:<5.0f}"),
-                       TextColumn(f"L {{task.fields[loss]:>9}} λ {{task.fields[sharp]:>8}} {thr} {{task.fields[thr]:>8}}"),
-                       TextColumn("{task.fields[rate]:>5}/s {task.fields[status]}")]
+            columns = [
+                TextColumn("[bold]{task.fields[arm]:<12}"),
+                TextColumn("{task.completed:>5.0f}/{task.total:<5.0f}"),
+                TextColumn(f"L {{task.fields[loss]:>9}} λ {{task.fields[sharp]:>8}} {thr} {{task.fields[thr]:>8}}"),
+                TextColumn("{task.fields[rate]:>5}/s {task.fields[status]}"),
+            ]
         self.progress = Progress(*columns, console=console, transient=False, refresh_per_second=5)
-        self.tasks = {a.name: self.progress.add_task("", total=a.steps, arm=a.name, loss="—", sharp="—",
-                                                     thr="—", rate="—", status="")
-                      for a in scenario.arms}
+        self.tasks = {
+            a.name: self.progress.add_task("", total=a.steps, arm=a.name, loss="—", sharp="—", thr="—", rate="—", status="")
+            for a in scenario.arms
+        }
         self.t0 = time.monotonic()
         self.pending: dict[str, dict[str, Any]] = {}
         self.last_update = -float("inf")
@@ -95,17 +100,31 @@ class ArmProgress:
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
-    t = Table(title=f"{summary['scenario']} → {summary['run_dir']}", title_justify="left", box=None,
-              header_style="bold", pad_edge=False)
-    for col, just in (("arm", "left"), ("status", "left"), ("steps", "right"), ("loss start→end", "right"),
-                      ("max", "right"), ("λ_max", "right"), ("λη/2", "right"), ("EoS@", "right"),
-                      ("flips", "right")):
+    t = Table(title=f"{summary['scenario']} → {summary['run_dir']}", title_justify="left", box=None, header_style="bold", pad_edge=False)
+    for col, just in (
+        ("arm", "left"),
+        ("status", "left"),
+        ("steps", "right"),
+        ("loss start→end", "right"),
+        ("max", "right"),
+        ("λ_max", "right"),
+        ("λη/2", "right"),
+        ("EoS@", "right"),
+        ("flips", "right"),
+    ):
         t.add_column(col, justify="left" if just == "left" else "right", no_wrap=True)
     for a in summary["arms"]:
-        t.add_row(a["name"], a["status"], str(a["steps_done"]),
-                  f"{_fmt(a['initial_loss'], '.3g')}→{_fmt(a['final_loss'], '.3g')}", _fmt(a["max_loss"], ".3g"),
-                  _fmt(a["final_sharpness"], ".4g"), _fmt(a["eos_ratio"], ".3f"), _fmt(a["eos_onset_step"], "d"),
-                  _fmt(a["flip_fraction"], ".2f"))
+        t.add_row(
+            a["name"],
+            a["status"],
+            str(a["steps_done"]),
+            f"{_fmt(a['initial_loss'], '.3g')}→{_fmt(a['final_loss'], '.3g')}",
+            _fmt(a["max_loss"], ".3g"),
+            _fmt(a["final_sharpness"], ".4g"),
+            _fmt(a["eos_ratio"], ".3f"),
+            _fmt(a["eos_onset_step"], "d"),
+            _fmt(a["flip_fraction"], ".2f"),
+        )
     return t
 
 
@@ -213,13 +232,15 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
 
         # The manifest's reason where it has one ("cannot write …/metrics.jsonl: No space left on device").
         reason = (read_manifest(run_dir) or {}).get("error") or f"{type(e).__name__}: {e}"
-        err.print(f"eos-tui: the run failed: {reason} (details in {run_dir}/manifest.json)",
-                  markup=False, highlight=False)
+        err.print(f"eos-tui: the run failed: {reason} (details in {run_dir}/manifest.json)", markup=False, highlight=False)
         return EXIT_FAILED
     # The engine summarized every arm as it trained (the same summarize_arm): no need to read the
     # whole metrics file back.
-    summary = {"scenario": scenario.name, "run_dir": str(run_dir),
-               "arms": [manifest["arms"][a.name].get("summary") or summarize_arm(a.name, []) for a in scenario.arms]}
+    summary = {
+        "scenario": scenario.name,
+        "run_dir": str(run_dir),
+        "arms": [manifest["arms"][a.name].get("summary") or summarize_arm(a.name, []) for a in scenario.arms],
+    }
     try:
         if as_json:
             sys.stdout.write(json.dumps(summary) + "\n")
@@ -229,8 +250,11 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
             Console(width=None if sys.stdout.isatty() else 120).print(summary_table(summary))
     except (OSError, ValueError) as e:  # stdout full, closed, a closed pipe
         _silence(sys.stdout)
-        err.print(f"eos-tui: cannot write the summary to stdout: {getattr(e, 'strerror', None) or e} "
-                  f"(the run is in {run_dir})", markup=False, highlight=False)
+        err.print(
+            f"eos-tui: cannot write the summary to stdout: {getattr(e, 'strerror', None) or e} (the run is in {run_dir})",
+            markup=False,
+            highlight=False,
+        )
         return EXIT_FAILED
     if status == rf.INTERRUPTED:
         err.print(f"interrupted; the metrics so far are in {run_dir}", markup=False, highlight=False)

@@ -37,10 +37,9 @@ from .rundir.reader import pid_alive, read_manifest
 # An empty entry in PYTHONPATH ("a:" or ":a") means the current directory too, even under
 # safe_path: every '' and '.' entry goes, while explicit directories (a PYTHONPATH that names a
 # source checkout) stay.
-ENGINE_CODE = ("import sys\n"
-               "sys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"
-               "from eos_tui.engine.runner import main\n"
-               "sys.exit(main())\n")
+ENGINE_CODE = (
+    "import sys\nsys.path[:] = [p for p in sys.path if p not in ('', '.')]\nfrom eos_tui.engine.runner import main\nsys.exit(main())\n"
+)
 
 EngineHandle = Union[int, subprocess.Popen]
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from .rundir import format as rf
 
 
-def prepare_run(scenario, *, out: str | os.PathLike[str] | None = None,
-                root: str | os.PathLike[str] = "runs") -> Path:
+def prepare_run(scenario, *, out: str | os.PathLike[str] | None = None, root: str | os.PathLike[str] = "runs") -> Path:
     """Create the run directory (exactly `out`, refused if non-empty, or runs/<name>-<stamp>/),
     write the resolved scenario.toml and a first manifest, and return its path."""
     if out is not None:
@@ -30,13 +29,18 @@ def prepare_run(scenario, *, out: str | os.PathLike[str] | None = None,
     try:
         rf.claim_file(path / rf.SCENARIO_FILE, scenario.to_toml())
         claimed = True
-        manifest = rf.new_manifest(scenario=scenario.name, seed=scenario.seed, device="?",
-                                   arms=[a.name for a in scenario.arms], versions={},
-                                   total_steps=max(a.steps for a in scenario.arms),
-                                   # Our pid until the engine's is written (launch.start_engine, or
-                                   # the engine itself): if this process dies first, readers see
-                                   # "engine lost", not "running" forever.
-                                   pid=os.getpid())
+        manifest = rf.new_manifest(
+            scenario=scenario.name,
+            seed=scenario.seed,
+            device="?",
+            arms=[a.name for a in scenario.arms],
+            versions={},
+            total_steps=max(a.steps for a in scenario.arms),
+            # Our pid until the engine's is written (launch.start_engine, or
+            # the engine itself): if this process dies first, readers see
+            # "engine lost", not "running" forever.
+            pid=os.getpid(),
+        )
         manifest["arm_steps"] = {a.name: a.steps for a in scenario.arms}
         rf.write_json_atomic(path / rf.MANIFEST_FILE, manifest)
         (path / rf.METRICS_FILE).touch()

@@ -33,9 +33,21 @@ def _global(module: str, name: str) -> bytes:
 
 
 def _dtype(code: str) -> bytes:
-    return (_global("numpy", "dtype") + _str(code.encode()) + _int(0) + _int(1) + b"\x87R"
-            + b"(" + _int(3) + _str(b"|" if code[-1] == "1" else b"<") + b"NNN" + b"J\xff\xff\xff\xff"
-            + b"J\xff\xff\xff\xff" + _int(0) + b"tb")
+    return (
+        _global("numpy", "dtype")
+        + _str(code.encode())
+        + _int(0)
+        + _int(1)
+        + b"\x87R"
+        + b"("
+        + _int(3)
+        + _str(b"|" if code[-1] == "1" else b"<")
+        + b"NNN"
+        + b"J\xff\xff\xff\xff"
+        + b"J\xff\xff\xff\xff"
+        + _int(0)
+        + b"tb"
+    )
 
 
 def _obj(v) -> bytes:
@@ -52,9 +64,21 @@ def _obj(v) -> bytes:
     if isinstance(v, np.ndarray):
         code = {np.dtype(np.uint8): "u1", np.dtype("<f8"): "f8", np.dtype("<i8"): "i8"}[v.dtype]
         shape = b"(" + b"".join(_int(s) for s in v.shape) + b"t"
-        return (_global("numpy.core.multiarray", "_reconstruct") + _global("numpy", "ndarray") + _int(0) + b"\x85"
-                + _str(b"b") + b"\x87R" + b"(" + _int(1) + shape + _dtype(code) + b"\x89"
-                + _str(np.ascontiguousarray(v).tobytes()) + b"tb")
+        return (
+            _global("numpy.core.multiarray", "_reconstruct")
+            + _global("numpy", "ndarray")
+            + _int(0)
+            + b"\x85"
+            + _str(b"b")
+            + b"\x87R"
+            + b"("
+            + _int(1)
+            + shape
+            + _dtype(code)
+            + b"\x89"
+            + _str(np.ascontiguousarray(v).tobytes())
+            + b"tb"
+        )
     raise TypeError(type(v))
 
 
@@ -70,10 +94,12 @@ def make_batches(per_batch: int = 8, test: int = 10, seed: int = 0) -> dict[str,
     out = {}
     for i, name in enumerate([f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]):
         m = test if name == "test_batch" else per_batch
-        out[name] = {b"batch_label": f"batch {i + 1} of 5".encode(),
-                     b"labels": [int(v) for v in rng.integers(0, 10, m)],
-                     b"data": rng.integers(0, 256, (m, 3072), dtype=np.uint8),
-                     b"filenames": [f"img_{i}_{j}.png".encode() for j in range(m)]}
+        out[name] = {
+            b"batch_label": f"batch {i + 1} of 5".encode(),
+            b"labels": [int(v) for v in rng.integers(0, 10, m)],
+            b"data": rng.integers(0, 256, (m, 3072), dtype=np.uint8),
+            b"filenames": [f"img_{i}_{j}.png".encode() for j in range(m)],
+        }
     out["batches.meta"] = {b"num_cases_per_batch": per_batch, b"label_names": NAMES, b"num_vis": 3072}
     return out
 

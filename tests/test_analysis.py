@@ -71,10 +71,11 @@ def test_no_catapult_when_loss_only_falls():
 
 def test_summary_eos_ratio_is_mean_of_lambda_eta_over_two_in_second_half():
     recs = [{"type": "step", "arm": "a", "step": t, "loss": 1.0 - t / 100, "lr": 0.1, "proj": None} for t in range(10)]
-    recs += [{"type": "sharpness", "arm": "a", "step": t, "eigenvalues": [s]} for t, s in
-             [(0, 5.0), (4, 19.0), (6, 20.0), (8, 22.0)]]
-    recs += [{"type": "end", "arm": "a", "status": "completed", "steps_done": 10, "final_loss": 0.9},
-             {"type": "step", "arm": "other", "step": 0, "loss": 99.0, "lr": 1.0}]
+    recs += [{"type": "sharpness", "arm": "a", "step": t, "eigenvalues": [s]} for t, s in [(0, 5.0), (4, 19.0), (6, 20.0), (8, 22.0)]]
+    recs += [
+        {"type": "end", "arm": "a", "status": "completed", "steps_done": 10, "final_loss": 0.9},
+        {"type": "step", "arm": "other", "step": 0, "loss": 99.0, "lr": 1.0},
+    ]
     s = summarize_arm("a", recs)
     # second half: steps ≥ 5 → λ ∈ {20, 22} → λη/2 ∈ {1.0, 1.1}
     assert s["eos_ratio"] == pytest.approx(1.05)

@@ -277,7 +277,9 @@ def test_batched_runs_are_deterministic(tmp_path):
 
 
 def test_compatibility_rule():
-    text = ETA_SWEEP + """
+    text = (
+        ETA_SWEEP
+        + """
     [[arm]]
     name = "sgd"
     optimizer = { kind = "sgd", batch_size = 8, lr = 0.1 }
@@ -301,12 +303,12 @@ def test_compatibility_rule():
     name = "relu"
     model.activation = "relu"
     """
+    )
     import textwrap
 
     arms = [Arm(spec, CPU) for spec in scenario(textwrap.dedent(text)).arms]
     groups = [[a.name for a in g] for g in plan(arms)]
-    assert groups == [["small", "eos", "momentum", "decay", "diverge"], ["sgd"], ["flow"], ["alone"],
-                      ["f32", "f32-b"], ["wider"], ["relu"]]
+    assert groups == [["small", "eos", "momentum", "decay", "diverge"], ["sgd"], ["flow"], ["alone"], ["f32", "f32-b"], ["wider"], ["relu"]]
     assert batch_key(arms[5]) is None and batch_key(arms[6]) is None and batch_key(arms[7]) is None
     with pytest.raises(ValueError):
         ArmBatch([arms[0], arms[8]])
@@ -324,10 +326,13 @@ def test_shared_and_stacked_data():
     assert ArmBatch(mixed).data[0].shape == (5, 24, 6)
 
 
-@pytest.mark.parametrize("value, message", [
-    ('"sometimes"', "engine.batch_arms: must be one of 'auto' or 'off' (got \"sometimes\")"),
-    ("true", "engine.batch_arms: must be one of 'auto' or 'off'"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ('"sometimes"', "engine.batch_arms: must be one of 'auto' or 'off' (got \"sometimes\")"),
+        ("true", "engine.batch_arms: must be one of 'auto' or 'off'"),
+    ],
+)
 def test_schema_batch_arms(value, message):
     with pytest.raises(ScenarioError) as e:
         scenario(ETA_SWEEP, overrides=[f"engine.batch_arms={value}"])
@@ -356,6 +361,10 @@ def test_interrupt_mid_batch_ends_every_arm_interrupted(tmp_path):
     # ≥ 12 step records: after the 3rd batched step (the stop is checked between steps, never
     # inside one), in which "diverge" ended by itself (its last step record is the diverged one)
     assert {n: (e["status"], e["steps_done"]) for n, e in ends.items()} == {
-        "small": ("interrupted", 3), "eos": ("interrupted", 3), "momentum": ("interrupted", 3),
-        "decay": ("interrupted", 3), "diverge": ("diverged", 2)}
+        "small": ("interrupted", 3),
+        "eos": ("interrupted", 3),
+        "momentum": ("interrupted", 3),
+        "decay": ("interrupted", 3),
+        "diverge": ("diverged", 2),
+    }
     assert manifest["status"] == "interrupted"

@@ -29,8 +29,14 @@ SCRIPTS = {
 def test_bench_script_runs_tiny(name, tmp_path):
     out = tmp_path / f"{name}.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), "--tiny", "--json-out", str(out)],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--tiny", "--json-out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
     for key in SCRIPTS[name]:

@@ -80,7 +80,7 @@ def test_eos(tmp_path):
         # The loss still falls overall, non-monotonically.
         losses = [r["loss"] for r in steps_of_arm]
         assert a["final_loss"] < 0.1 * a["initial_loss"], name
-        assert any(later > now for now, later in zip(losses[steps // 2:], losses[steps // 2 + 1:])), name
+        assert any(later > now for now, later in zip(losses[steps // 2 :], losses[steps // 2 + 1 :])), name
         onsets.append(a["eos_onset_step"])
     # arms are in increasing η: the larger η, the earlier sharpness meets 2/η
     assert onsets == sorted(onsets, reverse=True)
@@ -141,8 +141,7 @@ def test_sgd_vs_gd(tmp_path):
     # λ_max every 20 steps instead of 10 (SGD's batches come from their own generator, so the
     # trajectory is the same): the second-half means move by < 1% (0.84, 0.55, 0.30 either way),
     # and the largest λη/2 of any SGD arm, 0.87, stays far from an onset at 1.
-    status, arms, _ = run_builtin("sgd_vs_gd", tmp_path, arms=("sgd-32", "sgd-16", "sgd-8"),
-                                  overrides=("measure.sharpness_every=20",))
+    status, arms, _ = run_builtin("sgd_vs_gd", tmp_path, arms=("sgd-32", "sgd-16", "sgd-8"), overrides=("measure.sharpness_every=20",))
     assert status == "completed"
     sgd32, sgd16, sgd8 = (arms[n]["eos_ratio"] for n in ("sgd-32", "sgd-16", "sgd-8"))
     assert sgd32 < 0.92  # every SGD arm settles below 2/η ...
@@ -168,5 +167,4 @@ def test_reparam(tmp_path):
         assert r["max_output_change"] < 1e-10
         assert r["adaptive_after"] == pytest.approx(r["adaptive_before"], rel=1e-4)
     big = [r for r in rows if r["alpha"] == 10.0 and r["neurons"] == "all"]
-    assert all(r["sharpness_after"] > 5 * r["sharpness_before"] or r["sharpness_after"] < r["sharpness_before"] / 5
-               for r in big)
+    assert all(r["sharpness_after"] > 5 * r["sharpness_before"] or r["sharpness_after"] < r["sharpness_before"] / 5 for r in big)

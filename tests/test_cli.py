@@ -19,8 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def eos(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     env = dict(os.environ, COLUMNS="120", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "eos_tui.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return subprocess.run([sys.executable, "-m", "eos_tui.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def test_headless_json_summary(tmp_path):
@@ -32,16 +31,26 @@ def test_headless_json_summary(tmp_path):
     arms = {a["name"]: a for a in summary["arms"]}
     assert set(arms) == {"eta-0.19", "eta-0.21"}
     for a in arms.values():
-        assert {"name", "status", "steps_done", "initial_loss", "final_loss", "max_loss", "final_sharpness",
-                "eos_onset_step", "events"} <= set(a)
+        assert {
+            "name",
+            "status",
+            "steps_done",
+            "initial_loss",
+            "final_loss",
+            "max_loss",
+            "final_sharpness",
+            "eos_onset_step",
+            "events",
+        } <= set(a)
         assert a["final_sharpness"] == pytest.approx(10.0, rel=1e-8)
     assert arms["eta-0.19"]["status"] == "completed"
     assert arms["eta-0.19"]["final_loss"] < arms["eta-0.19"]["initial_loss"]
     # η = 0.21: 2/η = 9.52 < λ = 10 from the first measurement on: unstable from the start, which
     # is not an EoS onset (nothing sharpened up to the threshold); η = 0.19 stays below it.
     assert arms["eta-0.21"]["eos_onset_step"] is None and arms["eta-0.19"]["eos_onset_step"] is None
-    assert [(e["kind"], e["step"]) for e in arms["eta-0.21"]["events"]
-            if e["kind"] in ("unstable_start", "eos_onset")] == [("unstable_start", 0)]
+    assert [(e["kind"], e["step"]) for e in arms["eta-0.21"]["events"] if e["kind"] in ("unstable_start", "eos_onset")] == [
+        ("unstable_start", 0)
+    ]
     assert not any(e["kind"] == "unstable_start" for e in arms["eta-0.19"]["events"])
     run_dir = tmp_path / "q"
     manifest = read_manifest(run_dir)
@@ -116,9 +125,13 @@ def test_unreadable_inputs_are_one_line_errors(tmp_path):
     (tmp_path / "garbage.toml").write_bytes(bytes(range(256)))
     (tmp_path / "folder.toml").mkdir()
     (tmp_path / "afile").write_text("")
-    cases = [(("show", "garbage.toml"), "cannot read"), (("run", "folder.toml", "--headless"), "is a directory"),
-             (("show", "folder.toml"), "is a directory"), (("runs", "--root", "afile"), "not a directory"),
-             (("run", "quadratic", "--headless", "--seed", str(10**23)), "--seed")]
+    cases = [
+        (("show", "garbage.toml"), "cannot read"),
+        (("run", "folder.toml", "--headless"), "is a directory"),
+        (("show", "folder.toml"), "is a directory"),
+        (("runs", "--root", "afile"), "not a directory"),
+        (("run", "quadratic", "--headless", "--seed", str(10**23)), "--seed"),
+    ]
     for args, needle in cases:
         r = eos(*args, cwd=tmp_path)
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
@@ -145,9 +158,14 @@ def test_list_show_validate_builtins(tmp_path):
 
 def test_ctrl_c_leaves_valid_files_and_exit_130(tmp_path):
     """SIGINT mid-run: exit 130, manifest "interrupted", every metrics line parses, arms end "interrupted"."""
-    proc = subprocess.Popen([sys.executable, "-m", "eos_tui.cli", "run", "eos", "--headless", "--out", "r",
-                             "--steps", "100000"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eos_tui.cli", "run", "eos", "--headless", "--out", "r", "--steps", "100000"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     metrics = tmp_path / "r" / "metrics.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not metrics.exists() or metrics.stat().st_size < 20_000):

@@ -13,7 +13,7 @@ import pytest
 
 from eos_tui.scenario import ScenarioError, load_scenario, load_scenario_text
 
-MINIMAL = '[optimizer]\nlr = 0.1\n'
+MINIMAL = "[optimizer]\nlr = 0.1\n"
 TWO_ARMS = MINIMAL + '[[arm]]\nname = "a"\noptimizer.lr = 0.2\n[[arm]]\nname = "b"\noptimizer.lr = 0.3\n'
 
 
@@ -22,8 +22,7 @@ def eos(*args: str, cwd: Path, timeout: float = 30, **kwargs) -> subprocess.Comp
     env.update(kwargs.pop("env", {}))
     kwargs.setdefault("stdin", subprocess.DEVNULL)
     kwargs.setdefault("capture_output", True)
-    return subprocess.run([sys.executable, "-m", "eos_tui.cli", *args], cwd=cwd, text=True,
-                          timeout=timeout, env=env, **kwargs)
+    return subprocess.run([sys.executable, "-m", "eos_tui.cli", *args], cwd=cwd, text=True, timeout=timeout, env=env, **kwargs)
 
 
 def refused(r: subprocess.CompletedProcess, cwd: Path, *words: str) -> str:
@@ -46,6 +45,7 @@ def error_of(text: str, overrides: list[str]) -> str:
 
 
 # ---- --set -------------------------------------------------------------------------------------
+
 
 def test_set_with_a_newline_is_refused_not_half_applied():
     # TOML read the second line as a second key, and the loader kept only the first.
@@ -75,22 +75,27 @@ def test_set_name_is_refused_for_the_right_reason():
 
 
 def test_good_sets_still_work():
-    sc = load_scenario_text(TWO_ARMS, source="t.toml", default_name="t",
-                            overrides=["steps=7", "optimizer.momentum=0.5", "measure = {eigenvalues = 2}"])
+    sc = load_scenario_text(
+        TWO_ARMS, source="t.toml", default_name="t", overrides=["steps=7", "optimizer.momentum=0.5", "measure = {eigenvalues = 2}"]
+    )
     assert [(a.steps, a.optimizer.momentum, a.measure.eigenvalues) for a in sc.arms] == [(7, 0.5, 2)] * 2
 
 
-@pytest.mark.parametrize("bad, words", [
-    ("optimizer.lr=0.05\nsteps=999999", ["one KEY=VALUE per --set"]),
-    ("optimizer.lr.x=1", ["optimizer.lr is a value"]),
-    ("name=foo", ["scenario's name"]),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ("optimizer.lr=0.05\nsteps=999999", ["one KEY=VALUE per --set"]),
+        ("optimizer.lr.x=1", ["optimizer.lr is a value"]),
+        ("name=foo", ["scenario's name"]),
+    ],
+)
 def test_cli_refuses_bad_sets(tmp_path, bad, words):
     for mode in (["--headless"], ["--detach"]):
         refused(eos("run", "quadratic", *mode, "--set", bad, cwd=tmp_path), tmp_path, "--set", *words)
 
 
 # ---- the app without a proper terminal ---------------------------------------------------------
+
 
 def fake_run_dir(root: Path) -> Path:
     run = root / "r"
@@ -121,8 +126,7 @@ def in_pty(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comple
 
     master, slave = pty.openpty()
     try:
-        return eos(*args, cwd=cwd, env=env, timeout=20, stdin=slave, stdout=slave, capture_output=False,
-                   stderr=subprocess.PIPE)
+        return eos(*args, cwd=cwd, env=env, timeout=20, stdin=slave, stdout=slave, capture_output=False, stderr=subprocess.PIPE)
     finally:
         os.close(slave)
         os.close(master)

@@ -30,6 +30,7 @@ def _all(batches, names):
 
 # ---- the restricted unpickler -------------------------------------------------------------------
 
+
 def test_py2_format_decodes_exactly(batches):
     d = safe_pickle.load(py2_pickle(batches["data_batch_1"]), "data_batch_1")
     assert set(d) == {b"batch_label", b"labels", b"data", b"filenames"}
@@ -73,14 +74,17 @@ def test_a_pickle_carrying_a_callable_is_refused_and_nothing_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("raw", [
-    pickle.dumps(eval, protocol=2),  # builtins.eval
-    b"\x80\x02cbuiltins\nexec\nX\x04\x00\x00\x00passq\x00\x85R.",
-    b"cos\nsystem\n(S'true'\ntR.",  # protocol 0
-    b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncos\nsystem\nK\x00\x85U\x01b\x87R.",  # an allowed name, a wrong class
-    pickle.dumps(np.array([object()], dtype=object), protocol=2),  # object arrays carry pickles inside
-    b"\x80\x02X\x01\x00\x00\x00aP.",  # a persistent id
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pickle.dumps(eval, protocol=2),  # builtins.eval
+        b"\x80\x02cbuiltins\nexec\nX\x04\x00\x00\x00passq\x00\x85R.",
+        b"cos\nsystem\n(S'true'\ntR.",  # protocol 0
+        b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncos\nsystem\nK\x00\x85U\x01b\x87R.",  # an allowed name, a wrong class
+        pickle.dumps(np.array([object()], dtype=object), protocol=2),  # object arrays carry pickles inside
+        b"\x80\x02X\x01\x00\x00\x00aP.",  # a persistent id
+    ],
+)
 def test_hostile_or_foreign_pickles_are_refused_in_one_line(raw):
     with pytest.raises(DataError) as e:
         safe_pickle.load(raw, "evil_batch")
@@ -100,6 +104,7 @@ def test_array_size_must_match_its_bytes():
 
 
 # ---- the loader ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(params=["folder", "archive", "archive-as-path", "batches-folder-as-path"])
 def source(request, tmp_path, batches):
@@ -180,6 +185,7 @@ def test_a_batch_of_the_wrong_shape_is_named(tmp_path, batches):
 
 # ---- eos-tui data fetch -------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def archive_bytes(tmp_path_factory, batches):
     return write_archive(tmp_path_factory.mktemp("src") / "a.tar.gz", batches).read_bytes()
@@ -190,8 +196,7 @@ def test_fetch_from_a_file_url_checks_md5_and_renames_into_place(tmp_path, archi
     src.write_bytes(archive_bytes)
     dest = tmp_path / "data"
     seen = []
-    got = cifar10.fetch(dest, url=src.as_uri(), md5=hashlib.md5(archive_bytes).hexdigest(),
-                        progress=lambda done, total: seen.append(done))
+    got = cifar10.fetch(dest, url=src.as_uri(), md5=hashlib.md5(archive_bytes).hexdigest(), progress=lambda done, total: seen.append(done))
     assert got == dest / cifar10.ARCHIVE and got.read_bytes() == archive_bytes
     assert sorted(p.name for p in dest.iterdir()) == [cifar10.ARCHIVE]  # no temporary left
     assert seen and seen[-1] == len(archive_bytes)

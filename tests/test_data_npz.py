@@ -51,27 +51,29 @@ def test_images_are_flattened_and_their_shape_kept(tmp_path):
 
 
 def test_a_held_out_split(tmp_path):
-    path = save(tmp_path, X=np.ones((5, 2)), y=np.array([0, 1, 0, 1, 0]), X_test=np.zeros((3, 2)),
-                y_test=np.array([1, 3, 0]))
+    path = save(tmp_path, X=np.ones((5, 2)), y=np.array([0, 1, 0, 1, 0]), X_test=np.zeros((3, 2)), y_test=np.array([1, 3, 0]))
     info = npz.inspect(path)
     assert info.test_n == 3 and info.classes == 4  # the test labels count too
     ds = npz.load(path)
     assert ds.X_test.shape == (3, 2) and list(ds.y_test) == [1, 3, 0]
 
 
-@pytest.mark.parametrize("arrays, words", [
-    (dict(X=np.ones((4, 2))), "no array 'y' (it has X)"),
-    (dict(X=np.ones(4), y=np.ones(4)), "'X' must have shape (examples, features)"),
-    (dict(X=np.ones((4, 2)), y=np.ones(3)), "'y' has shape (3,), but X has 4 rows"),
-    (dict(X=np.ones((4, 2)), y=np.ones((4, 2), int)), "'y' holds integer labels and must be 1-D"),
-    (dict(X=np.ones((4, 2)), y=np.array([0, -1, 1, 0])), "'y' has a negative label"),
-    (dict(X=np.array([["a", "b"]] * 4), y=np.ones(4)), "'X' has dtype <U1: numbers only"),
-    (dict(X=np.ones((4, 2)), y=np.array(["a"] * 4)), "'y' has dtype <U1"),
-    (dict(X=np.ones((4, 2)), y=np.ones(4), X_test=np.ones((2, 2))), "has X_test without y_test"),
-    (dict(X=np.ones((4, 2)), y=np.ones(4), X_test=np.ones((2, 3)), y_test=np.ones(2)), "'X_test' has shape (2, 3)"),
-    (dict(X=np.ones((4, 2)), y=np.ones(4), X_test=np.ones((2, 2)), y_test=np.ones(2, int)), "'y_test' (int64"),
-    (dict(X=np.array([None] * 8, dtype=object).reshape(4, 2), y=np.ones(4)), "'X' holds Python objects"),
-])
+@pytest.mark.parametrize(
+    "arrays, words",
+    [
+        (dict(X=np.ones((4, 2))), "no array 'y' (it has X)"),
+        (dict(X=np.ones(4), y=np.ones(4)), "'X' must have shape (examples, features)"),
+        (dict(X=np.ones((4, 2)), y=np.ones(3)), "'y' has shape (3,), but X has 4 rows"),
+        (dict(X=np.ones((4, 2)), y=np.ones((4, 2), int)), "'y' holds integer labels and must be 1-D"),
+        (dict(X=np.ones((4, 2)), y=np.array([0, -1, 1, 0])), "'y' has a negative label"),
+        (dict(X=np.array([["a", "b"]] * 4), y=np.ones(4)), "'X' has dtype <U1: numbers only"),
+        (dict(X=np.ones((4, 2)), y=np.array(["a"] * 4)), "'y' has dtype <U1"),
+        (dict(X=np.ones((4, 2)), y=np.ones(4), X_test=np.ones((2, 2))), "has X_test without y_test"),
+        (dict(X=np.ones((4, 2)), y=np.ones(4), X_test=np.ones((2, 3)), y_test=np.ones(2)), "'X_test' has shape (2, 3)"),
+        (dict(X=np.ones((4, 2)), y=np.ones(4), X_test=np.ones((2, 2)), y_test=np.ones(2, int)), "'y_test' (int64"),
+        (dict(X=np.array([None] * 8, dtype=object).reshape(4, 2), y=np.ones(4)), "'X' holds Python objects"),
+    ],
+)
 def test_bad_arrays_are_one_line_naming_the_file_and_the_key(tmp_path, arrays, words):
     path = save(tmp_path, **arrays)
     with pytest.raises(DataError) as e:
@@ -110,7 +112,7 @@ def test_the_headers_suffice(tmp_path):
             np.lib.format.write_array(fh, np.arange(64) % 2)
     raw = bytearray(path.read_bytes())
     at = raw.index(np.ones(4).tobytes()) + 1000  # inside X's data
-    raw[at:at + 8] = b"\xff" * 8
+    raw[at : at + 8] = b"\xff" * 8
     path.write_bytes(bytes(raw))
     assert npz.inspect(str(path)).dim == 64
     with pytest.raises(DataError, match="unreadable"):

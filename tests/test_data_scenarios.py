@@ -26,8 +26,10 @@ def load(text: str, **kwargs):
 
 def cifar_toml(path, *, n=12, extra="", loss="mse", measure="sharpness_every = 2"):
     where = f'path = "{path}"\n' if path is not None else ""
-    return (f'steps = 4\ndtype = "float64"\ndevice = "cpu"\nloss = "{loss}"\n[optimizer]\nlr = 0.01\n'
-            f'[model]\nhidden = [5]\n[data]\nkind = "cifar10"\n{where}n = {n}\n{extra}[measure]\n{measure}\n')
+    return (
+        f'steps = 4\ndtype = "float64"\ndevice = "cpu"\nloss = "{loss}"\n[optimizer]\nlr = 0.01\n'
+        f'[model]\nhidden = [5]\n[data]\nkind = "cifar10"\n{where}n = {n}\n{extra}[measure]\n{measure}\n'
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,7 @@ def cifar_dir(tmp_path_factory):
 
 
 # ---- schema: parameters, paths, memory -----------------------------------------------------------
+
 
 def test_cifar10_parameters_and_shapes_match_the_engine(cifar_dir):
     torch = pytest.importorskip("torch")
@@ -59,8 +62,10 @@ def test_a_relative_path_is_made_absolute_where_the_scenario_is_loaded(cifar_dir
     assert load(cifar_toml("~/x")).arms[0].data.path == os.path.expanduser("~/x")
 
 
-@pytest.mark.parametrize("extra, key", [("n = 50001\n", "data.n"), ("classes = 11\n", "data.classes"),
-                                        ("test_n = 10001\n", "data.test_n"), ("width = 3\n", "data.width")])
+@pytest.mark.parametrize(
+    "extra, key",
+    [("n = 50001\n", "data.n"), ("classes = 11\n", "data.classes"), ("test_n = 10001\n", "data.test_n"), ("width = 3\n", "data.width")],
+)
 def test_cifar10_keys_are_bounded(extra, key):
     text = cifar_toml(None, n=1).replace("n = 1\n", "") + "\n"
     text = text.replace('kind = "cifar10"\n', 'kind = "cifar10"\n' + extra)
@@ -78,6 +83,7 @@ def test_the_memory_estimate_knows_cifar10():
 
 # ---- missing files: one line before anything is written -------------------------------------------
 
+
 def test_preflight_names_the_path_and_the_fetch_command(tmp_path, monkeypatch):
     monkeypatch.setenv("EOS_TUI_DATA", str(tmp_path / "data"))
     sc = load(cifar_toml(None))
@@ -89,8 +95,15 @@ def test_preflight_names_the_path_and_the_fetch_command(tmp_path, monkeypatch):
 
 def eos(*args, cwd, env=None):
     env = dict(os.environ, COLUMNS="120", OMP_NUM_THREADS="1", **(env or {}))
-    return subprocess.run([sys.executable, "-m", "eos_tui.cli", *args], cwd=cwd, text=True, timeout=120,
-                          env=env, stdin=subprocess.DEVNULL, capture_output=True)
+    return subprocess.run(
+        [sys.executable, "-m", "eos_tui.cli", *args],
+        cwd=cwd,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
 
 
 def test_run_and_validate_refuse_missing_data_in_one_line_and_write_nothing(tmp_path):
@@ -132,9 +145,16 @@ def test_a_hostile_batch_stops_the_engine_with_one_line(tmp_path):
 
 # ---- the engine: held-out metrics ---------------------------------------------------------------
 
-@pytest.mark.parametrize("measure, at", [("sharpness_every = 2", [0, 2]), ("sharpness_every = 2\ntest_every = 0", []),
-                                         ("sharpness_every = 0\ntest_every = 3", [0, 3]),
-                                         ("sharpness_every = 0", [])])
+
+@pytest.mark.parametrize(
+    "measure, at",
+    [
+        ("sharpness_every = 2", [0, 2]),
+        ("sharpness_every = 2\ntest_every = 0", []),
+        ("sharpness_every = 0\ntest_every = 3", [0, 3]),
+        ("sharpness_every = 0", []),
+    ],
+)
 def test_test_every(cifar_dir, measure, at):
     pytest.importorskip("torch")
     from eos_tui.engine.arm import Arm
@@ -165,9 +185,12 @@ def test_the_test_loss_is_the_loss_on_the_test_split(cifar_dir):
 
 # ---- npz in scenarios ---------------------------------------------------------------------------
 
+
 def npz_toml(path, loss="mse", extra=""):
-    return (f'steps = 3\ndtype = "float64"\ndevice = "cpu"\nloss = "{loss}"\n[optimizer]\nlr = 0.01\n{extra}'
-            f'[model]\nhidden = [4]\n[data]\nkind = "npz"\npath = "{path}"\n')
+    return (
+        f'steps = 3\ndtype = "float64"\ndevice = "cpu"\nloss = "{loss}"\n[optimizer]\nlr = 0.01\n{extra}'
+        f'[model]\nhidden = [4]\n[data]\nkind = "npz"\npath = "{path}"\n'
+    )
 
 
 def test_npz_scenarios_classification_and_regression(tmp_path):
@@ -177,8 +200,9 @@ def test_npz_scenarios_classification_and_regression(tmp_path):
     from tests.helpers import CPU, of, train
 
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "c.npz", X=rng.normal(size=(10, 3)), y=np.arange(10) % 3,
-             X_test=rng.normal(size=(4, 3)), y_test=np.array([0, 1, 2, 0]))
+    np.savez(
+        tmp_path / "c.npz", X=rng.normal(size=(10, 3)), y=np.arange(10) % 3, X_test=rng.normal(size=(4, 3)), y_test=np.array([0, 1, 2, 0])
+    )
     np.savez(tmp_path / "r.npz", X=rng.normal(size=(10, 2, 3)), y=rng.normal(size=(10, 2)))
     for name, loss, outputs in (("c.npz", "cross-entropy", 3), ("c.npz", "mse", 3), ("r.npz", "mse", 2)):
         arm = load(npz_toml(tmp_path / name, loss)).arms[0]
@@ -206,6 +230,7 @@ def test_a_missing_or_bad_npz_is_one_line_naming_the_key_and_file(tmp_path):
 
 # ---- the CLI ------------------------------------------------------------------------------------
 
+
 def test_data_fetch_cli(tmp_path, monkeypatch):
     from eos_tui.cli import app
 
@@ -224,8 +249,10 @@ def test_data_fetch_cli(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("argv", [["--help"], ["list"], ["data", "--help"], ["data", "fetch", "--help"]])
 def test_the_instant_commands_import_no_numpy(argv):
-    code = ("import sys, json\nsys.argv = ['eos-tui', *%r]\nfrom eos_tui.cli import app\n"
-            "try:\n    app()\nexcept SystemExit:\n    pass\nprint(json.dumps(sorted(sys.modules)))" % (argv,))
+    code = (
+        "import sys, json\nsys.argv = ['eos-tui', *%r]\nfrom eos_tui.cli import app\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\nprint(json.dumps(sorted(sys.modules)))" % (argv,)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     mods = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert not {"numpy", "torch", "textual"} & mods

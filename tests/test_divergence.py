@@ -111,20 +111,24 @@ def test_divergence_on_the_last_step_is_reported():
 
 
 def test_divergence_on_the_last_step_is_reported_in_a_batch(tmp_path):
-    text = QUAD.format(steps=1, lr=1.0, scale=1.0, extra="""
+    text = QUAD.format(
+        steps=1,
+        lr=1.0,
+        scale=1.0,
+        extra="""
 [[arm]]
 name = "fine"
 optimizer.lr = 0.5
 [[arm]]
 name = "blows"
 optimizer.lr = 1000001.0
-""")
+""",
+    )
     sc = scenario(text)
     status, manifest = run_scenario(sc, tmp_path)
     assert status == "completed"
     assert manifest["batches"] == [["fine", "blows"]]
-    ends = {r["arm"]: r for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines())
-            if r["type"] == "end"}
+    ends = {r["arm"]: r for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines()) if r["type"] == "end"}
     assert ends["fine"]["status"] == "completed"
     assert ends["blows"]["status"] == "diverged"
     assert manifest["arms"]["blows"]["status"] == "diverged"

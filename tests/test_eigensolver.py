@@ -78,9 +78,7 @@ def test_top_k_matches_eigh(k):
     torch.testing.assert_close(res.eigenvalues, want_vals, rtol=1e-8, atol=0)
     # Eigenvector error ~ residual/gap ≈ 1e-10/1; 1e-7 is a safe bound.
     assert_vectors_match(res.eigenvectors, want_vecs, atol=1e-7)
-    torch.testing.assert_close(
-        torch.linalg.vector_norm(res.eigenvectors, dim=1), torch.ones(k, dtype=F64)
-    )
+    torch.testing.assert_close(torch.linalg.vector_norm(res.eigenvectors, dim=1), torch.ones(k, dtype=F64))
     assert torch.all(res.eigenvalues[:-1] >= res.eigenvalues[1:])  # descending
 
 
@@ -123,9 +121,7 @@ def test_residual_and_hvp_accounting(tol):
     assert res.residual <= tol
     # The reported residual is the true one, measured here directly (relative to the largest
     # |Ritz value|, which at convergence is within tol of the spectral radius 10).
-    true_res = torch.linalg.vector_norm(
-        H @ res.eigenvectors.T - res.eigenvectors.T * res.eigenvalues, dim=0
-    ).max() / 10.0
+    true_res = torch.linalg.vector_norm(H @ res.eigenvectors.T - res.eigenvectors.T * res.eigenvalues, dim=0).max() / 10.0
     # 1.01·tol + 1e-13: the Ritz-value scale differs from 10 by O(tol²), plus rounding.
     assert true_res <= 1.01 * tol + 1e-13
 
@@ -283,9 +279,7 @@ def test_cluster():
     H = with_spectrum(lams, seed=16)
     res, _ = solve(H, 3, tol=1e-10)
     assert res.converged
-    torch.testing.assert_close(
-        res.eigenvalues, torch.tensor([5.0, 4.999, 4.998], dtype=F64), rtol=1e-9, atol=0
-    )
+    torch.testing.assert_close(res.eigenvalues, torch.tensor([5.0, 4.999, 4.998], dtype=F64), rtol=1e-9, atol=0)
     # Within a cluster eigenvectors are ill-determined (error ~ residual/gap = 1e-10/1e-3).
     assert_vectors_match(res.eigenvectors, exact_top(H, 3)[1], atol=1e-5)
 
@@ -303,9 +297,7 @@ def test_breakdown_low_rank(k):
     # The zeros come out as ~1e-15; an absolute 1e-12 against ‖H‖ ~ 10 is rounding level.
     torch.testing.assert_close(res.eigenvalues, want, rtol=1e-10, atol=1e-12)
     assert torch.all(torch.isfinite(res.eigenvectors))
-    torch.testing.assert_close(
-        H @ res.eigenvectors.T, res.eigenvectors.T * res.eigenvalues, rtol=0, atol=1e-12
-    )
+    torch.testing.assert_close(H @ res.eigenvectors.T, res.eigenvectors.T * res.eigenvalues, rtol=0, atol=1e-12)
 
 
 def test_repeated_top_eigenvalue():

@@ -115,5 +115,6 @@ def test_reparam_checks_that_cannot_be_computed_are_skipped_with_a_reason(dtype)
         assert all("cannot be computed in float32" in e["message"] for e in skipped)
         assert {r["alpha"] for r in checks} <= {1e-20, 2.0, 1e20}
     import math
+
     for r in checks:
         assert all(math.isfinite(v) for v in r.values() if isinstance(v, float))

@@ -113,9 +113,15 @@ except FileExistsError as e:
 def _race(tmp_path, n, out):
     """n processes call prepare_run at the same instant; their answers."""
     start = time.time() + 3.0  # after every interpreter has started and imported
-    procs = [subprocess.Popen([sys.executable, "-c", RACE, textwrap.dedent(SMALL), str(start), out,
-                               str(tmp_path / "runs")], env=env(), stdout=subprocess.PIPE, text=True)
-             for _ in range(n)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, textwrap.dedent(SMALL), str(start), out, str(tmp_path / "runs")],
+            env=env(),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
     return [p.communicate(timeout=60)[0].strip() for p in procs]
 
 
@@ -268,8 +274,9 @@ def test_sigint_during_a_long_solve_ends_the_run_interrupted_within_a_second(tmp
     text = text.split("[[arm]]")[0]  # one arm: trained alone, through Arm.eigenpairs
     run = tmp_path / "run"
     run.mkdir()
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_RUN, str(run), text], env=env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_RUN, str(run), text], env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         for _ in range(3):  # well inside the first solve (the first HVP also pays for warm-up)
             assert proc.stdout.readline().strip() == "solving"
@@ -294,12 +301,19 @@ def test_sigint_during_a_long_solve_ends_the_run_interrupted_within_a_second(tmp
 def test_double_ctrl_c_headless_exits_130_with_the_summary(tmp_path):
     (tmp_path / "long.toml").write_text(textwrap.dedent(SMALL).replace("steps = 40", "steps = 1000000"))
     for _ in range(2):
-        proc = subprocess.Popen([sys.executable, "-m", "eos_tui.cli", "run", "long.toml", "--headless", "--json"],
-                                cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "eos_tui.cli", "run", "long.toml", "--headless", "--json"],
+            cwd=tmp_path,
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 60
             while not list(tmp_path.glob("runs/*/metrics.jsonl")) or not any(
-                    p.stat().st_size > 2000 for p in tmp_path.glob("runs/*/metrics.jsonl")):
+                p.stat().st_size > 2000 for p in tmp_path.glob("runs/*/metrics.jsonl")
+            ):
                 assert time.monotonic() < deadline and proc.poll() is None
                 time.sleep(0.05)
             for _ in range(3):
@@ -323,9 +337,15 @@ def test_double_ctrl_c_headless_exits_130_with_the_summary(tmp_path):
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_stderr_full_does_not_fail_the_run(tmp_path):
     with open("/dev/full", "w") as full:
-        r = subprocess.run([sys.executable, "-m", "eos_tui.cli", "run", "quadratic", "--headless", "--json",
-                            "--steps", "30"], cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=full,
-                           text=True, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "eos_tui.cli", "run", "quadratic", "--headless", "--json", "--steps", "30"],
+            cwd=tmp_path,
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=full,
+            text=True,
+            timeout=120,
+        )
     assert r.returncode == 0
     assert {a["status"] for a in json.loads(r.stdout)["arms"]} == {"completed"}
 
@@ -334,9 +354,15 @@ def test_stderr_full_does_not_fail_the_run(tmp_path):
 @pytest.mark.parametrize("as_json", [True, False])
 def test_stdout_full_is_one_line_and_exit_1(tmp_path, as_json):
     with open("/dev/full", "w") as full:
-        r = subprocess.run([sys.executable, "-m", "eos_tui.cli", "run", "quadratic", "--headless", "--steps", "30",
-                            *(["--json"] if as_json else [])], cwd=tmp_path, env=env(), stdout=full,
-                           stderr=subprocess.PIPE, text=True, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "eos_tui.cli", "run", "quadratic", "--headless", "--steps", "30", *(["--json"] if as_json else [])],
+            cwd=tmp_path,
+            env=env(),
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     assert r.returncode == 1
     assert "Traceback" not in r.stderr and "Exception ignored" not in r.stderr
     assert "cannot write the summary to stdout" in r.stderr
@@ -456,9 +482,15 @@ def test_file_size_limit_headless(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
 
     (tmp_path / "long.toml").write_text(textwrap.dedent(SMALL).replace("steps = 40", "steps = 3000"))
-    r = subprocess.run([sys.executable, "-m", "eos_tui.cli", "run", "long.toml", "--headless", "--json",
-                        "--out", "run"], cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=180,
-                       preexec_fn=limit)
+    r = subprocess.run(
+        [sys.executable, "-m", "eos_tui.cli", "run", "long.toml", "--headless", "--json", "--out", "run"],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        preexec_fn=limit,
+    )
     assert r.returncode == 1, r.stderr
     assert "Traceback" not in r.stderr and "Exception in thread" not in r.stderr
     assert "File too large" in r.stderr
@@ -471,8 +503,7 @@ def test_file_size_limit_headless(tmp_path):
 def test_runs_reads_only_the_tail_and_shows_true_steps(tmp_path, monkeypatch):
     run = tmp_path / "lost"
     run.mkdir()
-    m = rf.new_manifest(scenario="s", seed=0, device="cpu", arms=["a", "b"], versions={}, pid=2**30,
-                        total_steps=100000)
+    m = rf.new_manifest(scenario="s", seed=0, device="cpu", arms=["a", "b"], versions={}, pid=2**30, total_steps=100000)
     m["arms"]["a"]["steps_done"] = 5  # stale: written long before the engine died
     rf.write_json_atomic(run / rf.MANIFEST_FILE, m)
     line = '{"type":"step","arm":"%s","step":%d,"loss":0.5,"lr":0.1,"grad_norm":1.0,"proj":0.1,"disp":0.01}\n'
@@ -528,7 +559,7 @@ def _old_summarize_arm(name, records):
     from eos_tui.analysis.flips import tail_flip_fraction  # the one definition of the flip fraction
 
     disps = [abs(s["disp"]) for s in steps if _finite(s.get("disp")) is not None]
-    disp_tail = disps[len(disps) // 2:]
+    disp_tail = disps[len(disps) // 2 :]
     flip_fraction = tail_flip_fraction(s.get("proj") for s in steps)
     final_sharpness = None
     for r in reversed(sharp):
@@ -542,14 +573,12 @@ def _old_summarize_arm(name, records):
         "steps_done": (end or {}).get("steps_done", len(steps)),
         "initial_loss": finite_losses[0] if finite_losses else None,
         "final_loss": _finite((end or {}).get("final_loss")) if end else (losses[-1] if losses else None),
-        "max_loss": max(finite_losses + [v for v in [_finite((end or {}).get("final_loss"))] if v is not None],
-                        default=None),
+        "max_loss": max(finite_losses + [v for v in [_finite((end or {}).get("final_loss"))] if v is not None], default=None),
         "final_sharpness": final_sharpness,
         "eos_onset_step": onset,
         "eos_ratio": sum(ratios) / len(ratios) if ratios else None,
         "flip_fraction": flip_fraction,
-        "oscillation": {"flip_fraction": flip_fraction,
-                        "amplitude": sum(disp_tail) / len(disp_tail) if disp_tail else None},
+        "oscillation": {"flip_fraction": flip_fraction, "amplitude": sum(disp_tail) / len(disp_tail) if disp_tail else None},
         "catapult": catapult,
         "catapults": sum(1 for e in events if e.get("kind") == "catapult"),
         "events": [{"kind": e.get("kind"), "step": e.get("step"), "message": e.get("message")} for e in events],
@@ -569,8 +598,13 @@ def test_incremental_summaries_equal_the_full_list_ones_on_a_real_run(tmp_path, 
     assert_contract(records, manifest)
 
 
-RECORD_TYPES = {"step": rf.StepRecord, "sharpness": rf.SharpnessRecord, "reparam": rf.ReparamRecord,
-                "event": rf.EventRecord, "end": rf.EndRecord}
+RECORD_TYPES = {
+    "step": rf.StepRecord,
+    "sharpness": rf.SharpnessRecord,
+    "reparam": rf.ReparamRecord,
+    "event": rf.EventRecord,
+    "end": rf.EndRecord,
+}
 
 
 def assert_contract(records, manifest):
@@ -587,14 +621,18 @@ def assert_contract(records, manifest):
 def test_records_and_manifest_match_their_typed_dicts(tmp_path):
     from eos_tui.engine.runner import run_scenario
 
-    text = textwrap.dedent(SMALL).replace("sharpness_every = 5", "sharpness_every = 5\nreparam_every = 10\n"
-                                          "track_every_step = true").replace('"tanh"', '"relu"')
-    text += 'optimizer.momentum = 0.5\n'
+    text = (
+        textwrap.dedent(SMALL)
+        .replace("sharpness_every = 5", "sharpness_every = 5\nreparam_every = 10\ntrack_every_step = true")
+        .replace('"tanh"', '"relu"')
+    )
+    text += "optimizer.momentum = 0.5\n"
     records: list = []
     from eos_tui.scenario import load_scenario_text
 
-    status, manifest = run_scenario(load_scenario_text(text, source="<test>", steps=20), tmp_path,
-                                    on_records=lambda recs, arms: records.extend(recs))
+    status, manifest = run_scenario(
+        load_scenario_text(text, source="<test>", steps=20), tmp_path, on_records=lambda recs, arms: records.extend(recs)
+    )
     assert {r["type"] for r in records} >= {"step", "sharpness", "reparam", "end"}  # events: the test below
     assert any("threshold" in r for r in records) and any("sharpness_tracked" in r for r in records)
     assert_contract(records, manifest)
@@ -609,11 +647,21 @@ def test_summarizer_memory_is_bounded_per_step():
     s = ArmSummarizer("a")
     tracemalloc.start()
     for t in range(60_000):
-        s.add({"type": "step", "arm": "a", "step": t, "loss": 1.0 / (t + 1), "lr": 0.1, "grad_norm": 1.0,
-               "proj": (-1) ** t * 0.5, "disp": 0.01 * (-1) ** t, "extra": "x" * 50})
+        s.add(
+            {
+                "type": "step",
+                "arm": "a",
+                "step": t,
+                "loss": 1.0 / (t + 1),
+                "lr": 0.1,
+                "grad_norm": 1.0,
+                "proj": (-1) ** t * 0.5,
+                "disp": 0.01 * (-1) ** t,
+                "extra": "x" * 50,
+            }
+        )
         if t % 10 == 0:
-            s.add({"type": "sharpness", "arm": "a", "step": t, "eigenvalues": [19.0, 3.0], "hvps": 4,
-                   "residual": 1e-4})
+            s.add({"type": "sharpness", "arm": "a", "step": t, "eigenvalues": [19.0, 3.0], "hvps": 4, "residual": 1e-4})
     current, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert current < 1_500_000  # ≈ 0.5 MB of arrays; the records as dicts would be ~60 MB
@@ -633,4 +681,4 @@ def test_half_tail_matches_slicing():
         h = _HalfTail()
         for v in values:
             h.append(v)
-        assert h.tail() == values[n // 2:]
+        assert h.tail() == values[n // 2 :]

@@ -53,8 +53,7 @@ def test_detector_panel_and_summary_agree_on_the_same_sequence():
     for t, p in enumerate(seq):
         osc.update(t, p)
     panel = panel_flip_fraction(np.array([math.nan if p is None else p for p in seq]))
-    records = [{"type": "step", "arm": "gd", "step": t, "loss": 1.0, "lr": 0.1, "proj": p}
-               for t, p in enumerate(seq)]
+    records = [{"type": "step", "arm": "gd", "step": t, "loss": 1.0, "lr": 0.1, "proj": p} for t, p in enumerate(seq)]
     summary = summarize_arm("gd", records)["flip_fraction"]
 
     assert osc.flip_fraction == pytest.approx(want)

@@ -20,8 +20,9 @@ def imported_after(code: str) -> set[str]:
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-@pytest.mark.parametrize("module", ["eos_tui.rundir", "eos_tui.rundir.reader", "eos_tui.analysis.summary",
-                                    "eos_tui.scenario", "eos_tui.prepare", "eos_tui.cli"])
+@pytest.mark.parametrize(
+    "module", ["eos_tui.rundir", "eos_tui.rundir.reader", "eos_tui.analysis.summary", "eos_tui.scenario", "eos_tui.prepare", "eos_tui.cli"]
+)
 def test_light_modules_import_neither_torch_nor_textual(module):
     mods = imported_after(f"import {module}")
     assert "torch" not in mods
@@ -36,8 +37,7 @@ def test_engine_never_imports_textual():
 
 @pytest.mark.parametrize("argv", [["--help"], ["list"], ["runs", "--root", "/nonexistent"]])
 def test_cli_commands_that_must_stay_instant_import_neither(argv):
-    code = ("import sys\nsys.argv = ['eos-tui', *%r]\nfrom eos_tui.cli import app\n"
-            "try:\n    app()\nexcept SystemExit:\n    pass\n" % (argv,))
+    code = "import sys\nsys.argv = ['eos-tui', *%r]\nfrom eos_tui.cli import app\ntry:\n    app()\nexcept SystemExit:\n    pass\n" % (argv,)
     mods = imported_after(code)
     assert "torch" not in mods
     assert "textual" not in mods

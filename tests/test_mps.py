@@ -71,6 +71,7 @@ def test_explicit_mps_with_float64_is_refused_at_validation():
 
 def test_uv_theory_does_not_cast_on_the_device(monkeypatch):
     """uv_state moves θ to the CPU in float64 instead of calling .double() where θ lives."""
+
     def no_double(self):
         raise TypeError("MPS has no float64")
 

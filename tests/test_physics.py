@@ -228,8 +228,7 @@ UV = """
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("rel, regime", [(1.0, "lazy"), (1.5, "lazy"), (3.0, "catapult"), (3.5, "catapult"),
-                                         (4.5, "diverged")])
+@pytest.mark.parametrize("rel, regime", [(1.0, "lazy"), (1.5, "lazy"), (3.0, "catapult"), (3.5, "catapult"), (4.5, "diverged")])
 def test_uv_catapult_band(rel, regime, seed):
     """Lewkowycz et al.: ηλ0 < 2 descends without a spike and keeps λ ≈ λ0; 2 < ηλ0 < 4 catapults
     (loss spikes, then converges with λ_final < 2/η); ηλ0 > 4 diverges (for this width). λ_max every
@@ -261,14 +260,14 @@ def test_uv_catapult_band(rel, regime, seed):
 def test_reparameterized_relu_net_computes_the_same_function():
     """Dinh et al.'s T_α: outputs and loss unchanged to float64 round-off (1e-12), λ_max after equals
     the prediction λ_max(D⁻¹HD⁻¹) (1e-6, the solver tolerance), adaptive sharpness unchanged (1e-6)."""
-    text = MLP.format(act="relu").replace("eigenvalues = 3", "eigenvalues = 1\n    reparam_every = 1\n"
-                                          "    reparam_alphas = [0.2, 5.0]")
+    text = MLP.format(act="relu").replace("eigenvalues = 3", "eigenvalues = 1\n    reparam_every = 1\n    reparam_alphas = [0.2, 5.0]")
     arm = arm_of(text)
     records = train(arm)
     rows = of(records, "reparam")
     # two α × three maps: layer pairs (0,1) and (1,2), and every other unit of layer 0
     assert [(r["alpha"], r["layer"], r["neurons"]) for r in rows] == [
-        (a, layer, n) for a in (0.2, 5.0) for layer, n in ((0, "all"), (1, "all"), (0, "every other"))]
+        (a, layer, n) for a in (0.2, 5.0) for layer, n in ((0, "all"), (1, "all"), (0, "every other"))
+    ]
     for r in rows:
         assert r["max_output_change"] < 1e-12
         assert abs(r["loss_change"]) < 1e-12
@@ -287,7 +286,7 @@ def test_reparam_refused_for_tanh():
 
 def test_flow_arm_loss_decreases_monotonically():
     """Gradient flow never increases the loss; RK4 with substeps ≤ α/λ_max keeps that exactly here."""
-    text = EOS.format(steps=60, lr=0.5).replace("[optimizer]", "[optimizer]\n    kind = \"flow\"")
+    text = EOS.format(steps=60, lr=0.5).replace("[optimizer]", '[optimizer]\n    kind = "flow"')
     records = train(arm_of(text))
     losses = [s["loss"] for s in of(records, "step")]
     assert all(b <= a for a, b in zip(losses, losses[1:]))
@@ -324,8 +323,11 @@ def test_uv_one_step_map_is_exact():
 def test_sgd_batch_sharpness_is_the_minibatch_hessian():
     """measure.on = "batch": the eigenvalue is the top eigenvalue of the Hessian of the loss on the
     step's own mini-batch (dense check, 1e-7), and differs from the full-batch sharpness."""
-    text = MLP.format(act="tanh").replace("[optimizer]", '[optimizer]\n    kind = "sgd"\n    batch_size = 6') \
+    text = (
+        MLP.format(act="tanh")
+        .replace("[optimizer]", '[optimizer]\n    kind = "sgd"\n    batch_size = 6')
         .replace("eigenvalues = 3", 'eigenvalues = 1\n    on = "batch"')
+    )
     arm = arm_of(text)
     gen_state = arm.sgd_gen.get_state()
     records = train(arm)

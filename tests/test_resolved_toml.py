@@ -18,8 +18,10 @@ def test_the_description_is_written_once_and_still_loads_back():
 
 
 def test_an_arms_own_description_is_kept():
-    text = ('description = "top"\n[optimizer]\nlr = 0.1\n[[arm]]\nname = "a"\n'
-            '[[arm]]\nname = "b"\ndescription = "its own"\n[[arm]]\nname = "c"\ndescription = ""\n')
+    text = (
+        'description = "top"\n[optimizer]\nlr = 0.1\n[[arm]]\nname = "a"\n'
+        '[[arm]]\nname = "b"\ndescription = "its own"\n[[arm]]\nname = "c"\ndescription = ""\n'
+    )
     sc = load_scenario_text(text, source="t.toml", default_name="t")
     again = load_scenario_text(sc.to_toml(), source="r.toml")
     assert [a.description for a in again.arms] == ["top", "its own", ""] and again.arms == sc.arms

@@ -14,8 +14,7 @@ from eos_tui.rundir.reader import MetricsFollower, effective_status, list_runs, 
 
 def test_writer_lines_are_whole_json_and_non_finite_becomes_null(tmp_path):
     with rf.MetricsWriter(tmp_path) as w:
-        w.write({"type": "step", "arm": "a", "step": 0, "loss": math.inf, "lr": 0.1, "grad_norm": math.nan,
-                 "proj": None})
+        w.write({"type": "step", "arm": "a", "step": 0, "loss": math.inf, "lr": 0.1, "grad_norm": math.nan, "proj": None})
         w.write_many([{"type": "event", "arm": "a", "step": 0, "kind": "diverged", "message": "x"}])
     lines = (tmp_path / rf.METRICS_FILE).read_text().splitlines()
     recs = [json.loads(line) for line in lines]
@@ -78,8 +77,10 @@ def test_create_run_dir_refuses_non_empty_exact(tmp_path):
     assert rf.create_run_dir(tmp_path / "y", exact=True).is_dir()
 
 
-@pytest.mark.parametrize("name, ok", [("eos", True), ("sgd_vs_gd", True), ("a.b-c", True), ("../x", False),
-                                      ("a/b", False), (".hidden", False), ("", False), ("..", False)])
+@pytest.mark.parametrize(
+    "name, ok",
+    [("eos", True), ("sgd_vs_gd", True), ("a.b-c", True), ("../x", False), ("a/b", False), (".hidden", False), ("", False), ("..", False)],
+)
 def test_safe_names(name, ok):
     assert rf.is_safe_name(name) is ok
 
@@ -94,8 +95,7 @@ def test_default_run_dir_is_unique_within_a_second(tmp_path):
 def test_list_runs_and_progress_from_metrics(tmp_path):
     run = tmp_path / "eos-1"
     run.mkdir()
-    m = rf.new_manifest(scenario="eos", seed=0, device="cpu", arms=["a"], versions={}, pid=os.getpid(),
-                        total_steps=10)
+    m = rf.new_manifest(scenario="eos", seed=0, device="cpu", arms=["a"], versions={}, pid=os.getpid(), total_steps=10)
     rf.write_json_atomic(run / rf.MANIFEST_FILE, m)
     with rf.MetricsWriter(run) as w:
         for t in range(4):
@@ -107,17 +107,25 @@ def test_list_runs_and_progress_from_metrics(tmp_path):
     assert info.steps_done == 4 and info.steps == 10 and info.status == "running"
 
 
-@pytest.mark.parametrize("damage", [
-    {"arms": ["a"]}, {"pid": "abc"}, {"pid": 2**70}, {"pid": True}, {"steps": "many"}, {"started": 12345},
-    {"arms": {"a": {"steps_done": "many"}}}, {"arms": {"a": None}},
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"arms": ["a"]},
+        {"pid": "abc"},
+        {"pid": 2**70},
+        {"pid": True},
+        {"steps": "many"},
+        {"started": 12345},
+        {"arms": {"a": {"steps_done": "many"}}},
+        {"arms": {"a": None}},
+    ],
+)
 def test_a_damaged_manifest_is_listed_not_raised(tmp_path, damage):
     """`eos-tui runs` must list the other runs whatever one hand-edited manifest holds."""
     good, bad = tmp_path / "good", tmp_path / "bad"
     for run in (good, bad):
         run.mkdir()
-        m = rf.new_manifest(scenario="eos", seed=0, device="cpu", arms=["a"], versions={}, pid=None,
-                            total_steps=10)
+        m = rf.new_manifest(scenario="eos", seed=0, device="cpu", arms=["a"], versions={}, pid=None, total_steps=10)
         rf.write_json_atomic(run / rf.MANIFEST_FILE, {**m, **damage} if run is bad else m)
     with rf.MetricsWriter(bad) as w:
         w.write({"type": "step", "arm": ["not", "a", "name"], "step": "x", "loss": 1.0, "lr": 0.1})
@@ -144,8 +152,18 @@ def test_batched_flush_writer_lines_visible_to_a_follower_soon(tmp_path):
     with rf.MetricsWriter(tmp_path, flush_interval=0.05) as w:
         f = MetricsFollower(tmp_path / rf.METRICS_FILE)
         for t in range(3):
-            w.write({"type": "step", "arm": "a", "step": t, "loss": math.nan, "lr": 0.1, "grad_norm": 1.0,
-                     "proj": None, "message": "NaN in a string"})
+            w.write(
+                {
+                    "type": "step",
+                    "arm": "a",
+                    "step": t,
+                    "loss": math.nan,
+                    "lr": 0.1,
+                    "grad_norm": 1.0,
+                    "proj": None,
+                    "message": "NaN in a string",
+                }
+            )
         seen, deadline = [], time.monotonic() + 2.0
         while len(seen) < 3 and time.monotonic() < deadline:
             seen += f.poll()
@@ -155,8 +173,10 @@ def test_batched_flush_writer_lines_visible_to_a_follower_soon(tmp_path):
 
 
 def test_dumps_fast_path_matches_the_clean_path():
-    recs = [{"type": "step", "loss": 1.5, "x": [1.0, math.inf, {"y": -math.inf}], "s": "Infinity"},
-            {"type": "event", "message": "λ ≥ 2/η", "data": {"a": 0.1}}]
+    recs = [
+        {"type": "step", "loss": 1.5, "x": [1.0, math.inf, {"y": -math.inf}], "s": "Infinity"},
+        {"type": "event", "message": "λ ≥ 2/η", "data": {"a": 0.1}},
+    ]
     for r in recs:
         assert rf.dumps_record(r) == json.dumps(rf._clean(r), separators=(",", ":"), allow_nan=False)
 

@@ -20,7 +20,7 @@ from eos_tui.scenario import (
     parse_override,
 )
 
-MINIMAL = '[optimizer]\nlr = 0.1\n'
+MINIMAL = "[optimizer]\nlr = 0.1\n"
 
 
 def load(text: str, **kwargs):
@@ -37,6 +37,7 @@ def error_of(text: str, **kwargs) -> str:
 
 
 # ---- defaults and arms -------------------------------------------------------------------------
+
 
 def test_defaults_and_implicit_main_arm():
     sc = load(MINIMAL)
@@ -58,13 +59,12 @@ def test_defaults_and_implicit_main_arm():
 
 
 def test_data_seed_follows_arm_seed_unless_set():
-    sc = load('seed = 5\n' + MINIMAL + '[[arm]]\nname = "a"\n[[arm]]\nname = "b"\nseed = 7\n'
-              '[[arm]]\nname = "c"\ndata.seed = 1\n')
+    sc = load("seed = 5\n" + MINIMAL + '[[arm]]\nname = "a"\n[[arm]]\nname = "b"\nseed = 7\n[[arm]]\nname = "c"\ndata.seed = 1\n')
     assert [(a.seed, a.data.seed) for a in sc.arms] == [(5, 5), (7, 7), (5, 1)]
 
 
 def test_arms_merge_deeply_over_the_base():
-    sc = load('''
+    sc = load("""
 name = "cmp"
 steps = 50
 [data]
@@ -86,7 +86,7 @@ optimizer.lr = 0.15
 model.activation = "gelu"
 schedule.kind = "warmup"
 schedule.warmup_steps = 10
-''')
+""")
     slow, fast = sc.arms
     assert (slow.name, fast.name) == ("slow", "fast")
     assert slow.optimizer.lr == 0.1 and fast.optimizer.lr == 0.15
@@ -105,9 +105,11 @@ def test_base_may_leave_lr_to_each_arm():
 
 
 def test_other_kinds_load():
-    sc = load('[model]\nkind = "quadratic"\neigenvalues = [4.0, 1.0, -0.5]\n[data]\nkind = "none"\n'
-              '[optimizer]\nkind = "flow"\nlr = 0.1\nflow_alpha = 0.25\n'
-              '[schedule]\nkind = "cosine"\nwarmup_steps = 5\nfinal_factor = 0.1\n')
+    sc = load(
+        '[model]\nkind = "quadratic"\neigenvalues = [4.0, 1.0, -0.5]\n[data]\nkind = "none"\n'
+        '[optimizer]\nkind = "flow"\nlr = 0.1\nflow_alpha = 0.25\n'
+        '[schedule]\nkind = "cosine"\nwarmup_steps = 5\nfinal_factor = 0.1\n'
+    )
     arm = sc.arms[0]
     assert arm.model.eigenvalues == [4.0, 1.0, -0.5] and arm.model.init is None
     assert arm.optimizer.flow_alpha == 0.25 and arm.schedule.final_factor == 0.1
@@ -115,17 +117,26 @@ def test_other_kinds_load():
     assert sc.arms[0].model.width == 10
     sc = load('loss = "cross-entropy"\n[data]\nkind = "random-labels"\n' + MINIMAL)
     assert sc.arms[0].loss == "cross-entropy"
-    sc = load('[data]\nkind = "teacher"\noutputs = 3\n[schedule]\nkind = "step"\nmilestones = [10, 20]\n'
-              'factors = [0.5, 0.5]\n' + MINIMAL)
+    sc = load('[data]\nkind = "teacher"\noutputs = 3\n[schedule]\nkind = "step"\nmilestones = [10, 20]\nfactors = [0.5, 0.5]\n' + MINIMAL)
     assert sc.arms[0].data.outputs == 3 and sc.arms[0].schedule.milestones == [10, 20]
 
 
 # ---- overrides and flags -----------------------------------------------------------------------
 
+
 def test_overrides_apply_to_the_base_before_arms():
     text = MINIMAL + '[[arm]]\nname = "a"\n[[arm]]\nname = "b"\noptimizer.lr = 0.3\n'
-    sc = load(text, overrides=["optimizer.lr=0.05", "model.activation=relu", "model.hidden=[32, 16]",
-                               'description="two words"', "measure.exact=true", "data.n=64"])
+    sc = load(
+        text,
+        overrides=[
+            "optimizer.lr=0.05",
+            "model.activation=relu",
+            "model.hidden=[32, 16]",
+            'description="two words"',
+            "measure.exact=true",
+            "data.n=64",
+        ],
+    )
     a, b = sc.arms
     assert a.optimizer.lr == 0.05 and b.optimizer.lr == 0.3  # the arm still wins over --set
     assert a.model.activation == "relu" and b.model.hidden == [32, 16]
@@ -155,7 +166,8 @@ def test_a_bad_override_is_blamed_on_the_flag_not_on_an_arm():
     # The value reaches every arm; naming the first arm would send the user to the wrong file.
     text = MINIMAL + '[[arm]]\nname = "a"\n[[arm]]\nname = "b"\n'
     assert error_of(text, overrides=["optimizer.lr=abc"]).endswith(
-        't.toml: --set optimizer.lr=abc: optimizer.lr: must be a number (got "abc")')
+        't.toml: --set optimizer.lr=abc: optimizer.lr: must be a number (got "abc")'
+    )
     # An arm's own bad value is still the arm's.
     text = MINIMAL + '[[arm]]\nname = "a"\nmodel.width = -1\n'
     assert "arm 'a'" in error_of(text, overrides=["optimizer.lr=0.1"])
@@ -173,7 +185,7 @@ def test_an_override_that_every_arm_overrides_is_refused():
 def test_an_out_of_range_seed_is_refused_and_blamed_on_the_flag():
     # torch takes 64-bit seeds; 10^23 used to pass validation and fail inside the engine.
     assert "--seed 100000000000000000000000: seed: must be <" in error_of(MINIMAL, seed=10**23)
-    assert "data.seed: must be ≥" in error_of(MINIMAL, overrides=[f"data.seed={-10**20}"])
+    assert "data.seed: must be ≥" in error_of(MINIMAL, overrides=[f"data.seed={-(10**20)}"])
 
 
 def test_seed_steps_device_flags_beat_arms():
@@ -187,7 +199,7 @@ def test_seed_steps_device_flags_beat_arms():
 
 # ---- round trip ----------------------------------------------------------------------------------
 
-ROUND_TRIP = '''
+ROUND_TRIP = """
 name = "rt"
 description = "round trip"
 seed = 4
@@ -213,7 +225,7 @@ model.eigenvalues = [3, 1]
 model.init = [1, -1]
 optimizer.lr = 0.2
 schedule.kind = "cosine"
-'''
+"""
 
 
 def test_to_toml_round_trip_gives_equal_arms():
@@ -237,45 +249,53 @@ def test_builtins_round_trip():
 
 BAD = {
     "toml-syntax": ('name = "x"\nsteps = \n', "line 2, column 9: invalid TOML"),
-    "unknown-top": ('colour = 1\n' + MINIMAL, "colour: unknown key"),
-    "unknown-section": (MINIMAL + 'learning_rate = 2\n', "optimizer.learning_rate: unknown key"),
+    "unknown-top": ("colour = 1\n" + MINIMAL, "colour: unknown key"),
+    "unknown-section": (MINIMAL + "learning_rate = 2\n", "optimizer.learning_rate: unknown key"),
     "unknown-in-arm": (MINIMAL + '[[arm]]\nname = "a"\nmeasure.every = 3\n', "arm 'a' (arm[0]): measure.every: unknown key"),
-    "off-kind-key": (MINIMAL + '[model]\nwidth = 3\n', "model.width: does not apply to kind 'mlp'"),
+    "off-kind-key": (MINIMAL + "[model]\nwidth = 3\n", "model.width: does not apply to kind 'mlp'"),
     "wrong-type": ('steps = "many"\n' + MINIMAL, 'steps: must be an integer (got "many")'),
-    "no-coercion": ('seed = true\n' + MINIMAL, "seed: must be an integer"),
+    "no-coercion": ("seed = true\n" + MINIMAL, "seed: must be an integer"),
     "literal": ('dtype = "float16"\n' + MINIMAL, "dtype: must be one of 'float32' or 'float64'"),
     "kind-literal": ('[model]\nkind = "cnn"\n' + MINIMAL, "model.kind: must be one of"),
-    "out-of-range": ('[optimizer]\nlr = -1\n', "optimizer.lr: must be > 0 (got -1)"),
-    "momentum": ('[optimizer]\nlr = 0.1\nmomentum = 1.0\n', "optimizer.momentum: must be < 1"),
-    "not-finite": ('[optimizer]\nlr = inf\n', "optimizer.lr: must be a finite number"),
-    "hidden": ('[model]\nhidden = [8, 0]\n' + MINIMAL, "model.hidden"),
-    "table": ('model = 3\n' + MINIMAL, "model: must be a table"),
-    "both-lrs": ('[optimizer]\nlr = 0.1\nlr_relative = 2.0\n', "optimizer.lr_relative: set exactly one"),
-    "no-lr": ('seed = 1\n', "optimizer.lr: set exactly one"),
+    "out-of-range": ("[optimizer]\nlr = -1\n", "optimizer.lr: must be > 0 (got -1)"),
+    "momentum": ("[optimizer]\nlr = 0.1\nmomentum = 1.0\n", "optimizer.momentum: must be < 1"),
+    "not-finite": ("[optimizer]\nlr = inf\n", "optimizer.lr: must be a finite number"),
+    "hidden": ("[model]\nhidden = [8, 0]\n" + MINIMAL, "model.hidden"),
+    "table": ("model = 3\n" + MINIMAL, "model: must be a table"),
+    "both-lrs": ("[optimizer]\nlr = 0.1\nlr_relative = 2.0\n", "optimizer.lr_relative: set exactly one"),
+    "no-lr": ("seed = 1\n", "optimizer.lr: set exactly one"),
     "sgd-no-batch": ('[optimizer]\nkind = "sgd"\nlr = 0.1\n', "optimizer.batch_size: required"),
-    "batch-gt-n": ('[data]\nn = 10\n[optimizer]\nkind = "sgd"\nlr = 0.1\nbatch_size = 64\n',
-                   "optimizer.batch_size: must be ≤ data.n = 10 (got 64)"),
+    "batch-gt-n": (
+        '[data]\nn = 10\n[optimizer]\nkind = "sgd"\nlr = 0.1\nbatch_size = 64\n',
+        "optimizer.batch_size: must be ≤ data.n = 10 (got 64)",
+    ),
     "mlp-no-data": ('[data]\nkind = "none"\n' + MINIMAL, "data.kind: model.kind = 'mlp' needs data"),
     "uv-with-data": ('[model]\nkind = "uv"\n' + MINIMAL, "set data.kind = 'none'"),
     "ce-teacher": ('loss = "cross-entropy"\n[data]\nkind = "teacher"\n' + MINIMAL, "loss: 'cross-entropy' needs"),
     "quad-no-eigs": ('[model]\nkind = "quadratic"\n[data]\nkind = "none"\n' + MINIMAL, "model.eigenvalues: required"),
-    "quad-init": ('[model]\nkind = "quadratic"\neigenvalues = [1.0, 2.0]\ninit = [1.0]\n[data]\nkind = "none"\n'
-                  + MINIMAL, "model.init: has 1 entries"),
+    "quad-init": (
+        '[model]\nkind = "quadratic"\neigenvalues = [1.0, 2.0]\ninit = [1.0]\n[data]\nkind = "none"\n' + MINIMAL,
+        "model.init: has 1 entries",
+    ),
     "unsafe-dots": ('name = "../x"\n' + MINIMAL, "name: '../x'"),
     "unsafe-slash": ('name = "a/b"\n' + MINIMAL, "name: 'a/b'"),
     "unsafe-arm": (MINIMAL + '[[arm]]\nname = "../up"\n', "name: '../up' is not a safe name"),
-    "arm-no-name": (MINIMAL + '[[arm]]\nseed = 1\n', "arm[0]: name: every [[arm]] needs a name"),
+    "arm-no-name": (MINIMAL + "[[arm]]\nseed = 1\n", "arm[0]: name: every [[arm]] needs a name"),
     "dup-arms": (MINIMAL + '[[arm]]\nname = "a"\n[[arm]]\nname = "a"\n', "arm[1]: name: 'a' is used by two arms"),
-    "arm-not-table": ('arm = 3\n' + MINIMAL, "arm: must be an array of tables"),
-    "step-lengths": (MINIMAL + '[schedule]\nkind = "step"\nmilestones = [10, 20]\nfactors = [0.5]\n',
-                     "schedule.factors: needs one factor per milestone"),
-    "step-order": (MINIMAL + '[schedule]\nkind = "step"\nmilestones = [20, 10]\nfactors = [0.5, 0.5]\n',
-                   "schedule.milestones: must be non-negative and strictly increasing"),
+    "arm-not-table": ("arm = 3\n" + MINIMAL, "arm: must be an array of tables"),
+    "step-lengths": (
+        MINIMAL + '[schedule]\nkind = "step"\nmilestones = [10, 20]\nfactors = [0.5]\n',
+        "schedule.factors: needs one factor per milestone",
+    ),
+    "step-order": (
+        MINIMAL + '[schedule]\nkind = "step"\nmilestones = [20, 10]\nfactors = [0.5, 0.5]\n',
+        "schedule.milestones: must be non-negative and strictly increasing",
+    ),
     "warmup-missing": (MINIMAL + '[schedule]\nkind = "warmup"\n', "schedule.warmup_steps"),
     "cosine-factor": (MINIMAL + '[schedule]\nkind = "cosine"\nfinal_factor = 2.0\n', "schedule.final_factor: must be ≤ 1"),
-    "measure-range": (MINIMAL + '[measure]\ntolerance = 0\nmax_iter = 1\n', "measure.tolerance: must be > 0"),
+    "measure-range": (MINIMAL + "[measure]\ntolerance = 0\nmax_iter = 1\n", "measure.tolerance: must be > 0"),
     "track-type": (MINIMAL + '[measure]\ntrack_every_step = "yes"\n', "measure.track_every_step: must be true or false"),
-    "track-no-coercion": (MINIMAL + '[measure]\ntrack_every_step = 1\n', "measure.track_every_step: must be true or false"),
+    "track-no-coercion": (MINIMAL + "[measure]\ntrack_every_step = 1\n", "measure.track_every_step: must be true or false"),
     "bad-device": ('device = "tpu"\n' + MINIMAL, "device: 'tpu' is not a device"),
 }
 
@@ -303,6 +323,7 @@ def test_unsafe_file_stem_needs_a_name(tmp_path):
 
 
 # ---- files and built-ins -------------------------------------------------------------------------
+
 
 @pytest.fixture
 def catalogue(tmp_path, monkeypatch):
@@ -351,6 +372,5 @@ def test_builtin_dir_finds_the_repo_scenarios():
 
 
 def test_import_is_light():
-    code = ("import sys, eos_tui.scenario; "
-            "assert 'torch' not in sys.modules and 'textual' not in sys.modules, 'heavy import'")
+    code = "import sys, eos_tui.scenario; assert 'torch' not in sys.modules and 'textual' not in sys.modules, 'heavy import'"
     subprocess.run([sys.executable, "-c", code], check=True)

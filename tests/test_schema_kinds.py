@@ -18,7 +18,7 @@ from eos_tui.scenario.schema import (
 
 from .helpers import scenario as _scenario
 
-BASE = '[optimizer]\nlr = 0.1\n'
+BASE = "[optimizer]\nlr = 0.1\n"
 
 
 def scenario(text, **kwargs):
@@ -32,28 +32,36 @@ def error_of(text: str) -> str:
 
 
 def test_each_kind_is_its_own_class():
-    arm = scenario('[model]\nkind = "uv"\nwidth = 3\n[data]\nkind = "none"\n'
-                   '[optimizer]\nkind = "flow"\nlr = 0.1\n[schedule]\nkind = "cosine"\n').arms[0]
+    arm = scenario(
+        '[model]\nkind = "uv"\nwidth = 3\n[data]\nkind = "none"\n[optimizer]\nkind = "flow"\nlr = 0.1\n[schedule]\nkind = "cosine"\n'
+    ).arms[0]
     assert isinstance(arm.model, UVModel) and isinstance(arm.data, NoData)
     assert isinstance(arm.optimizer, FlowOptimizer) and arm.optimizer.flow_alpha == 0.5
     assert isinstance(arm.schedule, CosineSchedule) and arm.schedule.warmup_steps == 0
     assert isinstance(scenario(BASE).arms[0].model, MLPModel)  # `kind` omitted: the section's default
 
 
-@pytest.mark.parametrize("text, needle", [
-    ('[model]\nkind = "uv"\nhidden = [3]\n[data]\nkind = "none"\n' + BASE,
-     "model.hidden: does not apply to kind 'uv' (keys of that kind: width)"),
-    ('[model]\nkind = "quadratic"\neigenvalues = [1.0]\nwidth = 2\n[data]\nkind = "none"\n' + BASE,
-     "model.width: does not apply to kind 'quadratic' (keys of that kind: eigenvalues, init)"),
-    ('[model]\nkind = 5\n' + BASE, "model.kind: must be one of 'mlp', 'uv' or 'quadratic' (got 5)"),
-    ('[optimizer]\nkind = "adam"\nlr = 0.1\n', "optimizer.kind: must be one of 'gd', 'sgd' or 'flow'"),
-    ('[model]\nhidden = ["a"]\n' + BASE, "model.hidden[0]: must be an integer"),
-    ('[optimizer]\nkind = "sgd"\nlr = 0.1\nbatch_size = 0\n', "optimizer.batch_size: must be > 0 (got 0)"),
-    ('[schedule]\nkind = "warmup"\nwarmup_steps = 0\n' + BASE, "schedule.warmup_steps: must be ≥ 1 (got 0)"),
-    ('[schedule]\nkind = "cosine"\nmilestones = [3]\n' + BASE, "schedule.milestones: does not apply to kind 'cosine'"),
-    ('[data]\nkind = "none"\nn = 3\n' + BASE, "data.n: does not apply to kind 'none' (keys of that kind: none)"),
-    ('[model]\nkind = "quadratic"\neigenvalues = []\n[data]\nkind = "none"\n' + BASE, "model.eigenvalues: required"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        (
+            '[model]\nkind = "uv"\nhidden = [3]\n[data]\nkind = "none"\n' + BASE,
+            "model.hidden: does not apply to kind 'uv' (keys of that kind: width)",
+        ),
+        (
+            '[model]\nkind = "quadratic"\neigenvalues = [1.0]\nwidth = 2\n[data]\nkind = "none"\n' + BASE,
+            "model.width: does not apply to kind 'quadratic' (keys of that kind: eigenvalues, init)",
+        ),
+        ("[model]\nkind = 5\n" + BASE, "model.kind: must be one of 'mlp', 'uv' or 'quadratic' (got 5)"),
+        ('[optimizer]\nkind = "adam"\nlr = 0.1\n', "optimizer.kind: must be one of 'gd', 'sgd' or 'flow'"),
+        ('[model]\nhidden = ["a"]\n' + BASE, "model.hidden[0]: must be an integer"),
+        ('[optimizer]\nkind = "sgd"\nlr = 0.1\nbatch_size = 0\n', "optimizer.batch_size: must be > 0 (got 0)"),
+        ('[schedule]\nkind = "warmup"\nwarmup_steps = 0\n' + BASE, "schedule.warmup_steps: must be ≥ 1 (got 0)"),
+        ('[schedule]\nkind = "cosine"\nmilestones = [3]\n' + BASE, "schedule.milestones: does not apply to kind 'cosine'"),
+        ('[data]\nkind = "none"\nn = 3\n' + BASE, "data.n: does not apply to kind 'none' (keys of that kind: none)"),
+        ('[model]\nkind = "quadratic"\neigenvalues = []\n[data]\nkind = "none"\n' + BASE, "model.eigenvalues: required"),
+    ],
+)
 def test_errors_name_the_key_in_one_line(text, needle):
     msg = error_of(text)
     assert needle in msg and "\n" not in msg, msg

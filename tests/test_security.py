@@ -58,8 +58,14 @@ def test_engine_code_keeps_pythonpath(tmp_path):
     extra.mkdir()
     env = dict(os.environ, PYTHONPATH=f"{extra}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     for safe in ("", "1"):
-        out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**engine_env(env), "PYTHONSAFEPATH": safe},
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=tmp_path,
+            env={**engine_env(env), "PYTHONSAFEPATH": safe},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         path = eval(out)  # noqa: S307 - our own print of a list of str
         assert "" not in path and str(tmp_path) not in path
         assert str(extra) in path
@@ -70,18 +76,23 @@ def _evil_run(root: Path) -> Path:
     run = root / "evil"
     run.mkdir(parents=True)
     arm = f"arm{ESC_TITLE}\x9b31m"
-    m = rf.new_manifest(scenario=f"s{ESC_TITLE}[bold red]markup[/]", seed=0, device="cpu\x1b[2J",
-                        arms=[arm], versions={}, pid=os.getpid(), total_steps=10)
+    m = rf.new_manifest(
+        scenario=f"s{ESC_TITLE}[bold red]markup[/]", seed=0, device="cpu\x1b[2J", arms=[arm], versions={}, pid=os.getpid(), total_steps=10
+    )
     m["error"] = f"boom{ESC_TITLE}\r\x08\x7f"
     rf.write_json_atomic(run / rf.MANIFEST_FILE, m)
     with rf.MetricsWriter(run) as w:
-        w.write_many([
-            {"type": "step", "arm": arm, "step": 0, "loss": 1.0, "lr": 0.1, "grad_norm": 1.0, "proj": None, "disp": None},
-            {"type": "event", "arm": arm, "step": 0, "kind": "catapult", "message": f"hi{ESC_TITLE}\x9d0;x\x9c"},
-        ])
+        w.write_many(
+            [
+                {"type": "step", "arm": arm, "step": 0, "loss": 1.0, "lr": 0.1, "grad_norm": 1.0, "proj": None, "disp": None},
+                {"type": "event", "arm": arm, "step": 0, "kind": "catapult", "message": f"hi{ESC_TITLE}\x9d0;x\x9c"},
+            ]
+        )
     with open(run / rf.METRICS_FILE, "ab") as fh:  # raw DEL and C1 (valid JSON, written by someone else)
-        fh.write(json.dumps({"type": "event", "arm": "b", "step": 1, "kind": "x", "message": "raw\x7f\x9b2J"},
-                            ensure_ascii=False).encode() + b"\n")
+        fh.write(
+            json.dumps({"type": "event", "arm": "b", "step": 1, "kind": "x", "message": "raw\x7f\x9b2J"}, ensure_ascii=False).encode()
+            + b"\n"
+        )
     return run
 
 
@@ -118,8 +129,9 @@ def test_runs_table_shows_run_data_as_text(tmp_path):
     root = tmp_path / "runs"
     _evil_run(root)
     env = dict(os.environ, COLUMNS="200", OMP_NUM_THREADS="1")
-    r = subprocess.run([sys.executable, "-m", "eos_tui.cli", "runs", "--root", str(root)], capture_output=True,
-                       text=True, env=env, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "eos_tui.cli", "runs", "--root", str(root)], capture_output=True, text=True, env=env, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     assert not any(c in r.stdout for c in CONTROLS), repr(r.stdout)
     assert "[bold red]markup[/]" in r.stdout  # shown, not interpreted as rich markup

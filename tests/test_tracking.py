@@ -171,12 +171,15 @@ def test_a_moving_ritz_value_buys_more_hvps():
 
 # SMALL's problem through the edge of stability (EOS_LR, as above), trained by the engine: the arm's
 # tracker at every step, and the dense exact λ_max at every step beside it (exact, sharpness_every 1).
-ARM_EOS = SMALL.replace("steps = 80", "steps = 300").replace("lr = 0.2", f"lr = {EOS_LR}") + """
+ARM_EOS = (
+    SMALL.replace("steps = 80", "steps = 300").replace("lr = 0.2", f"lr = {EOS_LR}")
+    + """
 [measure]
 sharpness_every = 1
 exact = true
 track_every_step = true
 """
+)
 
 
 def test_engine_tracks_lambda_max_at_every_step_through_the_edge_of_stability():
@@ -206,13 +209,16 @@ def test_engine_tracks_lambda_max_at_every_step_through_the_edge_of_stability():
     assert end["status"] == "completed" and end["hvps"] == sum(hvps)
 
 
-SGD_TRACK = SMALL.replace("steps = 80", "steps = 20").replace('kind = "gd"', 'kind = "sgd"\nbatch_size = 8') + """
+SGD_TRACK = (
+    SMALL.replace("steps = 80", "steps = 20").replace('kind = "gd"', 'kind = "sgd"\nbatch_size = 8')
+    + """
 [measure]
 sharpness_every = 1
 exact = true
 on = "batch"
 track_every_step = true
 """
+)
 
 
 def test_engine_tracks_the_mini_batch_hessian_when_measure_on_batch():
@@ -227,8 +233,10 @@ def test_engine_tracks_the_mini_batch_hessian_when_measure_on_batch():
 
 
 def test_tracking_off_adds_no_field_and_tracking_arms_train_alone():
-    text = SMALL.replace("steps = 80", "steps = 5") + '[[arm]]\nname = "a"\n[[arm]]\nname = "b"\n' \
+    text = (
+        SMALL.replace("steps = 80", "steps = 5") + '[[arm]]\nname = "a"\n[[arm]]\nname = "b"\n'
         '[[arm]]\nname = "c"\nmeasure.track_every_step = true\n'
+    )
     arms = [arm_of(text, i) for i in range(3)]
     assert arms[0].spec.measure.track_every_step is False and arms[0].tracker is None
     assert batch_key(arms[0]) == batch_key(arms[1]) is not None and batch_key(arms[2]) is None

@@ -17,7 +17,7 @@ from eos_tui.scenario import ScenarioError, checks, load_scenario_text, resource
 from eos_tui.scenario.checks import ResourceError, check_memory, check_run_dir, preflight
 
 GB = 1024**3
-MLP = '[optimizer]\nlr = 0.1\n[model]\nhidden = [16]\n'  # 16·16 + 16 + 16·4 + 4 = 340 parameters
+MLP = "[optimizer]\nlr = 0.1\n[model]\nhidden = [16]\n"  # 16·16 + 16 + 16·4 + 4 = 340 parameters
 
 
 def load(text: str, **kwargs):
@@ -26,8 +26,16 @@ def load(text: str, **kwargs):
 
 def eos(*args: str, cwd: Path, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
     env = dict(os.environ, COLUMNS="120", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "eos_tui.cli", *args], cwd=cwd, text=True, timeout=timeout,
-                          env=env, stdin=subprocess.DEVNULL, capture_output=True, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "eos_tui.cli", *args],
+        cwd=cwd,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        **kwargs,
+    )
 
 
 def refused(r: subprocess.CompletedProcess, cwd: Path, *words: str) -> None:
@@ -39,6 +47,7 @@ def refused(r: subprocess.CompletedProcess, cwd: Path, *words: str) -> None:
 
 
 # ---- the Lanczos limit ---------------------------------------------------------------------------
+
 
 def test_more_eigenvalues_than_lanczos_resolves_is_refused():
     with pytest.raises(ScenarioError) as info:
@@ -67,6 +76,7 @@ def test_the_limit_is_the_engines():
 
 # ---- devices -------------------------------------------------------------------------------------
 
+
 def no_cuda() -> bool:
     torch = pytest.importorskip("torch")
     return not torch.cuda.is_available()
@@ -89,10 +99,12 @@ def test_a_missing_cuda_is_refused_on_every_path_before_anything_is_written(tmp_
 
 
 def test_the_cli_process_never_imports_torch_to_check_cpu_or_auto():
-    code = ("import sys; from eos_tui.scenario import load_scenario; from eos_tui.scenario.checks import preflight; "
-            "[preflight(load_scenario(n)) for n in ('eos', 'quadratic', 'catapult')]; "
-            "sc = load_scenario('eos', device='cpu'); preflight(sc); "
-            "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
+    code = (
+        "import sys; from eos_tui.scenario import load_scenario; from eos_tui.scenario.checks import preflight; "
+        "[preflight(load_scenario(n)) for n in ('eos', 'quadratic', 'catapult')]; "
+        "sc = load_scenario('eos', device='cpu'); preflight(sc); "
+        "assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr
 
@@ -104,6 +116,7 @@ def test_a_failed_probe_is_a_clear_refusal(monkeypatch):
 
 
 # ---- the run directory's name ------------------------------------------------------------------
+
 
 def test_a_name_too_long_for_a_run_directory_is_refused(tmp_path):
     ok, too_long = "n" * (255 - checks.RUN_SUFFIX), "n" * (256 - checks.RUN_SUFFIX)
@@ -129,11 +142,15 @@ def test_cli_refuses_a_long_name_and_a_long_out_before_writing(tmp_path):
 
 # ---- memory --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, key", [
-    ("[data]\nn = 100000000\n", "make data.n smaller"),
-    ("[model]\nhidden = [30000, 30000]\n", "make model.hidden smaller"),
-    ("[model]\nhidden = [150, 130]\n[measure]\nexact = true\n", "set measure.exact = false"),
-])
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("[data]\nn = 100000000\n", "make data.n smaller"),
+        ("[model]\nhidden = [30000, 30000]\n", "make model.hidden smaller"),
+        ("[model]\nhidden = [150, 130]\n[measure]\nexact = true\n", "set measure.exact = false"),
+    ],
+)
 def test_scenarios_that_cannot_fit_are_refused_with_the_key(text, key):
     sc = load("[optimizer]\nlr = 0.1\n" + text)
     with pytest.raises(ResourceError) as info:
@@ -146,8 +163,9 @@ def test_scenarios_that_cannot_fit_are_refused_with_the_key(text, key):
 
 def test_a_large_quadratic_is_refused_and_small_scenarios_pass():
     eig = ", ".join(["1.0"] * 10_000)
-    sc = load(f'[optimizer]\nlr = 0.1\n[data]\nkind = "none"\n[model]\nkind = "quadratic"\neigenvalues = [{eig}]\n'
-              "[measure]\nexact = true\n")
+    sc = load(
+        f'[optimizer]\nlr = 0.1\n[data]\nkind = "none"\n[model]\nkind = "quadratic"\neigenvalues = [{eig}]\n[measure]\nexact = true\n'
+    )
     with pytest.raises(ResourceError, match="model.eigenvalues smaller"):
         check_memory(sc, available=3 * GB)
     for name in ("eos", "quadratic", "catapult", "reparam", "sgd_vs_gd", "warmup", "decay"):
@@ -182,13 +200,16 @@ def test_available_memory_reads_the_machine():
     assert avail is not None and avail > 0 and source
 
 
-@pytest.mark.parametrize("text", [
-    MLP,
-    '[optimizer]\nlr = 0.1\n[model]\nhidden = [7, 5, 3]\nbias = false\n[data]\nkind = "teacher"\noutputs = 3\ndim = 4\n',
-    'loss = "cross-entropy"\n[optimizer]\nlr = 0.1\n[model]\nhidden = []\n[data]\nclasses = 10\n',
-    '[optimizer]\nlr = 0.1\n[data]\nkind = "none"\n[model]\nkind = "uv"\nwidth = 37\n',
-    '[optimizer]\nlr = 0.1\n[data]\nkind = "none"\n[model]\nkind = "quadratic"\neigenvalues = [1, 2, 3.5]\n',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        MLP,
+        '[optimizer]\nlr = 0.1\n[model]\nhidden = [7, 5, 3]\nbias = false\n[data]\nkind = "teacher"\noutputs = 3\ndim = 4\n',
+        'loss = "cross-entropy"\n[optimizer]\nlr = 0.1\n[model]\nhidden = []\n[data]\nclasses = 10\n',
+        '[optimizer]\nlr = 0.1\n[data]\nkind = "none"\n[model]\nkind = "uv"\nwidth = 37\n',
+        '[optimizer]\nlr = 0.1\n[data]\nkind = "none"\n[model]\nkind = "quadratic"\neigenvalues = [1, 2, 3.5]\n',
+    ],
+)
 def test_parameter_counts_match_the_engine(text):
     torch = pytest.importorskip("torch")
     from eos_tui.engine.problems import build_problem

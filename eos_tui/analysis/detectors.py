@@ -82,8 +82,13 @@ class Catapult:
             if sharpness is not None:
                 self.sharpness_before = sharpness
             return None
-        if (loss < self.initial_loss and sharpness is not None and threshold is not None and sharpness < threshold
-                and (self.sharpness_before is None or sharpness < self.sharpness_before)):
+        if (
+            loss < self.initial_loss
+            and sharpness is not None
+            and threshold is not None
+            and sharpness < threshold
+            and (self.sharpness_before is None or sharpness < self.sharpness_before)
+        ):
             found = {
                 "peak_loss_ratio": self.peak_loss / self.initial_loss if self.initial_loss > 0 else math.inf,
                 "peak_step": self.peak_step,
@@ -113,7 +118,7 @@ class EosOnset:
         self.done = False
 
     def update(self, sharpness: float | None, threshold: float | None) -> str | None:
-        """"unstable_start", "eos_onset" or None. threshold None (η = 0: every λ_max is stable):
+        """ "unstable_start", "eos_onset" or None. threshold None (η = 0: every λ_max is stable):
         nothing to compare with, and the measurement does not count as the first one."""
         if threshold is None or sharpness is None:
             return None

@@ -61,7 +61,7 @@ def flip_fraction(values: Iterable[float | None], window: int | None = FLIP_WIND
 def tail_flip_fraction(values: Iterable[float | None]) -> float | None:
     """The flip fraction over the last half of the comparisons (the run summary's number)."""
     f = flips(values)
-    tail = f[len(f) // 2:]
+    tail = f[len(f) // 2 :]
     return sum(tail) / len(tail) if tail else None
 
 

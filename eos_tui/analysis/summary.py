@@ -48,7 +48,7 @@ class _HalfTail:
             self._dropped += dead
 
     def tail(self) -> list[Any]:
-        return self._kept[self.count // 2 - self._dropped:].tolist()
+        return self._kept[self.count // 2 - self._dropped :].tolist()
 
 
 class ArmSummarizer:
@@ -154,8 +154,7 @@ class ArmSummarizer:
             "eos_onset_step": next((e["step"] for e in events if e.get("kind") == "eos_onset"), None),
             "eos_ratio": sum(ratios) / len(ratios) if ratios else None,
             "flip_fraction": flip_fraction,
-            "oscillation": {"flip_fraction": flip_fraction,
-                            "amplitude": sum(disp_tail) / len(disp_tail) if disp_tail else None},
+            "oscillation": {"flip_fraction": flip_fraction, "amplitude": sum(disp_tail) / len(disp_tail) if disp_tail else None},
             "catapult": next((e.get("data") for e in events if e.get("kind") == "catapult"), None),
             "catapults": sum(1 for e in events if e.get("kind") == "catapult"),
             "events": [{"kind": e.get("kind"), "step": e.get("step"), "message": e.get("message")} for e in events],

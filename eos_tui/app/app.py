@@ -101,9 +101,17 @@ class EosApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "eos-tui"
 
-    def __init__(self, run_dir: Path, *, engine: subprocess.Popen | None = None, fps: float = 4.0,
-                 poll_interval: float = 0.1, clock: Callable[[], float] = time.monotonic,
-                 stop_timeout: float = 10.0, close_on_signals: bool = False):
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        engine: subprocess.Popen | None = None,
+        fps: float = 4.0,
+        poll_interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+        stop_timeout: float = 10.0,
+        close_on_signals: bool = False,
+    ):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.engine = engine
@@ -324,8 +332,7 @@ def _say(line: str) -> None:
         pass
 
 
-def run_app(run_dir: Path, *, engine: subprocess.Popen | None = None, fps: float = 4.0,
-            mouse: bool = True) -> int:
+def run_app(run_dir: Path, *, engine: subprocess.Popen | None = None, fps: float = 4.0, mouse: bool = True) -> int:
     """Open the app on RUN_DIR. With `engine` (a run started here), quitting stops it cleanly and
     `d` detaches; without (watch mode), quitting never stops anything. Closing the app by SIGTERM or
     SIGHUP stops its engine like `q`. Returns an exit code."""

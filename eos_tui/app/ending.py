@@ -103,8 +103,7 @@ class EngineEnd:
             if clean:
                 reason = f"stopped by the app; {exit_reason(self.engine.returncode)} without finishing the manifest"
             else:
-                reason = (f"stopped by the app; the engine did not stop within {timeout:g} s of SIGINT and "
-                          f"SIGTERM and was killed (SIGKILL)")
+                reason = f"stopped by the app; the engine did not stop within {timeout:g} s of SIGINT and SIGTERM and was killed (SIGKILL)"
             _, wrote = finalize_manifest(self.run_dir, INTERRUPTED, reason)
             if wrote:
                 self.reason = reason

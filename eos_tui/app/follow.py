@@ -38,8 +38,7 @@ def run_status(manifest: dict[str, Any] | None, engine: subprocess.Popen | None)
 
 
 class RunFollower:
-    def __init__(self, run_dir: Path, *, engine: subprocess.Popen | None = None,
-                 interval: float = 0.1, manifest_every: float = 0.5):
+    def __init__(self, run_dir: Path, *, engine: subprocess.Popen | None = None, interval: float = 0.1, manifest_every: float = 0.5):
         self.run_dir = Path(run_dir)
         self.engine = engine
         # With its own engine, the app writes the final status down if the engine dies silently.
@@ -94,8 +93,7 @@ class RunFollower:
             # Read the manifest before the metrics: a status that says "ended" then comes
             # with all the records written before it.
             manifest = read_manifest(self.run_dir)
-            if (self.end is not None and manifest is not None and manifest.get("status") == RUNNING
-                    and not engine_alive(self.engine)):
+            if self.end is not None and manifest is not None and manifest.get("status") == RUNNING and not engine_alive(self.engine):
                 manifest, _ = self.end.died()  # re-read: the engine may have finished it as it exited
             elif self.end is not None and manifest is None and self.end.reason is None and not engine_alive(self.engine):
                 self.end.exited_without_manifest()

@@ -29,6 +29,8 @@ THEORY_FIELDS = ("loss_theory", "f_next_theory", "ntk_next_theory")
 # test_loss: the loss on a held-out split, every measure.test_every steps (NaN between).
 OPTIONAL_STEP_FIELDS = ("loss_theory", "sharpness_tracked", "test_loss")
 RATE_WINDOW_S = 5.0
+
+
 def printable(value: Any) -> str:
     """`value` as one line of text safe to put on the screen. Readers already write every control
     character from a run directory as a visible \\xNN (rundir.reader.safe_text, the one
@@ -63,7 +65,7 @@ class Column:
             grown = np.empty(max(end, 2 * len(self._data)))
             grown[: self.n] = self._data[: self.n]
             self._data = grown
-        self._data[self.n:end] = arr
+        self._data[self.n : end] = arr
         self.n = end
 
     @property
@@ -183,8 +185,7 @@ class ArmSeries:
 @dataclass
 class _ArmBatch:
     steps: dict[str, list[float]] = field(default_factory=lambda: {f: [] for f in STEP_FIELDS})
-    theory: dict[str, list[float]] = field(
-        default_factory=lambda: {f: [] for f in (*THEORY_FIELDS, *OPTIONAL_STEP_FIELDS)})
+    theory: dict[str, list[float]] = field(default_factory=lambda: {f: [] for f in (*THEORY_FIELDS, *OPTIONAL_STEP_FIELDS)})
     thresholds: list[float] = field(default_factory=list)  # 2/η, or 2(1+β)/η with momentum; NaN if none
     sharpness_steps: list[float] = field(default_factory=list)
     eigenvalues: list[list[float]] = field(default_factory=list)
@@ -231,23 +232,30 @@ class Batch:
             a.sharpness_steps.append(_num(rec.get("step")))
             a.eigenvalues.append(eig)
         elif kind == REPARAM:
-            a.reparams.append(Reparam(
-                step=int(_num(rec.get("step")) if rec.get("step") is not None else -1),
-                alpha=_num(rec.get("alpha")),
-                max_output_change=_num(rec.get("max_output_change")),
-                loss_change=_num(rec.get("loss_change")),
-                sharpness_before=_num(rec.get("sharpness_before")),
-                sharpness_after=_num(rec.get("sharpness_after")),
-                adaptive_before=None if rec.get("adaptive_before") is None else _num(rec.get("adaptive_before")),
-                adaptive_after=None if rec.get("adaptive_after") is None else _num(rec.get("adaptive_after")),
-                sharpness_predicted=(None if rec.get("sharpness_predicted") is None
-                                     else _num(rec.get("sharpness_predicted"))),
-                layer=rec.get("layer") if isinstance(rec.get("layer"), int) else None,
-                neurons=printable(rec.get("neurons") or "all"),
-            ))
+            a.reparams.append(
+                Reparam(
+                    step=int(_num(rec.get("step")) if rec.get("step") is not None else -1),
+                    alpha=_num(rec.get("alpha")),
+                    max_output_change=_num(rec.get("max_output_change")),
+                    loss_change=_num(rec.get("loss_change")),
+                    sharpness_before=_num(rec.get("sharpness_before")),
+                    sharpness_after=_num(rec.get("sharpness_after")),
+                    adaptive_before=None if rec.get("adaptive_before") is None else _num(rec.get("adaptive_before")),
+                    adaptive_after=None if rec.get("adaptive_after") is None else _num(rec.get("adaptive_after")),
+                    sharpness_predicted=(None if rec.get("sharpness_predicted") is None else _num(rec.get("sharpness_predicted"))),
+                    layer=rec.get("layer") if isinstance(rec.get("layer"), int) else None,
+                    neurons=printable(rec.get("neurons") or "all"),
+                )
+            )
         elif kind == EVENT:
-            a.events.append(Event(arm, int(_num(rec.get("step")) if rec.get("step") is not None else -1),
-                                  printable(rec.get("kind", "")), printable(rec.get("message", ""))))
+            a.events.append(
+                Event(
+                    arm,
+                    int(_num(rec.get("step")) if rec.get("step") is not None else -1),
+                    printable(rec.get("kind", "")),
+                    printable(rec.get("message", "")),
+                )
+            )
         elif kind == END:
             a.end = rec
 
@@ -278,8 +286,7 @@ class RunModel:
                 if isinstance(name, str):
                     arm = self.arm(printable(name))
                     entry = arms[name] if isinstance(arms, dict) else None
-                    if (ended_by_app and arm.status == RUNNING and isinstance(entry, dict)
-                            and entry.get("status") in ARM_STATUSES):
+                    if ended_by_app and arm.status == RUNNING and isinstance(entry, dict) and entry.get("status") in ARM_STATUSES:
                         arm.status = entry["status"]
             self.version += 1
 

@@ -78,8 +78,10 @@ def missing_message(path: str | os.PathLike[str] | None) -> str:
     root = root_for(path)
     where = "data.path" if path else ("$EOS_TUI_DATA/cifar10" if os.environ.get("EOS_TUI_DATA") else "the default folder")
     fetch = FETCH_COMMAND + (f" --path {root}" if path or os.environ.get("EOS_TUI_DATA") else "")
-    return (f"data.path: no CIFAR-10 files in {root} ({where}; looked for {FOLDER}/ and {ARCHIVE}); "
-            f"fetch them with `{fetch}` (about 163 MB), or set data.path to where they are")
+    return (
+        f"data.path: no CIFAR-10 files in {root} ({where}; looked for {FOLDER}/ and {ARCHIVE}); "
+        f"fetch them with `{fetch}` (about 163 MB), or set data.path to where they are"
+    )
 
 
 class _Files:
@@ -96,8 +98,9 @@ class _Files:
                     if m.isfile():
                         self.names.setdefault(os.path.basename(m.name), m)
             except (tarfile.TarError, OSError, EOFError) as e:
-                raise DataError(f"{where}: not a readable CIFAR-10 archive ({type(e).__name__}: {e}); "
-                                f"fetch it again with `{FETCH_COMMAND}`") from None
+                raise DataError(
+                    f"{where}: not a readable CIFAR-10 archive ({type(e).__name__}: {e}); fetch it again with `{FETCH_COMMAND}`"
+                ) from None
 
     def label(self, name: str) -> str:
         return f"{self.where}:{FOLDER}/{name}" if self.tar else str(self.where / name)
@@ -110,8 +113,7 @@ class _Files:
             member = self.names.get(name)
             fh = self.tar.extractfile(member) if member is not None else None
             if fh is None:
-                raise DataError(f"{self.where}: the archive has no {FOLDER}/{name}; fetch it again with "
-                                f"`{FETCH_COMMAND}`")
+                raise DataError(f"{self.where}: the archive has no {FOLDER}/{name}; fetch it again with `{FETCH_COMMAND}`")
         else:
             try:
                 fh = open(self.where / name, "rb")
@@ -186,8 +188,7 @@ def _take(files: _Files, names: tuple[str, ...], n: int, classes: int, what: str
         have += len(y)
     if have < n:
         key = "data.n" if what == "training" else "data.test_n"
-        raise DataError(f"{key}: asks for {n} {what} images of classes < {classes}, but {files.where} "
-                        f"holds only {have}")
+        raise DataError(f"{key}: asks for {n} {what} images of classes < {classes}, but {files.where} holds only {have}")
     return np.concatenate(xs), np.concatenate(ys)
 
 
@@ -224,8 +225,10 @@ def load(path: str | os.PathLike[str] | None, n: int, classes: int = CLASSES, te
 
 # ---- eos-tui data fetch cifar10 ----------------------------------------------------------------
 
-def _download(url: str, fh: IO[bytes], opener: Callable[..., Any], progress: Callable[[int, int | None], None] | None,
-              chunk: int = 1 << 20) -> str:
+
+def _download(
+    url: str, fh: IO[bytes], opener: Callable[..., Any], progress: Callable[[int, int | None], None] | None, chunk: int = 1 << 20
+) -> str:
     md5 = hashlib.md5()
     with opener(url, timeout=60) as response:
         total = response.headers.get("Content-Length") if getattr(response, "headers", None) else None
@@ -252,9 +255,14 @@ def _has_batches(path: Path) -> bool:
     return {*TRAIN_FILES, TEST_FILE} <= names
 
 
-def fetch(path: str | os.PathLike[str] | None = None, *, url: str = URL, md5: str = MD5,
-          opener: Callable[..., Any] = urllib.request.urlopen,
-          progress: Callable[[int, int | None], None] | None = None) -> Path:
+def fetch(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    url: str = URL,
+    md5: str = MD5,
+    opener: Callable[..., Any] = urllib.request.urlopen,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Path:
     """Download the official archive into `path` (None: the default root) and return where it is.
 
     It streams into a hidden temporary file in the target folder, checks the MD5 (and that the
@@ -277,15 +285,15 @@ def fetch(path: str | os.PathLike[str] | None = None, *, url: str = URL, md5: st
             fh.flush()
             os.fsync(fh.fileno())
         if digest != md5:
-            raise DataError(f"{url}: the download's MD5 is {digest}, not the published {md5}; nothing was "
-                            "kept; try again")
+            raise DataError(f"{url}: the download's MD5 is {digest}, not the published {md5}; nothing was kept; try again")
         if not _has_batches(tmp):
             raise DataError(f"{url}: the download is not the CIFAR-10 python archive; nothing was kept")
         os.replace(tmp, target)
     except urllib.error.URLError as e:
         reason = getattr(e, "reason", e)
-        raise DataError(f"cannot download {url}: {reason} (offline? fetch {ARCHIVE} on a machine with "
-                        f"internet and copy it into {root})") from None
+        raise DataError(
+            f"cannot download {url}: {reason} (offline? fetch {ARCHIVE} on a machine with internet and copy it into {root})"
+        ) from None
     except (OSError, ValueError, http.client.HTTPException) as e:
         if isinstance(e, DataError):
             raise
@@ -302,4 +310,3 @@ def _md5_of(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-

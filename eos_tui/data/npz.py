@@ -44,13 +44,11 @@ def _header(zf: zipfile.ZipFile, key: str, path: str) -> tuple[tuple[int, ...], 
             else:
                 shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
     except KeyError:
-        raise DataError(f"{path}: no array {key!r} (it has {', '.join(_keys(zf)) or 'none'}); "
-                        "save X and y with np.savez") from None
+        raise DataError(f"{path}: no array {key!r} (it has {', '.join(_keys(zf)) or 'none'}); save X and y with np.savez") from None
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
         raise DataError(f"{path}: array {key!r} is unreadable: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if dtype.hasobject:
-        raise DataError(f"{path}: array {key!r} holds Python objects, which are never loaded (pickles); "
-                        "save numbers")
+        raise DataError(f"{path}: array {key!r} holds Python objects, which are never loaded (pickles); save numbers")
     return tuple(int(s) for s in shape), dtype
 
 
@@ -70,11 +68,9 @@ def _labels(path: str, key: str) -> Any:
 
 def _check_y(path: str, key: str, shape: tuple[int, ...], dtype: Any, rows: int) -> None:
     if not shape or shape[0] != rows:
-        raise DataError(f"{path}: {key!r} has shape {shape}, but X{'_test' if key != 'y' else ''} has {rows} rows: "
-                        "one target per row")
+        raise DataError(f"{path}: {key!r} has shape {shape}, but X{'_test' if key != 'y' else ''} has {rows} rows: one target per row")
     if dtype.kind in "biu" and len(shape) != 1:
-        raise DataError(f"{path}: {key!r} holds integer labels and must be 1-D (got shape {shape}); "
-                        "save float targets for regression")
+        raise DataError(f"{path}: {key!r} holds integer labels and must be 1-D (got shape {shape}); save float targets for regression")
     if dtype.kind == "f" and len(shape) > 2:
         raise DataError(f"{path}: {key!r} must have shape (examples,) or (examples, outputs) (got {shape})")
     if dtype.kind not in "biuf":
@@ -96,8 +92,9 @@ def _inspect(path: str, n: int | None, classes: int | None, stamp: tuple[int, in
         keys = set(_keys(zf))
         test = ("X_test" in keys, "y_test" in keys)
         if test[0] != test[1]:
-            raise DataError(f"{path}: has {'X_test' if test[0] else 'y_test'} without "
-                            f"{'y_test' if test[0] else 'X_test'}: give both or neither")
+            raise DataError(
+                f"{path}: has {'X_test' if test[0] else 'y_test'} without {'y_test' if test[0] else 'X_test'}: give both or neither"
+            )
         xts = yts = None
         if test[0]:
             xts, xtd = _header(zf, "X_test", path)

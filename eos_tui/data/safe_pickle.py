@@ -88,8 +88,13 @@ class _ArrayStub:
         shape, dtype, fortran, raw = state
         if isinstance(raw, bytearray):
             raw = bytes(raw)
-        if not (isinstance(shape, tuple) and all(isinstance(s, int) and s >= 0 for s in shape)
-                and isinstance(dtype, _DtypeStub) and isinstance(fortran, bool) and isinstance(raw, bytes)):
+        if not (
+            isinstance(shape, tuple)
+            and all(isinstance(s, int) and s >= 0 for s in shape)
+            and isinstance(dtype, _DtypeStub)
+            and isinstance(fortran, bool)
+            and isinstance(raw, bytes)
+        ):
             raise pickle.UnpicklingError("array state is not (shape, dtype, is_fortran, bytes)")
         self.shape, self.dtype, self.fortran, self.raw = shape, dtype, fortran, raw
 
@@ -103,8 +108,9 @@ class _ArrayStub:
         for s in self.shape:
             count *= s
         if count * dt.itemsize != len(self.raw):
-            raise pickle.UnpicklingError(f"array of shape {self.shape} and dtype {dt} needs "
-                                         f"{count * dt.itemsize} bytes, the file has {len(self.raw)}")
+            raise pickle.UnpicklingError(
+                f"array of shape {self.shape} and dtype {dt} needs {count * dt.itemsize} bytes, the file has {len(self.raw)}"
+            )
         return np.frombuffer(self.raw, dtype=dt).reshape(self.shape, order="F" if self.fortran else "C")
 
 
@@ -146,8 +152,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"refused global {module}.{name}: the CIFAR-10 format has only "
-                                         "plain types and numeric numpy arrays") from None
+            raise pickle.UnpicklingError(
+                f"refused global {module}.{name}: the CIFAR-10 format has only plain types and numeric numpy arrays"
+            ) from None
 
     def persistent_load(self, pid: Any) -> Any:
         raise pickle.UnpicklingError("refused persistent id")

@@ -114,17 +114,25 @@ class Arm:
         self.hvps_total = 0
         # λ_max at every step (measure.track_every_step): k = 1, the tracker's measured defaults,
         # and a generator of its own so that the converged solves draw exactly what they draw without it.
-        self.tracker = (PerStepTracker(k=1, generator=torch.Generator().manual_seed(int(spec.seed) + 41))
-                        if spec.measure.track_every_step else None)
+        self.tracker = (
+            PerStepTracker(k=1, generator=torch.Generator().manual_seed(int(spec.seed) + 41)) if spec.measure.track_every_step else None
+        )
         # Theory overlays: exact only for plain GD (no momentum) on the quadratic and the uv model.
         plain_gd = spec.optimizer.kind == "gd" and not spec.optimizer.momentum
-        self.quadratic_theory = (QuadraticTheory(self.problem.H, self.theta)
-                                 if plain_gd and isinstance(self.problem, Quadratic) else None)
+        self.quadratic_theory = QuadraticTheory(self.problem.H, self.theta) if plain_gd and isinstance(self.problem, Quadratic) else None
         self.uv_width = self.problem.width if plain_gd and isinstance(self.problem, UV) else None
 
     # ---- curvature -------------------------------------------------------------------------
-    def eigenpairs(self, theta: torch.Tensor, *, k: int | None = None, tol: float | None = None,
-                   v0: torch.Tensor | None = None, loss=None, transform: torch.Tensor | None = None) -> Eigenpairs:
+    def eigenpairs(
+        self,
+        theta: torch.Tensor,
+        *,
+        k: int | None = None,
+        tol: float | None = None,
+        v0: torch.Tensor | None = None,
+        loss=None,
+        transform: torch.Tensor | None = None,
+    ) -> Eigenpairs:
         """Top-k eigenpairs of the full-batch Hessian at θ (of D H D when `transform` is D)."""
         m = self.spec.measure
         k = k or m.eigenvalues
@@ -140,8 +148,17 @@ class Arm:
         if transform is not None:
             inner = hvp
             hvp = lambda v: transform * inner(transform * v)  # noqa: E731
-        return top_eigenpairs(hvp, n, min(k, n), v0=v0, tol=tol or m.tolerance, max_iter=m.max_iter,
-                              dtype=self.dtype, device=self.device, generator=self.eig_gen)
+        return top_eigenpairs(
+            hvp,
+            n,
+            min(k, n),
+            v0=v0,
+            tol=tol or m.tolerance,
+            max_iter=m.max_iter,
+            dtype=self.dtype,
+            device=self.device,
+            generator=self.eig_gen,
+        )
 
     def measure(self, theta: torch.Tensor, step: int, batch: torch.Tensor | None = None) -> dict[str, Any]:
         loss = None if batch is None else (lambda th: self.problem.loss(th, batch))
@@ -153,9 +170,14 @@ class Arm:
         self.vectors = align_signs(pairs.eigenvectors, self.vectors)
         self.sharpness = float(pairs.eigenvalues[0])
         self.hvps_total += pairs.hvps
-        return {"type": "sharpness", "arm": self.name, "step": step,
-                "eigenvalues": [float(v) for v in pairs.eigenvalues], "hvps": pairs.hvps,
-                "residual": float(pairs.residual)}
+        return {
+            "type": "sharpness",
+            "arm": self.name,
+            "step": step,
+            "eigenvalues": [float(v) for v in pairs.eigenvalues],
+            "hvps": pairs.hvps,
+            "residual": float(pairs.residual),
+        }
 
     def track(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> dict[str, Any]:
         """λ_max at θ by the per-step tracker: the step record's `sharpness_tracked` (null when an HVP
@@ -196,8 +218,7 @@ class Arm:
         opt = self.spec.optimizer
         out = []
         if self.spec.device == "auto" and self.spec.dtype == "float64" and self.device.type == "cpu" and mps_available():
-            out.append(self._event(0, "device_notice", "device 'auto': Apple's MPS has no float64, so this "
-                                                       "float64 arm runs on the CPU"))
+            out.append(self._event(0, "device_notice", "device 'auto': Apple's MPS has no float64, so this float64 arm runs on the CPU"))
         needs_lambda0 = opt.lr_relative is not None
         if needs_lambda0:
             pairs = self.eigenpairs(self.theta, k=1, tol=INIT_TOL)
@@ -207,11 +228,19 @@ class Arm:
                 raise ScenarioRefused(
                     f"arm {self.name!r}: optimizer.lr_relative sets η = lr_relative / λ0, but λ0 = λ_max at "
                     f"initialization is {self.lambda0:.4g}, not > 0: set optimizer.lr instead "
-                    "(or a model.init_scale that gives the loss curvature)")
+                    "(or a model.init_scale that gives the loss curvature)"
+                )
             self.base_lr = opt.lr_relative / self.lambda0
-            out.append({"type": "event", "arm": self.name, "step": 0, "kind": "lr_resolved",
-                        "message": f"η = {opt.lr_relative:g}/λ0 = {self.base_lr:.4g} (λ0 = {self.lambda0:.4g})",
-                        "data": {"lr": self.base_lr, "lambda0": self.lambda0}})
+            out.append(
+                {
+                    "type": "event",
+                    "arm": self.name,
+                    "step": 0,
+                    "kind": "lr_resolved",
+                    "message": f"η = {opt.lr_relative:g}/λ0 = {self.base_lr:.4g} (λ0 = {self.lambda0:.4g})",
+                    "data": {"lr": self.base_lr, "lambda0": self.lambda0},
+                }
+            )
         return out
 
     def lr_at(self, t: int) -> float:
@@ -251,8 +280,7 @@ class Arm:
         new_theta = self._update(g, lr, batch)
         proj = float(g @ u) if u is not None else None
         disp = float((new_theta - self.theta) @ u) if u is not None else None
-        return out + self.finish(t, lr, loss, float(torch.linalg.vector_norm(g)), proj, disp, new_theta,
-                                 tracked=tracked)
+        return out + self.finish(t, lr, loss, float(torch.linalg.vector_norm(g)), proj, disp, new_theta, tracked=tracked)
 
     def check_loss(self, t: int, lr: float, loss: float, params_finite: bool = True) -> list[dict[str, Any]]:
         """The loss at θ_t; if it diverged, the step's records and the arm's end (else [])."""
@@ -260,8 +288,7 @@ class Arm:
             self.initial_loss = loss
         why = self.divergence(loss, params_finite)
         if why is not None:
-            out = [{"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
-                    "grad_norm": None, "proj": None, "disp": None}]
+            out = [{"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr, "grad_norm": None, "proj": None, "disp": None}]
             if self.momentum:
                 out[0]["threshold"] = self.threshold(lr)
             if self.tracker is not None:
@@ -302,8 +329,11 @@ class Arm:
             return []
         at = f"λ_max {self.sharpness:.4g} ≥ {self.threshold_name} = {thr:.4g}"
         if kind == "unstable_start":
-            return [self._event(t, "unstable_start", f"{at} at the first measurement: above the stability "
-                                                     "threshold from the start, not by sharpening")]
+            return [
+                self._event(
+                    t, "unstable_start", f"{at} at the first measurement: above the stability threshold from the start, not by sharpening"
+                )
+            ]
         return [self._event(t, "eos_onset", at)]
 
     def scheduled_checks(self, t: int, lr: float) -> list[dict[str, Any]]:
@@ -312,18 +342,26 @@ class Arm:
         if self.spec.measure.reparam_every and t % self.spec.measure.reparam_every == 0:
             out.extend(self.reparam_checks(t))
         if t in self.lr_changes:
-            out.append(self._event(t, "lr_change", f"{self.lr_changes[t]}: η = {lr:.4g}, "
-                                                   f"{self.threshold_name} = {_g4(self.threshold(lr))}"))
+            out.append(
+                self._event(t, "lr_change", f"{self.lr_changes[t]}: η = {lr:.4g}, {self.threshold_name} = {_g4(self.threshold(lr))}")
+            )
         return out
 
-    def finish(self, t: int, lr: float, loss: float, grad_norm: float, proj: float | None,
-               disp: float | None, new_theta: torch.Tensor,
-               tracked: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def finish(
+        self,
+        t: int,
+        lr: float,
+        loss: float,
+        grad_norm: float,
+        proj: float | None,
+        disp: float | None,
+        new_theta: torch.Tensor,
+        tracked: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
         """The step record at θ_t (theory overlays and `track`'s fields included), θ ← θ_{t+1},
         detectors, end of arm."""
         out = []
-        step = {"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr,
-                "grad_norm": grad_norm, "proj": proj, "disp": disp}
+        step = {"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr, "grad_norm": grad_norm, "proj": proj, "disp": disp}
         if self.momentum:  # readers take 2/η otherwise
             step["threshold"] = self.threshold(lr)
         if tracked is not None:
@@ -342,14 +380,21 @@ class Arm:
         out.append(step)
 
         if self.oscillation.update(t, proj, disp):
-            out.append(self._event(t, "period2_onset",
-                                   f"⟨∇L, u⟩ flips sign on {self.oscillation.flip_fraction:.0%} of the last "
-                                   f"{self.oscillation.window} steps"))
+            out.append(
+                self._event(
+                    t,
+                    "period2_onset",
+                    f"⟨∇L, u⟩ flips sign on {self.oscillation.flip_fraction:.0%} of the last {self.oscillation.window} steps",
+                )
+            )
         cat = self.catapult.update(t, loss, self.sharpness, self.threshold(lr))
         if cat:
-            ev = self._event(t, "catapult",
-                             f"loss peaked at {cat['peak_loss_ratio']:.3g}× its start (step {cat['peak_step']}), "
-                             f"λ_max {_g4(cat['sharpness_before'])} → {_g4(cat['sharpness_after'])}")
+            ev = self._event(
+                t,
+                "catapult",
+                f"loss peaked at {cat['peak_loss_ratio']:.3g}× its start (step {cat['peak_step']}), "
+                f"λ_max {_g4(cat['sharpness_before'])} → {_g4(cat['sharpness_after'])}",
+            )
             ev["data"] = cat
             out.append(ev)
 
@@ -388,6 +433,7 @@ class Arm:
         alpha = self.spec.optimizer.flow_alpha
         n_sub = max(1, math.ceil(lr * lam / alpha))
         h = lr / n_sub
+
         def f(th):
             return grad(self.problem.loss, th)
 
@@ -416,8 +462,9 @@ class Arm:
         out = []
         if status == "diverged":
             out.append(self._event(self.t, "diverged", message or "diverged"))
-        out.append({"type": "end", "arm": self.name, "status": status, "steps_done": self.t,
-                    "final_loss": final_loss, "hvps": self.hvps_total})
+        out.append(
+            {"type": "end", "arm": self.name, "status": status, "steps_done": self.t, "final_loss": final_loss, "hvps": self.hvps_total}
+        )
         return out
 
     def stop(self, status: str) -> list[dict[str, Any]]:

@@ -116,8 +116,7 @@ class ArmBatch:
         """The arms' update rule, stacked: heavy-ball momentum with one β per arm (engine/optimizers.py,
         the same pair the one-arm path uses); plain GD arms in the batch have β = 0."""
         moms = [a.momentum for a in self.arms]
-        self.rule = optimizers.from_momentum(
-            torch.tensor(moms, dtype=self.dtype, device=self.device).unsqueeze(1))
+        self.rule = optimizers.from_momentum(torch.tensor(moms, dtype=self.dtype, device=self.device).unsqueeze(1))
 
     def _grad_and_value(self, theta: torch.Tensor, *data) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-arm gradients (B, n) and losses (B,): a vmapped forward, then plain autograd on the
@@ -151,9 +150,16 @@ class ArmBatch:
             if m.exact:  # dense Hessian + eigvalsh, as Arm.eigenpairs does it
                 out[i] = arm.eigenpairs(arm.theta, v0=arm.vectors)
                 continue
-            solvers[i] = Lanczos(self.n, min(m.eigenvalues, self.n), v0=arm.vectors, tol=m.tolerance,
-                                 max_iter=m.max_iter, dtype=arm.dtype, device=arm.device,
-                                 generator=arm.eig_gen)
+            solvers[i] = Lanczos(
+                self.n,
+                min(m.eigenvalues, self.n),
+                v0=arm.vectors,
+                tol=m.tolerance,
+                max_iter=m.max_iter,
+                dtype=arm.dtype,
+                device=arm.device,
+                generator=arm.eig_gen,
+            )
         while True:
             active = [i for i in solvers if not solvers[i].done]
             if not active:
@@ -179,8 +185,9 @@ class ArmBatch:
         G, L = self._grad_and_value(self.theta, *self.data)
         # Losses and whether each arm's θ_t is finite: one transfer for all arms.
         losses, finite = torch.stack([L, torch.isfinite(self.theta).all(dim=1).to(L.dtype)]).tolist()
-        recs: list[list[dict[str, Any]]] = [a.check_loss(t, lr, loss, params_finite=bool(ok))
-                                            for a, lr, loss, ok in zip(arms, lrs, losses, finite)]
+        recs: list[list[dict[str, Any]]] = [
+            a.check_loss(t, lr, loss, params_finite=bool(ok)) for a, lr, loss, ok in zip(arms, lrs, losses, finite)
+        ]
         alive = [i for i, a in enumerate(arms) if a.status is None]
 
         measuring = [i for i in alive if arms[i].measures_at(t)]
@@ -202,10 +209,8 @@ class ArmBatch:
         # grad_norm, ⟨∇L, u⟩ and ⟨θ_{t+1} − θ_t, u⟩ for all arms, then one transfer.
         has_u = [a.vectors is not None for a in arms]
         if any(has_u):
-            U = torch.stack([a.vectors[0] if a.vectors is not None else torch.zeros_like(self.theta[0])
-                             for a in arms])
-            stats = torch.stack([torch.linalg.vector_norm(G, dim=1), (G * U).sum(1),
-                                 ((new_theta - self.theta) * U).sum(1)]).tolist()
+            U = torch.stack([a.vectors[0] if a.vectors is not None else torch.zeros_like(self.theta[0]) for a in arms])
+            stats = torch.stack([torch.linalg.vector_norm(G, dim=1), (G * U).sum(1), ((new_theta - self.theta) * U).sum(1)]).tolist()
         else:
             stats = [torch.linalg.vector_norm(G, dim=1).tolist(), [None] * len(arms), [None] * len(arms)]
         for i in alive:

@@ -132,8 +132,7 @@ def top_eigenpairs(
     (`batched.py`) drives several `Lanczos` at once with one vmapped HVP per iteration, so both
     paths run the very same recurrence, stopping rule and breakdown handling.
     """
-    solver = Lanczos(n, k, v0=v0, tol=tol, max_iter=max_iter, dtype=dtype, device=device,
-                     generator=generator, warm_noise=warm_noise)
+    solver = Lanczos(n, k, v0=v0, tol=tol, max_iter=max_iter, dtype=dtype, device=device, generator=generator, warm_noise=warm_noise)
     while not solver.done:
         solver.absorb(hvp(solver.query()))
     return solver.result()
@@ -148,9 +147,19 @@ class Lanczos:
     own residual; see `top_eigenpairs` for the method and its arguments.
     """
 
-    def __init__(self, n: int, k: int = 1, *, v0: torch.Tensor | None = None, tol: float = 1e-3,
-                 max_iter: int = 100, dtype=None, device=None, generator: torch.Generator | None = None,
-                 warm_noise: float | None = None):
+    def __init__(
+        self,
+        n: int,
+        k: int = 1,
+        *,
+        v0: torch.Tensor | None = None,
+        tol: float = 1e-3,
+        max_iter: int = 100,
+        dtype=None,
+        device=None,
+        generator: torch.Generator | None = None,
+        warm_noise: float | None = None,
+    ):
         if k < 1 or k > n:
             raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
         if max_iter < k:

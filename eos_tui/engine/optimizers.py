@@ -38,6 +38,7 @@ def heavy_ball(beta: Hyper) -> UpdateRule:
 
     Its stability threshold on λ_max is 2(1+β)/η (Arm.threshold). `beta`: a float, or a (B, 1)
     tensor for a stack of arms (β = 0 rows then step along their gradient: 0·d + g = g)."""
+
     def init(params: torch.Tensor) -> State:
         return None  # the first update starts the buffer at g_0
 

@@ -121,6 +121,7 @@ class UV(Problem):
         def loss(theta: torch.Tensor) -> torch.Tensor:
             f = self.output(theta)
             return 0.5 * f * f
+
         return loss
 
     def batch_shape(self) -> tuple:
@@ -316,8 +317,16 @@ def build_problem(arm, device: torch.device) -> Problem:
         sizes = [X.shape[1], *model.hidden, out_dim]
         layers, n = _mlp_layout(sizes, model.bias)
         theta = _mlp_init(layers, n, init_gen) * model.init_scale
-        return MLP(put(theta), layers=layers, activation=model.activation,
-                   X=put(X), Y=put(Y), loss_kind=arm.loss,
-                   X_test=put(Xt) if Xt is not None else None, Y_test=put(Yt) if Yt is not None else None,
-                   labels_test=put(lt) if lt is not None else None, image_shape=image)
+        return MLP(
+            put(theta),
+            layers=layers,
+            activation=model.activation,
+            X=put(X),
+            Y=put(Y),
+            loss_kind=arm.loss,
+            X_test=put(Xt) if Xt is not None else None,
+            Y_test=put(Yt) if Yt is not None else None,
+            labels_test=put(lt) if lt is not None else None,
+            image_shape=image,
+        )
     raise ValueError(f"unknown model kind {model.kind!r}")

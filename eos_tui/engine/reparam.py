@@ -36,13 +36,13 @@ def check_applicable(problem) -> None:
     if problem.activation not in HOMOGENEOUS:
         raise NotHomogeneous(
             f"activation {problem.activation!r} is not positively homogeneous (tanh(αz) ≠ α·tanh(z)): "
-            "scaling layers would change the function, so the check is skipped; use relu or linear")
+            "scaling layers would change the function, so the check is skipped; use relu or linear"
+        )
     if len(problem.layers) < 2:
         raise NotHomogeneous("reparameterization needs at least one hidden layer")
 
 
-def scaling(problem, theta: torch.Tensor, alpha: float, layer: int = 0,
-            neurons: torch.Tensor | None = None) -> torch.Tensor:
+def scaling(problem, theta: torch.Tensor, alpha: float, layer: int = 0, neurons: torch.Tensor | None = None) -> torch.Tensor:
     """The diagonal D of T_α as a vector: θ' = D θ.
 
     Layer `layer`'s outgoing weights (rows) and bias are multiplied by α, layer `layer+1`'s incoming
@@ -56,8 +56,9 @@ def scaling(problem, theta: torch.Tensor, alpha: float, layer: int = 0,
     a, b = problem.layers[layer], problem.layers[layer + 1]
     units = a.shape[0]
     mask = torch.ones(units, dtype=torch.bool, device=theta.device) if neurons is None else neurons.to(theta.device)
-    scale_rows = torch.where(mask, torch.tensor(alpha, dtype=theta.dtype, device=theta.device),
-                             torch.tensor(1.0, dtype=theta.dtype, device=theta.device))
+    scale_rows = torch.where(
+        mask, torch.tensor(alpha, dtype=theta.dtype, device=theta.device), torch.tensor(1.0, dtype=theta.dtype, device=theta.device)
+    )
     d[a.weight] = scale_rows.unsqueeze(1).expand(a.shape).reshape(-1)
     if a.bias is not None:
         d[a.bias] = scale_rows
@@ -81,8 +82,7 @@ class ReparamChecks:
         self._warned = False  # "not homogeneous" said once
         self._failed_alphas: set[float | None] = set()  # "cannot be computed" said once per α
 
-    def run(self, t: int, theta: torch.Tensor, eigenpairs: Solve,
-            v0: torch.Tensor | None = None) -> list[dict[str, Any]]:
+    def run(self, t: int, theta: torch.Tensor, eigenpairs: Solve, v0: torch.Tensor | None = None) -> list[dict[str, Any]]:
         """Dinh et al.'s T_α at θ_t for each α: same function, different λ_max, same adaptive sharpness.
 
         A check that cannot be computed (α = 1e-20 in float32: the scaled parameters under- or
@@ -120,13 +120,19 @@ class ReparamChecks:
                     predicted = eigenpairs(theta, k=1, transform=1.0 / d).eigenvalues
                     adaptive_after = eigenpairs(theta2, k=1, transform=theta2.abs()).eigenvalues
                     rec = {
-                        "type": "reparam", "arm": self.name, "step": t, "alpha": float(alpha),
-                        "layer": layer, "neurons": "all" if neurons is None else "every other",
+                        "type": "reparam",
+                        "arm": self.name,
+                        "step": t,
+                        "alpha": float(alpha),
+                        "layer": layer,
+                        "neurons": "all" if neurons is None else "every other",
                         "max_output_change": float((p.outputs(theta2) - f0).abs().max()),
                         "loss_change": float(p.loss(theta2)) - loss0,
-                        "sharpness_before": float(before[0]), "sharpness_after": float(after[0]),
+                        "sharpness_before": float(before[0]),
+                        "sharpness_after": float(after[0]),
                         "sharpness_predicted": float(predicted[0]),
-                        "adaptive_before": float(adaptive_before[0]), "adaptive_after": float(adaptive_after[0]),
+                        "adaptive_before": float(adaptive_before[0]),
+                        "adaptive_after": float(adaptive_after[0]),
                     }
                     bad = [k for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)]
                     if bad:
@@ -148,6 +154,8 @@ class ReparamChecks:
         self._failed_alphas.add(alpha)
         what = "the reparameterization checks" if alpha is None else f"the reparameterization check at α = {alpha:g}"
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        return [self._event(t, f"{what} cannot be computed in {self.dtype} "
-                               f"({type(exc).__name__.lstrip('_')}: {reason}); skipped, training goes on")]
-
+        return [
+            self._event(
+                t, f"{what} cannot be computed in {self.dtype} ({type(exc).__name__.lstrip('_')}: {reason}); skipped, training goes on"
+            )
+        ]

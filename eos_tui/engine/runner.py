@@ -40,7 +40,7 @@ OnRecords = Callable[[list[dict[str, Any]], list[Arm]], None]
 
 
 def resolve_device(name: str, dtype: str = "float32") -> torch.device:
-    """"auto": CUDA if available, then Apple's MPS (not for float64, which MPS lacks), then the CPU."""
+    """ "auto": CUDA if available, then Apple's MPS (not for float64, which MPS lacks), then the CPU."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -68,8 +68,7 @@ def device_label(dev: torch.device) -> str:
 def versions() -> dict[str, str]:
     import numpy
 
-    return {"eos_tui": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
-            "python": platform.python_version()}
+    return {"eos_tui": __version__, "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
 
 
 class StopRequest:
@@ -114,8 +113,14 @@ def _write_error(exc: OSError, path: Path) -> str:
     return f"cannot write {path}: {exc.strerror or exc}" + (f" (errno {exc.errno})" if exc.errno else "")
 
 
-def run_scenario(scenario, run_dir: str | os.PathLike[str], *, on_records: OnRecords | None = None,
-                 stop: StopRequest | None = None, manifest_every: float = 2.0) -> tuple[str, rf.Manifest]:
+def run_scenario(
+    scenario,
+    run_dir: str | os.PathLike[str],
+    *,
+    on_records: OnRecords | None = None,
+    stop: StopRequest | None = None,
+    manifest_every: float = 2.0,
+) -> tuple[str, rf.Manifest]:
     """Train every arm of `scenario`, writing `run_dir`'s manifest and metrics.
 
     Returns (run status, manifest). The run status is "completed" when every arm ended by itself
@@ -136,9 +141,15 @@ def run_scenario(scenario, run_dir: str | os.PathLike[str], *, on_records: OnRec
     else:
         interrupt.clear()
     names = [a.name for a in scenario.arms]
-    manifest = rf.new_manifest(scenario=scenario.name, seed=scenario.seed, device="?", arms=names,
-                               versions=versions(), pid=os.getpid(),
-                               total_steps=max(a.steps for a in scenario.arms))
+    manifest = rf.new_manifest(
+        scenario=scenario.name,
+        seed=scenario.seed,
+        device="?",
+        arms=names,
+        versions=versions(),
+        pid=os.getpid(),
+        total_steps=max(a.steps for a in scenario.arms),
+    )
     manifest["arm_steps"] = {a.name: a.steps for a in scenario.arms}
     # What the summaries need, kept as the records go by (bounded: see ArmSummarizer).
     summaries = {n: ArmSummarizer(n) for n in names}

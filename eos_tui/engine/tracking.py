@@ -71,9 +71,20 @@ class PerStepTracker:
     runs to refresh_tol too; None turns that off.
     """
 
-    def __init__(self, k: int = 1, tol: float = 2.5e-2, max_hvps: int = 8, refresh_every: int = 7,
-                 refresh_tol: float = 3e-3, refresh_max_hvps: int = 16, noise: float = 1e-2, period: int = 2,
-                 jump: float | None = 0.05, max_iter: int = 100, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        k: int = 1,
+        tol: float = 2.5e-2,
+        max_hvps: int = 8,
+        refresh_every: int = 7,
+        refresh_tol: float = 3e-3,
+        refresh_max_hvps: int = 16,
+        noise: float = 1e-2,
+        period: int = 2,
+        jump: float | None = 0.05,
+        max_iter: int = 100,
+        generator: torch.Generator | None = None,
+    ):
         if k < 1 or refresh_every < 1 or period < 1:
             raise ValueError("need k >= 1, refresh_every >= 1 and period >= 1")
         if max_hvps < k or refresh_max_hvps < k or max_iter < k:
@@ -155,8 +166,7 @@ class PerStepTracker:
         v = v / norm + self.noise * r
         return v / torch.linalg.vector_norm(v)
 
-    def _lanczos(self, hvp: HVP, n: int, start: torch.Tensor | None, tol: float, cap: int, dtype, device,
-                 prev: float | None = None):
+    def _lanczos(self, hvp: HVP, n: int, start: torch.Tensor | None, tol: float, cap: int, dtype, device, prev: float | None = None):
         """Lanczos with full reorthogonalization, stopped when the top-k relative residuals are ≤ tol
         (at ≥ k products) or after `cap` products. Returns (values (k,), Ritz vectors Y (k, n), HY,
         products spent, residual). HY comes from the products already made: no extra HVP."""
@@ -192,8 +202,8 @@ class PerStepTracker:
                 break
             # ‖H y_i − θ_i y_i‖ = |β s_{m,i}| (V orthonormal), relative to each pair's own |θ_i|
             # floored at √eps·radius, as in top_eigenpairs.
-            denom = np.maximum(np.abs(theta[m - top:]), eps**0.5 * scale)
-            residual = float((np.abs(beta * S[-1, m - top:]) / denom).max())
+            denom = np.maximum(np.abs(theta[m - top :]), eps**0.5 * scale)
+            residual = float((np.abs(beta * S[-1, m - top :]) / denom).max())
             broke_down = beta <= 100 * eps * scale  # span(V) invariant: its Ritz pairs are exact
             if prev is not None and self.jump is not None and abs(theta[-1] - prev) > self.jump * abs(prev):
                 tol, cap, prev = self.refresh_tol, most, None  # the Hessian moves: go on to the refresh tolerance
@@ -207,9 +217,9 @@ class PerStepTracker:
             else:
                 betas.append(beta)
                 V[m] = r / beta
-        C = torch.from_numpy(S[:, m - top:][:, ::-1].T.copy()).to(dtype=dtype, device=device)  # (k, m), descending
+        C = torch.from_numpy(S[:, m - top :][:, ::-1].T.copy()).to(dtype=dtype, device=device)  # (k, m), descending
         Y = C @ V[:m]
         HY = C @ W[:m]
         Y = Y / torch.linalg.vector_norm(Y, dim=1, keepdim=True)
-        values = torch.from_numpy(theta[m - top:][::-1].copy()).to(dtype=dtype, device=device)
+        values = torch.from_numpy(theta[m - top :][::-1].copy()).to(dtype=dtype, device=device)
         return values, Y, HY, m, (0.0 if broke_down else residual)

@@ -49,6 +49,7 @@ EVENT = "event"  # {"arm", "step", "kind", "message"}
 END = "end"  # {"arm", "status", "steps_done", "final_loss"}
 RECORD_TYPES = (STEP, SHARPNESS, REPARAM, EVENT, END)
 
+
 # The records as types: the on-disk contract under the type checker. Each `_…Fields` base holds the
 # fields every record of that type has; the total=False class adds those only some have. README's
 # "The run directory" table documents the same fields. Readers return plain dicts (a file may come
@@ -131,6 +132,7 @@ Record = Union[StepRecord, SharpnessRecord, ReparamRecord, EventRecord, EndRecor
 
 class ArmEntry(TypedDict, total=False):
     """manifest["arms"][name]."""
+
     status: str  # "running" or one of ARM_STATUSES
     steps_done: int
     lr: float | None  # η (resolved from lr_relative when that was asked for)
@@ -317,7 +319,7 @@ def mark_run_ended(run_dir: str | os.PathLike[str], status: str, error: str | No
             manifest["error"] = error
         manifest.update(fields)
         arms = manifest.get("arms")
-        for entry in (arms.values() if isinstance(arms, dict) else ()):
+        for entry in arms.values() if isinstance(arms, dict) else ():
             if isinstance(entry, dict) and entry.get("status", RUNNING) == RUNNING:
                 entry["status"] = status
         write_json_atomic(path, manifest)
@@ -488,8 +490,16 @@ class MetricsWriter:
         self.close()
 
 
-def new_manifest(*, scenario: str, seed: int, device: str, arms: list[str], versions: dict[str, str],
-                 pid: int | None = None, total_steps: int | None = None) -> Manifest:
+def new_manifest(
+    *,
+    scenario: str,
+    seed: int,
+    device: str,
+    arms: list[str],
+    versions: dict[str, str],
+    pid: int | None = None,
+    total_steps: int | None = None,
+) -> Manifest:
     """The manifest at the start of a run; the engine updates `status`, `ended` and `arms` as it goes."""
     return {
         "format": FORMAT_VERSION,

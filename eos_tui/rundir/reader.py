@@ -188,8 +188,7 @@ def effective_status(manifest: dict[str, Any] | None) -> str:
     if manifest is None:
         return "unknown"
     status = str(manifest.get("status", "unknown"))
-    if status == RUNNING and manifest.get("pid") is not None and not pid_alive(manifest.get("pid"),
-                                                                               manifest.get("pid_start")):
+    if status == RUNNING and manifest.get("pid") is not None and not pid_alive(manifest.get("pid"), manifest.get("pid_start")):
         return ENGINE_LOST
     return status
 

@@ -52,6 +52,7 @@ def _where(scenario: Scenario, index: int) -> str:
 
 # ---- the engine's limits (every scenario, at load time) -----------------------------------------
 
+
 def check_limits(scenario: Scenario) -> None:
     """Limits of the engine that hold on any machine."""
     for i, arm in enumerate(scenario.arms):
@@ -59,12 +60,15 @@ def check_limits(scenario: Scenario) -> None:
         # Lanczos finds k eigenpairs in at most max_iter HVPs and refuses k > max_iter
         # (eigensolver.Lanczos); the dense Hessian (exact) has no such limit. Only measured arms ask.
         if not m.exact and m.sharpness_every and m.eigenvalues > m.max_iter:
-            raise ScenarioError(f"{_where(scenario, i)}: measure.eigenvalues: {m.eigenvalues} exceeds "
-                                f"measure.max_iter = {m.max_iter}, the most the Lanczos solver can resolve; "
-                                f"raise measure.max_iter to at least {m.eigenvalues}, or set measure.exact = true")
+            raise ScenarioError(
+                f"{_where(scenario, i)}: measure.eigenvalues: {m.eigenvalues} exceeds "
+                f"measure.max_iter = {m.max_iter}, the most the Lanczos solver can resolve; "
+                f"raise measure.max_iter to at least {m.eigenvalues}, or set measure.exact = true"
+            )
 
 
 # ---- this run, on this machine -------------------------------------------------------------------
+
 
 def _limit(path: Path, name: str, default: int) -> int:
     """pathconf of the nearest existing ancestor of `path` (the file system it will live on)."""
@@ -85,36 +89,42 @@ def _exists(p: Path) -> bool:
         return False
 
 
-def check_run_dir(scenario: Scenario, out: str | os.PathLike[str] | None = None,
-                  root: str | os.PathLike[str] = "runs") -> None:
+def check_run_dir(scenario: Scenario, out: str | os.PathLike[str] | None = None, root: str | os.PathLike[str] = "runs") -> None:
     """The run directory's path must be one the file system accepts."""
     if out is None:
         name_max = _limit(Path(root), "PC_NAME_MAX", NAME_MAX)
         size = len(os.fsencode(scenario.name))
         if size + RUN_SUFFIX > name_max:
-            raise ScenarioError(f"{scenario.source}: name: {size} bytes is too long to name a run directory "
-                                f"(<name>-YYYYmmdd-HHMMSS-N must fit the file system's {name_max}-byte limit); "
-                                f"shorten it to at most {name_max - RUN_SUFFIX} bytes, or choose the directory "
-                                f"with --out")
+            raise ScenarioError(
+                f"{scenario.source}: name: {size} bytes is too long to name a run directory "
+                f"(<name>-YYYYmmdd-HHMMSS-N must fit the file system's {name_max}-byte limit); "
+                f"shorten it to at most {name_max - RUN_SUFFIX} bytes, or choose the directory "
+                f"with --out"
+            )
         return
     path = Path(out)
     name_max = _limit(path, "PC_NAME_MAX", NAME_MAX)
     for part in path.parts:
         if len(os.fsencode(part)) > name_max:
             shown = part if len(part) <= 40 else part[:37] + "..."
-            raise ScenarioError(f"--out: {shown!r} is {len(os.fsencode(part))} bytes, longer than the "
-                                f"file system's {name_max}-byte limit on a file name")
+            raise ScenarioError(
+                f"--out: {shown!r} is {len(os.fsencode(part))} bytes, longer than the file system's {name_max}-byte limit on a file name"
+            )
     path_max = _limit(path, "PC_PATH_MAX", PATH_MAX)
     full = len(os.fsencode(str(path.absolute()))) + LONGEST_INSIDE
     if full >= path_max:
-        raise ScenarioError(f"--out: the path is too long for the file system ({full} bytes with the files "
-                            f"inside it, limit {path_max}); choose a shorter --out")
+        raise ScenarioError(
+            f"--out: the path is too long for the file system ({full} bytes with the files "
+            f"inside it, limit {path_max}); choose a shorter --out"
+        )
 
 
-_PROBE = ("import json, torch; mps = getattr(torch.backends, 'mps', None); "
-          "print(json.dumps({'torch': torch.__version__, 'cuda': torch.cuda.is_available(), "
-          "'count': torch.cuda.device_count() if torch.cuda.is_available() else 0, "
-          "'mps': bool(mps is not None and mps.is_available())}))")
+_PROBE = (
+    "import json, torch; mps = getattr(torch.backends, 'mps', None); "
+    "print(json.dumps({'torch': torch.__version__, 'cuda': torch.cuda.is_available(), "
+    "'count': torch.cuda.device_count() if torch.cuda.is_available() else 0, "
+    "'mps': bool(mps is not None and mps.is_available())}))"
+)
 _probed: dict[str, Any] | None = None
 
 
@@ -128,8 +138,14 @@ def probe_devices(timeout: float = 120.0) -> dict[str, Any]:
         safe = ["-P"] if sys.version_info >= (3, 11) else []
         try:
             with tempfile.TemporaryDirectory(prefix="eos-tui-probe-") as empty:
-                done = subprocess.run([sys.executable, *safe, "-c", _PROBE], capture_output=True, text=True,
-                                      timeout=timeout, stdin=subprocess.DEVNULL, cwd=empty)
+                done = subprocess.run(
+                    [sys.executable, *safe, "-c", _PROBE],
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                    stdin=subprocess.DEVNULL,
+                    cwd=empty,
+                )
             last = done.stdout.strip().splitlines()[-1:] or ["{}"]
             _probed = json.loads(last[0]) if done.returncode == 0 else {"error": done.stderr.strip()[-300:]}
         except (OSError, subprocess.SubprocessError, ValueError) as e:
@@ -149,23 +165,26 @@ def check_devices(scenario: Scenario) -> None:
         return
     info = probe_devices()
     if "error" in info:
-        raise ScenarioError(f"{scenario.source}: device: cannot check {named[0]!r}: torch failed to start "
-                            f"({info['error'].splitlines()[-1] if info['error'] else 'no output'})")
+        raise ScenarioError(
+            f"{scenario.source}: device: cannot check {named[0]!r}: torch failed to start "
+            f"({info['error'].splitlines()[-1] if info['error'] else 'no output'})"
+        )
     for name in named:
         kind, _, index = name.partition(":")
         if kind == "cuda" and not info.get("cuda"):
-            raise ScenarioError(f"{scenario.source}: device: {name!r} asked for, but CUDA is not available "
-                                f"here (torch {info.get('torch', '?')}); use device = \"auto\" or \"cpu\"")
+            raise ScenarioError(
+                f"{scenario.source}: device: {name!r} asked for, but CUDA is not available "
+                f'here (torch {info.get("torch", "?")}); use device = "auto" or "cpu"'
+            )
         if kind == "cuda" and index and int(index) >= int(info.get("count", 0)):
-            raise ScenarioError(f"{scenario.source}: device: {name!r} asked for, but only "
-                                f"{info.get('count', 0)} CUDA device(s) exist here")
+            raise ScenarioError(f"{scenario.source}: device: {name!r} asked for, but only {info.get('count', 0)} CUDA device(s) exist here")
         if kind == "mps" and not info.get("mps"):
-            raise ScenarioError(f"{scenario.source}: device: 'mps' asked for, but MPS is not available here; "
-                                "use device = \"auto\" or \"cpu\"")
+            raise ScenarioError(
+                f'{scenario.source}: device: \'mps\' asked for, but MPS is not available here; use device = "auto" or "cpu"'
+            )
 
 
-def check_memory(scenario: Scenario, *, force: bool = False,
-                 available: int | None = None) -> resources.Estimate | None:
+def check_memory(scenario: Scenario, *, force: bool = False, available: int | None = None) -> resources.Estimate | None:
     """Refuse (ResourceError) a scenario whose estimated host memory exceeds what is available.
     Arms on a named GPU are left out: GPU memory can only be known in the engine. Returns the
     estimate (None when no arm runs on the host)."""
@@ -186,11 +205,15 @@ def check_memory(scenario: Scenario, *, force: bool = False,
     who = f"arm {arm.arm!r}'s " if len(scenario.arms) > 1 or arm.arm != DEFAULT_ARM else ""
     count = f", {arm.params:,} parameters" if term.what == "parameters" else ""
     part = f"; the largest part is {who}{term.what} ({resources.human(term.bytes)}{count})"
-    fix = {"measure.exact": "set measure.exact = false",
-           "measure.track_every_step": "set measure.track_every_step = false"}.get(term.key, f"make {term.key} smaller")
-    raise ResourceError(f"{scenario.source}: needs about {resources.human(est.total)} of memory, more than the "
-                        f"{resources.human(available)} available ({source}){part}; {fix}, "
-                        f"or pass --force to run anyway", est)
+    fix = {"measure.exact": "set measure.exact = false", "measure.track_every_step": "set measure.track_every_step = false"}.get(
+        term.key, f"make {term.key} smaller"
+    )
+    raise ResourceError(
+        f"{scenario.source}: needs about {resources.human(est.total)} of memory, more than the "
+        f"{resources.human(available)} available ({source}){part}; {fix}, "
+        f"or pass --force to run anyway",
+        est,
+    )
 
 
 def check_data(scenario: Scenario) -> None:
@@ -204,8 +227,9 @@ def check_data(scenario: Scenario) -> None:
             raise ScenarioError(f"{_where(scenario, i)}: {cifar10.missing_message(arm.data.path)}")
 
 
-def preflight(scenario: Scenario, *, out: str | os.PathLike[str] | None = None, force: bool = False,
-              devices: bool = True) -> resources.Estimate | None:
+def preflight(
+    scenario: Scenario, *, out: str | os.PathLike[str] | None = None, force: bool = False, devices: bool = True
+) -> resources.Estimate | None:
     """Everything `eos-tui run` checks before it writes anything: the run directory's path, the named
     devices (devices=False skips it, for callers that resolve devices with torch themselves), and the
     memory (force=True skips the refusal), and before those the data files. Raises ScenarioError;

@@ -42,6 +42,7 @@ class ScenarioError(Exception):
 
 # ---- where scenarios live --------------------------------------------------------------------
 
+
 def builtin_dir() -> Path:
     """The built-in scenarios: inside the package in a wheel, the repo's scenarios/ when editable."""
     import eos_tui
@@ -78,11 +79,11 @@ def find_scenario(name_or_path: str) -> Path:
     if candidate.is_file():
         return candidate
     names = ", ".join(n for n, _ in list_builtins()) or "(none found)"
-    raise ScenarioError(f"no built-in scenario named {name_or_path!r}; built-in: {names}. "
-                        "Or give a path to a .toml file.")
+    raise ScenarioError(f"no built-in scenario named {name_or_path!r}; built-in: {names}. Or give a path to a .toml file.")
 
 
 # ---- merging ---------------------------------------------------------------------------------
+
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """`over` merged into a copy of `base`: tables merge key by key, everything else replaces."""
@@ -96,11 +97,12 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_override(text: str) -> dict[str, Any]:
-    """"optimizer.lr=0.05" → {"optimizer": {"lr": 0.05}}; the value in TOML syntax, or a bare word."""
+    """ "optimizer.lr=0.05" → {"optimizer": {"lr": 0.05}}; the value in TOML syntax, or a bare word."""
     # One key per --set: a newline would let TOML read a second `key = value` that was then dropped.
     if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in text):
-        raise ScenarioError(f"--set {text!r}: one KEY=VALUE per --set, on one line (found a newline or "
-                            "control character); repeat --set for more keys")
+        raise ScenarioError(
+            f"--set {text!r}: one KEY=VALUE per --set, on one line (found a newline or control character); repeat --set for more keys"
+        )
     if "=" not in text:
         raise ScenarioError(f"--set {text!r}: expected KEY.PATH=VALUE, e.g. --set optimizer.lr=0.05")
     key, raw = text.split("=", 1)
@@ -143,8 +145,7 @@ def _check_override_key(text: str, parts: list[str]) -> None:
             raise ScenarioError(f"--set {text!r}: {top} is a value, not a table: use --set {top}=VALUE")
     elif top in SECTIONS:
         if len(parts) > 2:
-            raise ScenarioError(f"--set {text!r}: {'.'.join(parts[:2])} is a value, not a table: "
-                                f"use --set {'.'.join(parts[:2])}=VALUE")
+            raise ScenarioError(f"--set {text!r}: {'.'.join(parts[:2])} is a value, not a table: use --set {'.'.join(parts[:2])}=VALUE")
     else:
         raise ScenarioError(f"--set {text!r}: {top}: unknown key (allowed: {', '.join(TOP_KEYS + SECTIONS)})")
 
@@ -154,15 +155,20 @@ def _check_override_key(text: str, parts: list[str]) -> None:
 # pydantic error types → the words people read (strict mode's "Input should be a valid integer"
 # says the same, but "must be an integer (got \"many\")" reads better next to a TOML file).
 _TYPE_WORDS = {
-    "int_type": "must be an integer", "int_from_float": "must be an integer",
-    "float_type": "must be a number", "bool_type": "must be true or false",
-    "string_type": "must be a string", "list_type": "must be a list",
-    "dict_type": "must be a table", "model_type": "must be a table", "model_attributes_type": "must be a table",
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
     "finite_number": "must be a finite number (not nan or inf)",
-    "missing": "required", "extra_forbidden": "unknown key",
+    "missing": "required",
+    "extra_forbidden": "unknown key",
 }
-_BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", "≥"),
-           "less_than": ("lt", "<"), "less_than_equal": ("le", "≤")}
+_BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", "≥"), "less_than": ("lt", "<"), "less_than_equal": ("le", "≤")}
 
 
 def _path(loc: Iterable[Any]) -> str:
@@ -208,7 +214,7 @@ def _describe(err: Mapping[str, Any]) -> str:
     elif kind == "literal_error" and "expected" in ctx:
         msg = f"must be one of {ctx['expected']}"
     elif msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     shown = f" (got {_show(given)})" if show_given else ""
     path = _path(loc)
     return f"{path}: {msg}{shown}" if path else f"{msg}{shown}"
@@ -222,6 +228,7 @@ def _validation_message(where: str, exc: ValidationError) -> str:
 
 
 # ---- the scenario ----------------------------------------------------------------------------
+
 
 @dataclass
 class Scenario:
@@ -248,8 +255,7 @@ class Scenario:
         for arm in arms:
             if arm.get("description") == self.description:
                 del arm["description"]
-        doc: dict[str, Any] = {"name": self.name, "description": self.description, "seed": self.seed,
-                               "arm": arms}
+        doc: dict[str, Any] = {"name": self.name, "description": self.description, "seed": self.seed, "arm": arms}
         header = f"# Resolved from {self.source}: every arm written out in full.\n"
         return header + tomli_w.dumps(doc)
 
@@ -276,14 +282,20 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
         text_e = str(e)
         m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text_e)
         if m:
-            raise ScenarioError(f"{source}: line {m[1]}, column {m[2]}: invalid TOML: "
-                                f"{text_e[:m.start()]}") from None
+            raise ScenarioError(f"{source}: line {m[1]}, column {m[2]}: invalid TOML: {text_e[: m.start()]}") from None
         raise ScenarioError(f"{source}: invalid TOML: {text_e}") from None
 
 
-def build_scenario(data: dict[str, Any], *, source: str, default_name: str | None = None,
-                   overrides: Iterable[str] = (), seed: int | None = None, steps: int | None = None,
-                   device: str | None = None) -> Scenario:
+def build_scenario(
+    data: dict[str, Any],
+    *,
+    source: str,
+    default_name: str | None = None,
+    overrides: Iterable[str] = (),
+    seed: int | None = None,
+    steps: int | None = None,
+    device: str | None = None,
+) -> Scenario:
     data = dict(data)
     arms_raw = data.pop("arm", None)
     for key in data:
@@ -297,9 +309,11 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
         if "name" in node:
             # The scenario's name is what the run directory is called and each arm has its own:
             # neither is a setting to override.
-            raise ScenarioError(f"{source}: --set {text!r}: the scenario's name cannot be set with --set "
-                                "(it names the run directory; choose the directory with --out DIR, "
-                                "or copy the scenario and rename it)")
+            raise ScenarioError(
+                f"{source}: --set {text!r}: the scenario's name cannot be set with --set "
+                "(it names the run directory; choose the directory with --out DIR, "
+                "or copy the scenario and rename it)"
+            )
         data = deep_merge(data, node)
         set_paths[_leaf_path(node)] = f"--set {text}"
     flags = {k: v for k, v in (("seed", seed), ("steps", steps), ("device", device)) if v is not None}
@@ -316,8 +330,9 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
 
     name = data.get("name")
     if not isinstance(name, str) or not _safe(name):
-        raise ScenarioError(f"{source}: name: {name!r} cannot name a run directory "
-                            "(letters, digits, '.', '_', '-'; no '/', no '..', no leading dot)")
+        raise ScenarioError(
+            f"{source}: name: {name!r} cannot name a run directory (letters, digits, '.', '_', '-'; no '/', no '..', no leading dot)"
+        )
     base = {k: v for k, v in data.items() if k != "name"}
     arms: list[ArmSpec] = []
     seen: set[str] = set()
@@ -339,10 +354,10 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
             for err in e.errors(include_url=False):
                 loc = tuple(str(x) for x in err["loc"])
                 for path, label in flag_paths.items():
-                    if loc[:len(path)] == path:
+                    if loc[: len(path)] == path:
                         raise ScenarioError(f"{source}: {label}: {_describe(err)}") from None
                 for path, label in set_paths.items():
-                    if loc[:len(path)] == path and not _has_path(over, path):
+                    if loc[: len(path)] == path and not _has_path(over, path):
                         raise ScenarioError(f"{source}: {label}: {_describe(err)}") from None
             raise ScenarioError(_validation_message(where, e)) from None
         if arm.data.seed is None:
@@ -353,12 +368,15 @@ def build_scenario(data: dict[str, Any], *, source: str, default_name: str | Non
         # ignored (`run eos --set optimizer.lr=0.2` training at 0.15/0.30/0.50). Refuse it instead.
         if all(_has_path(over, path) for over in arms_raw):
             key = ".".join(path)
-            how = (f"copy the scenario (eos-tui show {name} > mine.toml) and edit its arms"
-                   if source.endswith("(built-in)") else "edit the arms in the file")
-            raise ScenarioError(f"{source}: {label}: changes no arm: every arm sets {key} itself, and an "
-                                f"arm's own value wins over --set; {how}")
-    scenario = Scenario(name=name, description=str(data.get("description", "")), source=source, arms=arms,
-                        raw=data)
+            how = (
+                f"copy the scenario (eos-tui show {name} > mine.toml) and edit its arms"
+                if source.endswith("(built-in)")
+                else "edit the arms in the file"
+            )
+            raise ScenarioError(
+                f"{source}: {label}: changes no arm: every arm sets {key} itself, and an arm's own value wins over --set; {how}"
+            )
+    scenario = Scenario(name=name, description=str(data.get("description", "")), source=source, arms=arms, raw=data)
     from .checks import check_limits  # the engine's limits, which no single section can see
 
     check_limits(scenario)
@@ -391,13 +409,13 @@ def load_scenario_text(text: str, *, source: str, default_name: str | None = Non
     return build_scenario(_parse_toml(text, source), source=source, default_name=default_name, **kwargs)
 
 
-def load_scenario(name_or_path: str, *, overrides: Iterable[str] = (), seed: int | None = None,
-                  steps: int | None = None, device: str | None = None) -> Scenario:
+def load_scenario(
+    name_or_path: str, *, overrides: Iterable[str] = (), seed: int | None = None, steps: int | None = None, device: str | None = None
+) -> Scenario:
     path = find_scenario(name_or_path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(f"{name_or_path}: cannot read: {e}") from None
     source = str(path) if ("/" in name_or_path or name_or_path.endswith(".toml")) else f"{path.name} (built-in)"
-    return load_scenario_text(text, source=source, default_name=path.stem, overrides=overrides, seed=seed,
-                              steps=steps, device=device)
+    return load_scenario_text(text, source=source, default_name=path.stem, overrides=overrides, seed=seed, steps=steps, device=device)

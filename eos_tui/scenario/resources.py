@@ -128,8 +128,7 @@ def estimate_arm(arm: Any) -> ArmEstimate:
         rows = min(int(measure.max_iter), P)
         est.per_step.append(Term("Lanczos basis", rows * P * b, "measure.max_iter"))
     if getattr(measure, "track_every_step", False):
-        est.per_step.append(Term("per-step tracker's Lanczos basis", min(TRACKER_ROWS, P) * P * b,
-                                 "measure.track_every_step"))
+        est.per_step.append(Term("per-step tracker's Lanczos basis", min(TRACKER_ROWS, P) * P * b, "measure.track_every_step"))
     return est
 
 

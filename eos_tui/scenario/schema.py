@@ -54,8 +54,9 @@ class Section(BaseModel):
             stray = sorted(k for k in data if k not in own and k in cls.ALL_KEYS)
             if stray:
                 mine = sorted(own - cls.SHARED - {"kind"}) or ["none"]
-                raise KeyProblem(stray[0], f"does not apply to kind {cls.model_fields['kind'].default!r} "
-                                           f"(keys of that kind: {', '.join(mine)})")
+                raise KeyProblem(
+                    stray[0], f"does not apply to kind {cls.model_fields['kind'].default!r} (keys of that kind: {', '.join(mine)})"
+                )
         return data
 
 
@@ -71,6 +72,7 @@ SEED_LIMIT = 2**62
 
 
 # ---- [data] -------------------------------------------------------------------------------------
+
 
 class _Data(Section):
     seed: Optional[int] = Field(None, ge=-SEED_LIMIT, lt=SEED_LIMIT)
@@ -147,12 +149,12 @@ class NpzData(_Data):
             raise KeyProblem("data.path", str(e)) from None
 
 
-DataConfig = Annotated[Union[RandomLabelsData, TeacherData, Cifar10Data, NpzData, NoData],
-                       Field(discriminator="kind")]
+DataConfig = Annotated[Union[RandomLabelsData, TeacherData, Cifar10Data, NpzData, NoData], Field(discriminator="kind")]
 _siblings(RandomLabelsData, TeacherData, Cifar10Data, NpzData, NoData, shared={"seed"})
 
 
 # ---- [model] ------------------------------------------------------------------------------------
+
 
 class _Model(Section):
     init_scale: float = Field(1.0, gt=0)
@@ -192,8 +194,7 @@ class QuadraticModel(_Model):
     @model_validator(mode="after")
     def _init_fits(self):
         if self.init is not None and len(self.init) != len(self.eigenvalues):
-            raise KeyProblem("init", f"has {len(self.init)} entries but model.eigenvalues has "
-                                     f"{len(self.eigenvalues)}")
+            raise KeyProblem("init", f"has {len(self.init)} entries but model.eigenvalues has {len(self.eigenvalues)}")
         return self
 
 
@@ -202,6 +203,7 @@ _siblings(MLPModel, UVModel, QuadraticModel, shared={"init_scale"})
 
 
 # ---- [optimizer] --------------------------------------------------------------------------------
+
 
 class _Optimizer(Section):
     lr: Optional[float] = Field(None, gt=0)
@@ -212,9 +214,10 @@ class _Optimizer(Section):
     def _one_lr(self):
         if (self.lr is None) == (self.lr_relative is None):
             both = self.lr is not None
-            raise KeyProblem("lr_relative" if both else "lr",
-                             "set exactly one of optimizer.lr (η) and optimizer.lr_relative (η·λ0); "
-                             + ("both given" if both else "neither given"))
+            raise KeyProblem(
+                "lr_relative" if both else "lr",
+                "set exactly one of optimizer.lr (η) and optimizer.lr_relative (η·λ0); " + ("both given" if both else "neither given"),
+            )
         return self
 
 
@@ -238,6 +241,7 @@ _siblings(GDOptimizer, SGDOptimizer, FlowOptimizer, shared={"lr", "lr_relative",
 
 # ---- [schedule] ---------------------------------------------------------------------------------
 
+
 class ConstantSchedule(Section):
     kind: Literal["constant"] = "constant"
 
@@ -257,8 +261,9 @@ class StepSchedule(Section):
         if not self.milestones:
             raise KeyProblem("milestones", "kind 'step' needs a non-empty list of milestones")
         if len(self.milestones) != len(self.factors):
-            raise KeyProblem("factors", f"needs one factor per milestone: {len(self.factors)} factors "
-                                        f"for {len(self.milestones)} milestones")
+            raise KeyProblem(
+                "factors", f"needs one factor per milestone: {len(self.factors)} factors for {len(self.milestones)} milestones"
+            )
         if any(m < 0 for m in self.milestones) or any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
             raise KeyProblem("milestones", f"must be non-negative and strictly increasing (got {self.milestones})")
         if any(f <= 0 for f in self.factors):
@@ -272,18 +277,15 @@ class CosineSchedule(Section):
     final_factor: float = Field(0.0, ge=0, le=1)
 
 
-ScheduleConfig = Annotated[Union[ConstantSchedule, WarmupSchedule, StepSchedule, CosineSchedule],
-                           Field(discriminator="kind")]
+ScheduleConfig = Annotated[Union[ConstantSchedule, WarmupSchedule, StepSchedule, CosineSchedule], Field(discriminator="kind")]
 _siblings(ConstantSchedule, WarmupSchedule, StepSchedule, CosineSchedule, shared=set())
 
 # Each section with kinds: its union's members by kind, and the kind an omitted `kind` means.
 KINDS: dict[str, dict[str, type[Section]]] = {
-    "data": {"random-labels": RandomLabelsData, "teacher": TeacherData, "cifar10": Cifar10Data, "npz": NpzData,
-             "none": NoData},
+    "data": {"random-labels": RandomLabelsData, "teacher": TeacherData, "cifar10": Cifar10Data, "npz": NpzData, "none": NoData},
     "model": {"mlp": MLPModel, "uv": UVModel, "quadratic": QuadraticModel},
     "optimizer": {"gd": GDOptimizer, "sgd": SGDOptimizer, "flow": FlowOptimizer},
-    "schedule": {"constant": ConstantSchedule, "warmup": WarmupSchedule, "step": StepSchedule,
-                 "cosine": CosineSchedule},
+    "schedule": {"constant": ConstantSchedule, "warmup": WarmupSchedule, "step": StepSchedule, "cosine": CosineSchedule},
 }
 
 
@@ -397,18 +399,24 @@ class ArmSpec(BaseModel):
     def _fit(self):
         m, d, o = self.model, self.data, self.optimizer
         if m.kind == "mlp" and d.kind == "none":
-            raise KeyProblem("data.kind", "model.kind = 'mlp' needs data: set data.kind to 'random-labels', "
-                                          "'teacher', 'cifar10' or 'npz' (got 'none')")
+            raise KeyProblem(
+                "data.kind", "model.kind = 'mlp' needs data: set data.kind to 'random-labels', 'teacher', 'cifar10' or 'npz' (got 'none')"
+            )
         if m.kind in ("uv", "quadratic") and d.kind != "none":
-            raise KeyProblem("data.kind", f"model.kind = {m.kind!r} carries its own objective and takes no "
-                                          f"data: set data.kind = 'none' (got {d.kind!r})")
+            raise KeyProblem(
+                "data.kind", f"model.kind = {m.kind!r} carries its own objective and takes no data: set data.kind = 'none' (got {d.kind!r})"
+            )
         info = d.info() if isinstance(d, NpzData) and m.kind == "mlp" else None
         if self.loss == "cross-entropy" and (m.kind != "mlp" or d.kind not in ("random-labels", "cifar10", "npz")):
-            raise KeyProblem("loss", "'cross-entropy' needs model.kind = 'mlp' and class labels (data.kind = "
-                                     f"'random-labels', 'cifar10' or 'npz' with integer y) (got {m.kind!r} and {d.kind!r})")
+            raise KeyProblem(
+                "loss",
+                "'cross-entropy' needs model.kind = 'mlp' and class labels (data.kind = "
+                f"'random-labels', 'cifar10' or 'npz' with integer y) (got {m.kind!r} and {d.kind!r})",
+            )
         if self.loss == "cross-entropy" and isinstance(d, NpzData) and info is not None and info.classes is None:
-            raise KeyProblem("loss", f"'cross-entropy' needs integer class labels, but y in {d.path} is "
-                                     f"{info.y_dtype} (regression): use loss = 'mse'")
+            raise KeyProblem(
+                "loss", f"'cross-entropy' needs integer class labels, but y in {d.path} is {info.y_dtype} (regression): use loss = 'mse'"
+            )
         if o.kind == "sgd" and m.kind != "mlp":
             raise KeyProblem("optimizer.kind", "'sgd' needs a data set (model.kind = 'mlp')")
         n_rows = info.n if info is not None else getattr(d, "n", None)
@@ -417,18 +425,22 @@ class ArmSpec(BaseModel):
         if self.measure.on == "batch" and o.kind != "sgd":
             raise KeyProblem("measure.on", "'batch' needs optimizer.kind = 'sgd' (GD's batch is the full set)")
         if o.kind == "flow" and not self.measure.sharpness_every:
-            raise KeyProblem("measure.sharpness_every", "optimizer.kind = 'flow' sizes its RK4 steps by λ_max: "
-                                                        "set measure.sharpness_every ≥ 1")
+            raise KeyProblem(
+                "measure.sharpness_every", "optimizer.kind = 'flow' sizes its RK4 steps by λ_max: set measure.sharpness_every ≥ 1"
+            )
         if o.lr_relative is not None and isinstance(m, QuadraticModel) and max(m.eigenvalues) <= 0:
             top = max(m.eigenvalues)
-            raise KeyProblem("optimizer.lr_relative", "sets η = lr_relative / λ_max, but every model.eigenvalues "
-                                                      f"is ≤ 0 (λ_max = {top:g}): set optimizer.lr instead")
+            raise KeyProblem(
+                "optimizer.lr_relative",
+                f"sets η = lr_relative / λ_max, but every model.eigenvalues is ≤ 0 (λ_max = {top:g}): set optimizer.lr instead",
+            )
         if self.device == "mps" and self.dtype == "float64":
-            raise KeyProblem("device", "'mps' has no float64: set dtype = 'float32', or device = 'cpu' "
-                                       "(device = 'auto' runs float64 on the CPU by itself)")
+            raise KeyProblem(
+                "device",
+                "'mps' has no float64: set dtype = 'float32', or device = 'cpu' (device = 'auto' runs float64 on the CPU by itself)",
+            )
         if self.measure.eigenvalues > self.parameter_count():
-            raise KeyProblem("measure.eigenvalues", f"{self.measure.eigenvalues} exceeds the "
-                                                    f"{self.parameter_count()} parameters")
+            raise KeyProblem("measure.eigenvalues", f"{self.measure.eigenvalues} exceeds the {self.parameter_count()} parameters")
         return self
 
     def parameter_count(self) -> int:

@@ -50,8 +50,7 @@ def main() -> int:
         time.sleep(delay)
     status = "interrupted" if stop else "completed"
     synthetic.append(run_dir, synthetic.end_records(arms, t, status))
-    synthetic.write_manifest(run_dir, synthetic.manifest(status=status, steps=steps, arms=arms, pid=os.getpid(),
-                                                         ended=synthetic.STARTED))
+    synthetic.write_manifest(run_dir, synthetic.manifest(status=status, steps=steps, arms=arms, pid=os.getpid(), ended=synthetic.STARTED))
     print(f"fake engine: {status} after {t} steps", flush=True)
     return 130 if stop else 0
 

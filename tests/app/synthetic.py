@@ -61,36 +61,70 @@ def step_records(arm: str, t: int, *, warmup: int = 0) -> list[dict[str, Any]]:
     if t >= 20:
         amp = 0.05 + (0.6 if at_edge else 0.1 * t / max(onset, 1))
         proj = sign * amp * (1 + 0.2 * _noise(t, salt + 5))
-    recs: list[dict[str, Any]] = [{
-        "type": "step", "arm": arm, "step": t, "loss": loss, "lr": lr,
-        "grad_norm": 1.0 + 0.3 * _noise(t, salt + 7), "proj": proj,
-    }]
+    recs: list[dict[str, Any]] = [
+        {
+            "type": "step",
+            "arm": arm,
+            "step": t,
+            "loss": loss,
+            "lr": lr,
+            "grad_norm": 1.0 + 0.3 * _noise(t, salt + 7),
+            "proj": proj,
+        }
+    ]
     if t % SHARPNESS_EVERY == 0:
-        recs.append({"type": "sharpness", "arm": arm, "step": t,
-                     "eigenvalues": [lam, 0.6 * lam + 2 * _noise(t, 9), 0.35 * lam + _noise(t, 11)],
-                     "hvps": 20, "residual": 1e-3})
+        recs.append(
+            {
+                "type": "sharpness",
+                "arm": arm,
+                "step": t,
+                "eigenvalues": [lam, 0.6 * lam + 2 * _noise(t, 9), 0.35 * lam + _noise(t, 11)],
+                "hvps": 20,
+                "residual": 1e-3,
+            }
+        )
     if t % 100 == 50:
-        recs.append({"type": "reparam", "arm": arm, "step": t, "alpha": 4.0,
-                     "max_output_change": 3e-7, "loss_change": 1e-8,
-                     "sharpness_before": lam, "sharpness_after": lam * 3.7})
+        recs.append(
+            {
+                "type": "reparam",
+                "arm": arm,
+                "step": t,
+                "alpha": 4.0,
+                "max_output_change": 3e-7,
+                "loss_change": 1e-8,
+                "sharpness_before": lam,
+                "sharpness_after": lam * 3.7,
+            }
+        )
     if t == onset:
-        recs.append({"type": "event", "arm": arm, "step": t, "kind": "eos_onset",
-                     "message": f"λ_max reached 2/η = {threshold:.1f}"})
+        recs.append({"type": "event", "arm": arm, "step": t, "kind": "eos_onset", "message": f"λ_max reached 2/η = {threshold:.1f}"})
     if cat is not None and t == cat:
-        recs.append({"type": "event", "arm": arm, "step": t, "kind": "catapult",
-                     "message": "loss spiked x20, sharpness dropped"})
+        recs.append({"type": "event", "arm": arm, "step": t, "kind": "catapult", "message": "loss spiked x20, sharpness dropped"})
     if at_edge and t == onset + 4:
-        recs.append({"type": "event", "arm": arm, "step": t, "kind": "period2_onset",
-                     "message": "⟨∇L,u⟩ flips sign every step"})
+        recs.append({"type": "event", "arm": arm, "step": t, "kind": "period2_onset", "message": "⟨∇L,u⟩ flips sign every step"})
     return recs
 
 
-def manifest(*, status: str = "running", steps: int = 600, arms=tuple(ARMS), pid: int | None = None,
-             ended: str | None = None, scenario: str = "synthetic") -> dict[str, Any]:
+def manifest(
+    *,
+    status: str = "running",
+    steps: int = 600,
+    arms=tuple(ARMS),
+    pid: int | None = None,
+    ended: str | None = None,
+    scenario: str = "synthetic",
+) -> dict[str, Any]:
     return {
-        "format": 1, "scenario": scenario, "seed": 0, "device": "cpu",
-        "versions": {"eos_tui": "0.1.0"}, "status": status, "started": STARTED, "ended": ended,
-        "pid": pid, "steps": steps,
+        "format": 1,
+        "scenario": scenario,
+        "seed": 0,
+        "device": "cpu",
+        "versions": {"eos_tui": "0.1.0"},
+        "status": status,
+        "started": STARTED,
+        "ended": ended,
+        "pid": pid,
+        "steps": steps,
         "arms": {a: {"status": "running" if status == "running" else status} for a in arms},
     }
 
@@ -115,12 +149,22 @@ def records_range(arms, start: int, stop: int, *, warmup: int = 0) -> list[dict[
 
 
 def end_records(arms, steps_done: int, status: str = "completed") -> list[dict[str, Any]]:
-    return [{"type": "end", "arm": a, "status": status, "steps_done": steps_done,
-             "final_loss": step_records(a, steps_done - 1)[0]["loss"]} for a in arms]
+    return [
+        {"type": "end", "arm": a, "status": status, "steps_done": steps_done, "final_loss": step_records(a, steps_done - 1)[0]["loss"]}
+        for a in arms
+    ]
 
 
-def make_run(run_dir: Path, *, steps: int = 600, done: int | None = None, arms=tuple(ARMS),
-             status: str = "completed", pid: int | None = None, warmup: int = 0) -> Path:
+def make_run(
+    run_dir: Path,
+    *,
+    steps: int = 600,
+    done: int | None = None,
+    arms=tuple(ARMS),
+    status: str = "completed",
+    pid: int | None = None,
+    warmup: int = 0,
+) -> Path:
     """A run directory with `done` steps recorded (all of them by default), ended with `status`."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -130,8 +174,10 @@ def make_run(run_dir: Path, *, steps: int = 600, done: int | None = None, arms=t
     append(run_dir, records_range(arms, 0, done, warmup=warmup))
     if status != "running":
         append(run_dir, end_records(arms, done, status))
-    write_manifest(run_dir, manifest(status=status, steps=steps, arms=arms, pid=pid,
-                                     ended=None if status == "running" else "2025-01-01T12:01:00+00:00"))
+    write_manifest(
+        run_dir,
+        manifest(status=status, steps=steps, arms=arms, pid=pid, ended=None if status == "running" else "2025-01-01T12:01:00+00:00"),
+    )
     return run_dir
 
 

@@ -25,6 +25,7 @@ def start_in_pty(run: Path, cols=100, rows=30, extra=()) -> tuple[int, int]:
         import fcntl
         import struct
         import termios
+
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = dict(os.environ, TERM="xterm-256color")
         argv = [sys.executable, str(HERE / "live_demo.py"), str(run), *extra]

@@ -41,9 +41,16 @@ def test_start_engine_runs_detached_in_its_own_session(engine):
 
 
 def test_stop_engine_by_pid_and_a_stubborn_engine_is_killed(tmp_path):
-    stubborn = subprocess.Popen(["python3", "-c", "import signal,time; signal.signal(signal.SIGINT, signal.SIG_IGN);"
-                                 "signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"],
-                                stdout=subprocess.PIPE, start_new_session=True)
+    stubborn = subprocess.Popen(
+        [
+            "python3",
+            "-c",
+            "import signal,time; signal.signal(signal.SIGINT, signal.SIG_IGN);"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
     stubborn.stdout.readline()
     assert stop_engine(stubborn, timeout=0.3) is False
     assert stubborn.returncode == -signal.SIGKILL

@@ -20,10 +20,22 @@ def test_printable_writes_control_characters_visibly():
     assert printable("a\nb\tc\x9bd\x7f") == "a b c\\x9bd\\x7f"
     model = RunModel()
     model.set_manifest({**synthetic.manifest(arms=("gd", "x" + EVIL)), "scenario": EVIL, "device": EVIL}, "running")
-    model.apply(Batch.from_records([{"type": "event", "arm": "x" + EVIL, "step": 1, "kind": EVIL, "message": EVIL},
-                                    {"type": "end", "arm": "gd", "status": EVIL, "steps_done": 1}]))
-    shown = [model.scenario, model.device, *model.arms, model.arms["gd"].status,
-             *(e.message for e in model.events), *(e.kind for e in model.events)]
+    model.apply(
+        Batch.from_records(
+            [
+                {"type": "event", "arm": "x" + EVIL, "step": 1, "kind": EVIL, "message": EVIL},
+                {"type": "end", "arm": "gd", "status": EVIL, "steps_done": 1},
+            ]
+        )
+    )
+    shown = [
+        model.scenario,
+        model.device,
+        *model.arms,
+        model.arms["gd"].status,
+        *(e.message for e in model.events),
+        *(e.kind for e in model.events),
+    ]
     assert not any("\x1b" in s or "\x07" in s for s in shown)
     assert len(model.arms) == 2  # the record's arm and the manifest's are the same arm
 
@@ -31,8 +43,7 @@ def test_printable_writes_control_characters_visibly():
 @pytest.mark.skipif(sys.platform == "win32", reason="pty")
 def test_the_app_never_writes_a_run_directory_s_escape_to_the_terminal(tmp_path):
     run = synthetic.make_run(tmp_path / "evil-run", steps=100)
-    synthetic.append(run, [{"type": "event", "arm": "gd", "step": 5, "kind": "catapult",
-                            "message": f"event {EVIL} message"}])
+    synthetic.append(run, [{"type": "event", "arm": "gd", "step": 5, "kind": "catapult", "message": f"event {EVIL} message"}])
     m = json.loads((run / "manifest.json").read_text())
     m.update(scenario=f"sc{EVIL}", device=f"cpu{EVIL}")
     (run / "manifest.json").write_text(json.dumps(m))
@@ -50,8 +61,7 @@ async def test_names_that_look_like_markup_are_shown_as_written(tmp_path):
     from eos_tui.app import EosApp
 
     run = synthetic.make_run(tmp_path / "markup-run", steps=50, arms=("gd", "bad[/]arm", "[b]bold"))
-    synthetic.append(run, [{"type": "event", "arm": "bad[/]arm", "step": 5, "kind": "reparam_skipped",
-                            "message": "skipped [/] here"}])
+    synthetic.append(run, [{"type": "event", "arm": "bad[/]arm", "step": 5, "kind": "reparam_skipped", "message": "skipped [/] here"}])
     app = EosApp(run, poll_interval=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: run_finished(app) and len(app.model.events) == 1)

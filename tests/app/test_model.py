@@ -34,10 +34,12 @@ def test_batches_append_and_version_grows():
 
 def test_a_diverged_loss_is_nan_and_the_arm_says_diverged():
     model = RunModel()
-    model.apply_records([
-        {"type": "step", "arm": "a", "step": 0, "loss": None, "lr": 0.1, "grad_norm": None, "proj": None},
-        {"type": "end", "arm": "a", "status": "diverged", "steps_done": 1, "final_loss": None},
-    ])
+    model.apply_records(
+        [
+            {"type": "step", "arm": "a", "step": 0, "loss": None, "lr": 0.1, "grad_norm": None, "proj": None},
+            {"type": "end", "arm": "a", "status": "diverged", "steps_done": 1, "final_loss": None},
+        ]
+    )
     a = model.arms["a"]
     assert math.isnan(a.loss.values[0]) and a.status == "diverged" and model.any_diverged
 
@@ -66,8 +68,9 @@ def test_optional_per_step_fields_start_late_and_stay_aligned_with_steps():
     model.apply_records([{"type": "step", "arm": "a", "step": t, "loss": 1.0, "lr": 0.1} for t in range(3)])
     arm = model.arms["a"]
     assert not arm.has_tracked_sharpness and not arm.has_loss_theory
-    model.apply_records([{"type": "step", "arm": "a", "step": t, "loss": 1.0, "lr": 0.1,
-                          "sharpness_tracked": 10.0 + t} for t in range(3, 5)])
+    model.apply_records(
+        [{"type": "step", "arm": "a", "step": t, "loss": 1.0, "lr": 0.1, "sharpness_tracked": 10.0 + t} for t in range(3, 5)]
+    )
     assert arm.has_tracked_sharpness and len(arm.sharpness_tracked) == len(arm.step) == 5
     assert math.isnan(arm.sharpness_tracked.values[0]) and arm.sharpness_tracked.values[4] == 14.0
 
@@ -98,13 +101,15 @@ def test_events_read_in_one_go_show_newest_first_across_arms():
     from eos_tui.app.widgets.events import newest_first
 
     model = RunModel()
-    model.apply_records([
-        {"type": "event", "arm": "a", "step": 0, "kind": "eos_onset", "message": ""},
-        {"type": "event", "arm": "a", "step": 11, "kind": "catapult", "message": ""},
-        {"type": "event", "arm": "b", "step": 62, "kind": "period2_onset", "message": ""},
-        {"type": "event", "arm": "c", "step": 6, "kind": "diverged", "message": ""},
-        {"type": "event", "arm": "c", "step": 62, "kind": "lr_change", "message": ""},
-    ])
+    model.apply_records(
+        [
+            {"type": "event", "arm": "a", "step": 0, "kind": "eos_onset", "message": ""},
+            {"type": "event", "arm": "a", "step": 11, "kind": "catapult", "message": ""},
+            {"type": "event", "arm": "b", "step": 62, "kind": "period2_onset", "message": ""},
+            {"type": "event", "arm": "c", "step": 6, "kind": "diverged", "message": ""},
+            {"type": "event", "arm": "c", "step": 62, "kind": "lr_change", "message": ""},
+        ]
+    )
     shown = [(e.arm, e.step) for e in newest_first(model.events)]
     assert shown == [("c", 62), ("b", 62), ("a", 11), ("c", 6), ("a", 0)]
     assert len(newest_first(model.events, 2)) == 2
@@ -113,9 +118,11 @@ def test_events_read_in_one_go_show_newest_first_across_arms():
 def test_the_threshold_line_is_the_records_own_under_momentum():
     # Heavy ball β = 0.5: the engine writes 2(1+β)/η; without the field the line is 2/η.
     model = RunModel()
-    model.apply_records([
-        {"type": "step", "arm": "hb", "step": 0, "loss": 1.0, "lr": 0.1, "threshold": 30.0},
-        {"type": "step", "arm": "gd", "step": 0, "loss": 1.0, "lr": 0.1},
-    ])
+    model.apply_records(
+        [
+            {"type": "step", "arm": "hb", "step": 0, "loss": 1.0, "lr": 0.1, "threshold": 30.0},
+            {"type": "step", "arm": "gd", "step": 0, "loss": 1.0, "lr": 0.1},
+        ]
+    )
     assert model.arms["hb"].threshold.last() == 30.0 and model.arms["hb"].with_momentum
     assert math.isclose(model.arms["gd"].threshold.last(), 20.0) and not model.arms["gd"].with_momentum

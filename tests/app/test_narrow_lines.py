@@ -82,8 +82,7 @@ async def test_paused_at_80_columns_the_header_keeps_every_arm(tmp_path):
     """'paused view (engine keeps training)' wrapped the top line, and the arms fell out of view."""
     from eos_tui.app.widgets import RunHeader
 
-    run = synthetic.make_run(tmp_path / "a-rather-long-run-name-20261130-024608", steps=1000, done=300,
-                             status="running", pid=os.getpid())
+    run = synthetic.make_run(tmp_path / "a-rather-long-run-name-20261130-024608", steps=1000, done=300, status="running", pid=os.getpid())
     app = EosApp(run, poll_interval=0.05)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done == 300)

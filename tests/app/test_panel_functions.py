@@ -70,8 +70,12 @@ def check(step, alpha, before, after, layer=0, neurons="all"):
 
 def test_latest_checks_keeps_the_latest_step_and_the_biggest_moves_in_order():
     old = [check(0, 10.0, 1.0, 100.0)]
-    new = [check(100, 0.5, 4.0, 5.0), check(100, 10.0, 4.0, 400.0, 1), check(100, 2.0, 4.0, 3.0, 0, "every other"),
-           check(100, 0.1, 4.0, 0.04)]
+    new = [
+        check(100, 0.5, 4.0, 5.0),
+        check(100, 10.0, 4.0, 400.0, 1),
+        check(100, 2.0, 4.0, 3.0, 0, "every other"),
+        check(100, 0.1, 4.0, 0.04),
+    ]
     rows = latest_checks(old + new, 2)
     assert rows == [new[1], new[3]]  # ×100 and ÷100, in recorded order
     assert latest_checks(old + new, 10) == new
@@ -84,7 +88,8 @@ def test_a_refused_check_says_why_in_the_reparam_panel():
     from eos_tui.app.widgets.reparam import ReparamPanel
 
     model = RunModel()
-    model.apply_records([{"type": "event", "arm": "a", "step": 0, "kind": "reparam_skipped",
-                          "message": "activation 'tanh' is not positively homogeneous"}])
+    model.apply_records(
+        [{"type": "event", "arm": "a", "step": 0, "kind": "reparam_skipped", "message": "activation 'tanh' is not positively homogeneous"}]
+    )
     assert "not positively homogeneous" in ReparamPanel._absent(model, model.arms["a"])
     assert "no checks yet" in ReparamPanel._absent(model, None)

@@ -46,8 +46,7 @@ for name, overrides in runs.items():
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("real")
-    done = subprocess.run([sys.executable, "-c", ENGINE, str(root), json.dumps(RUNS)],
-                          capture_output=True, text=True, timeout=180)
+    done = subprocess.run([sys.executable, "-c", ENGINE, str(root), json.dumps(RUNS)], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     return {name: root / name for name in RUNS}
 

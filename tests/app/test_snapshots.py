@@ -8,6 +8,7 @@ from eos_tui.app import EosApp
 def _settled(app):
     async def run_before(pilot):
         await wait_for(pilot, lambda: run_finished(app))
+
     return run_before
 
 

@@ -22,6 +22,7 @@ def run_in_pty(argv, keys: bytes, after: float, cols=100, rows=30, timeout=20.0)
         import fcntl
         import struct
         import termios
+
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = dict(os.environ, TERM="xterm-256color")
         os.execvpe(argv[0], argv, env)

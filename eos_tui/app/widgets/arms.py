@@ -34,5 +34,4 @@ def legend(model: RunModel, view: View, extra: str = "") -> str:
 
 
 def event_marks(model: RunModel) -> list[Mark]:
-    return [Mark(e.step, EVENT_LETTERS.get(e.kind, "•"), event_color(e.kind))
-            for e in model.events if e.step >= 0]
+    return [Mark(e.step, EVENT_LETTERS.get(e.kind, "•"), event_color(e.kind)) for e in model.events if e.step >= 0]

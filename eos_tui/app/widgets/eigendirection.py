@@ -33,11 +33,11 @@ def flip_fraction(values: np.ndarray, window: int = FLIP_WINDOW) -> float | None
     """The fraction of the last `window` sign comparisons of ⟨∇L, u⟩ that flipped, as the engine's
     period-2 detector and the summary count it (analysis/flips.py: unknown or zero projections are
     skipped). Only the last window + 1 known signs are handed over, however long the run."""
-    recent = values[-8 * (window + 1):]  # usually enough; the whole series only if it has gaps
+    recent = values[-8 * (window + 1) :]  # usually enough; the whole series only if it has gaps
     known = recent[np.isfinite(recent) & (recent != 0)]
     if len(known) <= window and len(recent) < len(values):
         known = values[np.isfinite(values) & (values != 0)]
-    return flips.flip_fraction(known[-(window + 1):].tolist(), window)
+    return flips.flip_fraction(known[-(window + 1) :].tolist(), window)
 
 
 def amplitude(disp: np.ndarray, window: int = FLIP_WINDOW) -> float | None:
@@ -51,6 +51,7 @@ def summary_line(head: list[str], signs: str | None, tail: list[str], width: int
     """The line under the chart, fitted to `width` cells by leaving things out whole, never by
     cutting a number: first the sign string (the chart shows the signs too), then the last parts
     (the amplitude, then the flip fraction). A one-line Text wraps what does not fit out of view."""
+
     def cells(parts: list[str]) -> int:
         return RichText.from_markup(" ".join(parts)).cell_len
 
@@ -91,8 +92,7 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
             return
         color = arm_color(names.index(arm.name))
         proj = arm.proj.values
-        chart.set_data([Series(f"{arm.name}/proj", arm.step.values, proj, color, kind="stems")],
-                       hlines=[HLine(0.0, ZERO_LINE)])
+        chart.set_data([Series(f"{arm.name}/proj", arm.step.values, proj, color, kind="stems")], hlines=[HLine(0.0, ZERO_LINE)])
         head, tail = [], []
         lam, thr = arm.sharpness, arm.threshold.last()
         if lam is not None and thr is not None and math.isfinite(lam) and math.isfinite(thr) and thr > 0:
@@ -103,8 +103,9 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
         if len(proj):
             fraction = flip_fraction(proj)
             if fraction is not None:
-                tail.append(f"[{PERIOD2}]period-2 {fraction:.0%}[/]" if fraction >= PERIOD2_THRESHOLD
-                            else f"[{MUTED}]flips {fraction:.0%}[/]")
+                tail.append(
+                    f"[{PERIOD2}]period-2 {fraction:.0%}[/]" if fraction >= PERIOD2_THRESHOLD else f"[{MUTED}]flips {fraction:.0%}[/]"
+                )
             amp = amplitude(arm.disp.values)
             if amp is not None:
                 tail.append(f"amp {format_value(amp)}")

@@ -39,7 +39,9 @@ region), **η** a step-size change from the schedule, **X** divergence (the loss
             color = event_color(e.kind)
             arm = f"[{arm_color(names.index(e.arm))}]{escape(e.arm)}[/]" if e.arm in names else escape(e.arm)
             letter = EVENT_LETTERS.get(e.kind, "•")
-            lines.append(f"[b {color}]{letter}[/] {e.step:>6} {arm} [{color}]{EVENT_NAMES.get(e.kind, escape(e.kind))}[/] "
-                         f"[{MUTED}]{escape(e.message)}[/]")
+            lines.append(
+                f"[b {color}]{letter}[/] {e.step:>6} {arm} [{color}]{EVENT_NAMES.get(e.kind, escape(e.kind))}[/] "
+                f"[{MUTED}]{escape(e.message)}[/]"
+            )
         self.query_one("#events-list", Text).set("\n".join(lines) or f"[{MUTED}]none yet[/]")
         self.set_subtitle(str(len(model.events)) if model.events else "")

@@ -74,8 +74,7 @@ def _pack(entries: list[str], width: int) -> list[str]:
     return lines
 
 
-def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState | None = None,
-                  width: int | None = None) -> str:
+def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState | None = None, width: int | None = None) -> str:
     """The header's text. With `width`, every arm is shown: the arm entries wrap onto a second
     line, and past two lines shorten (λ dropped, then the status as a mark) rather than fall off."""
     # The top line, fitted to one line of `width`: the run name goes first, then the device, the
@@ -85,8 +84,14 @@ def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState
     # "?" is what the engine writes before it knows (the device is resolved after the first write).
     scenario = f"[b]{escape(model.scenario)}[/b]" if model.scenario != "?" else ""
     device = f"[{MUTED}]{escape(model.device)}[/]" if model.device != "?" else ""
-    parts = [(4, "[b]eos-tui[/b]"), (9, scenario), (9, status_text(model, view, state)), (2, device),
-             (3, f"{rate:,.0f} steps/s" if rate is not None else ""), (1, f"[{MUTED}]{escape(printable(run_name))}[/]")]
+    parts = [
+        (4, "[b]eos-tui[/b]"),
+        (9, scenario),
+        (9, status_text(model, view, state)),
+        (2, device),
+        (3, f"{rate:,.0f} steps/s" if rate is not None else ""),
+        (1, f"[{MUTED}]{escape(printable(run_name))}[/]"),
+    ]
     top = [text for _, text in parts if text]
     for drop in (1, 2, 3, 4):
         if width is None or RichText.from_markup("  ".join(top)).cell_len <= width:
@@ -94,8 +99,7 @@ def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState
         parts = [(prio, text) for prio, text in parts if prio != drop]
         top = [text for _, text in parts if text]
     if width is not None and RichText.from_markup("  ".join(top)).cell_len > width:
-        top = [status_text(model, view, state, detail=False) if t == status_text(model, view, state) else t
-               for t in top]
+        top = [status_text(model, view, state, detail=False) if t == status_text(model, view, state) else t for t in top]
     if not model.arms:
         return "  ".join(top) + f"\n[{MUTED}]waiting for the first step…[/]"
     if width is None:
@@ -126,6 +130,5 @@ In a narrow terminal λ is dropped and a status shows as a mark: ✓ completed, 
         width = self.content_size.width or None
         markup = header_markup(model, view, run_name=run_name, state=state, width=width)
         # The lines as shown, wrapping included: a change in their number re-lays the screen out.
-        lines = sum(max(1, -(-RichText.from_markup(line).cell_len // width)) if width else 1
-                    for line in markup.split("\n"))
+        lines = sum(max(1, -(-RichText.from_markup(line).cell_len // width)) if width else 1 for line in markup.split("\n"))
         self.set(markup, lines=lines)

@@ -44,14 +44,18 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
         for arm, color, _ in arms_in_draw_order(model, view):
             loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color))
             if arm.has_loss_theory:
-                loss.append(Series(f"{arm.name}/loss-theory", arm.step.values, arm.loss_theory.values,
-                                   THEORY_COLOR, kind="dotted", fit="none"))
+                loss.append(
+                    Series(f"{arm.name}/loss-theory", arm.step.values, arm.loss_theory.values, THEORY_COLOR, kind="dotted", fit="none")
+                )
             if arm.has_test_loss:
                 xs, ys = arm.test_loss_points()
                 loss.append(Series(f"{arm.name}/test-loss", xs, ys, color, kind="dashed", faint=True))
             if arm.has_uv_theory:
-                loss.append(Series(f"{arm.name}/loss-uv-map", arm.uv_step.values, arm.uv_loss_theory.values,
-                                   THEORY_COLOR, kind="dotted", fit="none"))
+                loss.append(
+                    Series(
+                        f"{arm.name}/loss-uv-map", arm.uv_step.values, arm.uv_loss_theory.values, THEORY_COLOR, kind="dotted", fit="none"
+                    )
+                )
             lr.append(Series(f"{arm.name}/lr", arm.step.values, arm.lr.values, color))
         marks = event_marks(model)
         loss_chart = self.query_one("#loss-chart", Chart)

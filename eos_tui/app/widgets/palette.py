@@ -27,16 +27,35 @@ INVARIANT = GREEN  # adaptive sharpness: the quantity a reparameterization leave
 ARM_COLORS = (BLUE, ORANGE, GREEN, MAGENTA, YELLOW, CYAN)
 THRESHOLD_LABEL = "2/η_t"
 
-EVENT_LETTERS = {"eos_onset": "E", "diverged": "X", "lr_change": "η", "catapult": "C", "period2_onset": "2",
-                 "unstable_start": "!"}
-EVENT_NAMES = {"eos_onset": "EoS onset", "diverged": "diverged", "lr_change": "η change",
-               "catapult": "catapult", "period2_onset": "period-2", "unstable_start": "above 2/η"}
-EVENT_COLORS = {"eos_onset": YELLOW, "diverged": RED, "lr_change": CYAN,
-                "catapult": PINK, "period2_onset": PERIOD2, "unstable_start": ORANGE}
+EVENT_LETTERS = {"eos_onset": "E", "diverged": "X", "lr_change": "η", "catapult": "C", "period2_onset": "2", "unstable_start": "!"}
+EVENT_NAMES = {
+    "eos_onset": "EoS onset",
+    "diverged": "diverged",
+    "lr_change": "η change",
+    "catapult": "catapult",
+    "period2_onset": "period-2",
+    "unstable_start": "above 2/η",
+}
+EVENT_COLORS = {
+    "eos_onset": YELLOW,
+    "diverged": RED,
+    "lr_change": CYAN,
+    "catapult": PINK,
+    "period2_onset": PERIOD2,
+    "unstable_start": ORANGE,
+}
 
-STATUS_COLORS = {"running": GREEN, "completed": BLUE, "diverged": RED,
-                 "interrupted": YELLOW, "failed": RED, "engine lost": RED,
-                 "paused view": YELLOW, "starting": MUTED, "unknown": MUTED}
+STATUS_COLORS = {
+    "running": GREEN,
+    "completed": BLUE,
+    "diverged": RED,
+    "interrupted": YELLOW,
+    "failed": RED,
+    "engine lost": RED,
+    "paused view": YELLOW,
+    "starting": MUTED,
+    "unknown": MUTED,
+}
 # An arm's status as one character, where the header has no room for the word.
 STATUS_MARKS = {"completed": "✓", "diverged": "✗", "failed": "✗", "interrupted": "■", "engine lost": "?"}
 

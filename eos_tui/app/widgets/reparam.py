@@ -26,7 +26,7 @@ def where(r) -> str:
 
 
 def map_label(r) -> str:
-    """"L0×10": layer pair (0, 1) rescaled by α = 10; "L0½×10": every other unit of layer 0."""
+    """ "L0×10": layer pair (0, 1) rescaled by α = 10; "L0½×10": every other unit of layer 0."""
     return f"{where(r)}×{format_value(r.alpha, width=4)}"
 
 
@@ -45,6 +45,7 @@ def latest_checks(checks, limit: int):
             return abs(math.log(r.sharpness_after / r.sharpness_before))
         except (ValueError, ZeroDivisionError):
             return math.inf
+
     keep = set(sorted(range(len(rows)), key=lambda i: -moved(rows[i]))[:limit])
     return [r for i, r in enumerate(rows) if i in keep]
 
@@ -68,8 +69,7 @@ def reparam_table(rows, full: bool = True) -> Table:
         cells = [map_label(r), format_value(r.max_output_change, width=5)]
         if full:
             cells.append(format_value(r.loss_change, width=6))
-        cells += [format_value(r.sharpness_after, width=6),
-                  "–" if r.adaptive_after is None else format_value(r.adaptive_after, width=6)]
+        cells += [format_value(r.sharpness_after, width=6), "–" if r.adaptive_after is None else format_value(r.adaptive_after, width=6)]
         table.add_row(*cells)
     return table
 

@@ -46,14 +46,15 @@ Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-si
             xs = arm.sharpness_step.values
             for j, col in enumerate(arm.eigenvalues[1:], start=1):
                 series.append(Series(f"{arm.name}/eig{j}", xs, col.values, faint(color, 0.55), fit="none"))
-            series.append(Series(f"{arm.name}/threshold", arm.step.values, arm.threshold.values,
-                                 color, kind="dashed", fit="ends"))
+            series.append(Series(f"{arm.name}/threshold", arm.step.values, arm.threshold.values, color, kind="dashed", fit="ends"))
             if arm.has_tracked_sharpness:  # every step, under the converged measurements
-                series.append(Series(f"{arm.name}/tracked", arm.step.values, arm.sharpness_tracked.values,
-                                     faint(color, 0.45), fit="none"))
+                series.append(Series(f"{arm.name}/tracked", arm.step.values, arm.sharpness_tracked.values, faint(color, 0.45), fit="none"))
             if arm.has_uv_theory:
-                series.append(Series(f"{arm.name}/ntk-map", arm.uv_step.values, arm.uv_sharpness_theory.values,
-                                     THEORY_COLOR, kind="dotted", fit="none"))
+                series.append(
+                    Series(
+                        f"{arm.name}/ntk-map", arm.uv_step.values, arm.uv_sharpness_theory.values, THEORY_COLOR, kind="dotted", fit="none"
+                    )
+                )
             if arm.eigenvalues:
                 series.append(Series(f"{arm.name}/lambda", xs, arm.eigenvalues[0].values, color))
         chart = self.query_one(Chart)

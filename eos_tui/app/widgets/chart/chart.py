@@ -118,9 +118,18 @@ class Chart(Widget):
     Chart { height: 1fr; min-height: 4; }
     """
 
-    def __init__(self, *, log_y: bool = False, include_zero: bool = False, follow: bool = False,
-                 follow_steps: int | None = None, max_decades: float | None = None, name: str | None = None, id: str | None = None,
-                 classes: str | None = None):
+    def __init__(
+        self,
+        *,
+        log_y: bool = False,
+        include_zero: bool = False,
+        follow: bool = False,
+        follow_steps: int | None = None,
+        max_decades: float | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ):
         super().__init__(name=name, id=id, classes=classes)
         self._log_y = log_y
         self.include_zero = include_zero
@@ -143,8 +152,7 @@ class Chart(Widget):
 
     # -- what to draw ------------------------------------------------------------------------------
 
-    def set_data(self, series: Sequence[Series], marks: Iterable[Mark] = (),
-                 hlines: Iterable[HLine] = ()) -> None:
+    def set_data(self, series: Sequence[Series], marks: Iterable[Mark] = (), hlines: Iterable[HLine] = ()) -> None:
         """New data: rebuild the strips now and refresh only the lines that changed."""
         self._series = list(series)
         self._marks = list(marks)
@@ -331,8 +339,10 @@ class Chart(Widget):
         # Y axis labels.
         max_ticks = max(2, rows // 2)
         if self._log_y:
-            labelled = [(t, format_decade(round(t)) if abs(t - round(t)) < 1e-9 else format_value(10 ** t))
-                        for t in log_ticks(frame.y0, frame.y1, max_ticks)]
+            labelled = [
+                (t, format_decade(round(t)) if abs(t - round(t)) < 1e-9 else format_value(10**t))
+                for t in log_ticks(frame.y0, frame.y1, max_ticks)
+            ]
         else:
             labelled = labelled_ticks(frame.y0, frame.y1, max_ticks)
         tick_rows: dict[int, str] = {}
@@ -344,8 +354,7 @@ class Chart(Widget):
         strips: list[Strip] = []
         owner_rows = _fill_blank_owners(canvas.owner, canvas.bits)
         for r, text in enumerate(canvas.text_rows()):
-            segments = [Segment(tick_rows.get(r, "").rjust(LABEL_WIDTH)
-                                + ("┤" if r in tick_rows else "│"), axis_style)]
+            segments = [Segment(tick_rows.get(r, "").rjust(LABEL_WIDTH) + ("┤" if r in tick_rows else "│"), axis_style)]
             owners = owner_rows[r]
             cuts = np.flatnonzero(owners[1:] != owners[:-1]) + 1
             start = 0
@@ -368,7 +377,7 @@ class Chart(Widget):
             text = format_step(t)
             at = min(max(0, c - len(text) // 2), cols - len(text))
             if at >= free_from and at >= 0:
-                labels[at:at + len(text)] = list(text)
+                labels[at : at + len(text)] = list(text)
                 free_from = at + len(text) + 1
         axis_segments = [Segment(" " * LABEL_WIDTH + "└", axis_style)]
         start = 0

@@ -27,8 +27,7 @@ def _empty(ncols: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full(ncols, np.nan), np.full(ncols, np.nan)
 
 
-def _reduce(xs: np.ndarray, lo: np.ndarray, hi: np.ndarray, x0: float, x1: float,
-            ncols: int) -> tuple[np.ndarray, np.ndarray]:
+def _reduce(xs: np.ndarray, lo: np.ndarray, hi: np.ndarray, x0: float, x1: float, ncols: int) -> tuple[np.ndarray, np.ndarray]:
     """Per column of [x0, x1] split in `ncols`: min of `lo` and max of `hi` (xs non-decreasing)."""
     mins, maxs = _empty(ncols)
     if ncols <= 0 or len(xs) == 0 or not x1 > x0:

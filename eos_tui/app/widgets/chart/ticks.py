@@ -41,7 +41,7 @@ def log_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
     if len(decades) >= 2:
         stride = max(1, math.ceil(len(decades) / max(1, max_ticks)))
         return [float(d) for d in decades[::stride]]
-    values = [v for v in linear_ticks(10 ** lo, 10 ** hi, max_ticks) if v > 0]
+    values = [v for v in linear_ticks(10**lo, 10**hi, max_ticks) if v > 0]
     return [math.log10(v) for v in values]
 
 
@@ -56,7 +56,7 @@ def _scientific(v: float, digits: int) -> str:
 def step_decimals(step: float) -> int:
     """Decimals that write every multiple of step exactly: 1 for 0.5, 2 for 0.25, 0 for 250."""
     for decimals in range(0, 16):
-        scaled = step * 10 ** decimals
+        scaled = step * 10**decimals
         if abs(scaled - round(scaled)) <= 1e-9 * scaled:
             return decimals
     return 15
@@ -77,6 +77,7 @@ def format_value(v: float, step: float | None = None, width: int = LABEL_WIDTH) 
         text = f"{v:.{step_decimals(step)}f}"
         if len(text) <= width and abs(v) < 1e5:
             return text
+
     def close(text: str) -> bool:
         return abs(float(text) - v) <= MAX_LABEL_ERROR * abs(v)
 
@@ -119,7 +120,7 @@ def labelled_ticks(lo: float, hi: float, max_ticks: int) -> list[tuple[float, st
 
 def format_decade(k: int) -> str:
     """The label of the log-axis tick 10^k."""
-    return format_value(10.0 ** k) if -3 <= k <= 4 else f"1e{k}"
+    return format_value(10.0**k) if -3 <= k <= 4 else f"1e{k}"
 
 
 def format_step(v: float) -> str:
