@@ -201,7 +201,16 @@ def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
     try:
         return _run(scenario, out=out, as_json=as_json, err=err, stop=stop, run_scenario=run_scenario)
     finally:
-        stop.restore()
+        if stop.event.is_set():
+            # Stopped by a signal: this process now exits with 130. A further Ctrl-C still on its
+            # way (three come within milliseconds when a user leans on the key) must not land in
+            # the default handler and raise KeyboardInterrupt in an exit hook (torch has some).
+            import signal
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
+        else:
+            stop.restore()
 
 
 def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_scenario) -> int:
