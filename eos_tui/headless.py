@@ -34,8 +34,10 @@ class ArmProgress:
     """One progress line per arm: step, loss, λ_max, 2/η, steps/s."""
 
     def __init__(self, scenario, console: Console):
-        # With momentum β the threshold is 2(1+β)/η, which a "2/η" heading would misname.
-        thr = "2/η" if not any(a.optimizer.momentum for a in scenario.arms) else "thr"
+        # With momentum β the threshold is 2(1+β)/η, Adam's (2+2β1)/((1−β1)η) on λ_max(P⁻¹H): a "2/η"
+        # heading would misname them.
+        plain = all(a.optimizer.kind in ("gd", "sgd", "flow") and not getattr(a.optimizer, "momentum", 0.0) for a in scenario.arms)
+        thr = "2/η" if plain else "thr"
         width = console.width
         if width >= 100:
             columns = [
