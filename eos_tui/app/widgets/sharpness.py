@@ -26,12 +26,7 @@ falling, non-monotonically. The fainter traces are the next eigenvalues.
 
 With warmup or decay, η changes over time, so the threshold 2/η_t moves: warmup brings it down
 from high, decay raises it (and sharpness follows it up). SGD with small batches settles below
-2/η. With heavy-ball momentum β the threshold is 2(1+β)/η, and the dashed line is drawn there
-(Nesterov: 2(1+β)/((1+2β)η)).
-For **Adam and RMSprop** the quantity at the edge is the *preconditioned* sharpness λ_max(P⁻¹H),
-P the optimizer's diagonal preconditioner (Cohen et al. 2022): the title says **P⁻¹H**, the solid
-line is λ_max(P⁻¹H) against Adam's (2+2β1)/((1−β1)η) (38/η at β1 = 0.9) or RMSprop's 2/η, and the
-dotted trace is the raw λ_max of H, which does not hover.
+2/η. With heavy-ball momentum β the threshold is 2(1+β)/η, and the dashed line is drawn there.
 On the uv model the dotted white trace is **theory**: the λ that the exact one-step map
 λ' = λ + (ηf²/n)(ηλ − 4) predicts from the step before (Lewkowycz et al. 2020). With ηλ > 4
 while the loss spikes, it can only fall: that is the catapult.
@@ -40,6 +35,11 @@ Where the scenario tracks λ_max at every step (measure.track_every_step), a dim
 true value (a Ritz value) and within about 1% of it on average.
 Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-size change, X divergence,
 ! above the threshold at the first measurement).
+For **Adam and RMSprop** the quantity at the edge is the *preconditioned* sharpness λ_max(P⁻¹H),
+P the optimizer's diagonal preconditioner (Cohen et al. 2022): the title says **P⁻¹H**, the solid
+line is λ_max(P⁻¹H) against Adam's (2+2β1)/((1−β1)η) (38/η at β1 = 0.9) or RMSprop's 2/η, and the
+dotted trace is the raw λ_max of H, which does not hover. With Nesterov momentum β the threshold
+is 2(1+β)/((1+2β)η).
 """
 
     def compose(self) -> ComposeResult:
