@@ -150,3 +150,40 @@ def test_bad_optimizer_keys_are_named(optimizer, needle):
     with pytest.raises(ScenarioError) as e:
         mlp_arm(optimizer)
     assert needle in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_batches_keep_nesterov_apart_and_adaptive_arms_alone():
+    """batched.plan: Nesterov arms batch with Nesterov arms (one rule, β per arm) and give the numbers
+    they give alone; heavy-ball arms form their own batch; Adam and RMSprop arms train alone."""
+    from eos_tui.engine.arm import Arm
+    from eos_tui.engine.batched import ArmBatch, plan
+
+    from .helpers import CPU, scenario
+
+    text = MLP.format(optimizer="lr = 0.1", steps=20, every=5) + "".join(
+        f"\n[[arm]]\nname = '{n}'\n{keys}\n"
+        for n, keys in [
+            ("nag-a", "optimizer.momentum = 0.5\noptimizer.nesterov = true"),
+            ("hb", "optimizer.momentum = 0.5"),
+            ("nag-b", "optimizer.lr = 0.05\noptimizer.momentum = 0.8\noptimizer.nesterov = true"),
+            ("adam", "optimizer = {kind = 'adam', lr = 0.01}"),
+            ("rms", "optimizer = {kind = 'rmsprop', lr = 0.01}"),
+        ]
+    )
+    specs = scenario(text).arms
+    groups = plan([Arm(s, CPU) for s in specs])
+    assert [[a.name for a in g] for g in groups] == [["nag-a", "nag-b"], ["hb"], ["adam"], ["rms"]]
+    batched = [Arm(s, CPU) for s in specs if s.name.startswith("nag")]
+    alone = [Arm(s, CPU) for s in specs if s.name.startswith("nag")]
+    together = ArmBatch(batched)
+    for a in batched + alone:
+        a.begin()
+    while together.running:
+        together.step()
+    for a in alone:
+        while a.status is None:
+            a.step()
+    for b, a in zip(batched, alone):
+        assert a.status == b.status == "completed"
+        assert torch.allclose(b.theta, a.theta, rtol=1e-10, atol=1e-12), a.name
+        assert float(torch.linalg.vector_norm(a.theta - a.problem.theta0)) > 1e-2
