@@ -53,3 +53,20 @@ async def test_the_sharpness_panel_says_p_inverse_h(tmp_path):
         assert "38/η_t" in str(panel.border_subtitle) and "raw λ_max" in str(panel.border_subtitle)
         keys = [s.key for s in app.query_one("#sharpness-chart", Chart)._series]
         assert any(k.endswith("/raw") for k in keys), keys
+
+
+async def test_the_eigendirection_line_says_lambda_over_threshold(tmp_path):
+    """λη/2 would misname Adam's ratio: the line under the eigendirection chart says λ/thr."""
+    from eos_tui.app.app import EosApp
+    from eos_tui.app.widgets.eigendirection import EigendirectionPanel
+
+    run = synthetic.make_run(tmp_path / "run", steps=100)
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    records = _as_adam([json.loads(line) for line in lines])
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    app = EosApp(run)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        await pilot.pause()
+        text = "".join(str(w.render()) for w in app.query_one(EigendirectionPanel).query("*"))
+        assert "λ/thr" in text and "λη/2" not in text, text
