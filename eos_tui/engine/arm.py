@@ -6,9 +6,12 @@ Each call to `Arm.step()` does, at parameters θ_t:
   2. every `sharpness_every` steps, the top eigenpairs of the full-batch Hessian, warm-started from
      the last eigenvectors and sign-aligned with them; with `measure.track_every_step`, also λ_max
      at every step by `PerStepTracker` (≈ 2 HVPs a step, a lower bound on λ_max);
-  3. the update θ_{t+1} = θ_t − η_t·d_t, d_t from the update rule (optimizers.py: the gradient, or
-     heavy-ball momentum), with the mini-batch gradient under SGD, or an RK4 integration of
-     gradient flow over time η_t for the "flow" reference arm;
+  3. the update θ_{t+1} = θ_t − η_t·d_t, d_t from the update rule (optimizers.py: the gradient,
+     heavy-ball or Nesterov momentum, Adam, RMSprop), with the mini-batch gradient under SGD, or an
+     RK4 integration of gradient flow over time η_t for the "flow" reference arm. Adam and RMSprop
+     take the update first and measure λ_max(P_t⁻¹H(θ_t)) in step 2 with the preconditioner P_t of
+     that very update (v_t holds g_t, so P_0 = |g_0| + ε for Adam: defined from step 0 on), beside
+     the raw λ_max of H;
 and returns the records to append to metrics.jsonl, with the events of the detectors
 (analysis/detectors.py: EoS onset, period-2, catapult) and of the reparameterization checks
 (reparam.py). Divergence ends the arm with status
