@@ -44,3 +44,12 @@ def test_adam_hovers_at_38_over_eta_in_p_inverse_h_not_in_h(tmp_path):
 def test_adam_fits_in_memory():
     est = check_memory(load_scenario("adam"), available=2 * GB)
     assert est is not None and est.total < 2 * GB
+
+
+def test_headless_headings_name_the_ratio():
+    """The headless summary's eos_ratio column is λ/threshold: "λη/2" only where every arm's is 2/η."""
+    from eos_tui.headless import plain_thresholds, summary_table
+
+    assert not plain_thresholds(load_scenario("adam")) and plain_thresholds(load_scenario("eos"))
+    table = summary_table({"scenario": "adam", "run_dir": "x", "arms": []}, "λ/thr")
+    assert [str(c.header) for c in table.columns][6] == "λ/thr"
