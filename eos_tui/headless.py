@@ -30,12 +30,18 @@ def _fmt(x: Any, spec: str = ".4g") -> str:
     return "—" if x is None else format(x, spec)
 
 
+def plain_thresholds(scenario) -> bool:
+    """Every arm's threshold is 2/η on λ_max(H): plain GD, SGD or flow, no momentum."""
+    return all(a.optimizer.kind in ("gd", "sgd", "flow") and not getattr(a.optimizer, "momentum", 0.0) for a in scenario.arms)
+
+
 class ArmProgress:
     """One progress line per arm: step, loss, λ_max, 2/η, steps/s."""
 
     def __init__(self, scenario, console: Console):
-        # With momentum β the threshold is 2(1+β)/η, which a "2/η" heading would misname.
-        thr = "2/η" if not any(a.optimizer.momentum for a in scenario.arms) else "thr"
+        # With momentum β the threshold is 2(1+β)/η, Adam's (2+2β1)/((1−β1)η) on λ_max(P⁻¹H): a "2/η"
+        # heading would misname them.
+        thr = "2/η" if plain_thresholds(scenario) else "thr"
         width = console.width
         if width >= 100:
             columns = [
@@ -99,7 +105,8 @@ class ArmProgress:
         self.pending = {}
 
 
-def summary_table(summary: dict[str, Any]) -> Table:
+def summary_table(summary: dict[str, Any], ratio: str = "λη/2") -> Table:
+    """`ratio`: the heading of eos_ratio, λ_max over the threshold ("λ/thr" where some arm's is not 2/η)."""
     t = Table(title=f"{summary['scenario']} → {summary['run_dir']}", title_justify="left", box=None, header_style="bold", pad_edge=False)
     for col, just in (
         ("arm", "left"),
@@ -108,7 +115,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
         ("loss start→end", "right"),
         ("max", "right"),
         ("λ_max", "right"),
-        ("λη/2", "right"),
+        (ratio, "right"),
         ("EoS@", "right"),
         ("flips", "right"),
     ):
@@ -256,7 +263,8 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
             sys.stdout.flush()
         else:
             # Piped or redirected, rich would assume 80 columns and squeeze the table: use 120 then.
-            Console(width=None if sys.stdout.isatty() else 120).print(summary_table(summary))
+            ratio = "λη/2" if plain_thresholds(scenario) else "λ/thr"
+            Console(width=None if sys.stdout.isatty() else 120).print(summary_table(summary, ratio))
     except (OSError, ValueError) as e:  # stdout full, closed, a closed pipe
         _silence(sys.stdout)
         err.print(

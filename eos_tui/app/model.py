@@ -121,6 +121,10 @@ class ArmSeries:
         self.threshold = Column()  # 2/η_t, from the lr of each step: it moves with the schedule
         self.sharpness_step = Column()
         self.eigenvalues: list[Column] = []  # eigenvalues[j]: the (j+1)-th largest, aligned with sharpness_step
+        # Adam, RMSprop ("operator": "preconditioned"): eigenvalues are λ(P⁻¹H); raw_sharpness, aligned
+        # with sharpness_step, is λ_max(H) beside them (NaN where absent).
+        self.preconditioned = False
+        self.raw_sharpness = Column()
         self.reparams: list[Reparam] = []
         self.events: list[Event] = []
         self.status = RUNNING
@@ -167,6 +171,12 @@ class ArmSeries:
         return self.eigenvalues[0].last() if self.eigenvalues else None
 
     @property
+    def threshold_factor(self) -> float | None:
+        """η·threshold at the last step: 2 for GD, 2(1+β) for heavy ball, 38 for Adam at β1 = 0.9."""
+        thr, lr = self.threshold.last(), self.lr.last()
+        return thr * lr if thr is not None and lr is not None and lr > 0 and math.isfinite(thr) else None
+
+    @property
     def with_momentum(self) -> bool:
         """True when the engine wrote a threshold of its own, 2(1+β)/η, rather than 2/η."""
         thr, lr = self.threshold.last(), self.lr.last()
@@ -189,6 +199,8 @@ class _ArmBatch:
     thresholds: list[float] = field(default_factory=list)  # 2/η, or 2(1+β)/η with momentum; NaN if none
     sharpness_steps: list[float] = field(default_factory=list)
     eigenvalues: list[list[float]] = field(default_factory=list)
+    raw_sharpness: list[float] = field(default_factory=list)
+    preconditioned: bool = False
     reparams: list[Reparam] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     end: dict[str, Any] | None = None
@@ -229,8 +241,12 @@ class Batch:
                 a.theory[f].append(_num(rec.get(f)))
         elif kind == SHARPNESS:
             eig = [_num(v) for v in rec.get("eigenvalues") or []]
+            raw = rec.get("raw_eigenvalues")
+            raw_top = _num(raw[0]) if isinstance(raw, list) and raw else math.nan
             a.sharpness_steps.append(_num(rec.get("step")))
             a.eigenvalues.append(eig)
+            a.raw_sharpness.append(raw_top)
+            a.preconditioned = a.preconditioned or rec.get("operator") == "preconditioned"
         elif kind == REPARAM:
             a.reparams.append(
                 Reparam(
@@ -310,6 +326,8 @@ class RunModel:
             if b.sharpness_steps:
                 arm.sharpness_step.extend(b.sharpness_steps)
                 arm._extend_eigenvalues(b.eigenvalues)
+                arm.raw_sharpness.extend(b.raw_sharpness)
+                arm.preconditioned = arm.preconditioned or b.preconditioned
             arm.reparams.extend(b.reparams)
             arm.events.extend(b.events)
             self.events.extend(b.events)

@@ -6,9 +6,12 @@ Each call to `Arm.step()` does, at parameters θ_t:
   2. every `sharpness_every` steps, the top eigenpairs of the full-batch Hessian, warm-started from
      the last eigenvectors and sign-aligned with them; with `measure.track_every_step`, also λ_max
      at every step by `PerStepTracker` (≈ 2 HVPs a step, a lower bound on λ_max);
-  3. the update θ_{t+1} = θ_t − η_t·d_t, d_t from the update rule (optimizers.py: the gradient, or
-     heavy-ball momentum), with the mini-batch gradient under SGD, or an RK4 integration of
-     gradient flow over time η_t for the "flow" reference arm;
+  3. the update θ_{t+1} = θ_t − η_t·d_t, d_t from the update rule (optimizers.py: the gradient,
+     heavy-ball or Nesterov momentum, Adam, RMSprop), with the mini-batch gradient under SGD, or an
+     RK4 integration of gradient flow over time η_t for the "flow" reference arm. Adam and RMSprop
+     take the update first and measure λ_max(P_t⁻¹H(θ_t)) in step 2 with the preconditioner P_t of
+     that very update (v_t holds g_t, so P_0 = |g_0| + ε for Adam: defined from step 0 on), beside
+     the raw λ_max of H;
 and returns the records to append to metrics.jsonl, with the events of the detectors
 (analysis/detectors.py: EoS onset, period-2, catapult) and of the reparameterization checks
 (reparam.py). Divergence ends the arm with status
@@ -103,11 +106,28 @@ class Arm:
         self.test_every = int(every) if has_split else 0
         # Linear stability of heavy-ball momentum β along an eigendirection λ: |roots of
         # z² − (1 + β − ηλ) z + β| < 1 iff ηλ < 2(1 + β) (Cohen et al. 2021, appendix). β = 0 is GD's 2/η.
-        self.momentum = float(spec.optimizer.momentum) if spec.optimizer.kind != "flow" else 0.0
+        # Nesterov, Adam and RMSprop: engine/optimizers.py derives theirs (threshold_factor).
+        opt = spec.optimizer
+        self.momentum = float(getattr(opt, "momentum", 0.0)) if opt.kind != "flow" else 0.0
+        self.nesterov = bool(getattr(opt, "nesterov", False))
         # The update rule (engine/optimizers.py): d_t from g_t, θ_{t+1} = θ_t − η_t·d_t.
-        self.rule = optimizers.from_momentum(self.momentum)
+        if opt.kind == "adam":
+            self.rule = optimizers.adam(opt.beta1, opt.beta2, opt.eps)
+            self.threshold_name = "(2+2β1)/((1−β1)η)"
+        elif opt.kind == "rmsprop":
+            self.rule = optimizers.rmsprop(opt.alpha, opt.eps, self.momentum)
+            self.threshold_name = "2(1+β)/η" if self.momentum else "2/η"
+        else:
+            self.rule = optimizers.from_momentum(self.momentum, self.nesterov)
+            self.threshold_name = ("2(1+β)/((1+2β)η)" if self.nesterov else "2(1+β)/η") if self.momentum else "2/η"
         self.rule_state = self.rule.init(self.theta)
-        self.threshold_name = "2(1+β)/η" if self.momentum else "2/η"
+        self.threshold_factor = optimizers.threshold_factor(opt.kind, self.momentum, self.nesterov, getattr(opt, "beta1", 0.9))
+        # Adam and RMSprop: λ_max is that of P⁻¹H (P the step's diagonal preconditioner), measured on
+        # P^{-1/2} H P^{-1/2}; `raw_vector` warm-starts the raw λ_max solved beside it.
+        self.preconditioned = self.rule.preconditioner is not None
+        self.raw_vector: torch.Tensor | None = None
+        # Step records carry their threshold unless it is plain GD's 2/η on H (readers' default).
+        self.writes_threshold = self.threshold_factor != 2.0 or self.preconditioned
         self.base_lr: float | None = spec.optimizer.lr
         self.lambda0: float | None = None
         self.reparam = ReparamChecks(self.name, self.problem, list(spec.measure.reparam_alphas), spec.dtype)
@@ -118,7 +138,7 @@ class Arm:
             PerStepTracker(k=1, generator=torch.Generator().manual_seed(int(spec.seed) + 41)) if spec.measure.track_every_step else None
         )
         # Theory overlays: exact only for plain GD (no momentum) on the quadratic and the uv model.
-        plain_gd = spec.optimizer.kind == "gd" and not spec.optimizer.momentum
+        plain_gd = spec.optimizer.kind == "gd" and not self.momentum
         self.quadratic_theory = QuadraticTheory(self.problem.H, self.theta) if plain_gd and isinstance(self.problem, Quadratic) else None
         self.uv_width = self.problem.width if plain_gd and isinstance(self.problem, UV) else None
 
@@ -160,9 +180,23 @@ class Arm:
             generator=self.eig_gen,
         )
 
-    def measure(self, theta: torch.Tensor, step: int, batch: torch.Tensor | None = None) -> dict[str, Any]:
+    def measure(
+        self, theta: torch.Tensor, step: int, batch: torch.Tensor | None = None, precond: torch.Tensor | None = None
+    ) -> dict[str, Any]:
+        """The sharpness record at θ. With `precond` P (Adam, RMSprop): the eigenvalues of P⁻¹H, solved
+        on P^{-1/2} H P^{-1/2} ("operator": "preconditioned"), and the raw λ_max of H beside them
+        ("raw_eigenvalues", its own warm start); `hvps` counts both solves."""
         loss = None if batch is None else (lambda th: self.problem.loss(th, batch))
-        return self.measured(step, self.eigenpairs(theta, v0=self.vectors, loss=loss))
+        if precond is None:
+            return self.measured(step, self.eigenpairs(theta, v0=self.vectors, loss=loss))
+        rec = self.measured(step, self.eigenpairs(theta, v0=self.vectors, loss=loss, transform=precond.rsqrt()))
+        raw = self.eigenpairs(theta, k=1, v0=self.raw_vector, loss=loss)
+        self.raw_vector = align_signs(raw.eigenvectors, self.raw_vector)
+        self.hvps_total += raw.hvps
+        rec["hvps"] += raw.hvps
+        rec["operator"] = "preconditioned"
+        rec["raw_eigenvalues"] = [float(v) for v in raw.eigenvalues]
+        return rec
 
     def measured(self, step: int, pairs: Eigenpairs) -> dict[str, Any]:
         """Keep a solve's eigenpairs (sign-aligned, the warm start of the next one) and record them.
@@ -179,7 +213,7 @@ class Arm:
             "residual": float(pairs.residual),
         }
 
-    def track(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> dict[str, Any]:
+    def track(self, theta: torch.Tensor, batch: torch.Tensor | None = None, precond: torch.Tensor | None = None) -> dict[str, Any]:
         """λ_max at θ by the per-step tracker: the step record's `sharpness_tracked` (null when an HVP
         was not finite, e.g. on the way to divergence) and `tracked_hvps` (every HVP spent, counted
         in the arm's total too). `batch`: the mini-batch whose Hessian to track (measure.on = "batch")."""
@@ -187,6 +221,9 @@ class Arm:
         assert tracker is not None, "track() needs measure.track_every_step"
         loss = self.problem.loss if batch is None else (lambda th: self.problem.loss(th, batch))
         inner = make_hvp(loss, theta)
+        if precond is not None:  # Adam, RMSprop: λ_max of P⁻¹H, as `measure`
+            D, plain = precond.rsqrt(), inner
+            inner = lambda v: D * plain(D * v)  # noqa: E731
         spent = 0
 
         def hvp(v: torch.Tensor) -> torch.Tensor:
@@ -268,18 +305,32 @@ class Arm:
             batch = torch.randperm(self.problem.n_examples, generator=self.sgd_gen)[: spec.optimizer.batch_size]
             batch = batch.to(self.device)
         out = []
+        # Adam, RMSprop: the update first, for the preconditioner P_t of this very step (v_t holds g_t),
+        # which the sharpness at θ_t is measured with: defined from step 0 on (v_0 = (1−β2)·g_0²).
+        precond = None
+        if self.rule.preconditioner is not None:
+            new_theta = self._update(g, lr, batch)
+            precond = self.rule.preconditioner(self.rule_state)
         if self.measures_at(t):
-            out.append(self.measure(self.theta, t, batch if spec.measure.on == "batch" else None))
+            out.append(self.measure(self.theta, t, batch if spec.measure.on == "batch" else None, precond))
             out += self.onset_check(t, lr)
         tracked = None
         if self.tracker is not None:
-            tracked = self.track(self.theta, batch if spec.measure.on == "batch" else None)
+            tracked = self.track(self.theta, batch if spec.measure.on == "batch" else None, precond)
         out += self.scheduled_checks(t, lr)
 
         u = self.vectors[0] if self.vectors is not None else None
-        new_theta = self._update(g, lr, batch)
-        proj = float(g @ u) if u is not None else None
-        disp = float((new_theta - self.theta) @ u) if u is not None else None
+        if not self.preconditioned:
+            new_theta = self._update(g, lr, batch)
+        proj: float | None
+        disp: float | None
+        if u is not None and precond is not None:
+            # u lives in the coordinates P^{1/2}θ: the gradient there is P^{-1/2}g, the step P^{1/2}Δθ
+            d = precond.rsqrt()
+            proj, disp = float((g * d) @ u), float(((new_theta - self.theta) / d) @ u)
+        else:
+            proj = float(g @ u) if u is not None else None
+            disp = float((new_theta - self.theta) @ u) if u is not None else None
         return out + self.finish(t, lr, loss, float(torch.linalg.vector_norm(g)), proj, disp, new_theta, tracked=tracked)
 
     def check_loss(self, t: int, lr: float, loss: float, params_finite: bool = True) -> list[dict[str, Any]]:
@@ -289,7 +340,7 @@ class Arm:
         why = self.divergence(loss, params_finite)
         if why is not None:
             out = [{"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr, "grad_norm": None, "proj": None, "disp": None}]
-            if self.momentum:
+            if self.writes_threshold:
                 out[0]["threshold"] = self.threshold(lr)
             if self.tracker is not None:
                 out[0].update(sharpness_tracked=None, tracked_hvps=0)
@@ -316,9 +367,11 @@ class Arm:
         return None
 
     def threshold(self, lr: float) -> float | None:
-        """The stability threshold on λ_max at step size lr: 2/η, or 2(1+β)/η with momentum β.
+        """The stability threshold on λ_max (of P⁻¹H for Adam and RMSprop) at step size lr: 2/η, 2(1+β)/η
+        with momentum β, 2(1+β)/((1+2β)η) with Nesterov's, (2+2β1)/((1−β1)η) for Adam (bias
+        correction's factor 1/(1−β1^t) left out: it is 1 after the first few dozen steps).
         None at η = 0 (a cosine schedule's last step): every λ_max is stable there."""
-        return 2.0 * (1.0 + self.momentum) / lr if lr > 0 else None
+        return self.threshold_factor / lr if lr > 0 else None
 
     def onset_check(self, t: int, lr: float) -> list[dict[str, Any]]:
         """Right after a sharpness measurement: has λ_max reached the threshold from below?
@@ -327,7 +380,8 @@ class Arm:
         kind = self.onset.update(self.sharpness, thr)
         if kind is None:
             return []
-        at = f"λ_max {self.sharpness:.4g} ≥ {self.threshold_name} = {thr:.4g}"
+        what = "λ_max(P⁻¹H)" if self.preconditioned else "λ_max"
+        at = f"{what} {self.sharpness:.4g} ≥ {self.threshold_name} = {thr:.4g}"
         if kind == "unstable_start":
             return [
                 self._event(
@@ -362,7 +416,7 @@ class Arm:
         detectors, end of arm."""
         out = []
         step = {"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr, "grad_norm": grad_norm, "proj": proj, "disp": disp}
-        if self.momentum:  # readers take 2/η otherwise
+        if self.writes_threshold:  # readers take 2/η otherwise
             step["threshold"] = self.threshold(lr)
         if tracked is not None:
             step.update(tracked)

@@ -24,7 +24,8 @@ together when they have
   * the same problem shapes: model kind, layer shapes, bias, activation, data rows and target
     shape/dtype (MLP), width (uv), dimension (quadratic); the same loss, dtype and device;
   * full-batch GD ("gd"), with any momentum (momentum and plain GD mix: one update rule,
-    heavy-ball with a β per arm, β = 0 for plain GD; engine/optimizers.py);
+    heavy-ball with a β per arm, β = 0 for plain GD; engine/optimizers.py); Nesterov arms batch
+    with Nesterov arms only; Adam and RMSprop (optimizer.kind "adam", "rmsprop") train alone;
   * nothing else in `measure`: cadence, k, tolerance, max_iter, exact and reparameterization
     checks may differ per arm (an arm not due for a measurement sits the solve out; `exact` arms
     take their dense Hessian one by one, those are small models anyway), except
@@ -57,7 +58,8 @@ def batch_key(arm: Arm) -> tuple | None:
     # `_solve` drives Lanczos. Not worth it yet; such an arm trains on its own.
     if spec.measure.track_every_step:
         return None
-    return (p.kind, str(arm.dtype), str(arm.device), p.loss_kind) + p.batch_shape()
+    # Nesterov arms batch with Nesterov arms only (one update rule per batch, β per arm).
+    return (p.kind, str(arm.dtype), str(arm.device), p.loss_kind, arm.nesterov) + p.batch_shape()
 
 
 def plan(arms: list[Arm]) -> list[list[Arm]]:
@@ -116,7 +118,8 @@ class ArmBatch:
         """The arms' update rule, stacked: heavy-ball momentum with one β per arm (engine/optimizers.py,
         the same pair the one-arm path uses); plain GD arms in the batch have β = 0."""
         moms = [a.momentum for a in self.arms]
-        self.rule = optimizers.from_momentum(torch.tensor(moms, dtype=self.dtype, device=self.device).unsqueeze(1))
+        betas = torch.tensor(moms, dtype=self.dtype, device=self.device).unsqueeze(1)
+        self.rule = optimizers.from_momentum(betas, bool(self.arms) and self.arms[0].nesterov)
 
     def _grad_and_value(self, theta: torch.Tensor, *data) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-arm gradients (B, n) and losses (B,): a vmapped forward, then plain autograd on the

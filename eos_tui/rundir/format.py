@@ -42,8 +42,8 @@ RESERVE_BYTES = 256 << 10
 FORMAT_VERSION = 1
 
 # Record types written to metrics.jsonl (more fields are welcome on each; readers ignore unknown ones).
-STEP = "step"  # {"arm", "step", "loss", "lr", "grad_norm", "proj", ..., "threshold" with momentum}
-SHARPNESS = "sharpness"  # {"arm", "step", "eigenvalues": [descending], "hvps", "residual"}
+STEP = "step"  # {"arm", "step", "loss", "lr", "grad_norm", "proj", ..., "threshold" unless it is 2/η}
+SHARPNESS = "sharpness"  # {"arm", "step", "eigenvalues": [descending], "hvps", "residual", Adam/RMSprop: "operator", "raw_eigenvalues"}
 REPARAM = "reparam"  # {"arm", "step", "alpha", "max_output_change", "loss_change", "sharpness_before", "sharpness_after"}
 EVENT = "event"  # {"arm", "step", "kind", "message"}
 END = "end"  # {"arm", "status", "steps_done", "final_loss"}
@@ -66,7 +66,10 @@ class _StepFields(TypedDict):
 
 
 class StepRecord(_StepFields, total=False):
-    threshold: float  # only with heavy-ball momentum β: 2(1+β)/η; readers take 2/η when absent
+    # The stability threshold on the sharpness record's eigenvalues[0]: heavy-ball momentum β 2(1+β)/η,
+    # Nesterov 2(1+β)/((1+2β)η), Adam (2+2β1)/((1−β1)η), RMSprop 2/η or 2(1+β)/η (the last two on
+    # λ_max(P⁻¹H)); absent for plain GD/SGD, where readers take 2/η. Null at η = 0.
+    threshold: float | None
     sharpness_tracked: float | None  # measure.track_every_step: λ_max at θ_t (a lower bound)
     tracked_hvps: int
     test_loss: float  # measure.test_every, where the data has a held-out split: the loss on it at θ_t
@@ -78,13 +81,20 @@ class StepRecord(_StepFields, total=False):
     ntk_next_theory: float
 
 
-class SharpnessRecord(TypedDict):
+class _SharpnessFields(TypedDict):
     type: str  # "sharpness"
     arm: str
     step: int
-    eigenvalues: list[float | None]  # descending
-    hvps: int
+    eigenvalues: list[float | None]  # descending; of P⁻¹H where "operator" is "preconditioned"
+    hvps: int  # every HVP of the record's solves (the raw one included)
     residual: float | None
+
+
+class SharpnessRecord(_SharpnessFields, total=False):
+    # Adam and RMSprop arms: "preconditioned", the eigenvalues are those of P_t⁻¹H(θ_t), P_t the
+    # diagonal preconditioner of the step taken from θ_t (solved on P^{-1/2}HP^{-1/2}); absent: of H.
+    operator: str
+    raw_eigenvalues: list[float | None]  # with "operator": the top eigenvalue of H itself, [λ_max]
 
 
 class ReparamRecord(TypedDict):
@@ -180,7 +190,7 @@ def _positive(value: Any) -> bool:
 
 def step_threshold(record: Mapping[str, Any]) -> float | None:
     """The stability threshold on λ_max at a step record: its own "threshold" where the engine
-    wrote one (heavy-ball momentum β: 2(1+β)/η), else 2/η; None without a usable η."""
+    wrote one (momentum, Nesterov, Adam, RMSprop), else 2/η; None without a usable η."""
     if _positive(record.get("threshold")):
         return float(record["threshold"])
     return 2.0 / record["lr"] if _positive(record.get("lr")) else None

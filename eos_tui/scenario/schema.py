@@ -208,7 +208,6 @@ _siblings(MLPModel, UVModel, QuadraticModel, shared={"init_scale"})
 class _Optimizer(Section):
     lr: Optional[float] = Field(None, gt=0)
     lr_relative: Optional[float] = Field(None, gt=0)
-    momentum: float = Field(0.0, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _one_lr(self):
@@ -221,22 +220,56 @@ class _Optimizer(Section):
         return self
 
 
-class GDOptimizer(_Optimizer):
+class _WithMomentum(_Optimizer):
+    momentum: float = Field(0.0, ge=0, lt=1)
+
+
+class _SGDLike(_WithMomentum):
+    # Nesterov's momentum as torch.optim.SGD(nesterov=True) computes it (needs momentum > 0):
+    # threshold 2(1+β)/((1+2β)η) instead of heavy ball's 2(1+β)/η.
+    nesterov: bool = False
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self):
+        if self.nesterov and not self.momentum:
+            raise KeyProblem("nesterov", "needs optimizer.momentum > 0 (Nesterov's form of momentum β)")
+        return self
+
+
+class GDOptimizer(_SGDLike):
     kind: Literal["gd"] = "gd"
 
 
-class SGDOptimizer(_Optimizer):
+class SGDOptimizer(_SGDLike):
     kind: Literal["sgd"] = "sgd"
     batch_size: int = Field(gt=0)
 
 
-class FlowOptimizer(_Optimizer):
+class FlowOptimizer(_WithMomentum):
     kind: Literal["flow"] = "flow"
     flow_alpha: float = Field(0.5, gt=0, le=2)
 
 
-OptimizerConfig = Annotated[Union[GDOptimizer, SGDOptimizer, FlowOptimizer], Field(discriminator="kind")]
-_siblings(GDOptimizer, SGDOptimizer, FlowOptimizer, shared={"lr", "lr_relative", "momentum"})
+class AdamOptimizer(_Optimizer):
+    """Full-batch Adam as torch.optim.Adam computes it (defaults as torch's; no weight decay)."""
+
+    kind: Literal["adam"] = "adam"
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    eps: float = Field(1e-8, gt=0)
+
+
+class RMSpropOptimizer(_WithMomentum):
+    """Full-batch RMSprop as torch.optim.RMSprop computes it (not centered, no weight decay). `alpha`
+    is torch's name for the decay of the squared-gradient average (Adam's β2)."""
+
+    kind: Literal["rmsprop"] = "rmsprop"
+    alpha: float = Field(0.99, ge=0, lt=1)
+    eps: float = Field(1e-8, gt=0)
+
+
+OptimizerConfig = Annotated[Union[GDOptimizer, SGDOptimizer, FlowOptimizer, AdamOptimizer, RMSpropOptimizer], Field(discriminator="kind")]
+_siblings(GDOptimizer, SGDOptimizer, FlowOptimizer, AdamOptimizer, RMSpropOptimizer, shared={"lr", "lr_relative"})
 
 
 # ---- [schedule] ---------------------------------------------------------------------------------
@@ -284,7 +317,7 @@ _siblings(ConstantSchedule, WarmupSchedule, StepSchedule, CosineSchedule, shared
 KINDS: dict[str, dict[str, type[Section]]] = {
     "data": {"random-labels": RandomLabelsData, "teacher": TeacherData, "cifar10": Cifar10Data, "npz": NpzData, "none": NoData},
     "model": {"mlp": MLPModel, "uv": UVModel, "quadratic": QuadraticModel},
-    "optimizer": {"gd": GDOptimizer, "sgd": SGDOptimizer, "flow": FlowOptimizer},
+    "optimizer": {"gd": GDOptimizer, "sgd": SGDOptimizer, "flow": FlowOptimizer, "adam": AdamOptimizer, "rmsprop": RMSpropOptimizer},
     "schedule": {"constant": ConstantSchedule, "warmup": WarmupSchedule, "step": StepSchedule, "cosine": CosineSchedule},
 }
 

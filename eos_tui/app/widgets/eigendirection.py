@@ -98,7 +98,11 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
         if lam is not None and thr is not None and math.isfinite(lam) and math.isfinite(thr) and thr > 0:
             ratio = lam / thr  # λη/2, or λη/2(1+β) under momentum β: 1 at the threshold
             tint = AT_THRESHOLD if ratio >= 0.95 else MUTED
-            head.append(f"[{tint}]{'λη/2(1+β)' if arm.with_momentum else 'λη/2'} {ratio:.2f}[/]")
+            # Adam/RMSprop (λ of P⁻¹H) and Nesterov (factor < 2): λ over the record's own threshold
+            factor = arm.threshold_factor
+            own = arm.preconditioned or (factor is not None and factor < 2 - 1e-9)
+            label = "λ/thr" if own else ("λη/2(1+β)" if arm.with_momentum else "λη/2")
+            head.append(f"[{tint}]{label} {ratio:.2f}[/]")
         signs = sign_string(proj) if len(proj) else None
         if len(proj):
             fraction = flip_fraction(proj)

@@ -35,6 +35,11 @@ Where the scenario tracks λ_max at every step (measure.track_every_step), a dim
 true value (a Ritz value) and within about 1% of it on average.
 Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-size change, X divergence,
 ! above the threshold at the first measurement).
+For **Adam and RMSprop** the quantity at the edge is the *preconditioned* sharpness λ_max(P⁻¹H),
+P the optimizer's diagonal preconditioner (Cohen et al. 2022): the title says **P⁻¹H**, the solid
+line is λ_max(P⁻¹H) against Adam's (2+2β1)/((1−β1)η) (38/η at β1 = 0.9) or RMSprop's 2/η, and the
+dotted trace is the raw λ_max of H, which does not hover. With Nesterov momentum β the threshold
+is 2(1+β)/((1+2β)η).
 """
 
     def compose(self) -> ComposeResult:
@@ -55,6 +60,8 @@ Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-si
                         f"{arm.name}/ntk-map", arm.uv_step.values, arm.uv_sharpness_theory.values, THEORY_COLOR, kind="dotted", fit="none"
                     )
                 )
+            if arm.preconditioned:  # the raw λ_max(H) beside λ_max(P⁻¹H)
+                series.append(Series(f"{arm.name}/raw", xs, arm.raw_sharpness.values, faint(color, 0.6), kind="dotted", fit="none"))
             if arm.eigenvalues:
                 series.append(Series(f"{arm.name}/lambda", xs, arm.eigenvalues[0].values, color))
         chart = self.query_one(Chart)
@@ -62,7 +69,19 @@ Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-si
         chart.live = model.status == "running"
         chart.set_data(series, marks=event_marks(model))
         momentum = any(a.with_momentum for a in model.arms.values())
-        extra = f"[{MUTED}]╌ {'2(1+β)/η_t' if momentum else THRESHOLD_LABEL}[/]"
+        pre = any(a.preconditioned for a in model.arms.values())
+        factors = {round(f, 6) for a in model.arms.values() if (f := a.threshold_factor) is not None}
+        if pre:  # Adam/RMSprop: the threshold's factor itself (38/η_t for Adam at β1 = 0.9)
+            label = f"{factors.pop():.4g}/η_t" if len(factors) == 1 else "threshold"
+        else:
+            label = "2(1+β)/η_t" if momentum else THRESHOLD_LABEL
+        extra = f"[{MUTED}]╌ {label}[/]"
+        if pre:
+            extra += f" [{MUTED}]┈ raw λ_max[/]"
+        title = f"{self.TITLE}(P⁻¹H)" if pre and all(a.preconditioned for a in model.arms.values()) else self.TITLE
+        title = f"{self.TITLE} (P⁻¹H for Adam/RMSprop arms)" if pre and title == self.TITLE else title
+        if self.border_title != title:
+            self.border_title = title
         if any(a.has_uv_theory for a in model.arms.values()):
             extra += f" [{THEORY_COLOR}]┈ theory[/]"
         self.set_subtitle(legend(model, view, extra))
