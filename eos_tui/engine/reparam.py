@@ -33,6 +33,11 @@ class NotHomogeneous(ValueError):
 def check_applicable(problem) -> None:
     if not isinstance(problem, MLP):
         raise NotHomogeneous(f"reparameterization checks need an MLP (this arm's model is {problem.kind!r})")
+    if problem.kind != "mlp":
+        raise NotHomogeneous(
+            f"reparameterization checks are defined for MLPs only: model.kind = {problem.kind!r} has no exact T_α here "
+            "(a relu CNN is homogeneous per output channel, but that map is not implemented)"
+        )
     if problem.activation not in HOMOGENEOUS:
         raise NotHomogeneous(
             f"activation {problem.activation!r} is not positively homogeneous (tanh(αz) ≠ α·tanh(z)): "
