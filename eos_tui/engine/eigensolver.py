@@ -205,12 +205,14 @@ class Lanczos:
         q = V[j]
         w = w.to(dtype=dtype, device=device).reshape(n)
         self.hvps += 1
-        alpha = torch.dot(w, q).item()
-        w = w - alpha * q
+        # α and β stay on the device until both are known, then come to the host together: one
+        # transfer (one GPU sync) per iteration, which the per-iteration convergence test needs.
+        alpha_t = torch.dot(w, q)
+        w = w - alpha_t * q
         if j > 0:
             w = w - betas[j - 1] * V[j - 1]
         w = _orthogonalize(w, V[: j + 1])
-        beta = torch.linalg.vector_norm(w).item()
+        alpha, beta = torch.stack((alpha_t, torch.linalg.vector_norm(w))).tolist()
         alphas.append(alpha)
 
         # Ritz pairs of the (j+1)×(j+1) tridiagonal. Solved in float64 on the CPU whatever
