@@ -231,3 +231,17 @@ def test_chunk_size_key():
     sc = load(MLP_TEXT.replace("LOSS", "mse"), overrides=["engine.chunk_size=1000"])
     assert sc.arms[0].engine.chunk_size == 1000 and "chunk_size = 1000" in sc.to_toml()
     assert load(MLP_TEXT.replace("LOSS", "mse")).arms[0].engine.chunk_size is None
+
+
+def test_chunked_runs_agree_with_unchunked_ones_including_the_dense_hessian(tmp_path):
+    """A whole run (sharpness by Lanczos, by measure.exact's dense Hessian) is the same with chunks."""
+    base = MLP_TEXT.replace("LOSS", "mse").replace("[optimizer]", "steps = 6\n[measure]\nsharpness_every = 2\nEXACT\n[optimizer]")
+    for exact in ("exact = false", "exact = true"):
+        out = []
+        for chunk in ([], ["engine.chunk_size=5"]):
+            arm = Arm(load(base.replace("EXACT", exact), overrides=chunk).arms[0], CPU)
+            recs = arm.begin()
+            while arm.status is None:
+                recs += arm.step()
+            out.append([r["eigenvalues"][0] for r in recs if r["type"] == "sharpness"])
+        assert len(out[0]) == 3 and np.allclose(out[0], out[1], rtol=1e-6), (exact, out)

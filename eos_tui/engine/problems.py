@@ -19,6 +19,7 @@ from typing import Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 ACTIVATIONS = {
     "tanh": torch.tanh,
@@ -26,6 +27,11 @@ ACTIVATIONS = {
     "gelu": F.gelu,
     "linear": lambda h: h,
 }
+
+
+def _functorch_active() -> bool:
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return bool(active()) if active is not None else True
 
 
 @dataclass
@@ -179,10 +185,21 @@ class MLP(Problem):
     def loss(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
         if batch is None and self.chunk_size and self.chunk_size < self.n_examples:
             n = self.n_examples
-            parts = [self._data_loss(self.forward(theta, self.X[c]), self.Y[c], "sum") for c in self._chunks(n)]
+            # Each chunk under (non-reentrant) activation checkpointing: its forward keeps only its
+            # inputs and is recomputed in the backward pass, chunk by chunk, so a gradient holds one
+            # chunk's activations at a time (one extra forward pass). Double backward (the HVP)
+            # works through it, but its graph, built once, keeps every chunk's. torch.func (the dense
+            # Hessian of measure.exact) refuses checkpoint's saved-tensor hooks: plain chunks there.
+            if _functorch_active():
+                parts = [self._chunk_loss(theta, self.X[c], self.Y[c]) for c in self._chunks(n)]
+            else:
+                parts = [checkpoint(self._chunk_loss, theta, self.X[c], self.Y[c], use_reentrant=False) for c in self._chunks(n)]
             return torch.stack(parts).sum() / n
         X, Y = (self.X, self.Y) if batch is None else (self.X[batch], self.Y[batch])
         return self._data_loss(self.forward(theta, X), Y)
+
+    def _chunk_loss(self, theta: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        return self._data_loss(self.forward(theta, X), Y, "sum")
 
     def _data_loss(self, out: torch.Tensor, Y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         if self.loss_kind == "cross-entropy":
