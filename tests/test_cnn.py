@@ -217,6 +217,7 @@ def test_chunked_loss_gradient_hvp_and_test_loss_equal_unchunked(tmp_path, model
     _close(g2, g1)
     v = torch.randn(whole.dim, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     h1, h2 = make_hvp(whole.loss, theta), make_hvp(chunked.loss, theta)
+    assert "_chunked_hvp" in h2.__qualname__ and "_chunked_hvp" not in h1.__qualname__  # chunk by chunk
     _close(h2(v), h1(v))
     _close(h2(g1), h1(g1))  # the graph is reused for a second product
     _close(chunked.outputs(theta), whole.outputs(theta))
@@ -245,3 +246,11 @@ def test_chunked_runs_agree_with_unchunked_ones_including_the_dense_hessian(tmp_
                 recs += arm.step()
             out.append([r["eigenvalues"][0] for r in recs if r["type"] == "sharpness"])
         assert len(out[0]) == 3 and np.allclose(out[0], out[1], rtol=1e-6), (exact, out)
+
+
+def test_the_memory_estimate_counts_one_chunk_of_activations():
+    whole = resources.estimate_arm(load(MLP_TEXT.replace("LOSS", "mse")).arms[0])
+    chunked = resources.estimate_arm(load(MLP_TEXT.replace("LOSS", "mse"), overrides=["engine.chunk_size=5"]).arms[0])
+    (a,) = [t for t in whole.per_step if t.what.startswith("activations")]
+    (c,) = [t for t in chunked.per_step if t.what.startswith("activations")]
+    assert c.key == "engine.chunk_size" and c.bytes * 23 == a.bytes * 5

@@ -187,9 +187,9 @@ class MLP(Problem):
             n = self.n_examples
             # Each chunk under (non-reentrant) activation checkpointing: its forward keeps only its
             # inputs and is recomputed in the backward pass, chunk by chunk, so a gradient holds one
-            # chunk's activations at a time (one extra forward pass). Double backward (the HVP)
-            # works through it, but its graph, built once, keeps every chunk's. torch.func (the dense
-            # Hessian of measure.exact) refuses checkpoint's saved-tensor hooks: plain chunks there.
+            # chunk's activations at a time (one extra forward pass). HVPs go chunk by chunk through
+            # `loss_parts` (make_hvp). torch.func (the dense Hessian of measure.exact) refuses
+            # checkpoint's saved-tensor hooks: plain chunks there.
             if _functorch_active():
                 parts = [self._chunk_loss(theta, self.X[c], self.Y[c]) for c in self._chunks(n)]
             else:
@@ -197,6 +197,18 @@ class MLP(Problem):
             return torch.stack(parts).sum() / n
         X, Y = (self.X, self.Y) if batch is None else (self.X[batch], self.Y[batch])
         return self._data_loss(self.forward(theta, X), Y)
+
+    def loss_parts(self) -> list[Callable[[torch.Tensor], torch.Tensor]] | None:
+        """The full-data loss as a sum of per-chunk losses (chunk sum / n), when chunked; else None.
+        make_hvp takes HVPs chunk by chunk from these (eigensolver._chunked_hvp)."""
+        n = self.n_examples
+        if not self.chunk_size or self.chunk_size >= n:
+            return None
+
+        def part(c: slice) -> Callable[[torch.Tensor], torch.Tensor]:
+            return lambda th: self._chunk_loss(th, self.X[c], self.Y[c]) / n
+
+        return [part(c) for c in self._chunks(n)]
 
     def _chunk_loss(self, theta: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
         return self._data_loss(self.forward(theta, X), Y, "sum")

@@ -128,9 +128,13 @@ def estimate_arm(arm: Any) -> ArmEstimate:
         drawn = rows * (dim + out + 1) * 8
         est.lasting.append(Term("data", rows * (dim + out + 1) * b + (drawn if b != 8 else 0), "data.n"))
         width = activation_width(arm)
-        # engine.chunk_size does not lower this: the gradient's graph (and the HVP's, built once)
-        # spans every chunk, so the estimate stays the full batch's.
-        est.per_step.append(Term("activations over the full batch", 4 * n * width * b, "data.n"))
+        # engine.chunk_size: a gradient (each chunk checkpointed) and an HVP (chunk by chunk) hold one
+        # chunk's activations at a time, the vmapped batch all of them (it does not chunk)
+        chunk = getattr(getattr(arm, "engine", None), "chunk_size", None)
+        if chunk and chunk < n:
+            est.per_step.append(Term(f"activations over chunks of {chunk}", 4 * chunk * width * b, "engine.chunk_size"))
+        else:
+            est.per_step.append(Term("activations over the full batch", 4 * n * width * b, "data.n"))
     est.lasting.append(Term("parameters", (8 + k) * P * b + P * 8, size_key))
     if m.kind == "quadratic":
         d2 = P * P
