@@ -136,16 +136,36 @@ def test_refused_without_image_data(tmp_path):
         load(cnn_toml(images(tmp_path), channels="[]"))
 
 
-def test_reparam_checks_are_refused_with_a_reason(tmp_path):
-    text = cnn_toml(images(tmp_path), model='activation = "relu"\n').replace(
-        "sharpness_every = 2\n", "sharpness_every = 2\nreparam_every = 2\n"
-    )
+@pytest.mark.parametrize("pooling", ["max", "average"])
+def test_reparam_checks_are_exact_for_a_relu_cnn(tmp_path, pooling):
+    """T_α per output channel of a relu CNN (the filter and bias ×α, the next layer's weights that
+    read the channel ×1/α): same outputs and loss to round-off, λ_max after = the prediction."""
+    measure = "sharpness_every = 2\nreparam_every = 2\nreparam_alphas = [0.2, 5.0]\ntolerance = 1e-8\nmax_iter = 200\n"
+    text = cnn_toml(images(tmp_path), model=f'activation = "relu"\npooling = "{pooling}"\n').replace("sharpness_every = 2\n", measure)
+    arm = Arm(load(text, overrides=["steps=1"]).arms[0], CPU)
+    records = arm.begin()
+    while arm.status is None:
+        records += arm.step()
+    rows = [r for r in records if r["type"] == "reparam"]
+    # two α × three maps: conv0→conv1, conv1→head, every other channel of conv0
+    assert [(r["alpha"], r["layer"], r["neurons"]) for r in rows] == [
+        (a, layer, n) for a in (0.2, 5.0) for layer, n in ((0, "all"), (1, "all"), (0, "every other"))
+    ]
+    for r in rows:
+        assert r["max_output_change"] < 1e-12 and abs(r["loss_change"]) < 1e-12
+        assert r["sharpness_after"] == pytest.approx(r["sharpness_predicted"], rel=1e-5)
+        assert not math.isclose(r["sharpness_after"], r["sharpness_before"], rel_tol=0.05)
+
+
+def test_reparam_checks_are_refused_for_a_tanh_cnn(tmp_path):
+    text = cnn_toml(images(tmp_path)).replace("sharpness_every = 2\n", "sharpness_every = 2\nreparam_every = 2\n")
     arm = Arm(load(text).arms[0], CPU)
     records = arm.begin()
     while arm.status is None:
         records += arm.step()
     skipped = [r for r in records if r.get("kind") == "reparam_skipped"]
-    assert skipped and "MLPs only" in skipped[0]["message"] and "'cnn'" in skipped[0]["message"]
+    assert not [r for r in records if r["type"] == "reparam"]
+    assert len(skipped) == 1 and "not positively homogeneous" in skipped[0]["message"]
 
 
 # ---- training: cross-entropy, SGD, the vmapped batch ---------------------------------------------
