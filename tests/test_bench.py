@@ -18,7 +18,7 @@ SCRIPTS = {
     "tracking": ["rows", "reference_checks"],
     "overhead": ["rows", "ratios", "threads"],
     "arms": ["rows", "speedups"],
-    "gpu": ["plain_steps_per_s", "tracked_steps_per_s", "eos_reached", "spot_checks"],
+    "gpu": ["sharpness10_steps_per_s", "tracked_steps_per_s", "batched8_arm_steps_per_s", "peak_gpu_memory_bytes", "eos_reached"],
     "app": ["startup", "live"],
     "redraw": ["load_s", "full_redraw_ms", "one_chart_ms"],
 }

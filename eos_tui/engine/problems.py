@@ -14,11 +14,12 @@ Losses follow Cohen et al. 2021: "mse" is the mean over examples of ½‖f(x) �
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 ACTIVATIONS = {
     "tanh": torch.tanh,
@@ -26,6 +27,11 @@ ACTIVATIONS = {
     "gelu": F.gelu,
     "linear": lambda h: h,
 }
+
+
+def _functorch_active() -> bool:
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return bool(active()) if active is not None else True
 
 
 @dataclass
@@ -37,9 +43,18 @@ class LayerSlices:
     bias: slice | None
 
 
+@dataclass
+class ConvSlices:
+    """Where one 3×3 convolution's weight (out × in × 3 × 3) and bias live inside θ."""
+
+    weight: slice
+    shape: tuple[int, int, int, int]
+    bias: slice | None
+
+
 class Problem:
     """A loss on one flat parameter vector θ. One subclass per model kind (`Quadratic`, `UV`,
-    `MLP`), each with its own fields; nothing else branches on the kind.
+    `MLP`, `CNN`), each with its own fields; nothing else branches on the kind.
 
     For the vmapped batch (batched.py) a problem also gives its loss as a pure function of
     (θ, *data) (`stacked_loss`, the very operations of `loss`) with the tensors it reads
@@ -144,32 +159,69 @@ class MLP(Problem):
     Y_test: torch.Tensor | None = None
     labels_test: torch.Tensor | None = None  # class indices of the test split (classification)
     image_shape: tuple[int, ...] | None = None  # X's rows reshape to this (CIFAR-10: 3, 32, 32)
+    # engine.chunk_size: full-data passes (loss, gradient, HVPs, held-out loss) go through the
+    # network this many examples at a time, the mean taken as (sum of chunk sums) / n; None: at once.
+    chunk_size: int | None = None
 
     @property
     def n_examples(self) -> int:
         return self.X.shape[0]
+
+    def _chunks(self, n: int) -> list[slice]:
+        size = self.chunk_size or n
+        return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
     @torch.no_grad()
     def test_metrics(self, theta: torch.Tensor) -> dict[str, float]:
         """Loss (and accuracy, for classification) on the held-out split; {} without one."""
         if self.X_test is None or self.Y_test is None:
             return {}
-        out = self.forward(theta, self.X_test)
+        out = torch.cat([self.forward(theta, self.X_test[c]) for c in self._chunks(self.X_test.shape[0])])
         metrics = {"test_loss": float(self._data_loss(out, self.Y_test))}
         if self.labels_test is not None:
             metrics["test_accuracy"] = float((out.argmax(dim=-1) == self.labels_test).double().mean())
         return metrics
 
     def loss(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
+        if batch is None and self.chunk_size and self.chunk_size < self.n_examples:
+            n = self.n_examples
+            # Each chunk under (non-reentrant) activation checkpointing: its forward keeps only its
+            # inputs and is recomputed in the backward pass, chunk by chunk, so a gradient holds one
+            # chunk's activations at a time (one extra forward pass). HVPs go chunk by chunk through
+            # `loss_parts` (make_hvp). torch.func (the dense Hessian of measure.exact) refuses
+            # checkpoint's saved-tensor hooks: plain chunks there.
+            if _functorch_active():
+                parts = [self._chunk_loss(theta, self.X[c], self.Y[c]) for c in self._chunks(n)]
+            else:
+                parts = [checkpoint(self._chunk_loss, theta, self.X[c], self.Y[c], use_reentrant=False) for c in self._chunks(n)]
+            return torch.stack(parts).sum() / n
         X, Y = (self.X, self.Y) if batch is None else (self.X[batch], self.Y[batch])
         return self._data_loss(self.forward(theta, X), Y)
 
-    def _data_loss(self, out: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    def loss_parts(self) -> list[Callable[[torch.Tensor], torch.Tensor]] | None:
+        """The full-data loss as a sum of per-chunk losses (chunk sum / n), when chunked; else None.
+        make_hvp takes HVPs chunk by chunk from these (eigensolver._chunked_hvp)."""
+        n = self.n_examples
+        if not self.chunk_size or self.chunk_size >= n:
+            return None
+
+        def part(c: slice) -> Callable[[torch.Tensor], torch.Tensor]:
+            return lambda th: self._chunk_loss(th, self.X[c], self.Y[c]) / n
+
+        return [part(c) for c in self._chunks(n)]
+
+    def _chunk_loss(self, theta: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        return self._data_loss(self.forward(theta, X), Y, "sum")
+
+    def _data_loss(self, out: torch.Tensor, Y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         if self.loss_kind == "cross-entropy":
-            return F.cross_entropy(out, Y)
-        return 0.5 * ((out - Y) ** 2).sum(dim=-1).mean()
+            return F.cross_entropy(out, Y, reduction=reduction)
+        per = 0.5 * ((out - Y) ** 2).sum(dim=-1)
+        return per.sum() if reduction == "sum" else per.mean()
 
     def outputs(self, theta: torch.Tensor) -> torch.Tensor:
+        if self.chunk_size and self.chunk_size < self.n_examples:
+            return torch.cat([self.forward(theta, self.X[c]) for c in self._chunks(self.n_examples)])
         return self.forward(theta, self.X)
 
     def forward(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
@@ -193,6 +245,81 @@ class MLP(Problem):
     def batch_shape(self) -> tuple:
         layers = tuple((layer.shape, layer.bias is not None) for layer in self.layers)
         return (layers, self.activation, tuple(self.X.shape), tuple(self.Y.shape), str(self.Y.dtype))
+
+
+@dataclass
+class CNN(MLP):
+    """Cohen et al.'s convnet on image data: 3×3 convolutions (padding 1), each followed by the
+    activation and a 2×2 pooling ("max" or "average"), then a linear head (`layers`, one layer) on
+    the flattened features. Written on slices of θ like the MLP; X's rows are flat images that
+    reshape to `image_shape` (channels, height, width)."""
+
+    kind: ClassVar[str] = "cnn"
+    convs: list[ConvSlices] = field(default_factory=list)
+    pooling: str = "max"
+
+    def forward(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        assert self.image_shape is not None
+        act = ACTIVATIONS[self.activation]
+        pool = F.max_pool2d if self.pooling == "max" else F.avg_pool2d
+        h = X.reshape(X.shape[0], *self.image_shape)
+        for conv in self.convs:
+            W = theta[conv.weight].view(conv.shape)
+            b = theta[conv.bias] if conv.bias is not None else None
+            h = pool(act(F.conv2d(h, W, b, padding=1)), 2)
+        head = self.layers[-1]
+        W = theta[head.weight].view(head.shape)
+        b = theta[head.bias] if head.bias is not None else None
+        return F.linear(h.flatten(1), W, b)
+
+    def batch_shape(self) -> tuple:
+        convs = tuple((c.shape, c.bias is not None) for c in self.convs)
+        return (convs, self.pooling, self.image_shape, *super().batch_shape())
+
+
+def image_channels_hw(image_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(channels, height, width) of an image row shape: (C, H, W), or (H, W) with one channel."""
+    if len(image_shape) == 2:
+        return 1, int(image_shape[0]), int(image_shape[1])
+    c, h, w = image_shape
+    return int(c), int(h), int(w)
+
+
+def cnn_layout(image_shape: tuple[int, ...], channels: list[int], outputs: int, bias: bool) -> tuple[list[ConvSlices], LayerSlices, int]:
+    """The convolutions, the head and the length of θ for a CNN (schema.py's parameter count is
+    the same arithmetic, tested equal)."""
+    c, h, w = image_channels_hw(image_shape)
+    convs, offset = [], 0
+    for out in channels:
+        size = out * c * 9
+        wsl = slice(offset, offset + size)
+        offset += size
+        bsl = None
+        if bias:
+            bsl = slice(offset, offset + out)
+            offset += out
+        convs.append(ConvSlices(wsl, (out, c, 3, 3), bsl))
+        c, h, w = out, h // 2, w // 2
+    fan_in = c * h * w
+    wsl = slice(offset, offset + fan_in * outputs)
+    offset += fan_in * outputs
+    bsl = None
+    if bias:
+        bsl = slice(offset, offset + outputs)
+        offset += outputs
+    return convs, LayerSlices(wsl, (outputs, fan_in), bsl), offset
+
+
+def _cnn_init(convs: list[ConvSlices], head: LayerSlices, n: int, gen: torch.Generator) -> torch.Tensor:
+    """PyTorch's nn.Conv2d / nn.Linear defaults: weights and biases uniform in ±1/√fan_in."""
+    theta = torch.empty(n, dtype=torch.float64)
+    parts = [(c.weight, c.bias, c.shape[1] * 9) for c in convs] + [(head.weight, head.bias, head.shape[1])]
+    for wsl, bsl, fan_in in parts:
+        bound = 1.0 / math.sqrt(fan_in)
+        for sl in (wsl, bsl):
+            if sl is not None:
+                theta[sl] = (torch.rand(sl.stop - sl.start, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+    return theta
 
 
 def _dtype(name: str) -> torch.dtype:
@@ -307,6 +434,28 @@ def build_problem(arm, device: torch.device) -> Problem:
         w = int(model.width)
         theta = torch.randn(2 * w, generator=init_gen, dtype=torch.float64) * model.init_scale
         return UV(put(theta), width=w)
+    chunk = getattr(getattr(arm, "engine", None), "chunk_size", None)
+    if model.kind == "cnn":
+        X, Y, out_dim, Xt, Yt, lt, image = load_data(arm.data, arm.loss)
+        if image is None or len(image) not in (2, 3):
+            raise ValueError(f"model.kind = 'cnn' needs image data (got rows of shape {image})")
+        convs, head, n = cnn_layout(image, list(model.channels), out_dim, model.bias)
+        theta = _cnn_init(convs, head, n, init_gen) * model.init_scale
+        return CNN(
+            put(theta),
+            layers=[head],
+            activation=model.activation,
+            X=put(X),
+            Y=put(Y),
+            loss_kind=arm.loss,
+            X_test=put(Xt) if Xt is not None else None,
+            Y_test=put(Yt) if Yt is not None else None,
+            labels_test=put(lt) if lt is not None else None,
+            image_shape=image,
+            chunk_size=chunk,
+            convs=convs,
+            pooling=model.pooling,
+        )
     if model.kind == "mlp":
         Xt = Yt = lt = None
         image = None
@@ -328,5 +477,6 @@ def build_problem(arm, device: torch.device) -> Problem:
             Y_test=put(Yt) if Yt is not None else None,
             labels_test=put(lt) if lt is not None else None,
             image_shape=image,
+            chunk_size=chunk,
         )
     raise ValueError(f"unknown model kind {model.kind!r}")

@@ -38,8 +38,16 @@ def check_applicable(problem) -> None:
             f"activation {problem.activation!r} is not positively homogeneous (tanh(αz) ≠ α·tanh(z)): "
             "scaling layers would change the function, so the check is skipped; use relu or linear"
         )
-    if len(problem.layers) < 2:
+    if len(_stack(problem)) < 2:
         raise NotHomogeneous("reparameterization needs at least one hidden layer")
+
+
+def _stack(problem) -> list:
+    """The layers T_α acts between, in order: an MLP's linear layers; a CNN's convolutions, then its
+    head. A CNN's unit is an output channel: relu (or linear) and max or average pooling are
+    positively homogeneous channel by channel, so scaling a channel's filter and bias by α and the
+    next layer's weights reading that channel by 1/α leaves the function unchanged."""
+    return [*getattr(problem, "convs", []), *problem.layers]
 
 
 def scaling(problem, theta: torch.Tensor, alpha: float, layer: int = 0, neurons: torch.Tensor | None = None) -> torch.Tensor:
@@ -50,19 +58,24 @@ def scaling(problem, theta: torch.Tensor, alpha: float, layer: int = 0, neurons:
     units are rescaled: the per-neuron version of the same map.
     """
     check_applicable(problem)
-    if not 0 <= layer < len(problem.layers) - 1:
-        raise ValueError(f"layer must be in [0, {len(problem.layers) - 2}]")
+    stack = _stack(problem)
+    if not 0 <= layer < len(stack) - 1:
+        raise ValueError(f"layer must be in [0, {len(stack) - 2}]")
     d = torch.ones_like(theta)
-    a, b = problem.layers[layer], problem.layers[layer + 1]
+    a, b = stack[layer], stack[layer + 1]
     units = a.shape[0]
     mask = torch.ones(units, dtype=torch.bool, device=theta.device) if neurons is None else neurons.to(theta.device)
     scale_rows = torch.where(
         mask, torch.tensor(alpha, dtype=theta.dtype, device=theta.device), torch.tensor(1.0, dtype=theta.dtype, device=theta.device)
     )
-    d[a.weight] = scale_rows.unsqueeze(1).expand(a.shape).reshape(-1)
+    d[a.weight] = scale_rows.view(-1, *[1] * (len(a.shape) - 1)).expand(a.shape).reshape(-1)
     if a.bias is not None:
         d[a.bias] = scale_rows
-    d[b.weight] = (1.0 / scale_rows).unsqueeze(0).expand(b.shape).reshape(-1)
+    inv = 1.0 / scale_rows
+    if len(b.shape) == 4:  # a convolution reads channel c through W[:, c]
+        d[b.weight] = inv.view(1, -1, 1, 1).expand(b.shape).reshape(-1)
+    else:  # a linear layer; after a convolution its columns are the flattened channels, channel-major
+        d[b.weight] = inv.repeat_interleave(b.shape[1] // units).unsqueeze(0).expand(b.shape).reshape(-1)
     return d
 
 
@@ -106,9 +119,10 @@ class ReparamChecks:
             return self._failed(t, None, e)
         # The maps: every adjacent layer pair with all its units, and the first pair with only
         # every other unit rescaled (the per-neuron version: still the same function).
-        units = p.layers[0].shape[0]
+        stack = _stack(p)
+        units = stack[0].shape[0]
         every_other = torch.arange(units, device=theta.device) % 2 == 0
-        maps = [(layer, None) for layer in range(len(p.layers) - 1)] + [(0, every_other)]
+        maps = [(layer, None) for layer in range(len(stack) - 1)] + [(0, every_other)]
         for alpha in self.alphas:
             records = []
             try:

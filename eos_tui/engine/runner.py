@@ -30,7 +30,7 @@ import torch
 from .. import __version__
 from ..analysis.summary import ArmSummarizer
 from ..rundir import format as rf
-from . import interrupt
+from . import interrupt, precision
 from .arm import Arm
 from .batched import ArmBatch, plan
 
@@ -68,7 +68,13 @@ def device_label(dev: torch.device) -> str:
 def versions() -> dict[str, str]:
     import numpy
 
-    return {"eos_tui": __version__, "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
+    return {
+        "eos_tui": __version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+        **precision.cuda_versions(),
+    }
 
 
 class StopRequest:
@@ -198,6 +204,7 @@ def run_scenario(
     try:
         devices = {a.name: resolve_device(a.device, a.dtype) for a in scenario.arms}
         manifest["device"] = ", ".join(sorted({device_label(d) for d in devices.values()}))
+        manifest["precision"] = precision.configure(devices.values())
         write_manifest()
         for spec in scenario.arms:
             arm = Arm(spec, devices[spec.name])

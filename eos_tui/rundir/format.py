@@ -168,6 +168,9 @@ class _ManifestFields(TypedDict):
 class Manifest(_ManifestFields, total=False):
     arm_steps: dict[str, int]
     batches: list[list[str]]  # arms trained as one vmapped batch
+    # The numerical settings the engine set (engine/precision.py): TF32 off for matmuls and cuDNN,
+    # float32 matmul precision "highest", cuDNN deterministic without benchmark, cuBLAS workspace.
+    precision: dict[str, Any]
     error: str  # a failed run: the exception, one line
     traceback: str
 

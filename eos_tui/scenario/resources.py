@@ -57,6 +57,22 @@ def data_size(arm: Any) -> tuple[int, int, int]:
     return rows, held, dim
 
 
+def activation_width(arm: Any) -> int:
+    """Values one example leaves in a forward pass of an MLP or a CNN (each layer's pre-activation
+    and activation; a convolution's at full resolution and after its 2×2 pooling)."""
+    m = arm.model
+    dim, out = arm.data_shape()
+    if m.kind == "cnn":
+        shape = arm.image_shape() or (dim,)
+        c, h, w = (1, *shape) if len(shape) == 2 else shape if len(shape) == 3 else (dim, 1, 1)
+        width = c * h * w
+        for ch in m.channels:
+            width += 2 * int(ch) * h * w + int(ch) * (h // 2) * (w // 2)
+            h, w = h // 2, w // 2
+        return width + 2 * out
+    return dim + 2 * sum(int(h) for h in m.hidden) + 2 * out
+
+
 def parameter_count(arm: Any) -> int:
     """The length of the engine's flat θ for a resolved arm (build_problem's count, computed
     without torch): one definition, the schema's `ArmSpec.parameter_count`."""
@@ -102,8 +118,8 @@ def estimate_arm(arm: Any) -> ArmEstimate:
     P = parameter_count(arm)
     k = int(measure.eigenvalues)
     est = ArmEstimate(arm.name, P)
-    size_key = {"mlp": "model.hidden", "uv": "model.width", "quadratic": "model.eigenvalues"}.get(m.kind, "model")
-    if m.kind == "mlp":
+    size_key = {"mlp": "model.hidden", "cnn": "model.channels", "uv": "model.width", "quadratic": "model.eigenvalues"}.get(m.kind, "model")
+    if m.kind in ("mlp", "cnn"):
         n, held, dim = data_size(arm)
         out = output_width(arm)
         rows = n + held
@@ -111,8 +127,14 @@ def estimate_arm(arm: Any) -> ArmEstimate:
         # copied once in float32; the held-out split beside the training set
         drawn = rows * (dim + out + 1) * 8
         est.lasting.append(Term("data", rows * (dim + out + 1) * b + (drawn if b != 8 else 0), "data.n"))
-        width = dim + 2 * sum(int(h) for h in m.hidden) + 2 * out
-        est.per_step.append(Term("activations over the full batch", 4 * n * width * b, "data.n"))
+        width = activation_width(arm)
+        # engine.chunk_size: a gradient (each chunk checkpointed) and an HVP (chunk by chunk) hold one
+        # chunk's activations at a time, the vmapped batch all of them (it does not chunk)
+        chunk = getattr(getattr(arm, "engine", None), "chunk_size", None)
+        if chunk and chunk < n:
+            est.per_step.append(Term(f"activations over chunks of {chunk}", 4 * chunk * width * b, "engine.chunk_size"))
+        else:
+            est.per_step.append(Term("activations over the full batch", 4 * n * width * b, "data.n"))
     est.lasting.append(Term("parameters", (8 + k) * P * b + P * 8, size_key))
     if m.kind == "quadratic":
         d2 = P * P
@@ -120,9 +142,9 @@ def estimate_arm(arm: Any) -> ArmEstimate:
         est.peak.append(Term("quadratic matrix (built in float64)", 5 * d2 * 8, "model.eigenvalues"))
     if measure.exact:
         hess = 6 * P * P * b
-        if m.kind == "mlp":  # the Hessian pushes all P tangents through the network at once
+        if m.kind in ("mlp", "cnn"):  # the Hessian pushes all P tangents through the network at once
             n, _, dim = data_size(arm)
-            hess += 2 * P * n * (dim + 2 * sum(int(h) for h in m.hidden) + 2 * output_width(arm)) * b
+            hess += 2 * P * n * activation_width(arm) * b
         est.peak.append(Term("dense Hessian (measure.exact)", hess, "measure.exact"))
     else:
         rows = min(int(measure.max_iter), P)

@@ -174,6 +174,24 @@ class MLPModel(_Model):
         return v
 
 
+class CNNModel(_Model):
+    """Cohen et al.'s convnet (engine/problems.py CNN): per entry of `channels` a 3×3 convolution
+    (padding 1), the activation and a 2×2 pooling; then a linear head. Needs image data."""
+
+    kind: Literal["cnn"] = "cnn"
+    channels: List[int] = Field(default_factory=lambda: [32, 32])
+    activation: Literal["tanh", "relu", "gelu", "linear"] = "tanh"
+    pooling: Literal["max", "average"] = "max"
+    bias: bool = True
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: list[int]) -> list[int]:
+        if not v or any(c <= 0 for c in v):
+            raise ValueError("channels must be a non-empty list of positive widths")
+        return v
+
+
 class UVModel(_Model):
     kind: Literal["uv"] = "uv"
     width: int = Field(100, gt=0)
@@ -198,8 +216,8 @@ class QuadraticModel(_Model):
         return self
 
 
-ModelConfig = Annotated[Union[MLPModel, UVModel, QuadraticModel], Field(discriminator="kind")]
-_siblings(MLPModel, UVModel, QuadraticModel, shared={"init_scale"})
+ModelConfig = Annotated[Union[MLPModel, CNNModel, UVModel, QuadraticModel], Field(discriminator="kind")]
+_siblings(MLPModel, CNNModel, UVModel, QuadraticModel, shared={"init_scale"})
 
 
 # ---- [optimizer] --------------------------------------------------------------------------------
@@ -316,7 +334,7 @@ _siblings(ConstantSchedule, WarmupSchedule, StepSchedule, CosineSchedule, shared
 # Each section with kinds: its union's members by kind, and the kind an omitted `kind` means.
 KINDS: dict[str, dict[str, type[Section]]] = {
     "data": {"random-labels": RandomLabelsData, "teacher": TeacherData, "cifar10": Cifar10Data, "npz": NpzData, "none": NoData},
-    "model": {"mlp": MLPModel, "uv": UVModel, "quadratic": QuadraticModel},
+    "model": {"mlp": MLPModel, "cnn": CNNModel, "uv": UVModel, "quadratic": QuadraticModel},
     "optimizer": {"gd": GDOptimizer, "sgd": SGDOptimizer, "flow": FlowOptimizer, "adam": AdamOptimizer, "rmsprop": RMSpropOptimizer},
     "schedule": {"constant": ConstantSchedule, "warmup": WarmupSchedule, "step": StepSchedule, "cosine": CosineSchedule},
 }
@@ -366,6 +384,10 @@ class EngineConfig(Section):
     # which gives the same numbers as training it alone, faster; "off": always train it on its
     # own, one step at a time.
     batch_arms: Literal["auto", "off"] = "auto"
+    # Full-data passes (loss, gradient, every HVP, the held-out loss) through the network this many
+    # examples at a time (Cohen et al. use 1000); the loss is (sum of chunk sums) / n, equal to the
+    # unchunked one to rounding. None: all examples at once. A vmapped batch of arms does not chunk.
+    chunk_size: Optional[int] = Field(None, gt=0)
 
 
 class ArmSpec(BaseModel):
@@ -439,8 +461,10 @@ class ArmSpec(BaseModel):
             raise KeyProblem(
                 "data.kind", f"model.kind = {m.kind!r} carries its own objective and takes no data: set data.kind = 'none' (got {d.kind!r})"
             )
-        info = d.info() if isinstance(d, NpzData) and m.kind == "mlp" else None
-        if self.loss == "cross-entropy" and (m.kind != "mlp" or d.kind not in ("random-labels", "cifar10", "npz")):
+        info = d.info() if isinstance(d, NpzData) and m.kind in ("mlp", "cnn") else None
+        if isinstance(m, CNNModel):
+            self._fits_cnn(m, info)
+        if self.loss == "cross-entropy" and (m.kind not in ("mlp", "cnn") or d.kind not in ("random-labels", "cifar10", "npz")):
             raise KeyProblem(
                 "loss",
                 "'cross-entropy' needs model.kind = 'mlp' and class labels (data.kind = "
@@ -450,7 +474,7 @@ class ArmSpec(BaseModel):
             raise KeyProblem(
                 "loss", f"'cross-entropy' needs integer class labels, but y in {d.path} is {info.y_dtype} (regression): use loss = 'mse'"
             )
-        if o.kind == "sgd" and m.kind != "mlp":
+        if o.kind == "sgd" and m.kind not in ("mlp", "cnn"):
             raise KeyProblem("optimizer.kind", "'sgd' needs a data set (model.kind = 'mlp')")
         n_rows = info.n if info is not None else getattr(d, "n", None)
         if isinstance(o, SGDOptimizer) and n_rows is not None and o.batch_size > n_rows:
@@ -476,8 +500,50 @@ class ArmSpec(BaseModel):
             raise KeyProblem("measure.eigenvalues", f"{self.measure.eigenvalues} exceeds the {self.parameter_count()} parameters")
         return self
 
+    def image_shape(self) -> Optional[tuple[int, ...]]:
+        """The shape of one input row when the data are images (CIFAR-10's (3, 32, 32), an npz
+        file's X row shape), else None."""
+        d = self.data
+        if isinstance(d, Cifar10Data):
+            return d.IMAGE_SHAPE
+        if isinstance(d, NpzData):
+            shape = d.info().image_shape
+            return tuple(shape) if shape is not None else None
+        return None
+
+    def _fits_cnn(self, m: CNNModel, info: Any) -> None:
+        d = self.data
+        if not isinstance(d, (Cifar10Data, NpzData)):
+            raise KeyProblem(
+                "model.kind", f"'cnn' needs image data: data.kind = 'cifar10', or 'npz' whose X rows are images (got {d.kind!r})"
+            )
+        shape = self.image_shape()
+        if shape is None or len(shape) not in (2, 3):
+            raise KeyProblem(
+                "model.kind",
+                f"'cnn' needs image data, but X in {d.path} has flat rows: save X as (n, channels, height, width) or (n, height, width)",
+            )
+        side = min(shape[-2:])
+        if side < 2 ** len(m.channels):
+            raise KeyProblem(
+                "model.channels",
+                f"{len(m.channels)} convolutions pool the {shape[-2]}×{shape[-1]} images 2×2 that many times: "
+                f"at most {side.bit_length() - 1}",
+            )
+
     def parameter_count(self) -> int:
         m, d = self.model, self.data
+        if isinstance(m, CNNModel):
+            shape = self.image_shape()
+            if shape is None or len(shape) not in (2, 3):
+                return 0  # refused by _fit anyway: a CNN needs images
+            c, h, w = (1, *shape) if len(shape) == 2 else shape
+            count = 0
+            for out in m.channels:
+                count += out * c * 9 + (out if m.bias else 0)
+                c, h, w = out, h // 2, w // 2
+            outputs = self.data_shape()[1]
+            return count + c * h * w * outputs + (outputs if m.bias else 0)
         if isinstance(m, QuadraticModel):
             return len(m.eigenvalues)
         if isinstance(m, UVModel):
