@@ -435,48 +435,35 @@ def build_problem(arm, device: torch.device) -> Problem:
         theta = torch.randn(2 * w, generator=init_gen, dtype=torch.float64) * model.init_scale
         return UV(put(theta), width=w)
     chunk = getattr(getattr(arm, "engine", None), "chunk_size", None)
-    if model.kind == "cnn":
+    if model.kind not in ("cnn", "mlp"):
+        raise ValueError(f"unknown model kind {model.kind!r}")
+    Xt = Yt = lt = None
+    image = None
+    if arm.data.kind in ("cifar10", "npz"):
         X, Y, out_dim, Xt, Yt, lt, image = load_data(arm.data, arm.loss)
+    elif model.kind == "mlp":
+        X, Y, out_dim = make_data(arm.data, arm.loss, data_gen)
+    else:  # validation refuses this first (checks the data kind); here for direct callers
+        raise ValueError(f"model.kind = 'cnn' needs image data (data.kind = {arm.data.kind!r})")
+    # What an MLP and a CNN share: the data, its held-out split, the loss and the activation.
+    common = dict(
+        activation=model.activation,
+        X=put(X),
+        Y=put(Y),
+        loss_kind=arm.loss,
+        X_test=put(Xt) if Xt is not None else None,
+        Y_test=put(Yt) if Yt is not None else None,
+        labels_test=put(lt) if lt is not None else None,
+        image_shape=image,
+        chunk_size=chunk,
+    )
+    if model.kind == "cnn":
         if image is None or len(image) not in (2, 3):
             raise ValueError(f"model.kind = 'cnn' needs image data (got rows of shape {image})")
         convs, head, n = cnn_layout(image, list(model.channels), out_dim, model.bias)
         theta = _cnn_init(convs, head, n, init_gen) * model.init_scale
-        return CNN(
-            put(theta),
-            layers=[head],
-            activation=model.activation,
-            X=put(X),
-            Y=put(Y),
-            loss_kind=arm.loss,
-            X_test=put(Xt) if Xt is not None else None,
-            Y_test=put(Yt) if Yt is not None else None,
-            labels_test=put(lt) if lt is not None else None,
-            image_shape=image,
-            chunk_size=chunk,
-            convs=convs,
-            pooling=model.pooling,
-        )
-    if model.kind == "mlp":
-        Xt = Yt = lt = None
-        image = None
-        if arm.data.kind in ("cifar10", "npz"):
-            X, Y, out_dim, Xt, Yt, lt, image = load_data(arm.data, arm.loss)
-        else:
-            X, Y, out_dim = make_data(arm.data, arm.loss, data_gen)
-        sizes = [X.shape[1], *model.hidden, out_dim]
-        layers, n = _mlp_layout(sizes, model.bias)
-        theta = _mlp_init(layers, n, init_gen) * model.init_scale
-        return MLP(
-            put(theta),
-            layers=layers,
-            activation=model.activation,
-            X=put(X),
-            Y=put(Y),
-            loss_kind=arm.loss,
-            X_test=put(Xt) if Xt is not None else None,
-            Y_test=put(Yt) if Yt is not None else None,
-            labels_test=put(lt) if lt is not None else None,
-            image_shape=image,
-            chunk_size=chunk,
-        )
-    raise ValueError(f"unknown model kind {model.kind!r}")
+        return CNN(put(theta), layers=[head], convs=convs, pooling=model.pooling, **common)
+    sizes = [X.shape[1], *model.hidden, out_dim]
+    layers, n = _mlp_layout(sizes, model.bias)
+    theta = _mlp_init(layers, n, init_gen) * model.init_scale
+    return MLP(put(theta), layers=layers, **common)
