@@ -329,11 +329,30 @@ def align_signs(new: torch.Tensor, old: torch.Tensor | None) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
+# Entries of H computed per vmapped block of columns: the block's work and memory stay bounded,
+# and a stop request is honoured between blocks (a whole torch.func.hessian is one uninterruptible
+# call: minutes on a 10⁴-parameter model).
+DENSE_BLOCK_ENTRIES = 2**22
+
+
 def dense_hessian(loss_fn: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor) -> torch.Tensor:
     """The full (n, n) Hessian, symmetrized: autodiff gives H and Hᵀ equal only up to rounding,
-    and eigh assumes exact symmetry."""
-    H = torch.func.hessian(loss_fn)(theta.detach())
-    H = H.reshape(theta.numel(), theta.numel())
+    and eigh assumes exact symmetry.
+
+    Built as torch.func.hessian builds it (forward-over-reverse, vmapped over the identity's
+    columns), but a block of columns at a time, checking for a stop request between blocks."""
+    th = theta.detach().reshape(-1)
+    n = th.numel()
+    grad_fn = torch.func.grad(lambda x: loss_fn(x.reshape(theta.shape)))
+    column = lambda e: torch.func.jvp(grad_fn, (th,), (e,))[1]  # noqa: E731 - H e
+    block = max(1, min(n, DENSE_BLOCK_ENTRIES // max(n, 1)))
+    H = torch.empty(n, n, dtype=th.dtype, device=th.device)
+    for start in range(0, n, block):
+        check_stop()
+        b = min(block, n - start)
+        basis = torch.zeros(b, n, dtype=th.dtype, device=th.device)  # columns start … start+b of I
+        basis[torch.arange(b), torch.arange(start, start + b)] = 1
+        H[start : start + b] = torch.func.vmap(column)(basis)
     return (H + H.T) / 2
 
 
