@@ -682,3 +682,39 @@ def test_half_tail_matches_slicing():
         for v in values:
             h.append(v)
         assert h.tail() == values[n // 2 :]
+
+
+def test_with_no_room_even_for_the_reserve_the_manifest_is_overwritten_in_place(tmp_path, monkeypatch):
+    """Review regression: on a 64 KiB tmpfs the engine could write no manifest at all (not even
+    with the reserve given back) and left one saying "running" while the CLI pointed at it."""
+    from eos_tui.engine.runner import run_scenario
+
+    full = {"on": False}
+    init = rf.MetricsWriter.__init__
+
+    class Filling(_FullFile):
+        def write(self, text):
+            try:
+                return super().write(text)
+            except OSError:
+                full["on"] = True
+                raise
+
+    def full_init(self, *a, **kw):
+        init(self, *a, **kw)
+        self._fh = Filling(self._fh, 3000)
+
+    original = rf.write_json_atomic
+
+    def manifest_write(path, data):
+        if full["on"]:  # no room at all once the metrics filled the disk
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        original(path, data)
+
+    monkeypatch.setattr(rf.MetricsWriter, "__init__", full_init)
+    monkeypatch.setattr(rf, "write_json_atomic", manifest_write)
+    with pytest.raises(OSError):
+        run_scenario(small(), tmp_path)
+    m = read_manifest(tmp_path)
+    assert m["status"] == "failed" and "No space left" in m["error"]
+    assert "running" not in {a["status"] for a in m["arms"].values()}

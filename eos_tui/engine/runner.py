@@ -265,7 +265,20 @@ def run_scenario(
             try:
                 write_manifest()
             except OSError as e:
-                print(f"eos-tui engine: cannot write the final manifest: {e}", file=sys.stderr)
+                # Not even room for a temporary file: overwrite the manifest where it lies, without
+                # the summaries (or with the run's status alone) so that it fits, rather than leave
+                # one that says "running".
+                if status != rf.FAILED:
+                    status = rf.FAILED
+                    manifest["error"] = f"cannot write the final manifest: {e.strerror or e}"
+                manifest["status"] = status
+                slim = {k: v for k, v in manifest.items() if k not in ("traceback", "arms")}
+                slim["arms"] = {n: {"status": a.get("status"), "steps_done": a.get("steps_done")} for n, a in manifest["arms"].items()}
+                bare = {k: manifest.get(k) for k in ("format", "scenario", "status", "error", "started", "ended", "pid")}
+                with rf.manifest_lock(run_dir):
+                    kept = any(rf.overwrite_in_place(run_dir / rf.MANIFEST_FILE, m) for m in (slim, bare))
+                how = "wrote it in place, without the summaries" if kept else "it still says what it said before"
+                print(f"eos-tui engine: cannot write the final manifest ({e}); {how}", file=sys.stderr)
         reserve.unlink(missing_ok=True)
         interrupt.clear()
         if own_stop:

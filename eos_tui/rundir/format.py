@@ -312,6 +312,25 @@ def manifest_lock(run_dir: str | os.PathLike[str]) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def overwrite_in_place(path: str | os.PathLike[str], data: dict[str, Any]) -> bool:
+    """The last resort on a disk with no room left, not even for the atomic write's temporary
+    file: write `data` as compact JSON over the existing file, padded with spaces to its present
+    size, so that no block is allocated and the file is never cut short. Only when it fits (False
+    otherwise, and on any error); not atomic, which is why it is the last resort."""
+    text = json.dumps(_clean(data), separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
+    try:
+        size = os.path.getsize(path)
+        if len(text) > size:
+            return False
+        with open(path, "r+b") as fh:
+            fh.write(text + b" " * (size - len(text)))
+            fh.flush()
+            os.fsync(fh.fileno())
+        return True
+    except OSError:
+        return False
+
+
 def mark_run_ended(run_dir: str | os.PathLike[str], status: str, error: str | None = None, **fields: Any) -> bool:
     """Write down the end of a run whose engine cannot (it was killed, or died): a manifest that still
     says "running" gets `status` ("interrupted" or "failed"), the end time, `error` if given, and
