@@ -53,9 +53,11 @@ def _check_terminal(without: str) -> None:
     the app never exits, writes escape codes into the pipe and spins the CPU."""
     import os
 
-    missing = [name for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout)) if stream is None or not _isatty(stream)]
+    # Textual draws on stderr: a `2>file` would get the screen while the terminal stays blank.
+    streams = (("stdin", sys.stdin), ("stdout", sys.stdout), ("stderr", sys.stderr))
+    missing = [name for name, stream in streams if stream is None or not _isatty(stream)]
     if missing:
-        raise _err(f"the app needs a terminal, but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not one; {without}")
+        raise _err(f"the app needs a terminal, but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not one; {without}")
     if os.environ.get("TERM", "").strip().lower() == "dumb":
         raise _err(f"the app cannot draw on TERM=dumb; run it in a full terminal (e.g. TERM=xterm-256color), or {without}")
 

@@ -121,15 +121,36 @@ def test_watch_without_a_tty_refuses(tmp_path):
 
 
 def in_pty(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """stdin and stdout on a pseudo-terminal (so the TTY check passes), stderr captured."""
+    """stdin, stdout and stderr on a pseudo-terminal (so the TTY check passes; the app draws on
+    stderr), the terminal's output returned as `stderr` (a refusal is all a refused run writes)."""
     import pty
+    import select
 
     master, slave = pty.openpty()
     try:
-        return eos(*args, cwd=cwd, env=env, timeout=20, stdin=slave, stdout=slave, capture_output=False, stderr=subprocess.PIPE)
-    finally:
+        full_env = dict(os.environ, COLUMNS="120", OMP_NUM_THREADS="1", **env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "eos_tui.cli", *args], cwd=cwd, env=full_env, stdin=slave, stdout=slave, stderr=slave
+        )
         os.close(slave)
+        chunks: list[bytes] = []
+        while True:
+            ready, _, _ = select.select([master], [], [], 20)
+            if not ready:
+                proc.kill()
+                break
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the child closed its side
+                break
+            if not data:
+                break
+            chunks.append(data)
+        code = proc.wait(timeout=20)
+    finally:
         os.close(master)
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    return subprocess.CompletedProcess(proc.args, code, stdout="", stderr=text)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pty")
@@ -153,3 +174,18 @@ def test_fps_out_of_range_is_refused(tmp_path, fps):
 def test_headless_needs_no_terminal(tmp_path):
     r = eos("run", "quadratic", "--headless", "--steps", "3", "--out", "q", cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pty")
+def test_a_redirected_stderr_is_refused(tmp_path):
+    """Review regression: `eos-tui run eos 2>file` in a terminal left the screen blank and wrote
+    the app's escape codes into the file (Textual draws on stderr)."""
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        r = eos("run", "quadratic", "--steps", "5", cwd=tmp_path, stdin=slave, stdout=slave, capture_output=False, stderr=subprocess.PIPE)
+    finally:
+        os.close(slave)
+        os.close(master)
+    refused(r, tmp_path, "stderr", "--headless")

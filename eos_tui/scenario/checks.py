@@ -202,9 +202,10 @@ def check_memory(scenario: Scenario, *, force: bool = False, available: int | No
     lasting_only = resources.BASELINE + sum(t.bytes for a in est.arms for t in a.lasting) > available
     candidates = [(a, t) for a in est.arms for t in (a.lasting if lasting_only else a.terms())]
     arm, term = max(candidates, key=lambda at: at[1].bytes)
-    who = f"arm {arm.arm!r}'s " if len(scenario.arms) > 1 or arm.arm != DEFAULT_ARM else ""
+    who = f" of arm {arm.arm!r}" if len(scenario.arms) > 1 or arm.arm != DEFAULT_ARM else ""
     count = f", {arm.params:,} parameters" if term.what == "parameters" else ""
-    part = f"; the largest part is {who}{term.what} ({resources.human(term.bytes)}{count})"
+    held = " held for the whole run" if lasting_only else ""
+    part = f"; the largest single part{held} is the {term.what}{who} ({resources.human(term.bytes)}{count})"
     fix = {"measure.exact": "set measure.exact = false", "measure.track_every_step": "set measure.track_every_step = false"}.get(
         term.key, f"make {term.key} smaller"
     )
