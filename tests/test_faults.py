@@ -420,9 +420,9 @@ def test_disk_full_ends_the_run_failed_once_with_the_reason(tmp_path, monkeypatc
     assert "Traceback" not in captured.err and "Exception in thread" not in captured.err
 
 
-def test_on_a_full_disk_the_final_manifest_uses_the_reserved_space(tmp_path, monkeypatch):
-    from eos_tui.engine.runner import run_scenario
-
+def _fill_the_disk(tmp_path, monkeypatch, *, reserve_has_room: bool) -> None:
+    """Metrics that fill the disk after 3000 characters; from then on a manifest write fails for
+    want of room, except (`reserve_has_room`) once the engine gave back its reserve."""
     full = {"on": False}
     init = rf.MetricsWriter.__init__
 
@@ -441,12 +441,18 @@ def test_on_a_full_disk_the_final_manifest_uses_the_reserved_space(tmp_path, mon
     original = rf.write_json_atomic
 
     def manifest_write(path, data):
-        if full["on"] and (tmp_path / rf.RESERVE_FILE).exists():  # no room but the reserve's
+        if full["on"] and (not reserve_has_room or (tmp_path / rf.RESERVE_FILE).exists()):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         original(path, data)
 
     monkeypatch.setattr(rf.MetricsWriter, "__init__", full_init)
     monkeypatch.setattr(rf, "write_json_atomic", manifest_write)
+
+
+def test_on_a_full_disk_the_final_manifest_uses_the_reserved_space(tmp_path, monkeypatch):
+    from eos_tui.engine.runner import run_scenario
+
+    _fill_the_disk(tmp_path, monkeypatch, reserve_has_room=True)
     with pytest.raises(OSError):
         run_scenario(small(), tmp_path)
     m = read_manifest(tmp_path)
@@ -689,30 +695,7 @@ def test_with_no_room_even_for_the_reserve_the_manifest_is_overwritten_in_place(
     with the reserve given back) and left one saying "running" while the CLI pointed at it."""
     from eos_tui.engine.runner import run_scenario
 
-    full = {"on": False}
-    init = rf.MetricsWriter.__init__
-
-    class Filling(_FullFile):
-        def write(self, text):
-            try:
-                return super().write(text)
-            except OSError:
-                full["on"] = True
-                raise
-
-    def full_init(self, *a, **kw):
-        init(self, *a, **kw)
-        self._fh = Filling(self._fh, 3000)
-
-    original = rf.write_json_atomic
-
-    def manifest_write(path, data):
-        if full["on"]:  # no room at all once the metrics filled the disk
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        original(path, data)
-
-    monkeypatch.setattr(rf.MetricsWriter, "__init__", full_init)
-    monkeypatch.setattr(rf, "write_json_atomic", manifest_write)
+    _fill_the_disk(tmp_path, monkeypatch, reserve_has_room=False)
     with pytest.raises(OSError):
         run_scenario(small(), tmp_path)
     m = read_manifest(tmp_path)
