@@ -132,3 +132,19 @@ optimizer.lr = 1000001.0
     assert ends["fine"]["status"] == "completed"
     assert ends["blows"]["status"] == "diverged"
     assert manifest["arms"]["blows"]["status"] == "diverged"
+
+
+def test_the_per_step_finiteness_test_is_exact():
+    """losses_and_finite tests Σθ for speed; a sum that overflows on finite entries must still read
+    finite, and one NaN or inf anywhere must not, row by row for a batch of arms."""
+    import torch
+
+    from eos_tui.engine.arm import losses_and_finite
+
+    big = torch.full((4,), 3e38, dtype=torch.float32)  # finite entries whose sum overflows
+    assert losses_and_finite(torch.tensor(1.0), big) == ([1.0], [True])
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        theta = torch.zeros(3, 5, dtype=torch.float64)
+        theta[1, 2] = bad
+        values, finite = losses_and_finite(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), theta)
+        assert values == [1.0, 2.0, 3.0] and finite == [True, False, True]

@@ -72,6 +72,18 @@ def mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
+def losses_and_finite(losses: torch.Tensor, theta: torch.Tensor) -> tuple[list[float], list[bool]]:
+    """The losses (one per arm: shape () or (B,)) and whether each arm's θ (shape (n,) or (B, n)) is
+    finite, in one transfer to the host. This runs at every step, so it tests Σθ: finite whenever
+    every θ_i is, and about a sixth of the cost of isfinite(θ).all() (7 vs 40 µs at 5.7k
+    parameters, 16 vs 735 µs at 200k); only a sum that is not finite (a θ_i that is not, or one
+    so large that the sum overflows) is checked element by element."""
+    rows = theta.reshape(max(losses.numel(), 1), -1)
+    values, sums = torch.stack([losses.detach().reshape(-1), rows.sum(dim=1).to(losses.dtype)]).tolist()
+    finite = [math.isfinite(s) or bool(torch.isfinite(rows[i]).all()) for i, s in enumerate(sums)]
+    return values, finite
+
+
 class _NonFiniteHVP(ArithmeticError):
     """A Hessian-vector product with a nan or inf in it (the arm is blowing up)."""
 
@@ -293,9 +305,8 @@ class Arm:
         t, spec = self.t, self.spec
         lr = self.lr_at(t)
         g, loss_t = grad_and_value(self.problem.loss, self.theta)
-        # The loss and whether θ_t is finite, in one transfer.
-        loss, finite = torch.stack([loss_t, torch.isfinite(self.theta).all().to(loss_t.dtype)]).tolist()
-        ended = self.check_loss(t, lr, loss, params_finite=bool(finite))
+        (loss,), (finite,) = losses_and_finite(loss_t, self.theta)
+        ended = self.check_loss(t, lr, loss, params_finite=finite)
         if ended:
             return ended
 
@@ -456,8 +467,8 @@ class Arm:
         if self.t >= self.steps:
             # The final parameters go through the same divergence rule as every θ_t.
             final_t = self.problem.loss(self.theta)
-            final, finite = torch.stack([final_t.detach(), torch.isfinite(self.theta).all().to(final_t.dtype)]).tolist()
-            why = self.divergence(final, bool(finite))
+            (final,), (finite,) = losses_and_finite(final_t, self.theta)
+            why = self.divergence(final, finite)
             if why is not None:
                 out += self._end("diverged", final, f"{why} after the last step")
             else:

@@ -44,7 +44,7 @@ import torch
 from torch.func import grad, jvp, vmap
 
 from . import optimizers
-from .arm import Arm
+from .arm import Arm, losses_and_finite
 from .eigensolver import Eigenpairs, Lanczos
 
 
@@ -187,9 +187,9 @@ class ArmBatch:
         lrs = [a.lr_at(t) for a in arms]
         G, L = self._grad_and_value(self.theta, *self.data)
         # Losses and whether each arm's θ_t is finite: one transfer for all arms.
-        losses, finite = torch.stack([L, torch.isfinite(self.theta).all(dim=1).to(L.dtype)]).tolist()
+        losses, finite = losses_and_finite(L, self.theta)
         recs: list[list[dict[str, Any]]] = [
-            a.check_loss(t, lr, loss, params_finite=bool(ok)) for a, lr, loss, ok in zip(arms, lrs, losses, finite)
+            a.check_loss(t, lr, loss, params_finite=ok) for a, lr, loss, ok in zip(arms, lrs, losses, finite)
         ]
         alive = [i for i, a in enumerate(arms) if a.status is None]
 
