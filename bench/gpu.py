@@ -129,11 +129,8 @@ def main(argv=None) -> int:
     n = probe.problem.dim
     gen0 = torch.Generator().manual_seed(0)
     theta0 = probe.problem.theta0
-    lam0 = float(
-        top_eigenpairs(
-            make_hvp(probe.problem.loss, theta0), n, 1, tol=1e-4, max_iter=200, dtype=theta0.dtype, device=device, generator=gen0
-        ).eigenvalues[0]
-    )
+    hvp0 = make_hvp(probe.problem.loss, theta0, parts=probe.problem.loss_parts())
+    lam0 = float(top_eigenpairs(hvp0, n, 1, tol=1e-4, max_iter=200, dtype=theta0.dtype, device=device, generator=gen0).eigenvalues[0])
     del probe
     lr = args.lr or 2 / (SHARPEN * lam0)
     where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "cpu"

@@ -168,6 +168,7 @@ class Arm:
         """Top-k eigenpairs of the full-batch Hessian at θ (of D H D when `transform` is D)."""
         m = self.spec.measure
         k = k or m.eigenvalues
+        parts = self.problem.loss_parts() if loss is None else None  # the full-data loss, maybe chunked
         loss = loss or self.problem.loss
         n = theta.numel()
         if m.exact:
@@ -176,7 +177,7 @@ class Arm:
                 H = transform[:, None] * H * transform[None, :]
             vals, vecs = exact_top(H, k)
             return Eigenpairs(vals, vecs, hvps=0, residual=0.0)
-        hvp = make_hvp(loss, theta)
+        hvp = make_hvp(loss, theta, parts=parts)
         if transform is not None:
             inner = hvp
             hvp = lambda v: transform * inner(transform * v)  # noqa: E731
@@ -232,7 +233,7 @@ class Arm:
         tracker = self.tracker
         assert tracker is not None, "track() needs measure.track_every_step"
         loss = self.problem.loss if batch is None else (lambda th: self.problem.loss(th, batch))
-        inner = make_hvp(loss, theta)
+        inner = make_hvp(loss, theta, parts=self.problem.loss_parts() if batch is None else None)
         if precond is not None:  # Adam, RMSprop: λ_max of P⁻¹H, as `measure`
             D, plain = precond.rsqrt(), inner
             inner = lambda v: D * plain(D * v)  # noqa: E731

@@ -363,7 +363,12 @@ def exact_top(H: torch.Tensor, k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     return values[-k:].flip(0), vectors[:, -k:].flip(1).T.contiguous()
 
 
-def make_hvp(loss_fn: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor) -> HVP:
+def make_hvp(
+    loss_fn: Callable[[torch.Tensor], torch.Tensor],
+    theta: torch.Tensor,
+    *,
+    parts: list[Callable[[torch.Tensor], torch.Tensor]] | None = None,
+) -> HVP:
     """v ↦ H(θ) v by reverse-over-reverse autograd; never materializes H.
 
     The gradient's graph (∇L(θ) with create_graph) is built once, at the first product, and every
@@ -376,11 +381,9 @@ def make_hvp(loss_fn: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tenso
 
     The graph lives as long as the returned function: drop it when θ moves.
 
-    A problem's own loss (a bound `Problem.loss`) whose problem splits its data into chunks
-    (engine.chunk_size; `loss_parts`) is differentiated chunk by chunk instead (`_chunked_hvp`).
+    `parts`: the same loss as a sum of per-chunk losses (`Problem.loss_parts()`, engine.chunk_size),
+    differentiated chunk by chunk instead (`_chunked_hvp`), for data too large for one graph.
     """
-    loss_parts = getattr(getattr(loss_fn, "__self__", None), "loss_parts", None)
-    parts = loss_parts() if callable(loss_parts) else None
     if parts:
         return _chunked_hvp(parts, theta)
     theta = theta.detach()

@@ -85,6 +85,11 @@ class Problem:
         """Loss (and accuracy) on a held-out split; {} for problems without one."""
         return {}
 
+    def loss_parts(self) -> list[Callable[[torch.Tensor], torch.Tensor]] | None:
+        """The full-data loss as a sum of per-chunk losses when the data is chunked (engine.chunk_size),
+        for make_hvp to differentiate chunk by chunk; None when it is not."""
+        return None
+
     def batch_data(self) -> tuple[torch.Tensor, ...]:
         return ()
 
