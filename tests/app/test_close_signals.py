@@ -3,49 +3,18 @@ the engine is gone and the manifest says "interrupted". Only `d` leaves an engin
 
 import json
 import os
-import pty
-import select
 import signal
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from helpers import wait_file
+from helpers import read_until, start_in_pty, wait_file
 
 from eos_tui.launch import engine_alive, stop_engine
 
 HERE = Path(__file__).parent
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pty")
-
-
-def start_in_pty(run: Path, cols=100, rows=30, extra=()) -> tuple[int, int]:
-    pid, fd = pty.fork()
-    if pid == 0:
-        import fcntl
-        import struct
-        import termios
-
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        env = dict(os.environ, TERM="xterm-256color")
-        argv = [sys.executable, str(HERE / "live_demo.py"), str(run), *extra]
-        os.execvpe(argv[0], argv, env)
-    return pid, fd
-
-
-def read_until(fd: int, predicate, timeout: float) -> bytes:
-    out, t0 = b"", time.monotonic()
-    while time.monotonic() - t0 < timeout and not predicate(out):
-        r, _, _ = select.select([fd], [], [], 0.05)
-        if r:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            out += data
-    return out
 
 
 def wait_exit(pid: int, timeout: float = 30.0) -> int:

@@ -3,16 +3,13 @@ chart, no "no checks yet" on a run that has ended without reparameterization che
 directory named when the app closes on a finished run."""
 
 import os
-import select
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import synthetic
-from helpers import run_finished, wait_for
+from helpers import quit_when, run_finished, start_in_pty, wait_for
 from rich.text import Text
-from test_close_signals import start_in_pty
 
 from eos_tui.app import EosApp
 from eos_tui.app.widgets.eigendirection import summary_line
@@ -55,27 +52,9 @@ async def test_no_reparam_checks_on_an_ended_run_is_not_yet(tmp_path):
 def test_quitting_a_finished_run_names_its_directory(tmp_path):
     run = tmp_path / "finished-run"
     pid, fd = start_in_pty(run, extra=["--steps", "20", "--delay", "0.001"])
-    out, t0, sent = b"", time.monotonic(), False
-    try:
-        while time.monotonic() - t0 < 30:
-            if not sent and b"completed" in out:
-                time.sleep(0.3)
-                os.write(fd, b"q")
-                sent = True
-            r, _, _ = select.select([fd], [], [], 0.05)
-            if r:
-                try:
-                    data = os.read(fd, 65536)
-                except OSError:
-                    break
-                if not data:
-                    break
-                out += data
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(fd)
-    assert sent and os.waitstatus_to_exitcode(status) == 0
-    assert f"Run completed: {run}" in out.decode("utf-8", "replace")
+    out, sent, code = quit_when(pid, fd, b"completed", settle=0.3)
+    assert sent and code == 0
+    assert f"Run completed: {run}" in out
 
 
 async def test_paused_at_80_columns_the_header_keeps_every_arm(tmp_path):
@@ -137,24 +116,7 @@ def test_quitting_before_the_engine_started_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_START_DELAY", "30")
     run = tmp_path / "early-quit"
     pid, fd = start_in_pty(run)
-    out, t0, sent = b"", time.monotonic(), False
-    try:
-        while time.monotonic() - t0 < 30:
-            if not sent and b"starting" in out:
-                os.write(fd, b"q")
-                sent = True
-            r, _, _ = select.select([fd], [], [], 0.05)
-            if r:
-                try:
-                    data = os.read(fd, 65536)
-                except OSError:
-                    break
-                if not data:
-                    break
-                out += data
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(fd)
-    assert sent and os.waitstatus_to_exitcode(status) == 0
-    assert f"Run stopped before the engine had started: {run}" in out.decode("utf-8", "replace")
+    out, sent, code = quit_when(pid, fd, b"starting")
+    assert sent and code == 0
+    assert f"Run stopped before the engine had started: {run}" in out
     assert not (run / "manifest.json").exists()
