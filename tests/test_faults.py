@@ -254,8 +254,8 @@ import eos_tui.engine.arm as arm_mod
 from eos_tui.engine.runner import run_scenario
 from eos_tui.scenario import load_scenario_text
 inner = arm_mod.make_hvp
-def make_hvp(loss, theta):
-    h = inner(loss, theta)
+def make_hvp(loss, theta, parts=None):
+    h = inner(loss, theta, parts=parts)
     def slow(v):
         print("solving", flush=True)
         time.sleep(0.02)
