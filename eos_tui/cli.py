@@ -195,6 +195,29 @@ def runs_(
     Console(width=max(shutil.get_terminal_size((200, 24)).columns, 200) if not sys.stdout.isatty() else None).print(table)
 
 
+def _body(fn, *args, **kwargs) -> typer.Exit:
+    """Run a command body from eos_tui/export (imported lazily by the caller): its CommandError is one line and its exit code."""
+    from .export.errors import CommandError
+
+    try:
+        return typer.Exit(fn(*args, **kwargs))
+    except CommandError as e:
+        return _err(str(e), e.code)
+
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="A run directory (live or finished)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="csv, parquet or jsonl (default: from -o's suffix, else csv)."),
+    records: Optional[str] = typer.Option(None, "--records", help="Record types to keep, e.g. step,sharpness (default: all)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here (csv and jsonl go to stdout without it)."),
+) -> None:
+    """The run's records as a tidy table: one row per record, one column per field (eigenvalue_1..k), the arm a column."""
+    from .export.export import export_command
+
+    raise _body(export_command, run_dir, fmt=fmt, records=records, out=out)
+
+
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout.")) -> None:
     """List the built-in scenarios."""
