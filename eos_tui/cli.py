@@ -162,12 +162,16 @@ def watch(
 
 @app.command("runs")
 def runs_(
-    root: Path = typer.Option(Path("runs"), "--root", help="Where to look."),
+    directory: Optional[Path] = typer.Argument(None, help="The folder that holds run directories (default: runs)."),
+    root: Path = typer.Option(Path("runs"), "--root", help="Where to look (as DIRECTORY)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
 ) -> None:
-    """List the run directories under runs/, newest first."""
+    """List the run directories under runs/ (or DIRECTORY), newest first: status, steps, duration, scenario."""
+    from .export.manage import format_duration
     from .rundir import list_runs
     from .rundir.reader import safe_text
+
+    root = directory if directory is not None else root
 
     if root.exists() and not root.is_dir():
         raise _err(f"{root}: not a directory (--root names the folder that holds run directories)")
@@ -185,13 +189,14 @@ def runs_(
     # The run directory is what a person copies into `eos-tui watch`: never cut it short.
     table = Table(box=None, pad_edge=False)
     table.add_column("run", no_wrap=True, min_width=max(len(str(r.path)) for r in found))
-    for column in ("scenario", "status", "steps", "started"):
+    for column in ("scenario", "status", "steps", "started", "duration"):
         table.add_column(column, no_wrap=True)
     for r in found:
         total = f"/{r.steps}" if r.steps else ""
         started = (r.started or "")[:19].replace("T", " ")  # ISO to the second, local to the run
+        cells = (r.path, r.scenario, r.status, f"{r.steps_done}{total}", started, format_duration(r.duration_s))
         # Text, not str: run data is shown as it is, never read as rich markup.
-        table.add_row(*(Text(safe_text(str(c))) for c in (r.path, r.scenario, r.status, f"{r.steps_done}{total}", started)))
+        table.add_row(*(Text(safe_text(str(c))) for c in cells))
     Console(width=max(shutil.get_terminal_size((200, 24)).columns, 200) if not sys.stdout.isatty() else None).print(table)
 
 
@@ -216,6 +221,14 @@ def export(
     from .export.export import export_command
 
     raise _body(export_command, run_dir, fmt=fmt, records=records, out=out)
+
+
+@app.command("rm")
+def rm(run_dirs: List[Path] = typer.Argument(..., help="Run directories to delete (never a running one).")) -> None:
+    """Delete run directories; refuses a run whose engine still runs, and then removes none."""
+    from .export.manage import rm_command
+
+    raise _body(rm_command, run_dirs)
 
 
 @app.command("list")

@@ -228,6 +228,8 @@ class RunInfo:
     steps: int | None
     started: str | None
     arms: list[str] = field(default_factory=list)
+    ended: str | None = None
+    duration_s: float | None = None  # ended − started; for a live run now − started; for a lost one, its last write
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -237,8 +239,28 @@ class RunInfo:
             "steps_done": self.steps_done,
             "steps": self.steps,
             "started": self.started,
+            "ended": self.ended,
+            "duration_s": self.duration_s,
             "arms": self.arms,
         }
+
+
+def _duration(started: Any, ended: Any, status: str, run_dir: Path) -> float | None:
+    """Seconds the run took (so far), from the manifest's ISO times; None where they cannot be read."""
+    import datetime as dt
+
+    try:
+        t0 = dt.datetime.fromisoformat(started)
+        if isinstance(ended, str):
+            t1 = dt.datetime.fromisoformat(ended)
+        elif status == RUNNING:
+            t1 = dt.datetime.now(t0.tzinfo)
+        else:  # lost or never ended: the last time it wrote its metrics
+            t1 = dt.datetime.fromtimestamp((run_dir / METRICS_FILE).stat().st_mtime, t0.tzinfo)
+        seconds = (t1 - t0).total_seconds()
+    except (TypeError, ValueError, OSError, OverflowError):
+        return None
+    return seconds if seconds >= 0 else None
 
 
 UNREADABLE = "unreadable"  # the status listed for a run whose manifest cannot be parsed
@@ -270,6 +292,7 @@ def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
         done_by_arm.update(ended)
     done = list(done_by_arm.values())
     started = m.get("started")
+    ended_at = m.get("ended")
     return RunInfo(
         path=p,
         scenario=str(m.get("scenario", p.name)),
@@ -278,6 +301,8 @@ def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
         steps=_int(m.get("steps")),
         started=started if isinstance(started, str) else None,
         arms=[str(a) for a in arms],
+        ended=ended_at if isinstance(ended_at, str) else None,
+        duration_s=_duration(started, ended_at, status, p),
     )
 
 
