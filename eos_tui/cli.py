@@ -223,6 +223,19 @@ def export(
     raise _body(export_command, run_dir, fmt=fmt, records=records, out=out)
 
 
+@app.command()
+def plot(
+    run_dir: Path = typer.Argument(..., help="A run directory (live or finished)."),
+    out: Path = typer.Option(..., "-o", "--output", help="The figure: FIG.png, FIG.svg or FIG.pdf."),
+    arms: Optional[List[str]] = typer.Option(None, "--arms", help="Only these arms (comma-separated or repeated); each keeps its app colour."),
+    panels: Optional[str] = typer.Option(None, "--panels", help="Panels in order, from sharpness,loss,proj (default: all three)."),
+) -> None:
+    """A paper figure (Cohen et al. Fig. 1 style): sharpness against dashed 2/η_t, log loss, ⟨∇L,u⟩; the app's arm colours."""
+    from .export.plot import plot_command
+
+    raise _body(plot_command, run_dir, out=out, arms=arms, panels=panels)
+
+
 @app.command("rm")
 def rm(run_dirs: List[Path] = typer.Argument(..., help="Run directories to delete (never a running one).")) -> None:
     """Delete run directories; refuses a run whose engine still runs, and then removes none."""
