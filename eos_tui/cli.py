@@ -144,20 +144,23 @@ def run(
 
 @app.command()
 def watch(
-    run_dir: Path = typer.Argument(..., help="A run directory (live or finished)."),
+    run_dirs: List[Path] = typer.Argument(..., help="A run directory (live or finished); several to compare them (arms named run/arm)."),
     fps: float = typer.Option(4.0, "--fps", help="App redraws per second (0.5 to 30)."),
     no_mouse: bool = typer.Option(False, "--no-mouse", help="Leave the mouse to the terminal."),
 ) -> None:
-    """Open the app on an existing run, live or finished."""
+    """Open the app on an existing run, live or finished; on several, to compare them in one app."""
     from .rundir import is_run_dir
 
-    if not is_run_dir(run_dir):
-        raise _err(f"{run_dir} is not a run directory (no manifest.json); see `eos-tui runs`")
+    run_dirs = list(dict.fromkeys(run_dirs))
+    run_dir = run_dirs[0]
+    for d in run_dirs:
+        if not is_run_dir(d):
+            raise _err(f"{d} is not a run directory (no manifest.json); see `eos-tui runs`")
     _check_fps(fps)
     _check_terminal(f"follow the run from a terminal, or list runs with `eos-tui runs` (the records are in {run_dir}/metrics.jsonl)")
     from .app import run_app
 
-    raise typer.Exit(run_app(run_dir, engine=None, fps=fps, mouse=not no_mouse))
+    raise typer.Exit(run_app(run_dir, engine=None, fps=fps, mouse=not no_mouse, runs=run_dirs if len(run_dirs) > 1 else None))
 
 
 @app.command("runs")
@@ -227,7 +230,9 @@ def export(
 def plot(
     run_dir: Path = typer.Argument(..., help="A run directory (live or finished)."),
     out: Path = typer.Option(..., "-o", "--output", help="The figure: FIG.png, FIG.svg or FIG.pdf."),
-    arms: Optional[List[str]] = typer.Option(None, "--arms", help="Only these arms (comma-separated or repeated); each keeps its app colour."),
+    arms: Optional[List[str]] = typer.Option(
+        None, "--arms", help="Only these arms (comma-separated or repeated); each keeps its app colour."
+    ),
     panels: Optional[str] = typer.Option(None, "--panels", help="Panels in order, from sharpness,loss,proj (default: all three)."),
 ) -> None:
     """A paper figure (Cohen et al. Fig. 1 style): sharpness against dashed 2/η_t, log loss, ⟨∇L,u⟩; the app's arm colours."""

@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -35,6 +35,7 @@ from textual.widgets import Footer
 
 from ..launch import engine_alive, stop_engine
 from ..rundir.reader import read_manifest
+from .compare import MultiRunFollower
 from .follow import RunFollower
 from .model import RunModel, printable
 from .screens.help import HelpScreen
@@ -111,6 +112,7 @@ class EosApp(App[int]):
         clock: Callable[[], float] = time.monotonic,
         stop_timeout: float = 10.0,
         close_on_signals: bool = False,
+        runs: Sequence[Path] | None = None,
     ):
         super().__init__()
         self.run_dir = Path(run_dir)
@@ -122,7 +124,11 @@ class EosApp(App[int]):
         self.stop_timeout = stop_timeout
         self.model = RunModel(clock=clock)
         self.view = View()
-        self.follower = RunFollower(self.run_dir, engine=engine, interval=poll_interval)
+        self.follower: RunFollower | MultiRunFollower = RunFollower(self.run_dir, engine=engine, interval=poll_interval)
+        self.run_name = self.run_dir.name
+        if runs is not None and len(runs) > 1 and engine is None:  # watch RUN_DIR RUN_DIR...: arms are run/arm
+            self.follower = MultiRunFollower(runs, interval=poll_interval)
+            self.run_name = ", ".join(self.follower.labels)
         self.close_on_signals = close_on_signals  # SIGTERM/SIGHUP close the app (run_app sets it)
         self.outcome = "quit"  # how the app ended: "quit", "detached", "stopped" or "closed"
         self.exit_code = 0
@@ -216,7 +222,7 @@ class EosApp(App[int]):
         view_changed = self._drawn is None or key[1:] != self._drawn[1:]
         self._drawn = key
         self.frames += 1
-        main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_dir.name, state=self.state)
+        main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_name, state=self.state)
         if not self.view.paused or view_changed or force:
             for panel in self.panels:
                 panel.show(self.model, self.view)
@@ -332,12 +338,14 @@ def _say(line: str) -> None:
         pass
 
 
-def run_app(run_dir: Path, *, engine: subprocess.Popen | None = None, fps: float = 4.0, mouse: bool = True) -> int:
+def run_app(
+    run_dir: Path, *, engine: subprocess.Popen | None = None, fps: float = 4.0, mouse: bool = True, runs: Sequence[Path] | None = None
+) -> int:
     """Open the app on RUN_DIR. With `engine` (a run started here), quitting stops it cleanly and
     `d` detaches; without (watch mode), quitting never stops anything. Closing the app by SIGTERM or
-    SIGHUP stops its engine like `q`. Returns an exit code."""
+    SIGHUP stops its engine like `q`. With several `runs` (watch only), one app compares them. Returns an exit code."""
     run_dir = Path(run_dir)
-    app = EosApp(run_dir, engine=engine, fps=fps, close_on_signals=True)
+    app = EosApp(run_dir, engine=engine, fps=fps, close_on_signals=True, runs=runs)
     try:
         app.run(mouse=mouse)
     finally:
