@@ -241,6 +241,18 @@ def plot(
     raise _body(plot_command, run_dir, out=out, arms=arms, panels=panels)
 
 
+@app.command()
+def serve(
+    target: Optional[str] = typer.Argument(None, help="A run directory, or a scenario to start (default: the newest run under runs/)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but localhost exposes the app (README)."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+) -> None:
+    """The app in a browser (textual-serve): forward the port from a remote machine instead of running a terminal there."""
+    from .export.serve import serve_command
+
+    raise _body(serve_command, target, host=host, port=port)
+
+
 @app.command("rm")
 def rm(run_dirs: List[Path] = typer.Argument(..., help="Run directories to delete (never a running one).")) -> None:
     """Delete run directories; refuses a run whose engine still runs, and then removes none."""
