@@ -144,6 +144,7 @@ def test_a_scenario_is_started_and_its_engine_stopped_with_the_server(tmp_path):
     ("args", "needle", "code"),
     [
         (("--port", "0"), "--port 0", 2),
+        ((), "no runs under runs/", 2),
         (("notarun",), "notarun", 2),
         (("--host", "192.0.2.1", "--port", "8799"), "cannot serve on http://192.0.2.1:8799", 1),
     ],
@@ -151,7 +152,7 @@ def test_a_scenario_is_started_and_its_engine_stopped_with_the_server(tmp_path):
 def test_refusals(tmp_path, args, needle, code):
     synthetic.make_run(tmp_path / "r", steps=5)
     (tmp_path / "notarun").mkdir()
-    args = ("r", *args) if args[0].startswith("--") else args
+    args = ("r", *args) if args and args[0].startswith("--") else args
     r = subprocess.run([sys.executable, "-m", "eos_tui.cli", "serve", *args], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert r.returncode == code and "Traceback" not in r.stderr, r.stderr
     assert needle in r.stderr
