@@ -66,6 +66,7 @@ is 2(1+β)/((1+2β)η).
                 series.append(Series(f"{arm.name}/lambda", xs, arm.eigenvalues[0].values, color))
         chart = self.query_one(Chart)
         chart.follow = view.follow
+        chart.window, chart.cursor = view.x_range, view.cursor
         chart.live = model.status == "running"
         chart.set_data(series, marks=event_marks(model))
         momentum = any(a.with_momentum for a in model.arms.values())
