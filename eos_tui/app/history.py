@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Callable
 
 from textual import events
 from textual.binding import Binding
+from textual.errors import NoWidget
 from textual.screen import Screen
-from textual.widget import Widget
 
 from .model import RunModel
 from .view import View
@@ -138,11 +138,14 @@ class HistoryScreen(Screen):
     # puts the cursor there ---------------------------------------------------------------------------
 
     def _chart_step(self, event: events.MouseEvent) -> float | None:
-        widget: Widget | None = event.widget
+        """The step under the pointer, on a chart; None elsewhere."""
+        try:
+            widget, _ = self.get_widget_at(int(event.screen_x), int(event.screen_y))
+        except NoWidget:
+            return None
         if not isinstance(widget, Chart):
             return None
-        offset = event.get_content_offset(widget)
-        return None if offset is None else step_at(widget, offset.x)
+        return step_at(widget, int(event.screen_x) - widget.content_region.x)
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         step = self._chart_step(event)

@@ -69,7 +69,8 @@ class EigendirectionPanel(Panel):
     TITLE = "Top eigendirection ⟨∇L,u⟩"
     help = """\
 **Eigendirection** shows ⟨∇L, u⟩, the component of the gradient along u, the top eigenvector of
-the Hessian (the sharpest direction), over the most recent steps (one bar per step).
+the Hessian (the sharpest direction), one bar per step: the latest steps of the charts' window, or
+those around the cursor when there is one.
 
 Below 2/η, gradient descent moves smoothly along u and the sign stays put. At the **edge of
 stability** the step overshoots along u: the iterate jumps from one wall of the valley to the

@@ -18,7 +18,9 @@ from .panel import Panel
 class LossPanel(Panel):
     TITLE = "Loss"
     help = """\
-**Loss** is the training loss per arm (log scale by default; `l` toggles). At the edge of
+**Loss** is the training loss per arm (log scale by default; `l` toggles; `e` draws its exponential
+moving average over the faint raw trace, time constant τ = 1% of the run's steps, α = 1/τ, shown in
+the subtitle: SGD's loss is noisy from step to step). At the edge of
 stability it keeps decreasing over long times but **not monotonically**: it wiggles up and down
 from one step to the next as the iterate bounces across the sharp valley. A **catapult** is a
 spike: with a large step, the loss shoots up, the iterate is thrown to a flatter region (sharpness
