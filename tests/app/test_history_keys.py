@@ -180,3 +180,26 @@ async def test_the_help_explains_the_history_keys(finished_run):
         for key in ("`←` `→`", "`+` `=` `-`", "`home` `end`", "`,` `.`", "`esc`", "`e`", "`f`"):
             assert key in text, key
         assert "## Cursor and history" in text and "mouse" in text and "τ = 1% of the run's steps" in text
+
+
+async def test_the_readout_of_five_arms_fits_two_lines_at_80x24(tmp_path):
+    arms = ("uv-small", "uv-catapult", "uv-diverge", "mlp-small", "mlp-catapult")
+    run = synthetic.make_run(tmp_path / "five", steps=150, arms=arms)
+    app = EosApp(run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        await pilot.press("comma", "comma", "tab", "tab")
+        lines = readout_text(app).splitlines()
+        assert len(lines) == 2 and all(len(line) <= 78 for line in lines), lines
+        assert "step 148" in lines[0] and "(λ@145)" in lines[0] and "2/η 100" in lines[0]
+        text = "\n".join(lines)
+        assert text.index("uv-diverge") < text.index("uv-small")  # the highlighted arm first
+        r = reading(app.model.arms["uv-diverge"], 148)
+        assert f"uv-diverge {number(r.loss)} {number(r.sharpness)} {number(r.proj)}" in lines[0]
+        assert "more (tab)" in lines[1]
+    async with EosApp(run).run_test(size=(120, 40)) as pilot:  # room for every arm
+        app = pilot.app
+        await wait_for(pilot, lambda: run_finished(app))
+        await pilot.press("comma")
+        text = readout_text(app)
+        assert all(a in text for a in arms) and "more" not in text and len(text.splitlines()) <= 4

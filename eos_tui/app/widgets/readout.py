@@ -77,20 +77,64 @@ def number(v: float | None) -> str:
     return text
 
 
-def arm_text(r: Reading, color: str, threshold_label: str) -> str:
+def arm_text(r: Reading, color: str, threshold_label: str | None, lambda_step: int | None) -> str:
+    """One arm's values, each with its label (threshold_label None: the threshold is in the head;
+    lambda_step: the step of λ_max said in the head, else after each λ that was not measured at
+    the cursor)."""
     parts = [f"[{color}]━ {escape(r.arm)}[/]"]
-    if not r.recorded:
-        parts.append(f"[{MUTED}]no step {r.step}[/]")
-    else:
-        parts.append(f"L {number(r.loss)}")
+    parts.append(f"L {number(r.loss)}" if r.recorded else f"[{MUTED}]no step {r.step}[/]")
     if r.sharpness is not None:
-        at = "" if r.sharpness_step == r.step else f"@{r.sharpness_step}"
+        at = "" if r.sharpness_step in (r.step, lambda_step) else f"@{r.sharpness_step}"
         parts.append(f"λ{at} {number(r.sharpness)}")
-    if r.recorded:
+    if r.recorded and threshold_label is not None:
         parts.append(f"{threshold_label} {number(r.threshold)}")
-        if r.proj is not None:
-            parts.append(f"⟨∇L,u⟩ {number(r.proj)}")
+    if r.proj is not None:
+        parts.append(f"⟨∇L,u⟩ {number(r.proj)}")
     return " ".join(parts)
+
+
+def arm_values(r: Reading, color: str, threshold: bool, lambda_step: int | None) -> str:
+    """One arm's values without labels, in the order the head names them (– where absent)."""
+    values = [number(r.loss)]
+    at = "" if r.sharpness is None or r.sharpness_step in (r.step, lambda_step) else f"@{r.sharpness_step}"
+    values.append(number(r.sharpness) + at)
+    if threshold:
+        values.append(number(r.threshold))
+    values.append(number(r.proj))
+    return f"[{color}]{escape(r.arm)}[/] " + " ".join(values)
+
+
+def readout_lines(readings: list[tuple[Reading, str, str]], step: int, width: int, max_lines: int) -> list[str]:
+    """The readout in at most `max_lines` lines of `width` cells: each value labelled where that
+    fits, else the labels once in the head and the values after each arm's name; arms that do
+    not fit even so are counted at the end (the first, the highlighted arm, always shows)."""
+    labels = {label for _, _, label in readings}
+    thresholds = {r.threshold for r, _, _ in readings if r.recorded}
+    common = len(labels) == 1 and len(thresholds) == 1  # one threshold for every arm: said once
+    measured = {r.sharpness_step for r, _, _ in readings if r.sharpness is not None}
+    lambda_step = next(iter(measured)) if len(measured) == 1 else None
+    head = f"[bold]step {step}[/]"
+    if lambda_step is not None and lambda_step != step:
+        head += f" [{MUTED}](λ@{lambda_step})[/]"
+    if common:
+        head += f" {next(iter(labels))} {number(next(iter(thresholds)))}"
+    chunks = [arm_text(r, color, None if common else label, lambda_step) for r, color, label in readings]
+    lines = pack([head, *chunks], width)
+    if len(lines) > max_lines:
+        label = next(iter(labels)) if len(labels) == 1 else "thr"
+        legend = " ".join(["L", "λ", *([] if common else [label]), "⟨∇L,u⟩"])
+        chunks = [arm_values(r, color, not common, lambda_step) for r, color, _ in readings]
+        lines = pack([f"{head} [{MUTED}]({legend})[/]", *chunks], width)
+        if len(lines) > max_lines:
+            shown = lines[:max_lines]
+            left = sum(1 for c in chunks if not any(c in line for line in shown))
+            more = f"  [{MUTED}]+{left} more (tab)[/]"
+            while RichText.from_markup(shown[-1] + more).cell_len > width and "  " in shown[-1]:
+                shown[-1] = shown[-1].rsplit("  ", 1)[0]
+                left += 1
+                more = f"  [{MUTED}]+{left} more (tab)[/]"
+            lines = shown[:-1] + [shown[-1] + more]
+    return lines
 
 
 def pack(chunks: list[str], width: int, sep: str = "  ") -> list[str]:
@@ -104,6 +148,7 @@ def pack(chunks: list[str], width: int, sep: str = "  ") -> list[str]:
     return lines
 
 
+SHORT_LINES = 34  # on a screen shorter than this (80×24), the readout takes at most 2 lines
 HINTS = (", . move · ← → pan · + - zoom · f follow · esc hide", ", . move · esc hide")  # the first that fits
 
 
@@ -136,12 +181,13 @@ it. The eigendirection chart centres on the cursor. **esc** hides the cursor.
         self.display = view.cursor is not None
         if view.cursor is None:
             return
-        chunks = [f"[bold]step {view.cursor}[/]"]
+        readings = []
         for i, arm in enumerate(model.arms.values()):
             label = "2/η" if not (arm.with_momentum or arm.preconditioned) else "thr"
-            chunks.append(arm_text(reading(arm, view.cursor), arm_color(i), label))
+            readings.append((reading(arm, view.cursor), arm_color(i), label))
+        readings.sort(key=lambda t: t[0].arm != view.arm)  # the highlighted arm first
         width = max(20, self.content_size.width or self.app.size.width - 2)
-        lines = pack(chunks, width)
+        lines = readout_lines(readings, view.cursor, width, 2 if self.app.size.height < SHORT_LINES else 4)
         for hint in HINTS:  # on the last line, where there is room
             if RichText.from_markup(f"{lines[-1]}  {hint}").cell_len <= width:
                 lines[-1] += f"  [{MUTED}]{hint}[/]"
