@@ -178,7 +178,8 @@ it. The eigendirection chart centres on the cursor. **esc** hides the cursor.
         yield Text("", id="readout-text")
 
     def show(self, model: RunModel, view: View) -> None:
-        self.display = view.cursor is not None
+        if self.display != (view.cursor is not None):
+            self.display = view.cursor is not None
         if view.cursor is None:
             return
         readings = []
