@@ -54,10 +54,11 @@ def step_at(chart: Chart, x: int) -> float | None:
 
 
 def toggle_follow(view: View) -> None:
-    """`f`: follow the latest steps (at the current zoom); pressed while following, the whole
-    run. The cursor goes: following is watching the newest steps."""
+    """`f`: follow the latest steps (at the current zoom), dropping the cursor: following is
+    watching the newest steps. Pressed while following (and no cursor), the whole run."""
     x0, x1 = view.x_range or (0.0, 1.0)
-    view.window = view.window.toggle_follow(x0, x1)
+    if not (view.follow and view.cursor is not None):
+        view.window = view.window.toggle_follow(x0, x1)
     view.cursor = None
 
 

@@ -2,10 +2,12 @@
 
     s_0 = x_0,    s_t = α x_t + (1 − α) s_{t−1},    α = 1/τ
 
-with the time constant τ = 1% of the run's steps (at least 1 step: α = 1, no smoothing): 6 steps
-on a 600-step run, 100 on a 10k-step one, so the smoothed trace looks alike whatever the run's
-length. A step whose loss is not finite (a diverged arm writes null) is skipped: its smoothed
-value is NaN and the next step goes on from the last finite one.
+over every recorded step, with the time constant τ set by the steps in view: the power of 2
+between 1% and 2% of them (at least 2): 8 steps when the charts show 600, 1024 when they show
+100k, so the smoothed trace looks alike at any zoom and any run length, and zooming in shows
+finer detail. τ changes only when the window's width crosses a power of 2. A step whose loss is
+not finite (a diverged arm writes null) is skipped: its smoothed value is NaN and the next step
+goes on from the last finite one.
 
 The smoothed series is extended as steps arrive (EmaCache), not recomputed each frame.
 """
@@ -18,15 +20,15 @@ import numpy as np
 
 from .model import Column
 
-RUN_FRACTION = 0.01  # τ as a fraction of the run's steps
+VISIBLE_FRACTION = 0.02  # τ ≤ 2% of the steps in view ...
+MIN_TAU = 2  # ... and at least 2 steps (at one step per dot column, τ = 1 would change nothing)
 
 
-def time_constant(run_steps: int | None, last_step: int | None = None) -> float:
-    """τ in steps for a run of `run_steps` steps (the manifest's); before the manifest says, for
-    the steps seen so far, rounded up to a power of 2 (so τ does not change with every step)."""
-    if not run_steps:
-        run_steps = 2 ** math.ceil(math.log2(last_step + 1)) if last_step is not None and last_step >= 0 else 0
-    return max(1.0, RUN_FRACTION * run_steps)
+def time_constant(x_range: tuple[float, float] | None) -> int:
+    """τ in steps for the window `x_range`: the largest power of 2 ≤ 2% of its steps, at least MIN_TAU."""
+    visible = x_range[1] - x_range[0] if x_range is not None else 0.0
+    target = VISIBLE_FRACTION * visible
+    return max(MIN_TAU, 2 ** math.floor(math.log2(target)) if target >= 1 else 1)
 
 
 def ema(values: np.ndarray, alpha: float, state: float | None = None) -> tuple[np.ndarray, float | None]:

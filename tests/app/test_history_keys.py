@@ -143,6 +143,8 @@ async def test_f_returns_to_following_and_new_data_keeps_following(tmp_path):
         synthetic.append(run, synthetic.records_range(synthetic.ARMS, 400, 450))
         await wait_for(pilot, lambda: app.model.arms["gd"].done == 450)
         assert shared(app) == (449.0 - width, 449.0)
+        await pilot.press("full_stop", "f")  # a cursor while following: f drops it, and keeps following
+        assert app.view.follow and app.view.cursor is None and shared(app) == (449.0 - width, 449.0)
         await pilot.press("f")  # while following: the whole run
         assert shared(app)[0] == 0.0 and not app.view.follow
         await pilot.press("f")  # and back to following, one step per dot column
@@ -156,17 +158,19 @@ async def test_e_smooths_the_loss_with_the_exact_ema_over_the_faint_raw_trace(fi
         await wait_for(pilot, lambda: run_finished(app))
         chart = app.query_one("#loss-chart", Chart)
         assert not any("ema" in s.key for s in chart._series)
+        raw = {arm: np.array([synthetic.step_records(arm, t)[0]["loss"] for t in range(600)]) for arm in synthetic.ARMS}
         await pilot.press("e")
-        series = {s.key: s for s in chart._series}
-        for arm in synthetic.ARMS:
-            raw = np.array([synthetic.step_records(arm, t)[0]["loss"] for t in range(600)])
-            smooth = series[f"{arm}/loss-ema-6"]  # τ = 1% of 600 steps: α = 1/6
-            np.testing.assert_allclose(smooth.ys, ema_reference(raw, 1 / 6), rtol=1e-12)
-            assert series[f"{arm}/loss"].faint and not smooth.faint
-            np.testing.assert_array_equal(series[f"{arm}/loss"].ys, raw)
-        keys = list(series)
-        assert max(keys.index(f"{a}/loss") for a in synthetic.ARMS) < min(keys.index(f"{a}/loss-ema-6") for a in synthetic.ARMS)
-        assert "EMA τ 6" in str(app.query_one("LossPanel").border_subtitle)
+        for tau in (8, 4):  # 600 steps in view: τ = 8 (α = 1/8); zoomed in to 300: τ = 4
+            series = {s.key: s for s in chart._series}
+            for arm in synthetic.ARMS:
+                smooth = series[f"{arm}/loss-ema-{tau}"]
+                np.testing.assert_allclose(smooth.ys, ema_reference(raw[arm], 1 / tau), rtol=1e-12)
+                assert series[f"{arm}/loss"].faint and not smooth.faint
+                np.testing.assert_array_equal(series[f"{arm}/loss"].ys, raw[arm])
+            keys = list(series)
+            assert max(keys.index(f"{a}/loss") for a in synthetic.ARMS) < min(keys.index(f"{a}/loss-ema-{tau}") for a in synthetic.ARMS)
+            assert f"EMA τ {tau})" in str(app.query_one("LossPanel").border_subtitle)
+            await pilot.press("plus")
         await pilot.press("e")
         assert not any("ema" in s.key for s in chart._series)
 
@@ -179,7 +183,7 @@ async def test_the_help_explains_the_history_keys(finished_run):
         text = app.screen.markdown()
         for key in ("`←` `→`", "`+` `=` `-`", "`home` `end`", "`,` `.`", "`esc`", "`e`", "`f`"):
             assert key in text, key
-        assert "## Cursor and history" in text and "mouse" in text and "τ = 1% of the run's steps" in text
+        assert "## Cursor and history" in text and "mouse" in text and "1–2% of the steps in view" in text
 
 
 async def test_the_readout_of_five_arms_fits_two_lines_at_80x24(tmp_path):

@@ -124,9 +124,13 @@ def test_a_diverged_step_is_skipped():
     assert out[0] == 1.0 and out[1] == 1.5 and math.isnan(out[2]) and math.isnan(out[3]) and out[4] == 0.5 * 4 + 0.5 * 1.5
 
 
-def test_the_time_constant_is_a_percent_of_the_run():
-    assert time_constant(600) == 6.0
-    assert time_constant(10_000) == 100.0
-    assert time_constant(50) == 1.0  # α = 1: no smoothing on a very short run
-    assert time_constant(None, 299) == pytest.approx(5.12)  # before the manifest: 512 steps
-    assert time_constant(None, None) == 1.0
+def test_the_time_constant_is_a_power_of_2_between_1_and_2_percent_of_the_steps_in_view():
+    assert time_constant((0.0, 599.0)) == 8
+    assert time_constant((0.0, 100_000.0)) == 1024
+    assert time_constant((300.0, 599.0)) == 4
+    assert time_constant((0.0, 400.0)) == 8  # exactly 2%
+    assert time_constant((0.0, 79.0)) == 2  # one step per dot column: still smoothed
+    assert time_constant(None) == 2
+    for width in np.geomspace(100, 1e6, 50):
+        tau = time_constant((0.0, width))
+        assert 0.01 * width < tau <= 0.02 * width and tau & (tau - 1) == 0

@@ -19,8 +19,8 @@ class LossPanel(Panel):
     TITLE = "Loss"
     help = """\
 **Loss** is the training loss per arm (log scale by default; `l` toggles; `e` draws its exponential
-moving average over the faint raw trace, time constant τ = 1% of the run's steps, α = 1/τ, shown in
-the subtitle: SGD's loss is noisy from step to step). At the edge of
+moving average over the faint raw trace, α = 1/τ, the time constant τ shown in the subtitle: the
+power of 2 between 1% and 2% of the steps in view, at least 2; SGD's loss is noisy from step to step). At the edge of
 stability it keeps decreasing over long times but **not monotonically**: it wiggles up and down
 from one step to the next as the iterate bounces across the sharp valley. A **catapult** is a
 spike: with a large step, the loss shoots up, the iterate is thrown to a flatter region (sharpness
@@ -46,13 +46,13 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
 
     def show(self, model: RunModel, view: View) -> None:
         loss, lr, smoothed = [], [], []
-        tau = time_constant(model.total_steps, model.last_step)
+        tau = time_constant(view.x_range)
         for arm, color, _ in arms_in_draw_order(model, view):
             if view.smooth_loss:  # `e`: the raw trace faint, its EMA over all the arms' raw traces
                 self._ema = self._ema or EmaCache()
                 ema = self._ema.smoothed(arm.name, arm.loss.values, 1.0 / tau)
                 loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color, faint=True))
-                smoothed.append(Series(f"{arm.name}/loss-ema-{tau:g}", arm.step.values, ema, color, fit="none"))
+                smoothed.append(Series(f"{arm.name}/loss-ema-{tau}", arm.step.values, ema, color, fit="none"))
             else:
                 loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color))
             if arm.has_loss_theory:
@@ -90,5 +90,5 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
         extra = f"[{THEORY_COLOR}]┈ theory[/]" if theory else ""
         if any(a.has_test_loss for a in model.arms.values()):
             extra = (extra + " " if extra else "") + f"[{MUTED}]╌ held-out[/]"
-        smoothing = f" · EMA τ {tau:.3g}" if view.smooth_loss else ""
+        smoothing = f" · EMA τ {tau}" if view.smooth_loss else ""
         self.set_subtitle(legend(model, view, extra) + f" [{MUTED}]({scale}{smoothing}){eta_text}[/]")

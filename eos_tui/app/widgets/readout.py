@@ -160,7 +160,7 @@ press), **+** (or **=**) and **-** zoom in and out (about the cursor when it is 
 about the latest step), **home** and **end** go to the run's first and latest steps; with the
 mouse on, the wheel zooms about the step under the pointer (a sideways scroll pans). **f**
 follows the latest steps as they come, at the current zoom (one step per dot column when not
-zoomed); pressed while following, it shows the whole run. A pan, a zoom about the cursor or the
+zoomed), and hides the cursor; pressed while following, it shows the whole run. A pan, a zoom about the cursor or the
 mouse, or home fixes the window: new steps no longer move it until **f** or **end**.
 
 The **cursor** (**,** and **.** move it one step, or click a chart) is a grey vertical line; the
