@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 import synthetic
 from helpers import run_finished, wait_for
 from test_history_window import ema_reference
@@ -74,6 +75,10 @@ async def test_the_mouse_wheel_zooms_about_the_pointer_and_a_click_sets_the_curs
         n0, n1 = shared(app)
         assert math.isclose(n1 - n0, (x1 - x0) / 1.25)
         assert math.isclose((under - n0) / (n1 - n0), (under - x0) / (x1 - x0))  # the step under the pointer stays put
+        await pilot._post_mouse_events([events.MouseScrollRight], chart, offset=(AXIS_WIDTH + col, 2))  # a sideways scroll pans
+        assert shared(app) == pytest.approx((n0 + (n1 - n0) / 8, n1 + (n1 - n0) / 8))
+        await pilot._post_mouse_events([events.MouseScrollLeft], chart, offset=(AXIS_WIDTH + col, 2))
+        assert shared(app) == pytest.approx((n0, n1))
         await pilot._post_mouse_events([events.MouseScrollDown], chart, offset=(AXIS_WIDTH + col, 2))
         assert shared(app) == (0.0, 599.0)
         await pilot._post_mouse_events([events.MouseScrollUp], chart, offset=(2, 2))  # the y axis: not a step
