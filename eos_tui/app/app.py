@@ -37,12 +37,15 @@ from ..launch import engine_alive, stop_engine
 from ..rundir.reader import read_manifest
 from .compare import MultiRunFollower
 from .follow import RunFollower
+from .history import HistoryScreen, chart_dots, resolve, toggle_follow
 from .model import RunModel, printable
 from .screens.help import HelpScreen
 from .state import AppState
 from .view import View
 from .widgets import EigendirectionPanel, EventsPanel, LossPanel, ReparamPanel, RunHeader, SharpnessPanel
+from .widgets.chart import Chart
 from .widgets.panel import Panel
+from .widgets.readout import CursorReadout
 
 SHORT_HEIGHT = 34  # below this many rows, the learning-rate chart is dropped
 CLOSE_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # the app closes (and stops its engine) on these
@@ -65,7 +68,7 @@ def _detach_from_terminal() -> None:
     os.close(null)
 
 
-class MainScreen(Screen):
+class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history.py
     BINDINGS = [
         Binding("q", "app.quit", "quit"),
         Binding("d", "app.detach", "detach"),
@@ -87,6 +90,7 @@ class MainScreen(Screen):
                 yield EigendirectionPanel()
                 yield ReparamPanel()
                 yield EventsPanel()
+        yield CursorReadout(id="readout")
         yield Footer()
 
     def on_resize(self) -> None:
@@ -224,6 +228,7 @@ class EosApp(App[int]):
         self.frames += 1
         main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_name, state=self.state)
         if not self.view.paused or view_changed or force:
+            resolve(self.model, self.view, chart_dots(main.query_one("#sharpness-chart", Chart)))  # the shared x window
             for panel in self.panels:
                 panel.show(self.model, self.view)
 
@@ -241,8 +246,12 @@ class EosApp(App[int]):
         self.view.loss_log_y = not self.view.loss_log_y
         self._view_changed()
 
+    def action_toggle_smooth(self) -> None:
+        self.view.smooth_loss = not self.view.smooth_loss
+        self._view_changed()
+
     def action_toggle_follow(self) -> None:
-        self.view.follow = not self.view.follow
+        toggle_follow(self.view)
         self._view_changed()
 
     def action_next_arm(self) -> None:
@@ -307,6 +316,7 @@ class EosApp(App[int]):
         yield SystemCommand("Toggle log scale (loss)", "Loss chart: log or linear y axis", self.action_toggle_log)
         yield SystemCommand("Next arm", "Highlight the next arm", self.action_next_arm)
         yield SystemCommand("Follow / fit", "Charts: latest steps, or the whole run", self.action_toggle_follow)
+        yield SystemCommand("Smooth the loss (EMA)", "The loss's exponential moving average over the raw trace", self.action_toggle_smooth)
         yield SystemCommand("Save SVG screenshot", "Into the run directory", self.action_screenshot)
         yield SystemCommand("Explain the panels", "What sharpness, 2/η, the flip, catapults mean", self.action_help)
         if self.engine is not None:

@@ -1,17 +1,28 @@
-"""What the person chose to look at (not what the run is): highlighted arm, follow/fit, log-y, paused."""
+"""What the person chose to look at (not what the run is): highlighted arm, the x window and the
+cursor step, log-y, smoothing, paused."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .window import FOLLOW, XWindow
 
 
 @dataclass
 class View:
     arm: str | None = None  # the highlighted arm: drawn on top, shown in the eigendirection and reparam panels
-    follow: bool = False  # charts show the latest steps (one per dot column) rather than all
+    window: XWindow = field(default_factory=XWindow)  # the steps every chart shows (window.py)
+    cursor: int | None = None  # the step read out under the charts (`,` `.` or a click); None: no cursor
+    smooth_loss: bool = False  # `e`: the loss's EMA over the raw trace (smoothing.py)
+    x_range: tuple[float, float] | None = None  # the window as last drawn (derived: not a choice)
     loss_log_y: bool = True
     paused: bool = False  # the view stops updating; the engine keeps training
     version: int = 0  # grows on every change, so panels know to redraw
+
+    @property
+    def follow(self) -> bool:
+        """Charts follow the latest steps (rather than show the whole run or a fixed window)."""
+        return self.window.mode == FOLLOW
 
     def changed(self) -> None:
         self.version += 1

@@ -24,7 +24,12 @@ then hovers there while the loss keeps falling, unevenly: the **edge of stabilit
 | `?` `F1` | this help |
 | `l` | loss chart: log / linear scale |
 | `tab` `a` | highlight the next arm |
-| `f` | charts: follow the latest steps / fit the whole run |
+| `f` | charts: follow the latest steps (at the current zoom; hides the cursor) / pressed while following, the whole run |
+| `←` `→` | pan through the run: every chart shows the same steps |
+| `+` `=` `-` | zoom in / out, about the cursor (else the latest step); the mouse wheel, about the pointer |
+| `home` `end` | the run's first steps / its latest steps, followed as they come |
+| `,` `.` | move the cursor step (or click a chart): each arm's loss, λ, 2/η, ⟨∇L,u⟩ there; `esc` hides it |
+| `e` | loss: its exponential moving average (τ ≈ 1–2% of the steps in view) over the faint raw trace |
 | `s` | save an SVG screenshot into the run directory |
 | `ctrl+p` | command palette |
 """

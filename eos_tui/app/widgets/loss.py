@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from ..model import RunModel
+from ..smoothing import EmaCache, time_constant
 from ..view import View
 from .arms import arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series
@@ -17,7 +18,9 @@ from .panel import Panel
 class LossPanel(Panel):
     TITLE = "Loss"
     help = """\
-**Loss** is the training loss per arm (log scale by default; `l` toggles). At the edge of
+**Loss** is the training loss per arm (log scale by default; `l` toggles; `e` draws its exponential
+moving average over the faint raw trace, α = 1/τ, the time constant τ shown in the subtitle: the
+power of 2 between 1% and 2% of the steps in view, at least 2; SGD's loss is noisy from step to step). At the edge of
 stability it keeps decreasing over long times but **not monotonically**: it wiggles up and down
 from one step to the next as the iterate bounces across the sharp valley. A **catapult** is a
 spike: with a large step, the loss shoots up, the iterate is thrown to a flatter region (sharpness
@@ -39,10 +42,19 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
         yield Static("learning rate η_t", classes="chart-label", id="lr-label")
         yield Chart(log_y=False, include_zero=True, id="lr-chart")
 
+    _ema: EmaCache | None = None
+
     def show(self, model: RunModel, view: View) -> None:
-        loss, lr = [], []
+        loss, lr, smoothed = [], [], []
+        tau = time_constant(view.x_range)
         for arm, color, _ in arms_in_draw_order(model, view):
-            loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color))
+            if view.smooth_loss:  # `e`: the raw trace faint, its EMA over all the arms' raw traces
+                self._ema = self._ema or EmaCache()
+                ema = self._ema.smoothed(arm.name, arm.loss.values, 1.0 / tau)
+                loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color, faint=True))
+                smoothed.append(Series(f"{arm.name}/loss-ema-{tau}", arm.step.values, ema, color, fit="none"))
+            else:
+                loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color))
             if arm.has_loss_theory:
                 loss.append(
                     Series(f"{arm.name}/loss-theory", arm.step.values, arm.loss_theory.values, THEORY_COLOR, kind="dotted", fit="none")
@@ -57,14 +69,17 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
                     )
                 )
             lr.append(Series(f"{arm.name}/lr", arm.step.values, arm.lr.values, color))
+        loss += smoothed
         marks = event_marks(model)
         loss_chart = self.query_one("#loss-chart", Chart)
         loss_chart.follow = view.follow
+        loss_chart.window, loss_chart.cursor = view.x_range, view.cursor
         loss_chart.log_y = view.loss_log_y
         loss_chart.live = model.status == "running"
         loss_chart.set_data(loss, marks=marks)
         lr_chart = self.query_one("#lr-chart", Chart)
         lr_chart.follow = view.follow
+        lr_chart.window, lr_chart.cursor = view.x_range, view.cursor
         lr_chart.live = model.status == "running"
         lr_chart.set_data(lr)
         current = model.arms.get(view.arm or "")
@@ -75,4 +90,5 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
         extra = f"[{THEORY_COLOR}]┈ theory[/]" if theory else ""
         if any(a.has_test_loss for a in model.arms.values()):
             extra = (extra + " " if extra else "") + f"[{MUTED}]╌ held-out[/]"
-        self.set_subtitle(legend(model, view, extra) + f" [{MUTED}]({scale}){eta_text}[/]")
+        smoothing = f" · EMA τ {tau}" if view.smooth_loss else ""
+        self.set_subtitle(legend(model, view, extra) + f" [{MUTED}]({scale}{smoothing}){eta_text}[/]")

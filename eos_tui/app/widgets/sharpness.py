@@ -33,6 +33,8 @@ while the loss spikes, it can only fall: that is the catapult.
 Where the scenario tracks λ_max at every step (measure.track_every_step), a dimmer trace under
 λ_max shows it: a cheap estimate, two Hessian-vector products a step, that is never above the
 true value (a Ritz value) and within about 1% of it on average.
+All the charts show the same steps: `←` `→` pan, `+` `-` zoom, `,` `.` move the cursor (the grey
+vertical line) whose values are read out under the charts, `f` follows the latest steps.
 Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-size change, X divergence,
 ! above the threshold at the first measurement).
 For **Adam and RMSprop** the quantity at the edge is the *preconditioned* sharpness λ_max(P⁻¹H),
@@ -66,6 +68,7 @@ is 2(1+β)/((1+2β)η).
                 series.append(Series(f"{arm.name}/lambda", xs, arm.eigenvalues[0].values, color))
         chart = self.query_one(Chart)
         chart.follow = view.follow
+        chart.window, chart.cursor = view.x_range, view.cursor
         chart.live = model.status == "running"
         chart.set_data(series, marks=event_marks(model))
         momentum = any(a.with_momentum for a in model.arms.values())
