@@ -216,34 +216,47 @@ class PlainProgress:
         self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-def summary_table(summary: dict[str, Any], ratio: str = "λη/2") -> Table:
-    """`ratio`: the heading of eos_ratio, λ_max over the threshold ("λ/thr" where some arm's is not 2/η)."""
-    t = Table(title=f"{summary['scenario']} → {summary['run_dir']}", title_justify="left", box=None, header_style="bold", pad_edge=False)
-    for col, just in (
-        ("arm", "left"),
-        ("status", "left"),
-        ("steps", "right"),
-        ("loss start→end", "right"),
-        ("max", "right"),
-        ("λ_max", "right"),
-        (ratio, "right"),
-        ("EoS@", "right"),
-        ("flips", "right"),
-    ):
+def summary_table(summary: dict[str, Any], ratio: str = "λη/2", width: int | None = None) -> Table:
+    """`ratio`: the heading of eos_ratio, λ_max over the threshold ("λ/thr" where some arm's is not 2/η).
+    `width`: the console's; below 100 columns the table closes up its gaps and leaves out "max" (a
+    catapult's peak is in its own column, a divergence's in the end loss), so that it fits 80."""
+    narrow = width is not None and width < 100
+    t = Table(
+        title=f"{summary['scenario']} → {summary['run_dir']}",
+        title_justify="left",
+        box=None,
+        header_style="bold",
+        pad_edge=False,
+        collapse_padding=narrow,
+    )
+    columns: list[tuple[str, str, Any]] = [
+        ("arm", "left", lambda a: a["name"]),
+        ("status", "left", lambda a: a["status"]),
+        ("steps", "right", lambda a: str(a["steps_done"])),
+        ("loss start→end", "right", lambda a: f"{_fmt(a['initial_loss'], '.3g')}→{_fmt(a['final_loss'], '.3g')}"),
+        *([] if narrow else [("max", "right", lambda a: _fmt(a["max_loss"], ".3g"))]),
+        ("λ_max", "right", lambda a: _fmt(a["final_sharpness"], ".4g")),
+        (ratio, "right", lambda a: _fmt(a["eos_ratio"], ".3f")),
+        ("EoS@", "right", lambda a: _fmt(a["eos_onset_step"], "d")),
+        ("flips", "right", lambda a: _fmt(a["flip_fraction"], ".2f")),
+        ("catapult", "right", _catapult),
+    ]
+    for col, just, _ in columns:
         t.add_column(col, justify="left" if just == "left" else "right", no_wrap=True)
     for a in summary["arms"]:
-        t.add_row(
-            a["name"],
-            a["status"],
-            str(a["steps_done"]),
-            f"{_fmt(a['initial_loss'], '.3g')}→{_fmt(a['final_loss'], '.3g')}",
-            _fmt(a["max_loss"], ".3g"),
-            _fmt(a["final_sharpness"], ".4g"),
-            _fmt(a["eos_ratio"], ".3f"),
-            _fmt(a["eos_onset_step"], "d"),
-            _fmt(a["flip_fraction"], ".2f"),
-        )
+        t.add_row(*(cell(a) for _, _, cell in columns))
     return t
+
+
+def _catapult(arm: dict[str, Any]) -> str:
+    """The first catapult as "×120@4" (the loss's peak over its start, at step 4), "+N" more after it."""
+    first = arm.get("catapult")
+    if not isinstance(first, dict):
+        return "—"
+    ratio, step = first.get("peak_loss_ratio"), first.get("peak_step")
+    text = f"×{_fmt(ratio, '.3g') if isinstance(ratio, (int, float)) else '?'}@{step if isinstance(step, int) else '?'}"
+    more = arm.get("catapults")
+    return text + (f" +{more - 1}" if isinstance(more, int) and more > 1 else "")
 
 
 class _SafeStream:
@@ -375,7 +388,8 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
         else:
             # Piped or redirected, rich would assume 80 columns and squeeze the table: use 120 then.
             ratio = "λη/2" if plain_thresholds(scenario) else "λ/thr"
-            Console(width=None if sys.stdout.isatty() else 120).print(summary_table(summary, ratio))
+            out = Console(width=None if sys.stdout.isatty() else 120)
+            out.print(summary_table(summary, ratio, width=out.width))
     except (OSError, ValueError) as e:  # stdout full, closed, a closed pipe
         _silence(sys.stdout)
         err.print(
