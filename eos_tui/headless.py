@@ -388,8 +388,8 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
         else:
             # Piped or redirected, rich would assume 80 columns and squeeze the table: use 120 then.
             ratio = "λη/2" if plain_thresholds(scenario) else "λ/thr"
-            out = Console(width=None if sys.stdout.isatty() else 120)
-            out.print(summary_table(summary, ratio, width=out.width))
+            table_console = Console(width=None if sys.stdout.isatty() else 120)
+            table_console.print(summary_table(summary, ratio, width=table_console.width))
     except (OSError, ValueError) as e:  # stdout full, closed, a closed pipe
         _silence(sys.stdout)
         err.print(
