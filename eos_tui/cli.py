@@ -160,6 +160,8 @@ def run(
     headless = headless or as_json  # --json implies --headless (documented in --help and README)
     _check_fps(fps)
     sc = _load(scenario, overrides=list(set_), seed=seed, steps=steps, device=device)
+    for note in sc.notes:  # a --set that some arms override: which arms keep their own value
+        typer.echo(f"eos-tui: note: {note}", err=True)
     if not (headless or detach):
         _check_terminal(
             "use --headless (progress on stderr, a summary at the end) "
