@@ -54,7 +54,9 @@ def _no_flag_placeholders() -> None:
     it took a value; its plain help does not. Show no type for flags and counters, in every command."""
     from typer.core import TyperOption
 
-    shown = TyperOption.display_type_rich
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None:  # a typer without it writes no such column
+        return
 
     def display_type_rich(self, ctx):
         return None if self.is_flag or self.count else shown(self, ctx)
