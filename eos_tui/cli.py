@@ -24,11 +24,53 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 app = typer.Typer(
     name="eos-tui",
     help="A terminal laboratory for the edge of stability: watch sharpness meet 2/η, live.",
-    no_args_is_help=True,
-    add_completion=False,
+    invoke_without_command=True,  # `eos-tui` alone: the help, exit 0 (see _root)
+    add_completion=True,  # --install-completion / --show-completion; scenario names via completion.py
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"eos-tui {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_show_version, is_eager=True),
+) -> None:
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(EXIT_OK)
+
+
+def _no_flag_placeholders() -> None:
+    """typer's rich help writes `<bool>` after every flag (--headless <bool>), which reads as if
+    it took a value; its plain help does not. Show no type for flags and counters, in every command."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None:  # a typer without it writes no such column
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag or self.count else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_flag_placeholders()
+
+
+def _complete_scenario(incomplete: str) -> list[str]:
+    from .completion import complete_scenario
+
+    return complete_scenario(incomplete)
 
 
 def _err(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -91,28 +133,37 @@ def _load(target: str, **kwargs):
 
 @app.command()
 def run(
-    scenario: str = typer.Argument(..., help="A built-in scenario name (see `eos-tui list`) or a path to a TOML file."),
+    scenario: str = typer.Argument(
+        ..., help="A built-in scenario name (see `eos-tui list`) or a path to a TOML file.", autocompletion=_complete_scenario
+    ),
     headless: bool = typer.Option(False, "--headless", help="No app: a progress display on stderr and a summary at the end."),
     out: Optional[Path] = typer.Option(
         None, "--out", help="Write the run here (must not exist or be empty) instead of runs/<name>-<time>/."
     ),
-    set_: List[str] = typer.Option([], "--set", help="Override a key, TOML value syntax: --set optimizer.lr=0.05 (repeatable)."),
+    set_: List[str] = typer.Option(
+        [],
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a key, TOML value syntax: --set optimizer.lr=0.05 (repeatable, once per key); "
+        "an empty value removes the key: --set optimizer.lr_relative=",
+    ),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for every arm."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Training steps for every arm."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    as_json: bool = typer.Option(False, "--json", help="With --headless: print the summary as one JSON object on stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout; implies --headless."),
     detach: bool = typer.Option(False, "--detach", help="Start the engine in the background, print the run directory and return."),
     fps: float = typer.Option(4.0, "--fps", help="App redraws per second (0.5 to 30)."),
     no_mouse: bool = typer.Option(False, "--no-mouse", help="Leave the mouse to the terminal, so text can be selected."),
     force: bool = typer.Option(False, "--force", help="Run even if the scenario's memory estimate exceeds the memory available."),
 ) -> None:
     """Train a scenario and watch it (or run it headless)."""
-    if as_json and not headless:
-        headless = True  # --json only makes sense without the app
-    if headless and detach:
-        raise _err("--headless and --detach do not go together")
+    if detach and (headless or as_json):
+        raise _err(f"{'--headless' if headless else '--json (which implies --headless)'} and --detach do not go together")
+    headless = headless or as_json  # --json implies --headless (documented in --help and README)
     _check_fps(fps)
     sc = _load(scenario, overrides=list(set_), seed=seed, steps=steps, device=device)
+    for note in sc.notes:  # a --set that some arms override: which arms keep their own value
+        typer.echo(f"eos-tui: note: {note}", err=True)
     if not (headless or detach):
         _check_terminal(
             "use --headless (progress on stderr, a summary at the end) "
@@ -276,7 +327,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="One JSON array on 
 
 
 @app.command()
-def show(scenario: str = typer.Argument(..., help="A built-in scenario name or a path.")) -> None:
+def show(scenario: str = typer.Argument(..., help="A built-in scenario name or a path.", autocompletion=_complete_scenario)) -> None:
     """Print a scenario's TOML."""
     from .scenario import ScenarioError, find_scenario
 
@@ -292,7 +343,7 @@ def show(scenario: str = typer.Argument(..., help="A built-in scenario name or a
 
 
 @app.command()
-def validate(paths: List[str] = typer.Argument(..., help="Scenario files or built-in names.")) -> None:
+def validate(paths: List[str] = typer.Argument(..., help="Scenario files or built-in names.", autocompletion=_complete_scenario)) -> None:
     """Check scenario files without running them: the schema, the engine's limits, and whether this
     machine can run them (named devices, the run directory's name, a memory estimate)."""
     from .scenario import ScenarioError, load_scenario
@@ -353,7 +404,7 @@ def data_fetch(
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="eos-tui")  # also under `python -m eos_tui.cli`: the help and completion scripts name the command
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     except OSError as e:
