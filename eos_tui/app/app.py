@@ -100,6 +100,9 @@ class MainScreen(Screen):
 class EosApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "eos-tui"
+    # Ctrl-C quits as `q` does (Textual's own binding only says "press ctrl+q"): what every terminal
+    # user presses. It arrives as a key, not SIGINT: the terminal is in raw mode.
+    BINDINGS = [Binding("ctrl+c", "quit", "quit", show=False)]
 
     def __init__(
         self,
@@ -296,7 +299,9 @@ class EosApp(App[int]):
         self.exit(self.exit_code)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Screenshot" saves into a folder that may not exist; the app's own (`s`) saves
+        # into the run directory.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Screenshot")
         yield SystemCommand("Pause / resume the view", "Freeze the charts; the engine keeps training", self.action_toggle_pause)
         yield SystemCommand("Toggle log scale (loss)", "Loss chart: log or linear y axis", self.action_toggle_log)
         yield SystemCommand("Next arm", "Highlight the next arm", self.action_next_arm)
