@@ -38,7 +38,7 @@ from .rundir.reader import pid_alive, read_manifest
 # safe_path: every '' and '.' entry goes, while explicit directories (a PYTHONPATH that names a
 # source checkout) stay.
 ENGINE_CODE = (
-    "import sys\nsys.path[:] = [p for p in sys.path if p not in ('', '.')]\nfrom eos_tui.engine.runner import main\nsys.exit(main())\n"
+    "import sys\nsys.path[:] = [p for p in sys.path if p not in ('', '.')]\nfrom eos_tui.engine.boot import main\nsys.exit(main())\n"
 )
 
 EngineHandle = Union[int, subprocess.Popen]

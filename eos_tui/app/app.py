@@ -37,10 +37,12 @@ from ..launch import engine_alive, stop_engine
 from ..rundir.reader import read_manifest
 from .follow import RunFollower
 from .model import RunModel, printable
+from .progress import phase_tick
 from .screens.help import HelpScreen
 from .state import AppState
 from .view import View
 from .widgets import EigendirectionPanel, EventsPanel, LossPanel, ReparamPanel, RunHeader, SharpnessPanel
+from .widgets.empty import show_empty
 from .widgets.panel import Panel
 
 SHORT_HEIGHT = 34  # below this many rows, the learning-rate chart is dropped
@@ -194,6 +196,7 @@ class EosApp(App[int]):
         end = self.follower.end.reason if self.follower.end is not None else None
         if self.follower.error != self.state.read_error or end != self.state.engine_end:
             self.state = replace(self.state, read_error=self.follower.error, engine_end=end)
+        self.model.set_engine_status(self.follower.engine_status())
         if manifest is not None:
             before, status = self.model.version, self.model.status
             self.model.set_manifest(*manifest)
@@ -210,7 +213,7 @@ class EosApp(App[int]):
     def redraw(self, force: bool = False) -> None:
         """Bring the screen up to date, if the data or the view changed since the last frame; with
         `force`, all of it, paused or not (after a resize, for the text that fits its width)."""
-        key = (self.model.version, self.view.version, self.state)
+        key = (self.model.version, self.view.version, self.state, phase_tick(self.model))
         if key == self._drawn and not force:
             return
         main = self.screen_stack[0] if self.screen_stack else None
@@ -219,10 +222,11 @@ class EosApp(App[int]):
         view_changed = self._drawn is None or key[1:] != self._drawn[1:]
         self._drawn = key
         self.frames += 1
-        main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_dir.name, state=self.state)
+        main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_dir.name, state=self.state, run_dir=self.run_dir)
         if not self.view.paused or view_changed or force:
             for panel in self.panels:
                 panel.show(self.model, self.view)
+                show_empty(panel, self.model)
 
     # -- keys --------------------------------------------------------------------------------------
 
