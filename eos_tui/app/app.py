@@ -35,6 +35,7 @@ from textual.widgets import Footer
 
 from ..launch import engine_alive, stop_engine
 from ..rundir.reader import read_manifest
+from .arm_choice import default_arm
 from .follow import RunFollower
 from .model import RunModel, printable
 from .progress import phase_tick
@@ -76,6 +77,7 @@ class MainScreen(Screen):
         Binding("tab,a", "app.next_arm", "arm", key_display="tab"),
         Binding("f", "app.toggle_follow", "follow"),
         Binding("s", "app.screenshot", "svg"),
+        Binding("v", "app.toggle_event_filter", "events", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -205,8 +207,8 @@ class EosApp(App[int]):
                 self.refresh_bindings()  # `d` is offered only while there is an engine to leave
         for batch in batches:
             changed |= self.model.apply(batch)
-        if self.view.arm is None and self.model.arms:
-            self.view.arm = next(iter(self.model.arms))
+        if not self.view.arm_chosen and (pick := default_arm(self.model)) != self.view.arm and pick is not None:
+            self.view.arm = pick  # until tab: the first arm to reach the edge (arm_choice.py)
             self.view.changed()
         return changed
 
@@ -252,6 +254,12 @@ class EosApp(App[int]):
             return
         i = names.index(self.view.arm) if self.view.arm in names else -1
         self.view.arm = names[(i + 1) % len(names)]
+        self.view.arm_chosen = True
+        self._view_changed()
+
+    def action_toggle_event_filter(self) -> None:
+        """`v`: the Events panel lists the highlighted arm's events only, or every arm's again."""
+        self.view.events_arm_only = not self.view.events_arm_only
         self._view_changed()
 
     def action_help(self) -> None:
@@ -309,6 +317,7 @@ class EosApp(App[int]):
         yield SystemCommand("Pause / resume the view", "Freeze the charts; the engine keeps training", self.action_toggle_pause)
         yield SystemCommand("Toggle log scale (loss)", "Loss chart: log or linear y axis", self.action_toggle_log)
         yield SystemCommand("Next arm", "Highlight the next arm", self.action_next_arm)
+        yield SystemCommand("Events: this arm / all", "Only the highlighted arm's events, or all (v)", self.action_toggle_event_filter)
         yield SystemCommand("Follow / fit", "Charts: latest steps, or the whole run", self.action_toggle_follow)
         yield SystemCommand("Save SVG screenshot", "Into the run directory", self.action_screenshot)
         yield SystemCommand("Explain the panels", "What sharpness, 2/η, the flip, catapults mean", self.action_help)

@@ -11,6 +11,8 @@ class View:
     follow: bool = False  # charts show the latest steps (one per dot column) rather than all
     loss_log_y: bool = True
     paused: bool = False  # the view stops updating; the engine keeps training
+    arm_chosen: bool = False  # the person picked the arm (tab): no longer the first to reach the edge
+    events_arm_only: bool = False  # `v`: the Events panel lists the highlighted arm's events only
     version: int = 0  # grows on every change, so panels know to redraw
 
     def changed(self) -> None:

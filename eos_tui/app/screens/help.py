@@ -18,14 +18,15 @@ then hovers there while the loss keeps falling, unevenly: the **edge of stabilit
 
 | key | does |
 |---|---|
-| `q` | quit (a run started here is stopped cleanly: "interrupted") |
+| `q` `ctrl+c` | quit (a run started here is stopped cleanly: "interrupted") |
 | `d` | detach: quit, leave the engine training; `eos-tui watch RUN_DIR` to come back |
 | `space` | pause / resume the view (the engine keeps training) |
 | `?` `F1` | this help |
 | `l` | loss chart: log / linear scale |
-| `tab` `a` | highlight the next arm |
+| `tab` `a` | highlight the next arm (until then, the first arm to reach the edge is) |
 | `f` | charts: follow the latest steps / fit the whole run |
 | `s` | save an SVG screenshot into the run directory |
+| `v` | events: the highlighted arm's only / every arm's (↑ ↓ PgUp PgDn or the wheel scroll them) |
 | `ctrl+p` | command palette |
 """
 
