@@ -79,6 +79,32 @@ def start_engine(run_dir: str | os.PathLike[str], *, python: str = sys.executabl
     return proc
 
 
+# SIGTERM or SIGHUP (the terminal closed) between starting an engine the app will own and the
+# app's own handlers (Textual's start-up takes a second): the default action would end this process
+# at once and leave the engine training with nobody to stop it. `start_owned_engine` records such a
+# signal instead; the app acts on it as soon as it is up (EosApp.on_mount), as on one that comes later.
+_pending_close: int | None = None
+
+
+def _hold_close(signum: int, frame: object) -> None:
+    global _pending_close
+    if _pending_close is None:
+        _pending_close = signum
+
+
+def pending_close_signal() -> int | None:
+    """The SIGTERM or SIGHUP that came before the app could close on it, if any."""
+    return _pending_close
+
+
+def start_owned_engine(run_dir: str | os.PathLike[str], *, python: str = sys.executable) -> subprocess.Popen:
+    """`start_engine` for an engine the app will own (`run` without --detach): from now on SIGTERM
+    and SIGHUP are held for the app (`pending_close_signal`), which stops the engine on them."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _hold_close)
+    return start_engine(run_dir, python=python)
+
+
 def _record_engine_pid(run_dir: Path, pid: int) -> None:
     """Write the engine's pid into a manifest that still names another process, under the lock the
     engine's own manifest writes take: a manifest the engine already wrote is left as it is."""

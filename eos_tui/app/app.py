@@ -33,7 +33,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ..launch import engine_alive, stop_engine
+from ..launch import engine_alive, pending_close_signal, stop_engine
 from ..rundir.reader import read_manifest
 from .arm_choice import default_arm
 from .follow import RunFollower
@@ -153,6 +153,8 @@ class EosApp(App[int]):
             loop = asyncio.get_running_loop()
             for sig in CLOSE_SIGNALS:
                 loop.add_signal_handler(sig, self.close_by_signal, sig)
+            if self.engine is not None and (held := pending_close_signal()) is not None:
+                self.close_by_signal(held)  # it came while the app started (launch.start_owned_engine)
 
     def on_unmount(self) -> None:
         self.follower.stop()
