@@ -4,6 +4,7 @@ it trains (status.json: importing torch, building an arm, measuring λ0), how lo
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 import time
 from pathlib import Path
@@ -23,13 +24,24 @@ def engine_phase(model: RunModel) -> tuple[str, float | None] | None:
     if model.status not in _BEFORE_OR_RUNNING:
         return None
     st = model.engine_status
-    if st is None:
-        return ("starting the engine", None) if model.status == "starting" else None
+    if st is None:  # the engine's interpreter is starting (or an engine from before status.json)
+        if model.status == "starting" or (model.status == RUNNING and model.steps_total_done == 0):
+            return "starting the engine", _started(model)
+        return None
     if st.get("phase") in (PHASE_TRAINING, PHASE_ENDED):
         return None
     since = st.get("since")
     since = float(since) if isinstance(since, (int, float)) and not isinstance(since, bool) and math.isfinite(since) else None
     return printable(st.get("message") or st.get("phase") or "starting"), since
+
+
+def _started(model: RunModel) -> float | None:
+    """The manifest's start time, Unix time (None where there is none to read)."""
+    started = (model.manifest or {}).get("started")
+    try:
+        return _dt.datetime.fromisoformat(started).timestamp() if isinstance(started, str) else None
+    except ValueError:
+        return None
 
 
 def phase_text(model: RunModel, clock: Callable[[], float] = time.time) -> str | None:

@@ -70,6 +70,16 @@ def test_phase_text_counts_the_seconds():
     assert phase_text(model, clock=lambda: 103.2) is None  # an ended run: no phase
 
 
+def test_before_status_json_the_engine_is_starting():
+    """The launcher wrote the manifest; the engine's interpreter has not yet written status.json."""
+    model = RunModel()
+    model.set_manifest({"status": "running", "started": "2026-11-30T05:00:00+00:00"}, "running")
+    since = 1796014800.0  # 05:00:00 UTC that day
+    assert phase_text(model, clock=lambda: since + 2.2) == "starting the engine… 2s"
+    model.apply_records(synthetic.records_range(["gd"], 0, 1))
+    assert phase_text(model) is None  # an engine that writes no status.json, training: nothing to say
+
+
 def test_eta_is_the_steps_left_over_the_rate():
     now = [0.0]
     model = RunModel(clock=lambda: now[0])
