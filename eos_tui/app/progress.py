@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..rundir.format import ENGINE_LOG, FAILED, PHASE_ENDED, PHASE_TRAINING, RUNNING
+from .ending import FINALIZED_BY_APP
 from .model import RunModel, printable
 
 # Run statuses under which the engine's phase is worth saying: "starting" is the app's own engine
@@ -97,9 +98,29 @@ def failure(model: RunModel, run_dir: Path | None) -> tuple[str, str] | None:
         return None
     manifest = model.manifest or {}
     error = printable(manifest.get("error") or "no reason recorded")
+    log = Path(run_dir) / ENGINE_LOG if run_dir is not None else None
     where = ""
-    if run_dir is not None and (Path(run_dir) / ENGINE_LOG).is_file():
-        where = f"full log: {printable(Path(run_dir) / ENGINE_LOG)}"
+    if log is not None and log.is_file():
+        where = f"full log: {printable(log)}"
+        if manifest.get("finalized_by") == FINALIZED_BY_APP:
+            # The engine died without a word in the manifest (the app wrote how it exited): its
+            # last words are in the log (an ImportError, a CUDA error from native code).
+            last = last_line(log)
+            if last:
+                error = f"{last} ({error})"
     elif manifest.get("traceback"):
         where = "traceback in manifest.json"
     return error, where
+
+
+def last_line(path: Path, max_bytes: int = 4096) -> str | None:
+    """The last non-empty line of a file, read from its end only (control characters made visible)."""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(max(0, size - max_bytes))
+            tail = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    return printable(lines[-1]) if lines else None

@@ -121,3 +121,16 @@ async def test_a_failed_run_shows_the_engines_error_and_where_the_log_is(tmp_pat
         assert len(lines[i]) <= 78
         assert lines[i + 1].endswith("/failed-run/engine.log") and len(lines[i + 1]) <= 78  # the path, cut from the left
         assert lines[i + 1].startswith(("full log: ", "…"))
+
+
+async def test_an_engine_that_died_without_a_word_shows_its_last_log_line(tmp_path):
+    """The app wrote the end ("engine exited with code 1"): the engine's own last words are in engine.log."""
+    run = synthetic.make_run(tmp_path / "died", steps=400, done=10, status="failed")
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest.update(error="engine exited with code 1", finalized_by="app")
+    synthetic.write_manifest(run, manifest)
+    (run / "engine.log").write_text("Traceback (most recent call last):\n  ...\nModuleNotFoundError: No module named 'torch'\n\n")
+    app = EosApp(run)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: app.model.status == "failed" and app.model.arms["gd"].status == "failed")
+        assert "✗ ModuleNotFoundError: No module named 'torch' (engine exited with code 1)" in header_text(app)

@@ -21,8 +21,12 @@ WAITING_FOR = {
 
 
 def chart_has_data(chart: Chart) -> bool:
-    """Whether any series of the chart has a finite value to draw."""
-    return any(len(s.ys) and bool(np.isfinite(np.asarray(s.ys, dtype=float)).any()) for s in getattr(chart, "_series", ()))
+    """Whether any series of the chart has a finite value to draw (True where the chart does not
+    say what it holds: better axes than a message over data)."""
+    series = getattr(chart, "_series", None)
+    if series is None:
+        return True
+    return any(len(s.ys) and bool(np.isfinite(np.asarray(s.ys, dtype=float)).any()) for s in series)
 
 
 def empty_message(panel: Panel, model: RunModel) -> str | None:
