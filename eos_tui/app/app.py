@@ -223,7 +223,7 @@ class EosApp(App[int]):
         main = self.screen_stack[0] if self.screen_stack else None
         if main is None or not main.is_mounted:
             return
-        view_changed = self._drawn is None or key[1:] != self._drawn[1:]
+        view_changed = self._drawn is None or key[1:3] != self._drawn[1:3]
         self._drawn = key
         self.frames += 1
         main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_dir.name, state=self.state, run_dir=self.run_dir)
