@@ -55,7 +55,7 @@ async def test_v_filters_the_events_to_the_highlighted_arm(tmp_path):
         text = events_text(app)
         assert "sgd" not in text and "EoS onset" in text
         gd_events = sum(e.arm == "gd" for e in app.model.events)
-        assert app.query_one("EventsPanel").border_subtitle == f"gd · {gd_events} of {len(app.model.events)} · v all"
+        assert app.query_one("EventsPanel").border_subtitle == f"gd: {gd_events} of {len(app.model.events)}"
         await pilot.press("tab")  # the filter follows the highlighted arm
         assert "η change" in events_text(app) and "EoS onset" not in events_text(app)
         await pilot.press("v")

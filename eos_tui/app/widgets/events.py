@@ -77,6 +77,6 @@ the highlighted arm's events, or all again.
             )
         self.query_one("#events-list", Text).set("\n".join(lines) or empty_text(model, view, arm_only))
         if arm_only:
-            self.set_subtitle(f"{escape(view.arm or '')} · {len(events)} of {len(model.events)} · v all")
+            self.set_subtitle(f"{escape(view.arm or '')}: {len(events)} of {len(model.events)}")  # v: all again
         else:
             self.set_subtitle(str(len(model.events)) if model.events else "")
