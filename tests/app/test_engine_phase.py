@@ -134,3 +134,14 @@ async def test_an_engine_that_died_without_a_word_shows_its_last_log_line(tmp_pa
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_for(pilot, lambda: app.model.status == "failed" and app.model.arms["gd"].status == "failed")
         assert "✗ ModuleNotFoundError: No module named 'torch' (engine exited with code 1)" in header_text(app)
+
+
+async def test_a_hostile_status_json_is_shown_as_text(tmp_path):
+    """status.json comes from outside like any run file: control characters visible, markup inert."""
+    run = synthetic.make_run(tmp_path / "hostile", steps=400, done=0, status="running", pid=None)
+    (run / "status.json").write_text(json.dumps({"phase": "building", "message": "[b]x[/b] \x1b]2;PWNED\x07", "since": "soon"}))
+    app = EosApp(run, poll_interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.model.engine_status is not None)
+        assert "[b]x[/b] \\x1b]2;PWNED\\x07…" in header_text(app)
+        assert "[b]x[/b] \\x1b]2;PWNED\\x07…" in panel_message(app, "LossPanel")
