@@ -180,9 +180,9 @@ def run(
         run_dir = prepare_run(sc, out=out)
     except (FileExistsError, OSError, ValueError) as e:
         raise _err(str(e)) from None
-    from .launch import start_engine
+    from .launch import start_engine, start_owned_engine
 
-    engine = start_engine(run_dir)
+    engine = start_engine(run_dir) if detach else start_owned_engine(run_dir)
     if detach:
         typer.echo(f"{run_dir}")
         typer.echo(f"engine running in the background (pid {engine.pid}); watch it with:", err=True)

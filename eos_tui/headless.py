@@ -415,7 +415,7 @@ def _remove_refused(run_dir: Path, *, made: bool) -> None:
     if made:
         shutil.rmtree(run_dir, ignore_errors=True)
         return
-    for name in (rf.SCENARIO_FILE, rf.MANIFEST_FILE, rf.METRICS_FILE, rf.ENGINE_LOG):
+    for name in (rf.SCENARIO_FILE, rf.MANIFEST_FILE, rf.METRICS_FILE, rf.ENGINE_LOG, rf.STATUS_FILE):
         (run_dir / name).unlink(missing_ok=True)
 
 

@@ -67,7 +67,7 @@ def test_final_manifest_is_written_after_the_metrics_are_flushed(tmp_path, monke
     original = rf.write_json_atomic
 
     def spy(path, data):
-        if data.get("status") != rf.RUNNING:  # the final manifest: every end record must be on disk
+        if path.name == rf.MANIFEST_FILE and data.get("status") != rf.RUNNING:  # the final manifest: every end record must be on disk
             lines = (tmp_path / rf.METRICS_FILE).read_text().splitlines()
             seen.append(sum(json.loads(line)["type"] == "end" for line in lines))
         original(path, data)
@@ -464,7 +464,7 @@ def test_a_finished_run_leaves_no_reserve(tmp_path):
     from eos_tui.engine.runner import run_scenario
 
     run_scenario(small(steps=3), tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [rf.MANIFEST_FILE, rf.METRICS_FILE]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [rf.MANIFEST_FILE, rf.METRICS_FILE, rf.STATUS_FILE]
 
 
 def test_a_write_failure_in_the_flusher_thread_is_quiet_and_reported(tmp_path, capfd):

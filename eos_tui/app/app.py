@@ -33,17 +33,20 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ..launch import engine_alive, stop_engine
+from ..launch import engine_alive, pending_close_signal, stop_engine
 from ..rundir.reader import read_manifest
+from .arm_choice import default_arm
 from .compare import MultiRunFollower
 from .follow import RunFollower
 from .history import HistoryScreen, chart_dots, resolve, toggle_follow
 from .model import RunModel, printable
+from .progress import phase_tick
 from .screens.help import HelpScreen
 from .state import AppState
 from .view import View
 from .widgets import EigendirectionPanel, EventsPanel, LossPanel, ReparamPanel, RunHeader, SharpnessPanel
 from .widgets.chart import Chart
+from .widgets.empty import show_empty
 from .widgets.panel import Panel
 from .widgets.readout import CursorReadout
 
@@ -78,6 +81,7 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
         Binding("tab,a", "app.next_arm", "arm", key_display="tab"),
         Binding("f", "app.toggle_follow", "follow"),
         Binding("s", "app.screenshot", "svg"),
+        Binding("v", "app.toggle_event_filter", "events", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -105,6 +109,9 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
 class EosApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "eos-tui"
+    # Ctrl-C quits as `q` does (Textual's own binding only says "press ctrl+q"): what every terminal
+    # user presses. It arrives as a key, not SIGINT: the terminal is in raw mode.
+    BINDINGS = [Binding("ctrl+c", "quit", "quit", show=False)]
 
     def __init__(
         self,
@@ -156,6 +163,8 @@ class EosApp(App[int]):
             loop = asyncio.get_running_loop()
             for sig in CLOSE_SIGNALS:
                 loop.add_signal_handler(sig, self.close_by_signal, sig)
+            if self.engine is not None and (held := pending_close_signal()) is not None:
+                self.close_by_signal(held)  # it came while the app started (launch.start_owned_engine)
 
     def on_unmount(self) -> None:
         self.follower.stop()
@@ -201,6 +210,7 @@ class EosApp(App[int]):
         end = self.follower.end.reason if self.follower.end is not None else None
         if self.follower.error != self.state.read_error or end != self.state.engine_end:
             self.state = replace(self.state, read_error=self.follower.error, engine_end=end)
+        self.model.set_engine_status(self.follower.engine_status())
         if manifest is not None:
             before, status = self.model.version, self.model.status
             self.model.set_manifest(*manifest)
@@ -209,28 +219,29 @@ class EosApp(App[int]):
                 self.refresh_bindings()  # `d` is offered only while there is an engine to leave
         for batch in batches:
             changed |= self.model.apply(batch)
-        if self.view.arm is None and self.model.arms:
-            self.view.arm = next(iter(self.model.arms))
+        if not self.view.arm_chosen and (pick := default_arm(self.model)) != self.view.arm and pick is not None:
+            self.view.arm = pick  # until tab: the first arm to reach the edge (arm_choice.py)
             self.view.changed()
         return changed
 
     def redraw(self, force: bool = False) -> None:
         """Bring the screen up to date, if the data or the view changed since the last frame; with
         `force`, all of it, paused or not (after a resize, for the text that fits its width)."""
-        key = (self.model.version, self.view.version, self.state)
+        key = (self.model.version, self.view.version, self.state, phase_tick(self.model))
         if key == self._drawn and not force:
             return
         main = self.screen_stack[0] if self.screen_stack else None
         if main is None or not main.is_mounted:
             return
-        view_changed = self._drawn is None or key[1:] != self._drawn[1:]
+        view_changed = self._drawn is None or key[1:3] != self._drawn[1:3]
         self._drawn = key
         self.frames += 1
-        main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_name, state=self.state)
+        main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_name, state=self.state, run_dir=self.run_dir)
         if not self.view.paused or view_changed or force:
             resolve(self.model, self.view, chart_dots(main.query_one("#sharpness-chart", Chart)))  # the shared x window
             for panel in self.panels:
                 panel.show(self.model, self.view)
+                show_empty(panel, self.model)
 
     # -- keys --------------------------------------------------------------------------------------
 
@@ -260,6 +271,12 @@ class EosApp(App[int]):
             return
         i = names.index(self.view.arm) if self.view.arm in names else -1
         self.view.arm = names[(i + 1) % len(names)]
+        self.view.arm_chosen = True
+        self._view_changed()
+
+    def action_toggle_event_filter(self) -> None:
+        """`v`: the Events panel lists the highlighted arm's events only, or every arm's again."""
+        self.view.events_arm_only = not self.view.events_arm_only
         self._view_changed()
 
     def action_help(self) -> None:
@@ -311,10 +328,13 @@ class EosApp(App[int]):
         self.exit(self.exit_code)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Screenshot" saves into a folder that may not exist; the app's own (`s`) saves
+        # into the run directory.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Screenshot")
         yield SystemCommand("Pause / resume the view", "Freeze the charts; the engine keeps training", self.action_toggle_pause)
         yield SystemCommand("Toggle log scale (loss)", "Loss chart: log or linear y axis", self.action_toggle_log)
         yield SystemCommand("Next arm", "Highlight the next arm", self.action_next_arm)
+        yield SystemCommand("Events: this arm / all", "Only the highlighted arm's events, or all (v)", self.action_toggle_event_filter)
         yield SystemCommand("Follow / fit", "Charts: latest steps, or the whole run", self.action_toggle_follow)
         yield SystemCommand("Smooth the loss (EMA)", "The loss's exponential moving average over the raw trace", self.action_toggle_smooth)
         yield SystemCommand("Save SVG screenshot", "Into the run directory", self.action_screenshot)

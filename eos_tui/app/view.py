@@ -17,6 +17,8 @@ class View:
     x_range: tuple[float, float] | None = None  # the window as last drawn (derived: not a choice)
     loss_log_y: bool = True
     paused: bool = False  # the view stops updating; the engine keeps training
+    arm_chosen: bool = False  # the person picked the arm (tab): no longer the first to reach the edge
+    events_arm_only: bool = False  # `v`: the Events panel lists the highlighted arm's events only
     version: int = 0  # grows on every change, so panels know to redraw
 
     @property

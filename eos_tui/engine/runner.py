@@ -207,13 +207,18 @@ def run_scenario(
         manifest["precision"] = precision.configure(devices.values())
         write_manifest()
         for spec in scenario.arms:
+            # status.json says what takes the time before the first step (rundir/format.py PHASES).
+            rf.write_status(run_dir, rf.PHASE_BUILDING, f"building arm {spec.name}", spec.name)
             arm = Arm(spec, devices[spec.name])
             arms.append(arm)
+            if spec.optimizer.lr_relative is not None:
+                rf.write_status(run_dir, rf.PHASE_LAMBDA0, f"measuring λ0 of arm {spec.name}", spec.name)
             emit(arm.begin())
         # Each unit is an Arm trained alone or an ArmBatch of compatible arms trained as one.
         units: list[Arm | ArmBatch] = [g[0] if len(g) == 1 else ArmBatch(g) for g in plan(arms)]
         manifest["batches"] = [[a.name for a in u.arms] for u in units if isinstance(u, ArmBatch)]
         write_manifest()
+        rf.write_status(run_dir, rf.PHASE_TRAINING, "training")
         last_manifest = time.monotonic()
         while not stop.event.is_set():
             running = [u for u in units if (u.running if isinstance(u, ArmBatch) else u.status is None)]
@@ -279,6 +284,7 @@ def run_scenario(
                     kept = any(rf.overwrite_in_place(run_dir / rf.MANIFEST_FILE, m) for m in (slim, bare))
                 how = "wrote it in place, without the summaries" if kept else "it still says what it said before"
                 print(f"eos-tui engine: cannot write the final manifest ({e}); {how}", file=sys.stderr)
+        rf.write_status(run_dir, rf.PHASE_ENDED, f"ended: {status}")
         reserve.unlink(missing_ok=True)
         interrupt.clear()
         if own_stop:

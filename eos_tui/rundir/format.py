@@ -7,6 +7,7 @@ the live app, `eos-tui watch`, `eos-tui runs`, and people's own scripts. It hold
     manifest.json    versions, device, seed, status, start/end times, per-arm summary
     metrics.jsonl    one JSON object per line, appended and flushed as training goes
     engine.log       the engine process's stdout/stderr when it runs in the background
+    status.json      what the engine is doing (importing torch, measuring λ0, training), phase by phase
 
 This module imports neither torch nor textual: readers on a laptop with no torch can use it.
 
@@ -34,6 +35,7 @@ SCENARIO_FILE = "scenario.toml"
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.jsonl"
 ENGINE_LOG = "engine.log"
+STATUS_FILE = "status.json"  # what the engine is doing now (EngineStatus), replaced at each phase
 # Disk space the engine holds while it runs (a file of random bytes, removed at the end), so that on
 # a full disk the final manifest can still be written: the engine deletes it, then writes.
 RESERVE_FILE = ".reserve"
@@ -173,6 +175,54 @@ class Manifest(_ManifestFields, total=False):
     precision: dict[str, Any]
     error: str  # a failed run: the exception, one line
     traceback: str
+
+
+# What the engine is doing, in status.json: one phase after the other, each written as it begins,
+# so that a viewer can say so from the first second (importing torch takes seconds, measuring λ0
+# for lr_relative as long again) rather than show empty charts.
+PHASE_IMPORTING = "importing"  # importing torch (written before the import, by engine/boot.py)
+PHASE_BUILDING = "building"  # an arm's data and model (and the device's settings, for the first)
+PHASE_LAMBDA0 = "measuring_lambda0"  # λ_max at θ0 of an arm whose η is lr_relative / λ0
+PHASE_TRAINING = "training"  # steps are being taken
+PHASE_ENDED = "ended"  # the run ended (the manifest says how)
+PHASES = (PHASE_IMPORTING, PHASE_BUILDING, PHASE_LAMBDA0, PHASE_TRAINING, PHASE_ENDED)
+
+
+class PhaseEntry(TypedDict):
+    phase: str  # one of PHASES
+    message: str  # the phase in words: "measuring λ0 of arm uv-catapult"
+    since: float  # when it began, Unix time (seconds)
+
+
+class _EngineStatusFields(PhaseEntry):
+    phases: list[PhaseEntry]  # every phase so far, the current one last: how long each took
+
+
+class EngineStatus(_EngineStatusFields, total=False):
+    arm: str  # the arm the current phase is about (building, measuring λ0)
+
+
+def write_status(run_dir: str | os.PathLike[str], phase: str, message: str, arm: str | None = None) -> bool:
+    """Replace RUN_DIR/status.json with `phase` (appended to the phases already there). Best effort:
+    False when it cannot be written (a full disk), which must never stop a run."""
+    path = Path(run_dir) / STATUS_FILE
+    entry: PhaseEntry = {"phase": phase, "message": message, "since": time.time()}
+    phases: list[Any] = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            old = json.load(fh)
+        if isinstance(old, dict) and isinstance(old.get("phases"), list):
+            phases = old["phases"][-50:]
+    except (OSError, ValueError):
+        pass
+    status: EngineStatus = {**entry, "phases": [*phases, entry]}
+    if arm is not None:
+        status["arm"] = arm
+    try:
+        write_json_atomic(path, status)
+    except OSError:
+        return False
+    return True
 
 
 # Statuses of an arm (in "end" records) and of a run (in the manifest).

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .format import END, MANIFEST_FILE, METRICS_FILE, RUNNING, SCENARIO_FILE, STEP, process_start_time
+from .format import END, MANIFEST_FILE, METRICS_FILE, RUNNING, SCENARIO_FILE, STATUS_FILE, STEP, process_start_time
 
 # Control characters (C0 but tab and newline, DEL, C1): text from a run directory reaches the
 # terminal (`watch`, `runs`), and an ESC or a C1 control there would be obeyed by the terminal
@@ -121,6 +121,20 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     control characters (see `safe_text`)."""
     try:
         with open(Path(run_dir) / MANIFEST_FILE, "rb") as fh:
+            raw = fh.read()
+        data = json.loads(raw)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return _sanitize(data) if _suspect(raw) else data
+
+
+def read_status(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """status.json (what the engine is doing: format.EngineStatus), or None if there is none (yet)
+    or it cannot be read. Its strings come without control characters."""
+    try:
+        with open(Path(run_dir) / STATUS_FILE, "rb") as fh:
             raw = fh.read()
         data = json.loads(raw)
     except (OSError, ValueError):

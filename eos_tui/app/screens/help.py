@@ -18,12 +18,12 @@ then hovers there while the loss keeps falling, unevenly: the **edge of stabilit
 
 | key | does |
 |---|---|
-| `q` | quit (a run started here is stopped cleanly: "interrupted") |
+| `q` `ctrl+c` | quit (a run started here is stopped cleanly: "interrupted") |
 | `d` | detach: quit, leave the engine training; `eos-tui watch RUN_DIR` to come back |
 | `space` | pause / resume the view (the engine keeps training) |
 | `?` `F1` | this help |
 | `l` | loss chart: log / linear scale |
-| `tab` `a` | highlight the next arm |
+| `tab` `a` | highlight the next arm (until then, the first arm to reach the edge is) |
 | `f` | charts: follow the latest steps (at the current zoom; hides the cursor) / pressed while following, the whole run |
 | `←` `→` | pan through the run: every chart shows the same steps |
 | `+` `=` `-` | zoom in / out, about the cursor (else the latest step); the mouse wheel, about the pointer |
@@ -31,6 +31,7 @@ then hovers there while the loss keeps falling, unevenly: the **edge of stabilit
 | `,` `.` | move the cursor step (or click a chart): each arm's loss, λ, 2/η, ⟨∇L,u⟩ there; `esc` hides it |
 | `e` | loss: its exponential moving average (τ ≈ 1–2% of the steps in view) over the faint raw trace |
 | `s` | save an SVG screenshot into the run directory |
+| `v` | events: the highlighted arm's only / every arm's (↑ ↓ PgUp PgDn or the wheel scroll them) |
 | `ctrl+p` | command palette |
 """
 

@@ -100,6 +100,7 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
             chart.cursor = view.cursor
         chart.set_data([Series(f"{arm.name}/proj", arm.step.values, proj, color, kind="stems")], hlines=[HLine(0.0, ZERO_LINE)])
         head, tail = [], []
+        ratio = None
         lam, thr = arm.sharpness, arm.threshold.last()
         if lam is not None and thr is not None and math.isfinite(lam) and math.isfinite(thr) and thr > 0:
             ratio = lam / thr  # λη/2, or λη/2(1+β) under momentum β: 1 at the threshold
@@ -114,7 +115,10 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
             fraction = flip_fraction(proj)
             if fraction is not None:
                 tail.append(
-                    f"[{PERIOD2}]period-2 {fraction:.0%}[/]" if fraction >= PERIOD2_THRESHOLD else f"[{MUTED}]flips {fraction:.0%}[/]"
+                    # the edge's oscillation only near the edge (flips.near_edge), as the engine's detector
+                    f"[{PERIOD2}]period-2 {fraction:.0%}[/]"
+                    if fraction >= PERIOD2_THRESHOLD and flips.near_edge(ratio)
+                    else f"[{MUTED}]flips {fraction:.0%}[/]"
                 )
             amp = amplitude(arm.disp.values)
             if amp is not None:
