@@ -105,6 +105,12 @@ class MultiRunFollower:
         errors = [f"{label}: {f.error}" for label, f in zip(self.labels, self.followers) if f.error is not None]
         return "; ".join(errors) if errors else None
 
+    def engine_status(self) -> dict[str, Any] | None:
+        """The phase to show: the first run whose engine has not reached training yet, else the first run's."""
+        statuses = [f.engine_status() for f in self.followers]
+        waiting = [s for s in statuses if s is not None and s.get("phase") not in ("training", "ended")]
+        return waiting[0] if waiting else statuses[0] if statuses else None
+
     def start(self) -> None:
         for f in self.followers:
             f.start()
