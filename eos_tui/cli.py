@@ -245,6 +245,17 @@ def validate(paths: List[str] = typer.Argument(..., help="Scenario files or buil
     raise typer.Exit(EXIT_USAGE if bad else EXIT_OK)
 
 
+@app.command()
+def resume(
+    run_dir: Path = typer.Argument(..., help="An interrupted run directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
+) -> None:
+    """Continue an interrupted run from each arm's last checkpoint (progress on stderr, as --headless)."""
+    from .resuming import run_resume
+
+    raise typer.Exit(run_resume(run_dir, as_json=as_json))
+
+
 data_app = typer.Typer(help='Data sets: fetch the ones scenarios read (data.kind = "cifar10").', no_args_is_help=True, add_completion=False)
 app.add_typer(data_app, name="data")
 

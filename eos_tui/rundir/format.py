@@ -38,6 +38,10 @@ ENGINE_LOG = "engine.log"
 # a full disk the final manifest can still be written: the engine deletes it, then writes.
 RESERVE_FILE = ".reserve"
 RESERVE_BYTES = 256 << 10
+# Checkpoints: checkpoints/ARM/STEP.safetensors (engine/checkpoint.py); the landscape command's result.
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_SUFFIX = ".safetensors"
+LANDSCAPE_FILE = "landscape.json"
 
 FORMAT_VERSION = 1
 
@@ -495,6 +499,14 @@ class MetricsWriter:
                     except OSError as e:
                         self.error = e
                         return
+
+    def flush(self) -> None:
+        """Push the lines written so far to the file now (before a checkpoint that counts them)."""
+        if self.error is not None:
+            raise self.error
+        with self._lock, self._failing():
+            if not self._fh.closed:
+                self._flush(time.monotonic())
 
     def close(self) -> None:
         """Flush what is left and close the file. Never raises for a failed write: check `error`."""
