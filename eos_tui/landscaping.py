@@ -220,9 +220,7 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
     return out
 
 
-def run_landscape(
-    run_dir: Path, *, arms: str | None, other: str | None, points: int, curve: bool, as_json: bool, probes: int = 100
-) -> int:
+def run_landscape(run_dir: Path, *, arms: str | None, other: str | None, points: int, curve: bool, as_json: bool, probes: int = 100) -> int:
     from rich.console import Console
 
     def fail(message: str) -> int:

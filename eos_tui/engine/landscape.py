@@ -166,7 +166,9 @@ def end_point(problem: Problem, name: str, theta: torch.Tensor, *, probes: int =
     }, u
 
 
-def slice_along(problem: Problem, theta: torch.Tensor, u: torch.Tensor, lam: float, *, lr: float | None, points: int = 41) -> dict[str, Any]:
+def slice_along(
+    problem: Problem, theta: torch.Tensor, u: torch.Tensor, lam: float, *, lr: float | None, points: int = 41
+) -> dict[str, Any]:
     """L(θ + s·u) for s in [−S, S], with the parabola L(θ) + ½λ s². S: where the parabola has risen by
     max(L(θ), 0.1)·4 (a window scaled to the valley that λ describes), at least twice the step η‖∇L‖."""
     loss0 = _loss(problem, theta)
