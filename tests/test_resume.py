@@ -202,3 +202,34 @@ def test_cli_resumes(tmp_path, reference):
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["arms"][1]["status"] == "completed"
     assert by_arm(read_records(run_dir)) == ref
+
+
+def test_a_stop_inside_a_step_resumes_that_arm_from_its_last_checkpoint(tmp_path, reference, monkeypatch):
+    """Ctrl-C inside an eigen-solve cuts a step short: Adam has already updated its state for that
+    step, so the arm's state is half a step on. No checkpoint is written for it at the stop; it
+    resumes from its last periodic one (the other arms from where they stood), and the run still
+    ends as the reference."""
+    from eos_tui.engine import interrupt
+    from eos_tui.engine.arm import Arm
+
+    _, ref = reference
+    run_dir = prepare_run(scenario(), out=tmp_path / "run")
+    stop = StopRequest()
+    original = Arm.measure
+
+    def measure(self, theta, step, *args, **kwargs):
+        if self.name == "adam" and step == 12:
+            stop.request()
+            interrupt.check()  # raises Interrupted, as the solve's next HVP would
+        return original(self, theta, step, *args, **kwargs)
+
+    monkeypatch.setattr(Arm, "measure", measure)
+    status, _ = run_scenario(scenario(), run_dir, stop=stop)
+    monkeypatch.setattr(Arm, "measure", original)
+    assert status == "interrupted"
+    assert ck.list_steps(run_dir, "adam") == [7]  # nothing at 12: that state was half a step on
+    sc, res = prepare(run_dir)
+    assert res.resumed_from["adam"] == 7 and res.resumed_from["sgd"] in (12, 13)
+    res.rewrite_metrics()
+    assert run_scenario(sc, run_dir, resume=res)[0] == "completed"
+    assert by_arm(read_records(run_dir)) == ref
