@@ -91,6 +91,9 @@ def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, c
             f"arms {label[0]!r} ({sa.model.kind}, {ta.numel()} parameters) and {label[1]!r} ({sb.model.kind}, {tb.numel()} parameters) "
             "have different shapes: a path between them means nothing"
         )
+    for name, th in ((label[0], ta), (label[1], tb)):
+        if not bool(torch.isfinite(th).all()):
+            raise LandscapeError(f"arm {name!r} diverged: its end point is not finite, so there is no landscape around it")
     if ta.dtype != tb.dtype:
         tb = tb.to(ta.dtype)
     try:

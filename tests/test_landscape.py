@@ -176,6 +176,19 @@ def test_other_run_and_clear_refusals(trained, tmp_path):
         assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     r = cli("landscape", tmp_path)
     assert r.exit_code == 2 and "not a run directory" in r.stderr
+    # a diverged end point (θ not finite)
+    import shutil
+
+    from eos_tui.engine import checkpoint as ck
+
+    bad = tmp_path / "bad"
+    shutil.copytree(run_dir, bad)
+    path = ck.path_for(bad, "b", ck.list_steps(bad, "b")[-1])
+    tensors, meta = ck.load(path)
+    tensors["theta"] = torch.full_like(tensors["theta"], float("nan"))
+    ck.save(path, tensors, meta)
+    r = cli("landscape", bad)
+    assert r.exit_code == 2 and "arm 'b' diverged" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
