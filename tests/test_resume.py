@@ -204,32 +204,37 @@ def test_cli_resumes(tmp_path, reference):
     assert by_arm(read_records(run_dir)) == ref
 
 
-def test_a_stop_inside_a_step_resumes_that_arm_from_its_last_checkpoint(tmp_path, reference, monkeypatch):
+def test_a_stop_inside_a_step_is_undone_and_that_arm_resumes_where_the_step_began(tmp_path, reference, monkeypatch):
     """Ctrl-C inside an eigen-solve cuts a step short: Adam has already updated its state for that
-    step, so the arm's state is half a step on. No checkpoint is written for it at the stop; it
-    resumes from its last periodic one (the other arms from where they stood), and the run still
-    ends as the reference."""
+    step, SGD drawn its batch, the solve drawn its start. The runner undoes what the step changed
+    (engine/checkpoint.StepStart) before checkpointing the arm, which then resumes at that very
+    step, and the run still ends as the reference. The same in a vmapped batch's solve."""
     from eos_tui.engine import interrupt
     from eos_tui.engine.arm import Arm
+    from eos_tui.engine.batched import ArmBatch
 
     _, ref = reference
-    run_dir = prepare_run(scenario(), out=tmp_path / "run")
-    stop = StopRequest()
-    original = Arm.measure
+    for who, step, target in (("adam", 12, (Arm, "measure")), ("sgd", 8, (Arm, "measure")), ("gd-a", 16, (ArmBatch, "_solve"))):
+        run_dir = prepare_run(scenario(), out=tmp_path / who)
+        stop = StopRequest()
+        cls, attr = target
+        original = getattr(cls, attr)
 
-    def measure(self, theta, step, *args, **kwargs):
-        if self.name == "adam" and step == 12:
-            stop.request()
-            interrupt.check()  # raises Interrupted, as the solve's next HVP would
-        return original(self, theta, step, *args, **kwargs)
+        def cut(self, *args, _who=who, _step=step, _original=original, **kwargs):
+            arms = getattr(self, "arms", [self])
+            if any(a.name == _who and a.t == _step for a in arms):
+                _original(self, *args, **kwargs)  # draws and solves as the step does, then the stop
+                stop.request()
+                interrupt.check()  # raises Interrupted, as the solve's next HVP would
+            return _original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Arm, "measure", measure)
-    status, _ = run_scenario(scenario(), run_dir, stop=stop)
-    monkeypatch.setattr(Arm, "measure", original)
-    assert status == "interrupted"
-    assert ck.list_steps(run_dir, "adam") == [7]  # nothing at 12: that state was half a step on
-    sc, res = prepare(run_dir)
-    assert res.resumed_from["adam"] == 7 and res.resumed_from["sgd"] in (12, 13)
-    res.rewrite_metrics()
-    assert run_scenario(sc, run_dir, resume=res)[0] == "completed"
-    assert by_arm(read_records(run_dir)) == ref
+        monkeypatch.setattr(cls, attr, cut)
+        status, _ = run_scenario(scenario(), run_dir, stop=stop)
+        monkeypatch.setattr(cls, attr, original)
+        assert status == "interrupted"
+        assert step in ck.list_steps(run_dir, who)
+        sc, res = prepare(run_dir)
+        assert res.resumed_from[who] == step
+        res.rewrite_metrics()
+        assert run_scenario(sc, run_dir, resume=res)[0] == "completed"
+        assert by_arm(read_records(run_dir)) == ref, who

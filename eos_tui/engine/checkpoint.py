@@ -289,6 +289,68 @@ def unit_states(unit, before: list[Any] | None = None) -> list[tuple[Any, Any]]:
     return out + [(a, a.rule_state) for a in before or [] if a not in arms]
 
 
+class StepStart:
+    """What a step can change before its last possible stop point (every eigen-solve checks for a
+    stop request between HVPs), kept at the start of the step so that a step cut short by a stop
+    can be undone and the arm checkpointed where it stood. Cheap: references to tensors the step
+    replaces (never mutates), a few numbers, and the state of a generator only on steps that
+    draw from it (SGD's batch, an eigen-solve's random start)."""
+
+    __slots__ = ("unit", "arms")
+
+    def __init__(self, unit) -> None:
+        self.unit = unit
+        self.arms = [self._take(a) for a in members(unit)]
+
+    @staticmethod
+    def _take(arm) -> tuple:
+        t, m = arm.t, arm.spec.measure
+        solves = arm.measures_at(t) or bool(m.reparam_every and t % m.reparam_every == 0) or arm.spec.optimizer.kind == "flow"
+        tr = arm.tracker
+        tracker = None
+        if tr is not None:
+            tracker = (
+                tr.generator.get_state(),
+                dict(tr._next_by_phase),
+                dict(tr._since),
+                dict(tr._last_by_phase),
+                tr._vectors,
+                tr.updates,
+                tr.total_hvps,
+                tr.refreshes,
+            )
+        return (
+            arm,
+            arm.eig_gen.get_state() if solves else None,
+            arm.sgd_gen.get_state() if arm.spec.optimizer.kind == "sgd" else None,
+            arm.rule_state,
+            arm.vectors,
+            arm.raw_vector,
+            arm.sharpness,
+            arm.hvps_total,
+            dict(vars(arm.onset)),
+            arm.reparam._warned,
+            set(arm.reparam._failed_alphas),
+            tracker,
+        )
+
+    def undo(self) -> None:
+        """Put every arm of the unit back where the step found it."""
+        for arm, eig, sgd, rule, vectors, raw, sharp, hvps, onset, warned, failed, tracker in self.arms:
+            if eig is not None:
+                arm.eig_gen.set_state(eig)
+            if sgd is not None:
+                arm.sgd_gen.set_state(sgd)
+            arm.rule_state, arm.vectors, arm.raw_vector, arm.sharpness, arm.hvps_total = rule, vectors, raw, sharp, hvps
+            vars(arm.onset).update(onset)
+            arm.reparam._warned, arm.reparam._failed_alphas = warned, failed
+            if tracker is not None:
+                tr = arm.tracker
+                tr.generator.set_state(tracker[0])
+                tr._next_by_phase, tr._since, tr._last_by_phase = tracker[1], tracker[2], tracker[3]
+                tr._vectors, tr.updates, tr.total_hvps, tr.refreshes = tracker[4:]
+
+
 class Checkpointer:
     """What the runner calls: counts each arm's records (`seen`), writes the periodic and final
     checkpoints after a step (`after_step`) and those of the arms still running when the run stops
@@ -327,12 +389,15 @@ class Checkpointer:
             if arm.status is not None or (every and arm.t % every == 0):
                 self.save_arm(arm, state)
 
-    def at_stop(self, units: list[Any], cut: Any = None) -> None:
-        """Checkpoint every arm still running, except those of `cut` (the unit whose step a stop
-        request cut short: its state is half a step on, so it resumes from its last checkpoint)."""
+    def before_step(self, unit) -> StepStart:
+        return StepStart(unit)
+
+    def at_stop(self, units: list[Any], cut: StepStart | None = None) -> None:
+        """Checkpoint every arm still running. `cut`: the start of the step a stop request cut short
+        (inside an eigen-solve), undone first, so that its arms too are saved where they stood."""
         for unit in units:
-            if unit is cut:
-                continue
+            if cut is not None and unit is cut.unit:
+                cut.undo()
             for arm, state in unit_states(unit):
                 if arm.status is None:
                     try:

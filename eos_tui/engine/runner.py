@@ -181,7 +181,7 @@ def run_scenario(
     arms: list[Arm] = []
     ckpt = Checkpointer(run_dir, writer.flush, counts=resume.counts if resume is not None else None)
     units: list[Arm | ArmBatch] = []
-    current = None  # the unit being stepped: a stop inside its step leaves it half a step on
+    current = None  # the start of the step under way: a stop inside it is undone before the checkpoint
     status = rf.FAILED
     ending = False  # in the clean-up: a broken metrics file no longer stops anything
 
@@ -239,7 +239,7 @@ def run_scenario(
                 break
             for unit in running:
                 ended = sum(a.status is not None for a in arms)
-                before, current = members(unit), unit
+                before, current = members(unit), ckpt.before_step(unit)
                 emit(unit.step())
                 current = None
                 ckpt.after_step(unit, before)
