@@ -17,6 +17,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def run_resume(run_dir: Path, *, as_json: bool = False) -> int:
     from rich.console import Console
 
+    from .engine.errors import ScenarioRefused
     from .engine.resume import ResumeError, describe, prepare
     from .engine.runner import StopRequest, run_scenario
     from .headless import ArmProgress, _SafeStream, plain_thresholds, summary_table
@@ -39,6 +40,9 @@ def run_resume(run_dir: Path, *, as_json: bool = False) -> int:
         progress = ArmProgress(scenario, err)
         with progress.progress:
             status, manifest = run_scenario(scenario, run_dir, on_records=progress, stop=stop, resume=res)
+    except ScenarioRefused as e:  # found once the model is built (data gone, …): one line, as `run` says it
+        say(f"eos-tui: {e}")
+        return EXIT_USAGE
     except OSError as e:
         say(f"eos-tui: cannot resume {run_dir}: {e.strerror or e}")
         return EXIT_FAILED

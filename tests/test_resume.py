@@ -238,3 +238,21 @@ def test_a_stop_inside_a_step_is_undone_and_that_arm_resumes_where_the_step_bega
         res.rewrite_metrics()
         assert run_scenario(sc, run_dir, resume=res)[0] == "completed"
         assert by_arm(read_records(run_dir)) == ref, who
+
+
+def test_resume_whose_data_is_gone_is_refused_in_one_line(tmp_path):
+    import numpy as np
+
+    data = tmp_path / "d.npz"
+    np.savez(data, X=np.random.default_rng(0).normal(size=(16, 3)), y=np.arange(16) % 2)
+    text = SCENARIO.split("[[arm]]")[0].replace(
+        '[data]\nkind = "random-labels"\nn = 32\ndim = 5\nclasses = 3', f'[data]\nkind = "npz"\npath = "{data}"'
+    )
+    sc = load_scenario_text(text, source="<test>")
+    run_dir = prepare_run(sc, out=tmp_path / "run")
+    stop, on_records = interrupt_at(3, sc.arms[0].name)
+    assert run_scenario(sc, run_dir, on_records=on_records, stop=stop)[0] == "interrupted"
+    data.unlink()
+    r = cli("resume", str(run_dir))
+    assert r.exit_code == 2, r.output
+    assert "d.npz" in r.stderr and "Traceback" not in r.output
