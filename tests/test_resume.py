@@ -127,8 +127,12 @@ def test_resume_after_a_crash_drops_the_records_past_the_last_checkpoint(tmp_pat
     with pytest.raises(Crash):
         run_scenario(scenario(), run_dir, on_records=on_records)
     assert read_manifest(run_dir)["status"] == "failed"
+    # a damaged latest checkpoint (written as the machine went down) is passed over for an earlier one
+    damaged = ck.path_for(run_dir, "sgd", ck.list_steps(run_dir, "sgd")[-1])
+    damaged.write_bytes(damaged.read_bytes()[:100])
     sc, res = prepare(run_dir)
     assert res.resumed_from["gd-a"] == res.resumed_from["gd-b"] == 14  # the batch's last periodic checkpoint
+    assert res.resumed_from["sgd"] == 7 and "not a readable checkpoint" in res.skipped[0]
     res.rewrite_metrics()
     status, manifest = run_scenario(sc, run_dir, resume=res)
     assert status == "completed"

@@ -50,6 +50,7 @@ class Resume:
         self.kept: list[dict[str, Any]] = []
         self.counts: dict[str, int] = {}
         self.resumed_from: dict[str, int | str] = {}
+        self.skipped: list[str] = []  # checkpoints that could not be read, each one line
 
     # ---- the plan: which checkpoint, which records --------------------------------------------
     def plan(self) -> None:
@@ -110,8 +111,9 @@ class Resume:
             path = ck.path_for(self.run_dir, name, step)
             try:
                 tensors, meta = ck.load(path)
-            except ck.CheckpointError as e:
-                raise ResumeError(str(e)) from None
+            except ck.CheckpointError as e:  # damaged (a crash as it was renamed into place): an earlier one
+                self.skipped.append(str(e))
+                continue
             if meta.get("arm") != name or int(meta.get("records", -1)) > available or meta.get("status") is not None:
                 continue
             self.resumed_from[name] = int(meta["step"])
@@ -194,7 +196,7 @@ def prepare(run_dir: str | os.PathLike[str]):
 
 
 def describe(res: Resume) -> str:
-    parts = []
+    parts = [f"skipped {why}" for why in res.skipped]
     for name, at in res.resumed_from.items():
         parts.append(f"{name}: {at}" if isinstance(at, str) else f"{name}: from step {at}")
     return "; ".join(parts)
