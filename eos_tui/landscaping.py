@@ -169,7 +169,7 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
     from .rundir.reader import safe_text
 
     colours = ["cyan", "yellow", "magenta"]
-    cols = max(20, width - 10)
+    cols = max(20, width - 12)  # the 9-character label, " │", and room for the wide cells of some terminals
 
     def draw(title: str, series, names: list[str], xlabel: str, log: bool) -> Text:
         lines, (y0, y1) = chart(series, cols, 10, log=log)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -153,6 +154,15 @@ def test_terminal_drawing_uses_braille(trained):
     assert r.exit_code == 0, r.output
     assert any(0x2800 < ord(c) <= 0x28FF for c in r.stdout)
     assert "from b (t=0) to a (t=1)" in r.stdout and "λ_max" in r.stdout
+    # fits an 80-column terminal without wrapping
+    from rich.console import Console
+
+    from eos_tui.landscaping import render
+
+    console = Console(width=80, record=True, file=open(os.devnull, "w"))
+    for part in render(json.loads((run_dir / rf.LANDSCAPE_FILE).read_text()), 80):
+        console.print(part)
+    assert max(len(line) for line in console.export_text().splitlines()) <= 80
 
 
 def test_other_run_and_clear_refusals(trained, tmp_path):
