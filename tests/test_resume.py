@@ -260,3 +260,37 @@ def test_resume_whose_data_is_gone_is_refused_in_one_line(tmp_path):
     r = cli("resume", str(run_dir))
     assert r.exit_code == 2, r.output
     assert "d.npz" in r.stderr and "Traceback" not in r.output
+
+
+def test_a_diverged_arm_writes_its_final_checkpoint(tmp_path):
+    """Non-finite numbers (θ, the loss, the tracker's last estimate) go into the checkpoint without
+    breaking the run: its JSON metadata encodes them."""
+    text = SCENARIO.split("[[arm]]")[0].replace("lr = 0.3", "lr = 1e4").replace("steps = 30", "steps = 80").replace('"tanh"', '"linear"')
+    text += '[[arm]]\nname = "blow"\nmeasure.track_every_step = true\nmeasure.diverge_above = 1e300\n'
+    sc = load_scenario_text(text, source="<test>")
+    run_dir = prepare_run(sc, out=tmp_path / "run")
+    status, manifest = run_scenario(sc, run_dir)
+    assert status == "completed" and manifest["arms"]["blow"]["status"] == "diverged"
+    (step,) = ck.list_steps(run_dir, "blow")
+    tensors, meta = ck.load(ck.path_for(run_dir, "blow", step))
+    assert meta["status"] == "diverged" and "tracker" in meta
+    assert "float" in json.dumps(meta)  # a non-finite number, encoded
+
+
+def test_non_finite_state_round_trips(tmp_path):
+    """A blowing-up arm's numbers (the tracker's last estimate, the detectors' −inf peak) are not JSON;
+    they are encoded, and come back as they were."""
+    import math
+
+    from eos_tui.engine.arm import Arm
+
+    spec = next(a for a in scenario().arms if a.name == "tracked")
+    arm = Arm(spec, torch.device("cpu"))
+    arm.tracker._last_by_phase = {0: math.inf, 1: math.nan}
+    arm.final_loss = -math.inf
+    tensors, meta = ck.arm_state(arm, None, 0)
+    ck.save(tmp_path / "x.safetensors", tensors, meta)
+    again = Arm(spec, torch.device("cpu"))
+    ck.restore_arm(again, *ck.load(tmp_path / "x.safetensors"))
+    assert again.tracker._last_by_phase[0] == math.inf and math.isnan(again.tracker._last_by_phase[1])
+    assert again.final_loss == -math.inf and again.catapult.peak_loss == -math.inf

@@ -186,7 +186,7 @@ def arm_state(arm, rule_state: Any, records: int) -> tuple[dict[str, torch.Tenso
         for phase, v in tr._next_by_phase.items():
             tensors[f"tracker.next.{phase}"] = v
         meta["tracker"] = {
-            "last_by_phase": {str(k): v for k, v in tr._last_by_phase.items()},
+            "last_by_phase": {str(k): _enc(v) for k, v in tr._last_by_phase.items()},
             "since": {str(k): v for k, v in tr._since.items()},
             "updates": tr.updates,
             "total_hvps": tr.total_hvps,
@@ -262,7 +262,7 @@ def restore_arm(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
         tr.generator.set_state(tensors["tracker.rng"])
         tr._vectors = tensors["tracker.vectors"].to(dev) if "tracker.vectors" in tensors else None
         tr._next_by_phase = {int(k.rsplit(".", 1)[1]): v.to(dev) for k, v in tensors.items() if k.startswith("tracker.next.")}
-        tr._last_by_phase = {int(k): v for k, v in tm["last_by_phase"].items()}
+        tr._last_by_phase = {int(k): _dec(v) for k, v in tm["last_by_phase"].items()}
         tr._since = {int(k): v for k, v in tm["since"].items()}
         tr.updates, tr.total_hvps, tr.refreshes = tm["updates"], tm["total_hvps"], tm["refreshes"]
     if arm.quadratic_theory is not None and "theory.coords" in tensors:
