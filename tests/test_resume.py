@@ -294,3 +294,21 @@ def test_non_finite_state_round_trips(tmp_path):
     ck.restore_arm(again, *ck.load(tmp_path / "x.safetensors"))
     assert again.tracker._last_by_phase[0] == math.inf and math.isnan(again.tracker._last_by_phase[1])
     assert again.final_loss == -math.inf and again.catapult.peak_loss == -math.inf
+
+
+def test_a_live_run_is_refused_and_a_lost_one_resumes(tmp_path):
+    import os
+
+    from eos_tui.rundir import format as rf
+
+    run_dir = prepare_run(scenario(), out=tmp_path / "run")
+    stop, on_records = interrupt_at(2)
+    run_scenario(scenario(), run_dir, on_records=on_records, stop=stop)
+    m = read_manifest(run_dir)
+    m.update(status="running", pid=os.getpid(), pid_start=rf.process_start_time(os.getpid()))
+    rf.write_json_atomic(run_dir / rf.MANIFEST_FILE, m)
+    with pytest.raises(ResumeError, match="still running"):
+        prepare(run_dir)
+    m.update(pid=2**22 + 12345, pid_start=None)  # no such process: "engine lost" (kill -9)
+    rf.write_json_atomic(run_dir / rf.MANIFEST_FILE, m)
+    assert prepare(run_dir)[1].resumed_from["sgd"] == 3
