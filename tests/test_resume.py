@@ -208,6 +208,7 @@ def test_cli_resumes(tmp_path, reference):
     assert by_arm(read_records(run_dir)) == ref
 
 
+@pytest.mark.slow
 def test_a_stop_inside_a_step_is_undone_and_that_arm_resumes_where_the_step_began(tmp_path, reference, monkeypatch):
     """Ctrl-C inside an eigen-solve cuts a step short: Adam has already updated its state for that
     step, SGD drawn its batch, the solve drawn its start. The runner undoes what the step changed
