@@ -362,6 +362,32 @@ def validate(paths: List[str] = typer.Argument(..., help="Scenario files or buil
     raise typer.Exit(EXIT_USAGE if bad else EXIT_OK)
 
 
+@app.command()
+def resume(
+    run_dir: Path = typer.Argument(..., help="An interrupted run directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
+) -> None:
+    """Continue an interrupted run from each arm's last checkpoint (progress on stderr, as --headless)."""
+    from .resuming import run_resume
+
+    raise typer.Exit(run_resume(run_dir, as_json=as_json))
+
+
+@app.command()
+def landscape(
+    run_dir: Path = typer.Argument(..., help="A run directory whose arms wrote checkpoints."),
+    arms: Optional[str] = typer.Option(None, "--arms", help="Two arms A,B (default: the first two); one with --other."),
+    other: Optional[str] = typer.Option(None, "--other", help="The other end point from another run: RUN_DIR:ARM."),
+    points: int = typer.Option(41, "--points", help="Points along t in [-0.2, 1.2] (and along the slice)."),
+    curve: bool = typer.Option(False, "--curve", help="Also train a quadratic Bézier curve between the end points (Garipov et al.)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+) -> None:
+    """The loss along the line (and a trained curve) between two arms' end points, and the flatness of each."""
+    from .landscaping import run_landscape
+
+    raise typer.Exit(run_landscape(run_dir, arms=arms, other=other, points=points, curve=curve, as_json=as_json))
+
+
 data_app = typer.Typer(help='Data sets: fetch the ones scenarios read (data.kind = "cifar10").', no_args_is_help=True, add_completion=False)
 app.add_typer(data_app, name="data")
 
