@@ -214,3 +214,14 @@ def test_flow_arms_train_alone():
 
     arm = Arm(load_scenario_text(scenario(steps=2, stable_flow=True), source="x").arms[0], torch.device("cpu"))
     assert batch_key(arm) is None
+
+
+@pytest.mark.slow  # uses the module fixture
+def test_flow_records_match_their_typed_dict(records):
+    from eos_tui.rundir import format as rf
+
+    td = rf.FlowRecord
+    flow_records = [r for r in records if r["type"] == "flow"]
+    assert flow_records and "flow" in rf.RECORD_TYPES
+    for r in flow_records:
+        assert td.__required_keys__ <= r.keys() <= td.__required_keys__ | td.__optional_keys__, r
