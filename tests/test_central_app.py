@@ -59,7 +59,7 @@ def test_overlays_and_readout():
     (sharp,) = flows.sharpness_series(arm)
     assert sharp.kind == "dotted" and list(sharp.ys) == [4.0] * 5
     text = flows.distances(arm)
-    assert text is not None and "CF 0.04" in text and "SF 0.12" in text
+    assert text is not None and "CF[/] 0.04" in text and "SF[/] 0.12" in text
     plain = RunModel()
     plain.apply_records([r for r in records() if r["type"] == "step"])
     assert flows.loss_series(plain.arms["gd"], "#fff") == [] and flows.distances(plain.arms["gd"]) is None

@@ -12,7 +12,6 @@ import math
 
 from ..model import ArmSeries
 from .chart import Series, faint
-from .chart.ticks import format_value
 from .palette import MUTED, THEORY_COLOR
 
 CENTRAL_COLOR = THEORY_COLOR  # a prediction: drawn dotted, as the closed-form overlays are
@@ -68,10 +67,11 @@ def sharpness_series(arm: ArmSeries) -> list[Series]:
 
 
 def distances(arm: ArmSeries) -> str | None:
-    """ "CF 0.12 SF 0.85": the latest distances from GD to the central and the stable flow."""
+    """The latest distances ‖θ_GD − θ_flow‖ to the central and the stable flow, "CF 0.061 SF 0.23":
+    short enough to stay on the eigendirection panel's line at 80 columns (the help says what they are)."""
     parts = []
     for label, column in (("CF", arm.central_distance), ("SF", arm.stable_distance)):
         value = column.last()
         if value is not None and math.isfinite(value):
-            parts.append(f"{label} {format_value(value)}")
-    return f"[{MUTED}]‖θ−θ_flow‖[/] " + " ".join(parts) if parts else None
+            parts.append(f"[{MUTED}]{label}[/] {value:.2g}")
+    return " ".join(parts) if parts else None
