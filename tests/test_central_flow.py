@@ -225,3 +225,34 @@ def test_flow_records_match_their_typed_dict(records):
     assert flow_records and "flow" in rf.RECORD_TYPES
     for r in flow_records:
         assert td.__required_keys__ <= r.keys() <= td.__required_keys__ | td.__optional_keys__, r
+
+
+def test_two_critical_directions_reach_the_analytic_steady_state():
+    """k = 2 on L = ½(2 + z1)x1² + ½(2 + z2 + z1/2)x2² − z1 − z2 at x = 0: the curvatures along x1, x2
+    (h1, h2) sharpen as z grows. With 2/η = 2.5 the central flow must hold both at 2.5 and stop z:
+    ∇_z L + ½Σ X_ii ∇h_i = 0, i.e. (−1, −1) + ½X11(1, 0) + ½X22(½, 1) = 0, so Σ = diag(1, 2) on (x1, x2),
+    z = (0.5, 0.25), and the predicted loss L + ½⟨M, X⟩ = −0.75 + ½·2.5·3 = 3 = L + tr(X)/η."""
+
+    def loss(th):
+        x1, x2, z1, z2 = th[0], th[1], th[2], th[3]
+        return 0.5 * (2 + z1) * x1**2 + 0.5 * (2 + z2 + 0.5 * z1) * x2**2 - z1 - z2
+
+    lr = 0.8
+    theta0 = torch.tensor([0.0, 0.0, 0.6, 0.45], dtype=torch.float64)
+    flow = CentralFlow(loss, theta0, tolerance=1e-10, max_iter=4, generator=torch.Generator().manual_seed(0))
+    first = flow.advance(lr)
+    assert first["critical"] == 1  # the solve asks for k + 1 = 1 pair at first: the second is seen next substep
+    for _ in range(4):
+        rec = flow.advance(lr)
+    assert rec["critical"] == 2
+    assert rec["sharpness"] == pytest.approx(2.5, rel=1e-9)
+    assert rec["sigma"] == pytest.approx([2.0, 1.0], rel=1e-9)
+    assert rec["predicted_loss"] == pytest.approx(3.0, rel=1e-9) and rec["loss"] == pytest.approx(-0.75, rel=1e-9)
+    assert flow.theta[2:].tolist() == pytest.approx([0.5, 0.25], rel=1e-9)
+    got = flow.substep(lr, 0.25)
+    U = flow.vectors[:2]
+    sigma = U.T @ torch.tensor(got["X"]) @ U  # Σ = U X Uᵀ in θ's coordinates
+    assert torch.allclose(sigma[:2, :2], torch.diag(torch.tensor([1.0, 2.0], dtype=torch.float64)), atol=1e-4)
+    # complementarity as the flow holds it: X ⪰ 0 and, where X > 0, the block M = UᵀHU on the edge 2/η
+    assert np.linalg.eigvalsh(got["X"])[0] > 0
+    assert np.abs(got["M"] - 2.5 * np.eye(2)).max() < 1e-9 * 2.5
