@@ -132,6 +132,15 @@ def summary_table(summary: dict[str, Any], ratio: str = "λη/2") -> Table:
             _fmt(a["eos_onset_step"], "d"),
             _fmt(a["flip_fraction"], ".2f"),
         )
+    # Arms with the flows (measure.central_flow, stable_flow): a line each under the table.
+    flows = [
+        f"{a['name']}: central flow loss error {_fmt(a.get('central_loss_error'), '.1%')}, "
+        f"‖θ−θ_CF‖ {_fmt(a.get('central_distance'), '.3g')} (stable flow {_fmt(a.get('stable_distance'), '.3g')})"
+        for a in summary["arms"]
+        if "central_distance" in a
+    ]
+    if flows:
+        t.caption, t.caption_justify = "\n".join(flows), "left"
     return t
 
 

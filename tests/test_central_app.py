@@ -63,3 +63,27 @@ def test_overlays_and_readout():
     plain = RunModel()
     plain.apply_records([r for r in records() if r["type"] == "step"])
     assert flows.loss_series(plain.arms["gd"], "#fff") == [] and flows.distances(plain.arms["gd"]) is None
+
+
+def test_headless_summary_gives_the_flows_a_line():
+    from rich.console import Console
+
+    from eos_tui.headless import summary_table
+
+    arm = {
+        "name": "gd",
+        "status": "completed",
+        "steps_done": 400,
+        "initial_loss": 0.3,
+        "final_loss": 0.004,
+        "max_loss": 0.3,
+        "final_sharpness": 3.3,
+        "eos_ratio": 1.002,
+        "eos_onset_step": 14,
+        "flip_fraction": 0.9,
+    }
+    flows = {**arm, "name": "cf", "central_loss_error": 0.113, "central_distance": 0.0609, "stable_distance": None}
+    console = Console(width=160, record=True)
+    console.print(summary_table({"scenario": "central", "run_dir": "runs/x", "arms": [arm, flows]}))
+    text = console.export_text()
+    assert "cf: central flow loss error 11.3%, ‖θ−θ_CF‖ 0.0609 (stable flow —)" in text and "gd:" not in text
