@@ -44,9 +44,7 @@ stable flow drifts away after the first 2/η crossing (Cohen, Damian et al. 2024
 def loss_series(arm: ArmSeries, color: str) -> list[Series]:
     out = []
     if arm.has_stable_flow:
-        out.append(
-            Series(f"{arm.name}/stable-loss", arm.stable_step.values, arm.stable_loss.values, faint(color, 0.4), kind="dashed", fit="none")
-        )
+        out.append(Series(f"{arm.name}/stable-loss", arm.stable_step.values, arm.stable_loss.values, faint(color, 0.4), kind="dashed"))
     if arm.has_central_flow:
         out.append(
             Series(
