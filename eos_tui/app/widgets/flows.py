@@ -23,7 +23,7 @@ average* while it oscillates with covariance Σ = U X Uᵀ along its critical ei
 Damian et al. 2024, "Understanding optimization in deep learning with central flows"). GD's raw
 loss bounces around it. The faint dashed trace in the arm's colour is the **stable flow**
 (`measure.stable_flow`): gradient flow from the same θ_0, which follows GD only until λ_max first
-reaches 2/η and then goes its own way (its loss falls faster: it ignores the edge).
+reaches 2/η and then goes its own way in parameter space (nothing holds its λ_max at the edge).
 """
 
 SHARPNESS_HELP = """\
