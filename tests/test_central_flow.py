@@ -256,3 +256,39 @@ def test_two_critical_directions_reach_the_analytic_steady_state():
     # complementarity as the flow holds it: X ⪰ 0 and, where X > 0, the block M = UᵀHU on the edge 2/η
     assert np.linalg.eigvalsh(got["X"])[0] > 0
     assert np.abs(got["M"] - 2.5 * np.eye(2)).max() < 1e-9 * 2.5
+
+
+def test_a_flow_that_blows_up_ends_with_a_null_record_not_a_crash():
+    """A flow whose loss stops being finite, or whose linear algebra fails (an eigh that does not
+    converge on a matrix of NaNs), ends with a record whose loss is null and stops; nothing raises
+    out of Flows.step, so the GD arm goes on. Here: L = √θ0 + 10θ1², whose flows drive θ0 down,
+    NaN below 0 (the stable flow), and a linear-algebra failure once θ0 < 0.03 (the central flow)."""
+    from types import SimpleNamespace
+
+    from eos_tui.engine.central_flow import Flows
+
+    def loss(th):
+        if th.requires_grad and float(th[0].detach()) < 0.03:  # the central flow's graph-building call
+            raise torch.linalg.LinAlgError("linalg.eigh: the algorithm failed to converge")
+        return torch.sqrt(th[0]) + 10.0 * th[1] ** 2
+
+    measure = SimpleNamespace(
+        central_flow=True,
+        stable_flow=True,
+        central_substeps=4,
+        central_max_critical=2,
+        central_critical_factor=1.95,
+        tolerance=1e-6,
+        max_iter=2,
+    )
+    theta0 = torch.tensor([0.05, 0.1], dtype=torch.float64)
+    flows_ = Flows("a", loss, theta0, measure, seed=0)
+    out = []
+    for t in range(40):
+        out += flows_.step(t, 0.05, theta0)
+    central = [r for r in out if r["flow"] == "central"]
+    assert central[-1]["loss"] is None and central[-1]["predicted_loss"] is None and len(central) < 40
+    assert all(r["loss"] is not None for r in central[:-1])
+    stable = [r for r in out if r["flow"] == "stable"]
+    assert len(stable) < 40  # its θ stopped being finite: its last record is its last
+    assert not flows_.alive["central"] and not flows_.alive["stable"]

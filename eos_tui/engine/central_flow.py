@@ -98,6 +98,8 @@ class CentralFlow:
         with torch.enable_grad():
             x = theta.clone().requires_grad_()
             value = self.loss(x)
+            if not bool(torch.isfinite(value)):
+                raise FloatingPointError(f"the central flow's loss is {float(value.detach())}")
             (g,) = torch.autograd.grad(value, x, create_graph=True)
 
             def hvp(v: torch.Tensor) -> torch.Tensor:
@@ -151,6 +153,8 @@ class CentralFlow:
         idx = np.array([[at(i, j) for j in range(k)] for i in range(k)])
         A = edge * np.eye(k) - (M + dt * drift[idx])
         B = dt * (lr / 2.0) * gram[idx[:, :, None, None], idx[None, None, :, :]]
+        if not (np.isfinite(A).all() and np.isfinite(B).all()):
+            raise FloatingPointError("the central flow's curvature block is not finite")
         result = sdcp.solve(A, B)
         self.sdcp_iterations += result.iterations
         self.sdcp_residual = max(self.sdcp_residual, result.residual)
@@ -206,6 +210,8 @@ class StableFlow:
         theta = self.theta
         with torch.no_grad():
             loss = float(self.loss(theta))
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"the stable flow's loss is {loss}")
         pairs = top_eigenpairs(
             make_hvp(self.loss, theta),
             theta.numel(),
@@ -268,7 +274,12 @@ class Flows:
             if flow is None or not self.alive[name]:
                 continue
             distance = float(torch.linalg.vector_norm(theta - flow.theta))
-            fields = flow.advance(lr)
+            try:
+                fields = flow.advance(lr)
+            except (FloatingPointError, torch.linalg.LinAlgError, np.linalg.LinAlgError):
+                # a flow that blows up (a loss, an HVP or its solve not finite) ends here, not the arm:
+                # one record with a null loss says so
+                fields = {"loss": math.nan, "predicted_loss": math.nan, "sharpness": math.nan, "critical": 0, "sigma": []}
             rec: dict[str, Any] = {"type": "flow", "arm": self.arm, "step": t, "flow": name, "loss": _finite(fields["loss"])}
             rec["distance"] = _finite(distance)
             if name == "central":
