@@ -526,14 +526,15 @@ class ArmSpec(BaseModel):
                 raise KeyProblem(
                     f"measure.{key}", "needs plain GD (optimizer.momentum = 0): momentum's central flow differs (its edge is 2(1+β)/η)"
                 )
-            if self.model.kind == "quadratic":
+            if key == "central_flow" and self.model.kind == "quadratic":
                 raise KeyProblem(
                     f"measure.{key}",
                     "needs a model whose Hessian moves: a quadratic's is constant, so nothing holds λ_max at 2/η (GD above it diverges)",
                 )
-            if key == "central_flow" and self.engine.chunk_size is not None:
+            if self.engine.chunk_size is not None:
                 raise KeyProblem(
-                    "measure.central_flow", "needs third derivatives through one graph of the whole data: drop engine.chunk_size"
+                    f"measure.{key}",
+                    "differentiates the whole data in one graph (the central flow: to third order): drop engine.chunk_size",
                 )
 
     def image_shape(self) -> Optional[tuple[int, ...]]:
