@@ -245,6 +245,15 @@ def summary_table(summary: dict[str, Any], ratio: str = "λη/2", width: int | N
         t.add_column(col, justify="left" if just == "left" else "right", no_wrap=True)
     for a in summary["arms"]:
         t.add_row(*(cell(a) for _, _, cell in columns))
+    # Arms with the flows (measure.central_flow, stable_flow): a line each under the table.
+    flows = [
+        f"{a['name']}: central flow loss error {_fmt(a.get('central_loss_error'), '.1%')}, "
+        f"‖θ−θ_CF‖ {_fmt(a.get('central_distance'), '.3g')} (stable flow {_fmt(a.get('stable_distance'), '.3g')})"
+        for a in summary["arms"]
+        if "central_distance" in a
+    ]
+    if flows:
+        t.caption, t.caption_justify = "\n".join(flows), "left"
     return t
 
 

@@ -21,6 +21,7 @@ SCRIPTS = {
     "gpu": ["sharpness10_steps_per_s", "tracked_steps_per_s", "batched8_arm_steps_per_s", "peak_gpu_memory_bytes", "eos_reached"],
     "app": ["startup", "live"],
     "redraw": ["load_s", "full_redraw_ms", "one_chart_ms"],
+    "central": ["rows", "ratios"],
 }
 
 

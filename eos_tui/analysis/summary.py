@@ -51,6 +51,27 @@ class _HalfTail:
         return self._kept[self.count // 2 - self._dropped :].tolist()
 
 
+# central_loss_error: GD's loss averaged over this many steps either side (a centred window of
+# 2·CENTRAL_WINDOW + 1 steps), against the central flow's predicted loss at the window's centre.
+CENTRAL_WINDOW = 4
+
+
+def central_loss_error(gd: dict[int, float], predicted: dict[int, float], total: int, window: int = CENTRAL_WINDOW) -> float | None:
+    """Mean relative error |pred_t − ⟨L_GD⟩_t| / ⟨L_GD⟩_t over the steps t of the second half of the
+    run whose whole window t − w … t + w has GD losses, ⟨L_GD⟩_t GD's loss averaged over it."""
+    errors = []
+    for t, pred in predicted.items():
+        if t < total / 2:
+            continue
+        window_losses = [gd.get(s) for s in range(t - window, t + window + 1)]
+        if any(v is None for v in window_losses):
+            continue
+        mean = sum(window_losses) / len(window_losses)  # type: ignore[arg-type]
+        if mean > 0:
+            errors.append(abs(pred - mean) / mean)
+    return sum(errors) / len(errors) if errors else None
+
+
 class ArmSummarizer:
     """`summarize_arm` computed as the records come, without keeping them: what the engine uses,
     so that a long run does not hold every record in memory (≈400 B a step as dicts). It keeps the
@@ -78,6 +99,12 @@ class ArmSummarizer:
         self.final_sharpness: float | None = None
         self.events: list[dict[str, Any]] = []
         self.end: dict[str, Any] | None = None
+        # The flows (measure.central_flow, stable_flow): GD's and the predicted losses from the first
+        # flow record on (second halves kept), and each flow's last distance to GD.
+        self.flows = False
+        self.gd_losses = (_HalfTail(), _HalfTail())  # (steps, losses)
+        self.predicted = (_HalfTail(), _HalfTail())
+        self.flow_distance: dict[str, float | None] = {}
 
     def add(self, r: dict[str, Any]) -> None:
         if r.get("arm") != self.name:
@@ -98,6 +125,18 @@ class ArmSummarizer:
             self.events.append(r)
         elif kind == "end":
             self.end = r
+        elif kind == "flow":
+            self._flow(r)
+
+    def _flow(self, r: dict[str, Any]) -> None:
+        self.flows = True
+        name = r.get("flow")
+        if isinstance(name, str):
+            self.flow_distance[name] = _finite(r.get("distance"))
+        pred, step = _finite(r.get("predicted_loss")), r.get("step")
+        if name == "central" and pred is not None and isinstance(step, int):
+            self.predicted[0].append(step)
+            self.predicted[1].append(pred)
 
     def _step(self, s: dict[str, Any]) -> None:
         self.n_steps += 1
@@ -117,6 +156,9 @@ class ArmSummarizer:
             if self.last_sign:
                 self.flip_bits.append(1 if sign != self.last_sign else 0)
             self.last_sign = sign
+        if self.flows and loss is not None and isinstance(step, int):
+            self.gd_losses[0].append(step)
+            self.gd_losses[1].append(loss)
         disp = s.get("disp")
         if disp is not None and _finite(disp) is not None:
             self.disps.append(abs(disp))
@@ -143,6 +185,15 @@ class ArmSummarizer:
         flip_fraction = sum(flips) / len(flips) if flips else None
         end_loss = _finite((end or {}).get("final_loss"))
         events = self.events
+        flows = {}
+        if self.flows:
+            gd = dict(zip(self.gd_losses[0].tail(), self.gd_losses[1].tail()))
+            pred = dict(zip(self.predicted[0].tail(), self.predicted[1].tail()))
+            flows = {
+                "central_loss_error": central_loss_error({int(k): v for k, v in gd.items()}, {int(k): v for k, v in pred.items()}, total),
+                "central_distance": self.flow_distance.get("central"),
+                "stable_distance": self.flow_distance.get("stable"),
+            }
         return {
             "name": self.name,
             "status": (end or {}).get("status", "running"),
@@ -158,4 +209,5 @@ class ArmSummarizer:
             "catapult": next((e.get("data") for e in events if e.get("kind") == "catapult"), None),
             "catapults": sum(1 for e in events if e.get("kind") == "catapult"),
             "events": [{"kind": e.get("kind"), "step": e.get("step"), "message": e.get("message")} for e in events],
+            **flows,
         }

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..rundir.format import ARM_STATUSES, DIVERGED, END, EVENT, REPARAM, RUNNING, SHARPNESS, STEP, step_threshold
+from ..rundir.format import ARM_STATUSES, DIVERGED, END, EVENT, FLOW, REPARAM, RUNNING, SHARPNESS, STEP, step_threshold
 from ..rundir.reader import safe_text
 from .ending import FINALIZED_BY_APP
 
@@ -127,6 +127,12 @@ class ArmSeries:
         self.raw_sharpness = Column()
         self.reparams: list[Reparam] = []
         self.events: list[Event] = []
+        # The flows beside a GD arm ("flow" records: measure.central_flow, stable_flow), each aligned
+        # with its own steps: the central flow's loss, predicted loss (GD's time average), λ_max and
+        # distance to GD; the stable flow's loss and distance.
+        self.central_step, self.central_loss, self.central_predicted = Column(), Column(), Column()
+        self.central_sharpness, self.central_distance = Column(), Column()
+        self.stable_step, self.stable_loss, self.stable_distance = Column(), Column(), Column()
         self.status = RUNNING
         self.steps_done: int | None = None
         self.final_loss: float | None = None
@@ -148,6 +154,14 @@ class ArmSeries:
         values = self.test_loss.values
         keep = np.isfinite(values)
         return self.step.values[: len(values)][keep], values[keep]
+
+    @property
+    def has_central_flow(self) -> bool:
+        return len(self.central_step) > 0
+
+    @property
+    def has_stable_flow(self) -> bool:
+        return len(self.stable_step) > 0
 
     @property
     def has_uv_theory(self) -> bool:
@@ -204,6 +218,9 @@ class _ArmBatch:
     reparams: list[Reparam] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     end: dict[str, Any] | None = None
+    # "flow" records: central rows (step, loss, predicted_loss, sharpness, distance), stable rows (step, loss, distance)
+    central: list[tuple[float, float, float, float, float]] = field(default_factory=list)
+    stable: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -274,6 +291,12 @@ class Batch:
             )
         elif kind == END:
             a.end = rec
+        elif kind == FLOW:
+            step, loss, dist = _num(rec.get("step")), _num(rec.get("loss")), _num(rec.get("distance"))
+            if rec.get("flow") == "central":
+                a.central.append((step, loss, _num(rec.get("predicted_loss")), _num(rec.get("sharpness")), dist))
+            elif rec.get("flow") == "stable":
+                a.stable.append((step, loss, dist))
 
 
 class RunModel:
@@ -334,6 +357,15 @@ class RunModel:
                 arm._extend_eigenvalues(b.eigenvalues)
                 arm.raw_sharpness.extend(b.raw_sharpness)
                 arm.preconditioned = arm.preconditioned or b.preconditioned
+            if b.central:
+                for col, values in zip(
+                    (arm.central_step, arm.central_loss, arm.central_predicted, arm.central_sharpness, arm.central_distance),
+                    zip(*b.central),
+                ):
+                    col.extend(values)
+            if b.stable:
+                for col, values in zip((arm.stable_step, arm.stable_loss, arm.stable_distance), zip(*b.stable)):
+                    col.extend(values)
             arm.reparams.extend(b.reparams)
             arm.events.extend(b.events)
             self.events.extend(b.events)

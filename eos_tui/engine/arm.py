@@ -30,6 +30,7 @@ import torch
 
 from ..analysis.detectors import Catapult, EosOnset, Oscillation
 from . import optimizers, schedules
+from .central_flow import Flows
 from .eigensolver import Eigenpairs, align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
 from .errors import ScenarioRefused
 from .problems import UV, Problem, Quadratic, build_problem
@@ -149,6 +150,8 @@ class Arm:
         self.tracker = (
             PerStepTracker(k=1, generator=torch.Generator().manual_seed(int(spec.seed) + 41)) if spec.measure.track_every_step else None
         )
+        # The central flow and the stable flow beside this GD arm (measure.central_flow, stable_flow).
+        self.flows = Flows(self.name, self.problem.loss, self.theta, m, int(spec.seed)) if m.central_flow or m.stable_flow else None
         # Theory overlays: exact only for plain GD (no momentum) on the quadratic and the uv model.
         plain_gd = spec.optimizer.kind == "gd" and not self.momentum
         self.quadratic_theory = QuadraticTheory(self.problem.H, self.theta) if plain_gd and isinstance(self.problem, Quadratic) else None
@@ -343,6 +346,10 @@ class Arm:
         else:
             proj = float(g @ u) if u is not None else None
             disp = float((new_theta - self.theta) @ u) if u is not None else None
+        if self.flows is not None:  # in lockstep: the flows at step t, then one step further
+            spent = self.flows.hvps
+            out += self.flows.step(t, lr, self.theta)
+            self.hvps_total += self.flows.hvps - spent
         return out + self.finish(t, lr, loss, float(torch.linalg.vector_norm(g)), proj, disp, new_theta, tracked=tracked)
 
     def check_loss(self, t: int, lr: float, loss: float, params_finite: bool = True) -> list[dict[str, Any]]:

@@ -53,7 +53,8 @@ SHARPNESS = "sharpness"  # {"arm", "step", "eigenvalues": [descending], "hvps", 
 REPARAM = "reparam"  # {"arm", "step", "alpha", "max_output_change", "loss_change", "sharpness_before", "sharpness_after"}
 EVENT = "event"  # {"arm", "step", "kind", "message"}
 END = "end"  # {"arm", "status", "steps_done", "final_loss"}
-RECORD_TYPES = (STEP, SHARPNESS, REPARAM, EVENT, END)
+FLOW = "flow"  # {"arm", "step", "flow": "central" | "stable", "loss", "distance", central: "predicted_loss", "sharpness", ...}
+RECORD_TYPES = (STEP, SHARPNESS, REPARAM, EVENT, END, FLOW)
 
 
 # The records as types: the on-disk contract under the type checker. Each `_…Fields` base holds the
@@ -143,7 +144,24 @@ class EndRecord(_EndFields, total=False):
     hvps: int  # every Hessian-vector product the arm spent
 
 
-Record = Union[StepRecord, SharpnessRecord, ReparamRecord, EventRecord, EndRecord]
+class _FlowFields(TypedDict):
+    type: str  # "flow"
+    arm: str  # the GD arm the flow runs beside (measure.central_flow, measure.stable_flow)
+    step: int  # t: the flow at time t (t training steps from θ_0), beside GD's θ_t
+    flow: str  # "central" (Cohen, Damian et al. 2024) or "stable" (gradient flow by RK4)
+    loss: float | None  # L(θ_flow(t)); null when not finite (the flow then stops)
+    distance: float | None  # ‖θ_t − θ_flow(t)‖, θ_t GD's parameters at the same step
+
+
+class FlowRecord(_FlowFields, total=False):
+    # the central flow only:
+    predicted_loss: float | None  # GD's time-averaged loss it predicts: L(θ_CF) + ½⟨UᵀHU, X⟩ ≈ L + tr(X)/η
+    sharpness: float | None  # λ_max(H(θ_CF)), held at 2/η once critical
+    critical: int  # k, the critical eigenvalues (above measure.central_critical_factor/η) it holds
+    sigma: list[float | None]  # eigenvalues of X (descending): the oscillation's variance along them
+
+
+Record = Union[StepRecord, SharpnessRecord, ReparamRecord, EventRecord, EndRecord, FlowRecord]
 
 
 class ArmEntry(TypedDict, total=False):

@@ -371,6 +371,15 @@ class MeasureConfig(Section):
     # Checkpoints (engine/checkpoint.py): every arm writes its final state to
     # checkpoints/ARM/STEP.safetensors, and also every checkpoint_every steps (0: the final one only).
     checkpoint_every: int = Field(0, ge=0)
+    # The central flow of GD (Cohen, Damian et al. 2024; eos_tui/engine/central_flow.py), run in
+    # lockstep with this full-batch GD arm from the same θ_0: "flow" records every step. Euler
+    # substeps per training step; at most this many critical eigenvalues, those above
+    # central_critical_factor/η. stable_flow: plain gradient flow (RK4) beside it.
+    central_flow: bool = False
+    stable_flow: bool = False
+    central_substeps: int = Field(4, ge=1, le=64)
+    central_max_critical: int = Field(4, ge=1, le=16)
+    central_critical_factor: float = Field(1.95, gt=0, lt=2)
 
     @field_validator("reparam_alphas")
     @classmethod
@@ -494,6 +503,7 @@ class ArmSpec(BaseModel):
                 "optimizer.lr_relative",
                 f"sets η = lr_relative / λ_max, but every model.eigenvalues is ≤ 0 (λ_max = {top:g}): set optimizer.lr instead",
             )
+        self._fits_flows()
         if self.device == "mps" and self.dtype == "float64":
             raise KeyProblem(
                 "device",
@@ -502,6 +512,33 @@ class ArmSpec(BaseModel):
         if self.measure.eigenvalues > self.parameter_count():
             raise KeyProblem("measure.eigenvalues", f"{self.measure.eigenvalues} exceeds the {self.parameter_count()} parameters")
         return self
+
+    def _fits_flows(self) -> None:
+        """measure.central_flow / stable_flow: the central flow of full-batch GD only."""
+        me, o = self.measure, self.optimizer
+        for key in ("central_flow", "stable_flow"):
+            if not getattr(me, key):
+                continue
+            if o.kind != "gd":
+                why = {
+                    "sgd": "SGD's central flow differs (its noise adds a covariance of its own)",
+                    "flow": "the flow arm is already a gradient flow",
+                }.get(o.kind, f"{o.kind!r} has a central flow of its own (its preconditioner and its state move with the oscillation)")
+                raise KeyProblem(f"measure.{key}", f"is the central flow of full-batch gradient descent (optimizer.kind = 'gd'): {why}")
+            if getattr(o, "momentum", 0.0):
+                raise KeyProblem(
+                    f"measure.{key}", "needs plain GD (optimizer.momentum = 0): momentum's central flow differs (its edge is 2(1+β)/η)"
+                )
+            if key == "central_flow" and self.model.kind == "quadratic":
+                raise KeyProblem(
+                    f"measure.{key}",
+                    "needs a model whose Hessian moves: a quadratic's is constant, so nothing holds λ_max at 2/η (GD above it diverges)",
+                )
+            if self.engine.chunk_size is not None:
+                raise KeyProblem(
+                    f"measure.{key}",
+                    "differentiates the whole data in one graph (the central flow: to third order): drop engine.chunk_size",
+                )
 
     def image_shape(self) -> Optional[tuple[int, ...]]:
         """The shape of one input row when the data are images (CIFAR-10's (3, 32, 32), an npz

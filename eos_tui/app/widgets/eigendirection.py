@@ -17,6 +17,8 @@ from ..window import stems_window
 from .chart import Chart, HLine, Series
 from .chart.chart import AXIS_WIDTH
 from .chart.ticks import format_value
+from .flows import DISTANCE_HELP
+from .flows import distances as flow_distances
 from .palette import AT_THRESHOLD, MUTED, PERIOD2, ZERO_LINE, arm_color
 from .panel import Panel, Text
 
@@ -80,6 +82,7 @@ The line under the chart gives λ_max·η/2 (1 is the threshold), the latest sig
 of the last 20 steps on which the sign flipped (≥ 90% is the period-2 oscillation) and its
 amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across the valley.
 """
+    help += "\n" + DISTANCE_HELP  # the central and the stable flow (widgets/flows.py)
 
     def compose(self) -> ComposeResult:
         yield Chart(follow=True, id="proj-chart")
@@ -123,5 +126,8 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
             amp = amplitude(arm.disp.values)
             if amp is not None:
                 tail.append(f"amp {format_value(amp)}")
+        dist = flow_distances(arm)  # ‖θ − θ_flow‖ to the central and the stable flow
+        if dist is not None:
+            head.append(dist)
         self.query_one("#proj-summary", Text).set(summary_line(head, signs, tail, self.content_size.width))
         self.set_subtitle(f"[{color}]{escape(arm.name)}[/]")

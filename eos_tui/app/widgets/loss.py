@@ -11,6 +11,8 @@ from ..view import View
 from .arms import arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series
 from .chart.ticks import format_value
+from .flows import LOSS_HELP as FLOWS_HELP
+from .flows import loss_series as flow_loss_series
 from .palette import MUTED, THEORY_COLOR
 from .panel import Panel
 
@@ -36,6 +38,7 @@ The faint dashed trace in an arm's colour, where there is one, is the **held-out
 test split: `data.test_n` for CIFAR-10, `X_test`/`y_test` in an npz), every `measure.test_every`
 steps: does the flatter minimum that edge-of-stability training finds generalize better?
 """
+    help += "\n" + FLOWS_HELP  # the central and the stable flow (widgets/flows.py)
 
     def compose(self) -> ComposeResult:
         yield Chart(log_y=True, max_decades=12, id="loss-chart")
@@ -68,6 +71,7 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
                         f"{arm.name}/loss-uv-map", arm.uv_step.values, arm.uv_loss_theory.values, THEORY_COLOR, kind="dotted", fit="none"
                     )
                 )
+            loss += flow_loss_series(arm, color)  # the central flow's predicted loss, the stable flow's
             lr.append(Series(f"{arm.name}/lr", arm.step.values, arm.lr.values, color))
         loss += smoothed
         marks = event_marks(model)
@@ -88,6 +92,8 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
         eta_text = f" · η {format_value(eta)}" if eta is not None else ""
         theory = any(a.has_loss_theory or a.has_uv_theory for a in model.arms.values())
         extra = f"[{THEORY_COLOR}]┈ theory[/]" if theory else ""
+        if any(a.has_central_flow for a in model.arms.values()):
+            extra = (extra + " " if extra else "") + f"[{THEORY_COLOR}]┈ central flow[/]"
         if any(a.has_test_loss for a in model.arms.values()):
             extra = (extra + " " if extra else "") + f"[{MUTED}]╌ held-out[/]"
         smoothing = f" · EMA τ {tau}" if view.smooth_loss else ""

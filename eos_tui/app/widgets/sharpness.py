@@ -8,6 +8,8 @@ from ..model import RunModel
 from ..view import View
 from .arms import arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series, faint
+from .flows import SHARPNESS_HELP as FLOWS_HELP
+from .flows import sharpness_series as flow_sharpness_series
 from .palette import MUTED, THEORY_COLOR, THRESHOLD_LABEL
 from .panel import Panel
 
@@ -43,6 +45,7 @@ line is λ_max(P⁻¹H) against Adam's (2+2β1)/((1−β1)η) (38/η at β1 = 0.
 dotted trace is the raw λ_max of H, which does not hover. With Nesterov momentum β the threshold
 is 2(1+β)/((1+2β)η).
 """
+    help += "\n" + FLOWS_HELP  # the central and the stable flow (widgets/flows.py)
 
     def compose(self) -> ComposeResult:
         yield Chart(include_zero=True, id="sharpness-chart")
@@ -64,6 +67,7 @@ is 2(1+β)/((1+2β)η).
                 )
             if arm.preconditioned:  # the raw λ_max(H) beside λ_max(P⁻¹H)
                 series.append(Series(f"{arm.name}/raw", xs, arm.raw_sharpness.values, faint(color, 0.6), kind="dotted", fit="none"))
+            series += flow_sharpness_series(arm)  # the central flow's λ_max, flat at 2/η
             if arm.eigenvalues:
                 series.append(Series(f"{arm.name}/lambda", xs, arm.eigenvalues[0].values, color))
         chart = self.query_one(Chart)
