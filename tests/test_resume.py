@@ -313,3 +313,16 @@ def test_a_live_run_is_refused_and_a_lost_one_resumes(tmp_path):
     m.update(pid=2**22 + 12345, pid_start=None)  # no such process: "engine lost" (kill -9)
     rf.write_json_atomic(run_dir / rf.MANIFEST_FILE, m)
     assert prepare(run_dir)[1].resumed_from["sgd"] == 3
+
+
+def test_an_arm_with_the_central_flow_is_refused_in_one_line(tmp_path):
+    # The flows' own θ is in no checkpoint: resuming would restart them from GD's θ.
+    text = SCENARIO.split("[[arm]]")[0].replace("checkpoint_every = 7", "checkpoint_every = 7\ncentral_flow = true")
+    sc = load_scenario_text(text, source="<test>")
+    run_dir = prepare_run(sc, out=tmp_path / "run")
+    stop, on_records = interrupt_at(3, sc.arms[0].name)
+    assert run_scenario(sc, run_dir, on_records=on_records, stop=stop)[0] == "interrupted"
+    with pytest.raises(ResumeError, match="central or stable flow"):
+        prepare(run_dir)
+    r = cli("resume", str(run_dir))
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1, r.output

@@ -190,6 +190,19 @@ def prepare(run_dir: str | os.PathLike[str]):
         raise ResumeError(f"{source}: cannot read: {e}") from None
     except ScenarioError as e:
         raise ResumeError(str(e)) from None
+    # The central and stable flows (measure.central_flow, stable_flow) carry their own θ, which no
+    # checkpoint holds: resuming would restart them from GD's θ and break the distances they report.
+    arms_done = {rf.COMPLETED, rf.DIVERGED}
+    with_flows = [
+        a.name
+        for a in scenario.arms
+        if (a.measure.central_flow or a.measure.stable_flow) and (manifest.get("arms") or {}).get(a.name, {}).get("status") not in arms_done
+    ]
+    if with_flows:
+        raise ResumeError(
+            f"{run_dir}: arm {', '.join(with_flows)} runs the central or stable flow, whose state checkpoints do not hold; "
+            "resume cannot continue it (run the scenario again)"
+        )
     res = Resume(run_dir, scenario, manifest)
     res.plan()
     return scenario, res
