@@ -248,13 +248,11 @@ def validate(paths: List[str] = typer.Argument(..., help="Scenario files or buil
 @app.command(context_settings={"allow_interspersed_args": True})
 def sweep(
     target: str = typer.Argument(..., help="A scenario or sweep (built-in name or .toml), or `show` to draw a sweep directory's map."),
-    rest: Optional[List[str]] = typer.Argument(None, help="With `show`: the sweep directory.", show_default=False),
+    rest: Optional[List[str]] = typer.Argument(None, help="With `show`: the sweep directory; with --ray: the cluster's ADDRESS.", show_default=False),
     grid: List[str] = typer.Option([], "--grid", help="KEY=VALUES: 0.5,1,2 | START:STOP:N | START..STOP:N (log) | A..B (integers); repeatable."),
     set_: List[str] = typer.Option([], "--set", help="A fixed override for every point, as run --set (repeatable)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Points at once in local processes (default: the number of cores)."),
-    ray: Optional[str] = typer.Option(
-        None, "--ray", is_flag=False, flag_value="local", help="Run each point as a Ray task: --ray alone starts a local Ray instance, --ray ADDRESS joins a cluster.", show_default=False
-    ),
+    ray: bool = typer.Option(False, "--ray", help="Each point a Ray task: --ray [ADDRESS] (no address: a local Ray instance)."),
     out: Optional[Path] = typer.Option(None, "--out", help="The sweep directory (default sweeps/<name>-<time>/); rerun on it to resume."),
     as_json: bool = typer.Option(False, "--json", help='Print {"sweep_dir", "points"} as one JSON object on stdout.'),
     field: Optional[str] = typer.Option(None, "--field", help="show: colour by this arm summary field (eos_ratio, final_sharpness, …)."),

@@ -3,8 +3,9 @@
 
 - failed:   the arm did not end by itself (status "failed", "interrupted", or never ended);
 - diverged: the arm's status is "diverged" (non-finite, or its loss above measure.diverge_above), or
-            it completed with its final loss above its initial loss (still blowing up when the
-            run ended: too few steps to reach the divergence limit);
+            it completed with its loss above where it started and at (within 10% of) its highest:
+            still blowing up when the run ended, too few steps to reach the divergence limit (a
+            run that ends inside a catapult's spike is past its peak, and is not counted here);
 - catapult: it converged after at least one catapult (detectors.Catapult: the loss rose above
             twice its start, came back below it, and λ_max ended below the threshold and below
             its value before the spike);
@@ -22,6 +23,7 @@ from typing import Any, Iterable, Mapping
 
 LAZY, EOS, CATAPULT, DIVERGED, FAILED = "lazy", "eos", "catapult", "diverged", "failed"
 OUTCOMES = (LAZY, EOS, CATAPULT, DIVERGED, FAILED)  # from least to most severe
+ENDS_AT_PEAK = 0.9  # a final loss this close to the run's highest (and above its start): still diverging
 
 
 def arm_outcome(summary: Mapping[str, Any] | None) -> str:
@@ -33,8 +35,8 @@ def arm_outcome(summary: Mapping[str, Any] | None) -> str:
         return DIVERGED
     if status != "completed":
         return FAILED
-    final, initial = summary.get("final_loss"), summary.get("initial_loss")
-    if final is None or (initial is not None and final > initial):
+    final, initial, peak = summary.get("final_loss"), summary.get("initial_loss"), summary.get("max_loss")
+    if final is None or (initial is not None and final > initial and (peak is None or final >= ENDS_AT_PEAK * peak)):
         return DIVERGED
     if (summary.get("catapults") or 0) > 0:
         return CATAPULT

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 EXIT_USAGE = 2
 
@@ -37,6 +36,9 @@ def sweep_command(target: str, rest: list[str], *, grid, sets, jobs, ray, out, a
         except SweepError as e:
             return _err(str(e))
         return 0
+    address = None
+    if ray and len(rest) == 1:  # --ray ADDRESS: the address comes as the one extra argument
+        address, rest = rest[0], []
     if rest:
         return _err(f"sweep: unexpected argument {rest[0]!r} (grids are given with --grid KEY=VALUES)")
     used = [f for f, v in (("--field", field), ("--arm", arm), ("--csv", as_csv)) if v]
@@ -52,7 +54,4 @@ def sweep_command(target: str, rest: list[str], *, grid, sets, jobs, ray, out, a
         return _err(str(e))
     from .command import run_sweep
 
-    kwargs: dict[str, Any] = {}
-    use_ray = ray is not None
-    address = None if ray in (None, "", "local") else ray
-    return run_sweep(sweep, out=out, jobs=jobs, use_ray=use_ray, ray_address=address, as_json=as_json, **kwargs)
+    return run_sweep(sweep, out=out, jobs=jobs, use_ray=bool(ray), ray_address=address, as_json=as_json)

@@ -251,6 +251,6 @@ def _finish(sweep: Sweep, path: Path, records: list[dict[str, Any]], *, as_json:
         if as_json:
             sys.stdout.write(json.dumps({"sweep_dir": str(path), "points": sorted(records, key=lambda r: r.get("index", 0))}) + "\n")
             sys.stdout.flush()
-        render_map(sweep, records, file=err if as_json else sys.stdout, title=str(path))
+        render_map(sweep, records, file=err if as_json else sys.stdout, title=str(path), field=sweep.field)
     except (OSError, ValueError) as e:
         _say(err, f"eos-tui: cannot write the result: {getattr(e, 'strerror', None) or e} (the sweep is in {path})")

@@ -12,6 +12,7 @@ A sweep file is TOML:
     scenario = "catapult"            # a built-in scenario or a path (relative to this file), or a
                                      # [scenario] table holding the scenario itself
     set = ["steps=100"]              # fixed overrides, as --set
+    field = "eos_ratio"              # optional: the map colours this summary field, not the class
     [[grid]]
     key = "optimizer.lr_relative"
     values = "0.5:5:19"              # a range as above, or a TOML list [0.5, 1, 2]
@@ -39,7 +40,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 FLAG_KEYS = ("seed", "steps", "device")  # applied to every arm, as run's --seed/--steps/--device
-SWEEP_KEYS = ("name", "description", "scenario", "set", "grid")
+SWEEP_KEYS = ("name", "description", "scenario", "set", "field", "grid")
 GRID_KEYS = ("key", "values")
 MAX_POINTS = 100_000
 
@@ -212,6 +213,7 @@ class Sweep:
     source: str  # where the scenario came from, for error messages
     sets: list[str] = field(default_factory=list)
     grid: list[tuple[str, list[Any]]] = field(default_factory=list)
+    field: str | None = None  # the map's default --field
 
     @property
     def keys(self) -> list[str]:
@@ -232,13 +234,12 @@ class Sweep:
 
     def resolved(self) -> dict[str, Any]:
         """What sweep.toml holds: the sweep with the scenario inline and every grid's values listed."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "set": list(self.sets),
-            "scenario": self.scenario,
-            "grid": [{"key": k, "values": list(v)} for k, v in self.grid],
-        }
+        out: dict[str, Any] = {"name": self.name, "description": self.description, "set": list(self.sets)}
+        if self.field:
+            out["field"] = self.field
+        out["scenario"] = self.scenario
+        out["grid"] = [{"key": k, "values": list(v)} for k, v in self.grid]
+        return out
 
     def to_toml(self) -> str:
         header = f"# The resolved sweep (scenario from {self.source}): eos-tui sweep this-file --out DIR reruns it.\n"
@@ -301,6 +302,9 @@ def sweep_from_data(data: dict[str, Any], *, source: str, base_dir: Path | None,
             parse_override(s)
         except ScenarioError as e:
             raise SweepError(f"{source}: set: {e}") from None
+    fld = data.get("field")
+    if fld is not None and not (isinstance(fld, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", fld)):
+        raise SweepError(f"{source}: field: must be an arm summary field's name, such as eos_ratio")
     if "scenario" not in data:
         raise SweepError(f"{source}: scenario: required (a built-in scenario's name, a path, or a [scenario] table)")
     sc = data["scenario"]
@@ -316,7 +320,7 @@ def sweep_from_data(data: dict[str, Any], *, source: str, base_dir: Path | None,
     grids = data.get("grid", [])
     if not isinstance(grids, list) or not all(isinstance(g, dict) for g in grids):
         raise SweepError(f"{source}: grid: must be an array of tables ([[grid]])")
-    sweep = Sweep(name=name, description=description, scenario=scenario, source=sc_source, sets=list(sets))
+    sweep = Sweep(name=name, description=description, scenario=scenario, source=sc_source, sets=list(sets), field=fld)
     for i, g in enumerate(grids):
         where = f"{source}: grid[{i}]"
         for key in g:
