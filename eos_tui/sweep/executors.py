@@ -20,7 +20,9 @@ Done = list[tuple[dict[str, Any], dict[str, Any] | None]]  # (job, record; None:
 
 
 class PoolExecutor:
-    """`jobs` worker processes (spawned, so that no parent state leaks in), one torch thread each."""
+    """`jobs` worker processes, one torch thread each. On Linux they fork from a fork server that
+    imported the engine (torch) once, instead of each importing it (seconds each); elsewhere they are
+    spawned. Neither inherits the driver's state."""
 
     name = "pool"
 
@@ -28,7 +30,13 @@ class PoolExecutor:
         import multiprocessing
 
         self.jobs = jobs
-        self._pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=worker_init)
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("forkserver")
+            # torch.func's first call imports torch._dynamo (and sympy): seconds, once here, not per worker
+            ctx.set_forkserver_preload(["eos_tui.engine.runner", "eos_tui.sweep.point", "torch._dynamo", "torch._functorch.eager_transforms"])
+        else:
+            ctx = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=worker_init)
         self._futures: dict[Future, dict[str, Any]] = {}
         self.stopping = False
 

@@ -23,6 +23,7 @@ Every problem is one SweepError naming the file (or the --grid flag) and the key
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 import sys
@@ -131,7 +132,7 @@ def parse_values(spec: str, text: str | None = None) -> list[Any]:
         if b - a + 1 > MAX_POINTS:
             raise SweepError(f"{text}: {b - a + 1} points is more than {MAX_POINTS}")
         values = list(range(a, b + 1))
-    elif ".." in s or s.count(":") == 2 and re.fullmatch(r"[-+0-9.eE:]+", s):
+    elif (".." in s or ":" in s) and re.fullmatch(r"[-+0-9.eE:]+", s):
         raise SweepError(f"{text}: {s!r} is not a range: START:STOP:N (linear, N points), START..STOP:N (log), A..B (integers A to B)")
     else:
         values = [_scalar(text, part) for part in _split_list(s)]
@@ -176,7 +177,8 @@ def _checked(text: str, values: list[Any]) -> list[Any]:
 
 
 def _show(v: Any) -> str:
-    return tomli_w.dumps({"v": v})[4:].strip()
+    """A value in TOML syntax on one line (JSON agrees with TOML on numbers, strings, booleans and lists)."""
+    return json.dumps(v)
 
 
 def check_key(key: str, text: str) -> str:
