@@ -16,6 +16,9 @@ from typing import Any
 
 from .point import failed_record, run_point, worker_init
 
+# What the fork server imports once (torch.func's first call imports torch._dynamo and sympy: seconds)
+PRELOAD = ["eos_tui.engine.runner", "eos_tui.sweep.point", "torch._dynamo", "torch._functorch.eager_transforms"]
+
 Done = list[tuple[dict[str, Any], dict[str, Any] | None]]  # (job, record; None: not run, or interrupted)
 
 
@@ -32,8 +35,7 @@ class PoolExecutor:
         self.jobs = jobs
         if "forkserver" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("forkserver")
-            # torch.func's first call imports torch._dynamo (and sympy): seconds, once here, not per worker
-            ctx.set_forkserver_preload(["eos_tui.engine.runner", "eos_tui.sweep.point", "torch._dynamo", "torch._functorch.eager_transforms"])
+            ctx.set_forkserver_preload(PRELOAD)
         else:
             ctx = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=worker_init)
