@@ -33,6 +33,7 @@ class PoolExecutor:
         import multiprocessing
 
         self.jobs = jobs
+        ctx: Any
         if "forkserver" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)
