@@ -328,3 +328,13 @@ def test_ray_executor_gives_the_points_of_the_process_pool(tmp_path, capsys):
     assert sorted_points(tmp_path / "ray") == sorted_points(tmp_path / "pool")
     assert [p["outcome"] for p in sorted_points(tmp_path / "ray")] == ["lazy", "diverged"]
     assert (tmp_path / "ray" / "points" / "p0001" / "metrics.jsonl").stat().st_size > 0  # the task wrote its run directory
+
+
+def test_ray_missing_is_one_clear_line_and_writes_nothing(tmp_path, monkeypatch):
+    from eos_tui.sweep.command import run_sweep
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    err = io.StringIO()
+    assert run_sweep(load_sweep(str(quad(tmp_path)), grids=["optimizer.lr=0.05"]), out=tmp_path / "s", jobs=1, use_ray=True, err=err) == 2
+    assert err.getvalue() == 'eos-tui: sweep --ray needs Ray, which is not installed: pip install "eos-tui[ray]"\n'
+    assert not (tmp_path / "s").exists()

@@ -130,6 +130,14 @@ def run_sweep(
     if jobs < 1:
         _say(err, f"eos-tui: --jobs {jobs}: must be ≥ 1")
         return EXIT_USAGE
+    if use_ray:
+        try:
+            import ray  # noqa: F401 - only whether it is there; the executor imports it again
+        except ImportError:
+            from .executors import RAY_MISSING
+
+            _say(err, f"eos-tui: {RAY_MISSING}")
+            return EXIT_USAGE
     out = Path(out) if out is not None else default_out(sweep.name)
     try:
         store = SweepDir.open(out, sweep)
