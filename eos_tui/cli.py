@@ -247,7 +247,7 @@ def validate(paths: List[str] = typer.Argument(..., help="Scenario files or buil
 
 @app.command(context_settings={"allow_interspersed_args": True})
 def sweep(
-    target: str = typer.Argument(..., help="A scenario or sweep (built-in name or .toml), or `show` to draw a sweep directory's map."),
+    target: str = typer.Argument(..., help="A scenario or a sweep (built-in sweeps: catapult-phase, warmup-phase, sgd-batch) or a .toml; or `show` to draw a sweep directory's map."),
     rest: Optional[List[str]] = typer.Argument(None, help="With `show`: the sweep directory; with --ray: the cluster's ADDRESS.", show_default=False),
     grid: List[str] = typer.Option([], "--grid", help="KEY=VALUES: 0.5,1,2 | START:STOP:N | START..STOP:N (log) | A..B (integers); repeatable."),
     set_: List[str] = typer.Option([], "--set", help="A fixed override for every point, as run --set (repeatable)."),

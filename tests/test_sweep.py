@@ -121,6 +121,8 @@ def test_a_grid_over_a_key_every_arm_sets_is_refused_and_writes_nothing(tmp_path
     assert "every point is refused" in err.getvalue() and "changes no arm" in err.getvalue()
     assert len(err.getvalue().strip().splitlines()) == 1
     assert not (tmp_path / "s").exists()
+    with pytest.raises(SweepError, match="Built-in sweeps: catapult-phase, sgd-batch, warmup-phase"):
+        load_sweep("no-such-thing", grids=["seed=0..1"])
     r = eos("sweep", "quadratic", "--grid", "model.nonsense=1,2", "--out", "s", cwd=tmp_path)
     assert r.returncode == 2 and "model.nonsense: unknown key" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "s").exists()

@@ -68,9 +68,9 @@ class PoolExecutor:
             if exc is None:
                 out.append((job, fut.result()))
             elif isinstance(exc, BrokenProcessPool):
-                # A worker died (killed, out of memory): the points it held are failed, the others were
-                # never run (rerun the sweep to run them).
-                out.append((job, None if self.stopping else failed_record(job, "the worker process running this point died")))
+                # A worker died (killed, out of memory) and the pool with it: the points under way are
+                # failed (their runs too), the others were never run. A rerun on the directory runs both.
+                out.append((job, None if self.stopping else _broken(job)))
             else:
                 out.append((job, failed_record(job, f"{type(exc).__name__}: {exc}")))
         return out
@@ -91,6 +91,18 @@ class PoolExecutor:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _broken(job: dict[str, Any]) -> dict[str, Any]:
+    from pathlib import Path
+
+    from ..rundir import format as rf
+
+    run_dir = Path(job["sweep_dir"]) / job["run_dir"]
+    if (run_dir / rf.MANIFEST_FILE).is_file():
+        rf.mark_run_ended(run_dir, rf.FAILED, error="the worker process running this point died")
+        return failed_record(job, "the worker process running this point died", run_dir=job["run_dir"])
+    return failed_record(job, "not run: a worker process died and the pool with it; rerun the sweep on this directory")
+
+
 RAY_MISSING = 'sweep --ray needs Ray, which is not installed: pip install "eos-tui[ray]"'
 
 
@@ -108,12 +120,15 @@ class RayExecutor:
         except ImportError:
             raise RuntimeError(RAY_MISSING) from None
         self.ray = ray
-        kwargs: dict[str, Any] = {"address": address or None, "include_dashboard": False, "log_to_driver": False}
-        if not address and num_cpus is not None:
-            kwargs["num_cpus"] = num_cpus
-        # Workers import eos_tui: give them this interpreter's path (a local instance inherits it anyway).
-        env = {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}
-        env["OMP_NUM_THREADS"] = "1"
+        kwargs: dict[str, Any] = {"log_to_driver": False}
+        env = {"OMP_NUM_THREADS": "1"}
+        if address:  # a cluster: eos-tui must be installed on its nodes
+            kwargs["address"] = address
+        else:  # a local instance: its workers import eos_tui from where this process does
+            kwargs["include_dashboard"] = False
+            if num_cpus is not None:
+                kwargs["num_cpus"] = num_cpus
+            env.update({k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ})
         self._owns = not ray.is_initialized()
         if self._owns:
             ray.init(runtime_env={"env_vars": env}, **kwargs)

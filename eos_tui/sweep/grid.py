@@ -383,7 +383,12 @@ def load_sweep(target: str, grids: Iterable[str] = (), sets: Iterable[str] = ())
     elif p.is_file() and is_sweep_file(p):
         sweep = sweep_from_data(_read_toml(p, target), source=target, base_dir=p.parent, default_name=p.stem)
     else:
-        data, source = read_scenario_data(target)
+        try:
+            data, source = read_scenario_data(target)
+        except ScenarioError as e:
+            if "no built-in scenario named" in str(e):
+                raise SweepError(f"{e} Built-in sweeps: {', '.join(list_builtin_sweeps())}.") from None
+            raise
         name = data.get("name")
         sweep = Sweep(name=name if isinstance(name, str) else p.stem, description="", scenario=data, source=source)
     for s in sets:
