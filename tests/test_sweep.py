@@ -340,3 +340,27 @@ def test_ray_missing_is_one_clear_line_and_writes_nothing(tmp_path, monkeypatch)
     assert run_sweep(load_sweep(str(quad(tmp_path)), grids=["optimizer.lr=0.05"]), out=tmp_path / "s", jobs=1, use_ray=True, err=err) == 2
     assert err.getvalue() == 'eos-tui: sweep --ray needs Ray, which is not installed: pip install "eos-tui[ray]"\n'
     assert not (tmp_path / "s").exists()
+
+
+def test_one_axis_field_map_lists_each_cell_mean_and_spread():
+    from eos_tui.sweep.show import render_map
+
+    sweep = Sweep(
+        name="b", description="", scenario={"name": "b"}, source="<test>", grid=[("optimizer.batch_size", [8, 32]), ("seed", [0, 1])]
+    )
+    ratios = {(8, 0): 0.3, (8, 1): 0.5, (32, 0): 0.9, (32, 1): 0.9}
+    records = [
+        {
+            "index": i,
+            "point": p,
+            "status": "completed",
+            "outcome": "lazy",
+            "arms": [{"name": "main", "eos_ratio": ratios[p["optimizer.batch_size"], p["seed"]]}],
+        }
+        for i, p in enumerate(sweep.points())
+    ]
+    out = io.StringIO()
+    render_map(sweep, records, file=out, field="eos_ratio")
+    text = out.getvalue()
+    assert "8: 0.4±0.1  32: 0.9±0" in text
+    assert "from 0.4 to 0.9" in text and "4 of 4 points finished" in text

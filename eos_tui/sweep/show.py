@@ -174,6 +174,14 @@ def render_map(
                 legend.append(f" {o} ({counts[o]})  ")
             legend.append(" · not run" + (f"{who}; majority class{agg}" if seeds or arm else ""))
         lines.append(legend)
+        if field and len(axes) <= 1:  # one row: its numbers fit on a line
+            parts = []
+            for x in xs:
+                c = table.get((_hashable(x),) if axes else ())
+                if c is not None and c.get("mean") is not None:
+                    spread = f"±{c['std']:.2g}" if seeds and c.get("std") is not None else ""
+                    parts.append(f"{_fmt(x) + ': ' if axes else ''}{c['mean']:.3g}{spread}")
+            lines.append(Text("  ".join(parts)))
         done = len(records)
         lines.append(Text(f"{done} of {len(sweep.points())} points finished", style="dim"))
     for line in lines:
