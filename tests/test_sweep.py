@@ -185,6 +185,7 @@ def test_uv_model_lazy_catapult_diverged_at_2_and_4(tmp_path):
 # ---- running -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a process pool (and Ray) starting: seconds
 def test_one_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     """A point the engine refuses (lr_relative with λ_max(θ0) ≤ 0) fails with its message; the others run."""
     q = quad(tmp_path, steps=10, opt="lr_relative = 0.5")
@@ -202,6 +203,7 @@ def test_one_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert "Traceback" not in r.stderr and "2/2 done" in r.stderr and "1 failed" in r.stderr
 
 
+@pytest.mark.slow  # a process pool (and Ray) starting: seconds
 def test_ctrl_c_then_resume_gives_the_points_of_an_uninterrupted_sweep(tmp_path):
     from eos_tui.sweep.command import run_sweep
 
@@ -317,6 +319,7 @@ def test_sweep_modules_import_no_torch():
 # ---- Ray ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a process pool (and Ray) starting: seconds
 def test_ray_executor_gives_the_points_of_the_process_pool(tmp_path, capsys):
     """One Ray test (a local instance with 2 CPUs): the same points.jsonl as the local pool."""
     pytest.importorskip("ray")
@@ -364,3 +367,22 @@ def test_one_axis_field_map_lists_each_cell_mean_and_spread():
     text = out.getvalue()
     assert "8: 0.4±0.1  32: 0.9±0" in text
     assert "from 0.4 to 0.9" in text and "4 of 4 points finished" in text
+
+
+def test_a_point_of_several_arms_has_each_arms_outcome_and_the_worst(tmp_path):
+    from eos_tui.sweep.point import run_point
+    from eos_tui.sweep.show import cells
+
+    text = (
+        QUAD.format(steps=30, opt="lr = 0.1") + '[[arm]]\nname = "slow"\noptimizer.lr = 0.05\n[[arm]]\nname = "fast"\noptimizer.lr = 0.21\n'
+    )
+    (tmp_path / "two.toml").write_text(text)
+    sweep = load_sweep(str(tmp_path / "two.toml"), grids=["seed=0..1"])
+    records = [
+        run_point({"index": i, "point": p, "sweep": sweep.resolved(), "sweep_dir": str(tmp_path), "run_dir": f"points/p{i:04d}"})
+        for i, p in enumerate(sweep.points())
+    ]
+    assert [[a["outcome"] for a in r["arms"]] for r in records] == [["lazy", "diverged"]] * 2
+    assert [r["outcome"] for r in records] == ["diverged"] * 2
+    assert cells(sweep, records)[()]["outcome"] == "diverged"
+    assert cells(sweep, records, arm="slow")[()]["outcome"] == "lazy"
