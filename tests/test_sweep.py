@@ -220,7 +220,10 @@ def test_ctrl_c_then_resume_gives_the_points_of_an_uninterrupted_sweep(tmp_path)
     )
     points = tmp_path / "s" / "points.jsonl"
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and (not points.exists() or not points.read_text()):
+    while time.monotonic() < deadline and not (tmp_path / "s" / "points").is_dir():
+        time.sleep(0.05)
+    assert points.read_text() == ""  # there, and valid, from the start
+    while time.monotonic() < deadline and not points.read_text():
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)

@@ -120,7 +120,9 @@ class RayExecutor:
         except ImportError:
             raise RuntimeError(RAY_MISSING) from None
         self.ray = ray
-        kwargs: dict[str, Any] = {"log_to_driver": False}
+        import logging
+
+        kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
         env = {"OMP_NUM_THREADS": "1"}
         if address:  # a cluster: eos-tui must be installed on its nodes
             kwargs["address"] = address

@@ -102,6 +102,8 @@ class SweepDir:
                 )
         else:
             _write_atomic_text(path / SWEEP_FILE, sweep.to_toml())
+        if not (path / POINTS_FILE).exists():
+            _write_atomic_text(path / POINTS_FILE, "")
         (path / POINTS_DIR).mkdir(exist_ok=True)
         return self
 
@@ -128,8 +130,8 @@ class SweepDir:
             if isinstance(i, int) and 0 <= i < len(points) and rec.get("point") == points[i] and rec.get("status") == "completed":
                 kept[i] = rec
         records = list(kept.values())
-        if (self.path / POINTS_FILE).exists() or records:
-            _write_atomic_text(self.path / POINTS_FILE, "".join(dumps_record(r) + "\n" for r in records))
+        # Written even when empty: points.jsonl is there (and valid) from the start of a sweep.
+        _write_atomic_text(self.path / POINTS_FILE, "".join(dumps_record(r) + "\n" for r in records))
         return kept
 
     def append(self, record: dict[str, Any]) -> None:
