@@ -177,10 +177,10 @@ def render_map(
         if field and len(axes) <= 1:  # one row: its numbers fit on a line
             parts = []
             for x in xs:
-                c = table.get((_hashable(x),) if axes else ())
-                if c is not None and c.get("mean") is not None:
-                    spread = f"±{c['std']:.2g}" if seeds and c.get("std") is not None else ""
-                    parts.append(f"{_fmt(x) + ': ' if axes else ''}{c['mean']:.3g}{spread}")
+                one = table.get((_hashable(x),) if axes else ())
+                if one is not None and one.get("mean") is not None:
+                    spread = f"±{one['std']:.2g}" if seeds and one.get("std") is not None else ""
+                    parts.append(f"{_fmt(x) + ': ' if axes else ''}{one['mean']:.3g}{spread}")
             lines.append(Text("  ".join(parts)))
         done = len(records)
         lines.append(Text(f"{done} of {len(sweep.points())} points finished", style="dim"))
