@@ -187,20 +187,26 @@ def test_uv_model_lazy_catapult_diverged_at_2_and_4(tmp_path):
 
 @pytest.mark.slow  # a process pool (and Ray) starting: seconds
 def test_one_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
-    """A point the engine refuses (lr_relative with λ_max(θ0) ≤ 0) fails with its message; the others run."""
+    """Two ways a point fails while the others run: the engine fails on it once it runs (a CUDA device
+    that is not there), or the schema refuses the combination before it runs (lr_relative with every
+    eigenvalue ≤ 0). Each is a failed line with its message."""
     q = quad(tmp_path, steps=10, opt="lr_relative = 0.5")
     r = eos(
-        "sweep", str(q), "--grid", "model.eigenvalues=[10.0, 1.0],[-1.0, -2.0]",
+        "sweep", str(q), "--grid", "device=cpu,cuda:99", "--grid", "model.eigenvalues=[10.0, 1.0],[-1.0, -2.0]",
         "--jobs", "1", "--out", "s", "--json", cwd=tmp_path,
     )  # fmt: skip
     assert r.returncode == 1, r.stderr
     out = json.loads(r.stdout)
     assert out["sweep_dir"] == "s"
-    good, bad = sorted(out["points"], key=lambda p: p["index"])
+    good, refused, failed, refused2 = sorted(out["points"], key=lambda p: p["index"])
     assert good["status"] == "completed" and good["outcome"] == "lazy" and good["arms"][0]["outcome"] == "lazy"
-    assert bad["status"] == "failed" and bad["outcome"] == "failed" and "λ_max" in bad["message"]
-    assert sorted_points(tmp_path / "s") == [good, bad]
-    assert "Traceback" not in r.stderr and "2/2 done" in r.stderr and "1 failed" in r.stderr
+    assert failed["status"] == "failed" and failed["outcome"] == "failed" and "cuda:99" in failed["message"]
+    assert json.loads((tmp_path / "s" / failed["run_dir"] / "manifest.json").read_text())["status"] == "failed"
+    for bad in (refused, refused2):
+        assert bad["status"] == "failed" and bad["run_dir"] is None and "every model.eigenvalues is ≤ 0" in bad["message"]
+    assert sorted_points(tmp_path / "s") == [good, refused, failed, refused2]
+    assert "Traceback" not in r.stderr and "4/4 done" in r.stderr and "3 failed" in r.stderr
+    assert 'point 1 (device="cpu", model.eigenvalues=[-1.0, -2.0]) failed: ' in r.stderr
 
 
 @pytest.mark.slow  # a process pool (and Ray) starting: seconds
@@ -389,3 +395,11 @@ def test_a_point_of_several_arms_has_each_arms_outcome_and_the_worst(tmp_path):
     assert [r["outcome"] for r in records] == ["diverged"] * 2
     assert cells(sweep, records)[()]["outcome"] == "diverged"
     assert cells(sweep, records, arm="slow")[()]["outcome"] == "lazy"
+
+
+def test_a_cuda_scenario_asks_ray_for_a_gpu_per_task():
+    from eos_tui.sweep.command import cuda_device
+
+    assert cuda_device(load_sweep("catapult-phase", grids=["model.width=10"])) is None  # "auto": as the cluster has
+    assert cuda_device(load_sweep("catapult-phase", grids=["model.width=10"], sets=["device=cuda"])) is True
+    assert cuda_device(load_sweep("catapult-phase", grids=["model.width=10"], sets=["device=cpu"])) is False

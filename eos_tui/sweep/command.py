@@ -72,6 +72,12 @@ class Progress:
         rate_s = f"{rate:.1f} points/min" if rate else "— points/min"
         return f"sweep: {self.skipped + finished}/{self.total} done{kept}, {running} running, {self.failed} failed, {rate_s}, {eta}"
 
+    def note(self, text: str) -> None:
+        """A line of its own (a failed point), above the progress line."""
+        from ..rundir.reader import safe_text
+
+        _say(self.err, ("\r\x1b[2K" if self.tty else "") + safe_text(text))
+
     def show(self, running: int, *, final: bool = False, changed: bool = False) -> None:
         text = self.line(running)
         if self.tty:
@@ -84,6 +90,10 @@ class Progress:
             if text != self.last:
                 _say(self.err, text)
         self.last = text
+
+
+def _point_text(point: dict[str, Any]) -> str:
+    return "(" + ", ".join(f"{k}={json.dumps(v)}" for k, v in point.items()) + ")"
 
 
 def _dur(seconds: float) -> str:
@@ -187,6 +197,7 @@ def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_addres
 
                 store.append(failed_record(job, refused[job["index"]]))
                 progress.failed += 1
+                progress.note(f"point {job['index']} {_point_text(job['point'])} failed: {refused[job['index']]}")
         runnable = [j for j in jobs_list if j["index"] not in refused]
         if runnable:
             try:
@@ -220,6 +231,7 @@ def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_addres
                     progress.done += 1
                 else:
                     progress.failed += 1
+                    progress.note(f"point {job['index']} {_point_text(job['point'])} failed: {record.get('message')}")
             progress.show(executor.running, changed=changed)
         if interrupted:
             # A point whose worker could not write its end: its manifest says "interrupted" now.
@@ -259,6 +271,6 @@ def _finish(sweep: Sweep, path: Path, records: list[dict[str, Any]], *, as_json:
         if as_json:
             sys.stdout.write(json.dumps({"sweep_dir": str(path), "points": sorted(records, key=lambda r: r.get("index", 0))}) + "\n")
             sys.stdout.flush()
-        render_map(sweep, records, file=err if as_json else sys.stdout, title=str(path), field=sweep.field)
+        render_map(sweep, records, file=err if as_json else sys.stdout, title=str(path), field=sweep.map_field)
     except (OSError, ValueError) as e:
         _say(err, f"eos-tui: cannot write the result: {getattr(e, 'strerror', None) or e} (the sweep is in {path})")

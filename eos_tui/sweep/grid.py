@@ -215,7 +215,7 @@ class Sweep:
     source: str  # where the scenario came from, for error messages
     sets: list[str] = field(default_factory=list)
     grid: list[tuple[str, list[Any]]] = field(default_factory=list)
-    field: str | None = None  # the map's default --field
+    map_field: str | None = None  # the map's default --field
 
     @property
     def keys(self) -> list[str]:
@@ -237,8 +237,8 @@ class Sweep:
     def resolved(self) -> dict[str, Any]:
         """What sweep.toml holds: the sweep with the scenario inline and every grid's values listed."""
         out: dict[str, Any] = {"name": self.name, "description": self.description, "set": list(self.sets)}
-        if self.field:
-            out["field"] = self.field
+        if self.map_field:
+            out["field"] = self.map_field
         out["scenario"] = self.scenario
         out["grid"] = [{"key": k, "values": list(v)} for k, v in self.grid]
         return out
@@ -322,7 +322,7 @@ def sweep_from_data(data: dict[str, Any], *, source: str, base_dir: Path | None,
     grids = data.get("grid", [])
     if not isinstance(grids, list) or not all(isinstance(g, dict) for g in grids):
         raise SweepError(f"{source}: grid: must be an array of tables ([[grid]])")
-    sweep = Sweep(name=name, description=description, scenario=scenario, source=sc_source, sets=list(sets), field=fld)
+    sweep = Sweep(name=name, description=description, scenario=scenario, source=sc_source, sets=list(sets), map_field=fld)
     for i, g in enumerate(grids):
         where = f"{source}: grid[{i}]"
         for key in g:

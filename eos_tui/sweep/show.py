@@ -229,7 +229,7 @@ def show(path, *, field: str | None, arm: str | None, as_csv: bool, out: IO[str]
         raise SweepError(f"{path}: not a sweep directory (no {SWEEP_FILE})")
     sweep = read_resolved(path / SWEEP_FILE)
     records = read_points(path)
-    field = field or sweep.field
+    field = field or sweep.map_field
     if field:
         check_field(records, field, arm)
     elif arm is not None:
