@@ -253,6 +253,45 @@ def test_ctrl_c_then_resume_gives_the_points_of_an_uninterrupted_sweep(tmp_path)
     assert run_sweep(load_sweep(str(q), grids=["optimizer.lr=0.05"]), out=tmp_path / "s", jobs=1, err=io.StringIO()) == 2
 
 
+@pytest.mark.slow  # a process pool starting: seconds
+def test_workers_of_a_killed_sweep_stop_and_a_rerun_resumes(tmp_path):
+    """kill -9 of the driver (a crash): its workers notice, end their points "interrupted" and exit
+    instead of training on, orphaned, through the queued points; a rerun then finishes the sweep."""
+    from eos_tui.sweep.command import run_sweep
+
+    q = quad(tmp_path, steps=1000)
+    grid, fast = "optimizer.lr=0.05,0.1,0.15", "measure.sharpness_every=100"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eos_tui.cli", "sweep", str(q), "--grid", grid, "--set", fast, "--jobs", "1", "--out", "s"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        start_new_session=True,
+    )
+    metrics = tmp_path / "s" / "points" / "p0000" / "metrics.jsonl"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (metrics.exists() and metrics.stat().st_size > 0):
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)  # any process of the sweep still there?
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("the workers of a killed sweep ran on")
+    assert json.loads((tmp_path / "s" / "points" / "p0000" / "manifest.json").read_text())["status"] == "interrupted"
+    assert not (tmp_path / "s" / "points" / "p0001").exists()  # the queued points were not started
+    err = io.StringIO()
+    assert run_sweep(load_sweep(str(q), grids=[grid], sets=[fast]), out=tmp_path / "s", jobs=1, err=err) == 0, err.getvalue()
+    assert [r["status"] for r in sorted_points(tmp_path / "s")] == ["completed"] * 3
+
+
 def test_resume_drops_failed_lines_and_a_cut_off_last_line(tmp_path):
     sweep = Sweep(name="s", description="", scenario={"name": "s"}, source="<test>", grid=[("steps", [1, 2, 3])])
     with SweepDir.open(tmp_path / "d", sweep) as d:

@@ -39,7 +39,10 @@ class PoolExecutor:
             ctx.set_forkserver_preload(PRELOAD)
         else:
             ctx = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=worker_init)
+        from ..rundir.format import process_start_time
+
+        driver = (os.getpid(), process_start_time(os.getpid()))
+        self._pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=worker_init, initargs=(driver,))
         self._futures: dict[Future, dict[str, Any]] = {}
         self.stopping = False
 

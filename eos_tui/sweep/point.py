@@ -18,8 +18,15 @@ _STOP: Any = None
 INTERRUPTED = "interrupted"
 
 
-def worker_init(threads: int = 1) -> None:
-    """A pool worker: one torch thread, and signals that stop the point rather than kill the process."""
+_BUSY = False  # a point is under way in this process
+ORPHAN_GRACE = 30.0  # seconds an orphaned worker gives its point to end "interrupted" before it exits
+
+
+def worker_init(driver: tuple[int, int | None] | None = None, threads: int = 1) -> None:
+    """A pool worker: one torch thread, signals that stop the point rather than kill the process, and
+    (given the driver's pid and start time) a watch on the driver: a worker whose driver died (kill -9,
+    a crash) stops its point, which ends "interrupted", and exits, instead of running on, orphaned,
+    through the points still queued, into the directory that a rerun resumes."""
     global _STOP
     import torch
 
@@ -28,6 +35,37 @@ def worker_init(threads: int = 1) -> None:
     torch.set_num_threads(threads)
     _STOP = StopRequest()
     _STOP.install()
+    if driver is not None:
+        import threading
+
+        threading.Thread(target=_watch_driver, args=driver, name="eos-tui-driver-watch", daemon=True).start()
+
+
+def _driver_alive(pid: int, started: int | None) -> bool:
+    import os
+
+    from ..rundir.format import process_start_time
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, not ours to signal
+        return True
+    return started is None or process_start_time(pid) == started  # not a later process with the same pid
+
+
+def _watch_driver(pid: int, started: int | None, every: float = 0.5) -> None:
+    import os
+    import time
+
+    while _driver_alive(pid, started):
+        time.sleep(every)
+    _STOP.request()
+    deadline = time.monotonic() + ORPHAN_GRACE
+    while _BUSY and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os._exit(1)
 
 
 def failed_record(job: dict[str, Any], message: str, *, run_dir: str | None = None) -> dict[str, Any]:
@@ -45,6 +83,17 @@ def failed_record(job: dict[str, Any], message: str, *, run_dir: str | None = No
 def run_point(job: dict[str, Any]) -> dict[str, Any]:
     """Train one point. job: {"index", "point", "sweep" (Sweep.resolved()), "sweep_dir" (absolute),
     "run_dir" (relative to it)}. Never raises for a failure of the point itself: that is a record."""
+    global _BUSY
+    if _STOP is not None and _STOP.event.is_set():  # stopping: a point still queued is not started
+        return {"index": job["index"], "point": job["point"], "run_dir": job["run_dir"], "status": INTERRUPTED}
+    _BUSY = True
+    try:
+        return _run_point(job)
+    finally:
+        _BUSY = False
+
+
+def _run_point(job: dict[str, Any]) -> dict[str, Any]:
     from ..analysis.outcome import arm_outcome, run_outcome
     from ..engine.errors import ScenarioRefused
     from ..engine.runner import StopRequest, run_scenario
