@@ -254,12 +254,11 @@ def test_ctrl_c_then_resume_gives_the_points_of_an_uninterrupted_sweep(tmp_path)
 
 
 @pytest.mark.slow  # a process pool starting: seconds
-def test_workers_of_a_killed_sweep_stop_and_a_rerun_resumes(tmp_path):
+def test_workers_of_a_killed_sweep_stop(tmp_path):
     """kill -9 of the driver (a crash): its workers notice, end their points "interrupted" and exit
-    instead of training on, orphaned, through the queued points; a rerun then finishes the sweep."""
-    from eos_tui.sweep.command import run_sweep
-
-    q = quad(tmp_path, steps=1000)
+    instead of training on, orphaned, through the queued points. The directory is then as after a
+    Ctrl-C, which a rerun resumes (test_ctrl_c_then_resume_…)."""
+    q = quad(tmp_path, steps=100_000)  # never done before the kill
     grid, fast = "optimizer.lr=0.05,0.1,0.15", "measure.sharpness_every=100"
     proc = subprocess.Popen(
         [sys.executable, "-m", "eos_tui.cli", "sweep", str(q), "--grid", grid, "--set", fast, "--jobs", "1", "--out", "s"],
@@ -287,9 +286,7 @@ def test_workers_of_a_killed_sweep_stop_and_a_rerun_resumes(tmp_path):
         pytest.fail("the workers of a killed sweep ran on")
     assert json.loads((tmp_path / "s" / "points" / "p0000" / "manifest.json").read_text())["status"] == "interrupted"
     assert not (tmp_path / "s" / "points" / "p0001").exists()  # the queued points were not started
-    err = io.StringIO()
-    assert run_sweep(load_sweep(str(q), grids=[grid], sets=[fast]), out=tmp_path / "s", jobs=1, err=err) == 0, err.getvalue()
-    assert [r["status"] for r in sorted_points(tmp_path / "s")] == ["completed"] * 3
+    assert read_points(tmp_path / "s") == []
 
 
 def test_resume_drops_failed_lines_and_a_cut_off_last_line(tmp_path):
