@@ -28,7 +28,7 @@ def sweep_command(target: str, rest: list[str], *, grid, sets, jobs, ray, out, a
             f for f, v in (("--grid", grid), ("--set", sets), ("--jobs", jobs), ("--ray", ray), ("--out", out), ("--json", as_json)) if v
         ]
         if used:
-            return _err(f"sweep show: {', '.join(used)} only go with running a sweep")
+            return _err(f"sweep show takes no {', '.join(used)}: they are for running a sweep")
         from .show import show
 
         try:
@@ -43,7 +43,7 @@ def sweep_command(target: str, rest: list[str], *, grid, sets, jobs, ray, out, a
         return _err(f"sweep: unexpected argument {rest[0]!r} (grids are given with --grid KEY=VALUES)")
     used = [f for f, v in (("--field", field), ("--arm", arm), ("--csv", as_csv)) if v]
     if used:
-        return _err(f"sweep: {', '.join(used)} go with `eos-tui sweep show DIR`")
+        return _err(f"sweep: {', '.join(used)}: only with `eos-tui sweep show DIR`")
     if jobs is not None and jobs < 1:
         return _err(f"--jobs {jobs}: must be ≥ 1")
     from .grid import load_sweep
