@@ -388,6 +388,39 @@ def landscape(
     raise typer.Exit(run_landscape(run_dir, arms=arms, other=other, points=points, curve=curve, as_json=as_json))
 
 
+@app.command(context_settings={"allow_interspersed_args": True})
+def sweep(
+    target: str = typer.Argument(
+        ...,
+        help="A scenario or a sweep (built-in sweeps: catapult-phase, warmup-phase, sgd-batch) or a .toml; or `show` to draw a sweep directory's map.",
+    ),
+    rest: Optional[List[str]] = typer.Argument(
+        None, help="With `show`: the sweep directory; with --ray: the cluster's ADDRESS.", show_default=False
+    ),
+    grid: List[str] = typer.Option(
+        [], "--grid", help="KEY=VALUES: 0.5,1,2 | START:STOP:N | START..STOP:N (log) | A..B (integers); repeatable."
+    ),
+    set_: List[str] = typer.Option([], "--set", help="A fixed override for every point, as run --set (repeatable)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Points at once in local processes (default: the number of cores)."),
+    ray: bool = typer.Option(False, "--ray", help="Each point a Ray task: --ray [ADDRESS] (no address: a local Ray instance)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="The sweep directory (default sweeps/<name>-<time>/); rerun on it to resume."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"sweep_dir", "points"} as one JSON object on stdout.'),
+    field: Optional[str] = typer.Option(None, "--field", help="show: colour by this arm summary field (eos_ratio, final_sharpness, …)."),
+    arm: Optional[str] = typer.Option(
+        None, "--arm", help="show: the arm whose outcome or field is drawn (default: all arms' worst outcome; first arm's field)."
+    ),
+    as_csv: bool = typer.Option(False, "--csv", help="show: the map's cells as CSV on stdout."),
+) -> None:
+    """Run a grid of points over a scenario, in parallel and resumable; or `sweep show DIR`."""
+    from .sweep.cli import sweep_command
+
+    raise typer.Exit(
+        sweep_command(
+            target, rest or [], grid=grid, sets=set_, jobs=jobs, ray=ray, out=out, as_json=as_json, field=field, arm=arm, as_csv=as_csv
+        )
+    )
+
+
 data_app = typer.Typer(help='Data sets: fetch the ones scenarios read (data.kind = "cifar10").', no_args_is_help=True, add_completion=False)
 app.add_typer(data_app, name="data")
 

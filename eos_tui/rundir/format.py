@@ -327,6 +327,21 @@ def write_status(run_dir: str | os.PathLike[str], phase: str, message: str, arm:
     return True
 
 
+class _SweepPointFields(TypedDict):
+    """One line of a sweep directory's points.jsonl (eos_tui/sweep): a finished point."""
+
+    index: int  # the point's place in the grid's product (its run directory is points/pNNNN)
+    point: dict[str, Any]  # {grid key: value}
+    run_dir: str | None  # relative to the sweep directory; None for a point refused before it ran
+    status: str  # "completed" (diverged arms included) or "failed"
+    outcome: str  # analysis/outcome.py: lazy, eos, catapult, diverged or failed (the worst of the arms')
+    arms: list[dict[str, Any]]  # the arms' summaries (summarize_arm), each with its own "outcome"
+
+
+class SweepPoint(_SweepPointFields, total=False):
+    message: str  # a failed point: why
+
+
 # Statuses of an arm (in "end" records) and of a run (in the manifest).
 RUNNING = "running"
 COMPLETED = "completed"

@@ -1,0 +1,240 @@
+"""The phase map of a sweep, in the terminal (and as CSV): no torch.
+
+One or two grid axes (the first grid across, the second up); `seed` is never an axis: the points
+that differ only in seed make one cell, its majority class (ties to the more severe), or for a
+summary field the mean over seeds (the spread is the CSV's `_std` column and the legend's largest).
+Each cell is the class letter (L lazy, E eos, C catapult, D diverged, F failed, · not run yet), or
+for `--field` a character and colour on a scale from the smallest to the largest value.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from typing import IO, Any
+
+from ..analysis.outcome import CATAPULT, DIVERGED, EOS, FAILED, LAZY, OUTCOMES, majority
+from ..rundir.reader import safe_text
+from .grid import Sweep, SweepError
+
+LETTERS = {LAZY: "L", EOS: "E", CATAPULT: "C", DIVERGED: "D", FAILED: "F"}
+STYLES = {LAZY: "green", EOS: "yellow", CATAPULT: "bright_cyan", DIVERGED: "bold red", FAILED: "white on red"}
+RAMP = " .:-=+*#%@"  # the field scale, smallest to largest, readable without colour
+SCALE_COLOURS = ["#440154", "#482878", "#3e4a89", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"]
+CELL = 3
+
+
+def axes_of(sweep: Sweep) -> list[str]:
+    return [k for k in sweep.keys if k != "seed"]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return safe_text(str(v))
+
+
+def _arm(record: dict[str, Any], arm: str | None) -> dict[str, Any] | None:
+    arms = record.get("arms") or []
+    if arm is None:
+        return arms[0] if arms and isinstance(arms[0], dict) else None
+    return next((a for a in arms if isinstance(a, dict) and a.get("name") == arm), None)
+
+
+def _field_value(record: dict[str, Any], field: str, arm: str | None) -> float | None:
+    summary = _arm(record, arm)
+    if summary is None:
+        return None
+    v: Any = summary
+    for part in field.split("."):
+        v = v.get(part) if isinstance(v, dict) else None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def _outcome(record: dict[str, Any], arm: str | None) -> str:
+    if arm is None:
+        return str(record.get("outcome") or FAILED)
+    summary = _arm(record, arm)
+    return str(summary.get("outcome") or FAILED) if summary else FAILED
+
+
+def cells(sweep: Sweep, records: list[dict[str, Any]], *, field: str | None = None, arm: str | None = None) -> dict[tuple, dict[str, Any]]:
+    """{(axis values…): {"n", "outcome", "counts", "mean", "std"}} for every cell with a point."""
+    axes = axes_of(sweep)
+    grouped: dict[tuple, list[dict[str, Any]]] = {}
+    for r in records:
+        p = r.get("point") or {}
+        grouped.setdefault(tuple(_hashable(p.get(k)) for k in axes), []).append(r)
+    out: dict[tuple, dict[str, Any]] = {}
+    for key, recs in grouped.items():
+        classes = [_outcome(r, arm) for r in recs]
+        cell: dict[str, Any] = {"n": len(recs), "outcome": majority(classes), "counts": {o: classes.count(o) for o in OUTCOMES}}
+        if field:
+            vals = [v for v in (_field_value(r, field, arm) for r in recs) if v is not None]
+            cell["mean"] = statistics.fmean(vals) if vals else None
+            cell["std"] = statistics.pstdev(vals) if len(vals) > 1 else (0.0 if vals else None)
+        out[key] = cell
+    return out
+
+
+def _hashable(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
+def check_field(records: list[dict[str, Any]], field: str, arm: str | None) -> None:
+    if arm is not None and records and not any(_arm(r, arm) for r in records):
+        names = sorted({str(a.get("name")) for r in records for a in (r.get("arms") or []) if isinstance(a, dict)})
+        raise SweepError(f"--arm {arm!r}: no such arm in this sweep (arms: {', '.join(map(str, names)) or 'none finished'})")
+    if records and not any(_field_value(r, field, arm) is not None for r in records):
+        summary = next((_arm(r, arm) for r in records if _arm(r, arm)), None) or {}
+        numeric = [k for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        raise SweepError(f"--field {field!r}: no point has a number there (numeric summary fields: {', '.join(numeric)})")
+
+
+def render_map(
+    sweep: Sweep, records: list[dict[str, Any]], *, file: IO[str], title: str = "", field: str | None = None, arm: str | None = None
+) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    axes = axes_of(sweep)
+    width = 0
+    lines: list[Text] = []
+    if len(axes) > 2:
+        lines.append(
+            Text(f"the map draws one or two axes; this sweep has {len(axes)} ({', '.join(axes)}): see `eos-tui sweep show DIR --csv`")
+        )
+    else:
+        table = cells(sweep, records, field=field, arm=arm)
+        xs = dict(sweep.grid)[axes[0]] if axes else [None]
+        ys = list(reversed(dict(sweep.grid)[axes[1]])) if len(axes) > 1 else [None]
+        means = [c["mean"] for c in table.values() if c.get("mean") is not None]
+        lo, hi = (min(means), max(means)) if means else (0.0, 0.0)
+        ylabels = [_fmt(y) if y is not None else "" for y in ys]
+        lw = max([len(s) for s in ylabels] + [len(axes[1]) if len(axes) > 1 else 0])
+        if title:
+            lines.append(Text(safe_text(title), style="bold"))
+        if len(axes) > 1:
+            lines.append(Text(f"{safe_text(axes[1]):>{lw}} ↑"))
+        for y, ylab in zip(ys, ylabels):
+            row = Text(f"{ylab:>{lw}} │")
+            for x in xs:
+                key = tuple(_hashable(v) for v in ((x, y) if len(axes) > 1 else (x,) if axes else ()))
+                cell = table.get(key)
+                if cell is None:
+                    row.append(" · ".center(CELL), style="dim")
+                elif field:
+                    m = cell.get("mean")
+                    if m is None:
+                        row.append(" ? ".center(CELL), style="dim")
+                    else:
+                        level = 0 if hi == lo else min(len(RAMP) - 1, int((m - lo) / (hi - lo) * len(RAMP)))
+                        row.append((" " + RAMP[level] * (CELL - 1)), style=f"{SCALE_COLOURS[level]} on grey11")
+                else:
+                    o = cell["outcome"]
+                    row.append(f" {LETTERS.get(o, '?')} ".center(CELL), style=STYLES.get(o, ""))
+            lines.append(row)
+        lines.append(Text(" " * lw + " └" + "─" * (CELL * len(xs))))
+        # x tick labels, each where there is room for it
+        ticks = [" "] * (CELL * len(xs) + 12)
+        free = 0
+        for i, x in enumerate(xs):
+            label = _fmt(x) if x is not None else ""
+            at = i * CELL + 1
+            if at >= free and label:
+                ticks[at : at + len(label)] = list(label)
+                free = at + len(label) + 1
+        lines.append(Text(" " * (lw + 2) + "".join(ticks).rstrip()))
+        if axes:
+            lines.append(Text(" " * (lw + 2) + f"{safe_text(axes[0])} →"))
+        seeds = dict(sweep.grid).get("seed")
+        agg = f"; {len(seeds)} seeds a cell" if seeds else ""
+        who = f" (arm {safe_text(arm)})" if arm else ""
+        if field:
+            spread = max((c["std"] for c in table.values() if c.get("std") is not None), default=None)
+            legend = Text(f"{safe_text(field)}{who}, mean{' over seeds' if seeds else ''}: ")
+            for level, ch in enumerate(RAMP):
+                legend.append(" " + ch * (CELL - 1), style=f"{SCALE_COLOURS[level]} on grey11")
+            legend.append(
+                f"  from {lo:.4g} to {hi:.4g}" + (f"; largest spread over seeds (std) {spread:.3g}" if seeds and spread is not None else "")
+            )
+            legend.append(";  · not run, ? no value")
+        else:
+            legend = Text("")
+            counts = {o: 0 for o in OUTCOMES}
+            for c in table.values():
+                counts[c["outcome"]] = counts.get(c["outcome"], 0) + 1
+            for o in OUTCOMES:
+                legend.append(f" {LETTERS[o]} ", style=STYLES[o])
+                legend.append(f" {o} ({counts[o]})  ")
+            legend.append(" · not run" + (f"{who}; majority class{agg}" if seeds or arm else ""))
+        lines.append(legend)
+        if field and len(axes) <= 1:  # one row: its numbers fit on a line
+            parts = []
+            for x in xs:
+                one = table.get((_hashable(x),) if axes else ())
+                if one is not None and one.get("mean") is not None:
+                    spread = f"±{one['std']:.2g}" if seeds and one.get("std") is not None else ""
+                    parts.append(f"{_fmt(x) + ': ' if axes else ''}{one['mean']:.3g}{spread}")
+            lines.append(Text("  ".join(parts)))
+        done = len(records)
+        lines.append(Text(f"{done} of {len(sweep.points())} points finished", style="dim"))
+    for line in lines:
+        width = max(width, line.cell_len)
+    console = Console(file=file, width=max(width, 80), highlight=False, soft_wrap=True)
+    for line in lines:
+        console.print(line)
+
+
+def write_csv(sweep: Sweep, records: list[dict[str, Any]], file: IO[str], *, field: str | None = None, arm: str | None = None) -> None:
+    """One row per cell: the axes' values, n, the majority class, the count of each class, and with a
+    field its mean and standard deviation over seeds."""
+    axes = axes_of(sweep)
+    table = cells(sweep, records, field=field, arm=arm)
+    w = csv.writer(file, lineterminator="\n")
+    header = [*axes, "n", "outcome", *OUTCOMES]
+    if field:
+        header += [f"{field}_mean", f"{field}_std"]
+    w.writerow(header)
+    order: dict[tuple, int] = {}
+    for i, p in enumerate(sweep.points()):
+        order.setdefault(tuple(_hashable(p[a]) for a in axes), i)
+    for key in sorted(table, key=lambda k: order.get(k, len(order))):
+        cell = table[key]
+        row: list[Any] = [
+            *(safe_text(str(v)) if isinstance(v, str) else v for v in key),
+            cell["n"],
+            cell["outcome"],
+            *(cell["counts"][o] for o in OUTCOMES),
+        ]
+        if field:
+            row += ["" if cell["mean"] is None else repr(cell["mean"]), "" if cell["std"] is None else repr(cell["std"])]
+        w.writerow(row)
+
+
+def show(path, *, field: str | None, arm: str | None, as_csv: bool, out: IO[str]) -> None:
+    """`eos-tui sweep show DIR`. SweepError for a directory that is not a sweep's."""
+    from pathlib import Path
+
+    from .grid import read_resolved
+    from .store import SWEEP_FILE, read_points
+
+    path = Path(path)
+    if not (path / SWEEP_FILE).is_file():
+        raise SweepError(f"{path}: not a sweep directory (no {SWEEP_FILE})")
+    sweep = read_resolved(path / SWEEP_FILE)
+    records = read_points(path)
+    field = field or sweep.map_field
+    if field:
+        check_field(records, field, arm)
+    elif arm is not None:
+        check_field(records, "steps_done", arm)
+    if as_csv:
+        write_csv(sweep, records, out, field=field, arm=arm)
+    else:
+        render_map(sweep, records, file=out, title=str(path), field=field, arm=arm)

@@ -1,0 +1,441 @@
+"""Sweeps (issue 13): grid parsing and validation, the outcome classes, one failing point, resume
+after Ctrl-C, the phase map, and the Ray executor against the process pool.
+
+The sweeps here are tiny: a 2-d quadratic or the uv model, tens of steps a point."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from eos_tui.analysis.outcome import arm_outcome, majority, run_outcome
+from eos_tui.sweep.grid import Sweep, SweepError, load_sweep, parse_grid_flag, parse_values, sweep_from_data
+from eos_tui.sweep.store import SweepDir, read_points
+
+QUAD = """\
+name = "q"
+steps = {steps}
+dtype = "float64"
+[data]
+kind = "none"
+[model]
+kind = "quadratic"
+eigenvalues = [10.0, 1.0]
+[optimizer]
+kind = "gd"
+{opt}
+[measure]
+sharpness_every = 1
+exact = true
+"""
+
+
+def eos(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, COLUMNS="120", OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "eos_tui.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def quad(tmp_path: Path, steps: int = 30, opt: str = "lr = 0.1") -> Path:
+    path = tmp_path / "q.toml"
+    path.write_text(QUAD.format(steps=steps, opt=opt))
+    return path
+
+
+def sorted_points(path: Path) -> list[dict]:
+    return sorted(read_points(path), key=lambda r: r["index"])
+
+
+# ---- grids -------------------------------------------------------------------------------------
+
+
+def test_values_lists_and_ranges():
+    assert parse_values("0.5,1,2") == [0.5, 1, 2]
+    assert parse_values("relu, tanh") == ["relu", "tanh"]
+    assert parse_values("[10.0, 1.0],[4.0]") == [[10.0, 1.0], [4.0]]
+    assert parse_values("1:5:17")[:3] == [1.0, 1.25, 1.5] and len(parse_values("1:5:17")) == 17
+    assert parse_values("1:5:5") == [1, 2, 3, 4, 5] and all(isinstance(v, int) for v in parse_values("1:5:5"))
+    assert parse_values("0.5:5:19")[6] == 2.0  # no 2.0000000000000004: 2/λ0 must be a grid point
+    assert parse_values("1e-3..1e-1:3") == [0.001, 0.01, 0.1]
+    assert parse_values("0..4") == [0, 1, 2, 3, 4]
+    assert parse_grid_flag("seed=0..2") == ("seed", [0, 1, 2])
+    assert parse_grid_flag("optimizer.lr=1e-3..1e-1:9")[1][-1] == 0.1
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("optimizer.lr=1:5:1", "at least 2 points"),
+        ("optimizer.lr=1:5:x", "not a number of points"),
+        ("optimizer.lr=0..1:3", "START and STOP > 0"),
+        ("optimizer.lr=5..1", "is empty"),
+        ("optimizer.lr=1.5..3", "is not a range"),
+        ("optimizer.lr=1,1", "comes twice"),
+        ("optimizer.lr=", "an empty value"),
+        ("optimizer.lr", "expected KEY=VALUES"),
+        ("bogus.lr=1,2", "bogus: unknown key"),
+        ("optimizer.lr.x=1,2", "is a value, not a table"),
+        ("name=a,b", "name"),
+    ],
+)
+def test_bad_grids_are_one_line_errors(text, words):
+    with pytest.raises(SweepError) as e:
+        parse_grid_flag(text)
+    assert words in str(e.value) and "\n" not in str(e.value)
+    assert "--grid" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        ({"scenario": "quadratic", "grid": [{"key": "steps", "values": [1, 2]}], "grids": []}, "grids: unknown key"),
+        ({"scenario": "quadratic", "grid": [{"key": "steps", "values": [1, 2], "value": 1}]}, "grid[0].value: unknown key"),
+        ({"scenario": "quadratic", "grid": [{"key": "steps", "values": 3}]}, "grid[0].values: required"),
+        ({"scenario": "quadratic", "grid": [{"key": "steps", "values": "1:5"}]}, "grid[0].values"),
+        ({"scenario": "quadratic", "grid": [{"key": "seed", "values": [1]}, {"key": "seed", "values": [2]}]}, "has a grid already"),
+        ({"grid": [{"key": "steps", "values": [1, 2]}]}, "scenario: required"),
+        ({"scenario": "no-such-scenario", "grid": []}, "no built-in scenario named"),
+        ({"scenario": "quadratic", "set": "steps=3", "grid": []}, "set: must be"),
+    ],
+)
+def test_sweep_files_are_validated_strictly(data, words):
+    with pytest.raises(SweepError if "built-in scenario" not in words else Exception) as e:
+        sweep_from_data(data, source="s.toml", base_dir=None, default_name="s")
+    assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_grid_over_a_key_every_arm_sets_is_refused_and_writes_nothing(tmp_path, capsys):
+    """The quadratic built-in's two arms each set optimizer.lr: a grid over it would change nothing."""
+    from eos_tui.sweep.command import run_sweep
+
+    sweep = load_sweep("quadratic", grids=["optimizer.lr=0.1,0.2"])
+    err = io.StringIO()
+    assert run_sweep(sweep, out=tmp_path / "s", jobs=1, err=err) == 2
+    assert "every point is refused" in err.getvalue() and "changes no arm" in err.getvalue()
+    assert len(err.getvalue().strip().splitlines()) == 1
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(SweepError, match="Built-in sweeps: catapult-phase, sgd-batch, warmup-phase"):
+        load_sweep("no-such-thing", grids=["seed=0..1"])
+    r = eos("sweep", "quadratic", "--grid", "model.nonsense=1,2", "--out", "s", cwd=tmp_path)
+    assert r.returncode == 2 and "model.nonsense: unknown key" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_builtin_sweeps_load_and_cover_their_grids():
+    for name, keys in (
+        ("catapult-phase", ["optimizer.lr_relative", "model.width"]),
+        ("warmup-phase", ["optimizer.lr_relative", "schedule.warmup_steps"]),
+        ("sgd-batch", ["optimizer.batch_size", "seed"]),
+    ):
+        sweep = load_sweep(name)
+        assert sweep.keys == keys
+        from eos_tui.sweep.grid import load_point_scenario
+
+        for p in sweep.points():
+            load_point_scenario(sweep, p)  # every point a valid scenario
+    cat = dict(load_sweep("catapult-phase").grid)["optimizer.lr_relative"]
+    assert 2.0 in cat and 4.0 in cat  # the boundaries are grid points
+
+
+# ---- outcome classes ---------------------------------------------------------------------------
+
+
+def _summary(**kw):
+    base = {"status": "completed", "initial_loss": 1.0, "final_loss": 0.1, "max_loss": 1.0, "catapults": 0, "eos_onset_step": None}
+    return {**base, **kw}
+
+
+def test_outcome_classes_from_summaries():
+    assert arm_outcome(_summary()) == "lazy"
+    assert arm_outcome(_summary(eos_onset_step=40)) == "eos"
+    assert arm_outcome(_summary(catapults=1, eos_onset_step=40, max_loss=50.0)) == "catapult"
+    assert arm_outcome(_summary(status="diverged", final_loss=None)) == "diverged"
+    assert arm_outcome(_summary(final_loss=30.0, max_loss=31.0)) == "diverged"  # still blowing up at the end
+    assert arm_outcome(_summary(final_loss=3.0, max_loss=300.0, catapults=1)) == "catapult"  # inside a later spike
+    assert arm_outcome(_summary(status="failed")) == "failed"
+    assert arm_outcome(_summary(status="interrupted")) == "failed"
+    assert arm_outcome(None) == "failed"
+    assert run_outcome(["lazy", "diverged", "catapult"]) == "diverged"
+    assert majority(["lazy", "catapult", "lazy"]) == "lazy"
+    assert majority(["lazy", "catapult"]) == "catapult"  # a tie goes to the more severe
+
+
+def test_uv_model_lazy_catapult_diverged_at_2_and_4(tmp_path):
+    """Lewkowycz et al. on the uv model (width 1000): ηλ0 = 1.75 lazy, 2.25 and 3.75 catapult, 4.25 diverged,
+    each point run in this process by the point runner the executors use."""
+    from eos_tui.sweep.point import run_point
+
+    sweep = load_sweep("catapult-phase", grids=["optimizer.lr_relative=1.75,2.25,3.75,4.25", "model.width=1000"])
+    got = []
+    for i, p in enumerate(sweep.points()):
+        job = {"index": i, "point": p, "sweep": sweep.resolved(), "sweep_dir": str(tmp_path), "run_dir": f"points/p{i:04d}"}
+        rec = run_point(job)
+        assert rec["status"] == "completed" and (tmp_path / rec["run_dir"] / "manifest.json").is_file()
+        got.append(rec["outcome"])
+    assert got == ["lazy", "catapult", "catapult", "diverged"]
+
+
+# ---- running -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # a process pool (and Ray) starting: seconds
+def test_one_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
+    """Two ways a point fails while the others run: the engine fails on it once it runs (a CUDA device
+    that is not there), or the schema refuses the combination before it runs (lr_relative with every
+    eigenvalue ≤ 0). Each is a failed line with its message."""
+    q = quad(tmp_path, steps=10, opt="lr_relative = 0.5")
+    r = eos(
+        "sweep", str(q), "--grid", "device=cpu,cuda:99", "--grid", "model.eigenvalues=[10.0, 1.0],[-1.0, -2.0]",
+        "--jobs", "1", "--out", "s", "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert out["sweep_dir"] == "s"
+    good, refused, failed, refused2 = sorted(out["points"], key=lambda p: p["index"])
+    assert good["status"] == "completed" and good["outcome"] == "lazy" and good["arms"][0]["outcome"] == "lazy"
+    assert failed["status"] == "failed" and failed["outcome"] == "failed" and "cuda:99" in failed["message"]
+    assert json.loads((tmp_path / "s" / failed["run_dir"] / "manifest.json").read_text())["status"] == "failed"
+    for bad in (refused, refused2):
+        assert bad["status"] == "failed" and bad["run_dir"] is None and "every model.eigenvalues is ≤ 0" in bad["message"]
+    assert sorted_points(tmp_path / "s") == [good, refused, failed, refused2]
+    assert "Traceback" not in r.stderr and "4/4 done" in r.stderr and "3 failed" in r.stderr
+    assert 'point 1 (device="cpu", model.eigenvalues=[-1.0, -2.0]) failed: ' in r.stderr
+
+
+@pytest.mark.slow  # a process pool (and Ray) starting: seconds
+def test_ctrl_c_then_resume_gives_the_points_of_an_uninterrupted_sweep(tmp_path):
+    from eos_tui.sweep.command import run_sweep
+
+    q = quad(tmp_path, steps=200)
+    grid = "optimizer.lr=0.05,0.1,0.15,0.19"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eos_tui.cli", "sweep", str(q), "--grid", grid, "--jobs", "1", "--out", "s"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches the driver and its workers
+    )
+    points = tmp_path / "s" / "points.jsonl"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (tmp_path / "s" / "points").is_dir():
+        time.sleep(0.05)
+    assert points.read_text() == ""  # there, and valid, from the start
+    while time.monotonic() < deadline and not points.read_text():
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    first = [json.loads(line) for line in points.read_text().splitlines()]  # every line whole
+    assert 1 <= len(first) < 4
+    manifests = [json.loads(m.read_text()) for m in (tmp_path / "s" / "points").glob("*/manifest.json")]
+    assert "running" not in {m["status"] for m in manifests}
+    assert "interrupted" in {m["status"] for m in manifests}
+    # resume (the same sweep on the same directory): the finished points are kept, the others run
+    sweep = load_sweep(str(q), grids=[grid])
+    err_resume = io.StringIO()
+    assert run_sweep(sweep, out=tmp_path / "s", jobs=1, err=err_resume) == 0, err_resume.getvalue()
+    assert f"{len(first)} of 4 points already done" in err_resume.getvalue()
+    # the same as a sweep never interrupted
+    assert run_sweep(sweep, out=tmp_path / "whole", jobs=2, err=io.StringIO()) == 0
+    assert sorted_points(tmp_path / "s") == sorted_points(tmp_path / "whole")
+    assert {m["status"] for m in (json.loads(p.read_text()) for p in (tmp_path / "s" / "points").glob("*/manifest.json"))} == {"completed"}
+    # another grid on the same directory is refused
+    assert run_sweep(load_sweep(str(q), grids=["optimizer.lr=0.05"]), out=tmp_path / "s", jobs=1, err=io.StringIO()) == 2
+
+
+@pytest.mark.slow  # a process pool starting: seconds
+def test_workers_of_a_killed_sweep_stop(tmp_path):
+    """kill -9 of the driver (a crash): its workers notice, end their points "interrupted" and exit
+    instead of training on, orphaned, through the queued points. The directory is then as after a
+    Ctrl-C, which a rerun resumes (test_ctrl_c_then_resume_…)."""
+    q = quad(tmp_path, steps=100_000)  # never done before the kill
+    grid, fast = "optimizer.lr=0.05,0.1,0.15", "measure.sharpness_every=100"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eos_tui.cli", "sweep", str(q), "--grid", grid, "--set", fast, "--jobs", "1", "--out", "s"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        start_new_session=True,
+    )
+    metrics = tmp_path / "s" / "points" / "p0000" / "metrics.jsonl"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (metrics.exists() and metrics.stat().st_size > 0):
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)  # any process of the sweep still there?
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("the workers of a killed sweep ran on")
+    assert json.loads((tmp_path / "s" / "points" / "p0000" / "manifest.json").read_text())["status"] == "interrupted"
+    assert not (tmp_path / "s" / "points" / "p0001").exists()  # the queued points were not started
+    assert read_points(tmp_path / "s") == []
+
+
+def test_resume_drops_failed_lines_and_a_cut_off_last_line(tmp_path):
+    sweep = Sweep(name="s", description="", scenario={"name": "s"}, source="<test>", grid=[("steps", [1, 2, 3])])
+    with SweepDir.open(tmp_path / "d", sweep) as d:
+        d.append({"index": 0, "point": {"steps": 1}, "status": "completed", "outcome": "lazy", "arms": []})
+        d.append({"index": 1, "point": {"steps": 2}, "status": "failed", "outcome": "failed", "arms": []})
+    with open(tmp_path / "d" / "points.jsonl", "a") as fh:
+        fh.write('{"index": 2, "point": {"ste')  # a line cut off by a crash
+    with SweepDir.open(tmp_path / "d", sweep) as d:
+        assert list(d.resume()) == [0]
+    assert [r["index"] for r in read_points(tmp_path / "d")] == [0]
+    with pytest.raises(SweepError, match="holds another sweep"):
+        SweepDir.open(tmp_path / "d", Sweep(name="s", description="", scenario={"name": "s"}, source="<test>", grid=[("steps", [1, 2])]))
+    with SweepDir.open(tmp_path / "d", sweep), pytest.raises(SweepError, match="another sweep is running"):
+        SweepDir.open(tmp_path / "d", sweep)
+
+
+# ---- the map -----------------------------------------------------------------------------------
+
+
+def _synthetic(tmp_path: Path) -> Path:
+    """A sweep directory with made-up points: lr × width × 2 seeds, one cell missing."""
+    sweep = Sweep(
+        name="m",
+        description="",
+        scenario={"name": "m"},
+        source="<test>",
+        grid=[("optimizer.lr", [0.1, 0.2, 0.3]), ("model.width", [10, 100]), ("seed", [0, 1])],
+    )
+    classes = {0.1: ["lazy", "lazy"], 0.2: ["catapult", "lazy"], 0.3: ["diverged", "diverged"]}
+    with SweepDir.open(tmp_path / "m", sweep) as d:
+        for i, p in enumerate(sweep.points()):
+            if p["optimizer.lr"] == 0.3 and p["model.width"] == 100:
+                continue  # not run yet
+            o = classes[p["optimizer.lr"]][p["seed"]]
+            ratio = p["optimizer.lr"] * 10 + p["seed"] * 0.1
+            arm = {"name": "main", "status": "completed", "eos_ratio": ratio, "outcome": o}
+            d.append({"index": i, "point": p, "run_dir": f"points/p{i:04d}", "status": "completed", "outcome": o, "arms": [arm]})
+    return tmp_path / "m"
+
+
+def test_phase_map_classes_seeds_and_csv(tmp_path):
+    path = _synthetic(tmp_path)
+    r = eos("sweep", "show", str(path), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = {line.split("│")[0].strip(): line.split("│")[1] for line in r.stdout.splitlines() if "│" in line}
+    assert rows["100"].split() == ["L", "C", "·"]  # majority of 2 seeds; a tie (catapult, lazy) goes to catapult
+    assert rows["10"].split() == ["L", "C", "D"]
+    assert "lazy (2)" in r.stdout and "catapult (2)" in r.stdout and "diverged (1)" in r.stdout and "2 seeds a cell" in r.stdout
+    assert "model.width ↑" in r.stdout and "optimizer.lr →" in r.stdout
+    r = eos("sweep", "show", str(path), "--csv", "--field", "eos_ratio", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "optimizer.lr,model.width,n,outcome,lazy,eos,catapult,diverged,failed,eos_ratio_mean,eos_ratio_std"
+    first = lines[1].split(",")
+    assert first[:9] == ["0.1", "10", "2", "lazy", "2", "0", "0", "0", "0"]
+    assert float(first[9]) == pytest.approx(1.05) and float(first[10]) == pytest.approx(0.05)
+    assert len(lines) == 1 + 5
+    r = eos("sweep", "show", str(path), "--field", "eos_ratio", cwd=tmp_path)
+    assert r.returncode == 0 and "eos_ratio, mean over seeds" in r.stdout and "from 1.05 to 3.05" in r.stdout
+    r = eos("sweep", "show", str(path), "--field", "nope", cwd=tmp_path)
+    assert r.returncode == 2 and "--field 'nope'" in r.stderr and "eos_ratio" in r.stderr
+    r = eos("sweep", "show", str(tmp_path), cwd=tmp_path)
+    assert r.returncode == 2 and "not a sweep directory" in r.stderr
+
+
+def test_sweep_modules_import_no_torch():
+    code = "import eos_tui.sweep.grid, eos_tui.sweep.store, eos_tui.sweep.show, eos_tui.sweep.cli, eos_tui.analysis.outcome, sys\n"
+    code += "print('torch' in sys.modules, 'textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+# ---- Ray ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # a process pool (and Ray) starting: seconds
+def test_ray_executor_gives_the_points_of_the_process_pool(tmp_path, capsys):
+    """One Ray test (a local instance with 2 CPUs): the same points.jsonl as the local pool."""
+    pytest.importorskip("ray")
+    from eos_tui.sweep.command import run_sweep
+
+    q = quad(tmp_path, steps=20)
+    sweep = load_sweep(str(q), grids=["optimizer.lr=0.05,0.21"])
+    assert run_sweep(sweep, out=tmp_path / "pool", jobs=2, err=io.StringIO()) == 0
+    err = io.StringIO()
+    assert run_sweep(sweep, out=tmp_path / "ray", jobs=2, use_ray=True, ray_cpus=2, err=err) == 0, err.getvalue()
+    assert sorted_points(tmp_path / "ray") == sorted_points(tmp_path / "pool")
+    assert [p["outcome"] for p in sorted_points(tmp_path / "ray")] == ["lazy", "diverged"]
+    assert (tmp_path / "ray" / "points" / "p0001" / "metrics.jsonl").stat().st_size > 0  # the task wrote its run directory
+
+
+def test_ray_missing_is_one_clear_line_and_writes_nothing(tmp_path, monkeypatch):
+    from eos_tui.sweep.command import run_sweep
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    err = io.StringIO()
+    assert run_sweep(load_sweep(str(quad(tmp_path)), grids=["optimizer.lr=0.05"]), out=tmp_path / "s", jobs=1, use_ray=True, err=err) == 2
+    assert err.getvalue() == 'eos-tui: sweep --ray needs Ray, which is not installed: pip install "eos-tui[ray]"\n'
+    assert not (tmp_path / "s").exists()
+
+
+def test_one_axis_field_map_lists_each_cell_mean_and_spread():
+    from eos_tui.sweep.show import render_map
+
+    sweep = Sweep(
+        name="b", description="", scenario={"name": "b"}, source="<test>", grid=[("optimizer.batch_size", [8, 32]), ("seed", [0, 1])]
+    )
+    ratios = {(8, 0): 0.3, (8, 1): 0.5, (32, 0): 0.9, (32, 1): 0.9}
+    records = [
+        {
+            "index": i,
+            "point": p,
+            "status": "completed",
+            "outcome": "lazy",
+            "arms": [{"name": "main", "eos_ratio": ratios[p["optimizer.batch_size"], p["seed"]]}],
+        }
+        for i, p in enumerate(sweep.points())
+    ]
+    out = io.StringIO()
+    render_map(sweep, records, file=out, field="eos_ratio")
+    text = out.getvalue()
+    assert "8: 0.4±0.1  32: 0.9±0" in text
+    assert "from 0.4 to 0.9" in text and "4 of 4 points finished" in text
+
+
+def test_a_point_of_several_arms_has_each_arms_outcome_and_the_worst(tmp_path):
+    from eos_tui.sweep.point import run_point
+    from eos_tui.sweep.show import cells
+
+    text = (
+        QUAD.format(steps=30, opt="lr = 0.1") + '[[arm]]\nname = "slow"\noptimizer.lr = 0.05\n[[arm]]\nname = "fast"\noptimizer.lr = 0.21\n'
+    )
+    (tmp_path / "two.toml").write_text(text)
+    sweep = load_sweep(str(tmp_path / "two.toml"), grids=["seed=0..1"])
+    records = [
+        run_point({"index": i, "point": p, "sweep": sweep.resolved(), "sweep_dir": str(tmp_path), "run_dir": f"points/p{i:04d}"})
+        for i, p in enumerate(sweep.points())
+    ]
+    assert [[a["outcome"] for a in r["arms"]] for r in records] == [["lazy", "diverged"]] * 2
+    assert [r["outcome"] for r in records] == ["diverged"] * 2
+    assert cells(sweep, records)[()]["outcome"] == "diverged"
+    assert cells(sweep, records, arm="slow")[()]["outcome"] == "lazy"
+
+
+def test_a_cuda_scenario_asks_ray_for_a_gpu_per_task():
+    from eos_tui.sweep.command import cuda_device
+
+    assert cuda_device(load_sweep("catapult-phase", grids=["model.width=10"])) is None  # "auto": as the cluster has
+    assert cuda_device(load_sweep("catapult-phase", grids=["model.width=10"], sets=["device=cuda"])) is True
+    assert cuda_device(load_sweep("catapult-phase", grids=["model.width=10"], sets=["device=cpu"])) is False
