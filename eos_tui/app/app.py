@@ -35,6 +35,7 @@ from textual.widgets import Footer
 
 from ..launch import engine_alive, stop_engine
 from ..rundir.reader import read_manifest
+from .chart_keys import CHART_BINDINGS, ChartKeys, scenario_display
 from .follow import RunFollower
 from .model import RunModel, printable
 from .screens.help import HelpScreen
@@ -74,6 +75,7 @@ class MainScreen(Screen):
         Binding("tab,a", "app.next_arm", "arm", key_display="tab"),
         Binding("f", "app.toggle_follow", "follow"),
         Binding("s", "app.screenshot", "svg"),
+        *CHART_BINDINGS,
     ]
 
     def compose(self) -> ComposeResult:
@@ -97,7 +99,7 @@ class MainScreen(Screen):
             self.call_after_refresh(app.redraw, True)
 
 
-class EosApp(App[int]):
+class EosApp(ChartKeys, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "eos-tui"
 
@@ -130,6 +132,7 @@ class EosApp(App[int]):
         self._watchdog: threading.Timer | None = None  # see close_by_signal
         self.frames = 0  # redraws done (tests, benchmarks)
         self._drawn: tuple | None = None
+        self._display_read = False
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
@@ -202,6 +205,12 @@ class EosApp(App[int]):
         if self.view.arm is None and self.model.arms:
             self.view.arm = next(iter(self.model.arms))
             self.view.changed()
+        if not self._display_read and self.model.manifest is not None:
+            display = scenario_display(self.run_dir)  # the scenario's [display]: how the charts open
+            self._display_read = display is not None
+            if display is not None:
+                self.view.sharpness_normalized = display.sharpness == "normalized"
+                self.view.changed()
         return changed
 
     def redraw(self, force: bool = False) -> None:
@@ -301,6 +310,7 @@ class EosApp(App[int]):
         yield SystemCommand("Toggle log scale (loss)", "Loss chart: log or linear y axis", self.action_toggle_log)
         yield SystemCommand("Next arm", "Highlight the next arm", self.action_next_arm)
         yield SystemCommand("Follow / fit", "Charts: latest steps, or the whole run", self.action_toggle_follow)
+        yield from self.chart_commands()
         yield SystemCommand("Save SVG screenshot", "Into the run directory", self.action_screenshot)
         yield SystemCommand("Explain the panels", "What sharpness, 2/η, the flip, catapults mean", self.action_help)
         if self.engine is not None:

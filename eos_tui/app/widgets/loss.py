@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from rich.text import Text as RichText
 from textual.app import ComposeResult
 from textual.widgets import Static
 
 from ..model import RunModel
 from ..view import View
-from .arms import arms_in_draw_order, event_marks, legend
+from .arms import arm_tag, arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series
 from .chart.ticks import format_value
 from .palette import MUTED, THEORY_COLOR
@@ -41,8 +42,10 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
 
     def show(self, model: RunModel, view: View) -> None:
         loss, lr = [], []
-        for arm, color, _ in arms_in_draw_order(model, view):
-            loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color))
+        tags = bool(getattr(self.app, "no_color", False))
+        for arm, color, highlighted in arms_in_draw_order(model, view):
+            tag = arm_tag(model, arm.name)
+            loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color, core=highlighted, offscale=True, tag=tag))
             if arm.has_loss_theory:
                 loss.append(
                     Series(f"{arm.name}/loss-theory", arm.step.values, arm.loss_theory.values, THEORY_COLOR, kind="dotted", fit="none")
@@ -57,11 +60,12 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
                     )
                 )
             lr.append(Series(f"{arm.name}/lr", arm.step.values, arm.lr.values, color))
-        marks = event_marks(model)
+        marks = event_marks(model, view)
         loss_chart = self.query_one("#loss-chart", Chart)
         loss_chart.follow = view.follow
         loss_chart.log_y = view.loss_log_y
         loss_chart.live = model.status == "running"
+        loss_chart.tags = tags
         loss_chart.set_data(loss, marks=marks)
         lr_chart = self.query_one("#lr-chart", Chart)
         lr_chart.follow = view.follow
@@ -75,4 +79,11 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
         extra = f"[{THEORY_COLOR}]┈ theory[/]" if theory else ""
         if any(a.has_test_loss for a in model.arms.values()):
             extra = (extra + " " if extra else "") + f"[{MUTED}]╌ held-out[/]"
-        self.set_subtitle(legend(model, view, extra) + f" [{MUTED}]({scale}){eta_text}[/]")
+        # Every arm named comes first: the scale, then η, give way where the names would be cut.
+        room = self.size.width - 6 if self.size.width else None
+        for tail in (f" [{MUTED}]({scale}){eta_text}[/]", f" [{MUTED}]{eta_text.strip(' ·')}[/]" if eta_text else "", ""):
+            width = None if room is None else max(8, room - RichText.from_markup(tail).cell_len)
+            text = legend(model, view, extra, width=width, tags=tags)
+            if width is None or text == legend(model, view, extra, tags=tags) or not tail:
+                break
+        self.set_subtitle(text + tail)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 from textual.app import ComposeResult
 
-from ..model import RunModel
+from ..model import ArmSeries, RunModel
 from ..view import View
-from .arms import arms_in_draw_order, event_marks, legend
-from .chart import Chart, Series, faint
+from .arms import arm_tag, arms_in_draw_order, event_marks, legend
+from .chart import Chart, HLine, Series, faint
 from .palette import MUTED, THEORY_COLOR, THRESHOLD_LABEL
 from .panel import Panel
 
@@ -43,31 +44,57 @@ is 2(1+β)/((1+2β)η).
 """
 
     def compose(self) -> ComposeResult:
-        yield Chart(include_zero=True, id="sharpness-chart")
+        chart = Chart(include_zero=True, max_decades=8, id="sharpness-chart")
+        chart.spread = 2.0  # a threshold more than 3× the highlighted arm's λ_max is cut (arrow), not a squashed chart
+        yield chart
 
     def show(self, model: RunModel, view: View) -> None:
+        norm = view.sharpness_normalized
+        tags = bool(getattr(self.app, "no_color", False))
         series = []
-        for arm, color, _highlighted in arms_in_draw_order(model, view):
+        for arm, color, highlighted in arms_in_draw_order(model, view):
             xs = arm.sharpness_step.values
+            # In the normalized view every value is divided by the arm's threshold at its step (λ_max·η_t/2
+            # for GD): each arm's edge is then the line at 1; "/n" keys keep the two views' caches apart.
+            over = threshold_at(arm, xs) if norm else None
+            key = f"{arm.name}/n" if norm else arm.name
             for j, col in enumerate(arm.eigenvalues[1:], start=1):
-                series.append(Series(f"{arm.name}/eig{j}", xs, col.values, faint(color, 0.55), fit="none"))
-            series.append(Series(f"{arm.name}/threshold", arm.step.values, arm.threshold.values, color, kind="dashed", fit="ends"))
-            if arm.has_tracked_sharpness:  # every step, under the converged measurements
-                series.append(Series(f"{arm.name}/tracked", arm.step.values, arm.sharpness_tracked.values, faint(color, 0.45), fit="none"))
-            if arm.has_uv_theory:
+                series.append(Series(f"{key}/eig{j}", xs, _div(col.values, over), faint(color, 0.55), fit="none"))
+            if not norm:
                 series.append(
                     Series(
-                        f"{arm.name}/ntk-map", arm.uv_step.values, arm.uv_sharpness_theory.values, THEORY_COLOR, kind="dotted", fit="none"
+                        f"{key}/threshold",
+                        arm.step.values,
+                        arm.threshold.values,
+                        color,
+                        kind="dashed",
+                        fit="ends",
+                        core=False,
+                        offscale=True,
                     )
                 )
-            if arm.preconditioned:  # the raw λ_max(H) beside λ_max(P⁻¹H)
-                series.append(Series(f"{arm.name}/raw", xs, arm.raw_sharpness.values, faint(color, 0.6), kind="dotted", fit="none"))
+            if arm.has_tracked_sharpness:  # every step, under the converged measurements
+                tracked = arm.sharpness_tracked.values
+                by = arm.threshold.values[: len(tracked)] if norm else None
+                series.append(Series(f"{key}/tracked", arm.step.values[: len(tracked)], _div(tracked, by), faint(color, 0.45), fit="none"))
+            if arm.has_uv_theory:
+                uv_xs = arm.uv_step.values
+                by = threshold_at(arm, uv_xs) if norm else None
+                series.append(
+                    Series(f"{key}/ntk-map", uv_xs, _div(arm.uv_sharpness_theory.values, by), THEORY_COLOR, kind="dotted", fit="none")
+                )
+            if arm.preconditioned:  # the raw λ_max(H) beside λ_max(P⁻¹H); normalized: against 2/η
+                by = 2.0 / lr_at(arm, xs) if norm else None
+                series.append(Series(f"{key}/raw", xs, _div(arm.raw_sharpness.values, by), faint(color, 0.6), kind="dotted", fit="none"))
             if arm.eigenvalues:
-                series.append(Series(f"{arm.name}/lambda", xs, arm.eigenvalues[0].values, color))
+                top = _div(arm.eigenvalues[0].values, over)
+                series.append(Series(f"{key}/lambda", xs, top, color, core=highlighted, offscale=True, tag=arm_tag(model, arm.name)))
         chart = self.query_one(Chart)
         chart.follow = view.follow
         chart.live = model.status == "running"
-        chart.set_data(series, marks=event_marks(model))
+        chart.log_y = view.sharpness_log_y
+        chart.tags = tags
+        chart.set_data(series, marks=event_marks(model, view), hlines=[HLine(1.0)] if norm and model.arms else [])
         momentum = any(a.with_momentum for a in model.arms.values())
         pre = any(a.preconditioned for a in model.arms.values())
         factors = {round(f, 6) for a in model.arms.values() if (f := a.threshold_factor) is not None}
@@ -75,13 +102,43 @@ is 2(1+β)/((1+2β)η).
             label = f"{factors.pop():.4g}/η_t" if len(factors) == 1 else "threshold"
         else:
             label = "2(1+β)/η_t" if momentum else THRESHOLD_LABEL
-        extra = f"[{MUTED}]╌ {label}[/]"
+        extra = f"[{MUTED}]╌ {label}[/]" if not norm else f"[{MUTED}]╌ edge = 1[/]"
         if pre:
             extra += f" [{MUTED}]┈ raw λ_max[/]"
         title = f"{self.TITLE}(P⁻¹H)" if pre and all(a.preconditioned for a in model.arms.values()) else self.TITLE
         title = f"{self.TITLE} (P⁻¹H for Adam/RMSprop arms)" if pre and title == self.TITLE else title
+        if norm:
+            title += " ÷ threshold" if pre or momentum else "·η_t/2"
+        if view.sharpness_log_y:
+            title += " (log)"
         if self.border_title != title:
             self.border_title = title
         if any(a.has_uv_theory for a in model.arms.values()):
             extra += f" [{THEORY_COLOR}]┈ theory[/]"
-        self.set_subtitle(legend(model, view, extra))
+        self.set_subtitle(legend(model, view, extra, width=max(8, self.size.width - 6) if self.size.width else None, tags=tags))
+
+
+def _div(values: np.ndarray, by: np.ndarray | None) -> np.ndarray:
+    if by is None:
+        return values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return values / by[: len(values)]
+
+
+def _at(arm: ArmSeries, column: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The step column's value at each of xs (the step record of the same step; else the one before)."""
+    steps = arm.step.values
+    n = min(len(steps), len(column))
+    if n == 0:
+        return np.full(len(xs), np.nan)
+    i = np.clip(np.searchsorted(steps[:n], xs, side="right") - 1, 0, n - 1)
+    return column[:n][i]
+
+
+def threshold_at(arm: ArmSeries, xs: np.ndarray) -> np.ndarray:
+    """The arm's threshold (2/η_t, or its momentum or preconditioner form) at each step of xs."""
+    return _at(arm, arm.threshold.values, xs)
+
+
+def lr_at(arm: ArmSeries, xs: np.ndarray) -> np.ndarray:
+    return _at(arm, arm.lr.values, xs)
