@@ -23,6 +23,10 @@ then hovers there while the loss keeps falling, unevenly: the **edge of stabilit
 | `space` | pause / resume the view (the engine keeps training) |
 | `?` `F1` | this help |
 | `l` | loss chart: log / linear scale |
+| `n` | sharpness: normalized (λ_max over each arm's threshold, λ_max·η_t/2 for GD: every edge at 1) / raw |
+| `g` | sharpness chart: log / linear scale |
+| `h` | focus: only the highlighted arm (the others and their threshold lines hidden) / all arms |
+| `m` | event lines: every arm's / only the highlighted arm's (the letters on the axis stay) |
 | `tab` `a` | highlight the next arm |
 | `f` | charts: follow the latest steps / fit the whole run |
 | `s` | save an SVG screenshot into the run directory |

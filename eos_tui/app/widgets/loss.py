@@ -22,7 +22,10 @@ class LossPanel(Panel):
 stability it keeps decreasing over long times but **not monotonically**: it wiggles up and down
 from one step to the next as the iterate bounces across the sharp valley. A **catapult** is a
 spike: with a large step, the loss shoots up, the iterate is thrown to a flatter region (sharpness
-drops below 2/η) and the loss comes back down lower.
+drops below 2/η) and the loss comes back down lower. The y range follows the highlighted arm and
+keeps a catapult's spike (up to 1000× above it) in view; a loss beyond that (a diverged arm at 1e7)
+or more than 12 decades under the top (a float64 loss at 1e-30) is marked by an arrow at the edge
+(↑, ↓), so a trace never seems to stop where it only left the axis.
 
 The dotted white trace, where there is one, is **theory**: on the quadratic, the exact loss
 Σᵢ ½λᵢ(1 − ηλᵢ)²ᵗ cᵢ² (each eigendirection shrinks, or grows, by the factor 1 − ηλᵢ per step);

@@ -35,7 +35,17 @@ Where the scenario tracks λ_max at every step (measure.track_every_step), a dim
 λ_max shows it: a cheap estimate, two Hessian-vector products a step, that is never above the
 true value (a Ritz value) and within about 1% of it on average.
 Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-size change, X divergence,
-! above the threshold at the first measurement).
+! above the threshold at the first measurement); the highlighted arm's events also draw a dotted
+vertical line, every arm's with `m`.
+
+**Normalized view** (`n`; a scenario can open in it, `[display] sharpness = "normalized"`): each arm's
+λ_max divided by its own threshold at that step, λ_max·η_t/2 for plain GD (λ_max(P⁻¹H) over Adam's
+threshold, λ_max over 2(1+β)/η_t with momentum), so every arm's edge of stability is the **line at
+1**, whatever its η: hovering at 1 is the edge, a catapult drops well under 1, SGD settles below it.
+`g` puts the axis on a log scale. The y range follows the highlighted arm (tab): the other arms are
+drawn faint, and what lies far beyond its range (a divergence, a threshold ten times its λ_max) is cut
+and marked by an arrow at the edge (↑ above, ↓ below) rather than flattening the chart; `h` hides the
+other arms and their threshold lines.
 For **Adam and RMSprop** the quantity at the edge is the *preconditioned* sharpness λ_max(P⁻¹H),
 P the optimizer's diagonal preconditioner (Cohen et al. 2022): the title says **P⁻¹H**, the solid
 line is λ_max(P⁻¹H) against Adam's (2+2β1)/((1−β1)η) (38/η at β1 = 0.9) or RMSprop's 2/η, and the

@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 ABOVE, BELOW = "↑", "↓"
+TAGGED = set("123456789abcdefghijklmnopqrstuvwxyz")  # the characters of arm tags (arms.arm_tag)
 ARROW_EVERY = 8  # along a stretch beyond the range: an arrow where it leaves, then every this many cells
 
 Overlay = dict[tuple[int, int], tuple[str, str]]  # (cell row, cell column) -> (character, colour)
@@ -61,4 +62,9 @@ def end_tags(
         return
     x = int(have[-1])
     row = int(np.clip(np.round(to_row(np.array([mid[x]]))[0]) // 4, 0, rows - 1))
-    overlay[(row, x // 2)] = (tag[:1], color)
+    col = x // 2
+    # Arms that end at the same point: the later tag moves next to the earlier one, never over it.
+    for r, c in ((row, col), (row - 1, col), (row + 1, col), (row, col - 1), (row - 1, col - 1), (row + 1, col - 1)):
+        if 0 <= r < rows and c >= 0 and overlay.get((r, c), ("",))[0] not in TAGGED:
+            overlay[(r, c)] = (tag[:1], color)
+            return
