@@ -39,7 +39,9 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
 """
 
     def compose(self) -> ComposeResult:
-        yield Chart(log_y=True, max_decades=12, id="loss-chart")
+        chart = Chart(log_y=True, max_decades=12, id="loss-chart")
+        chart.trim_outliers = True  # on the linear axis (`l`), a catapult's spike does not set the range
+        yield chart
         yield Static("learning rate η_t", classes="chart-label", id="lr-label")
         yield Chart(log_y=False, include_zero=True, id="lr-chart")
 
@@ -55,7 +57,7 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
                 )
             if arm.has_test_loss:
                 xs, ys = arm.test_loss_points()
-                loss.append(Series(f"{arm.name}/test-loss", xs, ys, color, kind="dashed", faint=True))
+                loss.append(Series(f"{arm.name}/test-loss", xs, ys, color, kind="dashed", faint=True, core=highlighted))
             if arm.has_uv_theory:
                 loss.append(
                     Series(

@@ -55,6 +55,7 @@ is 2(1+β)/((1+2β)η).
 
     def compose(self) -> ComposeResult:
         chart = Chart(include_zero=True, max_decades=8, id="sharpness-chart")
+        chart.trim_outliers = True
         chart.spread = 2.0  # a threshold more than 3× the highlighted arm's λ_max is cut (arrow), not a squashed chart
         yield chart
 

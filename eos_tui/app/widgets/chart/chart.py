@@ -166,6 +166,7 @@ class Chart(Widget):
         # times its height on a linear axis, `spread_decades` decades on a log axis (robust.py).
         self.spread = 3.0
         self.spread_decades = 3.0
+        self.trim_outliers = False  # on a linear axis, core series count by their 2..98% quantiles
         self.tags = False  # draw each series' `tag` at its last point (NO_COLOR: arms told apart by it)
         self._series: list[Series] = []
         self._marks: list[Mark] = []
@@ -275,7 +276,7 @@ class Chart(Widget):
             [v for v in fixed if math.isfinite(v)],
             spread=self.spread_decades if self._log_y else self.spread,
             relative=not self._log_y,
-            trim=not self._log_y,
+            trim=self.trim_outliers and not self._log_y,
         )
         if lo is None or hi is None:
             return (-1.0, 1.0) if self._log_y else (0.0, 1.0)
