@@ -56,6 +56,13 @@ def test_log_axis_keeps_a_catapult_and_cuts_a_divergence():
     assert hi == 2.1 and lo == -3.0
 
 
+def test_an_arm_that_diverged_at_once_does_not_set_the_range():
+    steady = np.full(800, 1.0)
+    blowup = np.r_[np.linspace(1, 6, 7), np.full(793, np.nan)]  # the highlighted arm: 7 steps of 800
+    lo, hi = robust_range([("all", True, blowup, blowup), ("all", False, steady, steady)], [0.0], spread=2.0)
+    assert hi == 1.0  # set by the arms that trained; the blow-up is cut (and marked)
+
+
 def test_arrows_mark_where_a_series_leaves_the_range():
     ys = np.r_[np.linspace(0, 1, 20), np.full(40, 5.0), np.full(20, -3.0)]  # 80 dot columns = 40 cells
     overlay = {}
@@ -67,6 +74,10 @@ def test_arrows_mark_where_a_series_leaves_the_range():
     overlay = {}
     offscale_arrows(overlay, ys, ys, 0.0, 1.0, 6, "#ffffff", repeat=False)
     assert sorted(c for (_, c) in overlay) == [10, 30]
+    overlay = {}
+    ended = np.r_[np.full(10, 5.0), np.full(70, np.nan)]  # 5 cells above, then the arm ended (diverged)
+    offscale_arrows(overlay, ended, ended, 0.0, 1.0, 6, "#ffffff")
+    assert sorted(c for (_, c) in overlay) == [0]  # no arrows after its last point
 
 
 # ---- the app ------------------------------------------------------------------------------------

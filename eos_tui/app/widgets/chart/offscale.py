@@ -18,7 +18,8 @@ Overlay = dict[tuple[int, int], tuple[str, str]]  # (cell row, cell column) -> (
 
 def _states(lo: np.ndarray, hi: np.ndarray, y0: float, y1: float) -> np.ndarray:
     """Per cell (two dot columns): 1 wholly above the range, -1 below, 0 in it, NaN no data;
-    a cell without data takes the state of the cell before it (sparse measurements)."""
+    a cell without data before the series' last point takes the state of the cell before it
+    (sparse measurements)."""
     cols = len(lo) // 2
     lo, hi = lo[: 2 * cols].reshape(cols, 2), hi[: 2 * cols].reshape(cols, 2)
     with np.errstate(invalid="ignore"):
@@ -29,6 +30,9 @@ def _states(lo: np.ndarray, hi: np.ndarray, y0: float, y1: float) -> np.ndarray:
     idx = np.where(have, np.arange(cols), -1)
     last = np.maximum.accumulate(idx) if cols else idx
     filled = np.where(last >= 0, state[np.maximum(last, 0)], np.nan)
+    end = np.flatnonzero(have)
+    if len(end):
+        filled[end[-1] + 1 :] = np.nan  # the series ended: no arrows after its last point
     return filled
 
 

@@ -3,7 +3,8 @@
 A divergence or a catapult spike, and an arm whose scale is ten times the others', must not flatten
 everything else for the rest of the run. The range is set in two steps:
 
-1. the *core*: the series that matter most (the highlighted arm's; all of them when none is marked),
+1. the *core*: the series that matter most (the highlighted arm's, unless it spans under a tenth of
+   the x axis, as an arm that diverged at once; all of them when none is marked),
    on a linear axis each trimmed to its 2%..98% quantiles of the per-column values (a spike a few
    columns wide does not count), together with the fixed values (a reference line, zero);
 2. every series (core or not) is then shown in full up to a margin around the core: `spread` times
@@ -22,6 +23,14 @@ import numpy as np
 
 QUANTILE = 0.02  # each end of a core series trims this share of its columns
 MIN_FOR_QUANTILE = 50  # fewer columns than this: no trimming (a short series is all signal)
+# A core series spanning less of the x axis than this share of the longest series' span is left out
+# of the core: an arm that diverged in 7 steps of 800 is itself a spike, not the chart's scale.
+MIN_COVER = 0.1
+
+
+def _span(lo: np.ndarray) -> int:
+    have = np.flatnonzero(np.isfinite(lo))
+    return int(have[-1] - have[0] + 1) if len(have) else 0
 
 
 def _extent(fit: str, lo: np.ndarray, hi: np.ndarray, robust: bool) -> tuple[float, float] | None:
@@ -53,16 +62,19 @@ def robust_range(
     full: list[tuple[float, float, float, float]] = []  # whole extent, then trimmed
     core: list[tuple[float, float]] = []
     loose: list[tuple[float, float]] = []  # the core when no series is marked as core
+    longest = max((_span(lo) for fit, _, lo, _ in items if fit != "none"), default=0)
     for fit, is_core, lo, hi in items:
         if fit == "none":
             continue
+        short = _span(lo) < MIN_COVER * longest
         whole = _extent(fit, lo, hi, robust=False)
         if whole is None:
             continue
         trimmed = _extent(fit, lo, hi, robust=trim)
         assert trimmed is not None
         full.append((*whole, *trimmed))
-        (core if is_core else loose).append(trimmed)
+        if not short:
+            (core if is_core else loose).append(trimmed)
     core = core or loose
     lows: list[float] = [a for a, _ in core] + [float(v) for v in fixed]
     highs: list[float] = [b for _, b in core] + [float(v) for v in fixed]
