@@ -133,6 +133,7 @@ async def test_g_log_scale_h_focus_m_event_lines(finished_run):
         await pilot.press("h")
         keys = {s.key.split("/")[0] for s in sharp(app)._series}
         assert keys == {"gd"}  # the other arm and its threshold line are hidden
+        assert "gd only" in str(app.query_one(SharpnessPanel).border_title)
         keys = {s.key.split("/")[0] for s in app.query_one("#loss-chart", Chart)._series}
         assert keys == {"gd"}
         await pilot.press("h")

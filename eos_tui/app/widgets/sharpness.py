@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from rich.markup import escape
 from textual.app import ComposeResult
 
 from ..model import ArmSeries, RunModel
@@ -122,6 +123,8 @@ is 2(1+β)/((1+2β)η).
             title += " ÷ threshold" if pre or momentum else "·η_t/2"
         if view.sharpness_log_y:
             title += " (log)"
+        if view.focus and len(model.arms) > 1:
+            title += f" · {escape(view.arm or '')} only"
         if self.border_title != title:
             self.border_title = title
         if any(a.has_uv_theory for a in model.arms.values()):
