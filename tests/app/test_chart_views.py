@@ -11,6 +11,7 @@ from rich.color import Color as RichColor
 from rich.color import ColorSystem
 from rich.style import Style
 from rich.text import Text
+from textual.color import Color as TextualColor
 
 from eos_tui.app import EosApp
 from eos_tui.app.widgets import LossPanel, SharpnessPanel
@@ -193,8 +194,12 @@ async def test_16_colours_chart_colours_equal_legend_colours(finished_run):
                 i = list(app.model.arms).index(s.key.split("/")[0])
                 assert standard(chart._style(s.color, Style()).color) == standard(arm_color(i)), s.key
             used = set()
+            background = TextualColor.parse("black")
             for y in range(chart.size.height):
-                for seg in chart.render_line(y):
+                segments = list(chart.render_line(y))
+                for line_filter in app._filters:  # as Textual does on output (it turns `dim` into a blend)
+                    segments = line_filter.apply(segments, background)
+                for seg in segments:
                     if seg.style and seg.style.color and any("\u2800" < ch <= "\u28ff" for ch in seg.text):
                         used.add(standard(seg.style.color))
             assert standard(arm_color(1)) in used and used <= allowed, (chart_id, used, allowed)

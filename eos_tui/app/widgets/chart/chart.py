@@ -86,7 +86,7 @@ class _Frame:
 class Shade(str):
     """A colour made fainter (the hex it blends to), remembering its base colour and how faint: a
     terminal of 16 colours maps a blend to another of its colours (orange's blend became yellow while
-    the legend's orange became red), so there the chart draws the base colour, dim, instead."""
+    the legend's orange became red), so there the chart draws the base colour instead."""
 
     base: str
     fade: float
@@ -296,10 +296,11 @@ class Chart(Widget):
         return lo, hi
 
     def _style(self, color: str, base: Style) -> Style:
-        """A series' style: where the terminal has 16 colours, a faint arm colour is its own colour,
-        dim (a blend would map to another of the 16 and no longer match the legend)."""
+        """A series' style: where the terminal has 16 colours, a faint colour is its base colour (a
+        blend, or `dim`, which Textual turns into a blend, maps to another of the 16 and no longer
+        matches the legend and the header); the highlighted arm is still the one drawn on top."""
         if isinstance(color, Shade) and self._few_colors():
-            return base + Style(color=color.base, dim=True)
+            return base + Style(color=color.base)
         return base + Style(color=color)
 
     def _few_colors(self) -> bool:
