@@ -24,11 +24,53 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 app = typer.Typer(
     name="eos-tui",
     help="A terminal laboratory for the edge of stability: watch sharpness meet 2/η, live.",
-    no_args_is_help=True,
-    add_completion=False,
+    invoke_without_command=True,  # `eos-tui` alone: the help, exit 0 (see _root)
+    add_completion=True,  # --install-completion / --show-completion; scenario names via completion.py
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"eos-tui {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_show_version, is_eager=True),
+) -> None:
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(EXIT_OK)
+
+
+def _no_flag_placeholders() -> None:
+    """typer's rich help writes `<bool>` after every flag (--headless <bool>), which reads as if
+    it took a value; its plain help does not. Show no type for flags and counters, in every command."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None:  # a typer without it writes no such column
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag or self.count else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_flag_placeholders()
+
+
+def _complete_scenario(incomplete: str) -> list[str]:
+    from .completion import complete_scenario
+
+    return complete_scenario(incomplete)
 
 
 def _err(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -91,28 +133,37 @@ def _load(target: str, **kwargs):
 
 @app.command()
 def run(
-    scenario: str = typer.Argument(..., help="A built-in scenario name (see `eos-tui list`) or a path to a TOML file."),
+    scenario: str = typer.Argument(
+        ..., help="A built-in scenario name (see `eos-tui list`) or a path to a TOML file.", autocompletion=_complete_scenario
+    ),
     headless: bool = typer.Option(False, "--headless", help="No app: a progress display on stderr and a summary at the end."),
     out: Optional[Path] = typer.Option(
         None, "--out", help="Write the run here (must not exist or be empty) instead of runs/<name>-<time>/."
     ),
-    set_: List[str] = typer.Option([], "--set", help="Override a key, TOML value syntax: --set optimizer.lr=0.05 (repeatable)."),
+    set_: List[str] = typer.Option(
+        [],
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a key, TOML value syntax: --set optimizer.lr=0.05 (repeatable, once per key); "
+        "an empty value removes the key: --set optimizer.lr_relative=",
+    ),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for every arm."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Training steps for every arm."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    as_json: bool = typer.Option(False, "--json", help="With --headless: print the summary as one JSON object on stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout; implies --headless."),
     detach: bool = typer.Option(False, "--detach", help="Start the engine in the background, print the run directory and return."),
     fps: float = typer.Option(4.0, "--fps", help="App redraws per second (0.5 to 30)."),
     no_mouse: bool = typer.Option(False, "--no-mouse", help="Leave the mouse to the terminal, so text can be selected."),
     force: bool = typer.Option(False, "--force", help="Run even if the scenario's memory estimate exceeds the memory available."),
 ) -> None:
     """Train a scenario and watch it (or run it headless)."""
-    if as_json and not headless:
-        headless = True  # --json only makes sense without the app
-    if headless and detach:
-        raise _err("--headless and --detach do not go together")
+    if detach and (headless or as_json):
+        raise _err(f"{'--headless' if headless else '--json (which implies --headless)'} and --detach do not go together")
+    headless = headless or as_json  # --json implies --headless (documented in --help and README)
     _check_fps(fps)
     sc = _load(scenario, overrides=list(set_), seed=seed, steps=steps, device=device)
+    for note in sc.notes:  # a --set that some arms override: which arms keep their own value
+        typer.echo(f"eos-tui: note: {note}", err=True)
     if not (headless or detach):
         _check_terminal(
             "use --headless (progress on stderr, a summary at the end) "
@@ -129,9 +180,9 @@ def run(
         run_dir = prepare_run(sc, out=out)
     except (FileExistsError, OSError, ValueError) as e:
         raise _err(str(e)) from None
-    from .launch import start_engine
+    from .launch import start_engine, start_owned_engine
 
-    engine = start_engine(run_dir)
+    engine = start_engine(run_dir) if detach else start_owned_engine(run_dir)
     if detach:
         typer.echo(f"{run_dir}")
         typer.echo(f"engine running in the background (pid {engine.pid}); watch it with:", err=True)
@@ -144,30 +195,37 @@ def run(
 
 @app.command()
 def watch(
-    run_dir: Path = typer.Argument(..., help="A run directory (live or finished)."),
+    run_dirs: List[Path] = typer.Argument(..., help="A run directory (live or finished); several to compare them (arms named run/arm)."),
     fps: float = typer.Option(4.0, "--fps", help="App redraws per second (0.5 to 30)."),
     no_mouse: bool = typer.Option(False, "--no-mouse", help="Leave the mouse to the terminal."),
 ) -> None:
-    """Open the app on an existing run, live or finished."""
+    """Open the app on an existing run, live or finished; on several, to compare them in one app."""
     from .rundir import is_run_dir
 
-    if not is_run_dir(run_dir):
-        raise _err(f"{run_dir} is not a run directory (no manifest.json); see `eos-tui runs`")
+    run_dirs = list(dict.fromkeys(run_dirs))
+    run_dir = run_dirs[0]
+    for d in run_dirs:
+        if not is_run_dir(d):
+            raise _err(f"{d} is not a run directory (no manifest.json); see `eos-tui runs`")
     _check_fps(fps)
     _check_terminal(f"follow the run from a terminal, or list runs with `eos-tui runs` (the records are in {run_dir}/metrics.jsonl)")
     from .app import run_app
 
-    raise typer.Exit(run_app(run_dir, engine=None, fps=fps, mouse=not no_mouse))
+    raise typer.Exit(run_app(run_dir, engine=None, fps=fps, mouse=not no_mouse, runs=run_dirs if len(run_dirs) > 1 else None))
 
 
 @app.command("runs")
 def runs_(
-    root: Path = typer.Option(Path("runs"), "--root", help="Where to look."),
+    directory: Optional[Path] = typer.Argument(None, help="The folder that holds run directories (default: runs)."),
+    root: Path = typer.Option(Path("runs"), "--root", help="Where to look (as DIRECTORY)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
 ) -> None:
-    """List the run directories under runs/, newest first."""
+    """List the run directories under runs/ (or DIRECTORY), newest first: status, steps, duration, scenario."""
+    from .export.manage import format_duration
     from .rundir import list_runs
     from .rundir.reader import safe_text
+
+    root = directory if directory is not None else root
 
     if root.exists() and not root.is_dir():
         raise _err(f"{root}: not a directory (--root names the folder that holds run directories)")
@@ -185,14 +243,73 @@ def runs_(
     # The run directory is what a person copies into `eos-tui watch`: never cut it short.
     table = Table(box=None, pad_edge=False)
     table.add_column("run", no_wrap=True, min_width=max(len(str(r.path)) for r in found))
-    for column in ("scenario", "status", "steps", "started"):
+    for column in ("scenario", "status", "steps", "started", "duration"):
         table.add_column(column, no_wrap=True)
     for r in found:
         total = f"/{r.steps}" if r.steps else ""
         started = (r.started or "")[:19].replace("T", " ")  # ISO to the second, local to the run
+        cells = (r.path, r.scenario, r.status, f"{r.steps_done}{total}", started, format_duration(r.duration_s))
         # Text, not str: run data is shown as it is, never read as rich markup.
-        table.add_row(*(Text(safe_text(str(c))) for c in (r.path, r.scenario, r.status, f"{r.steps_done}{total}", started)))
+        table.add_row(*(Text(safe_text(str(c))) for c in cells))
     Console(width=max(shutil.get_terminal_size((200, 24)).columns, 200) if not sys.stdout.isatty() else None).print(table)
+
+
+def _body(fn, *args, **kwargs) -> typer.Exit:
+    """Run a command body from eos_tui/export (imported lazily by the caller): its CommandError is one line and its exit code."""
+    from .export.errors import CommandError
+
+    try:
+        return typer.Exit(fn(*args, **kwargs))
+    except CommandError as e:
+        return _err(str(e), e.code)
+
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="A run directory (live or finished)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="csv, parquet or jsonl (default: from -o's suffix, else csv)."),
+    records: Optional[str] = typer.Option(None, "--records", help="Record types to keep, e.g. step,sharpness (default: all)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here (csv and jsonl go to stdout without it)."),
+) -> None:
+    """The run's records as a tidy table: one row per record, one column per field (eigenvalue_1..k), the arm a column."""
+    from .export.export import export_command
+
+    raise _body(export_command, run_dir, fmt=fmt, records=records, out=out)
+
+
+@app.command()
+def plot(
+    run_dir: Path = typer.Argument(..., help="A run directory (live or finished)."),
+    out: Path = typer.Option(..., "-o", "--output", help="The figure: FIG.png, FIG.svg or FIG.pdf."),
+    arms: Optional[List[str]] = typer.Option(
+        None, "--arms", help="Only these arms (comma-separated or repeated); each keeps its app colour."
+    ),
+    panels: Optional[str] = typer.Option(None, "--panels", help="Panels in order, from sharpness,loss,proj (default: all three)."),
+) -> None:
+    """A paper figure (Cohen et al. Fig. 1 style): sharpness against dashed 2/η_t, log loss, ⟨∇L,u⟩; the app's arm colours."""
+    from .export.plot import plot_command
+
+    raise _body(plot_command, run_dir, out=out, arms=arms, panels=panels)
+
+
+@app.command()
+def serve(
+    target: Optional[str] = typer.Argument(None, help="A run directory, or a scenario to start (default: the newest run under runs/)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but localhost exposes the app (README)."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+) -> None:
+    """The app in a browser (textual-serve): forward the port from a remote machine instead of running a terminal there."""
+    from .export.serve import serve_command
+
+    raise _body(serve_command, target, host=host, port=port)
+
+
+@app.command("rm")
+def rm(run_dirs: List[Path] = typer.Argument(..., help="Run directories to delete (never a running one).")) -> None:
+    """Delete run directories; refuses a run whose engine still runs, and then removes none."""
+    from .export.manage import rm_command
+
+    raise _body(rm_command, run_dirs)
 
 
 @app.command("list")
@@ -210,7 +327,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="One JSON array on 
 
 
 @app.command()
-def show(scenario: str = typer.Argument(..., help="A built-in scenario name or a path.")) -> None:
+def show(scenario: str = typer.Argument(..., help="A built-in scenario name or a path.", autocompletion=_complete_scenario)) -> None:
     """Print a scenario's TOML."""
     from .scenario import ScenarioError, find_scenario
 
@@ -226,7 +343,7 @@ def show(scenario: str = typer.Argument(..., help="A built-in scenario name or a
 
 
 @app.command()
-def validate(paths: List[str] = typer.Argument(..., help="Scenario files or built-in names.")) -> None:
+def validate(paths: List[str] = typer.Argument(..., help="Scenario files or built-in names.", autocompletion=_complete_scenario)) -> None:
     """Check scenario files without running them: the schema, the engine's limits, and whether this
     machine can run them (named devices, the run directory's name, a memory estimate)."""
     from .scenario import ScenarioError, load_scenario
@@ -243,6 +360,32 @@ def validate(paths: List[str] = typer.Argument(..., help="Scenario files or buil
         else:
             typer.echo(f"✓ {p}: {sc.name}, {len(sc.arms)} arm(s)")
     raise typer.Exit(EXIT_USAGE if bad else EXIT_OK)
+
+
+@app.command()
+def resume(
+    run_dir: Path = typer.Argument(..., help="An interrupted run directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
+) -> None:
+    """Continue an interrupted run from each arm's last checkpoint (progress on stderr, as --headless)."""
+    from .resuming import run_resume
+
+    raise typer.Exit(run_resume(run_dir, as_json=as_json))
+
+
+@app.command()
+def landscape(
+    run_dir: Path = typer.Argument(..., help="A run directory whose arms wrote checkpoints."),
+    arms: Optional[str] = typer.Option(None, "--arms", help="Two arms A,B (default: the first two); one with --other."),
+    other: Optional[str] = typer.Option(None, "--other", help="The other end point from another run: RUN_DIR:ARM."),
+    points: int = typer.Option(41, "--points", help="Points along t in [-0.2, 1.2] (and along the slice)."),
+    curve: bool = typer.Option(False, "--curve", help="Also train a quadratic Bézier curve between the end points (Garipov et al.)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+) -> None:
+    """The loss along the line (and a trained curve) between two arms' end points, and the flatness of each."""
+    from .landscaping import run_landscape
+
+    raise typer.Exit(run_landscape(run_dir, arms=arms, other=other, points=points, curve=curve, as_json=as_json))
 
 
 data_app = typer.Typer(help='Data sets: fetch the ones scenarios read (data.kind = "cifar10").', no_args_is_help=True, add_completion=False)
@@ -287,7 +430,7 @@ def data_fetch(
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="eos-tui")  # also under `python -m eos_tui.cli`: the help and completion scripts name the command
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     except OSError as e:

@@ -9,19 +9,22 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO, Any, cast
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, Task, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from .analysis.summary import summarize_arm
 from .prepare import prepare_run
 from .rundir import format as rf
 
 UPDATE_EVERY = 0.1  # seconds between progress-display updates
+PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal (a log file, CI)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -50,18 +53,20 @@ class ArmProgress:
                 TextColumn("{task.completed:>6.0f}/{task.total:<6.0f}"),
                 TextColumn(f"loss {{task.fields[loss]:>9}}  λ_max {{task.fields[sharp]:>8}}  {thr} {{task.fields[thr]:>8}}"),
                 TextColumn("{task.fields[rate]:>7} steps/s  {task.fields[status]}"),
-                *([TimeRemainingColumn()] if width >= 110 else []),
+                *([_Remaining()] if width >= 110 else []),
             ]
         else:  # an 80-column terminal: the same numbers, shorter headings, one line per arm
+            # "29 steps/s", never "29/s": next to "2/η 8.0" a bare "/s" read as one more threshold. An
+            # ended arm shows its status in the rate's place, which leaves room for the word.
             columns = [
                 TextColumn("[bold]{task.fields[arm]:<12}"),
                 TextColumn("{task.completed:>5.0f}/{task.total:<5.0f}"),
                 TextColumn(f"L {{task.fields[loss]:>9}} λ {{task.fields[sharp]:>8}} {thr} {{task.fields[thr]:>8}}"),
-                TextColumn("{task.fields[rate]:>5}/s {task.fields[status]}"),
+                TextColumn("{task.fields[tail]}"),
             ]
         self.progress = Progress(*columns, console=console, transient=False, refresh_per_second=5)
         self.tasks = {
-            a.name: self.progress.add_task("", total=a.steps, arm=a.name, loss="—", sharp="—", thr="—", rate="—", status="")
+            a.name: self.progress.add_task("", total=a.steps, arm=a.name, loss="—", sharp="—", thr="—", rate="—", status="", tail="")
             for a in scenario.arms
         }
         self.t0 = time.monotonic()
@@ -101,38 +106,157 @@ class ArmProgress:
                 fields["thr"] = _fmt(fields["thr"])
             if "completed" in fields:
                 fields["rate"] = f"{fields['completed'] / dt:.0f}"
+            if fields.get("status"):
+                fields["tail"] = fields["status"]
+            elif "rate" in fields:
+                fields["tail"] = f"{fields['rate']:>4} steps/s"
             self.progress.update(self.tasks[name], **fields)
         self.pending = {}
 
 
-def summary_table(summary: dict[str, Any], ratio: str = "λη/2") -> Table:
-    """`ratio`: the heading of eos_ratio, λ_max over the threshold ("λ/thr" where some arm's is not 2/η)."""
-    t = Table(title=f"{summary['scenario']} → {summary['run_dir']}", title_justify="left", box=None, header_style="bold", pad_edge=False)
-    for col, just in (
-        ("arm", "left"),
-        ("status", "left"),
-        ("steps", "right"),
-        ("loss start→end", "right"),
-        ("max", "right"),
-        ("λ_max", "right"),
-        (ratio, "right"),
-        ("EoS@", "right"),
-        ("flips", "right"),
-    ):
+class _Remaining(TimeRemainingColumn):
+    """The time left, blank once the arm has ended: a diverged arm stops short of its total, and
+    rich would otherwise go on showing the estimate it had at the divergence."""
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("status"):
+            return Text("")
+        return super().render(task)
+
+
+def _clock(seconds: float) -> str:
+    s = max(int(seconds), 0)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _rate(r: float | None) -> str:
+    return "—" if r is None else (f"{r:.0f}" if r >= 10 else f"{r:.2g}")
+
+
+class PlainProgress:
+    """Progress where stderr is not a terminal (a log file, a CI job, a pipe), where rich's live
+    display would print nothing until the end: one line per running arm every `every` seconds, from
+    a timer thread so that the lines keep coming through a long eigen-solve, and one line at each
+    arm's end. The rate is the arm's own (steps since its first step record over the time since),
+    labelled "steps/s", and an ended arm gets no time left."""
+
+    def __init__(self, scenario, console: Console, every: float = PLAIN_EVERY, clock=time.monotonic):
+        self.console, self.every, self.clock = console, every, clock
+        self.thr = "2/η" if plain_thresholds(scenario) else "thr"
+        self.arms: dict[str, dict[str, Any]] = {
+            a.name: {"total": a.steps, "done": 0, "loss": None, "sharp": None, "thr": None, "status": None, "first": None}
+            for a in scenario.arms
+        }
+        self.width = max(len(a.name) for a in scenario.arms)
+        self.t0 = clock()
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.progress = self  # `with progress.progress:`, as for ArmProgress
+
+    def __enter__(self) -> PlainProgress:
+        n = len(self.arms)
+        self.console.print(
+            f"[{_clock(0)}] training {n} arm{'s' if n > 1 else ''}: a line for each every {self.every:g} s and at its end",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        self._thread = threading.Thread(target=self._tick, name="eos-tui-progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.every):
+            self.report()
+
+    def report(self) -> None:
+        """One line for each arm still running (the timer's lines)."""
+        with self.lock:
+            now = self.clock()
+            for name, a in self.arms.items():
+                if a["status"] is None:
+                    self._print(name, a, now)
+
+    def __call__(self, records: list[dict[str, Any]], arms) -> None:
+        with self.lock:
+            now = self.clock()
+            for r in records:
+                a = self.arms.get(str(r.get("arm")))
+                if a is None:
+                    continue
+                kind = r.get("type")
+                if kind == "step":
+                    a.update(done=r["step"] + 1, loss=r.get("loss"), thr=rf.step_threshold(r))
+                    if a["first"] is None:
+                        a["first"] = (now, a["done"])
+                elif kind == "sharpness" and r.get("eigenvalues"):
+                    a["sharp"] = r["eigenvalues"][0]
+                elif kind == "end":
+                    a["status"] = r.get("status")
+                    if isinstance(r.get("steps_done"), int):  # a diverged step was recorded but not done
+                        a["done"] = r["steps_done"]
+                    self._print(r["arm"], a, now)
+
+    def _print(self, name: str, a: dict[str, Any], now: float) -> None:
+        rate = None
+        if a["first"] is not None and now - a["first"][0] > 0 and a["done"] > a["first"][1]:
+            rate = (a["done"] - a["first"][1]) / (now - a["first"][0])
+        steps = f"{a['done']}/{a['total']}"
+        head = f"[{_clock(now - self.t0)}] {name:<{self.width}}  "
+        head += f"{a['status']} at {steps}" if a["status"] else f"step {steps}"
+        line = f"{head}  loss {_fmt(a['loss'])}  λ_max {_fmt(a['sharp'])}  {self.thr} {_fmt(a['thr'])}  {_rate(rate)} steps/s"
+        if a["status"] is None and rate:
+            line += f"  {_clock((a['total'] - a['done']) / rate)} left"
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def summary_table(summary: dict[str, Any], ratio: str = "λη/2", width: int | None = None) -> Table:
+    """`ratio`: the heading of eos_ratio, λ_max over the threshold ("λ/thr" where some arm's is not 2/η).
+    `width`: the console's; below 100 columns the table closes up its gaps and leaves out "max" (a
+    catapult's peak is in its own column, a divergence's in the end loss), so that it fits 80."""
+    narrow = width is not None and width < 100
+    t = Table(
+        title=f"{summary['scenario']} → {summary['run_dir']}",
+        title_justify="left",
+        box=None,
+        header_style="bold",
+        pad_edge=False,
+        collapse_padding=narrow,
+    )
+    columns: list[tuple[str, str, Any]] = [
+        ("arm", "left", lambda a: a["name"]),
+        ("status", "left", lambda a: a["status"]),
+        ("steps", "right", lambda a: str(a["steps_done"])),
+        ("loss start→end", "right", lambda a: f"{_fmt(a['initial_loss'], '.3g')}→{_fmt(a['final_loss'], '.3g')}"),
+        *([] if narrow else [("max", "right", lambda a: _fmt(a["max_loss"], ".3g"))]),
+        ("λ_max", "right", lambda a: _fmt(a["final_sharpness"], ".4g")),
+        (ratio, "right", lambda a: _fmt(a["eos_ratio"], ".3f")),
+        ("EoS@", "right", lambda a: _fmt(a["eos_onset_step"], "d")),
+        ("flips", "right", lambda a: _fmt(a["flip_fraction"], ".2f")),
+        ("catapult", "right", _catapult),
+    ]
+    for col, just, _ in columns:
         t.add_column(col, justify="left" if just == "left" else "right", no_wrap=True)
     for a in summary["arms"]:
-        t.add_row(
-            a["name"],
-            a["status"],
-            str(a["steps_done"]),
-            f"{_fmt(a['initial_loss'], '.3g')}→{_fmt(a['final_loss'], '.3g')}",
-            _fmt(a["max_loss"], ".3g"),
-            _fmt(a["final_sharpness"], ".4g"),
-            _fmt(a["eos_ratio"], ".3f"),
-            _fmt(a["eos_onset_step"], "d"),
-            _fmt(a["flip_fraction"], ".2f"),
-        )
+        t.add_row(*(cell(a) for _, _, cell in columns))
     return t
+
+
+def _catapult(arm: dict[str, Any]) -> str:
+    """The first catapult as "×120@4" (the loss's peak over its start, at step 4), "+N" more after it."""
+    first = arm.get("catapult")
+    if not isinstance(first, dict):
+        return "—"
+    ratio, step = first.get("peak_loss_ratio"), first.get("peak_step")
+    text = f"×{_fmt(ratio, '.3g') if isinstance(ratio, (int, float)) else '?'}@{step if isinstance(step, int) else '?'}"
+    more = arm.get("catapults")
+    return text + (f" +{more - 1}" if isinstance(more, int) and more > 1 else "")
 
 
 class _SafeStream:
@@ -229,7 +353,7 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
     except (FileExistsError, OSError, ValueError) as e:
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
         return EXIT_USAGE
-    progress = ArmProgress(scenario, err)
+    progress = ArmProgress(scenario, err) if err.is_terminal else PlainProgress(scenario, err)
     status = rf.FAILED
     try:
         with progress.progress:
@@ -264,7 +388,8 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
         else:
             # Piped or redirected, rich would assume 80 columns and squeeze the table: use 120 then.
             ratio = "λη/2" if plain_thresholds(scenario) else "λ/thr"
-            Console(width=None if sys.stdout.isatty() else 120).print(summary_table(summary, ratio))
+            table_console = Console(width=None if sys.stdout.isatty() else 120)
+            table_console.print(summary_table(summary, ratio, width=table_console.width))
     except (OSError, ValueError) as e:  # stdout full, closed, a closed pipe
         _silence(sys.stdout)
         err.print(
@@ -290,7 +415,7 @@ def _remove_refused(run_dir: Path, *, made: bool) -> None:
     if made:
         shutil.rmtree(run_dir, ignore_errors=True)
         return
-    for name in (rf.SCENARIO_FILE, rf.MANIFEST_FILE, rf.METRICS_FILE, rf.ENGINE_LOG):
+    for name in (rf.SCENARIO_FILE, rf.MANIFEST_FILE, rf.METRICS_FILE, rf.ENGINE_LOG, rf.STATUS_FILE):
         (run_dir / name).unlink(missing_ok=True)
 
 

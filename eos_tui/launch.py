@@ -38,7 +38,7 @@ from .rundir.reader import pid_alive, read_manifest
 # safe_path: every '' and '.' entry goes, while explicit directories (a PYTHONPATH that names a
 # source checkout) stay.
 ENGINE_CODE = (
-    "import sys\nsys.path[:] = [p for p in sys.path if p not in ('', '.')]\nfrom eos_tui.engine.runner import main\nsys.exit(main())\n"
+    "import sys\nsys.path[:] = [p for p in sys.path if p not in ('', '.')]\nfrom eos_tui.engine.boot import main\nsys.exit(main())\n"
 )
 
 EngineHandle = Union[int, subprocess.Popen]
@@ -77,6 +77,32 @@ def start_engine(run_dir: str | os.PathLike[str], *, python: str = sys.executabl
         )
     _record_engine_pid(run_dir, proc.pid)
     return proc
+
+
+# SIGTERM or SIGHUP (the terminal closed) between starting an engine the app will own and the
+# app's own handlers (Textual's start-up takes a second): the default action would end this process
+# at once and leave the engine training with nobody to stop it. `start_owned_engine` records such a
+# signal instead; the app acts on it as soon as it is up (EosApp.on_mount), as on one that comes later.
+_pending_close: int | None = None
+
+
+def _hold_close(signum: int, frame: object) -> None:
+    global _pending_close
+    if _pending_close is None:
+        _pending_close = signum
+
+
+def pending_close_signal() -> int | None:
+    """The SIGTERM or SIGHUP that came before the app could close on it, if any."""
+    return _pending_close
+
+
+def start_owned_engine(run_dir: str | os.PathLike[str], *, python: str = sys.executable) -> subprocess.Popen:
+    """`start_engine` for an engine the app will own (`run` without --detach): from now on SIGTERM
+    and SIGHUP are held for the app (`pending_close_signal`), which stops the engine on them."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _hold_close)
+    return start_engine(run_dir, python=python)
 
 
 def _record_engine_pid(run_dir: Path, pid: int) -> None:

@@ -61,7 +61,7 @@ name = "small"
 optimizer.lr = 0.2
 [[arm]]
 name = "eos"
-optimizer.lr = 1.0
+optimizer.lr = 1.2  # at 1.0 the flips after the unstable start decay (λη/2 ≈ 0.86): no period-2 onset within 40 steps
 [[arm]]
 name = "momentum"
 optimizer.lr = 0.3

@@ -8,7 +8,7 @@ import math
 from collections import deque
 
 # A period-2 oscillation flips the sign of ⟨∇L, u⟩ on (nearly) every step; flips.py counts them.
-from .flips import FLIP_WINDOW, PERIOD2_THRESHOLD, FlipWindow
+from .flips import FLIP_WINDOW, PERIOD2_THRESHOLD, FlipWindow, near_edge
 
 # Lewkowycz et al.'s catapult: the loss first grows (here: above twice its start), then falls below
 # where it started, ending in a flatter region: λ_max below 2/η and below its value before the spike.
@@ -24,14 +24,16 @@ class Oscillation:
         self.amplitudes: deque[float] = deque(maxlen=window)
         self.onset_step: int | None = None
 
-    def update(self, step: int, proj: float | None, disp: float | None = None) -> bool:
-        """Feed one step; True exactly once, on the step the flip fraction first passes the threshold."""
+    def update(self, step: int, proj: float | None, disp: float | None = None, ratio: float | None = None) -> bool:
+        """Feed one step; True exactly once, on the first step where the flip fraction passes the
+        threshold with λ_max near the edge: `ratio`, λ_max over its threshold (λη/2 for GD), at least
+        flips.PERIOD2_MIN_RATIO. Below it a flip decays away (or is round-off's): no onset."""
         if proj is None or not math.isfinite(proj):
             return False
         self.signs.update(proj)
         if disp is not None and math.isfinite(disp):
             self.amplitudes.append(abs(disp))
-        if self.onset_step is None and self.signs.full and self.flip_fraction >= PERIOD2_THRESHOLD:
+        if self.onset_step is None and self.signs.full and self.flip_fraction >= PERIOD2_THRESHOLD and near_edge(ratio):
             self.onset_step = step
             return True
         return False

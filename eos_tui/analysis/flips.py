@@ -21,6 +21,22 @@ from typing import Iterable
 FLIP_WINDOW = 20  # comparisons
 PERIOD2_THRESHOLD = 0.9
 
+# Flipping is the edge-of-stability oscillation only near the edge. Along u (eigenvalue λ) a GD step
+# multiplies the component by r = 1 − ηλ = 1 − 2ρ, ρ = λ/(2/η) the sharpness over its threshold.
+# For ρ in (½, 1) r < 0: the sign does flip every step, but the component shrinks by |r| per step,
+# a transient that reaches round-off within a few windows (at ρ ≈ ½, r ≈ 0, the flips are
+# round-off's own: amplitudes of 1e-17). The oscillation the edge sustains keeps its size over
+# the window; asking that it keep at least a tenth, |r|^FLIP_WINDOW ≥ 1/10, gives
+# ρ ≥ (1 + 10^(−1/FLIP_WINDOW))/2 ≈ 0.946. Above the edge (ρ ≥ 1, |r| ≥ 1) it grows. With momentum or
+# a preconditioner ρ is λ over that arm's own threshold: 1 at the edge there too.
+PERIOD2_MIN_RATIO = (1 + 10 ** (-1 / FLIP_WINDOW)) / 2
+
+
+def near_edge(ratio: float | None) -> bool:
+    """Whether sharpness over its threshold (λη/2 for GD) is close enough to 1 for sign flips to be
+    the period-2 oscillation of the edge (see PERIOD2_MIN_RATIO); an unknown ratio does not veto."""
+    return ratio is None or not math.isfinite(ratio) or ratio >= PERIOD2_MIN_RATIO
+
 
 def sign_of(value: float | None) -> int:
     """+1 or −1, or 0 where the projection says nothing (None, NaN, ±inf or exactly zero)."""

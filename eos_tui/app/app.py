@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -33,16 +33,23 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ..launch import engine_alive, stop_engine
+from ..launch import engine_alive, pending_close_signal, stop_engine
 from ..rundir.reader import read_manifest
+from .arm_choice import default_arm
 from .chart_keys import CHART_BINDINGS, ChartKeys, scenario_display
+from .compare import MultiRunFollower
 from .follow import RunFollower
+from .history import HistoryScreen, chart_dots, resolve, toggle_follow
 from .model import RunModel, printable
+from .progress import phase_tick
 from .screens.help import HelpScreen
 from .state import AppState
 from .view import View
 from .widgets import EigendirectionPanel, EventsPanel, LossPanel, ReparamPanel, RunHeader, SharpnessPanel
+from .widgets.chart import Chart
+from .widgets.empty import show_empty
 from .widgets.panel import Panel
+from .widgets.readout import CursorReadout
 
 SHORT_HEIGHT = 34  # below this many rows, the learning-rate chart is dropped
 CLOSE_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # the app closes (and stops its engine) on these
@@ -65,7 +72,7 @@ def _detach_from_terminal() -> None:
     os.close(null)
 
 
-class MainScreen(Screen):
+class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history.py
     BINDINGS = [
         Binding("q", "app.quit", "quit"),
         Binding("d", "app.detach", "detach"),
@@ -75,6 +82,7 @@ class MainScreen(Screen):
         Binding("tab,a", "app.next_arm", "arm", key_display="tab"),
         Binding("f", "app.toggle_follow", "follow"),
         Binding("s", "app.screenshot", "svg"),
+        Binding("v", "app.toggle_event_filter", "events", show=False),
         *CHART_BINDINGS,
     ]
 
@@ -88,6 +96,7 @@ class MainScreen(Screen):
                 yield EigendirectionPanel()
                 yield ReparamPanel()
                 yield EventsPanel()
+        yield CursorReadout(id="readout")
         yield Footer()
 
     def on_resize(self) -> None:
@@ -102,6 +111,9 @@ class MainScreen(Screen):
 class EosApp(ChartKeys, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "eos-tui"
+    # Ctrl-C quits as `q` does (Textual's own binding only says "press ctrl+q"): what every terminal
+    # user presses. It arrives as a key, not SIGINT: the terminal is in raw mode.
+    BINDINGS = [Binding("ctrl+c", "quit", "quit", show=False)]
 
     def __init__(
         self,
@@ -113,6 +125,7 @@ class EosApp(ChartKeys, App[int]):
         clock: Callable[[], float] = time.monotonic,
         stop_timeout: float = 10.0,
         close_on_signals: bool = False,
+        runs: Sequence[Path] | None = None,
     ):
         super().__init__()
         self.run_dir = Path(run_dir)
@@ -124,7 +137,11 @@ class EosApp(ChartKeys, App[int]):
         self.stop_timeout = stop_timeout
         self.model = RunModel(clock=clock)
         self.view = View()
-        self.follower = RunFollower(self.run_dir, engine=engine, interval=poll_interval)
+        self.follower: RunFollower | MultiRunFollower = RunFollower(self.run_dir, engine=engine, interval=poll_interval)
+        self.run_name = self.run_dir.name
+        if runs is not None and len(runs) > 1 and engine is None:  # watch RUN_DIR RUN_DIR...: arms are run/arm
+            self.follower = MultiRunFollower(runs, interval=poll_interval)
+            self.run_name = ", ".join(self.follower.labels)
         self.close_on_signals = close_on_signals  # SIGTERM/SIGHUP close the app (run_app sets it)
         self.outcome = "quit"  # how the app ended: "quit", "detached", "stopped" or "closed"
         self.exit_code = 0
@@ -149,6 +166,8 @@ class EosApp(ChartKeys, App[int]):
             loop = asyncio.get_running_loop()
             for sig in CLOSE_SIGNALS:
                 loop.add_signal_handler(sig, self.close_by_signal, sig)
+            if self.engine is not None and (held := pending_close_signal()) is not None:
+                self.close_by_signal(held)  # it came while the app started (launch.start_owned_engine)
 
     def on_unmount(self) -> None:
         self.follower.stop()
@@ -194,6 +213,7 @@ class EosApp(ChartKeys, App[int]):
         end = self.follower.end.reason if self.follower.end is not None else None
         if self.follower.error != self.state.read_error or end != self.state.engine_end:
             self.state = replace(self.state, read_error=self.follower.error, engine_end=end)
+        self.model.set_engine_status(self.follower.engine_status())
         if manifest is not None:
             before, status = self.model.version, self.model.status
             self.model.set_manifest(*manifest)
@@ -202,8 +222,8 @@ class EosApp(ChartKeys, App[int]):
                 self.refresh_bindings()  # `d` is offered only while there is an engine to leave
         for batch in batches:
             changed |= self.model.apply(batch)
-        if self.view.arm is None and self.model.arms:
-            self.view.arm = next(iter(self.model.arms))
+        if not self.view.arm_chosen and (pick := default_arm(self.model)) != self.view.arm and pick is not None:
+            self.view.arm = pick  # until tab: the first arm to reach the edge (arm_choice.py)
             self.view.changed()
         if not self._display_read and self.model.manifest is not None:
             display = scenario_display(self.run_dir)  # the scenario's [display]: how the charts open
@@ -216,19 +236,21 @@ class EosApp(ChartKeys, App[int]):
     def redraw(self, force: bool = False) -> None:
         """Bring the screen up to date, if the data or the view changed since the last frame; with
         `force`, all of it, paused or not (after a resize, for the text that fits its width)."""
-        key = (self.model.version, self.view.version, self.state)
+        key = (self.model.version, self.view.version, self.state, phase_tick(self.model))
         if key == self._drawn and not force:
             return
         main = self.screen_stack[0] if self.screen_stack else None
         if main is None or not main.is_mounted:
             return
-        view_changed = self._drawn is None or key[1:] != self._drawn[1:]
+        view_changed = self._drawn is None or key[1:3] != self._drawn[1:3]
         self._drawn = key
         self.frames += 1
-        main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_dir.name, state=self.state)
+        main.query_one(RunHeader).show(self.model, self.view, run_name=self.run_name, state=self.state, run_dir=self.run_dir)
         if not self.view.paused or view_changed or force:
+            resolve(self.model, self.view, chart_dots(main.query_one("#sharpness-chart", Chart)))  # the shared x window
             for panel in self.panels:
                 panel.show(self.model, self.view)
+                show_empty(panel, self.model)
 
     # -- keys --------------------------------------------------------------------------------------
 
@@ -244,8 +266,12 @@ class EosApp(ChartKeys, App[int]):
         self.view.loss_log_y = not self.view.loss_log_y
         self._view_changed()
 
+    def action_toggle_smooth(self) -> None:
+        self.view.smooth_loss = not self.view.smooth_loss
+        self._view_changed()
+
     def action_toggle_follow(self) -> None:
-        self.view.follow = not self.view.follow
+        toggle_follow(self.view)
         self._view_changed()
 
     def action_next_arm(self) -> None:
@@ -254,6 +280,12 @@ class EosApp(ChartKeys, App[int]):
             return
         i = names.index(self.view.arm) if self.view.arm in names else -1
         self.view.arm = names[(i + 1) % len(names)]
+        self.view.arm_chosen = True
+        self._view_changed()
+
+    def action_toggle_event_filter(self) -> None:
+        """`v`: the Events panel lists the highlighted arm's events only, or every arm's again."""
+        self.view.events_arm_only = not self.view.events_arm_only
         self._view_changed()
 
     def action_help(self) -> None:
@@ -305,11 +337,15 @@ class EosApp(ChartKeys, App[int]):
         self.exit(self.exit_code)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Screenshot" saves into a folder that may not exist; the app's own (`s`) saves
+        # into the run directory.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Screenshot")
         yield SystemCommand("Pause / resume the view", "Freeze the charts; the engine keeps training", self.action_toggle_pause)
         yield SystemCommand("Toggle log scale (loss)", "Loss chart: log or linear y axis", self.action_toggle_log)
         yield SystemCommand("Next arm", "Highlight the next arm", self.action_next_arm)
+        yield SystemCommand("Events: this arm / all", "Only the highlighted arm's events, or all (v)", self.action_toggle_event_filter)
         yield SystemCommand("Follow / fit", "Charts: latest steps, or the whole run", self.action_toggle_follow)
+        yield SystemCommand("Smooth the loss (EMA)", "The loss's exponential moving average over the raw trace", self.action_toggle_smooth)
         yield from self.chart_commands()
         yield SystemCommand("Save SVG screenshot", "Into the run directory", self.action_screenshot)
         yield SystemCommand("Explain the panels", "What sharpness, 2/η, the flip, catapults mean", self.action_help)
@@ -342,12 +378,14 @@ def _say(line: str) -> None:
         pass
 
 
-def run_app(run_dir: Path, *, engine: subprocess.Popen | None = None, fps: float = 4.0, mouse: bool = True) -> int:
+def run_app(
+    run_dir: Path, *, engine: subprocess.Popen | None = None, fps: float = 4.0, mouse: bool = True, runs: Sequence[Path] | None = None
+) -> int:
     """Open the app on RUN_DIR. With `engine` (a run started here), quitting stops it cleanly and
     `d` detaches; without (watch mode), quitting never stops anything. Closing the app by SIGTERM or
-    SIGHUP stops its engine like `q`. Returns an exit code."""
+    SIGHUP stops its engine like `q`. With several `runs` (watch only), one app compares them. Returns an exit code."""
     run_dir = Path(run_dir)
-    app = EosApp(run_dir, engine=engine, fps=fps, close_on_signals=True)
+    app = EosApp(run_dir, engine=engine, fps=fps, close_on_signals=True, runs=runs)
     try:
         app.run(mouse=mouse)
     finally:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..launch import engine_alive
 from ..rundir.format import METRICS_FILE, RUNNING
-from ..rundir.reader import MetricsFollower, effective_status, read_manifest
+from ..rundir.reader import MetricsFollower, effective_status, read_manifest, read_status
 from .ending import EngineEnd
 from .model import Batch
 
@@ -48,6 +48,7 @@ class RunFollower:
         self.metrics = MetricsFollower(self.run_dir / METRICS_FILE)
         self._batches: deque[Batch] = deque()
         self._manifest: tuple[dict[str, Any] | None, str] | None = None
+        self._engine_status: dict[str, Any] | None = None  # status.json as last read (its phase)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -72,6 +73,11 @@ class RunFollower:
             self._batches.clear()
             manifest, self._manifest = self._manifest, None
         return batches, manifest
+
+    def engine_status(self) -> dict[str, Any] | None:
+        """status.json as last read: what the engine is doing (importing torch, measuring λ0, ...)."""
+        with self._lock:
+            return self._engine_status
 
     def _run(self) -> None:
         # A damaged run directory (metrics.jsonl a folder, a manifest edited by hand) must not kill
@@ -98,8 +104,10 @@ class RunFollower:
             elif self.end is not None and manifest is None and self.end.reason is None and not engine_alive(self.engine):
                 self.end.exited_without_manifest()
             status = run_status(manifest, self.engine)
+            engine_status = read_status(self.run_dir)
             with self._lock:
                 self._manifest = (manifest, status)
+                self._engine_status = engine_status
             next_manifest = now + self.manifest_every
         records = self.metrics.poll()
         if records:

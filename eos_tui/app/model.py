@@ -285,6 +285,7 @@ class RunModel:
         self.events: list[Event] = []  # all arms, in the order recorded
         self.manifest: dict[str, Any] | None = None
         self.status = "unknown"  # the run's effective status (manifest, or "engine lost")
+        self.engine_status: dict[str, Any] | None = None  # status.json: what the engine is doing (app/progress.py)
         self.version = 0
         self.records = 0
         self._rate_samples: deque[tuple[float, int]] = deque()
@@ -304,6 +305,11 @@ class RunModel:
                     entry = arms[name] if isinstance(arms, dict) else None
                     if ended_by_app and arm.status == RUNNING and isinstance(entry, dict) and entry.get("status") in ARM_STATUSES:
                         arm.status = entry["status"]
+            self.version += 1
+
+    def set_engine_status(self, status: dict[str, Any] | None) -> None:
+        if status is not None and status != self.engine_status:
+            self.engine_status = status
             self.version += 1
 
     def arm(self, name: str) -> ArmSeries:

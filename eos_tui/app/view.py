@@ -1,16 +1,24 @@
-"""What the person chose to look at (not what the run is): highlighted arm, follow/fit, log-y, paused."""
+"""What the person chose to look at (not what the run is): highlighted arm, the x window and the
+cursor step, log-y, smoothing, paused."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .window import FOLLOW, XWindow
 
 
 @dataclass
 class View:
     arm: str | None = None  # the highlighted arm: drawn on top, shown in the eigendirection and reparam panels
-    follow: bool = False  # charts show the latest steps (one per dot column) rather than all
+    window: XWindow = field(default_factory=XWindow)  # the steps every chart shows (window.py)
+    cursor: int | None = None  # the step read out under the charts (`,` `.` or a click); None: no cursor
+    smooth_loss: bool = False  # `e`: the loss's EMA over the raw trace (smoothing.py)
+    x_range: tuple[float, float] | None = None  # the window as last drawn (derived: not a choice)
     loss_log_y: bool = True
     paused: bool = False  # the view stops updating; the engine keeps training
+    arm_chosen: bool = False  # the person picked the arm (tab): no longer the first to reach the edge
+    events_arm_only: bool = False  # `v`: the Events panel lists the highlighted arm's events only
     # The sharpness chart (`n`, `g`, `h`, `m`): λ_max over each arm's threshold (every edge at 1)
     # rather than λ_max itself (the scenario's [display] sharpness chooses how the app opens), a log
     # y axis, only the highlighted arm (the others and their threshold lines hidden), and every
@@ -20,6 +28,11 @@ class View:
     focus: bool = False
     event_lines: bool = False
     version: int = 0  # grows on every change, so panels know to redraw
+
+    @property
+    def follow(self) -> bool:
+        """Charts follow the latest steps (rather than show the whole run or a fixed window)."""
+        return self.window.mode == FOLLOW
 
     def changed(self) -> None:
         self.version += 1

@@ -10,7 +10,7 @@ import sys
 if sys.path and sys.path[0] in ("", ".", os.getcwd()):
     del sys.path[0]
 
-from .runner import main  # noqa: E402 - after the sys.path fix, on purpose
+from .boot import main  # noqa: E402 - after the sys.path fix, on purpose
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -445,7 +445,9 @@ class Arm:
         self.theta = new_theta
         out.append(step)
 
-        if self.oscillation.update(t, proj, disp):
+        thr = self.threshold(lr)
+        ratio = self.sharpness / thr if self.sharpness is not None and thr else None  # λη/2: flips count near the edge only
+        if self.oscillation.update(t, proj, disp, ratio):
             out.append(
                 self._event(
                     t,

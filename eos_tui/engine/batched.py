@@ -93,6 +93,8 @@ class ArmBatch:
         self.theta = torch.stack([a.theta for a in arms])  # (B, n)
         self._rule_of_arms()
         self.rule_state = self.rule.init(self.theta)
+        if all(isinstance(a.rule_state, torch.Tensor) for a in arms):  # arms resumed from checkpoints
+            self.rule_state = torch.stack([a.rule_state for a in arms])
         # Data (the problems' batch_data, e.g. X and Y, or H): passed once (in_dim None) when every
         # arm has the same tensor, else stacked (in_dim 0).
         self.data: list[torch.Tensor] = []
@@ -223,6 +225,9 @@ class ArmBatch:
         self.theta = new_theta
         keep = [i for i, a in enumerate(arms) if a.status is None]
         if len(keep) < len(arms):  # arms that ended (completed or diverged) leave the batch
+            for i, a in enumerate(arms):  # each with its own optimizer state (its final checkpoint's)
+                if a.status is not None:
+                    a.rule_state = None if self.rule_state is None else self.rule_state[i]
             rows = torch.tensor(keep, device=self.device, dtype=torch.long)
             self.theta = self.theta.index_select(0, rows)
             self.rule_state = optimizers.select_rows(self.rule_state, rows)

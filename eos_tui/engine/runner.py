@@ -33,6 +33,7 @@ from ..rundir import format as rf
 from . import interrupt, precision
 from .arm import Arm
 from .batched import ArmBatch, plan
+from .checkpoint import Checkpointer, members
 
 FLUSH_INTERVAL = 0.05  # seconds
 
@@ -126,6 +127,7 @@ def run_scenario(
     on_records: OnRecords | None = None,
     stop: StopRequest | None = None,
     manifest_every: float = 2.0,
+    resume=None,
 ) -> tuple[str, rf.Manifest]:
     """Train every arm of `scenario`, writing `run_dir`'s manifest and metrics.
 
@@ -136,6 +138,10 @@ def run_scenario(
     reason in the manifest's "error", the arms still running "failed" too; the OSError is re-raised.
     The final manifest is written after the last metrics are flushed, so a reader that sees it
     finished finds every record in the file.
+
+    Checkpoints (engine/checkpoint.py) are written every `measure.checkpoint_every` steps, at each
+    arm's end and, for the arms still running, when the run stops. `resume` (engine/resume.py's
+    Resume) continues an interrupted run directory from them instead of starting afresh.
     """
     run_dir = Path(run_dir)
     own_stop = stop is None
@@ -157,8 +163,12 @@ def run_scenario(
         total_steps=max(a.steps for a in scenario.arms),
     )
     manifest["arm_steps"] = {a.name: a.steps for a in scenario.arms}
+    if resume is not None:
+        resume.prepare_manifest(manifest)
     # What the summaries need, kept as the records go by (bounded: see ArmSummarizer).
     summaries = {n: ArmSummarizer(n) for n in names}
+    for r in resume.kept if resume is not None else ():
+        summaries[r["arm"]].add(r)
     # Lines reach the file within FLUSH_INTERVAL (a follower sees them that fast) without a write
     # system call per step; see MetricsWriter.
     writer = rf.MetricsWriter(run_dir, flush_interval=FLUSH_INTERVAL)
@@ -169,6 +179,9 @@ def run_scenario(
     except OSError:
         reserve.unlink(missing_ok=True)
     arms: list[Arm] = []
+    ckpt = Checkpointer(run_dir, writer.flush, counts=resume.counts if resume is not None else None)
+    units: list[Arm | ArmBatch] = []
+    current = None  # the start of the step under way: a stop inside it is undone before the checkpoint
     status = rf.FAILED
     ending = False  # in the clean-up: a broken metrics file no longer stops anything
 
@@ -177,6 +190,7 @@ def run_scenario(
             return
         for r in recs:  # first: the summaries then agree with the arms' statuses, written or not
             summaries[r["arm"]].add(r)
+        ckpt.seen(recs)
         if writer.error is None or not ending:
             try:
                 writer.write_many(recs)
@@ -207,13 +221,22 @@ def run_scenario(
         manifest["precision"] = precision.configure(devices.values())
         write_manifest()
         for spec in scenario.arms:
-            arm = Arm(spec, devices[spec.name])
+            # status.json says what takes the time before the first step (rundir/format.py PHASES).
+            rf.write_status(run_dir, rf.PHASE_BUILDING, f"building arm {spec.name}", spec.name)
+            if resume is not None:
+                arm, begun = resume.make_arm(spec, devices[spec.name])
+            else:
+                arm = Arm(spec, devices[spec.name])
+                if spec.optimizer.lr_relative is not None:
+                    rf.write_status(run_dir, rf.PHASE_LAMBDA0, f"measuring λ0 of arm {spec.name}", spec.name)
+                begun = arm.begin()
             arms.append(arm)
-            emit(arm.begin())
+            emit(begun)
         # Each unit is an Arm trained alone or an ArmBatch of compatible arms trained as one.
-        units: list[Arm | ArmBatch] = [g[0] if len(g) == 1 else ArmBatch(g) for g in plan(arms)]
+        units = [g[0] if len(g) == 1 else ArmBatch(g) for g in plan([a for a in arms if a.status is None])]
         manifest["batches"] = [[a.name for a in u.arms] for u in units if isinstance(u, ArmBatch)]
         write_manifest()
+        rf.write_status(run_dir, rf.PHASE_TRAINING, "training")
         last_manifest = time.monotonic()
         while not stop.event.is_set():
             running = [u for u in units if (u.running if isinstance(u, ArmBatch) else u.status is None)]
@@ -221,7 +244,10 @@ def run_scenario(
                 break
             for unit in running:
                 ended = sum(a.status is not None for a in arms)
+                before, current = members(unit), ckpt.before_step(unit)
                 emit(unit.step())
+                current = None
+                ckpt.after_step(unit, before)
                 if sum(a.status is not None for a in arms) != ended:
                     write_manifest()
                 if stop.event.is_set():
@@ -230,10 +256,12 @@ def run_scenario(
                 write_manifest()
                 last_manifest = time.monotonic()
         status = rf.INTERRUPTED if any(a.status is None for a in arms) else rf.COMPLETED
+        ckpt.at_stop(units)
         ending = True
         end_arms(rf.INTERRUPTED)
     except KeyboardInterrupt:  # interrupt.Interrupted: a stop request inside a solve
         status = rf.INTERRUPTED
+        ckpt.at_stop(units, cut=current)
         ending = True
         end_arms(rf.INTERRUPTED)
     except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised
@@ -279,6 +307,7 @@ def run_scenario(
                     kept = any(rf.overwrite_in_place(run_dir / rf.MANIFEST_FILE, m) for m in (slim, bare))
                 how = "wrote it in place, without the summaries" if kept else "it still says what it said before"
                 print(f"eos-tui engine: cannot write the final manifest ({e}); {how}", file=sys.stderr)
+        rf.write_status(run_dir, rf.PHASE_ENDED, f"ended: {status}")
         reserve.unlink(missing_ok=True)
         interrupt.clear()
         if own_stop:

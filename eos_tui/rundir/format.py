@@ -7,6 +7,7 @@ the live app, `eos-tui watch`, `eos-tui runs`, and people's own scripts. It hold
     manifest.json    versions, device, seed, status, start/end times, per-arm summary
     metrics.jsonl    one JSON object per line, appended and flushed as training goes
     engine.log       the engine process's stdout/stderr when it runs in the background
+    status.json      what the engine is doing (importing torch, measuring λ0, training), phase by phase
 
 This module imports neither torch nor textual: readers on a laptop with no torch can use it.
 
@@ -34,10 +35,15 @@ SCENARIO_FILE = "scenario.toml"
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.jsonl"
 ENGINE_LOG = "engine.log"
+STATUS_FILE = "status.json"  # what the engine is doing now (EngineStatus), replaced at each phase
 # Disk space the engine holds while it runs (a file of random bytes, removed at the end), so that on
 # a full disk the final manifest can still be written: the engine deletes it, then writes.
 RESERVE_FILE = ".reserve"
 RESERVE_BYTES = 256 << 10
+# Checkpoints: checkpoints/ARM/STEP.safetensors (engine/checkpoint.py); the landscape command's result.
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_SUFFIX = ".safetensors"
+LANDSCAPE_FILE = "landscape.json"
 
 FORMAT_VERSION = 1
 
@@ -173,6 +179,134 @@ class Manifest(_ManifestFields, total=False):
     precision: dict[str, Any]
     error: str  # a failed run: the exception, one line
     traceback: str
+    # `eos-tui resume`: the sessions before this one, oldest first, and where this one resumed.
+    history: list[Session]
+    resumed: Resumed
+
+
+class Session(TypedDict, total=False):
+    """manifest["history"][i]: one earlier session of a resumed run."""
+
+    started: str
+    ended: str | None
+    status: str
+    pid: int | None
+    resumed_from: dict[str, int | str]  # a resumed session: each arm's step (or "completed"/"diverged")
+    error: str
+
+
+# manifest["resumed"]: when this session started and, per arm, the checkpoint's step it went on from
+# (0: started again, no usable checkpoint), or the status of an arm that had already ended.
+Resumed = TypedDict("Resumed", {"started": str, "from": dict[str, Union[int, str]]})
+
+
+class CheckpointMeta(TypedDict, total=False):
+    """The JSON under the "eos_tui" metadata key of checkpoints/ARM/STEP.safetensors (engine/checkpoint.py).
+    Its tensors: theta, opt.0.. (the optimizer state), vectors, raw_vector, rng.eig, rng.sgd, and with
+    measure.track_every_step tracker.rng, tracker.vectors, tracker.next.P; on the quadratic theory.coords."""
+
+    format: int  # 1
+    arm: str
+    step: int  # θ_step: the state before that step's update
+    steps: int  # the arm's steps in all
+    records: int  # the arm's metrics records written before this checkpoint
+    status: str | None  # None while running; the arm's end status in its final checkpoint
+    dtype: str
+    numel: int
+    optimizer: str  # optimizer.kind
+    opt_layout: str  # "none", "tensor" or "tuple:N"
+    scalars: dict[str, Any]  # final_loss, initial_loss, sharpness, base_lr (η), lambda0, hvps_total
+    detectors: dict[str, Any]  # the online detectors' state: oscillation, catapult, onset
+    reparam: dict[str, Any]
+    tracker: dict[str, Any]
+
+
+class LandscapePath(TypedDict, total=False):
+    t: list[float]  # −0.2 … 1.2, with 0 and 1 exactly (the end points themselves)
+    loss: list[float | None]
+    barrier: float | None  # max loss on t ∈ [0, 1] − max(loss at t = 0, loss at t = 1)
+    test_loss: list[float | None]  # where the data has a held-out split
+    test_barrier: float | None
+    steps: int  # the curve: steps of training its middle point
+
+
+class LandscapeEnd(TypedDict):
+    arm: str  # "ARM", or "RUN_DIR:ARM" for --other
+    loss: float
+    sharpness: float  # λ_max of H
+    adaptive_sharpness: float  # λ_max(diag|θ| H diag|θ|)
+    trace: float  # Hutchinson's estimate of tr H
+    trace_stderr: float
+
+
+class LandscapeSlice(TypedDict, total=False):
+    arm: str
+    s: list[float]
+    loss: list[float | None]  # L(θ + s·u), u the top eigenvector at θ
+    parabola: list[float]  # L(θ) + ½λ_max·s²
+    sharpness: float
+    lr: float | None  # the arm's η
+    step: float | None  # η·‖∇L(θ)‖
+
+
+class Landscape(TypedDict, total=False):
+    """landscape.json, written by `eos-tui landscape` (and its --json output)."""
+
+    line: LandscapePath
+    curve: LandscapePath  # --curve
+    ends: list[LandscapeEnd]
+    slice: LandscapeSlice
+    run: str
+    data_of: str  # the end point whose problem (data) the losses are computed on
+    steps: dict[str, int]  # each end point's checkpoint step
+
+
+# What the engine is doing, in status.json: one phase after the other, each written as it begins,
+# so that a viewer can say so from the first second (importing torch takes seconds, measuring λ0
+# for lr_relative as long again) rather than show empty charts.
+PHASE_IMPORTING = "importing"  # importing torch (written before the import, by engine/boot.py)
+PHASE_BUILDING = "building"  # an arm's data and model (and the device's settings, for the first)
+PHASE_LAMBDA0 = "measuring_lambda0"  # λ_max at θ0 of an arm whose η is lr_relative / λ0
+PHASE_TRAINING = "training"  # steps are being taken
+PHASE_ENDED = "ended"  # the run ended (the manifest says how)
+PHASES = (PHASE_IMPORTING, PHASE_BUILDING, PHASE_LAMBDA0, PHASE_TRAINING, PHASE_ENDED)
+
+
+class PhaseEntry(TypedDict):
+    phase: str  # one of PHASES
+    message: str  # the phase in words: "measuring λ0 of arm uv-catapult"
+    since: float  # when it began, Unix time (seconds)
+
+
+class _EngineStatusFields(PhaseEntry):
+    phases: list[PhaseEntry]  # every phase so far, the current one last: how long each took
+
+
+class EngineStatus(_EngineStatusFields, total=False):
+    arm: str  # the arm the current phase is about (building, measuring λ0)
+
+
+def write_status(run_dir: str | os.PathLike[str], phase: str, message: str, arm: str | None = None) -> bool:
+    """Replace RUN_DIR/status.json with `phase` (appended to the phases already there). Best effort:
+    False when it cannot be written (a full disk), which must never stop a run."""
+    path = Path(run_dir) / STATUS_FILE
+    entry: PhaseEntry = {"phase": phase, "message": message, "since": time.time()}
+    phases: list[Any] = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            old = json.load(fh)
+        if isinstance(old, dict) and isinstance(old.get("phases"), list):
+            phases = old["phases"][-50:]
+    except (OSError, ValueError):
+        pass
+    status: EngineStatus = {**entry, "phases": [*phases, entry]}
+    if arm is not None:
+        status["arm"] = arm
+    try:
+        write_json_atomic(path, status)
+    except OSError:
+        return False
+    return True
 
 
 # Statuses of an arm (in "end" records) and of a run (in the manifest).
@@ -495,6 +629,14 @@ class MetricsWriter:
                     except OSError as e:
                         self.error = e
                         return
+
+    def flush(self) -> None:
+        """Push the lines written so far to the file now (before a checkpoint that counts them)."""
+        if self.error is not None:
+            raise self.error
+        with self._lock, self._failing():
+            if not self._fh.closed:
+                self._flush(time.monotonic())
 
     def close(self) -> None:
         """Flush what is left and close the file. Never raises for a failed write: check `error`."""

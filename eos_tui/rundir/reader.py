@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .format import END, MANIFEST_FILE, METRICS_FILE, RUNNING, SCENARIO_FILE, STEP, process_start_time
+from .format import END, MANIFEST_FILE, METRICS_FILE, RUNNING, SCENARIO_FILE, STATUS_FILE, STEP, process_start_time
 
 # Control characters (C0 but tab and newline, DEL, C1): text from a run directory reaches the
 # terminal (`watch`, `runs`), and an ESC or a C1 control there would be obeyed by the terminal
@@ -130,6 +130,20 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     return _sanitize(data) if _suspect(raw) else data
 
 
+def read_status(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """status.json (what the engine is doing: format.EngineStatus), or None if there is none (yet)
+    or it cannot be read. Its strings come without control characters."""
+    try:
+        with open(Path(run_dir) / STATUS_FILE, "rb") as fh:
+            raw = fh.read()
+        data = json.loads(raw)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return _sanitize(data) if _suspect(raw) else data
+
+
 def read_scenario_text(run_dir: str | os.PathLike[str]) -> str | None:
     """scenario.toml's text as written (to be parsed; strings from it are not made safe here)."""
     try:
@@ -228,6 +242,8 @@ class RunInfo:
     steps: int | None
     started: str | None
     arms: list[str] = field(default_factory=list)
+    ended: str | None = None
+    duration_s: float | None = None  # ended − started; for a live run now − started; for a lost one, its last write
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -237,8 +253,28 @@ class RunInfo:
             "steps_done": self.steps_done,
             "steps": self.steps,
             "started": self.started,
+            "ended": self.ended,
+            "duration_s": self.duration_s,
             "arms": self.arms,
         }
+
+
+def _duration(started: Any, ended: Any, status: str, run_dir: Path) -> float | None:
+    """Seconds the run took (so far), from the manifest's ISO times; None where they cannot be read."""
+    import datetime as dt
+
+    try:
+        t0 = dt.datetime.fromisoformat(started)
+        if isinstance(ended, str):
+            t1 = dt.datetime.fromisoformat(ended)
+        elif status == RUNNING:
+            t1 = dt.datetime.now(t0.tzinfo)
+        else:  # lost or never ended: the last time it wrote its metrics
+            t1 = dt.datetime.fromtimestamp((run_dir / METRICS_FILE).stat().st_mtime, t0.tzinfo)
+        seconds = (t1 - t0).total_seconds()
+    except (TypeError, ValueError, OSError, OverflowError):
+        return None
+    return seconds if seconds >= 0 else None
 
 
 UNREADABLE = "unreadable"  # the status listed for a run whose manifest cannot be parsed
@@ -270,6 +306,7 @@ def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
         done_by_arm.update(ended)
     done = list(done_by_arm.values())
     started = m.get("started")
+    ended_at = m.get("ended")
     return RunInfo(
         path=p,
         scenario=str(m.get("scenario", p.name)),
@@ -278,6 +315,8 @@ def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
         steps=_int(m.get("steps")),
         started=started if isinstance(started, str) else None,
         arms=[str(a) for a in arms],
+        ended=ended_at if isinstance(ended_at, str) else None,
+        duration_s=_duration(started, ended_at, status, p),
     )
 
 

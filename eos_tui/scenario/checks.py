@@ -164,24 +164,25 @@ def check_devices(scenario: Scenario) -> None:
     if not named:
         return
     info = probe_devices()
+    # `--device cuda` is the command line's, not the file's: name the flag, and say how to change it there.
+    flag = scenario.flags.get("device")
+    where = f"{scenario.source}: {flag}: device" if flag else f"{scenario.source}: device"
+    instead = "--device auto or cpu" if flag else 'device = "auto" or "cpu"'
     if "error" in info:
         raise ScenarioError(
-            f"{scenario.source}: device: cannot check {named[0]!r}: torch failed to start "
+            f"{where}: cannot check {named[0]!r}: torch failed to start "
             f"({info['error'].splitlines()[-1] if info['error'] else 'no output'})"
         )
     for name in named:
         kind, _, index = name.partition(":")
         if kind == "cuda" and not info.get("cuda"):
             raise ScenarioError(
-                f"{scenario.source}: device: {name!r} asked for, but CUDA is not available "
-                f'here (torch {info.get("torch", "?")}); use device = "auto" or "cpu"'
+                f"{where}: {name!r} asked for, but CUDA is not available here (torch {info.get('torch', '?')}); use {instead}"
             )
         if kind == "cuda" and index and int(index) >= int(info.get("count", 0)):
-            raise ScenarioError(f"{scenario.source}: device: {name!r} asked for, but only {info.get('count', 0)} CUDA device(s) exist here")
+            raise ScenarioError(f"{where}: {name!r} asked for, but only {info.get('count', 0)} CUDA device(s) exist here")
         if kind == "mps" and not info.get("mps"):
-            raise ScenarioError(
-                f'{scenario.source}: device: \'mps\' asked for, but MPS is not available here; use device = "auto" or "cpu"'
-            )
+            raise ScenarioError(f"{where}: 'mps' asked for, but MPS is not available here; use {instead}")
 
 
 def check_memory(scenario: Scenario, *, force: bool = False, available: int | None = None) -> resources.Estimate | None:

@@ -97,8 +97,19 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class _Unset:
+    """The value of `--set KEY=` (nothing after the '='): remove KEY from the scenario's base."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
 def parse_override(text: str) -> dict[str, Any]:
-    """ "optimizer.lr=0.05" → {"optimizer": {"lr": 0.05}}; the value in TOML syntax, or a bare word."""
+    """ "optimizer.lr=0.05" → {"optimizer": {"lr": 0.05}}; the value in TOML syntax, or a bare word.
+    "optimizer.lr_relative=" (no value) → {"optimizer": {"lr_relative": UNSET}}: remove the key."""
     # One key per --set: a newline would let TOML read a second `key = value` that was then dropped.
     if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in text):
         raise ScenarioError(
@@ -112,6 +123,8 @@ def parse_override(text: str) -> dict[str, Any]:
     if not key or any(not p or not p.replace("_", "").replace("-", "").isalnum() for p in parts):
         raise ScenarioError(f"--set {text!r}: {key!r} is not a key path like optimizer.lr")
     _check_override_key(text, parts)
+    if not raw:
+        return _node(parts, UNSET)
     try:
         parsed = tomllib.loads(f"v = {raw}")
         if set(parsed) != {"v"}:
@@ -126,6 +139,10 @@ def parse_override(text: str) -> dict[str, Any]:
         # A table where a section's key holds a value: the arms would replace it whole, or the schema
         # reject it far from the flag; either way it is not what was meant.
         raise ScenarioError(f"--set {text!r}: {key} takes a value, not a table")
+    return _node(parts, value)
+
+
+def _node(parts: list[str], value: Any) -> dict[str, Any]:
     node: dict[str, Any] = {}
     cur = node
     for p in parts[:-1]:
@@ -239,6 +256,10 @@ class Scenario:
     arms: list[ArmSpec]
     raw: dict[str, Any] = field(default_factory=dict)
     display: DisplayConfig = field(default_factory=lambda: DisplayConfig.model_validate({}))
+    # What the command line changed, for messages: {"device": "--device cuda"}; and notes to show
+    # before running (a --set that some arms override keeps their values: which arms, which key).
+    flags: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def steps(self) -> int:
@@ -308,8 +329,13 @@ def build_scenario(
     if default_name is not None:
         data.setdefault("name", default_name)
     set_paths: dict[tuple[str, ...], str] = {}  # key path → the --set that wrote it, to blame it by name
+    original = data  # the base before any --set, to tell a --set's fault from the scenario's
     for text in overrides:
         node = parse_override(text)
+        path = _leaf_path(node)
+        if path in set_paths:
+            # Two values for one key: the last would win silently, and one of them is a mistake.
+            raise ScenarioError(f"{source}: --set {text}: {'.'.join(path)} is already set by {set_paths[path]}; give each key once")
         if "name" in node:
             # The scenario's name is what the run directory is called and each arm has its own:
             # neither is a setting to override.
@@ -318,8 +344,11 @@ def build_scenario(
                 "(it names the run directory; choose the directory with --out DIR, "
                 "or copy the scenario and rename it)"
             )
-        data = deep_merge(data, node)
-        set_paths[_leaf_path(node)] = f"--set {text}"
+        if _leaf(node) is UNSET:
+            data = _unset(data, path, text, source, arms_raw)
+        else:
+            data = deep_merge(data, node)
+        set_paths[path] = f"--set {text}"
     flags = {k: v for k, v in (("seed", seed), ("steps", steps), ("device", device)) if v is not None}
     # Flags beat everything, arms included; in the base too, so `Scenario.seed` reports --seed.
     data.update(flags)
@@ -357,13 +386,20 @@ def build_scenario(
         except ValidationError as e:
             # A bad --set value fails in every arm; name the flag, not the first arm, unless the arm set it.
             for err in e.errors(include_url=False):
-                loc = tuple(str(x) for x in err["loc"])
+                loc = _full_loc(err)
+                # A rule across keys (KeyProblem: 'mps' has no float64, batch_size under kind "gd") can
+                # fail in one arm only: name it.
+                in_arm = (
+                    f"in arm {arm_name!r}: " if len(arms_raw) > 1 and isinstance((err.get("ctx") or {}).get("error"), KeyProblem) else ""
+                )
                 for path, label in flag_paths.items():
                     if loc[: len(path)] == path:
-                        raise ScenarioError(f"{source}: {label}: {_describe(err)}") from None
+                        raise ScenarioError(f"{source}: {label}: {in_arm}{_describe(err)}") from None
                 for path, label in set_paths.items():
                     if loc[: len(path)] == path and not _has_path(over, path):
-                        raise ScenarioError(f"{source}: {label}: {_describe(err)}") from None
+                        raise ScenarioError(f"{source}: {label}: {in_arm}{_describe(err)}") from None
+            if set_paths:
+                _blame_sets(e, original, over, flags, set_paths, source, arm_name, name)
             raise ScenarioError(_validation_message(where, e)) from None
         if arm.data.seed is None:
             arm.data.seed = arm.seed
@@ -381,7 +417,28 @@ def build_scenario(
             raise ScenarioError(
                 f"{source}: {label}: changes no arm: every arm sets {key} itself, and an arm's own value wins over --set; {how}"
             )
-    scenario = Scenario(name=name, description=str(data.get("description", "")), source=source, arms=arms, raw=data, display=display)
+    notes = []
+    for path, label in set_paths.items():
+        # An arm's own value wins over --set: say which arms keep theirs, or it looks applied to all.
+        kept = [f"{over['name']!r} ({_show(_get(over, path))})" for over in arms_raw if _has_path(over, path)]
+        if kept:
+            key = ".".join(path)
+            who = (
+                f"arm {kept[0]} sets {key} itself and keeps it"
+                if len(kept) == 1
+                else f"arms {', '.join(kept)} set {key} themselves and keep it"
+            )
+            notes.append(f"{label}: {who}; the --set applies to the other arms")
+    scenario = Scenario(
+        name=name,
+        description=str(data.get("description", "")),
+        source=source,
+        arms=arms,
+        raw=data,
+        flags={k: label for (k,), label in flag_paths.items()},
+        notes=notes,
+        display=display,
+    )
     from .checks import check_limits  # the engine's limits, which no single section can see
 
     check_limits(scenario)
@@ -397,6 +454,79 @@ def _display(value: Any, source: str) -> DisplayConfig:
     except ValidationError as e:
         errors = e.errors(include_url=False)
         raise ScenarioError(f"{source}: " + "; ".join(_describe({**err, "loc": (DISPLAY, *err["loc"])}) for err in errors[:5])) from None
+
+
+def _leaf(node: Any) -> Any:
+    while isinstance(node, dict) and len(node) == 1:
+        node = next(iter(node.values()))
+    return node
+
+
+def _get(d: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        d = d[key]
+    return d
+
+
+def _full_loc(err: Mapping[str, Any]) -> tuple[str, ...]:
+    """pydantic's loc, completed by a KeyProblem's own path (a model validator's rule about one key)."""
+    loc = tuple(str(x) for x in err.get("loc", ()))
+    exc = (err.get("ctx") or {}).get("error")
+    return loc + tuple(exc.path.split(".")) if isinstance(exc, KeyProblem) else loc
+
+
+def _unset(data: dict[str, Any], path: tuple[str, ...], text: str, source: str, arms_raw: Any) -> dict[str, Any]:
+    """`--set KEY=`: the base without KEY (the schema's default, or for lr/lr_relative, the other one)."""
+    key = ".".join(path)
+    if not _has_path(data, path):
+        arms = [a.get("name") for a in arms_raw if isinstance(a, dict) and _has_path(a, path)] if isinstance(arms_raw, list) else []
+        own = f"; arm(s) {', '.join(repr(a) for a in arms)} set it themselves, which --set cannot change" if arms else ""
+        raise ScenarioError(f"{source}: --set {text}: the scenario does not set {key}, so there is nothing to unset{own}")
+    out = copy.deepcopy(data)
+    parent = _get(out, path[:-1])
+    del parent[path[-1]]
+    return out
+
+
+def _blame_sets(
+    exc: ValidationError,
+    original: dict[str, Any],
+    over: dict[str, Any],
+    flags: dict[str, Any],
+    set_paths: dict[tuple[str, ...], str],
+    source: str,
+    arm_name: str,
+    name: str,
+) -> None:
+    """An arm that is valid without the --sets but not with them: the --sets' fault (`--set
+    optimizer.lr=0.1` where the arm sets lr_relative). Name the --set, the arm and the key, and
+    how to get what was meant; return (the scenario's own fault) otherwise."""
+    merged = deep_merge({k: v for k, v in original.items() if k != "name"}, over)
+    merged.update(flags)
+    merged.setdefault("optimizer", {})
+    try:
+        ArmSpec.model_validate(merged)
+    except ValidationError:
+        return  # invalid without the --sets too
+    errors = exc.errors(include_url=False)
+    hints = []
+    for err in errors:
+        path = _full_loc(err)
+        key = ".".join(path)
+        if _has_path(over, path):
+            how = (
+                f"copy the scenario (eos-tui show {name} > mine.toml) and edit its arms"
+                if source.endswith("(built-in)")
+                else "edit the arm"
+            )
+            hints.append(f"arm {arm_name!r} sets {key} = {_show(_get(over, path))} itself, which --set cannot change; {how}")
+        elif _has_path(original, path) and path not in set_paths:
+            hints.append(f"the scenario sets {key} = {_show(_get(original, path))}; remove it with --set {key}=")
+    labels = ", ".join(set_paths.values())
+    described = "; ".join(_describe(e) for e in errors[:5])
+    raise ScenarioError(
+        f"{source}: {labels}: in arm {arm_name!r}: {described}" + "".join(f" ({h})" for h in dict.fromkeys(hints))
+    ) from None
 
 
 def _leaf_path(node: dict[str, Any]) -> tuple[str, ...]:

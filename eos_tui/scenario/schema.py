@@ -368,6 +368,9 @@ class MeasureConfig(Section):
     # held-out split (cifar10 data.test_n > 0, an npz with X_test and y_test): every test_every
     # steps; None: at every sharpness measurement (every sharpness_every steps); 0: never.
     test_every: Optional[int] = Field(None, ge=0)
+    # Checkpoints (engine/checkpoint.py): every arm writes its final state to
+    # checkpoints/ARM/STEP.safetensors, and also every checkpoint_every steps (0: the final one only).
+    checkpoint_every: int = Field(0, ge=0)
 
     @field_validator("reparam_alphas")
     @classmethod

@@ -14,13 +14,14 @@ import argparse
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
 from eos_tui.app import run_app  # noqa: E402
-from eos_tui.launch import start_engine  # noqa: E402
+from eos_tui.launch import start_engine, start_owned_engine  # noqa: E402
 
 
 def main() -> int:
@@ -31,13 +32,16 @@ def main() -> int:
     ap.add_argument("--no-mouse", action="store_true")
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--delay", type=float, default=0.005, help="seconds between fake steps")
+    ap.add_argument("--pause", type=float, default=0.0, help="seconds between starting the engine and the app")
     a = ap.parse_args()
     fake_python = a.run_dir.parent / f".{a.run_dir.name}-python"
     fake_python.write_text(f'#!/bin/sh\nshift 2\nexec "{sys.executable}" "{HERE / "fake_engine.py"}" "$@"\n')
     fake_python.chmod(fake_python.stat().st_mode | stat.S_IEXEC)
     os.environ["FAKE_STEPS"] = str(a.steps)
     os.environ["FAKE_DELAY"] = str(a.delay)
-    engine = start_engine(a.run_dir, python=str(fake_python))
+    engine = (start_engine if a.watch else start_owned_engine)(a.run_dir, python=str(fake_python))  # as `eos-tui run` does
+    print(f"engine {engine.pid} started", flush=True)
+    time.sleep(a.pause)  # importing the app takes this long, say
     return run_app(a.run_dir, engine=None if a.watch else engine, fps=a.fps, mouse=not a.no_mouse)
 
 

@@ -18,18 +18,24 @@ then hovers there while the loss keeps falling, unevenly: the **edge of stabilit
 
 | key | does |
 |---|---|
-| `q` | quit (a run started here is stopped cleanly: "interrupted") |
+| `q` `ctrl+c` | quit (a run started here is stopped cleanly: "interrupted") |
 | `d` | detach: quit, leave the engine training; `eos-tui watch RUN_DIR` to come back |
 | `space` | pause / resume the view (the engine keeps training) |
 | `?` `F1` | this help |
 | `l` | loss chart: log / linear scale |
+| `tab` `a` | highlight the next arm (until then, the first arm to reach the edge is) |
+| `f` | charts: follow the latest steps (at the current zoom; hides the cursor) / pressed while following, the whole run |
+| `←` `→` | pan through the run: every chart shows the same steps |
+| `+` `=` `-` | zoom in / out, about the cursor (else the latest step); the mouse wheel, about the pointer |
+| `home` `end` | the run's first steps / its latest steps, followed as they come |
+| `,` `.` | move the cursor step (or click a chart): each arm's loss, λ, 2/η, ⟨∇L,u⟩ there; `esc` hides it |
+| `e` | loss: its exponential moving average (τ ≈ 1–2% of the steps in view) over the faint raw trace |
 | `n` | sharpness: normalized (λ_max over each arm's threshold, λ_max·η_t/2 for GD: every edge at 1) / raw |
 | `g` | sharpness chart: log / linear scale |
 | `h` | focus: only the highlighted arm (the others and their threshold lines hidden) / all arms |
 | `m` | event lines: every arm's / only the highlighted arm's (the letters on the axis stay) |
-| `tab` `a` | highlight the next arm |
-| `f` | charts: follow the latest steps / fit the whole run |
 | `s` | save an SVG screenshot into the run directory |
+| `v` | events: the highlighted arm's only / every arm's (↑ ↓ PgUp PgDn or the wheel scroll them) |
 | `ctrl+p` | command palette |
 """
 

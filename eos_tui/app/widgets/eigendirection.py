@@ -13,7 +13,9 @@ from ...analysis import flips
 from ...analysis.flips import FLIP_WINDOW, PERIOD2_THRESHOLD
 from ..model import RunModel
 from ..view import View
+from ..window import stems_window
 from .chart import Chart, HLine, Series
+from .chart.chart import AXIS_WIDTH
 from .chart.ticks import format_value
 from .palette import AT_THRESHOLD, MUTED, PERIOD2, ZERO_LINE, arm_color
 from .panel import Panel, Text
@@ -67,7 +69,8 @@ class EigendirectionPanel(Panel):
     TITLE = "Top eigendirection ⟨∇L,u⟩"
     help = """\
 **Eigendirection** shows ⟨∇L, u⟩, the component of the gradient along u, the top eigenvector of
-the Hessian (the sharpest direction), over the most recent steps (one bar per step).
+the Hessian (the sharpest direction), one bar per step: the latest steps of the charts' window, or
+those around the cursor when there is one.
 
 Below 2/η, gradient descent moves smoothly along u and the sign stays put. At the **edge of
 stability** the step overshoots along u: the iterate jumps from one wall of the valley to the
@@ -92,8 +95,12 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
             return
         color = arm_color(names.index(arm.name))
         proj = arm.proj.values
+        if len(arm.step):  # the shared x window: its latest steps, or those around the cursor
+            chart.window = stems_window(view.x_range, chart.size.width - AXIS_WIDTH, view.cursor, arm.step.values[0], arm.step.values[-1])
+            chart.cursor = view.cursor
         chart.set_data([Series(f"{arm.name}/proj", arm.step.values, proj, color, kind="stems")], hlines=[HLine(0.0, ZERO_LINE)])
         head, tail = [], []
+        ratio = None
         lam, thr = arm.sharpness, arm.threshold.last()
         if lam is not None and thr is not None and math.isfinite(lam) and math.isfinite(thr) and thr > 0:
             ratio = lam / thr  # λη/2, or λη/2(1+β) under momentum β: 1 at the threshold
@@ -108,7 +115,10 @@ amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across
             fraction = flip_fraction(proj)
             if fraction is not None:
                 tail.append(
-                    f"[{PERIOD2}]period-2 {fraction:.0%}[/]" if fraction >= PERIOD2_THRESHOLD else f"[{MUTED}]flips {fraction:.0%}[/]"
+                    # the edge's oscillation only near the edge (flips.near_edge), as the engine's detector
+                    f"[{PERIOD2}]period-2 {fraction:.0%}[/]"
+                    if fraction >= PERIOD2_THRESHOLD and flips.near_edge(ratio)
+                    else f"[{MUTED}]flips {fraction:.0%}[/]"
                 )
             amp = amplitude(arm.disp.values)
             if amp is not None:

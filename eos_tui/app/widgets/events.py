@@ -1,16 +1,22 @@
-"""Events panel: what the engine noticed, newest first (also marked on the charts' step axis)."""
+"""Events panel: what the engine noticed, newest first (also marked on the charts' step axis).
+
+The list scrolls (↑ ↓ PgUp PgDn once it has the focus, or the mouse wheel) and `v` filters it to
+the highlighted arm."""
 
 from __future__ import annotations
 
 from rich.markup import escape
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
 
+from ...rundir.format import RUNNING
 from ..model import RunModel
 from ..view import View
 from .palette import EVENT_LETTERS, EVENT_NAMES, MUTED, arm_color, event_color
 from .panel import Panel, Text
 
-EVENTS_SHOWN = 50
+EVENTS_SHOWN = 500  # the newest; the panel scrolls
 
 
 def newest_first(events: list, n: int = EVENTS_SHOWN) -> list:
@@ -19,23 +25,49 @@ def newest_first(events: list, n: int = EVENTS_SHOWN) -> list:
     return sorted(reversed(events), key=lambda e: e.step, reverse=True)[:n]  # sorted() is stable
 
 
+class EventsScroll(VerticalScroll, inherit_bindings=False):
+    """The events list's scroller. Its own keys are only up/down and the page keys: left/right,
+    home/end and the rest belong to the charts, whatever has the focus."""
+
+    BINDINGS = [
+        Binding("up", "scroll_up", "scroll up", show=False),
+        Binding("down", "scroll_down", "scroll down", show=False),
+        Binding("pageup", "page_up", "page up", show=False),
+        Binding("pagedown", "page_down", "page down", show=False),
+    ]
+
+
+def empty_text(model: RunModel, view: View, arm_only: bool) -> str:
+    if arm_only and model.events:
+        return f"[{MUTED}]no events for arm {escape(view.arm or '?')} (v: all arms)[/]"
+    if model.status in (RUNNING, "starting", "unknown"):
+        return f"[{MUTED}]none yet[/]"
+    return f"[{MUTED}]no events in this run: no arm reached the edge, spiked or diverged[/]"
+
+
 class EventsPanel(Panel):
     TITLE = "Events"
     help = """\
 **Events** the engine detected, newest first, each also marked on the charts' step axis:
 **E** EoS onset (λ_max reached 2/η from below, by sharpening), **!** above 2/η already at the
 first measurement (η chosen past the threshold: a catapult or divergence follows), **2** period-2
-onset (the sign of ⟨∇L,u⟩ flips every step), **C** catapult (a loss spike that ends in a flatter
-region), **η** a step-size change from the schedule, **X** divergence (the loss became infinite or NaN; that arm stops).
+onset (the sign of ⟨∇L,u⟩ flips every step with λ_max near 2/η, λη/2 ≥ 0.95: far below it a flip
+decays by |1 − ηλ| a step and is not the edge's oscillation), **C** catapult (a loss spike that ends
+in a flatter region), **η** a step-size change from the schedule, **X** divergence (the loss became
+infinite or NaN; that arm stops). The list scrolls (mouse wheel, or ↑ ↓ PgUp PgDn); **v** shows only
+the highlighted arm's events, or all again.
 """
 
     def compose(self) -> ComposeResult:
-        yield Text("", id="events-list")
+        with EventsScroll(id="events-scroll"):
+            yield Text("", id="events-list")
 
     def show(self, model: RunModel, view: View) -> None:
         names = list(model.arms)
+        arm_only = view.events_arm_only and view.arm is not None
+        events = [e for e in model.events if e.arm == view.arm] if arm_only else model.events
         lines = []
-        for e in newest_first(model.events):
+        for e in newest_first(events):
             color = event_color(e.kind)
             arm = f"[{arm_color(names.index(e.arm))}]{escape(e.arm)}[/]" if e.arm in names else escape(e.arm)
             letter = EVENT_LETTERS.get(e.kind, "•")
@@ -43,5 +75,8 @@ region), **η** a step-size change from the schedule, **X** divergence (the loss
                 f"[b {color}]{letter}[/] {e.step:>6} {arm} [{color}]{EVENT_NAMES.get(e.kind, escape(e.kind))}[/] "
                 f"[{MUTED}]{escape(e.message)}[/]"
             )
-        self.query_one("#events-list", Text).set("\n".join(lines) or f"[{MUTED}]none yet[/]")
-        self.set_subtitle(str(len(model.events)) if model.events else "")
+        self.query_one("#events-list", Text).set("\n".join(lines) or empty_text(model, view, arm_only))
+        if arm_only:
+            self.set_subtitle(f"{escape(view.arm or '')}: {len(events)} of {len(model.events)}")  # v: all again
+        else:
+            self.set_subtitle(str(len(model.events)) if model.events else "")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from rich.markup import escape
 from rich.text import Text as RichText
 
+from ...rundir.format import FAILED
 from ..model import RunModel, printable
+from ..progress import eta_seconds, failure, format_duration, phase_text
 from ..state import AppState
 from ..view import View
 from .palette import MUTED, STATUS_MARKS, arm_color, status_color
@@ -22,6 +25,9 @@ def status_text(model: RunModel, view: View, state: AppState | None = None, *, d
     status = model.status
     if status == "running" and model.manifest is None:
         status = "starting"
+    phase = phase_text(model)  # before training: what the engine is doing (status.json)
+    if phase is not None:
+        status = phase
     if state.stopping:
         status = "stopping engine…"
     elif state.read_error is not None:
@@ -74,13 +80,17 @@ def _pack(entries: list[str], width: int) -> list[str]:
     return lines
 
 
-def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState | None = None, width: int | None = None) -> str:
+def header_markup(
+    model: RunModel, view: View, *, run_name: str, state: AppState | None = None, width: int | None = None, run_dir: Path | None = None
+) -> str:
     """The header's text. With `width`, every arm is shown: the arm entries wrap onto a second
     line, and past two lines shorten (λ dropped, then the status as a mark) rather than fall off."""
     # The top line, fitted to one line of `width`: the run name goes first, then the device, the
     # speed, the program's name, and last what the status says in parentheses. (A wrapped top line
     # used to push the arms out of the header: paused, at 80 columns.)
-    rate = model.steps_per_second() if model.status == "running" else None
+    # No rate before the first step (a "0 steps/s" while torch imports reads as a hang).
+    rate = model.steps_per_second() if model.status == "running" and model.steps_total_done else None
+    eta = eta_seconds(model)
     # "?" is what the engine writes before it knows (the device is resolved after the first write).
     scenario = f"[b]{escape(model.scenario)}[/b]" if model.scenario != "?" else ""
     device = f"[{MUTED}]{escape(model.device)}[/]" if model.device != "?" else ""
@@ -90,6 +100,7 @@ def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState
         (9, status_text(model, view, state)),
         (2, device),
         (3, f"{rate:,.0f} steps/s" if rate is not None else ""),
+        (5, f"ETA {format_duration(eta)}" if eta is not None else ""),
         (1, f"[{MUTED}]{escape(printable(run_name))}[/]"),
     ]
     top = [text for _, text in parts if text]
@@ -100,15 +111,32 @@ def header_markup(model: RunModel, view: View, *, run_name: str, state: AppState
         top = [text for _, text in parts if text]
     if width is not None and RichText.from_markup("  ".join(top)).cell_len > width:
         top = [status_text(model, view, state, detail=False) if t == status_text(model, view, state) else t for t in top]
+    failed = failure_line(model, run_dir, width)
     if not model.arms:
-        return "  ".join(top) + f"\n[{MUTED}]waiting for the first step…[/]"
+        return "  ".join(top) + f"\n[{MUTED}]waiting for the first step…[/]" + failed
     if width is None:
-        return "  ".join(top) + "\n" + ARM_GAP.join(_arm_entries(model, view, 0))
+        return "  ".join(top) + "\n" + ARM_GAP.join(_arm_entries(model, view, 0)) + failed
     for level in (0, 1, 2):
         lines = _pack(_arm_entries(model, view, level), width)
         if len(lines) <= ARM_LINES:
             break
-    return "  ".join(top) + "\n" + "\n".join(lines)
+    return "  ".join(top) + "\n" + "\n".join(lines) + failed
+
+
+def failure_line(model: RunModel, run_dir: Path | None, width: int | None) -> str:
+    """A failed run's reason (the engine's error, cut to one line) and, on the next, where its full
+    log is (a long path cut from the left); "" when nothing failed."""
+    found = failure(model, run_dir)
+    if found is None:
+        return ""
+    error, where = found
+    error = f"{STATUS_MARKS[FAILED]} {error}"
+    if width is not None and len(error) > width:
+        error = error[: max(1, width - 1)] + "…"
+    if width is not None and len(where) > width:
+        where = "…" + where[len(where) - width + 1 :]
+    tail = f"\n[{MUTED}]{escape(where)}[/]" if where else ""
+    return f"\n[b {status_color(FAILED)}]{escape(error)}[/]{tail}"
 
 
 class RunHeader(Text):
@@ -121,14 +149,18 @@ interrupted, or *engine lost* (the engine process is gone without saying so; wha
 on screen). When this app started the engine and it died, the app records the run as *failed* and
 says how the engine exited, e.g. *failed (engine exited with signal 9 (SIGKILL))*.
 *paused view* means only the screen is frozen (space): the engine keeps training.
+Before the first step it says what the engine is doing (importing torch, building an arm,
+measuring λ0 for `lr_relative`) and for how long; while training, the steps per second of all arms
+together and the **ETA** of the run at that rate. A failed run gets a line of its own: the
+engine's error and where its full log (engine.log) is.
 Then, per arm, steps done / total, and the latest λ_max; the highlighted arm (tab) is boxed.
 In a narrow terminal λ is dropped and a status shows as a mark: ✓ completed, ✗ diverged,
 ■ interrupted (✗ also marks a failed arm).
 """
 
-    def show(self, model: RunModel, view: View, *, run_name: str, state: AppState | None = None) -> None:
+    def show(self, model: RunModel, view: View, *, run_name: str, state: AppState | None = None, run_dir: Path | None = None) -> None:
         width = self.content_size.width or None
-        markup = header_markup(model, view, run_name=run_name, state=state, width=width)
+        markup = header_markup(model, view, run_name=run_name, state=state, width=width, run_dir=run_dir)
         # The lines as shown, wrapping included: a change in their number re-lays the screen out.
         lines = sum(max(1, -(-RichText.from_markup(line).cell_len // width)) if width else 1 for line in markup.split("\n"))
         self.set(markup, lines=lines)

@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from ..model import RunModel
+from ..smoothing import EmaCache, time_constant
 from ..view import View
 from .arms import arm_tag, arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series
@@ -18,7 +19,9 @@ from .panel import Panel
 class LossPanel(Panel):
     TITLE = "Loss"
     help = """\
-**Loss** is the training loss per arm (log scale by default; `l` toggles). At the edge of
+**Loss** is the training loss per arm (log scale by default; `l` toggles; `e` draws its exponential
+moving average over the faint raw trace, α = 1/τ, the time constant τ shown in the subtitle: the
+power of 2 between 1% and 2% of the steps in view, at least 2; SGD's loss is noisy from step to step). At the edge of
 stability it keeps decreasing over long times but **not monotonically**: it wiggles up and down
 from one step to the next as the iterate bounces across the sharp valley. A **catapult** is a
 spike: with a large step, the loss shoots up, the iterate is thrown to a flatter region (sharpness
@@ -45,12 +48,21 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
         yield Static("learning rate η_t", classes="chart-label", id="lr-label")
         yield Chart(log_y=False, include_zero=True, id="lr-chart")
 
+    _ema: EmaCache | None = None
+
     def show(self, model: RunModel, view: View) -> None:
-        loss, lr = [], []
+        loss, lr, smoothed = [], [], []
+        tau = time_constant(view.x_range)
         tags = bool(getattr(self.app, "no_color", False))
         for arm, color, highlighted in arms_in_draw_order(model, view):
             tag = arm_tag(model, arm.name)
-            loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color, core=highlighted, offscale=True, tag=tag))
+            if view.smooth_loss:  # `e`: the raw trace faint, its EMA over all the arms' raw traces
+                self._ema = self._ema or EmaCache()
+                ema = self._ema.smoothed(arm.name, arm.loss.values, 1.0 / tau)
+                loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color, faint=True, core=highlighted))
+                smoothed.append(Series(f"{arm.name}/loss-ema-{tau}", arm.step.values, ema, color, fit="none", offscale=True, tag=tag))
+            else:
+                loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color, core=highlighted, offscale=True, tag=tag))
             if arm.has_loss_theory:
                 loss.append(
                     Series(f"{arm.name}/loss-theory", arm.step.values, arm.loss_theory.values, THEORY_COLOR, kind="dotted", fit="none")
@@ -65,15 +77,18 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
                     )
                 )
             lr.append(Series(f"{arm.name}/lr", arm.step.values, arm.lr.values, color))
+        loss += smoothed
         marks = event_marks(model, view)
         loss_chart = self.query_one("#loss-chart", Chart)
         loss_chart.follow = view.follow
+        loss_chart.window, loss_chart.cursor = view.x_range, view.cursor
         loss_chart.log_y = view.loss_log_y
         loss_chart.live = model.status == "running"
         loss_chart.tags = tags
         loss_chart.set_data(loss, marks=marks)
         lr_chart = self.query_one("#lr-chart", Chart)
         lr_chart.follow = view.follow
+        lr_chart.window, lr_chart.cursor = view.x_range, view.cursor
         lr_chart.live = model.status == "running"
         lr_chart.set_data(lr)
         current = model.arms.get(view.arm or "")
@@ -84,9 +99,10 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
         extra = f"[{THEORY_COLOR}]┈ theory[/]" if theory else ""
         if any(a.has_test_loss for a in model.arms.values()):
             extra = (extra + " " if extra else "") + f"[{MUTED}]╌ held-out[/]"
+        smoothing = f" · EMA τ {tau}" if view.smooth_loss else ""
         # Every arm named comes first: the scale, then η, give way where the names would be cut.
         room = self.size.width - 6 if self.size.width else None
-        for tail in (f" [{MUTED}]({scale}){eta_text}[/]", f" [{MUTED}]{eta_text.strip(' ·')}[/]" if eta_text else "", ""):
+        for tail in (f" [{MUTED}]({scale}{smoothing}){eta_text}[/]", f" [{MUTED}]{eta_text.strip(' ·')}[/]" if eta_text else "", ""):
             width = None if room is None else max(8, room - RichText.from_markup(tail).cell_len)
             text = legend(model, view, extra, width=width, tags=tags)
             if width is None or text == legend(model, view, extra, tags=tags) or not tail:

@@ -26,6 +26,9 @@ class Panel(Vertical):
         padding: 0 0;
         height: 1fr;
     }
+    Panel > .panel-message { display: none; width: 1fr; height: 1fr; content-align: center middle; color: $text-muted; }
+    Panel.-empty > * { display: none; }
+    Panel.-empty > .panel-message { display: block; }
     """
     TITLE: ClassVar[str] = ""
     help: ClassVar[str] = ""
@@ -43,6 +46,21 @@ class Panel(Vertical):
 
     def show(self, model: RunModel, view: View) -> None:
         """Bring the panel up to date with the model (called by the app when data or view changed)."""
+
+    _message: str | None = None
+
+    def show_message(self, text: str | None) -> None:
+        """A centred line in place of the panel's content (None: the content again), e.g. what
+        the engine is doing while a chart has no data (widgets/empty.py)."""
+        if text == self._message:
+            return
+        self._message = text
+        found = self.query(".panel-message")
+        if found:
+            found.first(Static).update(text or "")
+        elif text is not None:
+            self.mount(Static(text, classes="panel-message"))
+        self.set_class(text is not None, "-empty")
 
 
 class Text(Static):

@@ -50,6 +50,14 @@ def latest_checks(checks, limit: int):
     return [r for i, r in enumerate(rows) if i in keep]
 
 
+def shown_of(rows, checks) -> str:
+    """How many checks the table shows, of how many: "3 of 40 checks"; where the latest step had
+    more than the table shows (those that moved λ_max most are kept), that step's count too."""
+    at_step = sum(1 for r in checks if r.step == rows[-1].step) if rows else 0
+    of_step = f" ({at_step} at step {rows[-1].step})" if rows and len(rows) < at_step else ""
+    return f"{len(rows)} of {len(checks)} checks{of_step}"
+
+
 FULL_TABLE_WIDTH = 36  # cells the five-column table needs; narrower panels drop ΔL
 
 
@@ -114,7 +122,7 @@ D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
         before.set(before_line(rows[-1]))
         full = self.content_size.width >= FULL_TABLE_WIDTH or not self.content_size.width
         body.set(reparam_table(rows, full), key=(tuple(rows), full), lines=len(rows) + 1)
-        self.set_subtitle(f"{len(checks)} checks")
+        self.set_subtitle(shown_of(rows, checks))
 
     @staticmethod
     def _absent(model: RunModel, arm) -> str:

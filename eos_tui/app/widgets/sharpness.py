@@ -35,6 +35,8 @@ while the loss spikes, it can only fall: that is the catapult.
 Where the scenario tracks λ_max at every step (measure.track_every_step), a dimmer trace under
 λ_max shows it: a cheap estimate, two Hessian-vector products a step, that is never above the
 true value (a Ritz value) and within about 1% of it on average.
+All the charts show the same steps: `←` `→` pan, `+` `-` zoom, `,` `.` move the cursor (the grey
+vertical line) whose values are read out under the charts, `f` follows the latest steps.
 Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-size change, X divergence,
 ! above the threshold at the first measurement); the highlighted arm's events also draw a dotted
 vertical line, every arm's with `m`.
@@ -103,6 +105,7 @@ is 2(1+β)/((1+2β)η).
                 series.append(Series(f"{key}/lambda", xs, top, color, core=highlighted, offscale=True, tag=arm_tag(model, arm.name)))
         chart = self.query_one(Chart)
         chart.follow = view.follow
+        chart.window, chart.cursor = view.x_range, view.cursor
         chart.live = model.status == "running"
         chart.log_y = view.sharpness_log_y
         chart.tags = tags

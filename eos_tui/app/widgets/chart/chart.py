@@ -162,6 +162,10 @@ class Chart(Widget):
         # While a run is live, the ranges snap outward to round values, so that most frames only
         # add the newest columns instead of rescaling (and repainting) the whole chart.
         self.live = False
+        # The steps in view, where the app sets them (the x window all charts share: app/window.py),
+        # and the cursor step, drawn as a vertical line; None: the chart's own follow/fit, no cursor.
+        self.window: tuple[float, float] | None = None
+        self.cursor: float | None = None
         # Beyond the core series' robust range, the others are shown up to this much more: `spread`
         # times its height on a linear axis, `spread_decades` decades on a log axis (robust.py).
         self.spread = 3.0
@@ -244,6 +248,8 @@ class Chart(Widget):
     # -- drawing -----------------------------------------------------------------------------------
 
     def _x_range(self, plot_dots: int) -> tuple[float, float]:
+        if self.window is not None:
+            return self.window
         firsts = [s.xs[0] for s in self._series if len(s.xs)]
         lasts = [s.xs[-1] for s in self._series if len(s.xs)]
         if not lasts:
@@ -351,6 +357,12 @@ class Chart(Widget):
                     mask[::3, x] = True
                     canvas.draw_mask(mask, layer(faint(m.color, 0.55)))
                 mark_cols[x // 2] = m
+        # The cursor step, a solid vertical line under the data.
+        if self.cursor is not None and frame.x0 <= self.cursor <= frame.x1:
+            x = int(round((self.cursor - frame.x0) / (frame.x1 - frame.x0) * (canvas.width - 1)))
+            mask = np.zeros((canvas.height, canvas.width), dtype=bool)
+            mask[:, x] = True
+            canvas.draw_mask(mask, layer(MUTED))
         # Reference lines, dashed.
         dash = (np.arange(canvas.width) // 2) % 2 == 0
         dots = np.arange(canvas.width) % 3 == 0

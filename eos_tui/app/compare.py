@@ -1,0 +1,137 @@
+"""Several runs in one app (`eos-tui watch RUN_DIR RUN_DIR...`): one follower per run, their
+arms renamed `run/arm`, their manifests merged into one, so that the model, the charts and the
+header need not know that there is more than one run.
+
+Each run is followed by its own RunFollower (its own thread), so live runs keep growing on screen.
+The merged manifest's status is the most pressing of the runs' (running while any runs, then
+engine lost, failed, interrupted; completed when all have), its scenario the runs' scenarios, its
+arms every run's arms under their new names, in the order of the runs given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..rundir.reader import safe_text
+from .ending import FINALIZED_BY_APP, EngineEnd
+from .follow import RunFollower
+from .model import Batch
+
+# The run's status shown for several runs: the first of these that any run has.
+STATUS_ORDER = ("running", "starting", "engine lost", "failed", "interrupted", "completed")
+
+
+def run_labels(run_dirs: Sequence[Path]) -> list[str]:
+    """A short, distinct name per run: its folder's name, with its parent's where two runs share
+    a name, and a #n where even that is not enough."""
+    paths = [Path(p).resolve() for p in run_dirs]
+    names = [p.name or str(p) for p in paths]
+    labels = [safe_text("/".join(p.parts[-2:]) if names.count(n) > 1 else n) for p, n in zip(paths, names)]
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label}#{seen[label]}")
+    return out
+
+
+def combined_status(statuses: Sequence[str]) -> str:
+    for s in STATUS_ORDER:
+        if s in statuses:
+            if s == "completed" and any(x != "completed" for x in statuses):
+                continue
+            return s
+    return statuses[0] if len(set(statuses)) == 1 and statuses else "unknown"
+
+
+def merge_manifests(items: Sequence[tuple[str, dict[str, Any] | None, str]]) -> tuple[dict[str, Any], str]:
+    """(label, manifest, status) per run → one manifest and one status, as the app shows a run."""
+    arms: dict[str, Any] = {}
+    scenarios: list[str] = []
+    devices: list[str] = []
+    steps: list[int] = []
+    finalized = False
+    for label, manifest, _ in items:
+        m = manifest or {}
+        entries = m.get("arms")
+        if isinstance(entries, dict):
+            for name, entry in entries.items():
+                arms[f"{label}/{safe_text(str(name))}"] = entry
+        for value, into in ((m.get("scenario"), scenarios), (m.get("device"), devices)):
+            if isinstance(value, str) and value not in into:
+                into.append(value)
+        if isinstance(m.get("steps"), int) and not isinstance(m.get("steps"), bool):
+            steps.append(m["steps"])
+        finalized = finalized or m.get("finalized_by") == FINALIZED_BY_APP
+    status = combined_status([s for _, _, s in items])
+    merged: dict[str, Any] = {
+        "scenario": " vs ".join(scenarios) if scenarios else "?",
+        "device": ", ".join(devices) if devices else "?",
+        "status": status,
+        "steps": max(steps) if steps else None,
+        "arms": arms,
+        "runs": [label for label, _, _ in items],
+    }
+    if finalized:
+        merged["finalized_by"] = FINALIZED_BY_APP
+    return merged, status
+
+
+def prefix_batch(batch: Batch, label: str) -> Batch:
+    """The same batch with every arm (and every event's arm) named `label/arm`."""
+    out = Batch(records=batch.records, bad=batch.bad)
+    for name, arm in batch.arms.items():
+        new = f"{label}/{name}"
+        arm.events = [dataclasses.replace(e, arm=new) for e in arm.events]
+        out.arms[new] = arm
+    return out
+
+
+class MultiRunFollower:
+    """RunFollower's interface over several runs (watch only: no engine of the app's own)."""
+
+    end: EngineEnd | None = None
+
+    def __init__(self, run_dirs: Sequence[Path], *, interval: float = 0.1):
+        self.run_dirs = [Path(p) for p in run_dirs]
+        self.labels = run_labels(self.run_dirs)
+        self.followers = [RunFollower(p, engine=None, interval=interval) for p in self.run_dirs]
+        self._latest: dict[str, tuple[dict[str, Any] | None, str]] = {label: (None, "unknown") for label in self.labels}
+
+    @property
+    def error(self) -> str | None:
+        errors = [f"{label}: {f.error}" for label, f in zip(self.labels, self.followers) if f.error is not None]
+        return "; ".join(errors) if errors else None
+
+    def engine_status(self) -> dict[str, Any] | None:
+        """The phase to show: the first run whose engine has not reached training yet, else the first run's."""
+        statuses = [f.engine_status() for f in self.followers]
+        waiting = [s for s in statuses if s is not None and s.get("phase") not in ("training", "ended")]
+        return waiting[0] if waiting else statuses[0] if statuses else None
+
+    def start(self) -> None:
+        for f in self.followers:
+            f.start()
+
+    def stop(self) -> None:
+        for f in self.followers:
+            f.stop()
+
+    def poll_now(self) -> None:
+        for f in self.followers:
+            f.poll_now()
+
+    def take(self) -> tuple[list[Batch], tuple[dict[str, Any] | None, str] | None]:
+        batches: list[Batch] = []
+        changed = False
+        for label, follower in zip(self.labels, self.followers):
+            taken, manifest = follower.take()
+            batches += [prefix_batch(b, label) for b in taken]
+            if manifest is not None:
+                self._latest[label] = manifest
+                changed = True
+        if not changed:
+            return batches, None
+        return batches, merge_manifests([(label, *self._latest[label]) for label in self.labels])

@@ -1,0 +1,53 @@
+"""Shell completion of scenario names: the built-in names and .toml paths.
+
+Light on purpose: a shell calls this on every Tab, so it must not import the scenario schema
+(pydantic), torch or textual; it globs the folder the built-ins live in (scenario/loader.py's
+`builtin_dir`, repeated here without its imports) and the file system.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _builtin_dir() -> Path:
+    pkg = Path(__file__).resolve().parent
+    inside = pkg / "scenarios"
+    return inside if inside.is_dir() else pkg.parent / "scenarios"
+
+
+def builtin_names() -> list[str]:
+    try:
+        return sorted(p.stem for p in _builtin_dir().glob("*.toml"))
+    except OSError:
+        return []
+
+
+def _paths(incomplete: str) -> list[str]:
+    """Folders (with a trailing /, to go on typing) and .toml files that start with `incomplete`."""
+    head, _, tail = incomplete.rpartition("/")
+    folder = Path(head) if head else Path("/" if incomplete.startswith("/") else ".")
+    out: list[str] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return out
+    for entry in entries:
+        if not entry.name.startswith(tail) or (entry.name.startswith(".") and not tail.startswith(".")):
+            continue
+        shown = f"{head}/{entry.name}" if head or incomplete.startswith("/") else entry.name
+        try:
+            if entry.is_dir():
+                out.append(shown + "/")
+            elif entry.name.endswith(".toml"):
+                out.append(shown)
+        except OSError:
+            continue
+    return out
+
+
+def complete_scenario(incomplete: str) -> list[str]:
+    """What `eos-tui run <Tab>` offers: built-in names, then .toml files and folders."""
+    names = [] if "/" in incomplete else [n for n in builtin_names() if n.startswith(incomplete)]
+    return names + _paths(incomplete)

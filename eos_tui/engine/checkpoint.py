@@ -1,0 +1,406 @@
+"""Checkpoints: an arm's whole training state in one safetensors file, and back.
+
+`checkpoints/ARM/STEP.safetensors` in the run directory holds, at θ_STEP (before that step's update):
+
+  tensors   theta; the optimizer's state ("opt.0", "opt.1", ...: momentum buffer, Adam's m, v and
+            step); the last eigenvectors (the warm start of the next solve, and u of ⟨∇L, u⟩);
+            the state of every random generator the arm draws from ("rng.eig", "rng.sgd", the
+            per-step tracker's), so that SGD's next mini-batch and the next random Lanczos start
+            are the ones an uninterrupted run draws; the tracker's warm starts; the quadratic's
+            closed-form coordinates;
+  metadata  one JSON string under "eos_tui": the step, the arm's status, its scalars (η resolved
+            from lr_relative, λ0, the latest λ_max, the initial loss, HVPs spent), the online
+            detectors' state (period-2, catapult, EoS onset: plain numbers and windows) and how
+            many of the arm's metrics records precede the checkpoint ("records"), which is how
+            `resume` cuts metrics.jsonl back to exactly this point.
+
+safetensors stores raw tensors and string metadata only (no pickle): loading a checkpoint can never
+run code. Writes go to a temporary file in the same folder, then `os.replace`: a checkpoint is whole
+or absent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..rundir import format as rf
+
+FORMAT = 1
+META_KEY = "eos_tui"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the arm it is meant for."""
+
+
+def arm_dir(run_dir: str | os.PathLike[str], arm: str) -> Path:
+    return Path(run_dir) / rf.CHECKPOINT_DIR / arm
+
+
+def path_for(run_dir: str | os.PathLike[str], arm: str, step: int) -> Path:
+    return arm_dir(run_dir, arm) / f"{int(step)}{rf.CHECKPOINT_SUFFIX}"
+
+
+def list_steps(run_dir: str | os.PathLike[str], arm: str) -> list[int]:
+    """The steps an arm has checkpoints for, ascending (names that are not STEP.safetensors are ignored)."""
+    d = arm_dir(run_dir, arm)
+    out = []
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return []
+    for name in names:
+        stem = name[: -len(rf.CHECKPOINT_SUFFIX)] if name.endswith(rf.CHECKPOINT_SUFFIX) else ""
+        if stem.isdigit() and stem == str(int(stem)):
+            out.append(int(stem))
+    return sorted(out)
+
+
+# ---- plain-Python state of the detectors (JSON, no pickle) ------------------------------------
+
+
+def _enc(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return {"float": repr(v)}
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, deque):
+        return {"deque": [_enc(x) for x in v], "maxlen": v.maxlen}
+    if isinstance(v, (list, tuple)):
+        return {"list": [_enc(x) for x in v]}
+    if isinstance(v, set):
+        return {"set": [_enc(x) for x in v]}
+    if hasattr(v, "__dict__"):
+        return {"object": snapshot(v)}
+    raise TypeError(f"cannot checkpoint a {type(v).__name__}")
+
+
+def _dec(v: Any, current: Any = None) -> Any:
+    if not isinstance(v, dict):
+        return v
+    if "float" in v:
+        return float(v["float"])
+    if "deque" in v:
+        return deque((_dec(x) for x in v["deque"]), maxlen=v["maxlen"])
+    if "list" in v:
+        return [_dec(x) for x in v["list"]]
+    if "set" in v:
+        return {_dec(x) for x in v["set"]}
+    if "object" in v:
+        if current is None or not hasattr(current, "__dict__"):
+            raise CheckpointError("a detector's state does not fit this version's detector")
+        restore(current, v["object"])
+        return current
+    raise CheckpointError(f"unknown value in a checkpoint's state: {sorted(v)}")
+
+
+def snapshot(obj: Any) -> dict[str, Any]:
+    """The attributes of a small pure-Python object (a detector), as JSON-able values."""
+    return {k: _enc(v) for k, v in vars(obj).items()}
+
+
+def restore(obj: Any, state: dict[str, Any]) -> None:
+    for k, v in state.items():
+        if not hasattr(obj, k):
+            raise CheckpointError(f"{type(obj).__name__} has no attribute {k!r} (a checkpoint of another version)")
+        setattr(obj, k, _dec(v, getattr(obj, k)))
+
+
+# ---- the optimizer state: None, a tensor or a tuple of tensors --------------------------------
+
+
+def _flatten_state(state: Any, tensors: dict[str, torch.Tensor]) -> str:
+    if state is None:
+        return "none"
+    if isinstance(state, torch.Tensor):
+        tensors["opt.0"] = state
+        return "tensor"
+    for i, s in enumerate(state):
+        tensors[f"opt.{i}"] = s
+    return f"tuple:{len(state)}"
+
+
+def _unflatten_state(layout: str, tensors: dict[str, torch.Tensor], device: torch.device) -> Any:
+    if layout == "none":
+        return None
+    if layout == "tensor":
+        return tensors["opt.0"].to(device)
+    n = int(layout.split(":", 1)[1])
+    return tuple(tensors[f"opt.{i}"].to(device) for i in range(n))
+
+
+def state_row(state: Any, i: int) -> Any:
+    """Row i of a stacked (vmapped batch) optimizer state: one arm's own state."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(state_row(s, i) for s in state)
+    return state[i]
+
+
+# ---- one arm -------------------------------------------------------------------------------------
+
+
+def arm_state(arm, rule_state: Any, records: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, metadata) of an arm between two steps. `rule_state`: its optimizer state (the arm's
+    own, or its row of a vmapped batch's); `records`: how many of its records were written so far."""
+    tensors: dict[str, torch.Tensor] = {"theta": arm.theta}
+    if arm.vectors is not None:
+        tensors["vectors"] = arm.vectors
+    if arm.raw_vector is not None:
+        tensors["raw_vector"] = arm.raw_vector
+    layout = _flatten_state(rule_state, tensors)
+    tensors["rng.eig"] = arm.eig_gen.get_state()
+    tensors["rng.sgd"] = arm.sgd_gen.get_state()
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "arm": arm.name,
+        "step": arm.t,
+        "steps": arm.steps,
+        "records": records,
+        "status": arm.status,
+        "dtype": str(arm.dtype).replace("torch.", ""),
+        "numel": arm.theta.numel(),
+        "optimizer": arm.spec.optimizer.kind,
+        "opt_layout": layout,
+        "scalars": {k: _enc(getattr(arm, k)) for k in ("final_loss", "initial_loss", "sharpness", "base_lr", "lambda0", "hvps_total")},
+        "detectors": {k: snapshot(getattr(arm, k)) for k in ("oscillation", "catapult", "onset")},
+        "reparam": {"_warned": arm.reparam._warned, "_failed_alphas": _enc(arm.reparam._failed_alphas)},
+    }
+    tr = arm.tracker
+    if tr is not None:
+        tensors["tracker.rng"] = tr.generator.get_state()
+        if tr._vectors is not None:
+            tensors["tracker.vectors"] = tr._vectors
+        for phase, v in tr._next_by_phase.items():
+            tensors[f"tracker.next.{phase}"] = v
+        meta["tracker"] = {
+            "last_by_phase": {str(k): _enc(v) for k, v in tr._last_by_phase.items()},
+            "since": {str(k): v for k, v in tr._since.items()},
+            "updates": tr.updates,
+            "total_hvps": tr.total_hvps,
+            "refreshes": tr.refreshes,
+        }
+    if arm.quadratic_theory is not None:
+        tensors["theory.coords"] = arm.quadratic_theory.coords
+    return tensors, meta
+
+
+def save(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    """Write a checkpoint atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # safetensors wants contiguous tensors that share no memory, on the CPU to be read anywhere
+    plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(plain, tmp, metadata={META_KEY: json.dumps(meta, allow_nan=False)})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, metadata) of a checkpoint; CheckpointError for a file that is not one of ours."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            raw = (fh.metadata() or {}).get(META_KEY)
+        tensors = load_file(str(path))
+    except (OSError, SafetensorError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from None
+    try:
+        meta = json.loads(raw) if raw is not None else None
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "theta" not in tensors:
+        raise CheckpointError(f"{path}: not an eos-tui checkpoint (format {FORMAT})")
+    return tensors, meta
+
+
+def restore_arm(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Put a checkpoint's state into a freshly built Arm of the same spec (see `arm_state`)."""
+    theta = tensors["theta"]
+    if theta.shape != arm.theta.shape or theta.dtype != arm.theta.dtype:
+        raise CheckpointError(
+            f"arm {arm.name!r}: the checkpoint's θ is {tuple(theta.shape)} {theta.dtype}, the scenario's "
+            f"{tuple(arm.theta.shape)} {arm.theta.dtype}"
+        )
+    dev = arm.device
+    arm.theta = theta.to(dev)
+    arm.t = int(meta["step"])
+    arm.status = meta.get("status")
+    arm.vectors = tensors["vectors"].to(dev) if "vectors" in tensors else None
+    arm.raw_vector = tensors["raw_vector"].to(dev) if "raw_vector" in tensors else None
+    arm.rule_state = _unflatten_state(meta["opt_layout"], tensors, dev)
+    arm.eig_gen.set_state(tensors["rng.eig"])
+    arm.sgd_gen.set_state(tensors["rng.sgd"])
+    for k, v in meta["scalars"].items():
+        setattr(arm, k, _dec(v))
+    for k, state in meta["detectors"].items():
+        restore(getattr(arm, k), state)
+    arm.reparam._warned = bool(meta["reparam"]["_warned"])
+    arm.reparam._failed_alphas = _dec(meta["reparam"]["_failed_alphas"])
+    tr = arm.tracker
+    if tr is not None and "tracker" in meta:
+        tm = meta["tracker"]
+        tr.generator.set_state(tensors["tracker.rng"])
+        tr._vectors = tensors["tracker.vectors"].to(dev) if "tracker.vectors" in tensors else None
+        tr._next_by_phase = {int(k.rsplit(".", 1)[1]): v.to(dev) for k, v in tensors.items() if k.startswith("tracker.next.")}
+        tr._last_by_phase = {int(k): _dec(v) for k, v in tm["last_by_phase"].items()}
+        tr._since = {int(k): v for k, v in tm["since"].items()}
+        tr.updates, tr.total_hvps, tr.refreshes = tm["updates"], tm["total_hvps"], tm["refreshes"]
+    if arm.quadratic_theory is not None and "theory.coords" in tensors:
+        arm.quadratic_theory.coords = tensors["theory.coords"]
+
+
+# ---- the runner's side -----------------------------------------------------------------------------
+
+
+def members(unit) -> list[Any]:
+    """The arms a unit (an Arm, or an ArmBatch) steps now."""
+    arms = getattr(unit, "arms", None)
+    return [unit] if arms is None else list(arms)
+
+
+def unit_states(unit, before: list[Any] | None = None) -> list[tuple[Any, Any]]:
+    """(arm, its optimizer state) for each arm of a unit: an Arm's own, an ArmBatch's rows; with
+    `before` (the unit's members before a step), also the arms that left the batch in that step
+    (ArmBatch leaves each its row in `rule_state` when it goes)."""
+    arms = getattr(unit, "arms", None)
+    if arms is None:
+        return [(unit, unit.rule_state)]
+    out = [(a, state_row(unit.rule_state, i)) for i, a in enumerate(arms)]
+    return out + [(a, a.rule_state) for a in before or [] if a not in arms]
+
+
+class StepStart:
+    """What a step can change before its last possible stop point (every eigen-solve checks for a
+    stop request between HVPs), kept at the start of the step so that a step cut short by a stop
+    can be undone and the arm checkpointed where it stood. Cheap: references to tensors the step
+    replaces (never mutates), a few numbers, and the state of a generator only on steps that
+    draw from it (SGD's batch, an eigen-solve's random start)."""
+
+    __slots__ = ("unit", "arms")
+
+    def __init__(self, unit) -> None:
+        self.unit = unit
+        self.arms = [self._take(a) for a in members(unit)]
+
+    @staticmethod
+    def _take(arm) -> tuple:
+        t, m = arm.t, arm.spec.measure
+        solves = arm.measures_at(t) or bool(m.reparam_every and t % m.reparam_every == 0) or arm.spec.optimizer.kind == "flow"
+        tr = arm.tracker
+        tracker = None
+        if tr is not None:
+            tracker = (
+                tr.generator.get_state(),
+                dict(tr._next_by_phase),
+                dict(tr._since),
+                dict(tr._last_by_phase),
+                tr._vectors,
+                tr.updates,
+                tr.total_hvps,
+                tr.refreshes,
+            )
+        return (
+            arm,
+            arm.eig_gen.get_state() if solves else None,
+            arm.sgd_gen.get_state() if arm.spec.optimizer.kind == "sgd" else None,
+            arm.rule_state,
+            arm.vectors,
+            arm.raw_vector,
+            arm.sharpness,
+            arm.hvps_total,
+            dict(vars(arm.onset)),
+            arm.reparam._warned,
+            set(arm.reparam._failed_alphas),
+            tracker,
+        )
+
+    def undo(self) -> None:
+        """Put every arm of the unit back where the step found it."""
+        for arm, eig, sgd, rule, vectors, raw, sharp, hvps, onset, warned, failed, tracker in self.arms:
+            if eig is not None:
+                arm.eig_gen.set_state(eig)
+            if sgd is not None:
+                arm.sgd_gen.set_state(sgd)
+            arm.rule_state, arm.vectors, arm.raw_vector, arm.sharpness, arm.hvps_total = rule, vectors, raw, sharp, hvps
+            vars(arm.onset).update(onset)
+            arm.reparam._warned, arm.reparam._failed_alphas = warned, failed
+            if tracker is not None:
+                tr = arm.tracker
+                tr.generator.set_state(tracker[0])
+                tr._next_by_phase, tr._since, tr._last_by_phase = tracker[1], tracker[2], tracker[3]
+                tr._vectors, tr.updates, tr.total_hvps, tr.refreshes = tracker[4:]
+
+
+class Checkpointer:
+    """What the runner calls: counts each arm's records (`seen`), writes the periodic and final
+    checkpoints after a step (`after_step`) and those of the arms still running when the run stops
+    (`at_stop`). `flush` makes the metrics written so far reach the file before a checkpoint that
+    counts them is written (so a checkpoint never counts records the file has not got)."""
+
+    def __init__(self, run_dir: str | os.PathLike[str], flush: Callable[[], None], counts: dict[str, int] | None = None):
+        self.run_dir = Path(run_dir)
+        self.flush = flush
+        self.counts: dict[str, int] = dict(counts or {})
+        self.written: dict[str, int] = {}  # arm -> the step of its latest checkpoint
+
+    def seen(self, records: list[dict[str, Any]]) -> None:
+        for r in records:
+            self.counts[r["arm"]] = self.counts.get(r["arm"], 0) + 1
+
+    def save_arm(self, arm, rule_state: Any) -> None:
+        if self.written.get(arm.name) == arm.t:
+            return
+        self.flush()
+        tensors, meta = arm_state(arm, rule_state, self.counts.get(arm.name, 0))
+        save(path_for(self.run_dir, arm.name, arm.t), tensors, meta)
+        self.written[arm.name] = arm.t
+
+    def after_step(self, unit, before: list[Any]) -> None:
+        """After a step of `unit` (whose members were `before`): the periodic checkpoints due, and
+        the final one of each arm that ended."""
+        due = False
+        for arm in before:  # the cheap test first: this runs after every step
+            every = arm.spec.measure.checkpoint_every
+            due = due or (arm.status is not None and self.written.get(arm.name) != arm.t) or bool(every and arm.t % every == 0)
+        if not due:
+            return
+        for arm, state in unit_states(unit, before):
+            every = arm.spec.measure.checkpoint_every
+            if arm.status is not None or (every and arm.t % every == 0):
+                self.save_arm(arm, state)
+
+    def before_step(self, unit) -> StepStart:
+        return StepStart(unit)
+
+    def at_stop(self, units: list[Any], cut: StepStart | None = None) -> None:
+        """Checkpoint every arm still running. `cut`: the start of the step a stop request cut short
+        (inside an eigen-solve), undone first, so that its arms too are saved where they stood."""
+        for unit in units:
+            if cut is not None and unit is cut.unit:
+                cut.undo()
+            for arm, state in unit_states(unit):
+                if arm.status is None:
+                    try:
+                        self.save_arm(arm, state)
+                    except OSError as e:  # the run still ends "interrupted"; it resumes from an earlier checkpoint
+                        print(f"eos-tui engine: cannot write the checkpoint of arm {arm.name!r}: {e}", file=sys.stderr)

@@ -1,0 +1,14 @@
+"""The one error the commands of this package raise for bad input: the CLI prints it as one line
+and exits with `code` (2: bad usage or a bad run directory)."""
+
+from __future__ import annotations
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def missing_extra(package: str, extra: str, what: str) -> CommandError:
+    return CommandError(f"{what} needs {package}, which is not installed: pip install 'eos-tui[{extra}]'")

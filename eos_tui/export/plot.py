@@ -1,0 +1,175 @@
+"""`eos-tui plot RUN_DIR -o FIG.png`: a paper figure in the style of Cohen et al. (2021), Figure 1.
+
+Panels side by side, sharing the step axis: the sharpness λ_max of each arm against its own dashed
+stability threshold 2/η_t (the engine's threshold where it is not 2/η: momentum, Adam, RMSprop),
+the training loss on a log axis, and ⟨∇L, u⟩ along the top eigenvector (the period-2 oscillation).
+Each arm has the colour it has in the app (eos_tui/app/widgets/palette.py, read without importing
+the app, so no textual here). matplotlib (the `plot` extra) draws through its Agg/SVG/PDF
+back-ends directly (no pyplot, no GUI).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Sequence
+
+from ..rundir.format import SHARPNESS, STEP, step_threshold
+from ..rundir.reader import read_manifest, safe_text
+from .errors import CommandError, missing_extra
+from .export import read_run_records
+from .output import atomic_path
+
+PANELS = ("sharpness", "loss", "proj")
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+PANEL_WIDTH_IN, HEIGHT_IN, DPI = 3.4, 2.8, 200
+
+
+def palette() -> ModuleType:
+    """The app's palette module, loaded from its file: importing it as eos_tui.app.widgets.palette
+    would import the app package, and textual with it."""
+    loaded = sys.modules.get("eos_tui.app.widgets.palette")
+    if loaded is not None:
+        return loaded
+    path = Path(__file__).resolve().parent.parent / "app" / "widgets" / "palette.py"
+    spec = importlib.util.spec_from_file_location("eos_tui._palette_for_plots", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class ArmData:
+    name: str
+    color: str
+    step: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    threshold: list[float] = field(default_factory=list)
+    proj: list[float] = field(default_factory=list)
+    sharpness_step: list[float] = field(default_factory=list)
+    sharpness: list[float] = field(default_factory=list)
+    preconditioned: bool = False
+
+
+def _num(v: Any) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
+
+
+def collect(records: Sequence[dict[str, Any]], manifest: dict[str, Any] | None) -> dict[str, ArmData]:
+    """Per arm, in the app's order (the manifest's arms, then any others as recorded), so that the
+    colours are the app's."""
+    names: list[str] = []
+    arms = (manifest or {}).get("arms")
+    if isinstance(arms, dict):
+        names += [safe_text(str(a)) for a in arms]
+    for rec in records:
+        a = rec.get("arm")
+        if isinstance(a, str) and rec.get("type") in (STEP, SHARPNESS) and a not in names:
+            names.append(a)
+    colors = palette()
+    out = {n: ArmData(n, colors.arm_color(i)) for i, n in enumerate(names)}
+    for rec in records:
+        arm = out.get(rec.get("arm"))  # type: ignore[arg-type]
+        if arm is None:
+            continue
+        kind = rec.get("type")
+        if kind == STEP:
+            arm.step.append(_num(rec.get("step")))
+            arm.loss.append(_num(rec.get("loss")))
+            try:
+                arm.threshold.append(_num(step_threshold(rec)))
+            except (TypeError, ZeroDivisionError):
+                arm.threshold.append(math.nan)
+            arm.proj.append(_num(rec.get("proj")))
+        elif kind == SHARPNESS:
+            eig = rec.get("eigenvalues")
+            arm.sharpness_step.append(_num(rec.get("step")))
+            arm.sharpness.append(_num(eig[0]) if isinstance(eig, list) and eig else math.nan)
+            arm.preconditioned = arm.preconditioned or rec.get("operator") == "preconditioned"
+    return out
+
+
+def _label(text: str) -> str:
+    """Run text as a plain label: a '$' would start matplotlib's math mode."""
+    return text.replace("$", r"\$")
+
+
+def build_figure(data: dict[str, ArmData], panels: Sequence[str], *, title: str | None = None):
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    fig = Figure(figsize=(PANEL_WIDTH_IN * len(panels), HEIGHT_IN), dpi=DPI, layout="constrained")
+    axes = fig.subplots(1, len(panels), sharex=True, squeeze=False)[0]
+    arms = list(data.values())
+    for ax, panel in zip(axes, panels):
+        ax.set_xlabel("step")
+        ax.spines[["top", "right"]].set_visible(False)
+        if panel == "sharpness":
+            pre = any(a.preconditioned for a in arms)
+            ax.set_ylabel(r"preconditioned sharpness $\lambda_{\max}(P^{-1}H)$" if pre else r"sharpness $\lambda_{\max}$")
+            for a in arms:
+                ax.plot(a.step, a.threshold, color=a.color, linestyle="--", linewidth=1.0, drawstyle="steps-post")
+                ax.plot(a.sharpness_step, a.sharpness, color=a.color, linewidth=1.6)
+            ax.set_title(r"sharpness and $2/\eta_t$ (dashed)", fontsize=9)
+        elif panel == "loss":
+            ax.set_yscale("log")
+            ax.set_ylabel("training loss")
+            for a in arms:
+                ax.plot(a.step, [v if v > 0 else math.nan for v in a.loss], color=a.color, linewidth=1.2)
+            ax.set_title("loss", fontsize=9)
+        elif panel == "proj":
+            ax.set_ylabel(r"$\langle \nabla L, u \rangle$")
+            ax.axhline(0.0, color=palette().REFERENCE, linewidth=0.6)
+            for a in arms:
+                ax.plot(a.step, a.proj, color=a.color, linewidth=0.8)
+            ax.set_title("along the top eigenvector", fontsize=9)
+    handles = [Line2D([], [], color=a.color, linewidth=1.6, label=_label(a.name)) for a in arms]
+    if handles:  # beside the panels, never over a line
+        fig.legend(handles=handles, fontsize=7, frameon=False, loc="outside right upper")
+    if title:
+        fig.suptitle(_label(title), fontsize=10)
+    return fig
+
+
+def parse_list(values: Sequence[str] | None) -> list[str]:
+    """`--arms a,b --arms c` as [a, b, c]."""
+    return [v.strip() for item in values or () for v in item.split(",") if v.strip()]
+
+
+def plot_command(run_dir: Path, *, out: Path, arms: Sequence[str] | None = None, panels: str | None = None) -> int:
+    kind = FORMATS.get(out.suffix.lower())
+    if kind is None:
+        raise CommandError(f"-o {safe_text(str(out))}: name a .png, .svg or .pdf file")
+    if not out.parent.is_dir():  # before the drawing, which takes a while
+        raise CommandError(f"{safe_text(str(out))}: the folder {safe_text(str(out.parent))} does not exist")
+    chosen = parse_list([panels]) if panels else list(PANELS)
+    unknown = [p for p in chosen if p not in PANELS]
+    if unknown or not chosen:
+        raise CommandError(f"--panels: {', '.join(map(repr, map(safe_text, unknown))) or 'nothing'}: choose among {','.join(PANELS)}")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise missing_extra("matplotlib", "plot", "eos-tui plot") from None
+    records, _ = read_run_records(run_dir)
+    manifest = read_manifest(run_dir)
+    data = collect(records, manifest)
+    wanted = parse_list(arms)
+    if wanted:
+        missing = [a for a in wanted if a not in data]
+        if missing:
+            have = ", ".join(data) or "none"
+            raise CommandError(f"--arms: {', '.join(map(repr, map(safe_text, missing)))} not in {safe_text(str(run_dir))} (arms: {have})")
+        data = {n: a for n, a in data.items() if n in wanted}  # each keeps the app's colour
+    if not any(a.step or a.sharpness_step for a in data.values()):
+        raise CommandError(f"{safe_text(str(run_dir))}: no step or sharpness records to plot yet")
+    scenario = (manifest or {}).get("scenario")
+    fig = build_figure(data, chosen, title=safe_text(str(scenario)) if scenario else None)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format=kind, metadata=None if kind != "png" else {"Software": "eos-tui"})
+    print(f"{safe_text(str(out))}", file=sys.stderr)
+    return 0

@@ -1,0 +1,65 @@
+"""`eos-tui resume RUN_DIR`: continue an interrupted run from its checkpoints, in this process.
+
+Progress on stderr and the summary on stdout, as `run --headless` (engine/resume.py has the how)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO, cast
+
+from .rundir import format as rf
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def run_resume(run_dir: Path, *, as_json: bool = False) -> int:
+    from rich.console import Console
+
+    from .engine.errors import ScenarioRefused
+    from .engine.resume import ResumeError, describe, prepare
+    from .engine.runner import StopRequest, run_scenario
+    from .headless import ArmProgress, _SafeStream, plain_thresholds, summary_table
+
+    err = Console(file=cast("IO[str]", _SafeStream(sys.stderr)), stderr=True)
+
+    def say(text: str) -> None:
+        err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    try:
+        scenario, res = prepare(run_dir)
+    except ResumeError as e:
+        say(f"eos-tui: {e}")
+        return EXIT_USAGE
+    say(f"resuming {run_dir}: {describe(res)}")
+    stop = StopRequest()
+    stop.install()
+    try:
+        res.rewrite_metrics()
+        progress = ArmProgress(scenario, err)
+        with progress.progress:
+            status, manifest = run_scenario(scenario, run_dir, on_records=progress, stop=stop, resume=res)
+    except ScenarioRefused as e:  # found once the model is built (data gone, …): one line, as `run` says it
+        say(f"eos-tui: {e}")
+        return EXIT_USAGE
+    except OSError as e:
+        say(f"eos-tui: cannot resume {run_dir}: {e.strerror or e}")
+        return EXIT_FAILED
+    except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
+        say(f"eos-tui: the resumed run failed: {type(e).__name__}: {e} (details in {run_dir}/manifest.json)")
+        return EXIT_FAILED
+    finally:
+        stop.restore()
+    summary = {"scenario": scenario.name, "run_dir": str(run_dir), "arms": [manifest["arms"][a.name].get("summary") for a in scenario.arms]}
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        sys.stdout.flush()
+    else:
+        from rich.console import Console as Out
+
+        Out(width=None if sys.stdout.isatty() else 120).print(summary_table(summary, "λη/2" if plain_thresholds(scenario) else "λ/thr"))
+    if status == rf.INTERRUPTED:
+        say(f"interrupted again; `eos-tui resume {run_dir}` goes on from here")
+        return EXIT_INTERRUPTED
+    return EXIT_OK if status == rf.COMPLETED else EXIT_FAILED
