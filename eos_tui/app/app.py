@@ -36,6 +36,7 @@ from textual.widgets import Footer
 from ..launch import engine_alive, pending_close_signal, stop_engine
 from ..rundir.reader import read_manifest
 from .arm_choice import default_arm
+from .chart_keys import CHART_BINDINGS, ChartKeys, scenario_display
 from .compare import MultiRunFollower
 from .follow import RunFollower
 from .history import HistoryScreen, chart_dots, resolve, toggle_follow
@@ -82,6 +83,7 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
         Binding("f", "app.toggle_follow", "follow"),
         Binding("s", "app.screenshot", "svg"),
         Binding("v", "app.toggle_event_filter", "events", show=False),
+        *CHART_BINDINGS,
     ]
 
     def compose(self) -> ComposeResult:
@@ -106,7 +108,7 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
             self.call_after_refresh(app.redraw, True)
 
 
-class EosApp(App[int]):
+class EosApp(ChartKeys, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "eos-tui"
     # Ctrl-C quits as `q` does (Textual's own binding only says "press ctrl+q"): what every terminal
@@ -147,6 +149,7 @@ class EosApp(App[int]):
         self._watchdog: threading.Timer | None = None  # see close_by_signal
         self.frames = 0  # redraws done (tests, benchmarks)
         self._drawn: tuple | None = None
+        self._display_read = False
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
@@ -222,6 +225,12 @@ class EosApp(App[int]):
         if not self.view.arm_chosen and (pick := default_arm(self.model)) != self.view.arm and pick is not None:
             self.view.arm = pick  # until tab: the first arm to reach the edge (arm_choice.py)
             self.view.changed()
+        if not self._display_read and self.model.manifest is not None:
+            display = scenario_display(self.run_dir)  # the scenario's [display]: how the charts open
+            self._display_read = display is not None
+            if display is not None:
+                self.view.sharpness_normalized = display.sharpness == "normalized"
+                self.view.changed()
         return changed
 
     def redraw(self, force: bool = False) -> None:
@@ -337,6 +346,7 @@ class EosApp(App[int]):
         yield SystemCommand("Events: this arm / all", "Only the highlighted arm's events, or all (v)", self.action_toggle_event_filter)
         yield SystemCommand("Follow / fit", "Charts: latest steps, or the whole run", self.action_toggle_follow)
         yield SystemCommand("Smooth the loss (EMA)", "The loss's exponential moving average over the raw trace", self.action_toggle_smooth)
+        yield from self.chart_commands()
         yield SystemCommand("Save SVG screenshot", "Into the run directory", self.action_screenshot)
         yield SystemCommand("Explain the panels", "What sharpness, 2/η, the flip, catapults mean", self.action_help)
         if self.engine is not None:

@@ -19,6 +19,14 @@ class View:
     paused: bool = False  # the view stops updating; the engine keeps training
     arm_chosen: bool = False  # the person picked the arm (tab): no longer the first to reach the edge
     events_arm_only: bool = False  # `v`: the Events panel lists the highlighted arm's events only
+    # The sharpness chart (`n`, `g`, `h`, `m`): λ_max over each arm's threshold (every edge at 1)
+    # rather than λ_max itself (the scenario's [display] sharpness chooses how the app opens), a log
+    # y axis, only the highlighted arm (the others and their threshold lines hidden), and every
+    # arm's events as vertical lines (by default only the highlighted arm's).
+    sharpness_normalized: bool = False
+    sharpness_log_y: bool = False
+    focus: bool = False
+    event_lines: bool = False
     version: int = 0  # grows on every change, so panels know to redraw
 
     @property

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 import tomli_w
 from pydantic import ValidationError
 
-from .schema import ArmSpec, KeyProblem, Section
+from .schema import ArmSpec, DisplayConfig, KeyProblem, Section
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,6 +26,7 @@ else:  # pragma: no cover
 
 SECTIONS = ("data", "model", "optimizer", "schedule", "measure", "engine")
 TOP_KEYS = ("name", "description", "seed", "steps", "dtype", "device", "loss")
+DISPLAY = "display"  # [display]: the app's view of the whole scenario (schema.DisplayConfig); not an arm's
 DEFAULT_ARM = "main"
 
 
@@ -160,7 +161,7 @@ def _check_override_key(text: str, parts: list[str]) -> None:
     if top in TOP_KEYS:
         if len(parts) > 1:
             raise ScenarioError(f"--set {text!r}: {top} is a value, not a table: use --set {top}=VALUE")
-    elif top in SECTIONS:
+    elif top in SECTIONS or top == DISPLAY:
         if len(parts) > 2:
             raise ScenarioError(f"--set {text!r}: {'.'.join(parts[:2])} is a value, not a table: use --set {'.'.join(parts[:2])}=VALUE")
     else:
@@ -254,6 +255,7 @@ class Scenario:
     source: str
     arms: list[ArmSpec]
     raw: dict[str, Any] = field(default_factory=dict)
+    display: DisplayConfig = field(default_factory=lambda: DisplayConfig.model_validate({}))
     # What the command line changed, for messages: {"device": "--device cuda"}; and notes to show
     # before running (a --set that some arms override keeps their values: which arms, which key).
     flags: dict[str, str] = field(default_factory=dict)
@@ -276,7 +278,9 @@ class Scenario:
         for arm in arms:
             if arm.get("description") == self.description:
                 del arm["description"]
-        doc: dict[str, Any] = {"name": self.name, "description": self.description, "seed": self.seed, "arm": arms}
+        doc: dict[str, Any] = {"name": self.name, "description": self.description, "seed": self.seed}
+        doc[DISPLAY] = self.display.model_dump()
+        doc["arm"] = arms
         header = f"# Resolved from {self.source}: every arm written out in full.\n"
         return header + tomli_w.dumps(doc)
 
@@ -320,8 +324,8 @@ def build_scenario(
     data = dict(data)
     arms_raw = data.pop("arm", None)
     for key in data:
-        if key not in TOP_KEYS and key not in SECTIONS:
-            raise ScenarioError(f"{source}: {key}: unknown key (allowed: {', '.join(TOP_KEYS + SECTIONS)}, arm)")
+        if key not in TOP_KEYS and key not in SECTIONS and key != DISPLAY:
+            raise ScenarioError(f"{source}: {key}: unknown key (allowed: {', '.join(TOP_KEYS + SECTIONS)}, {DISPLAY}, arm)")
     if default_name is not None:
         data.setdefault("name", default_name)
     set_paths: dict[tuple[str, ...], str] = {}  # key path → the --set that wrote it, to blame it by name
@@ -362,6 +366,7 @@ def build_scenario(
         raise ScenarioError(
             f"{source}: name: {name!r} cannot name a run directory (letters, digits, '.', '_', '-'; no '/', no '..', no leading dot)"
         )
+    display = _display(data.pop(DISPLAY, {}), source)
     base = {k: v for k, v in data.items() if k != "name"}
     arms: list[ArmSpec] = []
     seen: set[str] = set()
@@ -432,11 +437,23 @@ def build_scenario(
         raw=data,
         flags={k: label for (k,), label in flag_paths.items()},
         notes=notes,
+        display=display,
     )
     from .checks import check_limits  # the engine's limits, which no single section can see
 
     check_limits(scenario)
     return scenario
+
+
+def _display(value: Any, source: str) -> DisplayConfig:
+    """The [display] table, validated as strictly as the arms' sections, errors named display.KEY."""
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{source}: {DISPLAY}: must be a table ([{DISPLAY}])")
+    try:
+        return DisplayConfig.model_validate(value)
+    except ValidationError as e:
+        errors = e.errors(include_url=False)
+        raise ScenarioError(f"{source}: " + "; ".join(_describe({**err, "loc": (DISPLAY, *err["loc"])}) for err in errors[:5])) from None
 
 
 def _leaf(node: Any) -> Any:

@@ -402,6 +402,15 @@ class EngineConfig(Section):
     chunk_size: Optional[int] = Field(None, gt=0)
 
 
+class DisplayConfig(Section):
+    """[display]: how the app opens on this scenario's runs (the whole scenario, not one arm; the
+    engine ignores it). sharpness: "raw" draws λ_max against each arm's threshold line; "normalized"
+    draws λ_max divided by that arm's threshold (λ_max·η_t/2 for plain GD), so that every arm's edge
+    is the line at 1 whatever its η (`n` toggles it in the app)."""
+
+    sharpness: Literal["raw", "normalized"] = "raw"
+
+
 class ArmSpec(BaseModel):
     """A fully resolved arm: everything the engine needs to train it."""
 

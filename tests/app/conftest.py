@@ -26,6 +26,14 @@ def pytest_pyfunc_call(pyfuncitem):
     return None
 
 
+@pytest.fixture(autouse=True)
+def _truecolor(monkeypatch):
+    """Apps under test draw for a truecolor terminal, whatever TERM the tests run under: the charts
+    draw faint arms differently with 16 colours (widgets/chart/chart.py, Shade), so snapshots would
+    otherwise depend on the shell's TERM. A test of 16 colours sets the app's console itself."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+
+
 @pytest.fixture
 def finished_run(tmp_path: Path) -> Path:
     """A completed 2-arm run of 600 steps (named so snapshots do not depend on tmp paths)."""

@@ -101,4 +101,7 @@ async def test_uv_one_step_map_is_drawn_beside_the_sharpness(real_runs):
             if s in loss_at:
                 assert math.isclose(predicted, loss_at[s], rel_tol=1e-9)
         keys = [s.key for s in app.query_one("#sharpness-chart", Chart)._series]
+        assert "uv-catapult/n/ntk-map" in keys  # the catapult opens normalized ([display])
+        await pilot.press("n")
+        keys = [s.key for s in app.query_one("#sharpness-chart", Chart)._series]
         assert "uv-catapult/ntk-map" in keys

@@ -30,6 +30,10 @@ then hovers there while the loss keeps falling, unevenly: the **edge of stabilit
 | `home` `end` | the run's first steps / its latest steps, followed as they come |
 | `,` `.` | move the cursor step (or click a chart): each arm's loss, λ, 2/η, ⟨∇L,u⟩ there; `esc` hides it |
 | `e` | loss: its exponential moving average (τ ≈ 1–2% of the steps in view) over the faint raw trace |
+| `n` | sharpness: normalized (λ_max over each arm's threshold, λ_max·η_t/2 for GD: every edge at 1) / raw |
+| `g` | sharpness chart: log / linear scale |
+| `h` | focus: only the highlighted arm (the others and their threshold lines hidden) / all arms |
+| `m` | event lines: every arm's / only the highlighted arm's (the letters on the axis stay) |
 | `s` | save an SVG screenshot into the run directory |
 | `v` | events: the highlighted arm's only / every arm's (↑ ↓ PgUp PgDn or the wheel scroll them) |
 | `ctrl+p` | command palette |

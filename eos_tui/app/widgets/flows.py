@@ -9,6 +9,9 @@ the stable flow is plain gradient flow from the same θ_0 (eos_tui/engine/centra
 from __future__ import annotations
 
 import math
+from typing import Callable
+
+import numpy as np
 
 from ..model import ArmSeries
 from .chart import Series, faint
@@ -54,14 +57,15 @@ def loss_series(arm: ArmSeries, color: str) -> list[Series]:
     return out
 
 
-def sharpness_series(arm: ArmSeries) -> list[Series]:
+def sharpness_series(arm: ArmSeries, by: Callable[[np.ndarray], np.ndarray | None] | None = None, key: str | None = None) -> list[Series]:
+    """The central flow's λ_max; `by(steps)` gives the divisor of the normalized view (the arm's threshold)."""
     if not arm.has_central_flow:
         return []
-    return [
-        Series(
-            f"{arm.name}/central-lambda", arm.central_step.values, arm.central_sharpness.values, CENTRAL_COLOR, kind="dotted", fit="none"
-        )
-    ]
+    xs, ys = arm.central_step.values, arm.central_sharpness.values
+    over = by(xs) if by is not None else None
+    if over is not None:
+        ys = ys / over
+    return [Series(f"{key or arm.name}/central-lambda", xs, ys, CENTRAL_COLOR, kind="dotted", fit="none")]
 
 
 def distances(arm: ArmSeries) -> str | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text as RichText
 from textual.app import ComposeResult
 from textual.widgets import Static
 
 from ..model import RunModel
 from ..smoothing import EmaCache, time_constant
 from ..view import View
-from .arms import arms_in_draw_order, event_marks, legend
+from .arms import arm_tag, arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series
 from .chart.ticks import format_value
 from .flows import LOSS_HELP as FLOWS_HELP
@@ -26,7 +27,10 @@ power of 2 between 1% and 2% of the steps in view, at least 2; SGD's loss is noi
 stability it keeps decreasing over long times but **not monotonically**: it wiggles up and down
 from one step to the next as the iterate bounces across the sharp valley. A **catapult** is a
 spike: with a large step, the loss shoots up, the iterate is thrown to a flatter region (sharpness
-drops below 2/η) and the loss comes back down lower.
+drops below 2/η) and the loss comes back down lower. The y range follows the highlighted arm and
+keeps a catapult's spike (up to 1000× above it) in view; a loss beyond that (a diverged arm at 1e7)
+or more than 12 decades under the top (a float64 loss at 1e-30) is marked by an arrow at the edge
+(↑, ↓), so a trace never seems to stop where it only left the axis.
 
 The dotted white trace, where there is one, is **theory**: on the quadratic, the exact loss
 Σᵢ ½λᵢ(1 − ηλᵢ)²ᵗ cᵢ² (each eigendirection shrinks, or grows, by the factor 1 − ηλᵢ per step);
@@ -41,7 +45,9 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
     help += "\n" + FLOWS_HELP  # the central and the stable flow (widgets/flows.py)
 
     def compose(self) -> ComposeResult:
-        yield Chart(log_y=True, max_decades=12, id="loss-chart")
+        chart = Chart(log_y=True, max_decades=12, id="loss-chart")
+        chart.trim_outliers = True  # on the linear axis (`l`), a catapult's spike does not set the range
+        yield chart
         yield Static("learning rate η_t", classes="chart-label", id="lr-label")
         yield Chart(log_y=False, include_zero=True, id="lr-chart")
 
@@ -50,21 +56,23 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
     def show(self, model: RunModel, view: View) -> None:
         loss, lr, smoothed = [], [], []
         tau = time_constant(view.x_range)
-        for arm, color, _ in arms_in_draw_order(model, view):
+        tags = bool(getattr(self.app, "no_color", False))
+        for arm, color, highlighted in arms_in_draw_order(model, view):
+            tag = arm_tag(model, arm.name)
             if view.smooth_loss:  # `e`: the raw trace faint, its EMA over all the arms' raw traces
                 self._ema = self._ema or EmaCache()
                 ema = self._ema.smoothed(arm.name, arm.loss.values, 1.0 / tau)
-                loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color, faint=True))
-                smoothed.append(Series(f"{arm.name}/loss-ema-{tau}", arm.step.values, ema, color, fit="none"))
+                loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color, faint=True, core=highlighted))
+                smoothed.append(Series(f"{arm.name}/loss-ema-{tau}", arm.step.values, ema, color, fit="none", offscale=True, tag=tag))
             else:
-                loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color))
+                loss.append(Series(f"{arm.name}/loss", arm.step.values, arm.loss.values, color, core=highlighted, offscale=True, tag=tag))
             if arm.has_loss_theory:
                 loss.append(
                     Series(f"{arm.name}/loss-theory", arm.step.values, arm.loss_theory.values, THEORY_COLOR, kind="dotted", fit="none")
                 )
             if arm.has_test_loss:
                 xs, ys = arm.test_loss_points()
-                loss.append(Series(f"{arm.name}/test-loss", xs, ys, color, kind="dashed", faint=True))
+                loss.append(Series(f"{arm.name}/test-loss", xs, ys, color, kind="dashed", faint=True, core=highlighted))
             if arm.has_uv_theory:
                 loss.append(
                     Series(
@@ -74,12 +82,13 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
             loss += flow_loss_series(arm, color)  # the central flow's predicted loss, the stable flow's
             lr.append(Series(f"{arm.name}/lr", arm.step.values, arm.lr.values, color))
         loss += smoothed
-        marks = event_marks(model)
+        marks = event_marks(model, view)
         loss_chart = self.query_one("#loss-chart", Chart)
         loss_chart.follow = view.follow
         loss_chart.window, loss_chart.cursor = view.x_range, view.cursor
         loss_chart.log_y = view.loss_log_y
         loss_chart.live = model.status == "running"
+        loss_chart.tags = tags
         loss_chart.set_data(loss, marks=marks)
         lr_chart = self.query_one("#lr-chart", Chart)
         lr_chart.follow = view.follow
@@ -97,4 +106,11 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
         if any(a.has_test_loss for a in model.arms.values()):
             extra = (extra + " " if extra else "") + f"[{MUTED}]╌ held-out[/]"
         smoothing = f" · EMA τ {tau}" if view.smooth_loss else ""
-        self.set_subtitle(legend(model, view, extra) + f" [{MUTED}]({scale}{smoothing}){eta_text}[/]")
+        # Every arm named comes first: the scale, then η, give way where the names would be cut.
+        room = self.size.width - 6 if self.size.width else None
+        for tail in (f" [{MUTED}]({scale}{smoothing}){eta_text}[/]", f" [{MUTED}]{eta_text.strip(' ·')}[/]" if eta_text else "", ""):
+            width = None if room is None else max(8, room - RichText.from_markup(tail).cell_len)
+            text = legend(model, view, extra, width=width, tags=tags)
+            if width is None or text == legend(model, view, extra, tags=tags) or not tail:
+                break
+        self.set_subtitle(text + tail)

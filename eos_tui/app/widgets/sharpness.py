@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+import numpy as np
+from rich.markup import escape
 from textual.app import ComposeResult
 
-from ..model import RunModel
+from ..model import ArmSeries, RunModel
 from ..view import View
-from .arms import arms_in_draw_order, event_marks, legend
-from .chart import Chart, Series, faint
+from .arms import arm_tag, arms_in_draw_order, event_marks, legend
+from .chart import Chart, HLine, Series, faint
 from .flows import SHARPNESS_HELP as FLOWS_HELP
 from .flows import sharpness_series as flow_sharpness_series
 from .palette import MUTED, THEORY_COLOR, THRESHOLD_LABEL
@@ -38,7 +42,17 @@ true value (a Ritz value) and within about 1% of it on average.
 All the charts show the same steps: `←` `→` pan, `+` `-` zoom, `,` `.` move the cursor (the grey
 vertical line) whose values are read out under the charts, `f` follows the latest steps.
 Letters on the axis mark events (E EoS onset, C catapult, 2 period-2, η step-size change, X divergence,
-! above the threshold at the first measurement).
+! above the threshold at the first measurement); the highlighted arm's events also draw a dotted
+vertical line, every arm's with `m`.
+
+**Normalized view** (`n`; a scenario can open in it, `[display] sharpness = "normalized"`): each arm's
+λ_max divided by its own threshold at that step, λ_max·η_t/2 for plain GD (λ_max(P⁻¹H) over Adam's
+threshold, λ_max over 2(1+β)/η_t with momentum), so every arm's edge of stability is the **line at
+1**, whatever its η: hovering at 1 is the edge, a catapult drops well under 1, SGD settles below it.
+`g` puts the axis on a log scale. The y range follows the highlighted arm (tab): the other arms are
+drawn faint, and what lies far beyond its range (a divergence, a threshold ten times its λ_max) is cut
+and marked by an arrow at the edge (↑ above, ↓ below) rather than flattening the chart; `h` hides the
+other arms and their threshold lines.
 For **Adam and RMSprop** the quantity at the edge is the *preconditioned* sharpness λ_max(P⁻¹H),
 P the optimizer's diagonal preconditioner (Cohen et al. 2022): the title says **P⁻¹H**, the solid
 line is λ_max(P⁻¹H) against Adam's (2+2β1)/((1−β1)η) (38/η at β1 = 0.9) or RMSprop's 2/η, and the
@@ -48,33 +62,61 @@ is 2(1+β)/((1+2β)η).
     help += "\n" + FLOWS_HELP  # the central and the stable flow (widgets/flows.py)
 
     def compose(self) -> ComposeResult:
-        yield Chart(include_zero=True, id="sharpness-chart")
+        chart = Chart(include_zero=True, max_decades=8, id="sharpness-chart")
+        chart.trim_outliers = True
+        chart.spread = 2.0  # a threshold more than 3× the highlighted arm's λ_max is cut (arrow), not a squashed chart
+        yield chart
 
     def show(self, model: RunModel, view: View) -> None:
+        norm = view.sharpness_normalized
+        tags = bool(getattr(self.app, "no_color", False))
         series = []
-        for arm, color, _highlighted in arms_in_draw_order(model, view):
+        for arm, color, highlighted in arms_in_draw_order(model, view):
             xs = arm.sharpness_step.values
+            # In the normalized view every value is divided by the arm's threshold at its step (λ_max·η_t/2
+            # for GD): each arm's edge is then the line at 1; "/n" keys keep the two views' caches apart.
+            over = threshold_at(arm, xs) if norm else None
+            key = f"{arm.name}/n" if norm else arm.name
             for j, col in enumerate(arm.eigenvalues[1:], start=1):
-                series.append(Series(f"{arm.name}/eig{j}", xs, col.values, faint(color, 0.55), fit="none"))
-            series.append(Series(f"{arm.name}/threshold", arm.step.values, arm.threshold.values, color, kind="dashed", fit="ends"))
-            if arm.has_tracked_sharpness:  # every step, under the converged measurements
-                series.append(Series(f"{arm.name}/tracked", arm.step.values, arm.sharpness_tracked.values, faint(color, 0.45), fit="none"))
-            if arm.has_uv_theory:
+                series.append(Series(f"{key}/eig{j}", xs, _div(col.values, over), faint(color, 0.55), fit="none"))
+            if not norm:
                 series.append(
                     Series(
-                        f"{arm.name}/ntk-map", arm.uv_step.values, arm.uv_sharpness_theory.values, THEORY_COLOR, kind="dotted", fit="none"
+                        f"{key}/threshold",
+                        arm.step.values,
+                        arm.threshold.values,
+                        color,
+                        kind="dashed",
+                        fit="ends",
+                        core=False,
+                        offscale=True,
                     )
                 )
-            if arm.preconditioned:  # the raw λ_max(H) beside λ_max(P⁻¹H)
-                series.append(Series(f"{arm.name}/raw", xs, arm.raw_sharpness.values, faint(color, 0.6), kind="dotted", fit="none"))
-            series += flow_sharpness_series(arm)  # the central flow's λ_max, flat at 2/η
+            if arm.has_tracked_sharpness:  # every step, under the converged measurements
+                tracked = arm.sharpness_tracked.values
+                by = arm.threshold.values[: len(tracked)] if norm else None
+                series.append(Series(f"{key}/tracked", arm.step.values[: len(tracked)], _div(tracked, by), faint(color, 0.45), fit="none"))
+            if arm.has_uv_theory:
+                uv_xs = arm.uv_step.values
+                by = threshold_at(arm, uv_xs) if norm else None
+                series.append(
+                    Series(f"{key}/ntk-map", uv_xs, _div(arm.uv_sharpness_theory.values, by), THEORY_COLOR, kind="dotted", fit="none")
+                )
+            if arm.preconditioned:  # the raw λ_max(H) beside λ_max(P⁻¹H); normalized: against 2/η
+                by = 2.0 / lr_at(arm, xs) if norm else None
+                series.append(Series(f"{key}/raw", xs, _div(arm.raw_sharpness.values, by), faint(color, 0.6), kind="dotted", fit="none"))
+            # the central flow's λ_max, flat at 2/η (at 1 in the normalized view)
+            series += flow_sharpness_series(arm, partial(threshold_at, arm) if norm else None, key)
             if arm.eigenvalues:
-                series.append(Series(f"{arm.name}/lambda", xs, arm.eigenvalues[0].values, color))
+                top = _div(arm.eigenvalues[0].values, over)
+                series.append(Series(f"{key}/lambda", xs, top, color, core=highlighted, offscale=True, tag=arm_tag(model, arm.name)))
         chart = self.query_one(Chart)
         chart.follow = view.follow
         chart.window, chart.cursor = view.x_range, view.cursor
         chart.live = model.status == "running"
-        chart.set_data(series, marks=event_marks(model))
+        chart.log_y = view.sharpness_log_y
+        chart.tags = tags
+        chart.set_data(series, marks=event_marks(model, view), hlines=[HLine(1.0)] if norm and model.arms else [])
         momentum = any(a.with_momentum for a in model.arms.values())
         pre = any(a.preconditioned for a in model.arms.values())
         factors = {round(f, 6) for a in model.arms.values() if (f := a.threshold_factor) is not None}
@@ -82,13 +124,45 @@ is 2(1+β)/((1+2β)η).
             label = f"{factors.pop():.4g}/η_t" if len(factors) == 1 else "threshold"
         else:
             label = "2(1+β)/η_t" if momentum else THRESHOLD_LABEL
-        extra = f"[{MUTED}]╌ {label}[/]"
+        extra = f"[{MUTED}]╌ {label}[/]" if not norm else f"[{MUTED}]╌ edge = 1[/]"
         if pre:
             extra += f" [{MUTED}]┈ raw λ_max[/]"
         title = f"{self.TITLE}(P⁻¹H)" if pre and all(a.preconditioned for a in model.arms.values()) else self.TITLE
         title = f"{self.TITLE} (P⁻¹H for Adam/RMSprop arms)" if pre and title == self.TITLE else title
+        if norm:
+            title += " ÷ threshold" if pre or momentum else "·η_t/2"
+        if view.sharpness_log_y:
+            title += " (log)"
+        if view.focus and len(model.arms) > 1:
+            title += f" · {escape(view.arm or '')} only"
         if self.border_title != title:
             self.border_title = title
         if any(a.has_uv_theory for a in model.arms.values()):
             extra += f" [{THEORY_COLOR}]┈ theory[/]"
-        self.set_subtitle(legend(model, view, extra))
+        self.set_subtitle(legend(model, view, extra, width=max(8, self.size.width - 6) if self.size.width else None, tags=tags))
+
+
+def _div(values: np.ndarray, by: np.ndarray | None) -> np.ndarray:
+    if by is None:
+        return values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return values / by[: len(values)]
+
+
+def _at(arm: ArmSeries, column: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The step column's value at each of xs (the step record of the same step; else the one before)."""
+    steps = arm.step.values
+    n = min(len(steps), len(column))
+    if n == 0:
+        return np.full(len(xs), np.nan)
+    i = np.clip(np.searchsorted(steps[:n], xs, side="right") - 1, 0, n - 1)
+    return column[:n][i]
+
+
+def threshold_at(arm: ArmSeries, xs: np.ndarray) -> np.ndarray:
+    """The arm's threshold (2/η_t, or its momentum or preconditioner form) at each step of xs."""
+    return _at(arm, arm.threshold.values, xs)
+
+
+def lr_at(arm: ArmSeries, xs: np.ndarray) -> np.ndarray:
+    return _at(arm, arm.lr.values, xs)

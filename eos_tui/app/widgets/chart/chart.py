@@ -28,6 +28,8 @@ from textual.widget import Widget
 from ..palette import EVENT_DEFAULT, FADE_TOWARDS, MUTED, REFERENCE
 from .canvas import BrailleCanvas
 from .downsample import MinMaxPyramid
+from .offscale import Overlay, end_tags, offscale_arrows
+from .robust import robust_range
 from .ticks import LABEL_WIDTH, format_decade, format_step, format_value, labelled_ticks, linear_ticks, log_ticks, nice_step
 
 AXIS_WIDTH = LABEL_WIDTH + 1  # labels, then the axis line
@@ -46,15 +48,21 @@ class Series:
     kind: str = "line"  # "line", "dashed", "dotted" (theory overlays) or "stems"
     faint: bool = False
     fit: str = "all"  # counts toward the y range: "all" its min and max; "ends" its min and last value; "none"
+    # The highlighted arm's series (core) set the y range; the others are shown within a margin of it,
+    # beyond which they are cut with an off-scale arrow (robust.py). Single-arm charts: all core.
+    core: bool = True
+    offscale: bool = False  # mark with an arrow at the edge where it lies beyond the y range
+    tag: str = ""  # a character drawn at its last point when the chart shows `tags` (NO_COLOR)
 
 
 @dataclass(frozen=True)
 class Mark:
-    """An event at a step: a letter on the x axis and a faint dotted vertical line."""
+    """An event at a step: a letter on the x axis, and with `line` a faint dotted vertical line."""
 
     step: float
     letter: str
     color: str = EVENT_DEFAULT
+    line: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,8 +83,21 @@ class _Frame:
     y1: float = 1.0
 
 
+class Shade(str):
+    """A colour made fainter (the hex it blends to), remembering its base colour and how faint: a
+    terminal of 16 colours maps a blend to another of its colours (orange's blend became yellow while
+    the legend's orange became red), so there the chart draws the base colour instead."""
+
+    base: str
+    fade: float
+
+
 def faint(color: str, amount: float = 0.5) -> str:
-    return Color.parse(color).blend(FAINT_TOWARDS, amount).hex
+    base = getattr(color, "base", color)
+    fade = 1 - (1 - getattr(color, "fade", 0.0)) * (1 - amount)
+    out = Shade(Color.parse(base).blend(FAINT_TOWARDS, fade).hex)
+    out.base, out.fade = base, fade
+    return out
 
 
 def _fill_and_join(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,6 +166,12 @@ class Chart(Widget):
         # and the cursor step, drawn as a vertical line; None: the chart's own follow/fit, no cursor.
         self.window: tuple[float, float] | None = None
         self.cursor: float | None = None
+        # Beyond the core series' robust range, the others are shown up to this much more: `spread`
+        # times its height on a linear axis, `spread_decades` decades on a log axis (robust.py).
+        self.spread = 3.0
+        self.spread_decades = 3.0
+        self.trim_outliers = False  # on a linear axis, core series count by their 2..98% quantiles
+        self.tags = False  # draw each series' `tag` at its last point (NO_COLOR: arms told apart by it)
         self._series: list[Series] = []
         self._marks: list[Mark] = []
         self._hlines: list[HLine] = []
@@ -247,37 +274,46 @@ class Chart(Widget):
             return np.where(values > 0, np.log10(np.where(values > 0, values, 1.0)), np.nan)
 
     def _y_range(self, spans: list[tuple[Series, np.ndarray, np.ndarray]]) -> tuple[float, float]:
-        values: list[float] = []
-        for s, s_lo, s_hi in spans:
-            if s.fit == "none" or not np.isfinite(s_lo).any():
-                continue
-            values += [float(np.nanmin(s_lo))]
-            if s.fit == "all":
-                values.append(float(np.nanmax(s_hi)))
-            else:  # "ends": the latest value, not a huge early one (2/η_t during warmup)
-                last = np.flatnonzero(np.isfinite(s_hi))[-1]
-                values.append(float(s_hi[last]))
-        for h in self._hlines:
-            values.extend(self._to_plot_y(np.array([h.y], dtype=float)).tolist())
+        fixed = self._to_plot_y(np.array([h.y for h in self._hlines], dtype=float)).tolist()
         if self.include_zero and not self._log_y:
-            values.append(0.0)
-        values = [v for v in values if math.isfinite(v)]
-        if not values:
+            fixed.append(0.0)
+        lo, hi = robust_range(
+            [(s.fit, s.core, s_lo, s_hi) for s, s_lo, s_hi in spans],
+            [v for v in fixed if math.isfinite(v)],
+            spread=self.spread_decades if self._log_y else self.spread,
+            relative=not self._log_y,
+            trim=self.trim_outliers and not self._log_y,
+        )
+        if lo is None or hi is None:
             return (-1.0, 1.0) if self._log_y else (0.0, 1.0)
-        lo, hi = min(values), max(values)
         if self._log_y and self.max_decades is not None:
             lo = max(lo, hi - self.max_decades)
         if hi - lo < 1e-12:
             pad = 0.5 if self._log_y else max(abs(lo) * 0.1, 1e-3)
             return lo - pad, hi + pad
+        low = lo
         pad = 0.04 * (hi - lo)
         lo, hi = lo - pad, hi + pad
         if self.live:
             step = nice_step(hi - lo, 8) / 2
             lo, hi = math.floor(lo / step) * step, math.ceil(hi / step) * step
-        if self.include_zero and not self._log_y and min(values) >= 0:
-            lo = max(lo, 0.0) if min(values) == 0 else lo
+        if self.include_zero and not self._log_y and low >= 0:
+            lo = max(lo, 0.0) if low == 0 else lo
         return lo, hi
+
+    def _style(self, color: str, base: Style) -> Style:
+        """A series' style: where the terminal has 16 colours, a faint colour is its base colour (a
+        blend, or `dim`, which Textual turns into a blend, maps to another of the 16 and no longer
+        matches the legend and the header); the highlighted arm is still the one drawn on top."""
+        if isinstance(color, Shade) and self._few_colors():
+            return base + Style(color=color.base)
+        return base + Style(color=color)
+
+    def _few_colors(self) -> bool:
+        try:
+            return self.app.console.color_system in ("standard", "windows")
+        except Exception:  # no app (a chart rendered on its own)
+            return False
 
     def render_strips(self, width: int, height: int) -> list[Strip]:
         """All the lines of the chart at this size (pure given the data: no side effects but caches)."""
@@ -308,7 +344,7 @@ class Chart(Widget):
         styles: list[Style] = []
 
         def layer(color: str) -> int:
-            styles.append(base + Style(color=color))
+            styles.append(self._style(color, base))
             return len(styles) - 1
 
         # Bottom layer: event marks, dotted vertical lines.
@@ -316,9 +352,10 @@ class Chart(Widget):
         for m in self._marks:
             if frame.x0 <= m.step <= frame.x1:
                 x = int(round((m.step - frame.x0) / (frame.x1 - frame.x0) * (canvas.width - 1)))
-                mask = np.zeros((canvas.height, canvas.width), dtype=bool)
-                mask[::3, x] = True
-                canvas.draw_mask(mask, layer(faint(m.color, 0.55)))
+                if m.line:
+                    mask = np.zeros((canvas.height, canvas.width), dtype=bool)
+                    mask[::3, x] = True
+                    canvas.draw_mask(mask, layer(faint(m.color, 0.55)))
                 mark_cols[x // 2] = m
         # The cursor step, a solid vertical line under the data.
         if self.cursor is not None and frame.x0 <= self.cursor <= frame.x1:
@@ -348,6 +385,14 @@ class Chart(Widget):
                 mask &= dots[None, :]
             canvas.draw_mask(mask, layer(faint(s.color) if s.faint else s.color))
 
+        # Over the dots: arrows at the edge where a series lies beyond the range, tags at its end.
+        overlay: Overlay = {}
+        for s, lo, hi in spans:
+            if s.offscale:
+                offscale_arrows(overlay, lo, hi, frame.y0, frame.y1, canvas.rows, s.color, repeat=s.core)
+            if self.tags and s.tag:
+                end_tags(overlay, s.tag, lo, hi, to_row, canvas.rows, s.color)
+
         # Y axis labels.
         max_ticks = max(2, rows // 2)
         if self._log_y:
@@ -365,7 +410,11 @@ class Chart(Widget):
 
         strips: list[Strip] = []
         owner_rows = _fill_blank_owners(canvas.owner, canvas.bits)
-        for r, text in enumerate(canvas.text_rows()):
+        texts = canvas.text_rows()
+        for (r, c), (char, color) in overlay.items():
+            texts[r] = texts[r][:c] + char + texts[r][c + 1 :]
+            owner_rows[r, c] = layer(color)
+        for r, text in enumerate(texts):
             segments = [Segment(tick_rows.get(r, "").rjust(LABEL_WIDTH) + ("┤" if r in tick_rows else "│"), axis_style)]
             owners = owner_rows[r]
             cuts = np.flatnonzero(owners[1:] != owners[:-1]) + 1
