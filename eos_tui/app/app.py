@@ -78,10 +78,11 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
         Binding("d", "app.detach", "detach"),
         Binding("space", "app.toggle_pause", "pause"),
         Binding("question_mark,f1", "app.help", "help", key_display="?"),
-        Binding("l", "app.toggle_log", "log-y"),
+        # The footer holds what fits at 80 columns; every key is in the help (?) and the palette (^p).
+        Binding("l", "app.toggle_log", "log-y", show=False),
         Binding("tab,a", "app.next_arm", "arm", key_display="tab"),
         Binding("f", "app.toggle_follow", "follow"),
-        Binding("s", "app.screenshot", "svg"),
+        Binding("s", "app.screenshot", "svg", show=False),
         Binding("v", "app.toggle_event_filter", "events", show=False),
         *CHART_BINDINGS,
     ]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .view import View
 
 CHART_BINDINGS = [
-    Binding("n", "app.toggle_normalized", "λ/edge", show=False),
+    Binding("n", "app.toggle_normalized", "λ/edge"),
     Binding("g", "app.toggle_sharpness_log", "log λ", show=False),
     Binding("h", "app.toggle_focus", "focus", show=False),
     Binding("m", "app.toggle_event_lines", "events", show=False),
