@@ -1,7 +1,9 @@
 """Run management: `eos-tui rm RUN_DIR...` (and the duration `eos-tui runs` shows).
 
-`rm` deletes only run directories (a folder with a manifest.json, not a symbolic link), never a
-run whose engine still runs (the manifest's pid and that process's start time, as `runs` reads
+`rm` deletes only run directories (a folder whose manifest.json is eos-tui's: a JSON object with the
+format version and the scenario's name, which even the bare manifest of a full disk keeps; not a
+symbolic link; any other folder that happens to hold a manifest.json, a web app's, is refused),
+never a run whose engine still runs (the manifest's pid and that process's start time, as `runs` reads
 them), and either all the directories it was given or, if one is refused, none of them.
 """
 
@@ -31,6 +33,13 @@ def format_duration(seconds: float | None) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
+def is_eos_manifest(manifest: dict) -> bool:
+    """Whether a manifest.json is one eos-tui wrote (rundir/format.py): an integer `format` and a
+    string `scenario`, the first fields of every manifest, the engine's bare one included."""
+    fmt = manifest.get("format")
+    return isinstance(fmt, int) and not isinstance(fmt, bool) and isinstance(manifest.get("scenario"), str)
+
+
 def refusal(run_dir: Path) -> str | None:
     """Why `rm` will not delete `run_dir`, or None if it may."""
     name = safe_text(str(run_dir))
@@ -41,14 +50,22 @@ def refusal(run_dir: Path) -> str | None:
     if Path.cwd().resolve().is_relative_to(run_dir.resolve()):
         return f"{name}: holds the current directory; cd elsewhere first"
     manifest = read_manifest(run_dir)
-    if manifest is not None and effective_status(manifest) == RUNNING:
+    if manifest is None or not is_eos_manifest(manifest):
+        return f"{name}: its manifest.json is not an eos-tui run's; rm deletes only runs"
+    if effective_status(manifest) == RUNNING:
         pid = manifest.get("pid")
         return f"{name}: still running (engine pid {safe_text(str(pid))}); stop it first (q in its app), or wait for it to end"
     return None
 
 
 def rm_command(run_dirs: Sequence[Path]) -> int:
-    unique = list(dict.fromkeys(Path(p) for p in run_dirs))
+    # One run named twice (runs/x and ./runs/x/ and its absolute path) is removed once, not
+    # removed and then reported as missing after the others are gone.
+    by_place: dict[Path, Path] = {}
+    for p in map(Path, run_dirs):
+        place = p.parent.resolve() / p.name if p.name else p.resolve()  # the link itself, not its target
+        by_place.setdefault(place, p)
+    unique = list(by_place.values())
     refused = [r for r in (refusal(p) for p in unique) if r is not None]
     if refused:
         for line in refused[:-1]:
