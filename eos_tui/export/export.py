@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import IO, Any
 
-from ..rundir.format import METRICS_FILE
+from ..rundir.format import ENGINE_LOG, MANIFEST_FILE, METRICS_FILE, SCENARIO_FILE
 from ..rundir.reader import MetricsFollower, safe_text
 from .errors import CommandError, missing_extra
 from .output import atomic_path
@@ -103,12 +104,25 @@ def read_run_records(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
     return records, follower.bad_lines
 
 
+def refuse_run_file(out: Path, run_dir: Path) -> None:
+    """An -o that names one of the run's own files (`-o RUN/metrics.jsonl`, a plausible slip for a
+    .jsonl export) would replace the run's records with the table: refused."""
+    target = Path(out).resolve()
+    for name in (METRICS_FILE, MANIFEST_FILE, SCENARIO_FILE, ENGINE_LOG):
+        own = Path(run_dir) / name
+        same = own.exists() and target.exists() and os.path.samefile(own, target)
+        if same or own.resolve() == target:
+            raise CommandError(f"-o {safe_text(str(out))}: that is the run's own {name}; write the export elsewhere")
+
+
 def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None = None, out: Path | None = None) -> int:
     kind = choose_format(fmt, out)
     try:
         types = parse_record_types(records)
     except ValueError as e:
         raise CommandError(str(e)) from None
+    if out is not None:
+        refuse_run_file(out, run_dir)
     if kind == "parquet" and out is None:
         raise CommandError("--format parquet writes a binary file: name it with -o FILE.parquet")
     if kind == "parquet":

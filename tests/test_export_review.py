@@ -1,0 +1,28 @@
+"""`eos-tui export -o` never replaces the run's own files (review finding: `-o RUN/metrics.jsonl`
+replaced the records with the flattened table, and `-o RUN/manifest.json` the manifest)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.app import synthetic
+from tests.test_plot import eos
+
+
+@pytest.mark.parametrize("name", ["metrics.jsonl", "manifest.json", "scenario.toml"])
+def test_export_refuses_to_write_over_the_runs_own_files(tmp_path, name):
+    run = synthetic.make_run(tmp_path / "run", steps=10)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    (tmp_path / "alias").symlink_to(run)  # the same file by another path is refused too
+    for target in (f"run/{name}", f"alias/{name}", str(run / name)):
+        r = eos("export", "run", "--format", "jsonl", "-o", target, cwd=tmp_path)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert "the run's own" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    # a new file inside the run directory is fine
+    r = eos("export", "run", "-o", "run/export.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (run / "export.csv").read_text().startswith("type,arm,step")
+    assert os.path.getsize(run / "metrics.jsonl") == len(before["metrics.jsonl"])
