@@ -202,7 +202,6 @@ def watch(
     """Open the app on an existing run, live or finished; on several, to compare them in one app."""
     from .rundir import is_run_dir
 
-    run_dirs = list(dict.fromkeys(run_dirs))
     run_dir = run_dirs[0]
     for d in run_dirs:
         if not is_run_dir(d):
@@ -210,7 +209,9 @@ def watch(
     _check_fps(fps)
     _check_terminal(f"follow the run from a terminal, or list runs with `eos-tui runs` (the records are in {run_dir}/metrics.jsonl)")
     from .app import run_app
+    from .app.compare import distinct_runs
 
+    run_dirs = distinct_runs(run_dirs)  # one run named twice (cat, ./cat/, its path) is shown once
     raise typer.Exit(run_app(run_dir, engine=None, fps=fps, mouse=not no_mouse, runs=run_dirs if len(run_dirs) > 1 else None))
 
 
