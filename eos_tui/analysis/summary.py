@@ -9,7 +9,6 @@ from typing import Any, Iterable
 from ..rundir.format import step_threshold
 from .flips import sign_of
 
-
 STOPPED = ("interrupted", "failed")
 
 
