@@ -26,3 +26,14 @@ def test_export_refuses_to_write_over_the_runs_own_files(tmp_path, name):
     assert r.returncode == 0, r.stderr
     assert (run / "export.csv").read_text().startswith("type,arm,step")
     assert os.path.getsize(run / "metrics.jsonl") == len(before["metrics.jsonl"])
+
+
+def test_format_and_suffix_that_disagree_are_refused(tmp_path):
+    synthetic.make_run(tmp_path / "run", steps=5)
+    r = eos("export", "run", "--format", "csv", "-o", "out.parquet", cwd=tmp_path)
+    assert r.returncode == 2 and "names a parquet file" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "out.parquet").exists()
+    # agreeing, or a suffix that names no format, is fine
+    assert eos("export", "run", "--format", "jsonl", "-o", "out.JSONL", cwd=tmp_path).returncode == 0
+    assert eos("export", "run", "--format", "jsonl", "-o", "out.txt", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "out.txt").read_text().startswith("{")

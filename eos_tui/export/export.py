@@ -32,6 +32,9 @@ def choose_format(fmt: str | None, out: Path | None) -> str:
         f = fmt.strip().lower()
         if f not in FORMATS:
             raise CommandError(f"--format {safe_text(fmt)!r}: choose csv, parquet or jsonl")
+        named = SUFFIXES.get(out.suffix.lower()) if out is not None else None
+        if named is not None and named != f:  # CSV text in a file named .parquet reads as neither
+            raise CommandError(f"--format {f} but -o {safe_text(str(out))} names a {named} file; give one or make them agree")
         return f
     if out is not None and out.suffix.lower() in SUFFIXES:
         return SUFFIXES[out.suffix.lower()]
