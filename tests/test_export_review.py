@@ -37,3 +37,17 @@ def test_format_and_suffix_that_disagree_are_refused(tmp_path):
     assert eos("export", "run", "--format", "jsonl", "-o", "out.JSONL", cwd=tmp_path).returncode == 0
     assert eos("export", "run", "--format", "jsonl", "-o", "out.txt", cwd=tmp_path).returncode == 0
     assert (tmp_path / "out.txt").read_text().startswith("{")
+
+
+def test_no_records_is_a_table_with_its_header(tmp_path):
+    run = synthetic.make_run(tmp_path / "run", steps=5)  # no reparam records before step 50
+    r = eos("export", "run", "--records", "reparam", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == "type,arm,step\n", r.stdout
+    assert "no records of type reparam" in r.stderr
+    (run / "metrics.jsonl").write_text("")
+    pq = pytest.importorskip("pyarrow.parquet")
+    r = eos("export", "run", "-o", "empty.parquet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+    table = pq.read_table(tmp_path / "empty.parquet")
+    assert table.num_rows == 0 and table.column_names == ["type", "arm", "step"]

@@ -25,6 +25,8 @@ SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "p
 # A cell a spreadsheet would read as a formula (=, +, -, @ first) gets a leading ' so that opening
 # the CSV computes nothing: text in a run directory is outside input. Numbers are never strings here.
 FORMULA_START = ("=", "+", "-", "@")
+# The columns of a table without rows: what every record has.
+EMPTY_COLUMNS = ("type", "arm", "step")
 
 
 def choose_format(fmt: str | None, out: Path | None) -> str:
@@ -135,6 +137,11 @@ def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None
             raise missing_extra("pyarrow", "parquet", "--format parquet") from None
     found, bad = read_run_records(run_dir)
     columns, rows = tidy(found, types)
+    if not rows:
+        # a table with its header, not an empty line that CSV readers refuse (pandas: EmptyDataError)
+        columns = list(EMPTY_COLUMNS)
+        which = "" if records is None else " of type " + ",".join(types)
+        print(f"eos-tui: {safe_text(str(run_dir))}: no records{which} yet; the table has only its header", file=sys.stderr)
     if bad:
         print(f"eos-tui: {safe_text(str(Path(run_dir) / METRICS_FILE))}: skipped {bad} line(s) that are not JSON records", file=sys.stderr)
     if out is None:
