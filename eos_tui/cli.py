@@ -238,21 +238,11 @@ def runs_(
         typer.echo(f"no runs under {root}/", err=True)
         return
     from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
 
-    # The run directory is what a person copies into `eos-tui watch`: never cut it short.
-    table = Table(box=None, pad_edge=False)
-    table.add_column("run", no_wrap=True, min_width=max(len(str(r.path)) for r in found))
-    for column in ("scenario", "status", "steps", "started", "duration"):
-        table.add_column(column, no_wrap=True)
-    for r in found:
-        total = f"/{r.steps}" if r.steps else ""
-        started = (r.started or "")[:19].replace("T", " ")  # ISO to the second, local to the run
-        cells = (r.path, r.scenario, r.status, f"{r.steps_done}{total}", started, format_duration(r.duration_s))
-        # Text, not str: run data is shown as it is, never read as rich markup.
-        table.add_row(*(Text(safe_text(str(c))) for c in cells))
-    Console(width=max(shutil.get_terminal_size((200, 24)).columns, 200) if not sys.stdout.isatty() else None).print(table)
+    from .export.manage import runs_table
+
+    console = Console(width=max(shutil.get_terminal_size((200, 24)).columns, 200) if not sys.stdout.isatty() else None)
+    console.print(runs_table(found, console.width))
 
 
 def _body(fn, *args, **kwargs) -> typer.Exit:

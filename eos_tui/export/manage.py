@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..rundir.format import RUNNING
 from ..rundir.reader import effective_status, is_run_dir, read_manifest, safe_text
@@ -38,6 +38,44 @@ def is_eos_manifest(manifest: dict) -> bool:
     string `scenario`, the first fields of every manifest, the engine's bare one included."""
     fmt = manifest.get("format")
     return isinstance(fmt, int) and not isinstance(fmt, bool) and isinstance(manifest.get("scenario"), str)
+
+
+RUN_COLUMNS = ("run", "scenario", "status", "steps", "started", "duration")
+DROPPED_FIRST = ("started", "duration", "scenario")  # on a narrow terminal, in this order
+RUN_MIN_WIDTH = 24  # below this, the path folds onto too many lines: drop a column instead
+
+
+def runs_table(found: Sequence[Any], width: int):
+    """`eos-tui runs` as a rich Table for a console `width` columns wide. The run directory is what
+    a person copies into `eos-tui watch`: never cut short, it folds onto more lines where it does not
+    fit; the other columns keep their longest cell's width (rich would squeeze them to "s…"), and on
+    a terminal too narrow even so, `started`, then `duration`, then `scenario` are left out."""
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = []
+    for r in found:
+        total = f"/{r.steps}" if r.steps else ""
+        started = (r.started or "")[:19].replace("T", " ")  # ISO to the second, local to the run
+        cells = (r.path, r.scenario, r.status, f"{r.steps_done}{total}", started, format_duration(r.duration_s))
+        rows.append(dict(zip(RUN_COLUMNS, (safe_text(str(c)) for c in cells))))
+    widths = {c: max(len(c), *(len(row[c]) for row in rows)) for c in RUN_COLUMNS}
+    shown = list(RUN_COLUMNS)
+    gap = 2  # rich's padding between columns (pad_edge off)
+    for drop in DROPPED_FIRST:
+        rest = sum(widths[c] + gap for c in shown if c != "run")
+        if width - rest >= min(RUN_MIN_WIDTH, widths["run"]):
+            break
+        shown.remove(drop)
+    table = Table(box=None, pad_edge=False)
+    for c in shown:
+        if c == "run":
+            table.add_column(c, overflow="fold")
+        else:
+            table.add_column(c, no_wrap=True, min_width=widths[c])
+    for row in rows:
+        table.add_row(*(Text(row[c]) for c in shown))  # Text, not str: run data is shown as it is, never read as rich markup
+    return table
 
 
 def refusal(run_dir: Path) -> str | None:
