@@ -222,9 +222,7 @@ def runs_(
     as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
 ) -> None:
     """List the run directories under runs/ (or DIRECTORY), newest first: status, steps, duration, scenario."""
-    from .export.manage import format_duration
     from .rundir import list_runs
-    from .rundir.reader import safe_text
 
     root = directory if directory is not None else root
 

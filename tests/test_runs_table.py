@@ -42,7 +42,8 @@ def test_narrow_folds_the_path_and_keeps_the_other_columns_whole():
         col = lines[1].index("runs/")
         first = next(i for i, line in enumerate(lines) if line[col:].startswith("runs/a-very"))
         cell = lines[first].split("  ")[0].strip()
-        folded = cell + "".join(line[: len(cell)].strip() for line in lines[first + 1 : first + 6] if not line[: len(cell)].strip().startswith("runs/"))
+        below = [line[: len(cell)].strip() for line in lines[first + 1 : first + 6]]
+        folded = cell + "".join(part for part in below if not part.startswith("runs/"))
         assert folded.startswith(LONG), (width, folded)
     assert "started" not in render(80)[0] and "duration" in render(80)[0]
     assert render(40)[0].split() == ["run", "status", "steps"]
