@@ -336,7 +336,7 @@ def build_scenario(
             # through a table (`--set data.n=64 --set 'data={n=32, ...}'`) or a key above it.
             for done, label in set_leaves.items():
                 if done[: len(leaf)] == leaf or leaf[: len(done)] == done:
-                    key = ".".join(max(leaf, done, key=len))
+                    key = ".".join(leaf if len(leaf) >= len(done) else done)
                     raise ScenarioError(f"{source}: --set {text}: {key} is already set by {label}; give each key once")
         set_leaves.update(dict.fromkeys(leaves, f"--set {text}"))
         if "name" in node:
