@@ -91,3 +91,22 @@ def test_threshold_title_and_a_panel_named_twice(tmp_path):
     one = tmp_path / "once.png"
     assert plot_command(d, out=one, panels="loss") == 0
     assert imread(out).shape == imread(one).shape
+
+
+def test_the_diverged_arms_threshold_stays_in_view(tmp_path):
+    # gd alone beside boom: gd's λ runs 8 → ~100 against 2/η = 100; boom's 2/η is 2/1 = 2
+    d = synthetic.make_run(tmp_path / "run", steps=100, arms=("gd",))
+    boom = boom_records()
+    for r in boom:
+        if r["type"] == "step":
+            r["lr"] = 1.0
+        if r["type"] == "sharpness":
+            r["eigenvalues"] = [1e4 * r["step"] + 5.0]
+    synthetic.append(d, boom)
+    m = synthetic.manifest(status="completed", steps=100, arms=("gd", "boom"))
+    m["arms"]["boom"]["status"] = "diverged"
+    synthetic.write_manifest(d, m)
+    fig = build_figure(collect(read_records(d), read_manifest(d)), ("sharpness",))
+    lo, hi = fig.axes[0].get_ylim()
+    assert lo < 2.0 and hi < 1e3, (lo, hi)  # boom's 2/η = 2 in view, its λ of 1e5 off-scale
+    assert any(t.get_text() == f"{1e4 * (BOOM_STEPS - 1) + 5.0:.2g}" for t in fig.axes[0].texts)

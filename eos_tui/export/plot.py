@@ -160,12 +160,14 @@ def mark_off_scale(ax, color: str, xs: Sequence[float], ys: Sequence[float], lim
 
 def _clip_panel(ax, arms: Sequence[ArmData], series, *, log: bool = False, extra=None) -> None:
     """Robust y limits for one panel: `series(arm)` the (xs, ys) of its data, `extra(arm)` values
-    (the thresholds) that count for the range but get no marks."""
+    (the thresholds, every arm's) that the range always holds and that get no marks."""
     kept = [a for a in arms if not a.diverged]
     if not kept or len(kept) == len(arms):
         return
-    values = {a.name: list(series(a)[1]) + (list(extra(a)) if extra else []) for a in arms}
-    limits = robust_limits([v for a in kept for v in values[a.name]], [v for a in arms for v in values[a.name]], log=log)
+    values = {a.name: list(series(a)[1]) for a in arms}
+    # every arm's threshold stays in view, the diverged arm's too: it is why that arm diverged
+    lines = [v for a in arms for v in (extra(a) if extra else ())]
+    limits = robust_limits([v for a in kept for v in values[a.name]] + lines, [v for a in arms for v in values[a.name]] + lines, log=log)
     if limits is None:
         return
     ax.set_ylim(*limits)
