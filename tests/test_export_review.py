@@ -51,3 +51,12 @@ def test_no_records_is_a_table_with_its_header(tmp_path):
 
     table = pq.read_table(tmp_path / "empty.parquet")
     assert table.num_rows == 0 and table.column_names == ["type", "arm", "step"]
+
+
+def test_dash_is_stdout(tmp_path):
+    synthetic.make_run(tmp_path / "run", steps=5)
+    r = eos("export", "run", "-o", "-", "--records", "end", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("type,arm,status"), r.stderr
+    assert not (tmp_path / "-").exists()
+    r = eos("export", "run", "-o", "-", "--format", "parquet", cwd=tmp_path)
+    assert r.returncode == 2 and "name it with -o FILE.parquet" in r.stderr

@@ -121,6 +121,8 @@ def refuse_run_file(out: Path, run_dir: Path) -> None:
 
 
 def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None = None, out: Path | None = None) -> int:
+    if out is not None and str(out) == "-":
+        out = None  # `-o -`: stdout, as for most tools (not a file named "-")
     kind = choose_format(fmt, out)
     try:
         types = parse_record_types(records)
