@@ -31,3 +31,16 @@ def test_rm_of_one_run_under_two_names_removes_it_once(tmp_path):
     r = eos("rm", "run", str(tmp_path / "run"), "./run/", cwd=tmp_path)
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert r.stdout.splitlines() == ["removed run"] and not run.exists()
+
+
+def test_runs_does_not_list_a_folder_whose_manifest_is_someone_elses(tmp_path):
+    web = tmp_path / "runs" / "webapp"
+    web.mkdir(parents=True)
+    (web / "manifest.json").write_text(json.dumps({"name": "My PWA", "status": 5}))
+    (tmp_path / "runs" / "damaged").mkdir()
+    (tmp_path / "runs" / "damaged" / "manifest.json").write_text('{"format": 1, "scen')
+    make(tmp_path / "runs", "run", started="2026-01-01T10:00:00+00:00", ended="2026-01-01T10:01:00+00:00")
+    r = eos("runs", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    listed = {x["run_dir"].split("/")[-1]: x["status"] for x in json.loads(r.stdout)}
+    assert listed == {"run": "completed", "damaged": "unreadable"}

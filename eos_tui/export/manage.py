@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..rundir.format import RUNNING
-from ..rundir.reader import effective_status, is_run_dir, read_manifest, safe_text
+from ..rundir.reader import effective_status, is_eos_manifest, is_run_dir, read_manifest, safe_text
 from .errors import CommandError
 
 
@@ -31,13 +31,6 @@ def format_duration(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-
-
-def is_eos_manifest(manifest: dict) -> bool:
-    """Whether a manifest.json is one eos-tui wrote (rundir/format.py): an integer `format` and a
-    string `scenario`, the first fields of every manifest, the engine's bare one included."""
-    fmt = manifest.get("format")
-    return isinstance(fmt, int) and not isinstance(fmt, bool) and isinstance(manifest.get("scenario"), str)
 
 
 RUN_COLUMNS = ("run", "scenario", "status", "steps", "started", "duration")
