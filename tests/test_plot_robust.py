@@ -110,3 +110,19 @@ def test_the_diverged_arms_threshold_stays_in_view(tmp_path):
     lo, hi = fig.axes[0].get_ylim()
     assert lo < 2.0 and hi < 1e3, (lo, hi)  # boom's 2/η = 2 in view, its λ of 1e5 off-scale
     assert any(t.get_text() == f"{1e4 * (BOOM_STEPS - 1) + 5.0:.2g}" for t in fig.axes[0].texts)
+
+
+def test_the_legend_never_covers_a_title(tmp_path):
+    # one panel, Adam's long axis label and title: the legend beside the title hid "(dashed)"
+    d = synthetic.make_run(tmp_path / "run", steps=50, arms=("gd", "sgd"))
+    recs = [
+        dict(r, threshold=3800.0) if r["type"] == "step" else dict(r, operator="preconditioned") if r["type"] == "sharpness" else r
+        for r in read_records(d)
+    ]
+    for panels in (("sharpness",), ("sharpness", "loss", "proj")):
+        fig = build_figure(collect(recs, read_manifest(d)), panels, title="adam")
+        FigureCanvasAgg(fig).draw()
+        renderer = fig.canvas.get_renderer()
+        legend = fig.legends[0].get_window_extent(renderer)
+        for ax in fig.axes:
+            assert not legend.overlaps(ax.title.get_window_extent(renderer)), (panels, ax.get_title())

@@ -212,7 +212,7 @@ def build_figure(data: dict[str, ArmData], panels: Sequence[str], *, title: str 
             ax.set_title("along the top eigenvector", fontsize=9)
     handles = [Line2D([], [], color=a.color, linewidth=1.6, label=_label(a.name)) for a in arms]
     if handles:  # beside the panels, never over a line
-        fig.legend(handles=handles, fontsize=7, frameon=False, loc="outside right upper")
+        fig.legend(handles=handles, fontsize=7, frameon=False, loc="outside right center")
     if title:
         fig.suptitle(_label(title), fontsize=10)
     return fig
