@@ -201,11 +201,15 @@ def watch(
 ) -> None:
     """Open the app on an existing run, live or finished; on several, to compare them in one app."""
     from .rundir import is_run_dir
+    from .rundir.reader import is_eos_manifest, read_manifest
 
     run_dir = run_dirs[0]
     for d in run_dirs:
         if not is_run_dir(d):
             raise _err(f"{d} is not a run directory (no manifest.json); see `eos-tui runs`")
+        manifest = read_manifest(d)
+        if manifest is not None and not is_eos_manifest(manifest):  # a web app's: the app would wait forever
+            raise _err(f"{d} is not a run directory (its manifest.json is not eos-tui's); see `eos-tui runs`")
     _check_fps(fps)
     _check_terminal(f"follow the run from a terminal, or list runs with `eos-tui runs` (the records are in {run_dir}/metrics.jsonl)")
     from .app import run_app

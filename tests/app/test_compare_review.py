@@ -34,3 +34,15 @@ def test_default_names_lose_the_scenario_and_date_they_share(tmp_path):
     # names of the user's own (--out) stay whole, as does one default name among them
     assert run_labels([tmp_path / "lr-0.1", tmp_path / "lr-0.2"]) == ["lr-0.1", "lr-0.2"]
     assert run_labels([tmp_path / "eos-20261130-051751", tmp_path / "mine"]) == ["eos-20261130-051751", "mine"]
+
+
+def test_watch_refuses_a_folder_whose_manifest_is_someone_elses(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "webapp").mkdir()
+    (tmp_path / "webapp" / "manifest.json").write_text(json.dumps({"name": "My PWA"}))
+    r = subprocess.run([sys.executable, "-m", "eos_tui.cli", "watch", "webapp"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "webapp is not a run directory (its manifest.json is not eos-tui's)" in r.stderr
