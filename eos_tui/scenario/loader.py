@@ -422,7 +422,9 @@ def build_scenario(
     notes = []
     for path, label in set_paths.items():
         # An arm's own value wins over --set: say which arms keep theirs, or it looks applied to all.
-        kept = [f"{over['name']!r} ({_show(_get(over, path))})" for over in arms_raw if _has_path(over, path)]
+        # (an arm whose own value is the --set's keeps nothing different: not worth a note)
+        value = _get(data, path) if _has_path(data, path) else UNSET
+        kept = [f"{over['name']!r} ({_show(_get(over, path))})" for over in arms_raw if _has_path(over, path) and _get(over, path) != value]
         if kept:
             key = ".".join(path)
             who = (
