@@ -143,7 +143,7 @@ def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None
         # a table with its header, not an empty line that CSV readers refuse (pandas: EmptyDataError)
         columns = list(EMPTY_COLUMNS)
         which = "" if records is None else " of type " + ",".join(types)
-        print(f"eos-tui: {safe_text(str(run_dir))}: no records{which} yet; the table has only its header", file=sys.stderr)
+        print(f"eos-tui: {safe_text(str(run_dir))}: no records{which}; the table has only its header", file=sys.stderr)
     if bad:
         print(f"eos-tui: {safe_text(str(Path(run_dir) / METRICS_FILE))}: skipped {bad} line(s) that are not JSON records", file=sys.stderr)
     if out is None:
