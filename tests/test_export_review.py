@@ -60,3 +60,12 @@ def test_dash_is_stdout(tmp_path):
     assert not (tmp_path / "-").exists()
     r = eos("export", "run", "-o", "-", "--format", "parquet", cwd=tmp_path)
     assert r.returncode == 2 and "name it with -o FILE.parquet" in r.stderr
+
+
+def test_export_refuses_to_write_over_another_runs_files(tmp_path):
+    synthetic.make_run(tmp_path / "a", steps=5)
+    b = synthetic.make_run(tmp_path / "b", steps=5)
+    before = (b / "metrics.jsonl").read_bytes()
+    r = eos("export", "a", "-o", "b/metrics.jsonl", cwd=tmp_path)
+    assert r.returncode == 2 and "a run's own metrics.jsonl" in r.stderr, r.stderr
+    assert (b / "metrics.jsonl").read_bytes() == before

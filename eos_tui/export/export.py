@@ -113,7 +113,10 @@ def refuse_run_file(out: Path, run_dir: Path) -> None:
     """An -o that names one of the run's own files (`-o RUN/metrics.jsonl`, a plausible slip for a
     .jsonl export) would replace the run's records with the table: refused."""
     target = Path(out).resolve()
-    for name in (METRICS_FILE, MANIFEST_FILE, SCENARIO_FILE, ENGINE_LOG):
+    names = (METRICS_FILE, MANIFEST_FILE, SCENARIO_FILE, ENGINE_LOG)
+    if target.name in names and (target.parent / MANIFEST_FILE).is_file():  # another run's, the same mistake
+        raise CommandError(f"-o {safe_text(str(out))}: that is a run's own {target.name}; write the export elsewhere")
+    for name in names:
         own = Path(run_dir) / name
         same = own.exists() and target.exists() and os.path.samefile(own, target)
         if same or own.resolve() == target:
