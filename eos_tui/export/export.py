@@ -114,13 +114,13 @@ def refuse_run_file(out: Path, run_dir: Path) -> None:
     .jsonl export) would replace the run's records with the table: refused."""
     target = Path(out).resolve()
     names = (METRICS_FILE, MANIFEST_FILE, SCENARIO_FILE, ENGINE_LOG)
-    if target.name in names and (target.parent / MANIFEST_FILE).is_file():  # another run's, the same mistake
-        raise CommandError(f"-o {safe_text(str(out))}: that is a run's own {target.name}; write the export elsewhere")
     for name in names:
         own = Path(run_dir) / name
         same = own.exists() and target.exists() and os.path.samefile(own, target)
         if same or own.resolve() == target:
             raise CommandError(f"-o {safe_text(str(out))}: that is the run's own {name}; write the export elsewhere")
+    if target.name in names and (target.parent / MANIFEST_FILE).is_file():  # another run's, the same mistake
+        raise CommandError(f"-o {safe_text(str(out))}: that is a run's own {target.name}; write the export elsewhere")
 
 
 def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None = None, out: Path | None = None) -> int:
