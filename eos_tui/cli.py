@@ -201,16 +201,21 @@ def watch(
 ) -> None:
     """Open the app on an existing run, live or finished; on several, to compare them in one app."""
     from .rundir import is_run_dir
+    from .rundir.reader import is_eos_manifest, read_manifest
 
-    run_dirs = list(dict.fromkeys(run_dirs))
     run_dir = run_dirs[0]
     for d in run_dirs:
         if not is_run_dir(d):
             raise _err(f"{d} is not a run directory (no manifest.json); see `eos-tui runs`")
+        manifest = read_manifest(d)
+        if manifest is not None and not is_eos_manifest(manifest):  # a web app's: the app would wait forever
+            raise _err(f"{d} is not a run directory (its manifest.json is not eos-tui's); see `eos-tui runs`")
     _check_fps(fps)
     _check_terminal(f"follow the run from a terminal, or list runs with `eos-tui runs` (the records are in {run_dir}/metrics.jsonl)")
     from .app import run_app
+    from .app.compare import distinct_runs
 
+    run_dirs = distinct_runs(run_dirs)  # one run named twice (cat, ./cat/, its path) is shown once
     raise typer.Exit(run_app(run_dir, engine=None, fps=fps, mouse=not no_mouse, runs=run_dirs if len(run_dirs) > 1 else None))
 
 
@@ -221,9 +226,7 @@ def runs_(
     as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
 ) -> None:
     """List the run directories under runs/ (or DIRECTORY), newest first: status, steps, duration, scenario."""
-    from .export.manage import format_duration
     from .rundir import list_runs
-    from .rundir.reader import safe_text
 
     root = directory if directory is not None else root
 
@@ -237,21 +240,11 @@ def runs_(
         typer.echo(f"no runs under {root}/", err=True)
         return
     from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
 
-    # The run directory is what a person copies into `eos-tui watch`: never cut it short.
-    table = Table(box=None, pad_edge=False)
-    table.add_column("run", no_wrap=True, min_width=max(len(str(r.path)) for r in found))
-    for column in ("scenario", "status", "steps", "started", "duration"):
-        table.add_column(column, no_wrap=True)
-    for r in found:
-        total = f"/{r.steps}" if r.steps else ""
-        started = (r.started or "")[:19].replace("T", " ")  # ISO to the second, local to the run
-        cells = (r.path, r.scenario, r.status, f"{r.steps_done}{total}", started, format_duration(r.duration_s))
-        # Text, not str: run data is shown as it is, never read as rich markup.
-        table.add_row(*(Text(safe_text(str(c))) for c in cells))
-    Console(width=max(shutil.get_terminal_size((200, 24)).columns, 200) if not sys.stdout.isatty() else None).print(table)
+    from .export.manage import runs_table
+
+    console = Console(width=max(shutil.get_terminal_size((200, 24)).columns, 200) if not sys.stdout.isatty() else None)
+    console.print(runs_table(found, console.width))
 
 
 def _body(fn, *args, **kwargs) -> typer.Exit:

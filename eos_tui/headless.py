@@ -38,6 +38,10 @@ def plain_thresholds(scenario) -> bool:
     return all(a.optimizer.kind in ("gd", "sgd", "flow") and not getattr(a.optimizer, "momentum", 0.0) for a in scenario.arms)
 
 
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 class ArmProgress:
     """One progress line per arm: step, loss, λ_max, 2/η, steps/s."""
 
@@ -91,6 +95,8 @@ class ArmProgress:
                 fields["sharp"] = _fmt(r["eigenvalues"][0])
             elif kind == "end":
                 fields.update(status=r["status"])
+                if _number(r.get("final_loss")):  # the loss after the last step, as the summary says
+                    fields["loss"] = r["final_loss"]
                 if isinstance(r.get("steps_done"), int):  # a diverged step was recorded but not done
                     fields["completed"] = r["steps_done"]
                 ended = True
@@ -199,6 +205,8 @@ class PlainProgress:
                     a["sharp"] = r["eigenvalues"][0]
                 elif kind == "end":
                     a["status"] = r.get("status")
+                    if _number(r.get("final_loss")):  # the loss after the last step, as the summary says
+                        a["loss"] = r["final_loss"]
                     if isinstance(r.get("steps_done"), int):  # a diverged step was recorded but not done
                         a["done"] = r["steps_done"]
                     self._print(r["arm"], a, now)

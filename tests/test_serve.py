@@ -113,8 +113,10 @@ def test_serves_the_app_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert "Traceback" not in err and f"at http://127.0.0.1:{port}" in err
     time.sleep(0.5)
     assert served_apps("served-run") == []  # the app process ended with its websocket
-    with socket.socket() as s:  # the port is free again
+    with socket.socket() as s:  # the port is free again: no listener (TIME_WAIT connections may remain, as a server allows)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
+        s.listen()
 
 
 def test_a_scenario_is_started_and_its_engine_stopped_with_the_server(tmp_path):

@@ -9,6 +9,8 @@ from typing import Any, Iterable
 from ..rundir.format import step_threshold
 from .flips import sign_of
 
+STOPPED = ("interrupted", "failed")
+
 
 def _finite(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
@@ -199,7 +201,9 @@ class ArmSummarizer:
             "status": (end or {}).get("status", "running"),
             "steps_done": (end or {}).get("steps_done", self.n_steps),
             "initial_loss": self.first_loss,
-            "final_loss": end_loss if end else self.last_loss,
+            # an arm stopped from outside (Ctrl-C, a failure elsewhere) ends with no final loss of
+            # its own: its last recorded loss is where it stood (the progress line shows that too)
+            "final_loss": end_loss if end and not (end_loss is None and end.get("status") in STOPPED) else self.last_loss,
             "max_loss": max([v for v in (self.max_loss, end_loss) if v is not None], default=None),
             "final_sharpness": self.final_sharpness,
             "eos_onset_step": next((e["step"] for e in events if e.get("kind") == "eos_onset"), None),

@@ -11,6 +11,7 @@ arms every run's arms under their new names, in the order of the runs given.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,18 +24,45 @@ from .model import Batch
 STATUS_ORDER = ("running", "starting", "engine lost", "failed", "interrupted", "completed")
 
 
+# runs/<scenario>-<YYYYmmdd-HHMMSS>[-n] (rundir.format.default_run_dir)
+DEFAULT_NAME = re.compile(r"^(?P<scenario>.+)-(?P<date>\d{8})-(?P<time>\d{6}(?:-\d+)?)$")
+
+
+def _without_common_parts(labels: list[str]) -> list[str]:
+    """Default run names less what they all share: two runs of eos from the same day are `051751`
+    and `051804`, not `eos-20261130-051751` (whose arms, `eos-20261130-051751/lr-0.15`, left no
+    room in an 80-column legend for a second arm); the header still names the scenario."""
+    found = [DEFAULT_NAME.match(label) for label in labels]
+    if len(labels) < 2 or not all(found):
+        return labels
+    groups = [m.groupdict() for m in found if m is not None]
+    keep = [key for key in ("scenario", "date") if len({g[key] for g in groups}) > 1] + ["time"]
+    return ["-".join(g[key] for key in keep) for g in groups]
+
+
 def run_labels(run_dirs: Sequence[Path]) -> list[str]:
     """A short, distinct name per run: its folder's name, with its parent's where two runs share
-    a name, and a #n where even that is not enough."""
+    a name, and a #n where even that is not enough; default names less the scenario and date that
+    all of them share."""
     paths = [Path(p).resolve() for p in run_dirs]
     names = [p.name or str(p) for p in paths]
     labels = [safe_text("/".join(p.parts[-2:]) if names.count(n) > 1 else n) for p, n in zip(paths, names)]
+    labels = _without_common_parts(labels)
     seen: dict[str, int] = {}
     out = []
     for label in labels:
         seen[label] = seen.get(label, 0) + 1
         out.append(label if seen[label] == 1 else f"{label}#{seen[label]}")
     return out
+
+
+def distinct_runs(run_dirs: Sequence[Path]) -> list[Path]:
+    """The run directories given, each once however it was spelled (`runs/x`, `./runs/x/`, its
+    absolute path or a link to it), in the order first given."""
+    seen: dict[Path, Path] = {}
+    for p in map(Path, run_dirs):
+        seen.setdefault(p.resolve(), p)
+    return list(seen.values())
 
 
 def combined_status(statuses: Sequence[str]) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import IO, Any
 
-from ..rundir.format import METRICS_FILE
+from ..rundir.format import ENGINE_LOG, MANIFEST_FILE, METRICS_FILE, SCENARIO_FILE
 from ..rundir.reader import MetricsFollower, safe_text
 from .errors import CommandError, missing_extra
 from .output import atomic_path
@@ -24,6 +25,8 @@ SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "p
 # A cell a spreadsheet would read as a formula (=, +, -, @ first) gets a leading ' so that opening
 # the CSV computes nothing: text in a run directory is outside input. Numbers are never strings here.
 FORMULA_START = ("=", "+", "-", "@")
+# The columns of a table without rows: what every record has.
+EMPTY_COLUMNS = ("type", "arm", "step")
 
 
 def choose_format(fmt: str | None, out: Path | None) -> str:
@@ -31,6 +34,9 @@ def choose_format(fmt: str | None, out: Path | None) -> str:
         f = fmt.strip().lower()
         if f not in FORMATS:
             raise CommandError(f"--format {safe_text(fmt)!r}: choose csv, parquet or jsonl")
+        named = SUFFIXES.get(out.suffix.lower()) if out is not None else None
+        if named is not None and named != f:  # CSV text in a file named .parquet reads as neither
+            raise CommandError(f"--format {f} but -o {safe_text(str(out))} names a {named} file; give one or make them agree")
         return f
     if out is not None and out.suffix.lower() in SUFFIXES:
         return SUFFIXES[out.suffix.lower()]
@@ -103,12 +109,30 @@ def read_run_records(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
     return records, follower.bad_lines
 
 
+def refuse_run_file(out: Path, run_dir: Path) -> None:
+    """An -o that names one of the run's own files (`-o RUN/metrics.jsonl`, a plausible slip for a
+    .jsonl export) would replace the run's records with the table: refused."""
+    target = Path(out).resolve()
+    names = (METRICS_FILE, MANIFEST_FILE, SCENARIO_FILE, ENGINE_LOG)
+    for name in names:
+        own = Path(run_dir) / name
+        same = own.exists() and target.exists() and os.path.samefile(own, target)
+        if same or own.resolve() == target:
+            raise CommandError(f"-o {safe_text(str(out))}: that is the run's own {name}; write the export elsewhere")
+    if target.name in names and (target.parent / MANIFEST_FILE).is_file():  # another run's, the same mistake
+        raise CommandError(f"-o {safe_text(str(out))}: that is a run's own {target.name}; write the export elsewhere")
+
+
 def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None = None, out: Path | None = None) -> int:
+    if out is not None and str(out) == "-":
+        out = None  # `-o -`: stdout, as for most tools (not a file named "-")
     kind = choose_format(fmt, out)
     try:
         types = parse_record_types(records)
     except ValueError as e:
         raise CommandError(str(e)) from None
+    if out is not None:
+        refuse_run_file(out, run_dir)
     if kind == "parquet" and out is None:
         raise CommandError("--format parquet writes a binary file: name it with -o FILE.parquet")
     if kind == "parquet":
@@ -118,6 +142,11 @@ def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None
             raise missing_extra("pyarrow", "parquet", "--format parquet") from None
     found, bad = read_run_records(run_dir)
     columns, rows = tidy(found, types)
+    if not rows:
+        # a table with its header, not an empty line that CSV readers refuse (pandas: EmptyDataError)
+        columns = list(EMPTY_COLUMNS)
+        which = "" if records is None else " of type " + ",".join(types)
+        print(f"eos-tui: {safe_text(str(run_dir))}: no records{which}; the table has only its header", file=sys.stderr)
     if bad:
         print(f"eos-tui: {safe_text(str(Path(run_dir) / METRICS_FILE))}: skipped {bad} line(s) that are not JSON records", file=sys.stderr)
     if out is None:

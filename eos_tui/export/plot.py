@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Sequence
 
-from ..rundir.format import SHARPNESS, STEP, step_threshold
+from ..rundir.format import END, SHARPNESS, STEP, step_threshold
 from ..rundir.reader import read_manifest, safe_text
 from .errors import CommandError, missing_extra
 from .export import read_run_records
@@ -54,6 +54,8 @@ class ArmData:
     sharpness_step: list[float] = field(default_factory=list)
     sharpness: list[float] = field(default_factory=list)
     preconditioned: bool = False
+    diverged: bool = False
+    own_threshold: bool = False  # a threshold that is not 2/η (momentum, Adam, RMSprop)
 
 
 def _num(v: Any) -> float:
@@ -73,6 +75,10 @@ def collect(records: Sequence[dict[str, Any]], manifest: dict[str, Any] | None) 
             names.append(a)
     colors = palette()
     out = {n: ArmData(n, colors.arm_color(i)) for i, n in enumerate(names)}
+    if isinstance(arms, dict):
+        for n, entry in arms.items():
+            if isinstance(entry, dict) and entry.get("status") == "diverged" and safe_text(str(n)) in out:
+                out[safe_text(str(n))].diverged = True
     for rec in records:
         arm = out.get(rec.get("arm"))  # type: ignore[arg-type]
         if arm is None:
@@ -86,6 +92,9 @@ def collect(records: Sequence[dict[str, Any]], manifest: dict[str, Any] | None) 
             except (TypeError, ZeroDivisionError):
                 arm.threshold.append(math.nan)
             arm.proj.append(_num(rec.get("proj")))
+            arm.own_threshold = arm.own_threshold or rec.get("threshold") is not None
+        elif kind == END:
+            arm.diverged = arm.diverged or rec.get("status") == "diverged"
         elif kind == SHARPNESS:
             eig = rec.get("eigenvalues")
             arm.sharpness_step.append(_num(rec.get("step")))
@@ -97,6 +106,75 @@ def collect(records: Sequence[dict[str, Any]], manifest: dict[str, Any] | None) 
 def _label(text: str) -> str:
     """Run text as a plain label: a '$' would start matplotlib's math mode."""
     return text.replace("$", r"\$")
+
+
+# A diverged arm's loss and ⟨∇L, u⟩ run to 1e7 and beyond before it stops, and would flatten every
+# other arm into a line at the edge. Where the diverged arms widen a panel's range by more than the
+# other arms' own span (log axes: by more than CLIP_DECADES), the range is the other arms' (with a
+# margin), and each diverged arm that leaves it gets a triangle at the edge, at the step where it
+# leaves, in its colour, with the furthest value it reached.
+CLIP_DECADES = 2.0
+MARGIN = 0.05
+
+
+def _scaled(values: Sequence[float], log: bool) -> list[float]:
+    return [math.log10(v) if log else v for v in values if math.isfinite(v) and (v > 0 or not log)]
+
+
+def robust_limits(kept: Sequence[float], every: Sequence[float], *, log: bool = False) -> tuple[float, float] | None:
+    """The y range that `kept` needs (with a margin), when `every` value would need one much wider;
+    None when it would not (matplotlib's own limits then show everything)."""
+    k, a = _scaled(kept, log), _scaled(every, log)
+    if not k or not a:
+        return None
+    lo, hi = min(k), max(k)
+    span = hi - lo
+    if span <= 0:
+        span = 1.0 if log else (abs(hi) * 0.1 or 1.0)
+    widening = max(lo - min(a), 0.0) + max(max(a) - hi, 0.0)
+    if widening <= (CLIP_DECADES if log else span):
+        return None
+    lo, hi = lo - MARGIN * span, hi + MARGIN * span
+    return (10.0**lo, 10.0**hi) if log else (lo, hi)
+
+
+def mark_off_scale(ax, color: str, xs: Sequence[float], ys: Sequence[float], limits: tuple[float, float]) -> int:
+    """A triangle at the axis's edge where this series first leaves `limits` (above, below), with
+    the furthest value it reached there; the number of marks drawn."""
+    lo, hi = limits
+    marks = 0
+    for beyond, edge, marker, extreme, va in (
+        ([y > hi for y in ys], hi, "^", max, "bottom"),
+        ([y < lo for y in ys], lo, "v", min, "top"),
+    ):
+        if not any(beyond):
+            continue
+        first = beyond.index(True)
+        value = extreme(y for y, b in zip(ys, beyond) if b)
+        ax.plot([xs[first]], [edge], marker=marker, color=color, markersize=5, clip_on=False, linestyle="none", zorder=5)
+        where = (xs[first], edge)
+        ax.annotate(f"{value:.2g}", where, xytext=(4, 0), textcoords="offset points", color=color, fontsize=6, va=va, annotation_clip=False)
+        marks += 1
+    return marks
+
+
+def _clip_panel(ax, arms: Sequence[ArmData], series, *, log: bool = False, extra=None) -> None:
+    """Robust y limits for one panel: `series(arm)` the (xs, ys) of its data, `extra(arm)` values
+    (the thresholds, every arm's) that the range always holds and that get no marks."""
+    kept = [a for a in arms if not a.diverged]
+    if not kept or len(kept) == len(arms):
+        return
+    values = {a.name: list(series(a)[1]) for a in arms}
+    # every arm's threshold stays in view, the diverged arm's too: it is why that arm diverged
+    lines = [v for a in arms for v in (extra(a) if extra else ())]
+    limits = robust_limits([v for a in kept for v in values[a.name]] + lines, [v for a in arms for v in values[a.name]] + lines, log=log)
+    if limits is None:
+        return
+    ax.set_ylim(*limits)
+    for a in arms:
+        if a.diverged:
+            xs, ys = series(a)
+            mark_off_scale(ax, a.color, xs, [y if math.isfinite(y) else math.nan for y in ys], limits)
 
 
 def build_figure(data: dict[str, ArmData], panels: Sequence[str], *, title: str | None = None):
@@ -115,22 +193,26 @@ def build_figure(data: dict[str, ArmData], panels: Sequence[str], *, title: str 
             for a in arms:
                 ax.plot(a.step, a.threshold, color=a.color, linestyle="--", linewidth=1.0, drawstyle="steps-post")
                 ax.plot(a.sharpness_step, a.sharpness, color=a.color, linewidth=1.6)
-            ax.set_title(r"sharpness and $2/\eta_t$ (dashed)", fontsize=9)
+            _clip_panel(ax, arms, lambda a: (a.sharpness_step, a.sharpness), extra=lambda a: a.threshold)
+            own = any(a.own_threshold for a in arms)  # Adam's threshold is 38/η: not to be called 2/η
+            ax.set_title("sharpness and its threshold (dashed)" if own else r"sharpness and $2/\eta_t$ (dashed)", fontsize=9)
         elif panel == "loss":
             ax.set_yscale("log")
             ax.set_ylabel("training loss")
             for a in arms:
                 ax.plot(a.step, [v if v > 0 else math.nan for v in a.loss], color=a.color, linewidth=1.2)
+            _clip_panel(ax, arms, lambda a: (a.step, a.loss), log=True)
             ax.set_title("loss", fontsize=9)
         elif panel == "proj":
             ax.set_ylabel(r"$\langle \nabla L, u \rangle$")
             ax.axhline(0.0, color=palette().REFERENCE, linewidth=0.6)
             for a in arms:
                 ax.plot(a.step, a.proj, color=a.color, linewidth=0.8)
+            _clip_panel(ax, arms, lambda a: (a.step, a.proj))
             ax.set_title("along the top eigenvector", fontsize=9)
     handles = [Line2D([], [], color=a.color, linewidth=1.6, label=_label(a.name)) for a in arms]
     if handles:  # beside the panels, never over a line
-        fig.legend(handles=handles, fontsize=7, frameon=False, loc="outside right upper")
+        fig.legend(handles=handles, fontsize=7, frameon=False, loc="outside right center")
     if title:
         fig.suptitle(_label(title), fontsize=10)
     return fig
@@ -147,7 +229,7 @@ def plot_command(run_dir: Path, *, out: Path, arms: Sequence[str] | None = None,
         raise CommandError(f"-o {safe_text(str(out))}: name a .png, .svg or .pdf file")
     if not out.parent.is_dir():  # before the drawing, which takes a while
         raise CommandError(f"{safe_text(str(out))}: the folder {safe_text(str(out.parent))} does not exist")
-    chosen = parse_list([panels]) if panels else list(PANELS)
+    chosen = list(dict.fromkeys(parse_list([panels]))) if panels else list(PANELS)  # a panel named twice is drawn once
     unknown = [p for p in chosen if p not in PANELS]
     if unknown or not chosen:
         raise CommandError(f"--panels: {', '.join(map(repr, map(safe_text, unknown))) or 'nothing'}: choose among {','.join(PANELS)}")

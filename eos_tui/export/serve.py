@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..launch import engine_env
+from ..rundir.format import INTERRUPTED, mark_run_ended
 from ..rundir.reader import is_run_dir, list_runs, safe_text
 from .errors import CommandError, missing_extra
 
@@ -110,6 +111,20 @@ def resolve_target(target: str | None) -> tuple[Path, Any]:
     return run_dir, start_engine(run_dir)
 
 
+def check_port(host: str, port: int, url: str) -> None:
+    """Bind the address once, as the server will (SO_REUSEADDR, like aiohttp), and let it go: a port
+    in use, a privileged port or a host that is not this machine's is one line, before anything starts."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as e:
+        raise CommandError(f"cannot serve on {url}: {e.strerror or e}", code=1) from None
+
+
 def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 8000) -> int:
     if not 1 <= port <= 65535:
         raise CommandError(f"--port {port}: choose a port between 1 and 65535")
@@ -119,7 +134,8 @@ def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 80
         server_class = _server_class()
     except ImportError:
         raise missing_extra("textual-serve", "serve", "eos-tui serve") from None
-    run_dir, engine = resolve_target(target)
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
     # The app processes run as the engine does: no current directory on sys.path.
     env = engine_env(os.environ)
     os.environ["PYTHONSAFEPATH"] = env["PYTHONSAFEPATH"]
@@ -128,8 +144,6 @@ def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 80
             os.environ["PYTHONPATH"] = env["PYTHONPATH"]
         else:
             del os.environ["PYTHONPATH"]
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}"
     if not is_loopback(host):
         print(
             f"eos-tui: warning: --host {safe_text(host)} is not this machine only: anyone who can reach {url} can open the app, "
@@ -137,6 +151,8 @@ def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 80
             file=sys.stderr,
             flush=True,
         )
+    check_port(host, port, url)  # before a scenario's engine starts: a port in use leaves no run behind
+    run_dir, engine = resolve_target(target)
     announce = f"eos-tui: serving {safe_text(str(run_dir))} at {url} (Ctrl-C stops)"
     server = server_class(app_command([run_dir]), host=host, port=port, title=TITLE, announce=announce)
     try:
@@ -150,4 +166,7 @@ def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 80
             if engine_alive(engine):
                 print(f"eos-tui: stopping the engine of {safe_text(str(run_dir))}", file=sys.stderr)
                 stop_engine(engine)
+            # an engine stopped before it could write its end (still importing torch) would leave
+            # the run "running", then "engine lost": write the end for it, as the app does for its own
+            mark_run_ended(run_dir, INTERRUPTED, stop_reason="serve stopped", finalized_by="app")
     return 0

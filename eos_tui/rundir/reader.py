@@ -320,11 +320,27 @@ def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
     )
 
 
+def is_eos_manifest(manifest: dict[str, Any]) -> bool:
+    """Whether a manifest.json is one eos-tui wrote (format.py): an integer `format` and a string
+    `scenario`, the first fields of every manifest, the engine's bare one included. A web app's
+    manifest.json is not."""
+    fmt = manifest.get("format")
+    return isinstance(fmt, int) and not isinstance(fmt, bool) and isinstance(manifest.get("scenario"), str)
+
+
+def _not_someone_elses(run_dir: Path) -> bool:
+    """False for a folder whose manifest.json is a JSON object but not eos-tui's; a damaged one
+    (not JSON, cut short) stays listed as "unreadable": a run that vanished would go unnoticed."""
+    m = read_manifest(run_dir)
+    return m is None or is_eos_manifest(m)
+
+
 def list_runs(root: str | os.PathLike[str] = "runs") -> list[RunInfo]:
-    """Run directories directly under `root`, newest first."""
+    """Run directories directly under `root`, newest first (not folders whose manifest.json is
+    someone else's, a web app's)."""
     r = Path(root)
     if not r.is_dir():
         return []
-    found = [run_info(p) for p in r.iterdir() if is_run_dir(p)]
+    found = [run_info(p) for p in r.iterdir() if is_run_dir(p) and _not_someone_elses(p)]
     found.sort(key=lambda i: (i.started or "", i.path.name), reverse=True)
     return found

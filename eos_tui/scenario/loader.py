@@ -329,13 +329,20 @@ def build_scenario(
     if default_name is not None:
         data.setdefault("name", default_name)
     set_paths: dict[tuple[str, ...], str] = {}  # key path → the --set that wrote it, to blame it by name
+    set_leaves: dict[tuple[str, ...], str] = {}  # every key a --set wrote, tables flattened → that --set
     original = data  # the base before any --set, to tell a --set's fault from the scenario's
     for text in overrides:
         node = parse_override(text)
         path = _leaf_path(node)
-        if path in set_paths:
-            # Two values for one key: the last would win silently, and one of them is a mistake.
-            raise ScenarioError(f"{source}: --set {text}: {'.'.join(path)} is already set by {set_paths[path]}; give each key once")
+        leaves = _key_paths(node)
+        for leaf in leaves:
+            # Two values for one key: the last would win silently, and one of them is a mistake; also
+            # through a table (`--set data.n=64 --set 'data={n=32, ...}'`) or a key above it.
+            for done, label in set_leaves.items():
+                if done[: len(leaf)] == leaf or leaf[: len(done)] == done:
+                    key = ".".join(leaf if len(leaf) >= len(done) else done)
+                    raise ScenarioError(f"{source}: --set {text}: {key} is already set by {label}; give each key once")
+        set_leaves.update(dict.fromkeys(leaves, f"--set {text}"))
         if "name" in node:
             # The scenario's name is what the run directory is called and each arm has its own:
             # neither is a setting to override.
@@ -420,7 +427,9 @@ def build_scenario(
     notes = []
     for path, label in set_paths.items():
         # An arm's own value wins over --set: say which arms keep theirs, or it looks applied to all.
-        kept = [f"{over['name']!r} ({_show(_get(over, path))})" for over in arms_raw if _has_path(over, path)]
+        # (an arm whose own value is the --set's keeps nothing different: not worth a note)
+        value = _get(data, path) if _has_path(data, path) else UNSET
+        kept = [f"{over['name']!r} ({_show(_get(over, path))})" for over in arms_raw if _has_path(over, path) and _get(over, path) != value]
         if kept:
             key = ".".join(path)
             who = (
@@ -527,6 +536,13 @@ def _blame_sets(
     raise ScenarioError(
         f"{source}: {labels}: in arm {arm_name!r}: {described}" + "".join(f" ({h})" for h in dict.fromkeys(hints))
     ) from None
+
+
+def _key_paths(node: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every key a --set writes: {"data": {"n": 1, "dim": 2}} → [("data", "n"), ("data", "dim")]."""
+    if isinstance(node, dict) and node:
+        return [p for key, value in node.items() for p in _key_paths(value, (*prefix, key))]
+    return [prefix]
 
 
 def _leaf_path(node: dict[str, Any]) -> tuple[str, ...]:
