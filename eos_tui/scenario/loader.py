@@ -510,7 +510,7 @@ def _blame_sets(
     """An arm that is valid without the --sets but not with them: the --sets' fault (`--set
     optimizer.lr=0.1` where the arm sets lr_relative). Name the --set, the arm and the key, and
     how to get what was meant; return (the scenario's own fault) otherwise."""
-    merged = deep_merge({k: v for k, v in original.items() if k != "name"}, over)
+    merged = deep_merge({k: v for k, v in original.items() if k not in ("name", DISPLAY)}, over)  # as the arms are built
     merged.update(flags)
     merged.setdefault("optimizer", {})
     try:
