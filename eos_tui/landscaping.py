@@ -50,11 +50,21 @@ def _end(run_dir: Path, name: str):
     steps = ck.list_steps(run_dir, name)
     if not steps:
         raise LandscapeError(f"{run_dir}: arm {name!r} has no checkpoint in {rf.CHECKPOINT_DIR}/{name}/ (a run from before checkpoints?)")
+    from .engine.resume import misfit
+
+    path = ck.path_for(run_dir, name, steps[-1])
     try:
-        tensors, meta = ck.load(ck.path_for(run_dir, name, steps[-1]))
+        tensors, meta = ck.load(path)
     except ck.CheckpointError as e:
         raise LandscapeError(str(e)) from None
-    lr = meta.get("scalars", {}).get("base_lr")
+    why = misfit(specs[name], step=steps[-1], tensors=tensors, meta=meta)
+    if why:
+        raise LandscapeError(f"{path}: {why}")
+    if meta.get("status") == rf.DIVERGED:
+        raise LandscapeError(
+            f"{run_dir}: arm {name!r} diverged (at step {meta['step']}): its end point is no minimum, so there is no landscape around it"
+        )
+    lr = meta["scalars"].get("base_lr")
     return specs[name], tensors["theta"], lr if isinstance(lr, (int, float)) else None, steps[-1]
 
 
@@ -71,6 +81,7 @@ def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, c
     from .engine.landscape import landscape
     from .engine.problems import build_problem
     from .engine.runner import resolve_device
+    from .rundir.reader import safe_text
 
     if other is not None:
         if ":" not in other:
@@ -81,8 +92,10 @@ def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, c
         wanted = [(run_dir, arms[0]), (Path(odir), oarm)]
     else:
         if len(arms) != 2:
-            raise LandscapeError(f"--arms: name two arms (got {len(arms)}: {','.join(arms)})")
+            raise LandscapeError(f"--arms: name two arms (got {len(arms)}: {safe_text(','.join(arms))})")
         wanted = [(run_dir, a) for a in arms]
+    if (wanted[0][0].resolve(), wanted[0][1]) == (wanted[1][0].resolve(), wanted[1][1]):
+        raise LandscapeError(f"arm {safe_text(wanted[0][1])!r} twice: a path needs two end points (--arms A,B)")
     ends = [(_end(d, a), d, a) for d, a in wanted]
     (sa, ta, lra, _), (sb, tb, lrb, _) = ends[0][0], ends[1][0]
     label = [a if d == run_dir else f"{d}:{a}" for d, a in wanted]
@@ -142,8 +155,9 @@ def chart(
     ys_all = ys_all[np.isfinite(ys_all)]
     x0, x1 = float(xs_all.min()), float(xs_all.max())
     y0, y1 = (float(ys_all.min()), float(ys_all.max())) if ys_all.size else (0.0, 1.0)
-    if y1 <= y0:
-        y1 = y0 + 1.0
+    if y1 - y0 <= 1e-9 * max(abs(y0), abs(y1)):  # flat to rounding: a level line mid-chart, not its rounding noise
+        pad = 0.1 * abs(y0) or 1.0
+        y0, y1 = y0 - pad, y1 + 1.4 * pad  # off-centre: a level line between two dot rows would flicker with the noise
     dots_x = np.linspace(x0, x1, canvas.width)
     for layer, (x, y) in enumerate(series):
         yy = tr(np.asarray(y, dtype=float))
