@@ -190,7 +190,8 @@ class Resume:
         old = self.old_manifest
         history = list(old.get("history") or [])
         session = {k: old.get(k) for k in ("started", "ended", "status", "pid")}
-        if isinstance(old.get("resumed"), dict):
+        if isinstance(old.get("resumed"), dict):  # a resumed session: its own start (the manifest's is the run's first)
+            session["started"] = old["resumed"].get("started") or session["started"]
             session["resumed_from"] = old["resumed"].get("from")
         if old.get("error"):
             session["error"] = old["error"]
