@@ -251,6 +251,8 @@ def run_landscape(run_dir: Path, *, arms: str | None, other: str | None, points:
         if names is None:
             sc = _scenario(run_dir)
             names = [a.name for a in sc.arms][: 1 if other else 2]
+            if len(names) == 1 and not other:
+                raise LandscapeError(f"{run_dir} has one arm ({names[0]}): name the other end point with --other RUN_DIR:ARM")
         result = compute(run_dir, names, other, points=points, curve=curve, probes=probes)
     except LandscapeError as e:
         return fail(str(e))

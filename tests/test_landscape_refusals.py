@@ -82,3 +82,13 @@ def test_a_path_flat_to_rounding_is_one_level_line(log):
     assert 0 < drawn[0] < 9  # inside the frame, not on its edge
     lo, hi = (10**y0, 10**y1) if log else (y0, y1)
     assert lo < 3.39e-4 < hi
+
+
+def test_a_run_of_one_arm_says_to_use_other(tmp_path):
+    """Without --arms, a one-arm run said "--arms: name two arms (got 1: main)", an option never given."""
+    sc = load_scenario_text(SCENARIO.split("[[arm]]")[0] + '[[arm]]\nname = "only"\n', source="<test>")
+    out = prepare_run(sc, out=tmp_path / "run")
+    run_scenario(sc, out)
+    r = cli("landscape", out)
+    assert r.exit_code == 2, r.output
+    assert "one arm (only)" in r.stderr and "--other RUN_DIR:ARM" in r.stderr and "--arms" not in r.stderr
