@@ -175,6 +175,28 @@ def _g3(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _axis(cols: int, x0: float, x1: float, marks: tuple[float, ...], xlabel: str) -> str:
+    """The x axis under a chart of `cols` cells: its two ends, each of `marks` (t = 0 and 1, where the
+    end points are; s = 0) under its own cell as "┴0", and the axis' name where there is room."""
+    cells = [" "] * cols
+
+    def put(at: int, text: str) -> bool:
+        if at < 0 or at + len(text) > cols or any(c != " " for c in cells[max(at - 1, 0) : at + len(text) + 1]):
+            return False
+        cells[at : at + len(text)] = list(text)
+        return True
+
+    put(0, _g3(x0))
+    put(cols - len(_g3(x1)), _g3(x1))
+    for m in marks:
+        if x1 > x0 and x0 < m < x1:
+            put(int((m - x0) / (x1 - x0) * (2 * cols - 1)) // 2, f"┴{_g3(m)}")
+    for at in (cols // 2 - len(xlabel) // 2, cols // 3, 2 * cols // 3):
+        if put(at, xlabel):
+            break
+    return "".join(cells)
+
+
 def render(result: dict[str, Any], width: int = 72) -> list[Any]:
     """rich renderables: the paths' chart, the end points' table, the slice's chart."""
     from rich.table import Table
@@ -185,9 +207,9 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
     colours = ["cyan", "yellow", "magenta"]
     cols = max(20, width - 12)  # the 9-character label, " │", and room for the wide cells of some terminals
 
-    def draw(title: str, series, names: list[str], xlabel: str, log: bool) -> Text:
+    def draw(title: str, series, names: list[str], xlabel: str, log: bool, marks: tuple[float, ...]) -> Text:
         lines, (y0, y1) = chart(series, cols, 10, log=log)
-        t = Text(safe_text(title) + "\n", style="bold")
+        t = Text(safe_text(title) + (" (log scale)" if log else "") + "\n", style="bold")
         for i, (text, owner) in enumerate(lines):
             label = _g3(10**y1 if log else y1) if i == 0 else (_g3(10**y0 if log else y0) if i == len(lines) - 1 else "")
             t.append(f"{label:>9} │")
@@ -195,7 +217,7 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
                 t.append(ch, style=colours[who % len(colours)] if who >= 0 else None)
             t.append("\n")
         x = series[0][0]
-        t.append(f"{'':>9} └{_g3(min(x)):<{cols // 2}}{xlabel}{_g3(max(x)):>{cols - cols // 2 - len(xlabel)}}\n")
+        t.append(f"{'':>9} └{_axis(cols, min(x), max(x), marks, xlabel)}\n")
         t.append(" " * 11)
         for i, n in enumerate(names):
             t.append(f"━ {n}  ", style=colours[i % len(colours)])
@@ -210,7 +232,7 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
         names.append(f"Bézier curve (barrier {_fmt(result['curve']['barrier'])})")
     a, b = (e["arm"] for e in result["ends"])
     positive = all(v > 0 for _, y in series for v in y if math.isfinite(v))
-    out.append(draw(f"loss from {a} (t=0) to {b} (t=1)", series, names, "t", positive))
+    out.append(draw(f"loss from {a} (t=0) to {b} (t=1)", series, names, "t", positive, (0.0, 1.0)))
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col in ("end point", "loss", "λ_max", "adaptive", "trace ± s.e."):
         table.add_column(col, justify="left" if col == "end point" else "right", no_wrap=True)
@@ -232,6 +254,7 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
             ["L(θ + s·u)", f"L(θ) + ½·{_fmt(sl['sharpness'])}·s²"],
             "s",
             False,
+            (0.0,),
         )
     )
     return out
