@@ -240,6 +240,31 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[st
     return tensors, meta
 
 
+def _encoded(v: Any, depth: int = 0) -> bool:
+    """Whether `v` is a value `_enc` writes (so that `_dec` reads it back without an error)."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if not isinstance(v, dict) or len(v) not in (1, 2) or depth > 8:
+        return False
+    if "float" in v:
+        text = v["float"]
+        return len(v) == 1 and text in ("inf", "-inf", "nan")
+    if "deque" in v:
+        items, maxlen = v["deque"], v.get("maxlen")
+        if set(v) - {"deque", "maxlen"} or not isinstance(items, list):
+            return False
+        return (maxlen is None or (_int(maxlen) and maxlen >= len(items))) and all(_encoded(x, depth + 1) for x in items)
+    if len(v) != 1:
+        return False
+    if "list" in v:
+        return isinstance(v["list"], list) and all(_encoded(x, depth + 1) for x in v["list"])
+    if "set" in v:  # of plain values (a set holds nothing unhashable)
+        return isinstance(v["set"], list) and all(x is None or isinstance(x, (bool, int, float, str)) for x in v["set"])
+    if "object" in v:
+        return isinstance(v["object"], dict) and all(_encoded(x, depth + 1) for x in v["object"].values())
+    return False
+
+
 def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
@@ -270,8 +295,18 @@ def _problem(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> str | No
         return f"metadata names {sorted(extra)[0]!r}, which is not part of an arm's state"
     if not all(isinstance(v, dict) for v in meta["detectors"].values()) or not {"_warned", "_failed_alphas"} <= set(meta["reparam"]):
         return "metadata 'detectors' or 'reparam' is not an arm's"
-    if "tracker" in meta and not (isinstance(meta["tracker"], dict) and {"last_by_phase", "since", "updates"} <= set(meta["tracker"])):
-        return "metadata 'tracker' is not a tracker's"
+    values = [*meta["scalars"].values(), *(x for d in meta["detectors"].values() for x in d.values()), meta["reparam"]["_failed_alphas"]]
+    if not all(_encoded(v) for v in values):
+        return "metadata 'scalars', 'detectors' or 'reparam' holds a value the engine does not write"
+    if "tracker" in meta:
+        tm = meta["tracker"]
+        if not (isinstance(tm, dict) and all(_int(tm.get(k)) for k in ("updates", "total_hvps", "refreshes"))):
+            return "metadata 'tracker' is not a tracker's"
+        last, since = tm.get("last_by_phase"), tm.get("since")
+        if not (isinstance(last, dict) and isinstance(since, dict)) or not all(k.isdigit() for k in [*last, *since]):
+            return "metadata 'tracker' is not a tracker's"
+        if not all(_encoded(v) for v in last.values()) or not all(_int(v) for v in since.values()):
+            return "metadata 'tracker' is not a tracker's"
     for key in ("rng.eig", "rng.sgd") + (("tracker.rng",) if "tracker" in meta else ()):
         t = tensors.get(key)
         if t is None or t.dtype != torch.uint8 or t.dim() != 1:
