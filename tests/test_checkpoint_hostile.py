@@ -109,7 +109,11 @@ HOSTILE = {
     "layout-missing": (None, lambda m: m.pop("opt_layout"), "'opt_layout'"),
     "arm-other": (None, lambda m: _set(m, "arm", "b"), "not of 'a'"),
     # values inside the detectors' state that decode to an error only once restored (after metrics.jsonl was cut)
-    "deque-maxlen-negative": (None, lambda m: _set(m["detectors"]["oscillation"], "amplitudes", {"deque": [], "maxlen": -1}), "holds a value"),
+    "deque-maxlen-negative": (
+        None,
+        lambda m: _set(m["detectors"]["oscillation"], "amplitudes", {"deque": [], "maxlen": -1}),
+        "holds a value",
+    ),
     "float-garbage": (None, lambda m: _set(m["scalars"], "sharpness", {"float": "1e999x"}), "holds a value"),
     "set-of-lists": (None, lambda m: _set(m["reparam"], "_failed_alphas", {"set": [[1]]}), "holds a value"),
     "unknown-encoding": (None, lambda m: _set(m["scalars"], "lambda0", {"pickle": "x"}), "holds a value"),
