@@ -49,6 +49,13 @@ def _end(run_dir: Path, name: str):
         raise LandscapeError(f"{run_dir}: no arm {safe_text(name)!r} (arms: {', '.join(specs)})")
     steps = ck.list_steps(run_dir, name)
     if not steps:
+        from .rundir.reader import effective_status, read_manifest
+
+        if effective_status(read_manifest(run_dir) or {}) == rf.RUNNING:
+            raise LandscapeError(
+                f"{run_dir}: arm {name!r} has no checkpoint yet: a running arm writes one at its end, "
+                "and every measure.checkpoint_every steps"
+            )
         raise LandscapeError(f"{run_dir}: arm {name!r} has no checkpoint in {rf.CHECKPOINT_DIR}/{name}/ (a run from before checkpoints?)")
     from .engine.resume import misfit
 

@@ -92,3 +92,23 @@ def test_a_run_of_one_arm_says_to_use_other(tmp_path):
     r = cli("landscape", out)
     assert r.exit_code == 2, r.output
     assert "one arm (only)" in r.stderr and "--other RUN_DIR:ARM" in r.stderr and "--arms" not in r.stderr
+
+
+def test_a_running_arm_without_a_checkpoint_yet_is_not_called_a_run_from_before_checkpoints(run_dir, tmp_path):
+    import json
+    import os
+    import shutil
+
+    from eos_tui.rundir import format as rf
+
+    live = tmp_path / "live"
+    shutil.copytree(run_dir, live)
+    shutil.rmtree(live / rf.CHECKPOINT_DIR)
+    manifest = json.loads((live / rf.MANIFEST_FILE).read_text())
+    manifest.update(status="running", pid=os.getpid())
+    manifest.pop("pid_start", None)
+    (live / rf.MANIFEST_FILE).write_text(json.dumps(manifest))
+    r = cli("landscape", live, "--points", "5")
+    assert r.exit_code == 2, r.output
+    assert "no checkpoint yet" in r.stderr and "before checkpoints" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
