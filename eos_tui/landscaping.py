@@ -134,6 +134,9 @@ def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, c
         probes=probes,
         seed=int(sa.seed),
     )
+    opt = sa.optimizer
+    # η‖∇L‖ is the step of plain GD only: with momentum or a preconditioner the step is another size
+    result["slice"]["optimizer"] = opt.kind + (" with momentum" if getattr(opt, "momentum", 0.0) else "")
     result["run"] = str(run_dir)
     result["data_of"] = label[0]
     result["steps"] = {label[i]: ends[i][0][3] for i in range(2)}
@@ -254,6 +257,8 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
     out.append(table)
     sl = result["slice"]
     step = f", one step η‖∇L‖ = {_fmt(sl['step'])}" if sl.get("step") else ""
+    if step and sl.get("optimizer", "gd") not in ("gd", "sgd"):
+        step = f", η‖∇L‖ = {_fmt(sl['step'])} (GD's step, not {sl['optimizer']}'s)"
     out.append(
         draw(
             f"slice along the top eigenvector at {sl['arm']}{step}",

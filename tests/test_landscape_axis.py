@@ -58,3 +58,14 @@ def test_the_printed_charts_mark_t_and_s_and_say_log_scale():
     assert max(len(line) for line in lines) <= 80
     linear = printed(result(lambda ts: [0.0 for _ in ts]))  # a zero loss: a linear axis, said as nothing
     assert "(log scale)" not in next(line for line in linear if line.startswith("loss from a"))
+
+
+def test_the_step_is_called_gds_where_the_arm_trains_with_another_optimizer():
+    """η‖∇L‖ is plain GD's step; printed as "one step" of an Adam arm it was off by orders of magnitude."""
+    r = result(lambda ts: [0.1 for _ in ts])
+    r["slice"].update(step=4.3e-05, lr=0.001, optimizer="adam")
+    title = next(line for line in printed(r, 100) if line.startswith("slice along"))
+    assert "GD's step, not adam's" in title and "one step" not in title
+    r["slice"]["optimizer"] = "gd"
+    title = next(line for line in printed(r, 100) if line.startswith("slice along"))
+    assert "one step η‖∇L‖ = 4.3e-05" in title
