@@ -16,7 +16,7 @@ from typing import Any
 
 from .rundir import format as rf
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class LandscapeError(ValueError):
@@ -293,6 +293,9 @@ def run_landscape(run_dir: Path, *, arms: str | None, other: str | None, points:
         return fail(str(e))
     except ValueError as e:  # from the engine: shapes it cannot join
         return fail(str(e))
+    except KeyboardInterrupt:  # Ctrl-C (engine/interrupt.Interrupted is one too): one line, nothing half-written
+        sys.stderr.write(f"eos-tui: interrupted; {rf.LANDSCAPE_FILE} not written\n")
+        return EXIT_INTERRUPTED
     try:
         rf.write_json_atomic(run_dir / rf.LANDSCAPE_FILE, result)
     except OSError as e:

@@ -112,3 +112,19 @@ def test_a_running_arm_without_a_checkpoint_yet_is_not_called_a_run_from_before_
     assert r.exit_code == 2, r.output
     assert "no checkpoint yet" in r.stderr and "before checkpoints" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_says_so_in_one_line_and_writes_nothing(run_dir, monkeypatch, capsys):
+    """Ctrl-C in a long landscape (the curve's training, the trace's probes) ended it with no word."""
+    from eos_tui import landscaping
+    from eos_tui.rundir import format as rf
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(landscaping, "compute", interrupted)
+    before = (run_dir / rf.LANDSCAPE_FILE).exists()
+    code = landscaping.run_landscape(run_dir, arms=None, other=None, points=5, curve=True, as_json=False)
+    err = capsys.readouterr().err
+    assert code == 130 and err.strip() == f"eos-tui: interrupted; {rf.LANDSCAPE_FILE} not written"
+    assert (run_dir / rf.LANDSCAPE_FILE).exists() == before
