@@ -45,7 +45,8 @@ def _number(x: Any) -> bool:
 class ArmProgress:
     """One progress line per arm: step, loss, λ_max, 2/η, steps/s."""
 
-    def __init__(self, scenario, console: Console):
+    def __init__(self, scenario, console: Console, done: dict[str, int] | None = None):
+        # `done`: the steps each arm had taken before this process (a resumed run), not counted in its rate.
         # With momentum β the threshold is 2(1+β)/η, Adam's (2+2β1)/((1−β1)η) on λ_max(P⁻¹H): a "2/η"
         # heading would misname them.
         thr = "2/η" if plain_thresholds(scenario) else "thr"
@@ -73,6 +74,7 @@ class ArmProgress:
             a.name: self.progress.add_task("", total=a.steps, arm=a.name, loss="—", sharp="—", thr="—", rate="—", status="", tail="")
             for a in scenario.arms
         }
+        self.base = dict(done or {})
         self.t0 = time.monotonic()
         self.pending: dict[str, dict[str, Any]] = {}
         self.last_update = -float("inf")
@@ -111,7 +113,7 @@ class ArmProgress:
             if "thr" in fields:
                 fields["thr"] = _fmt(fields["thr"])
             if "completed" in fields:
-                fields["rate"] = f"{fields['completed'] / dt:.0f}"
+                fields["rate"] = f"{(fields['completed'] - self.base.get(name, 0)) / dt:.0f}"
             if fields.get("status"):
                 fields["tail"] = fields["status"]
             elif "rate" in fields:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .rundir import format as rf
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class LandscapeError(ValueError):
@@ -49,12 +49,29 @@ def _end(run_dir: Path, name: str):
         raise LandscapeError(f"{run_dir}: no arm {safe_text(name)!r} (arms: {', '.join(specs)})")
     steps = ck.list_steps(run_dir, name)
     if not steps:
+        from .rundir.reader import effective_status, read_manifest
+
+        if effective_status(read_manifest(run_dir) or {}) == rf.RUNNING:
+            raise LandscapeError(
+                f"{run_dir}: arm {name!r} has no checkpoint yet: a running arm writes one at its end, "
+                "and every measure.checkpoint_every steps"
+            )
         raise LandscapeError(f"{run_dir}: arm {name!r} has no checkpoint in {rf.CHECKPOINT_DIR}/{name}/ (a run from before checkpoints?)")
+    from .engine.resume import misfit
+
+    path = ck.path_for(run_dir, name, steps[-1])
     try:
-        tensors, meta = ck.load(ck.path_for(run_dir, name, steps[-1]))
+        tensors, meta = ck.load(path)
     except ck.CheckpointError as e:
         raise LandscapeError(str(e)) from None
-    lr = meta.get("scalars", {}).get("base_lr")
+    why = misfit(specs[name], step=steps[-1], tensors=tensors, meta=meta)
+    if why:
+        raise LandscapeError(f"{path}: {why}")
+    if meta.get("status") == rf.DIVERGED:
+        raise LandscapeError(
+            f"{run_dir}: arm {name!r} diverged (at step {meta['step']}): its end point is no minimum, so there is no landscape around it"
+        )
+    lr = meta["scalars"].get("base_lr")
     return specs[name], tensors["theta"], lr if isinstance(lr, (int, float)) else None, steps[-1]
 
 
@@ -71,6 +88,7 @@ def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, c
     from .engine.landscape import landscape
     from .engine.problems import build_problem
     from .engine.runner import resolve_device
+    from .rundir.reader import safe_text
 
     if other is not None:
         if ":" not in other:
@@ -81,8 +99,10 @@ def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, c
         wanted = [(run_dir, arms[0]), (Path(odir), oarm)]
     else:
         if len(arms) != 2:
-            raise LandscapeError(f"--arms: name two arms (got {len(arms)}: {','.join(arms)})")
+            raise LandscapeError(f"--arms: name two arms (got {len(arms)}: {safe_text(','.join(arms))})")
         wanted = [(run_dir, a) for a in arms]
+    if (wanted[0][0].resolve(), wanted[0][1]) == (wanted[1][0].resolve(), wanted[1][1]):
+        raise LandscapeError(f"arm {safe_text(wanted[0][1])!r} twice: a path needs two end points (--arms A,B)")
     ends = [(_end(d, a), d, a) for d, a in wanted]
     (sa, ta, lra, _), (sb, tb, lrb, _) = ends[0][0], ends[1][0]
     label = [a if d == run_dir else f"{d}:{a}" for d, a in wanted]
@@ -114,6 +134,9 @@ def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, c
         probes=probes,
         seed=int(sa.seed),
     )
+    opt = sa.optimizer
+    # η‖∇L‖ is the step of plain GD only: with momentum or a preconditioner the step is another size
+    result["slice"]["optimizer"] = opt.kind + (" with momentum" if getattr(opt, "momentum", 0.0) else "")
     result["run"] = str(run_dir)
     result["data_of"] = label[0]
     result["steps"] = {label[i]: ends[i][0][3] for i in range(2)}
@@ -142,8 +165,9 @@ def chart(
     ys_all = ys_all[np.isfinite(ys_all)]
     x0, x1 = float(xs_all.min()), float(xs_all.max())
     y0, y1 = (float(ys_all.min()), float(ys_all.max())) if ys_all.size else (0.0, 1.0)
-    if y1 <= y0:
-        y1 = y0 + 1.0
+    if y1 - y0 <= 1e-9 * max(abs(y0), abs(y1)):  # flat to rounding: a level line mid-chart, not its rounding noise
+        pad = 0.1 * abs(y0) or 1.0
+        y0, y1 = y0 - pad, y1 + 1.4 * pad  # off-centre: a level line between two dot rows would flicker with the noise
     dots_x = np.linspace(x0, x1, canvas.width)
     for layer, (x, y) in enumerate(series):
         yy = tr(np.asarray(y, dtype=float))
@@ -161,6 +185,28 @@ def _g3(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _axis(cols: int, x0: float, x1: float, marks: tuple[float, ...], xlabel: str) -> str:
+    """The x axis under a chart of `cols` cells: its two ends, each of `marks` (t = 0 and 1, where the
+    end points are; s = 0) under its own cell as "┴0", and the axis' name where there is room."""
+    cells = [" "] * cols
+
+    def put(at: int, text: str) -> bool:
+        if at < 0 or at + len(text) > cols or any(c != " " for c in cells[max(at - 1, 0) : at + len(text) + 1]):
+            return False
+        cells[at : at + len(text)] = list(text)
+        return True
+
+    put(0, _g3(x0))
+    put(cols - len(_g3(x1)), _g3(x1))
+    for m in marks:
+        if x1 > x0 and x0 < m < x1:
+            put(int((m - x0) / (x1 - x0) * (2 * cols - 1)) // 2, f"┴{_g3(m)}")
+    for at in (cols // 2 - len(xlabel) // 2, cols // 3, 2 * cols // 3):
+        if put(at, xlabel):
+            break
+    return "".join(cells)
+
+
 def render(result: dict[str, Any], width: int = 72) -> list[Any]:
     """rich renderables: the paths' chart, the end points' table, the slice's chart."""
     from rich.table import Table
@@ -171,9 +217,9 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
     colours = ["cyan", "yellow", "magenta"]
     cols = max(20, width - 12)  # the 9-character label, " │", and room for the wide cells of some terminals
 
-    def draw(title: str, series, names: list[str], xlabel: str, log: bool) -> Text:
+    def draw(title: str, series, names: list[str], xlabel: str, log: bool, marks: tuple[float, ...]) -> Text:
         lines, (y0, y1) = chart(series, cols, 10, log=log)
-        t = Text(safe_text(title) + "\n", style="bold")
+        t = Text(safe_text(title) + (" (log scale)" if log else "") + "\n", style="bold")
         for i, (text, owner) in enumerate(lines):
             label = _g3(10**y1 if log else y1) if i == 0 else (_g3(10**y0 if log else y0) if i == len(lines) - 1 else "")
             t.append(f"{label:>9} │")
@@ -181,7 +227,7 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
                 t.append(ch, style=colours[who % len(colours)] if who >= 0 else None)
             t.append("\n")
         x = series[0][0]
-        t.append(f"{'':>9} └{_g3(min(x)):<{cols // 2}}{xlabel}{_g3(max(x)):>{cols - cols // 2 - len(xlabel)}}\n")
+        t.append(f"{'':>9} └{_axis(cols, min(x), max(x), marks, xlabel)}\n")
         t.append(" " * 11)
         for i, n in enumerate(names):
             t.append(f"━ {n}  ", style=colours[i % len(colours)])
@@ -196,7 +242,7 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
         names.append(f"Bézier curve (barrier {_fmt(result['curve']['barrier'])})")
     a, b = (e["arm"] for e in result["ends"])
     positive = all(v > 0 for _, y in series for v in y if math.isfinite(v))
-    out.append(draw(f"loss from {a} (t=0) to {b} (t=1)", series, names, "t", positive))
+    out.append(draw(f"loss from {a} (t=0) to {b} (t=1)", series, names, "t", positive, (0.0, 1.0)))
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col in ("end point", "loss", "λ_max", "adaptive", "trace ± s.e."):
         table.add_column(col, justify="left" if col == "end point" else "right", no_wrap=True)
@@ -211,6 +257,8 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
     out.append(table)
     sl = result["slice"]
     step = f", one step η‖∇L‖ = {_fmt(sl['step'])}" if sl.get("step") else ""
+    if step and sl.get("optimizer", "gd") not in ("gd", "sgd"):
+        step = f", η‖∇L‖ = {_fmt(sl['step'])} (GD's step, not {sl['optimizer']}'s)"
     out.append(
         draw(
             f"slice along the top eigenvector at {sl['arm']}{step}",
@@ -218,6 +266,7 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
             ["L(θ + s·u)", f"L(θ) + ½·{_fmt(sl['sharpness'])}·s²"],
             "s",
             False,
+            (0.0,),
         )
     )
     return out
@@ -237,11 +286,16 @@ def run_landscape(run_dir: Path, *, arms: str | None, other: str | None, points:
         if names is None:
             sc = _scenario(run_dir)
             names = [a.name for a in sc.arms][: 1 if other else 2]
+            if len(names) == 1 and not other:
+                raise LandscapeError(f"{run_dir} has one arm ({names[0]}): name the other end point with --other RUN_DIR:ARM")
         result = compute(run_dir, names, other, points=points, curve=curve, probes=probes)
     except LandscapeError as e:
         return fail(str(e))
     except ValueError as e:  # from the engine: shapes it cannot join
         return fail(str(e))
+    except KeyboardInterrupt:  # Ctrl-C (engine/interrupt.Interrupted is one too): one line, nothing half-written
+        sys.stderr.write(f"eos-tui: interrupted; {rf.LANDSCAPE_FILE} not written\n")
+        return EXIT_INTERRUPTED
     try:
         rf.write_json_atomic(run_dir / rf.LANDSCAPE_FILE, result)
     except OSError as e:

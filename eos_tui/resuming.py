@@ -20,7 +20,7 @@ def run_resume(run_dir: Path, *, as_json: bool = False) -> int:
     from .engine.errors import ScenarioRefused
     from .engine.resume import ResumeError, describe, prepare
     from .engine.runner import StopRequest, run_scenario
-    from .headless import ArmProgress, _SafeStream, plain_thresholds, summary_table
+    from .headless import ArmProgress, PlainProgress, _SafeStream, plain_thresholds, summary_table
 
     err = Console(file=cast("IO[str]", _SafeStream(sys.stderr)), stderr=True)
 
@@ -37,8 +37,15 @@ def run_resume(run_dir: Path, *, as_json: bool = False) -> int:
     stop.install()
     try:
         res.rewrite_metrics()
-        progress = ArmProgress(scenario, err)
+        done: dict[str, int] = {}  # the steps each arm took before: not this session's rate
+        for r in res.kept:
+            if r.get("type") == rf.STEP and isinstance(r.get("step"), int):
+                done[r["arm"]] = max(done.get(r["arm"], 0), r["step"] + 1)
+        # As `run --headless`: a live display on a terminal, a line per arm every few seconds elsewhere
+        # (rich's live display writes nothing to a log file until the end).
+        progress = ArmProgress(scenario, err, done=done) if err.is_terminal else PlainProgress(scenario, err)
         with progress.progress:
+            progress(res.kept, [])  # where each arm stands: its steps, last loss and λ_max
             status, manifest = run_scenario(scenario, run_dir, on_records=progress, stop=stop, resume=res)
     except ScenarioRefused as e:  # found once the model is built (data gone, …): one line, as `run` says it
         say(f"eos-tui: {e}")

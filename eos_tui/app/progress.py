@@ -17,6 +17,8 @@ from .model import RunModel, printable
 # Run statuses under which the engine's phase is worth saying: "starting" is the app's own engine
 # before it wrote a manifest; "unknown" a watched run without one yet.
 _BEFORE_OR_RUNNING = (RUNNING, "starting", "unknown")
+PHASE_MAX_CHARS = 48  # of the phase's words in the header
+PHASE_MAX_SECONDS = 1e7  # a phase "begun" longer ago (a status.json's clock gone wrong) shows no seconds
 
 
 def engine_phase(model: RunModel) -> tuple[str, float | None] | None:
@@ -33,7 +35,10 @@ def engine_phase(model: RunModel) -> tuple[str, float | None] | None:
         return None
     since = st.get("since")
     since = float(since) if isinstance(since, (int, float)) and not isinstance(since, bool) and math.isfinite(since) else None
-    return printable(st.get("message") or st.get("phase") or "starting"), since
+    message = printable(st.get("message") or st.get("phase") or "starting")
+    if len(message) > PHASE_MAX_CHARS:  # a long arm name, or a status.json from elsewhere: the header keeps one line
+        message = message[: PHASE_MAX_CHARS - 1] + "…"
+    return message, since
 
 
 def _started(model: RunModel) -> float | None:
@@ -52,13 +57,13 @@ def phase_text(model: RunModel, clock: Callable[[], float] = time.time) -> str |
         return None
     message, since = phase
     elapsed = clock() - since if since is not None else 0.0
-    return f"{message}… {elapsed:.0f}s" if elapsed >= 1 else f"{message}…"
+    return f"{message}… {elapsed:.0f}s" if 1 <= elapsed < PHASE_MAX_SECONDS else f"{message}…"
 
 
 def phase_tick(model: RunModel, clock: Callable[[], float] = time.time) -> int | None:
     """Whole seconds into the engine's phase (None when there is none to show): a change redraws the header."""
     phase = engine_phase(model)
-    return None if phase is None or phase[1] is None else int(clock() - phase[1])
+    return None if phase is None or phase[1] is None else int(min(max(clock() - phase[1], -1.0), PHASE_MAX_SECONDS))
 
 
 def eta_seconds(model: RunModel) -> float | None:

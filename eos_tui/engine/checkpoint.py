@@ -38,6 +38,10 @@ from ..rundir import format as rf
 
 FORMAT = 1
 META_KEY = "eos_tui"
+SCALARS = ("final_loss", "initial_loss", "sharpness", "base_lr", "lambda0", "hvps_total")
+DETECTORS = ("oscillation", "catapult", "onset")
+VECTORS = ("vectors", "raw_vector", "tracker.vectors", "theory.coords")  # tensors of shape (n,) or (k, n)
+MAX_OPT_TENSORS = 8  # the largest optimizer state is Adam's (m, v, t)
 
 
 class CheckpointError(ValueError):
@@ -174,8 +178,8 @@ def arm_state(arm, rule_state: Any, records: int) -> tuple[dict[str, torch.Tenso
         "numel": arm.theta.numel(),
         "optimizer": arm.spec.optimizer.kind,
         "opt_layout": layout,
-        "scalars": {k: _enc(getattr(arm, k)) for k in ("final_loss", "initial_loss", "sharpness", "base_lr", "lambda0", "hvps_total")},
-        "detectors": {k: snapshot(getattr(arm, k)) for k in ("oscillation", "catapult", "onset")},
+        "scalars": {k: _enc(getattr(arm, k)) for k in SCALARS},
+        "detectors": {k: snapshot(getattr(arm, k)) for k in DETECTORS},
         "reparam": {"_warned": arm.reparam._warned, "_failed_alphas": _enc(arm.reparam._failed_alphas)},
     }
     tr = arm.tracker
@@ -230,11 +234,115 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[st
         meta = None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or "theta" not in tensors:
         raise CheckpointError(f"{path}: not an eos-tui checkpoint (format {FORMAT})")
+    problem = _problem(tensors, meta)
+    if problem:
+        raise CheckpointError(f"{path}: a damaged checkpoint ({problem})")
     return tensors, meta
 
 
+def _encoded(v: Any, depth: int = 0) -> bool:
+    """Whether `v` is a value `_enc` writes (so that `_dec` reads it back without an error)."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if not isinstance(v, dict) or len(v) not in (1, 2) or depth > 8:
+        return False
+    if "float" in v:
+        text = v["float"]
+        return len(v) == 1 and text in ("inf", "-inf", "nan")
+    if "deque" in v:
+        items, maxlen = v["deque"], v.get("maxlen")
+        if set(v) - {"deque", "maxlen"} or not isinstance(items, list):
+            return False
+        return (maxlen is None or (_int(maxlen) and maxlen >= len(items))) and all(_encoded(x, depth + 1) for x in items)
+    if len(v) != 1:
+        return False
+    if "list" in v:
+        return isinstance(v["list"], list) and all(_encoded(x, depth + 1) for x in v["list"])
+    if "set" in v:  # of plain values (a set holds nothing unhashable)
+        return isinstance(v["set"], list) and all(x is None or isinstance(x, (bool, int, float, str)) for x in v["set"])
+    if "object" in v:
+        return isinstance(v["object"], dict) and all(_encoded(x, depth + 1) for x in v["object"].values())
+    return False
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _problem(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> str | None:
+    """What in a checkpoint's tensors and metadata does not have the form `arm_state` writes (None: all
+    does), so that a damaged or hand-made file is refused as it is read, never half-restored."""
+    for key in ("step", "records", "numel"):
+        if not _int(meta.get(key)):
+            return f"metadata {key!r} is not a count"
+    if not isinstance(meta.get("arm"), str) or not (meta.get("status") is None or isinstance(meta.get("status"), str)):
+        return "metadata 'arm' or 'status' is not a string"
+    theta = tensors["theta"]
+    n = meta["numel"]
+    if theta.dim() != 1 or not theta.is_floating_point() or theta.numel() != n:
+        return f"θ is {tuple(theta.shape)} {theta.dtype}, not a vector of {n} floats"
+    layout = meta.get("opt_layout")
+    opt = {"none": 0, "tensor": 1}.get(layout) if isinstance(layout, str) else None
+    if opt is None and isinstance(layout, str) and layout.startswith("tuple:") and layout[6:].isdigit():
+        opt = int(layout[6:])
+    if opt is None or opt > MAX_OPT_TENSORS:
+        return f"metadata 'opt_layout' {str(layout)[:40]!r} is not an optimizer state's layout"
+    for key in ("scalars", "detectors", "reparam"):
+        if not isinstance(meta.get(key), dict):
+            return f"metadata {key!r} is not a table"
+    extra = set(meta["scalars"]) - set(SCALARS) or set(meta["detectors"]) - set(DETECTORS)
+    if extra:
+        return f"metadata names {sorted(extra)[0]!r}, which is not part of an arm's state"
+    if not all(isinstance(v, dict) for v in meta["detectors"].values()) or not {"_warned", "_failed_alphas"} <= set(meta["reparam"]):
+        return "metadata 'detectors' or 'reparam' is not an arm's"
+    values = [*meta["scalars"].values(), *(x for d in meta["detectors"].values() for x in d.values()), meta["reparam"]["_failed_alphas"]]
+    if not all(_encoded(v) for v in values):
+        return "metadata 'scalars', 'detectors' or 'reparam' holds a value the engine does not write"
+    if "tracker" in meta:
+        tm = meta["tracker"]
+        if not (isinstance(tm, dict) and all(_int(tm.get(k)) for k in ("updates", "total_hvps", "refreshes"))):
+            return "metadata 'tracker' is not a tracker's"
+        last, since = tm.get("last_by_phase"), tm.get("since")
+        if not (isinstance(last, dict) and isinstance(since, dict)) or not all(k.isdigit() for k in [*last, *since]):
+            return "metadata 'tracker' is not a tracker's"
+        if not all(_encoded(v) for v in last.values()) or not all(_int(v) for v in since.values()):
+            return "metadata 'tracker' is not a tracker's"
+    for key in ("rng.eig", "rng.sgd") + (("tracker.rng",) if "tracker" in meta else ()):
+        t = tensors.get(key)
+        if t is None or t.dtype != torch.uint8 or t.dim() != 1:
+            return f"tensor {key!r} is missing or not a generator's state"
+    for key, t in tensors.items():
+        if key in ("theta", "rng.eig", "rng.sgd", "tracker.rng"):
+            continue
+        if key.startswith("opt."):
+            i = key[4:]
+            if not (i.isdigit() and int(i) < opt) or not t.is_floating_point() or (t.dim() and t.shape != theta.shape):
+                return f"tensor {key!r} does not fit the optimizer state {layout!r} of θ"
+        elif key in ("vectors", "raw_vector", "tracker.vectors", "theory.coords") or (
+            key.startswith("tracker.next.") and key[13:].isdigit()
+        ):
+            if not t.is_floating_point() or t.dim() not in (1, 2) or t.shape[-1] != n:
+                return f"tensor {key!r} is {tuple(t.shape)} {t.dtype}, not vectors of {n} floats"
+        else:
+            return f"tensor {key!r} is not part of an arm's state"
+    missing = [f"opt.{i}" for i in range(opt) if f"opt.{i}" not in tensors]
+    return f"tensor {missing[0]!r} is missing" if missing else None
+
+
 def restore_arm(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Put a checkpoint's state into a freshly built Arm of the same spec (see `arm_state`)."""
+    """Put a checkpoint's state into a freshly built Arm of the same spec (see `arm_state`);
+    CheckpointError, one line, for a state that does not fit it."""
+    try:
+        _restore_arm(arm, tensors, meta)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
+        raise CheckpointError(
+            f"arm {arm.name!r}: the checkpoint of step {meta.get('step')} does not fit the arm ({type(e).__name__}: {e})"
+        ) from None
+
+
+def _restore_arm(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     theta = tensors["theta"]
     if theta.shape != arm.theta.shape or theta.dtype != arm.theta.dtype:
         raise CheckpointError(

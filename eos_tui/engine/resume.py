@@ -39,6 +39,24 @@ class ResumeError(ValueError):
 DONE = (rf.COMPLETED, rf.DIVERGED)
 
 
+def misfit(spec, *, step: int, tensors: dict, meta: dict[str, Any]) -> str | None:
+    """Why a (well-formed) checkpoint cannot be this arm's at `step` of its file name (None: it can)."""
+    if meta["arm"] != spec.name:
+        return f"the checkpoint of arm {meta['arm'][:40]!r}, not of {spec.name!r}"
+    if meta["step"] != step:
+        return f"its metadata says step {meta['step']}, its name step {step}"
+    theta = tensors["theta"]
+    if str(theta.dtype) != f"torch.{spec.dtype}":
+        return f"θ is {str(theta.dtype).replace('torch.', '')}, the scenario's arm {spec.dtype}"
+    try:
+        n = int(spec.parameter_count())
+    except Exception:  # noqa: BLE001 - an npz header it cannot read: the arm's own build says why
+        n = 0
+    if n and theta.numel() != n:
+        return f"θ has {theta.numel()} parameters, the scenario's arm {n}"
+    return None
+
+
 class Resume:
     """What `run_scenario(..., resume=)` needs: the arms' checkpoints, the records kept (for the
     summaries) and the count of each arm's records (for the next checkpoints)."""
@@ -106,7 +124,19 @@ class Resume:
         if name in self.ends:
             self.resumed_from[name] = self.ends[name]["status"]
             steps = ck.list_steps(self.run_dir, name)
-            return ck.load(ck.path_for(self.run_dir, name, steps[-1])) if steps else None
+            if not steps:
+                return None
+            path = ck.path_for(self.run_dir, name, steps[-1])
+            try:  # only reported in the manifest: a damaged one is not needed
+                found = ck.load(path)
+            except ck.CheckpointError as e:
+                self.skipped.append(str(e))
+                return None
+            why = misfit(spec, step=steps[-1], tensors=found[0], meta=found[1])
+            if why:
+                self.skipped.append(f"{path}: {why}")
+                return None
+            return found
         for step in reversed(ck.list_steps(self.run_dir, name)):
             path = ck.path_for(self.run_dir, name, step)
             try:
@@ -114,7 +144,11 @@ class Resume:
             except ck.CheckpointError as e:  # damaged (a crash as it was renamed into place): an earlier one
                 self.skipped.append(str(e))
                 continue
-            if meta.get("arm") != name or int(meta.get("records", -1)) > available or meta.get("status") is not None:
+            why = misfit(spec, step=step, tensors=tensors, meta=meta)
+            if why:
+                self.skipped.append(f"{path}: {why}")
+                continue
+            if meta["records"] > available or meta.get("status") is not None:
                 continue
             self.resumed_from[name] = int(meta["step"])
             return tensors, meta
@@ -156,7 +190,8 @@ class Resume:
         old = self.old_manifest
         history = list(old.get("history") or [])
         session = {k: old.get(k) for k in ("started", "ended", "status", "pid")}
-        if isinstance(old.get("resumed"), dict):
+        if isinstance(old.get("resumed"), dict):  # a resumed session: its own start (the manifest's is the run's first)
+            session["started"] = old["resumed"].get("started") or session["started"]
             session["resumed_from"] = old["resumed"].get("from")
         if old.get("error"):
             session["error"] = old["error"]

@@ -265,6 +265,7 @@ class LandscapeSlice(TypedDict, total=False):
     sharpness: float
     lr: float | None  # the arm's η
     step: float | None  # η·‖∇L(θ)‖
+    optimizer: str  # the arm's optimizer.kind (" with momentum"): η‖∇L‖ is its step only for plain GD/SGD
 
 
 class Landscape(TypedDict, total=False):

@@ -243,7 +243,7 @@ class RunInfo:
     started: str | None
     arms: list[str] = field(default_factory=list)
     ended: str | None = None
-    duration_s: float | None = None  # ended − started; for a live run now − started; for a lost one, its last write
+    duration_s: float | None = None  # ended − started (a resumed run: its sessions summed); live: now − started; lost: its last write
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -275,6 +275,38 @@ def _duration(started: Any, ended: Any, status: str, run_dir: Path) -> float | N
     except (TypeError, ValueError, OSError, OverflowError):
         return None
     return seconds if seconds >= 0 else None
+
+
+def _run_duration(m: dict[str, Any], status: str, run_dir: Path) -> float | None:
+    """Seconds the run trained: for a resumed run (`eos-tui resume`), the sum of its sessions (the
+    earlier ones in "history", this one from "resumed.started"), not the time since its first start,
+    which counts the hours it lay interrupted. A session is counted from no earlier than the previous
+    one's end (manifests written before each session kept its own start)."""
+    history, resumed = m.get("history"), m.get("resumed")
+    if not (isinstance(history, list) and history and isinstance(resumed, dict)):
+        return _duration(m.get("started"), m.get("ended"), status, run_dir)
+    import datetime as dt
+
+    sessions = [*history, {"started": resumed.get("started"), "ended": m.get("ended"), "status": status}]
+    total, previous_end = 0.0, None
+    for i, session in enumerate(sessions):
+        if not isinstance(session, dict):
+            return None
+        start, end = session.get("started"), session.get("ended")
+        if i < len(sessions) - 1 and not isinstance(end, str):
+            continue  # a session that never wrote its end (killed): its time is not known
+        try:
+            if previous_end is not None and isinstance(start, str) and dt.datetime.fromisoformat(start) < previous_end:
+                start = previous_end.isoformat()
+            seconds = _duration(start, end, str(session.get("status")) if i < len(sessions) - 1 else status, run_dir)
+            if isinstance(end, str):
+                previous_end = dt.datetime.fromisoformat(end)
+        except (TypeError, ValueError):
+            return None
+        if seconds is None:
+            return None
+        total += seconds
+    return total
 
 
 UNREADABLE = "unreadable"  # the status listed for a run whose manifest cannot be parsed
@@ -316,7 +348,7 @@ def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
         started=started if isinstance(started, str) else None,
         arms=[str(a) for a in arms],
         ended=ended_at if isinstance(ended_at, str) else None,
-        duration_s=_duration(started, ended_at, status, p),
+        duration_s=_run_duration(m, status, p),
     )
 
 
