@@ -127,7 +127,8 @@ def _positive(paths: Iterable[LandscapePath]) -> bool:
 def ends_table(data: LandscapeRead) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
     for name in ("end point", "step", "loss", "λ_max", "adaptive", "trace ± s.e."):
-        table.add_column(name, justify="left" if name == "end point" else "right", no_wrap=True, overflow="ellipsis")
+        first = name == "end point"
+        table.add_column(name, justify="left" if first else "right", no_wrap=True, overflow="ellipsis", max_width=24 if first else None)
     for i, e in enumerate(data.ends):
         table.add_row(
             RichText("AB"[i] + " ", style=f"bold {ARM_COLORS[i]}") + RichText(e.arm),  # plain Text: never markup
@@ -259,7 +260,7 @@ class LandscapeKeys:
             return
         if not landscape_path(self.run_dir).exists():
             run = safe_text(str(self.run_dir))
-            app.notify(f"No landscape.json in this run yet: make one with\neos-tui landscape {escape(run)} --curve", title="landscape")
+            app.notify(f"No landscape.json in this run yet: make one with\neos-tui landscape {escape(run)} --curve", title="landscape", timeout=10)
             return
         app.push_screen(LandscapeScreen(self.run_dir))
 

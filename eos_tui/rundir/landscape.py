@@ -100,15 +100,15 @@ def _xs(value: Any, where: str, problems: list[str]) -> list[float] | None:
         problems.append(f"{where}: not every entry is a finite number")
         return None
     xs: list[float] = [v for v in out if v is not None]
+    if any(b <= a for a, b in zip(xs, xs[1:])):
+        problems.append(f"{where}: not increasing")
+        return None
     if any(abs(v) > MAX_DRAWN for v in xs):
         problems.append(f"{where}: a position beyond ±{MAX_DRAWN:g}")
         return None
     span = xs[-1] - xs[0]
     if span < 1e-200 or span < 1e-9 * max(abs(xs[0]), abs(xs[-1])):
         problems.append(f"{where}: its positions span too little to draw")
-        return None
-    if any(b <= a for a, b in zip(xs, xs[1:])):
-        problems.append(f"{where}: not increasing")
         return None
     return xs
 

@@ -138,7 +138,7 @@ async def test_a_hostile_landscape_opens_with_a_message_and_nothing_raw(tmp_path
     d = stored()
     d["ends"][0]["arm"] = "[bold red]x" + EVIL
     d["slice"]["arm"] = "[/]" + EVIL
-    d["slice"]["loss"] = ["nan"] * len(d["slice"]["s"])
+    d["slice"]["s"] = [i * 5e-324 for i in range(len(d["slice"]["s"]))]  # increasing, but no width to draw
     d["line"]["t"] = [0.0] * len(d["line"]["t"])
     d["curve"]["loss"] = [1e308, -1e308] * 20 + [None]
     app = EosApp(with_landscape(tmp_path, json.dumps(d)))
@@ -151,7 +151,7 @@ async def test_a_hostile_landscape_opens_with_a_message_and_nothing_raw(tmp_path
         assert "\x1b" not in shot and "\x07" not in shot
         assert "[bold&#160;red]x\\x1b]2;PWNED\\x07" in shot or "[bold red]x\\x1b]2;PWNED\\x07" in shot
         problems = str(app.screen.query_one("#landscape-problems").render())
-        assert "line.t: not increasing" in problems and "slice.loss" in problems
+        assert "line.t: not increasing" in problems and "slice.s: its positions span too little" in problems
     for content in (b"\x00\x01garbage", b"[]"):
         app = EosApp(with_landscape(tmp_path / content.hex(), content))
         async with app.run_test(size=(80, 24)) as pilot:
