@@ -260,7 +260,8 @@ class LandscapeKeys:
             return
         if not landscape_path(self.run_dir).exists():
             run = safe_text(str(self.run_dir))
-            app.notify(f"No landscape.json in this run yet: make one with\neos-tui landscape {escape(run)} --curve", title="landscape", timeout=10)
+            hint = f"No landscape.json in this run yet: make one with\neos-tui landscape {escape(run)} --curve"
+            app.notify(hint, title="landscape", timeout=10)
             return
         app.push_screen(LandscapeScreen(self.run_dir))
 
