@@ -31,6 +31,7 @@ from textual.widgets import Footer, Static
 
 from ..rundir.landscape import LandscapePath, LandscapeRead, landscape_path, read_landscape
 from ..rundir.reader import safe_text
+from .screens.help import HelpScreen
 from .widgets.chart import Chart, Series
 from .widgets.chart.chart import AXIS_WIDTH, Mark, faint
 from .widgets.chart.ticks import LABEL_WIDTH, format_value, linear_ticks, nice_step
@@ -50,7 +51,7 @@ extended to t = −0.2 … 1.2, and with `--curve` along a **Bézier curve** who
 trained to lower it (Garipov et al. 2018). The **barrier** of each (in the legend) is its highest
 loss on t ∈ [0, 1] less the higher end's: a high barrier on the line and a near-zero one on the
 curve is mode connectivity. The table says how flat each end is: λ_max, the **adaptive sharpness**
-(unchanged by the rescalings with which Dinh et al. made λ_max say anything), and the Hessian's trace
+(unchanged by the rescalings with which Dinh et al. make λ_max as large as one likes), and the Hessian's trace
 (Hutchinson's estimate ± its standard error). Below, the loss along the top eigenvector u,
 L(θ + s·u), against the parabola ½λ_max·s² (dotted) that λ_max describes; the marks η are one
 gradient step, ±η‖∇L‖, against the valley's width. `l` there: log / linear loss; `esc` closes.
@@ -141,6 +142,13 @@ def ends_table(data: LandscapeRead) -> Table:
     return table
 
 
+class LandscapeHelp(HelpScreen):
+    """`?` on the landscape: what it shows, not the main screen's keys."""
+
+    def markdown(self) -> str:
+        return f"# The landscape between two end points\n\n{HELP}"
+
+
 class LandscapeScreen(Screen[None]):
     DEFAULT_CSS = """
     LandscapeScreen { layout: vertical; }
@@ -220,7 +228,7 @@ class LandscapeScreen(Screen[None]):
         chart = self.query_one("#landscape-slice", XChart)
         series = []
         if sl.parabola is not None:
-            series.append(Series("parabola", *_arrays(sl.s, sl.parabola), THEORY_COLOR, kind="dotted", fit="none"))
+            series.append(Series("parabola", *_arrays(sl.s, sl.parabola), THEORY_COLOR, kind="dotted", fit="none", offscale=True))
         series.append(Series("slice", *_arrays(sl.s, sl.loss), SLICE_COLOR))
         marks = [Mark(v, "η", STEP_COLOR) for v in ((-sl.step, sl.step) if sl.step else ()) if sl.s[0] <= v <= sl.s[-1]]
         chart.window = (sl.s[0], sl.s[-1])
@@ -241,9 +249,7 @@ class LandscapeScreen(Screen[None]):
             chart.log_y = not chart.log_y
 
     def action_help(self) -> None:
-        from .screens.help import HelpScreen
-
-        self.app.push_screen(HelpScreen([("Landscape", HELP)]))
+        self.app.push_screen(LandscapeHelp([]))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -15,7 +15,7 @@ import synthetic
 from helpers import run_finished, wait_for
 
 from eos_tui.app import EosApp
-from eos_tui.app.landscape_screen import LandscapeScreen, XChart
+from eos_tui.app.landscape_screen import LandscapeHelp, LandscapeScreen, XChart
 from eos_tui.rundir.landscape import MAX_BYTES, read_landscape
 
 STORED = Path(__file__).parent / "landscape" / "connectivity.json"
@@ -114,6 +114,12 @@ async def test_L_opens_the_landscape_at_80x24(tmp_path):
         assert "-0.2" in labels and "0.2" in labels  # decimal ticks along s, not whole steps
         await pilot.press("l")
         assert not paths.log_y
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, LandscapeHelp) and "mode connectivity" in app.screen.markdown()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, LandscapeScreen)
