@@ -166,3 +166,18 @@ async def test_a_hostile_landscape_opens_with_a_message_and_nothing_raw(tmp_path
             assert isinstance(app.screen, LandscapeScreen)
             message = str(app.screen.query_one("#landscape-message").render())
             assert "landscape.json" in message and ("not valid JSON" in message or "not a JSON object" in message)
+
+
+async def test_the_held_out_loss_is_drawn_dashed_with_its_barrier(tmp_path):
+    d = stored()
+    d["line"]["test_loss"] = [2 * v for v in d["line"]["loss"]]
+    d["line"]["test_barrier"] = 0.0912
+    app = EosApp(with_landscape(tmp_path, json.dumps(d)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("L")
+        await pilot.pause()
+        paths = app.screen.query_one("#landscape-paths", XChart)
+        test = next(s for s in paths._series if s.key == "line/test")
+        assert test.kind == "dashed" and test.ys[0] == 2 * d["line"]["loss"][0]
+        assert "held-out 0.0912" in str(app.screen.query_one("PathsPanel").border_subtitle)
+        assert "losses on seed-1's data" in str(app.screen.query_one("#landscape-title").render())
