@@ -171,7 +171,7 @@ class LandscapeScreen(Screen[None]):
         self.log_y = self.data is not None and _positive(p for p in (self.data.line, self.data.curve) if p is not None)
 
     def compose(self) -> ComposeResult:
-        title = RichText("Landscape ", style="bold")
+        title = RichText("Landscape · ", style="bold")
         if self.data is not None and self.data.data_of:
             title += RichText(f"losses on {self.data.data_of}'s data · ")
         title += RichText(safe_text(str(landscape_path(self.run_dir))), style=MUTED)
