@@ -40,6 +40,7 @@ from .chart_keys import CHART_BINDINGS, ChartKeys, scenario_display
 from .compare import MultiRunFollower
 from .follow import RunFollower
 from .history import HistoryScreen, chart_dots, resolve, toggle_follow
+from .landscape_screen import LandscapeKeys
 from .model import RunModel, printable
 from .progress import phase_tick
 from .screens.help import HelpScreen
@@ -84,6 +85,7 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
         Binding("f", "app.toggle_follow", "follow"),
         Binding("s", "app.screenshot", "svg", show=False),
         Binding("v", "app.toggle_event_filter", "events", show=False),
+        Binding("L", "app.landscape", "landscape", show=False),
         *CHART_BINDINGS,
     ]
 
@@ -109,7 +111,7 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
             self.call_after_refresh(app.redraw, True)
 
 
-class EosApp(ChartKeys, App[int]):
+class EosApp(ChartKeys, LandscapeKeys, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "eos-tui"
     # Ctrl-C quits as `q` does (Textual's own binding only says "press ctrl+q"): what every terminal
@@ -348,6 +350,7 @@ class EosApp(ChartKeys, App[int]):
         yield SystemCommand("Follow / fit", "Charts: latest steps, or the whole run", self.action_toggle_follow)
         yield SystemCommand("Smooth the loss (EMA)", "The loss's exponential moving average over the raw trace", self.action_toggle_smooth)
         yield from self.chart_commands()
+        yield from self.landscape_commands()
         yield SystemCommand("Save SVG screenshot", "Into the run directory", self.action_screenshot)
         yield SystemCommand("Explain the panels", "What sharpness, 2/η, the flip, catapults mean", self.action_help)
         if self.engine is not None:

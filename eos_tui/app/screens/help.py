@@ -34,6 +34,7 @@ then hovers there while the loss keeps falling, unevenly: the **edge of stabilit
 | `g` | sharpness chart: log / linear scale |
 | `h` | focus: only the highlighted arm (the others and their threshold lines hidden) / all arms |
 | `m` | event lines: every arm's / only the highlighted arm's (the letters on the axis stay) |
+| `L` | the landscape between two arms' end points (landscape.json: `eos-tui landscape RUN_DIR --curve`) |
 | `s` | save an SVG screenshot into the run directory |
 | `v` | events: the highlighted arm's only / every arm's (↑ ↓ PgUp PgDn or the wheel scroll them) |
 | `ctrl+p` | command palette |
