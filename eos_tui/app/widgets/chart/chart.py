@@ -355,21 +355,21 @@ class Chart(Widget):
                 if m.line:
                     mask = np.zeros((canvas.height, canvas.width), dtype=bool)
                     mask[::3, x] = True
-                    canvas.draw_mask(mask, layer(faint(m.color, 0.55)))
+                    canvas.draw_mask(mask, layer(faint(m.color, 0.55)), level=0)
                 mark_cols[x // 2] = m
         # The cursor step, a solid vertical line under the data.
         if self.cursor is not None and frame.x0 <= self.cursor <= frame.x1:
             x = int(round((self.cursor - frame.x0) / (frame.x1 - frame.x0) * (canvas.width - 1)))
             mask = np.zeros((canvas.height, canvas.width), dtype=bool)
             mask[:, x] = True
-            canvas.draw_mask(mask, layer(MUTED))
+            canvas.draw_mask(mask, layer(MUTED), level=0)
         # Reference lines, dashed.
         dash = (np.arange(canvas.width) // 2) % 2 == 0
         dots = np.arange(canvas.width) % 3 == 0
         for h in self._hlines:
             y = to_row(self._to_plot_y(np.array([h.y], dtype=float)))[0]
             row = np.full(canvas.width, y)
-            canvas.draw_mask(canvas.spans_mask(row, row) & dash[None, :], layer(h.color))
+            canvas.draw_mask(canvas.spans_mask(row, row) & dash[None, :], layer(h.color), level=0)
         # The series, in order (the caller puts the highlighted arm last, on top).
         for s, lo, hi in spans:
             if s.kind == "stems":
@@ -383,7 +383,7 @@ class Chart(Widget):
                 mask &= dash[None, :]
             elif s.kind == "dotted":
                 mask &= dots[None, :]
-            canvas.draw_mask(mask, layer(faint(s.color) if s.faint else s.color))
+            canvas.draw_mask(mask, layer(faint(s.color) if s.faint else s.color), level=1 if s.faint or isinstance(s.color, Shade) else 2)
 
         # Over the dots: arrows at the edge where a series lies beyond the range, tags at its end.
         overlay: Overlay = {}
