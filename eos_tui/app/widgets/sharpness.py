@@ -115,6 +115,7 @@ is 2(1+β)/((1+2β)η).
         chart.window, chart.cursor = view.x_range, view.cursor
         chart.live = model.status == "running"
         chart.log_y = view.sharpness_log_y
+        chart.zero_below = 0.5 if norm else None  # normalized: zero only where an arm is far under its edge
         chart.tags = tags
         chart.set_data(series, marks=event_marks(model, view), hlines=[HLine(1.0)] if norm and model.arms else [])
         momentum = any(a.with_momentum for a in model.arms.values())
