@@ -38,3 +38,15 @@ async def test_arms_far_under_the_edge_keep_zero_in_view(tmp_path):
         await wait_for(pilot, lambda: run_finished(app), timeout=30)
         assert app.view.sharpness_normalized
         assert app.query_one("#sharpness-chart", Chart).frame.y0 <= 0  # SGD with batch 8 settles at ~0.35
+
+
+async def test_central_opens_normalized_gd_over_and_under_the_flow_on_the_line(tmp_path):
+    app = EosApp(unpack("central", tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        assert app.view.sharpness_normalized
+        sharp = app.query_one("#sharpness-chart", Chart)
+        gd = next(s for s in sharp._series if s.key == "gd/n/lambda").ys
+        late = gd[len(gd) // 4 :]
+        assert late.max() > 1.02 and late.min() < 0.98  # GD hovers around the edge
+        assert sharp.frame.y1 < 1.5 and rows_of(sharp, late.max()) < rows_of(sharp, 1.0) < rows_of(sharp, late.min())
