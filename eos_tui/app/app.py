@@ -100,6 +100,14 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
         yield CursorReadout(id="readout")
         yield Footer()
 
+    def on_mount(self) -> None:
+        # The first frame already says what is happening (the header, "importing torch…" in the
+        # charts), not empty axes around ±0.001 until the first timed redraw.
+        app = self.app
+        if isinstance(app, EosApp):
+            app.ingest()
+            app.redraw(True, composed=self)
+
     def on_resize(self) -> None:
         self.set_class(self.size.height < SHORT_HEIGHT, "-short")
         # Text that fits itself to its width (header, reparameterization table) is re-made once
@@ -234,14 +242,15 @@ class EosApp(ChartKeys, App[int]):
                 self.view.changed()
         return changed
 
-    def redraw(self, force: bool = False) -> None:
+    def redraw(self, force: bool = False, composed: Screen | None = None) -> None:
         """Bring the screen up to date, if the data or the view changed since the last frame; with
-        `force`, all of it, paused or not (after a resize, for the text that fits its width)."""
+        `force`, all of it, paused or not (after a resize, for the text that fits its width).
+        `composed`: the main screen, in its on_mount (its panels are there; it is not yet "mounted")."""
         key = (self.model.version, self.view.version, self.state, phase_tick(self.model))
         if key == self._drawn and not force:
             return
         main = self.screen_stack[0] if self.screen_stack else None
-        if main is None or not main.is_mounted:
+        if main is None or not (main.is_mounted or main is composed):
             return
         view_changed = self._drawn is None or key[1:3] != self._drawn[1:3]
         self._drawn = key
