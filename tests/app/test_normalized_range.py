@@ -50,3 +50,17 @@ async def test_central_opens_normalized_gd_over_and_under_the_flow_on_the_line(t
         late = gd[len(gd) // 4 :]
         assert late.max() > 1.02 and late.min() < 0.98  # GD hovers around the edge
         assert sharp.frame.y1 < 1.5 and rows_of(sharp, late.max()) < rows_of(sharp, 1.0) < rows_of(sharp, late.min())
+
+
+async def test_the_focused_log_title_fits_80_columns(tmp_path):
+    app = EosApp(unpack("catapult", tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        await pilot.press("g", "h")
+        await pilot.pause()
+        panel = app.query_one("SharpnessPanel")
+        title = str(panel.border_title)
+        assert "uv-catapult only" in title and "(log)" in title and len(title) <= panel.size.width - 4
+        await pilot.press("h", "g")  # room again: the whole title
+        await pilot.pause()
+        assert str(panel.border_title) == "Sharpness λ_max·η_t/2"
