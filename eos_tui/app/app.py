@@ -101,12 +101,14 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
         yield Footer()
 
     def on_mount(self) -> None:
-        # The first frame already says what is happening (the header, "importing torch…" in the
-        # charts), not empty axes around ±0.001 until the first timed redraw.
+        # The first frame already says what is happening ("starting…", "importing torch…" in the
+        # charts), not empty axes around ±0.001 until the first redraw. Only the charts' messages:
+        # text set before the layout has widths (the panels' Text) would keep a wrong height.
         app = self.app
         if isinstance(app, EosApp):
             app.ingest()
-            app.redraw(True, composed=self)
+            for panel in app.panels:
+                show_empty(panel, app.model)
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < SHORT_HEIGHT, "-short")
@@ -242,15 +244,14 @@ class EosApp(ChartKeys, App[int]):
                 self.view.changed()
         return changed
 
-    def redraw(self, force: bool = False, composed: Screen | None = None) -> None:
+    def redraw(self, force: bool = False) -> None:
         """Bring the screen up to date, if the data or the view changed since the last frame; with
-        `force`, all of it, paused or not (after a resize, for the text that fits its width).
-        `composed`: the main screen, in its on_mount (its panels are there; it is not yet "mounted")."""
+        `force`, all of it, paused or not (after a resize, for the text that fits its width)."""
         key = (self.model.version, self.view.version, self.state, phase_tick(self.model))
         if key == self._drawn and not force:
             return
         main = self.screen_stack[0] if self.screen_stack else None
-        if main is None or not (main.is_mounted or main is composed):
+        if main is None or not main.is_mounted:
             return
         view_changed = self._drawn is None or key[1:3] != self._drawn[1:3]
         self._drawn = key
