@@ -102,6 +102,16 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
         yield CursorReadout(id="readout")
         yield Footer()
 
+    def on_mount(self) -> None:
+        # The first frame already says what is happening ("starting…", "importing torch…" in the
+        # charts), not empty axes around ±0.001 until the first redraw. Only the charts' messages:
+        # text set before the layout has widths (the panels' Text) would keep a wrong height.
+        app = self.app
+        if isinstance(app, EosApp):
+            app.ingest()
+            for panel in app.panels:
+                show_empty(panel, app.model)
+
     def on_resize(self) -> None:
         self.set_class(self.size.height < SHORT_HEIGHT, "-short")
         # Text that fits itself to its width (header, reparameterization table) is re-made once

@@ -79,4 +79,5 @@ the highlighted arm's events, or all again.
         if arm_only:
             self.set_subtitle(f"{escape(view.arm or '')}: {len(events)} of {len(model.events)}")  # v: all again
         else:
-            self.set_subtitle(str(len(model.events)) if model.events else "")
+            n = len(model.events)  # "7 events": a bare "7" in the corner said nothing
+            self.set_subtitle(f"{n} event{'s' if n != 1 else ''}" if n else "")

@@ -108,7 +108,10 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
         smoothing = f" · EMA τ {tau}" if view.smooth_loss else ""
         # Every arm named comes first: the scale, then η, give way where the names would be cut.
         room = self.size.width - 6 if self.size.width else None
-        for tail in (f" [{MUTED}]({scale}{smoothing}){eta_text}[/]", f" [{MUTED}]{eta_text.strip(' ·')}[/]" if eta_text else "", ""):
+        tails = [f" [{MUTED}]({scale}{smoothing}){eta_text}[/]", f" [{MUTED}]{eta_text.strip(' ·')}[/]" if eta_text else "", ""]
+        if view.smooth_loss:  # `e` says it took: the EMA's τ before η (at 80 columns there is room for one)
+            tails.insert(1, f" [{MUTED}]EMA τ{tau}[/]")
+        for tail in tails:
             width = None if room is None else max(8, room - RichText.from_markup(tail).cell_len)
             text = legend(model, view, extra, width=width, tags=tags)
             if width is None or text == legend(model, view, extra, tags=tags) or not tail:

@@ -6,6 +6,7 @@ import math
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text as RichText
 from textual.app import ComposeResult
 
 from ...rundir.format import RUNNING
@@ -15,7 +16,7 @@ from .chart.ticks import format_value
 from .palette import INVARIANT, MUTED
 from .panel import Panel, Text
 
-ROWS_SHOWN = 3  # at least this many rows, more when the terminal is tall
+ROWS_SHOWN = 3  # before the panel has a size; then as many as fit (ReparamPanel._rows_that_fit)
 
 
 def where(r) -> str:
@@ -50,12 +51,16 @@ def latest_checks(checks, limit: int):
     return [r for i, r in enumerate(rows) if i in keep]
 
 
-def shown_of(rows, checks) -> str:
+def shown_of(rows, checks, width: int | None = None) -> str:
     """How many checks the table shows, of how many: "3 of 40 checks"; where the latest step had
-    more than the table shows (those that moved λ_max most are kept), that step's count too."""
+    more than the table shows (those that moved λ_max most are kept), that step's count too. Where
+    that is wider than `width`, the step's count alone ("3 of 12 at step 300"), never a cut text."""
     at_step = sum(1 for r in checks if r.step == rows[-1].step) if rows else 0
     of_step = f" ({at_step} at step {rows[-1].step})" if rows and len(rows) < at_step else ""
-    return f"{len(rows)} of {len(checks)} checks{of_step}"
+    text = f"{len(rows)} of {len(checks)} checks{of_step}"
+    if width is not None and len(text) > width and of_step:
+        return f"{len(rows)} of {at_step} at step {rows[-1].step}"
+    return text
 
 
 FULL_TABLE_WIDTH = 36  # cells the five-column table needs; narrower panels drop ΔL
@@ -117,12 +122,23 @@ D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
             body.set("", lines=1)
             self.set_subtitle("")
             return
-        room = max(1, self.app.size.height // 4 - 3) if self.is_mounted else ROWS_SHOWN
-        rows = latest_checks(checks, max(ROWS_SHOWN, room))
-        before.set(before_line(rows[-1]))
-        full = self.content_size.width >= FULL_TABLE_WIDTH or not self.content_size.width
+        width = self.content_size.width
+        first = before_line(checks[-1])
+        rows = latest_checks(checks, self._rows_that_fit(first, width))
+        before.set(first)
+        full = width >= FULL_TABLE_WIDTH or not width
         body.set(reparam_table(rows, full), key=(tuple(rows), full), lines=len(rows) + 1)
-        self.set_subtitle(shown_of(rows, checks))
+        self.set_subtitle(shown_of(rows, checks, width=max(8, self.size.width - 4) if width else None))
+
+    def _rows_that_fit(self, first: str, width: int) -> int:
+        """The table's rows that fit under the `before` line (wrapped to `width`) and the table's
+        header, within the panel's largest height (app.tcss: 7 lines at 80x24), so that the
+        subtitle's count is what shows; ROWS_SHOWN before the panel has a size."""
+        limit = self.styles.max_height
+        if not self.is_mounted or not width or limit is None or not limit.is_cells:
+            return ROWS_SHOWN
+        first_lines = -(-RichText.from_markup(first).cell_len // width)
+        return max(1, int(limit.value) - 2 - first_lines - 1)
 
     @staticmethod
     def _absent(model: RunModel, arm) -> str:

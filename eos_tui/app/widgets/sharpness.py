@@ -115,6 +115,7 @@ is 2(1+β)/((1+2β)η).
         chart.window, chart.cursor = view.x_range, view.cursor
         chart.live = model.status == "running"
         chart.log_y = view.sharpness_log_y
+        chart.zero_below = 0.5 if norm else None  # normalized: zero only where an arm is far under its edge
         chart.tags = tags
         chart.set_data(series, marks=event_marks(model, view), hlines=[HLine(1.0)] if norm and model.arms else [])
         momentum = any(a.with_momentum for a in model.arms.values())
@@ -135,11 +136,22 @@ is 2(1+β)/((1+2β)η).
             title += " (log)"
         if view.focus and len(model.arms) > 1:
             title += f" · {escape(view.arm or '')} only"
+        title = fit_title(title, self.size.width - 4 if self.size.width else None)
         if self.border_title != title:
             self.border_title = title
         if any(a.has_uv_theory for a in model.arms.values()):
             extra += f" [{THEORY_COLOR}]┈ theory[/]"
         self.set_subtitle(legend(model, view, extra, width=max(8, self.size.width - 6) if self.size.width else None, tags=tags))
+
+
+def fit_title(title: str, width: int | None) -> str:
+    """The title, shortened where it is wider than `width` (80 columns, with `g` and `h`: "Sharpness
+    λ_max·η_t/2 (log) · uv-catapult only" was cut to "… · uv-catapult…"): first "Sharpness " goes (the
+    panel's quantity stays), then " only"."""
+    for short in (title, title.removeprefix("Sharpness "), title.removeprefix("Sharpness ").removesuffix(" only")):
+        if width is None or len(short) <= width:
+            return short
+    return short
 
 
 def _div(values: np.ndarray, by: np.ndarray | None) -> np.ndarray:

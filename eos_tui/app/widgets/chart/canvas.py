@@ -3,7 +3,11 @@
 Drawing is vectorized: a series arrives as one vertical span of dot rows per dot column (its
 min..max in that column), becomes a boolean dot mask, and is folded into per-cell bit patterns.
 Layers are drawn bottom first; a cell takes the colour of the topmost layer that has a dot in it
-(a terminal cell has one foreground colour), and shows the dots of all layers.
+(a terminal cell has one foreground colour), and shows the dots of all layers of its *level*. A
+layer of a higher level clears a cell of the lower levels' dots, which in its colour would read as
+its own: the background (0: a reference line, an event's vertical, the cursor) gives way to data,
+and faint data (1: the arms not highlighted) to the highlighted arm's (2), so that the dashes of the
+line at 1, or a faint arm just under it, never show as a second trace of the arm hovering on it.
 """
 
 from __future__ import annotations
@@ -21,14 +25,19 @@ class BrailleCanvas:
         self.width, self.height = 2 * self.cols, 4 * self.rows  # in dots
         self.bits = np.zeros((self.rows, self.cols), dtype=np.uint16)
         self.owner = np.full((self.rows, self.cols), -1, dtype=np.int32)
+        self.level = np.full((self.rows, self.cols), -1, dtype=np.int8)  # the level of each cell's dots
 
-    def draw_mask(self, mask: np.ndarray, layer: int) -> None:
-        """Add the dots of a (height, width) boolean mask, coloured as `layer`."""
+    def draw_mask(self, mask: np.ndarray, layer: int, level: int = 2) -> None:
+        """Add the dots of a (height, width) boolean mask, coloured as `layer`, at `level` (0
+        background, 1 faint data, 2 data): they leave out cells of a higher level and clear those of a lower one."""
         if not self.rows or not self.cols:
             return
-        cells = (mask.reshape(self.rows, 4, self.cols, 2) * DOT_BITS[None, :, None, :]).sum(axis=(1, 3))
-        self.bits |= cells.astype(np.uint16)
-        self.owner[cells != 0] = layer
+        cells = (mask.reshape(self.rows, 4, self.cols, 2) * DOT_BITS[None, :, None, :]).sum(axis=(1, 3)).astype(np.uint16)
+        hit = (cells != 0) & (self.level <= level)
+        self.bits[hit & (self.level < level)] = 0
+        self.bits[hit] |= cells[hit]
+        self.owner[hit] = layer
+        self.level[hit] = level
 
     def spans_mask(self, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
         """Dots from row `top[x]` down to row `bottom[x]` in each dot column x (NaN: none).

@@ -171,6 +171,10 @@ class Chart(Widget):
         self.spread = 3.0
         self.spread_decades = 3.0
         self.trim_outliers = False  # on a linear axis, core series count by their 2..98% quantiles
+        # With include_zero: zero is in range only where some series in view (one that counts
+        # toward the range) goes under this value; None: always. The normalized sharpness (edge at 1)
+        # uses 0.5: arms at λη/2 = 0.95 and 1.05 (the quadratic) are told apart, not flattened onto 1.
+        self.zero_below: float | None = None
         self.tags = False  # draw each series' `tag` at its last point (NO_COLOR: arms told apart by it)
         self._series: list[Series] = []
         self._marks: list[Mark] = []
@@ -275,7 +279,7 @@ class Chart(Widget):
 
     def _y_range(self, spans: list[tuple[Series, np.ndarray, np.ndarray]]) -> tuple[float, float]:
         fixed = self._to_plot_y(np.array([h.y for h in self._hlines], dtype=float)).tolist()
-        if self.include_zero and not self._log_y:
+        if self.include_zero and not self._log_y and (self.zero_below is None or self._reaches_below(spans, self.zero_below)):
             fixed.append(0.0)
         lo, hi = robust_range(
             [(s.fit, s.core, s_lo, s_hi) for s, s_lo, s_hi in spans],
@@ -300,6 +304,11 @@ class Chart(Widget):
         if self.include_zero and not self._log_y and low >= 0:
             lo = max(lo, 0.0) if low == 0 else lo
         return lo, hi
+
+    @staticmethod
+    def _reaches_below(spans: list[tuple[Series, np.ndarray, np.ndarray]], value: float) -> bool:
+        with np.errstate(invalid="ignore"):
+            return any(bool(np.any(lo < value)) for s, lo, _ in spans if s.fit != "none")
 
     def _style(self, color: str, base: Style) -> Style:
         """A series' style: where the terminal has 16 colours, a faint colour is its base colour (a
@@ -355,21 +364,21 @@ class Chart(Widget):
                 if m.line:
                     mask = np.zeros((canvas.height, canvas.width), dtype=bool)
                     mask[::3, x] = True
-                    canvas.draw_mask(mask, layer(faint(m.color, 0.55)))
+                    canvas.draw_mask(mask, layer(faint(m.color, 0.55)), level=0)
                 mark_cols[x // 2] = m
         # The cursor step, a solid vertical line under the data.
         if self.cursor is not None and frame.x0 <= self.cursor <= frame.x1:
             x = int(round((self.cursor - frame.x0) / (frame.x1 - frame.x0) * (canvas.width - 1)))
             mask = np.zeros((canvas.height, canvas.width), dtype=bool)
             mask[:, x] = True
-            canvas.draw_mask(mask, layer(MUTED))
+            canvas.draw_mask(mask, layer(MUTED), level=0)
         # Reference lines, dashed.
         dash = (np.arange(canvas.width) // 2) % 2 == 0
         dots = np.arange(canvas.width) % 3 == 0
         for h in self._hlines:
             y = to_row(self._to_plot_y(np.array([h.y], dtype=float)))[0]
             row = np.full(canvas.width, y)
-            canvas.draw_mask(canvas.spans_mask(row, row) & dash[None, :], layer(h.color))
+            canvas.draw_mask(canvas.spans_mask(row, row) & dash[None, :], layer(h.color), level=0)
         # The series, in order (the caller puts the highlighted arm last, on top).
         for s, lo, hi in spans:
             if s.kind == "stems":
@@ -383,7 +392,7 @@ class Chart(Widget):
                 mask &= dash[None, :]
             elif s.kind == "dotted":
                 mask &= dots[None, :]
-            canvas.draw_mask(mask, layer(faint(s.color) if s.faint else s.color))
+            canvas.draw_mask(mask, layer(faint(s.color) if s.faint else s.color), level=1 if s.faint or isinstance(s.color, Shade) else 2)
 
         # Over the dots: arrows at the edge where a series lies beyond the range, tags at its end.
         overlay: Overlay = {}
