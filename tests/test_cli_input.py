@@ -100,7 +100,7 @@ def test_cli_refuses_bad_sets(tmp_path, bad, words):
 def fake_run_dir(root: Path) -> Path:
     run = root / "r"
     run.mkdir()
-    (run / "manifest.json").write_text('{"status": "completed", "scenario": "x", "arms": {}}\n')
+    (run / "manifest.json").write_text('{"format": 1, "status": "completed", "scenario": "x", "arms": {}}\n')
     (run / "metrics.jsonl").write_text("")
     return run
 

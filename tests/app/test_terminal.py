@@ -16,7 +16,9 @@ from eos_tui.launch import engine_alive, stop_engine
 HERE = Path(__file__).parent
 
 
-def run_in_pty(argv, keys: bytes, after: float, cols=100, rows=30, timeout=20.0) -> tuple[bytes, int]:
+def run_in_pty(argv, keys: bytes, after: float, cols=100, rows=30, timeout=20.0, until: bytes | None = None) -> tuple[bytes, int]:
+    """Run argv in a pty; send keys once `after` s have passed and (when given) `until` has been
+    written: on a loaded machine the app may take longer than `after` to draw what a test looks for."""
     pid, fd = pty.fork()
     if pid == 0:
         import fcntl
@@ -28,7 +30,8 @@ def run_in_pty(argv, keys: bytes, after: float, cols=100, rows=30, timeout=20.0)
         os.execvpe(argv[0], argv, env)
     out, sent, t0 = b"", False, time.monotonic()
     while time.monotonic() - t0 < timeout:
-        if not sent and time.monotonic() - t0 > after:
+        waited = time.monotonic() - t0
+        if not sent and waited > after and (until is None or until in out or waited > timeout / 2):
             os.write(fd, keys)
             sent = True
         r, _, _ = select.select([fd], [], [], 0.05)
