@@ -46,3 +46,74 @@ def test_sigterm_to_the_process_group_interrupts_and_fails_no_point(tmp_path):
     assert 1 <= len(records) < 40
     assert {r["status"] for r in records} == {"completed"}, [r.get("message") for r in records if r["status"] != "completed"][:3]
     assert "failed" not in err.replace("0 failed", "")
+
+
+def _hostile_sweep_dir(tmp_path):
+    from eos_tui.sweep.grid import Sweep
+    from eos_tui.sweep.store import POINTS_FILE, SweepDir
+
+    sweep = Sweep(name="h", description="", scenario={"name": "h"}, source="<test>", grid=[("optimizer.lr", [0.1, 0.2, 0.3])])
+    with SweepDir.open(tmp_path / "h", sweep):
+        pass
+    lines = [
+        {
+            "index": 0,
+            "point": {"optimizer.lr": 0.1},
+            "status": "completed",
+            "outcome": "lazy\x1b[31m",
+            "message": "a\x1b[2Jb",
+            "arms": [{"name": "m\x1b]0;pwn\x07", "outcome": "eos\x1b[2J", "eos_ratio": 1.0}],
+        },
+        {"index": 1, "point": {"optimizer.lr": {"a": 1}}, "status": "completed", "outcome": "lazy", "arms": []},  # a table: unhashable
+        {"index": 1, "point": {"optimizer.lr": [[0.2]]}, "status": "completed", "outcome": "lazy", "arms": "not a list"},
+        {
+            "index": 2,
+            "point": {"optimizer.lr": 0.3},
+            "status": "completed",
+            "outcome": 7,
+            "arms": [5, {"name": "m", "outcome": "diverged", "steps_done": 3}],
+        },
+    ]
+    text = "".join(json.dumps(r) + "\n" for r in lines) + '{"index": 1, "point": {"optim'  # and a cut-off last line
+    (tmp_path / "h" / POINTS_FILE).write_text(text)
+    return tmp_path / "h"
+
+
+def test_sweep_show_on_a_hostile_points_file_draws_safely(tmp_path):
+    """points.jsonl comes from outside: a table as a point's value ended `sweep show` (map and CSV) in
+    a TypeError traceback; a control character in an arm's name reached the terminal raw through
+    --arm's error; an outcome nobody defined reached the CSV raw. Records of no grid point are now
+    left out, strings made safe, unknown classes "failed"."""
+    import io
+
+    import pytest
+
+    from eos_tui.sweep.grid import SweepError
+    from eos_tui.sweep.show import show
+
+    d = _hostile_sweep_dir(tmp_path)
+    for as_csv in (False, True):
+        out = io.StringIO()
+        show(d, field=None, arm=None, as_csv=as_csv, out=out)
+        text = out.getvalue()
+        assert "\x1b" not in text and "\x07" not in text, text
+    rows = out.getvalue().splitlines()
+    assert rows[0].startswith("optimizer.lr,n,outcome")
+    assert rows[1].startswith("0.1,1,failed,") and rows[2].startswith("0.3,1,failed,"), rows  # 'lazy\x1b[31m' and 7: no class
+    assert len(rows) == 3  # the table and the nested list: no point of this grid
+    with pytest.raises(SweepError) as e:
+        show(d, field=None, arm="nope", as_csv=False, out=io.StringIO())
+    assert "\x1b" not in str(e.value) and "\x07" not in str(e.value) and "m\\x1b]0;pwn\\x07" in str(e.value)
+    out = io.StringIO()
+    show(d, field=None, arm="m", as_csv=True, out=out)  # the arm's own class: the known one kept, 5 (not a table) dropped
+    assert out.getvalue().splitlines()[2].startswith("0.3,1,diverged,")
+
+
+def test_sweep_show_cli_hostile_points_file_is_no_traceback(tmp_path):
+    from tests.test_sweep import eos
+
+    d = _hostile_sweep_dir(tmp_path)
+    for extra in ([], ["--csv"], ["--field", "eos_ratio"]):
+        r = eos("sweep", "show", str(d), *extra, cwd=tmp_path)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+        assert "\x1b]" not in r.stdout

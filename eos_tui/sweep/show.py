@@ -10,6 +10,7 @@ for `--field` a character and colour on a scale from the smallest to the largest
 from __future__ import annotations
 
 import csv
+import json
 import math
 import statistics
 from typing import IO, Any
@@ -217,6 +218,35 @@ def write_csv(sweep: Sweep, records: list[dict[str, Any]], file: IO[str], *, fie
         w.writerow(row)
 
 
+def usable_records(sweep: Sweep, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """points.jsonl's records as the map can draw them: only records of a point of the grid (the last
+    one where a point comes twice), every string made safe for the terminal, `arms` a list of tables
+    and each outcome a known class (else "failed"). points.jsonl comes from outside: a hand-edited or
+    corrupted line (a table where a value was, control characters, a class nobody defined) used to end
+    `sweep show` in a traceback or to write raw escape sequences to the terminal."""
+    from ..rundir.reader import _sanitize
+
+    grid = {json.dumps(p, sort_keys=True) for p in sweep.points()}
+    kept: dict[str, dict[str, Any]] = {}
+    for r in records:
+        try:
+            key = json.dumps(r.get("point"), sort_keys=True)
+        except (TypeError, ValueError):
+            continue
+        if key not in grid:
+            continue
+        r = _sanitize(dict(r))
+        arms = r.get("arms")
+        r["arms"] = [dict(a, outcome=_known(a.get("outcome"))) for a in arms if isinstance(a, dict)] if isinstance(arms, list) else []
+        r["outcome"] = _known(r.get("outcome"))
+        kept[key] = r
+    return list(kept.values())
+
+
+def _known(outcome: Any) -> str:
+    return outcome if isinstance(outcome, str) and outcome in OUTCOMES else FAILED
+
+
 def show(path, *, field: str | None, arm: str | None, as_csv: bool, out: IO[str]) -> None:
     """`eos-tui sweep show DIR`. SweepError for a directory that is not a sweep's."""
     from pathlib import Path
@@ -228,7 +258,7 @@ def show(path, *, field: str | None, arm: str | None, as_csv: bool, out: IO[str]
     if not (path / SWEEP_FILE).is_file():
         raise SweepError(f"{path}: not a sweep directory (no {SWEEP_FILE})")
     sweep = read_resolved(path / SWEEP_FILE)
-    records = read_points(path)
+    records = usable_records(sweep, read_points(path))
     field = field or sweep.map_field
     if field:
         check_field(records, field, arm)
