@@ -117,3 +117,40 @@ def test_sweep_show_cli_hostile_points_file_is_no_traceback(tmp_path):
         r = eos("sweep", "show", str(d), *extra, cwd=tmp_path)
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
         assert "\x1b]" not in r.stdout
+
+
+def _map_lines(nx: int, ys: list, columns: int = 80) -> list[str]:
+    import io
+
+    from eos_tui.sweep.grid import Sweep, parse_values
+    from eos_tui.sweep.show import render_map
+
+    sweep = Sweep(
+        name="w",
+        description="",
+        scenario={"name": "w"},
+        source="<t>",
+        grid=[("optimizer.lr", parse_values(f"1e-3..1e-1:{nx}")), ("model.hidden", ys), ("seed", [0, 1])],
+    )
+    outcomes = ["lazy", "eos", "diverged"]
+    recs = [{"index": i, "point": p, "status": "completed", "outcome": outcomes[i % 3], "arms": []} for i, p in enumerate(sweep.points())]
+    out = io.StringIO()
+    render_map(sweep, recs, file=out, title="/tmp/x", columns=columns)
+    return out.getvalue().splitlines()
+
+
+def test_phase_map_fits_80_columns():
+    """At 80 columns the legend alone was 90 wide, and a 2-D grid of 30 values with long labels of the
+    second axis 117: the terminal wrapped the lines and the rows no longer lined up. The cells narrow
+    (3 → 2 → 1 columns) and the legend's tail takes a line of its own."""
+    long_ys = [[512, 512, 512], [16], [1024, 1024, 1024, 1024]]
+    for nx, ys in ((9, long_ys), (19, [30, 100, 1000, 10000]), (30, long_ys), (50, [1, 2])):
+        lines = _map_lines(nx, ys)
+        assert max(len(line) for line in lines) <= 80, (nx, [len(line) for line in lines])
+        rows = [line for line in lines if "│" in line]
+        assert len(rows) == len(ys)
+        assert all(row.rstrip().endswith(("D", "E", "L")) for row in rows)  # every cell drawn
+    # a grid that fits keeps its 3-column cells (the catapult-phase map: 19 values by 4 widths)
+    import re
+
+    assert re.search(r"│( [LED] ){19}$", _map_lines(19, [30, 100, 1000, 10000])[2])
