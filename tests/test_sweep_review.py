@@ -154,3 +154,16 @@ def test_phase_map_fits_80_columns():
     import re
 
     assert re.search(r"│( [LED] ){19}$", _map_lines(19, [30, 100, 1000, 10000])[2])
+
+
+def test_two_grid_flags_over_one_key_are_refused(tmp_path):
+    """`--grid optimizer.lr=0.1,0.2 --grid optimizer.lr=0.3` swept only 0.3: the first flag was
+    dropped without a word. (A flag still replaces a sweep file's grid over the same key.)"""
+    import pytest
+
+    from eos_tui.sweep.grid import SweepError, load_sweep
+
+    q = quad(tmp_path)
+    with pytest.raises(SweepError, match="optimizer.lr has a --grid already"):
+        load_sweep(str(q), grids=["optimizer.lr=0.1,0.2", "optimizer.lr=0.3"])
+    assert load_sweep("catapult-phase", grids=["optimizer.lr_relative=1,2"]).grid[0] == ("optimizer.lr_relative", [1, 2])

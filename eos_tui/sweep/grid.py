@@ -394,8 +394,13 @@ def load_sweep(target: str, grids: Iterable[str] = (), sets: Iterable[str] = ())
     for s in sets:
         parse_override(s)
         sweep.sets.append(s)
+    flagged: set[str] = set()
     for text in grids:
-        sweep.add_grid(*parse_grid_flag(text))
+        key, values = parse_grid_flag(text)
+        if key in flagged:  # the product of a key with itself: the earlier flag was dropped silently
+            raise SweepError(f"--grid {text!r}: {key} has a --grid already (give its values in one flag: --grid {key}=A,B,C)")
+        flagged.add(key)
+        sweep.add_grid(key, values)
     sweep.check()
     return sweep
 
