@@ -167,3 +167,22 @@ def test_two_grid_flags_over_one_key_are_refused(tmp_path):
     with pytest.raises(SweepError, match="optimizer.lr has a --grid already"):
         load_sweep(str(q), grids=["optimizer.lr=0.1,0.2", "optimizer.lr=0.3"])
     assert load_sweep("catapult-phase", grids=["optimizer.lr_relative=1,2"]).grid[0] == ("optimizer.lr_relative", [1, 2])
+
+
+def test_csv_writes_list_and_boolean_axis_values_as_the_grid_gives_them(tmp_path):
+    """--csv wrote a list-valued axis (model.hidden = [16, 16]) as Python's "(16, 16)" and a boolean
+    as "True": neither is what --grid takes back, nor JSON/TOML."""
+    import csv
+    import io
+
+    from eos_tui.sweep.grid import Sweep
+    from eos_tui.sweep.show import write_csv
+
+    grid = [("model.hidden", [[16, 16], [8]]), ("x.flag", [True, False])]
+    sweep = Sweep(name="c", description="", scenario={"name": "c"}, source="<t>", grid=grid)
+    recs = [{"index": i, "point": p, "status": "completed", "outcome": "lazy", "arms": []} for i, p in enumerate(sweep.points())]
+    out = io.StringIO()
+    write_csv(sweep, recs, out)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[0][:2] == ["model.hidden", "x.flag"]
+    assert [r[:2] for r in rows[1:]] == [["[16, 16]", "true"], ["[16, 16]", "false"], ["[8]", "true"], ["[8]", "false"]]

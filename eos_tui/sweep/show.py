@@ -236,7 +236,7 @@ def write_csv(sweep: Sweep, records: list[dict[str, Any]], file: IO[str], *, fie
     for key in sorted(table, key=lambda k: order.get(k, len(order))):
         cell = table[key]
         row: list[Any] = [
-            *(safe_text(str(v)) if isinstance(v, str) else v for v in key),
+            *(_csv_value(v) for v in key),
             cell["n"],
             cell["outcome"],
             *(cell["counts"][o] for o in OUTCOMES),
@@ -273,6 +273,16 @@ def usable_records(sweep: Sweep, records: list[dict[str, Any]]) -> list[dict[str
 
 def _known(outcome: Any) -> str:
     return outcome if isinstance(outcome, str) and outcome in OUTCOMES else FAILED
+
+
+def _csv_value(v: Any) -> Any:
+    """An axis value in the CSV as the grid gives it (TOML/JSON: [16, 16], true), not as Python
+    writes it ((16, 16), True): a list value is a tuple here, to be a cell's key."""
+    if isinstance(v, str):
+        return safe_text(v)
+    if isinstance(v, (bool, tuple, list)):
+        return safe_text(json.dumps(list(v) if isinstance(v, tuple) else v))
+    return v
 
 
 def show(path, *, field: str | None, arm: str | None, as_csv: bool, out: IO[str]) -> None:
