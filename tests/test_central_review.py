@@ -48,3 +48,32 @@ def test_central_loss_error_floor_keeps_the_unfloored_behaviour_by_default():
     pred = {t: 2e-30 for t in range(20)}
     assert abs(central_loss_error(gd, pred, 20) - 1.0) < 1e-12
     assert central_loss_error(gd, pred, 20, floor=1e-13) is None
+
+
+def test_sigma_records_no_negative_variance(monkeypatch):
+    """The records' sigma (eigenvalues of X ⪰ 0) held rounding-level negatives from the PSD projection
+    (measured on eos with measure.central_flow: −1.78e-18): a variance below zero. Clipped at 0."""
+    import numpy as np
+    import torch
+
+    from eos_tui.engine import central_flow, sdcp
+
+    def rounded(A, B, **kw):
+        k = A.shape[0]
+        X = np.diag([1e-3] + [-1e-18] * (k - 1))
+        return sdcp.SDCPResult(X, A + sdcp.apply(B, X), 1, 0.0)
+
+    monkeypatch.setattr(central_flow.sdcp, "solve", rounded)
+    torch.manual_seed(0)
+    W = torch.randn(3, 4, dtype=torch.float64)
+
+    def loss(th):
+        return 0.5 * (torch.tanh(th @ W) ** 2).sum() + 0.25 * (th**4).sum()
+
+    theta = torch.tensor([0.8, -0.5, 1.1], dtype=torch.float64)
+    S = float(torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss, theta))[-1])
+    flow = central_flow.CentralFlow(loss, theta, substeps=1, max_critical=2, critical_factor=0.1, tolerance=1e-10)
+    flow.k_critical = 2  # ask for the pairs at once
+    got = flow.advance(2.0 / S * 1.02)
+    assert got["critical"] >= 2
+    assert got["sigma"][0] == 1e-3 and min(got["sigma"]) == 0.0
