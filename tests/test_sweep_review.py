@@ -186,3 +186,35 @@ def test_csv_writes_list_and_boolean_axis_values_as_the_grid_gives_them(tmp_path
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert rows[0][:2] == ["model.hidden", "x.flag"]
     assert [r[:2] for r in rows[1:]] == [["[16, 16]", "true"], ["[16, 16]", "false"], ["[8]", "true"], ["[8]", "false"]]
+
+
+def test_sweep_show_refuses_a_sweep_toml_with_a_huge_grid(tmp_path):
+    """sweep.toml comes from outside too: two integer grids 0..99999 (10¹⁰ points, each range within
+    its own limit) made `sweep show` list every point (memory, minutes). The product's limit holds."""
+    import io
+
+    import pytest
+
+    from eos_tui.sweep.grid import SweepError
+    from eos_tui.sweep.show import show
+
+    d = tmp_path / "huge"
+    d.mkdir()
+    (d / "sweep.toml").write_text(
+        'name = "huge"\nscenario = { name = "huge" }\n[[grid]]\nkey = "seed"\nvalues = "0..99999"\n'
+        '[[grid]]\nkey = "steps"\nvalues = "1..99999"\n'
+    )
+    (d / "points.jsonl").write_text("")
+    with pytest.raises(SweepError, match="more than 100000"):
+        show(d, field=None, arm=None, as_csv=False, out=io.StringIO())
+
+
+def test_a_long_range_parses_in_linear_time():
+    """The duplicate check compared every value with every earlier one: `--grid seed=0..99999` (within
+    the limit) took minutes (5·10⁹ comparisons) before anything was said."""
+    from eos_tui.sweep.grid import parse_values
+
+    t0 = time.monotonic()
+    assert len(parse_values("0..99999")) == 100_000
+    assert len(parse_values("1:2:100000")) == 100_000
+    assert time.monotonic() - t0 < 5.0
