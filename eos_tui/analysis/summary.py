@@ -58,9 +58,18 @@ class _HalfTail:
 CENTRAL_WINDOW = 4
 
 
-def central_loss_error(gd: dict[int, float], predicted: dict[int, float], total: int, window: int = CENTRAL_WINDOW) -> float | None:
+# Windows where GD's mean loss is below this fraction of its initial loss are left out of
+# central_loss_error: a loss at rounding level (1e-30 after a converged run) is no scale to measure a
+# prediction against; it made a relative error of 10^11 % for an arm that merely converged.
+CENTRAL_LOSS_FLOOR = 1e-12
+
+
+def central_loss_error(
+    gd: dict[int, float], predicted: dict[int, float], total: int, window: int = CENTRAL_WINDOW, floor: float = 0.0
+) -> float | None:
     """Mean relative error |pred_t − ⟨L_GD⟩_t| / ⟨L_GD⟩_t over the steps t of the second half of the
-    run whose whole window t − w … t + w has GD losses, ⟨L_GD⟩_t GD's loss averaged over it."""
+    run whose whole window t − w … t + w has GD losses, ⟨L_GD⟩_t GD's loss averaged over it (and
+    above `floor`: the summarizer passes CENTRAL_LOSS_FLOOR × the initial loss). None without such a step."""
     errors = []
     for t, pred in predicted.items():
         if t < total / 2:
@@ -69,7 +78,7 @@ def central_loss_error(gd: dict[int, float], predicted: dict[int, float], total:
         if any(v is None for v in window_losses):
             continue
         mean = sum(window_losses) / len(window_losses)  # type: ignore[arg-type]
-        if mean > 0:
+        if mean > max(floor, 0.0):
             errors.append(abs(pred - mean) / mean)
     return sum(errors) / len(errors) if errors else None
 
@@ -192,7 +201,12 @@ class ArmSummarizer:
             gd = dict(zip(self.gd_losses[0].tail(), self.gd_losses[1].tail()))
             pred = dict(zip(self.predicted[0].tail(), self.predicted[1].tail()))
             flows = {
-                "central_loss_error": central_loss_error({int(k): v for k, v in gd.items()}, {int(k): v for k, v in pred.items()}, total),
+                "central_loss_error": central_loss_error(
+                    {int(k): v for k, v in gd.items()},
+                    {int(k): v for k, v in pred.items()},
+                    total,
+                    floor=CENTRAL_LOSS_FLOOR * abs(_finite(self.first_loss) or 0.0),
+                ),
                 "central_distance": self.flow_distance.get("central"),
                 "stable_distance": self.flow_distance.get("stable"),
             }

@@ -177,7 +177,8 @@ class CentralFlow:
                 first = got
         assert first is not None
         X, M = first["X"], first["M"]
-        sigma = sorted((float(v) for v in np.linalg.eigvalsh(X)), reverse=True) if first["k"] else []
+        # X ⪰ 0: an eigenvalue below 0 is rounding (−1e-18 from the PSD projection), recorded as 0
+        sigma = sorted((max(0.0, float(v)) for v in np.linalg.eigvalsh(X)), reverse=True) if first["k"] else []
         return {
             "loss": first["loss"],
             "predicted_loss": first["loss"] + 0.5 * float(np.sum(M * X)),

@@ -37,6 +37,7 @@ class PoolExecutor:
         if "forkserver" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)
+            _start_forkserver()
         else:
             ctx = multiprocessing.get_context("spawn")
         from ..rundir.format import process_start_time
@@ -92,6 +93,28 @@ class PoolExecutor:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_forkserver() -> None:
+    """Start the fork server with SIGTERM and SIGHUP ignored (SIG_IGN survives its exec; it already
+    ignores SIGINT). A worker's exit is reported through the fork server's pipe, so a fork server
+    killed by a SIGTERM to the process group (`timeout`, `kill -TERM -PGID`, a batch system's cancel)
+    breaks the pool at once: every point not yet finished was written "failed" instead of the sweep
+    stopping as interrupted. The server still ends when the driver does (its pipe closes); the workers
+    it forks install their own handlers (point.worker_init)."""
+    import threading
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():  # signal.signal is the main thread's
+        forkserver.ensure_running()
+        return
+    ignored = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in ignored}
+    try:
+        forkserver.ensure_running()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _broken(job: dict[str, Any]) -> dict[str, Any]:

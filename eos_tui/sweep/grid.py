@@ -168,11 +168,12 @@ def _checked(text: str, values: list[Any]) -> list[Any]:
             raise SweepError(f"{text}: {v} is not a finite number")
         if isinstance(v, dict):
             raise SweepError(f"{text}: a grid value cannot be a table")
-    seen: list[Any] = []
+    seen: set[tuple[str, str]] = set()  # (type, JSON): a set, not a list scanned per value (10⁵ values: 10¹⁰ comparisons)
     for v in values:
-        if any(v == u and type(v) is type(u) for u in seen):
+        key = (type(v).__name__, json.dumps(v, sort_keys=True))
+        if key in seen:
             raise SweepError(f"{text}: the value {_show(v)} comes twice")
-        seen.append(v)
+        seen.add(key)
     return values
 
 
@@ -394,8 +395,13 @@ def load_sweep(target: str, grids: Iterable[str] = (), sets: Iterable[str] = ())
     for s in sets:
         parse_override(s)
         sweep.sets.append(s)
+    flagged: set[str] = set()
     for text in grids:
-        sweep.add_grid(*parse_grid_flag(text))
+        key, values = parse_grid_flag(text)
+        if key in flagged:  # the product of a key with itself: the earlier flag was dropped silently
+            raise SweepError(f"--grid {text!r}: {key} has a --grid already (give its values in one flag: --grid {key}=A,B,C)")
+        flagged.add(key)
+        sweep.add_grid(key, values)
     sweep.check()
     return sweep
 
@@ -403,4 +409,6 @@ def load_sweep(target: str, grids: Iterable[str] = (), sets: Iterable[str] = ())
 def read_resolved(path: Path) -> Sweep:
     """A sweep directory's sweep.toml."""
     data = _read_toml(path, str(path))
-    return sweep_from_data(data, source=str(path), base_dir=path.parent, default_name=path.parent.name)
+    sweep = sweep_from_data(data, source=str(path), base_dir=path.parent, default_name=path.parent.name)
+    sweep.check()  # a grid of 10¹⁰ points in a sweep.toml from outside: refused, not listed point by point
+    return sweep

@@ -10,6 +10,7 @@ for `--field` a character and colour on a scale from the smallest to the largest
 from __future__ import annotations
 
 import csv
+import json
 import math
 import statistics
 from typing import IO, Any
@@ -96,9 +97,32 @@ def check_field(records: list[dict[str, Any]], field: str, arm: str | None) -> N
         raise SweepError(f"--field {field!r}: no point has a number there (numeric summary fields: {', '.join(numeric)})")
 
 
+def _glyph(ch: str, cell: int) -> str:
+    """A cell's text, `cell` columns wide: " X " (3), "X " (2) or "X" (1)."""
+    return (f" {ch} " if cell >= 3 else f"{ch} " if cell == 2 else ch)[:cell]
+
+
+def map_width() -> int:
+    """The columns a map may take: the terminal's (COLUMNS or its size), at least 80."""
+    import shutil
+
+    return max(80, shutil.get_terminal_size((80, 24)).columns)
+
+
 def render_map(
-    sweep: Sweep, records: list[dict[str, Any]], *, file: IO[str], title: str = "", field: str | None = None, arm: str | None = None
+    sweep: Sweep,
+    records: list[dict[str, Any]],
+    *,
+    file: IO[str],
+    title: str = "",
+    field: str | None = None,
+    arm: str | None = None,
+    columns: int | None = None,
 ) -> None:
+    """The map on `file`, within `columns` (map_width() by default) where it can be: the cells narrow
+    from 3 columns to 2 or 1 when a wide grid (or long labels of the second axis) would overflow,
+    and the legend's tail goes on a line of its own (lines wider than the terminal wrapped, and the
+    wrapped rows no longer lined up)."""
     from rich.console import Console
     from rich.text import Text
 
@@ -117,6 +141,8 @@ def render_map(
         lo, hi = (min(means), max(means)) if means else (0.0, 0.0)
         ylabels = [_fmt(y) if y is not None else "" for y in ys]
         lw = max([len(s) for s in ylabels] + [len(axes[1]) if len(axes) > 1 else 0])
+        avail = columns or map_width()
+        cw = next((c for c in (CELL, 2) if lw + 2 + c * len(xs) <= avail), 1)
         if title:
             lines.append(Text(safe_text(title), style="bold"))
         if len(axes) > 1:
@@ -127,25 +153,25 @@ def render_map(
                 key = tuple(_hashable(v) for v in ((x, y) if len(axes) > 1 else (x,) if axes else ()))
                 cell = table.get(key)
                 if cell is None:
-                    row.append(" · ".center(CELL), style="dim")
+                    row.append(_glyph("·", cw), style="dim")
                 elif field:
                     m = cell.get("mean")
                     if m is None:
-                        row.append(" ? ".center(CELL), style="dim")
+                        row.append(_glyph("?", cw), style="dim")
                     else:
                         level = 0 if hi == lo else min(len(RAMP) - 1, int((m - lo) / (hi - lo) * len(RAMP)))
-                        row.append((" " + RAMP[level] * (CELL - 1)), style=f"{SCALE_COLOURS[level]} on grey11")
+                        row.append((" " + RAMP[level] * (cw - 1)) if cw > 1 else RAMP[level], style=f"{SCALE_COLOURS[level]} on grey11")
                 else:
                     o = cell["outcome"]
-                    row.append(f" {LETTERS.get(o, '?')} ".center(CELL), style=STYLES.get(o, ""))
+                    row.append(_glyph(LETTERS.get(o, "?"), cw), style=STYLES.get(o, ""))
             lines.append(row)
-        lines.append(Text(" " * lw + " └" + "─" * (CELL * len(xs))))
+        lines.append(Text(" " * lw + " └" + "─" * (cw * len(xs))))
         # x tick labels, each where there is room for it
-        ticks = [" "] * (CELL * len(xs) + 12)
+        ticks = [" "] * (cw * len(xs) + 12)
         free = 0
         for i, x in enumerate(xs):
             label = _fmt(x) if x is not None else ""
-            at = i * CELL + 1
+            at = i * cw + (1 if cw >= 3 else 0)
             if at >= free and label:
                 ticks[at : at + len(label)] = list(label)
                 free = at + len(label) + 1
@@ -163,7 +189,7 @@ def render_map(
             legend.append(
                 f"  from {lo:.4g} to {hi:.4g}" + (f"; largest spread over seeds (std) {spread:.3g}" if seeds and spread is not None else "")
             )
-            legend.append(";  · not run, ? no value")
+            tail = Text(";  · not run, ? no value")
         else:
             legend = Text("")
             counts = {o: 0 for o in OUTCOMES}
@@ -171,9 +197,12 @@ def render_map(
                 counts[c["outcome"]] = counts.get(c["outcome"], 0) + 1
             for o in OUTCOMES:
                 legend.append(f" {LETTERS[o]} ", style=STYLES[o])
-                legend.append(f" {o} ({counts[o]})  ")
-            legend.append(" · not run" + (f"{who}; majority class{agg}" if seeds or arm else ""))
-        lines.append(legend)
+                legend.append(f" {o} ({counts[o]}) ")
+            tail = Text(" · not run" + (f"{who}; majority class{agg}" if seeds or arm else ""))
+        if legend.cell_len + tail.cell_len > avail:
+            lines += [legend, Text(tail.plain.lstrip("; "))]
+        else:
+            lines.append(legend + tail)
         if field and len(axes) <= 1:  # one row: its numbers fit on a line
             parts = []
             for x in xs:
@@ -207,7 +236,7 @@ def write_csv(sweep: Sweep, records: list[dict[str, Any]], file: IO[str], *, fie
     for key in sorted(table, key=lambda k: order.get(k, len(order))):
         cell = table[key]
         row: list[Any] = [
-            *(safe_text(str(v)) if isinstance(v, str) else v for v in key),
+            *(_csv_value(v) for v in key),
             cell["n"],
             cell["outcome"],
             *(cell["counts"][o] for o in OUTCOMES),
@@ -215,6 +244,45 @@ def write_csv(sweep: Sweep, records: list[dict[str, Any]], file: IO[str], *, fie
         if field:
             row += ["" if cell["mean"] is None else repr(cell["mean"]), "" if cell["std"] is None else repr(cell["std"])]
         w.writerow(row)
+
+
+def usable_records(sweep: Sweep, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """points.jsonl's records as the map can draw them: only records of a point of the grid (the last
+    one where a point comes twice), every string made safe for the terminal, `arms` a list of tables
+    and each outcome a known class (else "failed"). points.jsonl comes from outside: a hand-edited or
+    corrupted line (a table where a value was, control characters, a class nobody defined) used to end
+    `sweep show` in a traceback or to write raw escape sequences to the terminal."""
+    from ..rundir.reader import _sanitize
+
+    grid = {json.dumps(p, sort_keys=True) for p in sweep.points()}
+    kept: dict[str, dict[str, Any]] = {}
+    for r in records:
+        try:
+            key = json.dumps(r.get("point"), sort_keys=True)
+        except (TypeError, ValueError):
+            continue
+        if key not in grid:
+            continue
+        r = _sanitize(dict(r))
+        arms = r.get("arms")
+        r["arms"] = [dict(a, outcome=_known(a.get("outcome"))) for a in arms if isinstance(a, dict)] if isinstance(arms, list) else []
+        r["outcome"] = _known(r.get("outcome"))
+        kept[key] = r
+    return list(kept.values())
+
+
+def _known(outcome: Any) -> str:
+    return outcome if isinstance(outcome, str) and outcome in OUTCOMES else FAILED
+
+
+def _csv_value(v: Any) -> Any:
+    """An axis value in the CSV as the grid gives it (TOML/JSON: [16, 16], true), not as Python
+    writes it ((16, 16), True): a list value is a tuple here, to be a cell's key."""
+    if isinstance(v, str):
+        return safe_text(v)
+    if isinstance(v, (bool, tuple, list)):
+        return safe_text(json.dumps(list(v) if isinstance(v, tuple) else v))
+    return v
 
 
 def show(path, *, field: str | None, arm: str | None, as_csv: bool, out: IO[str]) -> None:
@@ -228,7 +296,7 @@ def show(path, *, field: str | None, arm: str | None, as_csv: bool, out: IO[str]
     if not (path / SWEEP_FILE).is_file():
         raise SweepError(f"{path}: not a sweep directory (no {SWEEP_FILE})")
     sweep = read_resolved(path / SWEEP_FILE)
-    records = read_points(path)
+    records = usable_records(sweep, read_points(path))
     field = field or sweep.map_field
     if field:
         check_field(records, field, arm)
