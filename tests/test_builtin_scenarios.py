@@ -100,7 +100,7 @@ def test_catapult(tmp_path):
         # below 2/η then and keeps falling: by the end it is far below λ0.
         assert a["catapult"]["sharpness_after"] < a["catapult"]["sharpness_before"]
         assert a["final_sharpness"] < 0.5 * a["catapult"]["sharpness_before"]
-        assert a["final_loss"] < 0.05 * a["initial_loss"]  # and it converges, in 300 steps
+        assert a["final_loss"] < 0.1 * a["initial_loss"]  # and it converges: below a tenth of its start in the 60 steps
     assert arms["uv-diverge"]["status"] == "diverged"
 
 

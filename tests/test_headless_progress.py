@@ -30,7 +30,7 @@ class Clock:
 def plain(every: float = 1e9, clock=None) -> tuple[PlainProgress, io.StringIO]:
     buf = io.StringIO()
     console = Console(file=buf, width=80)  # not a terminal: rich would wrap at 80 columns
-    return PlainProgress(load_scenario("catapult"), console, every=every, clock=clock or Clock()), buf
+    return PlainProgress(load_scenario("catapult", steps=150), console, every=every, clock=clock or Clock()), buf
 
 
 def step(arm: str, i: int, loss: float = 0.5) -> dict:
