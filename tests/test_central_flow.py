@@ -85,6 +85,10 @@ def test_records_every_step_and_fields(records):
     assert central[0]["distance"] == 0.0 and stable[0]["distance"] == 0.0  # the same θ_0
     assert set(central[50]) >= {"loss", "distance", "predicted_loss", "sharpness", "critical", "sigma"}
     assert len(central[50]["sigma"]) == central[50]["critical"] and all(s >= 0 for s in central[50]["sigma"])
+    # every solve of the run reached the KKT conditions (sdcp.DEFAULT_TOL), and each record says so
+    assert all(r["sdcp_residual"] is not None and r["sdcp_residual"] <= 1e-9 for r in central.values()), max(
+        r["sdcp_residual"] for r in central.values()
+    )
     assert "predicted_loss" not in stable[50]
 
 

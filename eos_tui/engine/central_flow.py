@@ -185,6 +185,9 @@ class CentralFlow:
             "sharpness": float(first["eigenvalues"][0]),
             "critical": int(first["k"]),
             "sigma": sigma,
+            # the worst relative KKT residual of this step's SDCP solves: ≤ 1e-10 when solved, larger
+            # where B is near singular and the oscillation X is then not the one that holds the edge
+            "sdcp_residual": float(self.sdcp_residual),
         }
 
 
@@ -280,7 +283,14 @@ class Flows:
             except (FloatingPointError, torch.linalg.LinAlgError, np.linalg.LinAlgError):
                 # a flow that blows up (a loss, an HVP or its solve not finite) ends here, not the arm:
                 # one record with a null loss says so
-                fields = {"loss": math.nan, "predicted_loss": math.nan, "sharpness": math.nan, "critical": 0, "sigma": []}
+                fields = {
+                    "loss": math.nan,
+                    "predicted_loss": math.nan,
+                    "sharpness": math.nan,
+                    "critical": 0,
+                    "sigma": [],
+                    "sdcp_residual": math.nan,
+                }
             rec: dict[str, Any] = {"type": "flow", "arm": self.arm, "step": t, "flow": name, "loss": _finite(fields["loss"])}
             rec["distance"] = _finite(distance)
             if name == "central":
@@ -288,6 +298,7 @@ class Flows:
                 rec["sharpness"] = _finite(fields["sharpness"])
                 rec["critical"] = fields["critical"]
                 rec["sigma"] = [_finite(s) for s in fields["sigma"]]
+                rec["sdcp_residual"] = _finite(fields["sdcp_residual"])
             if rec["loss"] is None or not bool(torch.isfinite(flow.theta).all()):
                 self.alive[name] = False  # this record says so (null loss or the last one); the arm goes on
             out.append(rec)

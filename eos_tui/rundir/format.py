@@ -159,6 +159,7 @@ class FlowRecord(_FlowFields, total=False):
     sharpness: float | None  # λ_max(H(θ_CF)), held at 2/η once critical
     critical: int  # k, the critical eigenvalues (above measure.central_critical_factor/η) it holds
     sigma: list[float | None]  # eigenvalues of X (descending): the oscillation's variance along them
+    sdcp_residual: float | None  # worst relative KKT residual of the step's SDCP solves (≤ 1e-10: solved)
 
 
 Record = Union[StepRecord, SharpnessRecord, ReparamRecord, EventRecord, EndRecord, FlowRecord]
