@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -304,7 +305,8 @@ def run_landscape(run_dir: Path, *, arms: str | None, other: str | None, points:
         sys.stdout.write(json.dumps(rf._clean(result)) + "\n")
         sys.stdout.flush()
         return EXIT_OK
-    console = Console(width=None if sys.stdout.isatty() else 100)
+    # On a terminal its width; elsewhere (a file, a pipe) COLUMNS when set, else 100 columns.
+    console = Console(width=None if sys.stdout.isatty() else shutil.get_terminal_size((100, 24)).columns)
     for r in render(result, min(console.width, 100)):
         console.print(r)
     return EXIT_OK

@@ -22,6 +22,7 @@ SCRIPTS = {
     "app": ["startup", "live"],
     "redraw": ["load_s", "full_redraw_ms", "one_chart_ms"],
     "central": ["rows", "ratios"],
+    "export": ["rows", "seconds", "records"],
 }
 
 

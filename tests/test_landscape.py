@@ -165,6 +165,18 @@ def test_terminal_drawing_uses_braille(trained):
     assert max(len(line) for line in console.export_text().splitlines()) <= 80
 
 
+def test_printed_to_a_pipe_it_takes_columns_when_set(trained, monkeypatch):
+    # not a terminal: COLUMNS when set (a CI log, `| less` in an 80-column terminal), else 100
+    run_dir = trained[0]
+    monkeypatch.setenv("COLUMNS", "80")
+    r = cli("landscape", run_dir, "--points", "11")
+    assert r.exit_code == 0, r.output
+    assert max(len(line) for line in r.stdout.splitlines()) <= 80
+    monkeypatch.delenv("COLUMNS")
+    r = cli("landscape", run_dir, "--points", "11")
+    assert 80 < max(len(line) for line in r.stdout.splitlines()) <= 100
+
+
 def test_other_run_and_clear_refusals(trained, tmp_path):
     run_dir, wide, twin = trained
     r = cli("landscape", run_dir, "--arms", "b", "--other", f"{twin}:b", "--json", "--points", "7")
