@@ -119,8 +119,14 @@ def read_records(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The manifest, or None if there is none (yet) or it cannot be read. Its strings come without
     control characters (see `safe_text`)."""
+    return _read_object(Path(run_dir) / MANIFEST_FILE)
+
+
+def _read_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file, its strings without control characters; None if the file is
+    missing, unreadable, not JSON or not an object."""
     try:
-        with open(Path(run_dir) / MANIFEST_FILE, "rb") as fh:
+        with open(path, "rb") as fh:
             raw = fh.read()
         data = json.loads(raw)
     except (OSError, ValueError):
@@ -133,15 +139,7 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
 def read_status(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """status.json (what the engine is doing: format.EngineStatus), or None if there is none (yet)
     or it cannot be read. Its strings come without control characters."""
-    try:
-        with open(Path(run_dir) / STATUS_FILE, "rb") as fh:
-            raw = fh.read()
-        data = json.loads(raw)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    return _sanitize(data) if _suspect(raw) else data
+    return _read_object(Path(run_dir) / STATUS_FILE)
 
 
 def read_scenario_text(run_dir: str | os.PathLike[str]) -> str | None:
