@@ -307,7 +307,9 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         if isinstance(self.screen, HelpScreen):
             return
         sections = [("Header", RunHeader.help)]
-        sections += [(type(p).TITLE, type(p).help) for p in self.panels if p.display]  # FlowDistancePanel: when shown
+        # Of the Reparameterization panel and the distances in its place (flow_distance.py), the one shown.
+        swapped = (ReparamPanel, FlowDistancePanel)
+        sections += [(type(p).TITLE, type(p).help) for p in self.panels if p.display or not isinstance(p, swapped)]
         self.push_screen(HelpScreen(sections))
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:

@@ -58,6 +58,7 @@ async def test_central_shows_the_distances_in_place_of_the_empty_reparam_panel(t
         assert isinstance(help_screen, HelpScreen)
         titles = [t for t, _ in help_screen.sections]
         assert "Distance to the flows" in titles and "Reparameterization" not in titles
+        assert "Cursor and history" in titles  # a hidden panel that is not swapped keeps its help
         assert "Cohen, Damian" in dict(help_screen.sections)["Distance to the flows"]
 
 
@@ -73,6 +74,7 @@ async def test_a_run_without_flows_keeps_the_reparam_panel(tmp_path):
         await pilot.pause()
         titles = [t for t, _ in app.screen.sections]
         assert "Reparameterization" in titles and "Distance to the flows" not in titles
+        assert "Cursor and history" in titles
 
 
 async def test_flows_with_reparam_checks_keep_the_reparam_panel(tmp_path):
