@@ -51,11 +51,12 @@ class FlowDistancePanel(Panel):
 flows, `measure.central_flow` / `measure.stable_flow`, and no reparameterization checks) draws,
 for the highlighted arm, ‖θ_GD − θ_CF‖ (**central**, dotted white) and ‖θ_GD − θ_SF‖ (**stable**,
 in the arm's colour): the Euclidean distance from GD's parameters to the central flow's and to the
-stable flow's at the same step. Both flows start at GD's θ_0. The **central flow** (Cohen, Damian
-et al. 2024, "Understanding optimization in deep learning with central flows") follows GD's
-time-averaged trajectory at the edge of stability, so its distance stays at about the size of
-GD's own oscillation. The **stable flow** is plain gradient flow: it follows GD only until λ_max
-first reaches 2/η, then drifts away, and its distance keeps growing past the central one.
+stable flow's at the same step. Both flows start at GD's θ_0; until λ_max first reaches 2/η both
+are gradient flow and the two distances are close (what separates them from GD is its finite
+step). The **central flow** (Cohen, Damian et al. 2024, "Understanding optimization in deep
+learning with central flows") then follows GD's time-averaged trajectory through the edge of
+stability, so its distance stays about where it was; the **stable flow**, plain gradient flow,
+has nothing holding its λ_max at 2/η and drifts away: its distance climbs above the central one.
 """
 
     def compose(self) -> ComposeResult:
