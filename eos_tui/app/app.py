@@ -49,6 +49,7 @@ from .view import View
 from .widgets import EigendirectionPanel, EventsPanel, LossPanel, ReparamPanel, RunHeader, SharpnessPanel
 from .widgets.chart import Chart
 from .widgets.empty import show_empty
+from .widgets.flow_distance import FlowDistancePanel
 from .widgets.panel import Panel
 from .widgets.readout import CursorReadout
 
@@ -98,6 +99,7 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
             with Vertical(id="right"):
                 yield EigendirectionPanel()
                 yield ReparamPanel()
+                yield FlowDistancePanel()  # in its place where the run has flows and no checks
                 yield EventsPanel()
         yield CursorReadout(id="readout")
         yield Footer()
@@ -305,7 +307,9 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         if isinstance(self.screen, HelpScreen):
             return
         sections = [("Header", RunHeader.help)]
-        sections += [(type(p).TITLE, type(p).help) for p in self.panels]
+        # Of the Reparameterization panel and the distances in its place (flow_distance.py), the one shown.
+        swapped = (ReparamPanel, FlowDistancePanel)
+        sections += [(type(p).TITLE, type(p).help) for p in self.panels if p.display or not isinstance(p, swapped)]
         self.push_screen(HelpScreen(sections))
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:

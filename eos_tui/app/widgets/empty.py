@@ -17,6 +17,7 @@ WAITING_FOR = {
     "SharpnessPanel": "λ_max measurement",
     "LossPanel": "step",
     "EigendirectionPanel": "top eigenvector (after the first λ_max measurement)",
+    "FlowDistancePanel": "flow step",
 }
 
 
