@@ -165,6 +165,7 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         self.frames = 0  # redraws done (tests, benchmarks)
         self._drawn: tuple | None = None
         self._display_read = False
+        self._engine_was_alive = True  # the app's own engine, when it has one (`d` in the footer)
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
@@ -230,11 +231,14 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
             self.state = replace(self.state, read_error=self.follower.error, engine_end=end)
         self.model.set_engine_status(self.follower.engine_status())
         if manifest is not None:
-            before, status = self.model.version, self.model.status
+            before = self.model.version
             self.model.set_manifest(*manifest)
             changed = self.model.version != before
-            if self.model.status != status and self.engine is not None:
-                self.refresh_bindings()  # `d` is offered only while there is an engine to leave
+        if self.engine is not None and (alive := engine_alive(self.engine)) != self._engine_was_alive:
+            # `d` is offered only while there is an engine to leave: the engine exits a moment after
+            # it writes its last manifest, so its liveness, not the manifest's status, says when
+            self._engine_was_alive = alive
+            self.refresh_bindings()
         for batch in batches:
             changed |= self.model.apply(batch)
         if not self.view.arm_chosen and (pick := default_arm(self.model)) != self.view.arm and pick is not None:
