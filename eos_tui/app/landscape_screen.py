@@ -19,22 +19,19 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 from rich.markup import escape
-from rich.segment import Segment
-from rich.style import Style
 from rich.table import Table
 from rich.text import Text as RichText
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.strip import Strip
 from textual.widgets import Footer, Static
 
 from ..rundir.landscape import LandscapePath, LandscapeRead, landscape_path, read_landscape
 from ..rundir.reader import safe_text
 from .screens.help import HelpScreen
 from .widgets.chart import Chart, Series
-from .widgets.chart.chart import AXIS_WIDTH, Mark, faint
-from .widgets.chart.ticks import LABEL_WIDTH, format_value, linear_ticks, nice_step
+from .widgets.chart.chart import Mark, faint
+from .widgets.chart.ticks import format_value, linear_ticks, nice_step
 from .widgets.palette import ARM_COLORS, CYAN, GREEN, MUTED, THEORY_COLOR, YELLOW
 from .widgets.panel import Panel
 
@@ -65,47 +62,11 @@ def _fmt(x: float | None) -> str:
 class XChart(Chart):
     """The app's chart, with an x axis of decimal ticks (t, s) instead of whole steps."""
 
-    def render_strips(self, width: int, height: int) -> list[Strip]:
-        strips = super().render_strips(width, height)
-        if width <= AXIS_WIDTH + 2 or height < 2:
-            return strips
-        label_rows = 2 if height >= 5 else 1
-        cols = width - AXIS_WIDTH
-        x0, x1 = self.frame.x0, self.frame.x1
-        base = self.rich_style
-        axis_style = base + Style(color=MUTED)
+    def x_ticks(self, x0: float, x1: float, n: int) -> list[float]:
+        return list(linear_ticks(x0, x1, n))
 
-        def col(x: float) -> int:
-            return int(round((x - x0) / (x1 - x0) * (2 * cols - 1))) // 2
-
-        axis, labels = ["─"] * cols, [" "] * cols
-        step = nice_step(x1 - x0, max(2, cols // 10))
-        free_from = 0
-        for t in linear_ticks(x0, x1, max(2, cols // 10)):
-            c = col(t)
-            if not 0 <= c < cols:
-                continue
-            axis[c] = "┬"
-            text = format_value(t, step)
-            at = min(max(0, c - len(text) // 2), cols - len(text))
-            if at >= free_from:
-                labels[at : at + len(text)] = list(text)
-                free_from = at + len(text) + 1
-        letters = {col(m.step): m for m in self._marks if x0 <= m.step <= x1}
-        segments = [Segment(" " * LABEL_WIDTH + "└", axis_style)]
-        start = 0
-        for c in sorted(letters):
-            if c > start:
-                segments.append(Segment("".join(axis[start:c]), axis_style))
-            segments.append(Segment(letters[c].letter[:1], base + Style(color=letters[c].color, bold=True)))
-            start = c + 1
-        if start < cols:
-            segments.append(Segment("".join(axis[start:]), axis_style))
-        at = height - label_rows
-        strips[at] = Strip(segments, width)
-        if label_rows == 2:
-            strips[at + 1] = Strip([Segment(" " * AXIS_WIDTH + "".join(labels), axis_style)], width)
-        return strips
+    def x_label(self, t: float, span: float, n: int) -> str:
+        return format_value(t, nice_step(span, n))
 
 
 class PathsPanel(Panel):

@@ -324,6 +324,14 @@ class Chart(Widget):
         except Exception:  # no app (a chart rendered on its own)
             return False
 
+    def x_ticks(self, x0: float, x1: float, n: int) -> list[float]:
+        """Where the x axis has ticks: whole steps. A chart over another x (landscape_screen.XChart:
+        t, s) overrides this and `x_label`."""
+        return [t for t in linear_ticks(x0, x1, n, integer=True) if t >= x0]
+
+    def x_label(self, t: float, span: float, n: int) -> str:
+        return format_step(t)
+
     def render_strips(self, width: int, height: int) -> list[Strip]:
         """All the lines of the chart at this size (pure given the data: no side effects but caches)."""
         self.render_count += 1
@@ -435,7 +443,8 @@ class Chart(Widget):
             strips.append(Strip(segments, width))
 
         # X axis: ticks, event letters, labels.
-        xticks = [t for t in linear_ticks(frame.x0, frame.x1, max(2, cols // 10), integer=True) if t >= frame.x0]
+        n_ticks = max(2, cols // 10)
+        xticks = self.x_ticks(frame.x0, frame.x1, n_ticks)
         axis = ["─"] * cols
         labels = [" "] * cols
         free_from = 0
@@ -444,7 +453,7 @@ class Chart(Widget):
             if not 0 <= c < cols:
                 continue
             axis[c] = "┬"
-            text = format_step(t)
+            text = self.x_label(t, frame.x1 - frame.x0, n_ticks)
             at = min(max(0, c - len(text) // 2), cols - len(text))
             if at >= free_from and at >= 0:
                 labels[at : at + len(text)] = list(text)
