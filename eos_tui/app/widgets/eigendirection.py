@@ -69,6 +69,7 @@ def summary_line(head: list[str], signs: str | None, tail: list[str], width: int
 
 class EigendirectionPanel(Panel):
     TITLE = "Top eigendirection ⟨∇L,u⟩"
+    WAITING_FOR = "top eigenvector (after the first λ_max measurement)"
     help = """\
 **Eigendirection** shows ⟨∇L, u⟩, the component of the gradient along u, the top eigenvector of
 the Hessian (the sharpest direction), one bar per step: the latest steps of the charts' window, or

@@ -3,7 +3,6 @@ or what it waits for) instead of empty axes around ±0.001."""
 
 from __future__ import annotations
 
-import numpy as np
 from rich.markup import escape
 
 from ...rundir.format import RUNNING
@@ -12,30 +11,13 @@ from ..progress import phase_text
 from .chart import Chart
 from .panel import Panel
 
-# What each chart panel waits for, by panel class name (the panels' own files stay as they are).
-WAITING_FOR = {
-    "SharpnessPanel": "λ_max measurement",
-    "LossPanel": "step",
-    "EigendirectionPanel": "top eigenvector (after the first λ_max measurement)",
-    "FlowDistancePanel": "flow step",
-}
-
-
-def chart_has_data(chart: Chart) -> bool:
-    """Whether any series of the chart has a finite value to draw (True where the chart does not
-    say what it holds: better axes than a message over data)."""
-    series = getattr(chart, "_series", None)
-    if series is None:
-        return True
-    return any(len(s.ys) and bool(np.isfinite(np.asarray(s.ys, dtype=float)).any()) for s in series)
-
 
 def empty_message(panel: Panel, model: RunModel) -> str | None:
     """The line a chart panel shows while none of its charts has data; None once one has."""
     charts = list(panel.query(Chart))
-    if not charts or any(chart_has_data(c) for c in charts):
+    if not charts or any(c.has_data() for c in charts):
         return None
-    what = WAITING_FOR.get(type(panel).__name__, "data")
+    what = panel.WAITING_FOR
     phase = phase_text(model)
     if phase is not None:
         return escape(phase)

@@ -46,6 +46,7 @@ def distance_series(arm: ArmSeries, color: str) -> list[Series]:
 
 class FlowDistancePanel(Panel):
     TITLE = "Distance to the flows"
+    WAITING_FOR = "flow step"
     help = """\
 **Distance to the flows** (shown in place of the Reparameterization panel where the run has the
 flows, `measure.central_flow` / `measure.stable_flow`, and no reparameterization checks) draws,

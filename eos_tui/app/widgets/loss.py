@@ -20,6 +20,7 @@ from .panel import Panel
 
 class LossPanel(Panel):
     TITLE = "Loss"
+    WAITING_FOR = "step"
     help = """\
 **Loss** is the training loss per arm (log scale by default; `l` toggles; `e` draws its exponential
 moving average over the faint raw trace, α = 1/τ, the time constant τ shown in the subtitle: the

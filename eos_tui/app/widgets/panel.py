@@ -32,6 +32,8 @@ class Panel(Vertical):
     """
     TITLE: ClassVar[str] = ""
     help: ClassVar[str] = ""
+    # What a chart panel waits for before its first point, in the line it shows meanwhile (empty.py).
+    WAITING_FOR: ClassVar[str] = "data"
 
     def on_mount(self) -> None:
         self.border_title = self.TITLE

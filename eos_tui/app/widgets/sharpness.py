@@ -20,6 +20,7 @@ from .panel import Panel
 
 class SharpnessPanel(Panel):
     TITLE = "Sharpness λ_max"
+    WAITING_FOR = "λ_max measurement"
     help = """\
 **Sharpness** is λ_max, the largest eigenvalue of the Hessian of the training loss: how sharply
 the loss curves along its most curved direction. Gradient descent with step size η is stable on a

@@ -324,6 +324,10 @@ class Chart(Widget):
         except Exception:  # no app (a chart rendered on its own)
             return False
 
+    def has_data(self) -> bool:
+        """Whether any series has a finite value to draw (an empty chart's panel says why instead)."""
+        return any(len(s.ys) and bool(np.isfinite(np.asarray(s.ys, dtype=float)).any()) for s in self._series)
+
     def x_ticks(self, x0: float, x1: float, n: int) -> list[float]:
         """Where the x axis has ticks: whole steps. A chart over another x (landscape_screen.XChart:
         t, s) overrides this and `x_label`."""
