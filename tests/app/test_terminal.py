@@ -3,13 +3,12 @@
 import json
 import os
 import pty
-import select
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from helpers import wait_file
+from helpers import read_until, wait_file
 
 from eos_tui.launch import engine_alive, stop_engine
 
@@ -28,21 +27,19 @@ def run_in_pty(argv, keys: bytes, after: float, cols=100, rows=30, timeout=20.0,
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = dict(os.environ, TERM="xterm-256color")
         os.execvpe(argv[0], argv, env)
-    out, sent, t0 = b"", False, time.monotonic()
-    while time.monotonic() - t0 < timeout:
+    t0 = time.monotonic()
+
+    def ready(out: bytes) -> bool:
         waited = time.monotonic() - t0
-        if not sent and waited > after and (until is None or until in out or waited > timeout / 2):
+        return waited > after and (until is None or until in out or waited > timeout / 2)
+
+    out = read_until(fd, ready, timeout)
+    if ready(out):  # else the pty closed first: the program ended by itself
+        try:
             os.write(fd, keys)
-            sent = True
-        r, _, _ = select.select([fd], [], [], 0.05)
-        if r:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            out += data
+        except OSError:
+            pass
+    out += read_until(fd, lambda _: False, timeout - (time.monotonic() - t0))
     _, status = os.waitpid(pid, 0)
     return out, os.waitstatus_to_exitcode(status)
 
