@@ -108,6 +108,8 @@ prediction λ_max(D⁻¹HD⁻¹). **adaptive** is the element-wise adaptive shar
 D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
 """
 
+    _first_len: tuple[str, int] | None = None  # the `before` line and its width in cells
+
     def compose(self) -> ComposeResult:
         yield Text("no checks yet", id="reparam-before")
         yield Text("", id="reparam-table")
@@ -137,7 +139,9 @@ D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
         limit = self.styles.max_height
         if not self.is_mounted or not width or limit is None or not limit.is_cells:
             return ROWS_SHOWN
-        first_lines = -(-RichText.from_markup(first).cell_len // width)
+        if self._first_len is None or self._first_len[0] != first:  # parsed once per new check, not per frame
+            self._first_len = (first, RichText.from_markup(first).cell_len)
+        first_lines = -(-self._first_len[1] // width)
         return max(1, int(limit.value) - 2 - first_lines - 1)
 
     @staticmethod
