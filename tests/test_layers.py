@@ -35,7 +35,7 @@ def test_engine_never_imports_textual():
     assert "textual" not in mods
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["list"], ["runs", "--root", "/nonexistent"]])
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["runs", "--root", "/nonexistent"], ["stop", "/nonexistent"]])
 def test_cli_commands_that_must_stay_instant_import_neither(argv):
     code = "import sys\nsys.argv = ['eos-tui', *%r]\nfrom eos_tui.cli import app\ntry:\n    app()\nexcept SystemExit:\n    pass\n" % (argv,)
     mods = imported_after(code)
