@@ -73,6 +73,12 @@ def _complete_scenario(incomplete: str) -> list[str]:
     return complete_scenario(incomplete)
 
 
+def _complete_sweep(incomplete: str) -> list[str]:
+    from .completion import complete_sweep
+
+    return complete_sweep(incomplete)
+
+
 def _err(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     typer.echo(f"eos-tui: {message}", err=True)
     return typer.Exit(code)
@@ -400,6 +406,7 @@ def sweep(
     target: str = typer.Argument(
         ...,
         help="A scenario or a sweep (built-in sweeps: catapult-phase, warmup-phase, sgd-batch) or a .toml; or `show` to draw a sweep directory's map.",
+        autocompletion=_complete_sweep,
     ),
     rest: Optional[List[str]] = typer.Argument(
         None, help="With `show`: the sweep directory; with --ray: the cluster's ADDRESS.", show_default=False
