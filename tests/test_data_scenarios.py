@@ -169,6 +169,18 @@ def test_a_scenario_files_data_path_is_relative_to_its_folder_and_a_sets_to_here
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
 
 
+def test_a_sweep_of_a_scenario_file_reads_its_data_path_from_the_scenarios_folder(tmp_path, monkeypatch):
+    from eos_tui.sweep.grid import load_sweep
+
+    (tmp_path / "digits").mkdir()
+    (tmp_path / "work").mkdir()
+    (tmp_path / "digits" / "digits.toml").write_text(npz_toml("d.npz"))
+    (tmp_path / "work" / "grid.toml").write_text('scenario = "../digits/digits.toml"\n[[grid]]\nkey = "seed"\nvalues = [0, 1]\n')
+    monkeypatch.chdir(tmp_path / "work")
+    for target, grids in (("grid.toml", []), ("../digits/digits.toml", ["seed=0,1"])):
+        assert load_sweep(target, grids=grids).scenario["data"]["path"] == str(tmp_path / "digits" / "d.npz"), target
+
+
 # ---- the engine: held-out metrics ---------------------------------------------------------------
 
 
