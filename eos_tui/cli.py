@@ -73,6 +73,12 @@ def _complete_scenario(incomplete: str) -> list[str]:
     return complete_scenario(incomplete)
 
 
+def _complete_sweep(incomplete: str) -> list[str]:
+    from .completion import complete_sweep
+
+    return complete_sweep(incomplete)
+
+
 def _err(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     typer.echo(f"eos-tui: {message}", err=True)
     return typer.Exit(code)
@@ -241,10 +247,13 @@ def runs_(
         return
     from rich.console import Console
 
-    from .export.manage import runs_table
+    from .export.manage import running_hint, runs_table
 
     console = Console(width=max(shutil.get_terminal_size((200, 24)).columns, 200) if not sys.stdout.isatty() else None)
     console.print(runs_table(found, console.width))
+    hint = running_hint(found)
+    if hint is not None:
+        typer.echo(hint, err=True)
 
 
 def _body(fn, *args, **kwargs) -> typer.Exit:
@@ -303,6 +312,17 @@ def rm(run_dirs: List[Path] = typer.Argument(..., help="Run directories to delet
     from .export.manage import rm_command
 
     raise _body(rm_command, run_dirs)
+
+
+@app.command("stop")
+def stop(
+    run_dirs: List[Path] = typer.Argument(..., help="Run directories whose engine to stop (a detached run, or one in another terminal)."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for each engine to finish its manifest."),
+) -> None:
+    """Stop running runs, as q in their app would: SIGINT to each run's engine, then wait until it has written its end."""
+    from .export.stop import stop_command
+
+    raise _body(stop_command, run_dirs, timeout=timeout)
 
 
 @app.command("list")
@@ -386,6 +406,7 @@ def sweep(
     target: str = typer.Argument(
         ...,
         help="A scenario or a sweep (built-in sweeps: catapult-phase, warmup-phase, sgd-batch) or a .toml; or `show` to draw a sweep directory's map.",
+        autocompletion=_complete_sweep,
     ),
     rest: Optional[List[str]] = typer.Argument(
         None, help="With `show`: the sweep directory; with --ray: the cluster's ADDRESS.", show_default=False

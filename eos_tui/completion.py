@@ -1,8 +1,9 @@
-"""Shell completion of scenario names: the built-in names and .toml paths.
+"""Shell completion of scenario and sweep names: the built-in names and .toml paths.
 
 Light on purpose: a shell calls this on every Tab, so it must not import the scenario schema
-(pydantic), torch or textual; it globs the folder the built-ins live in (scenario/loader.py's
-`builtin_dir`, repeated here without its imports) and the file system.
+(pydantic), torch or textual; it globs the folders the built-ins live in (scenario/loader.py's
+`builtin_dir` and sweep/grid.py's `sweeps_dir`, repeated here without their imports) and the file
+system.
 """
 
 from __future__ import annotations
@@ -11,17 +12,21 @@ import os
 from pathlib import Path
 
 
-def _builtin_dir() -> Path:
+def _builtin_dir(folder: str = "scenarios") -> Path:
     pkg = Path(__file__).resolve().parent
-    inside = pkg / "scenarios"
-    return inside if inside.is_dir() else pkg.parent / "scenarios"
+    inside = pkg / folder
+    return inside if inside.is_dir() else pkg.parent / folder
 
 
-def builtin_names() -> list[str]:
+def builtin_names(folder: str = "scenarios") -> list[str]:
     try:
-        return sorted(p.stem for p in _builtin_dir().glob("*.toml"))
+        return sorted(p.stem for p in _builtin_dir(folder).glob("*.toml"))
     except OSError:
         return []
+
+
+def builtin_sweep_names() -> list[str]:
+    return builtin_names("sweeps")
 
 
 def _paths(incomplete: str) -> list[str]:
@@ -51,3 +56,12 @@ def complete_scenario(incomplete: str) -> list[str]:
     """What `eos-tui run <Tab>` offers: built-in names, then .toml files and folders."""
     names = [] if "/" in incomplete else [n for n in builtin_names() if n.startswith(incomplete)]
     return names + _paths(incomplete)
+
+
+def complete_sweep(incomplete: str) -> list[str]:
+    """What `eos-tui sweep <Tab>` offers: the built-in sweeps, `show`, the built-in scenarios (a
+    scenario is swept with --grid), then .toml files and folders."""
+    if "/" in incomplete:
+        return _paths(incomplete)
+    names = [*builtin_sweep_names(), "show", *builtin_names()]
+    return [n for n in dict.fromkeys(names) if n.startswith(incomplete)] + _paths(incomplete)

@@ -129,7 +129,9 @@ def engine_alive(engine: EngineHandle | None) -> bool:
     return pid_alive(engine)
 
 
-def _send(engine: EngineHandle, sig: int) -> None:
+def signal_engine(engine: EngineHandle, sig: int, *, quiet: bool = True) -> None:
+    """Send `sig` to the engine. A process already gone is not an error; one that is not ours to
+    signal (PermissionError) is passed over, or raised with quiet=False (`eos-tui stop` says so)."""
     pid = engine.pid if isinstance(engine, subprocess.Popen) else int(engine)
     try:
         # The engine leads its own process group (start_new_session): signal the group, so that
@@ -138,8 +140,11 @@ def _send(engine: EngineHandle, sig: int) -> None:
             os.killpg(pid, sig)
         else:
             os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
+    except ProcessLookupError:
         pass
+    except PermissionError:
+        if not quiet:
+            raise
 
 
 def _wait(engine: EngineHandle, timeout: float) -> bool:
@@ -169,12 +174,12 @@ def stop_engine(engine: EngineHandle, timeout: float = 10.0) -> bool:
     """
     if not engine_alive(engine):
         return True
-    _send(engine, signal.SIGINT)
+    signal_engine(engine, signal.SIGINT)
     if _wait(engine, timeout):
         return True
-    _send(engine, signal.SIGTERM)
+    signal_engine(engine, signal.SIGTERM)
     if _wait(engine, max(1.0, timeout / 2)):
         return True
-    _send(engine, signal.SIGKILL)
+    signal_engine(engine, signal.SIGKILL)
     _wait(engine, 5.0)
     return False

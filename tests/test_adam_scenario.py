@@ -1,7 +1,8 @@
 """The `adam` built-in: full-batch Adam at its own edge of stability (Cohen et al. 2022). The
 preconditioned sharpness λ_max(P⁻¹H) rises to (2+2β1)/((1−β1)η) = 38/η and hovers there, while the raw
 λ_max of H stays far below 2/η. Measured (2000 steps, the whole scenario): mean λ(P⁻¹H)/(38/η) over the
-second half 0.995, 1.004, 1.004 for η = 0.001, 0.003, 0.01 (onsets at steps 1030, 150, 40), raw
+second half 0.993, 1.004, 1.003 for η = 0.001, 0.003, 0.01 (onsets at steps 1030, 150, 30; every arm an
+"unstable_start" at step 0, λ/threshold 1.58, 4.74, 15.8 with the paper's P_0 = (1−β1)(|g_0| + ε)), raw
 λ_max·η/2 0.005, 0.014, 0.031; 18 s of CPU for the three arms headless."""
 
 from __future__ import annotations

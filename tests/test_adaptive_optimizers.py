@@ -82,19 +82,56 @@ def test_update_equals_torch_optim(keys, make):
 
 
 def test_adam_preconditioner_is_the_one_torch_steps_with():
-    """P_t = sqrt(v_t)/sqrt(1−β2^t) + ε with v_t including g_t: the step is −η/(1−β1^t)·m_t/P_t."""
+    """P_t = (1−β1^t)·(sqrt(v_t)/sqrt(1−β2^t) + ε) with v_t including g_t (Cohen et al. 2022's P, the
+    momentum's bias correction inside it): the step is −η·m_t/P_t, torch's −η/(1−β1^t)·m_t/(√v̂_t + ε)."""
     g1, g2 = torch.tensor([1.0, -2.0], dtype=torch.float64), torch.tensor([0.5, 3.0], dtype=torch.float64)
     rule = optimizers.adam(0.9, 0.99, 1e-8)
     s = rule.init(g1)
     d1, s = rule.update(g1, s)
-    assert torch.allclose(rule.preconditioner(s), g1.abs() + 1e-8, rtol=1e-14)  # bias-corrected: |g_0|
+    assert torch.allclose(rule.preconditioner(s), 0.1 * (g1.abs() + 1e-8), rtol=1e-14)  # (1−β1)·|g_0|
     assert torch.allclose(d1, g1 / (g1.abs() + 1e-8), rtol=1e-14)  # Adam's first step: η·sign(g)
     d2, s = rule.update(g2, s)
     v = 0.99 * 0.01 * g1**2 + 0.01 * g2**2
-    P = v.sqrt() / (1 - 0.99**2) ** 0.5 + 1e-8
+    P = (1 - 0.9**2) * (v.sqrt() / (1 - 0.99**2) ** 0.5 + 1e-8)
     m = 0.9 * 0.1 * g1 + 0.1 * g2
     assert torch.allclose(rule.preconditioner(s), P, rtol=1e-14)
-    assert torch.allclose(d2, m / (1 - 0.9**2) / P, rtol=1e-14)
+    assert torch.allclose(d2, m / P, rtol=1e-14)
+
+
+def paper_preconditioner(kind: str, state, beta1: float = 0.9, beta2: float = 0.999, alpha: float = 0.99, eps: float = 1e-8):
+    """P_t written out by hand from the optimizer's state, as Cohen et al. 2022 define it for Adam,
+    (1−β1^t)·diag(sqrt(v_t/(1−β2^t)) + ε), and as torch's RMSprop divides by, diag(sqrt(v_t) + ε)."""
+    if kind == "adam":
+        _m, v, t = state
+        t = float(t)
+        return (1 - beta1**t) * ((v / (1 - beta2**t)).sqrt() + eps)
+    v, _b = state
+    return v.sqrt() + eps
+
+
+@pytest.mark.parametrize("kind", ["adam", "rmsprop"])
+def test_preconditioned_sharpness_follows_the_papers_p(kind):
+    """Regression (Adam's P lacked the factor 1−β1^t): the recorded λ_max(P⁻¹H) at step 0 and step 5
+    equals λ_max(P^{-1/2} H P^{-1/2}) from a dense Hessian (eigvalsh) with P built by hand from the
+    optimizer's state after the step taken from θ_t, to 1e-8 relative (float64, eigensolver tolerance
+    1e-10). At step 0 Adam's P_0 is (1−β1)(|g_0| + ε): the record is 10× what P = |g_0| + ε gives."""
+    arm = mlp_arm(f"kind = '{kind}'\n    lr = 0.01", steps=6, every=5)
+    arm.begin()
+    for t in range(6):
+        theta = arm.theta.clone()
+        g = torch.func.grad(arm.problem.loss)(theta)
+        records = arm.step()
+        if t not in (0, 5):
+            continue
+        P = paper_preconditioner(kind, arm.rule_state)
+        if kind == "adam" and t == 0:
+            assert torch.allclose(P, 0.1 * (g.abs() + 1e-8), rtol=1e-12)
+        d = P.rsqrt()
+        H = dense_hessian(arm.problem.loss, theta)
+        want = float(torch.linalg.eigvalsh(d[:, None] * H * d[None, :])[-1])
+        (rec,) = of(records, "sharpness")
+        assert rec["step"] == t
+        assert rec["eigenvalues"][0] == pytest.approx(want, rel=1e-8), (kind, t)
 
 
 @pytest.mark.parametrize("kind", ["adam", "rmsprop"])

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import eos_tui
 from eos_tui.cli import app
-from eos_tui.completion import builtin_names, complete_scenario
+from eos_tui.completion import builtin_names, builtin_sweep_names, complete_scenario, complete_sweep
 
 
 def eos(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -77,6 +77,18 @@ def test_complete_scenario_names_and_toml_paths(tmp_path, monkeypatch):
     assert complete_scenario("nowhere/x") == []
 
 
+def test_complete_sweep_offers_the_builtin_sweeps(tmp_path, monkeypatch):
+    """Regression: `eos-tui sweep <Tab>` offered no built-in sweep (they are in sweeps/, not scenarios/)."""
+    assert builtin_sweep_names() == ["catapult-phase", "sgd-batch", "warmup-phase"]
+    (tmp_path / "grid.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert complete_sweep("catapult") == ["catapult-phase", "catapult"]
+    assert complete_sweep("sgd") == ["sgd-batch", "sgd_vs_gd"]
+    assert complete_sweep("sh") == ["show"]
+    assert complete_sweep("g") == ["grid.toml"]
+    assert complete_sweep("") == ["catapult-phase", "sgd-batch", "warmup-phase", "show", *builtin_names(), "grid.toml"]
+
+
 def test_shell_completion_completes_scenarios_without_heavy_imports(tmp_path):
     """Through the shell protocol, as bash calls it on Tab; the completion must import neither
     torch, textual nor the scenario schema, or every Tab would wait for them. (pydantic itself typer
@@ -86,12 +98,13 @@ def test_shell_completion_completes_scenarios_without_heavy_imports(tmp_path):
         "import json, sys\nfrom eos_tui.cli import app\ntry:\n    app(prog_name='eos-tui')\nexcept SystemExit:\n    pass\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'textual') or m.startswith('eos_tui.scenario'))))"
     )
-    for cmd in ("run", "show", "validate"):
+    for cmd in ("run", "show", "validate", "sweep"):
         env = dict(os.environ, _EOS_TUI_COMPLETE="complete_bash", COMP_WORDS=f"eos-tui {cmd} ca", COMP_CWORD="2")
         r = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60)
         lines = r.stdout.strip().splitlines()
         assert json.loads(lines[-1]) == [], lines[-1]
-        assert lines[:-1] == ["catapult", "cat-mine.toml"], (cmd, r.stdout, r.stderr)
+        sweeps = ["catapult-phase"] if cmd == "sweep" else []
+        assert lines[:-1] == [*sweeps, "catapult", "cat-mine.toml"], (cmd, r.stdout, r.stderr)
 
 
 def test_json_implies_headless_and_says_so(tmp_path):

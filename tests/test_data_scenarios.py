@@ -143,6 +143,44 @@ def test_a_hostile_batch_stops_the_engine_with_one_line(tmp_path):
     assert not (tmp_path / "ran").exists()
 
 
+def test_a_scenario_files_data_path_is_relative_to_its_folder_and_a_sets_to_here(tmp_path):
+    """Regression: data.path in a scenario file was read relative to the current directory, so
+    `eos-tui validate ../digits/digits.toml` failed. It is the file's folder's (as a sweep file names
+    its scenario), in the base and in an arm; a --set path is typed here, so it stays the current
+    directory's; the run directory's scenario.toml holds the absolute path."""
+    digits, work = tmp_path / "digits", tmp_path / "work"
+    digits.mkdir()
+    work.mkdir()
+    np.savez(digits / "d.npz", X=np.random.default_rng(0).normal(size=(8, 3)), y=np.arange(8) % 2)
+    np.savez(work / "mine.npz", X=np.random.default_rng(1).normal(size=(6, 3)), y=np.arange(6) % 2)
+    text = npz_toml("d.npz") + '[[arm]]\nname = "a"\n[[arm]]\nname = "b"\ndata = {kind = "npz", path = "./d.npz"}\n'
+    (digits / "digits.toml").write_text(text)
+    r = eos("validate", "../digits/digits.toml", cwd=work)
+    assert r.returncode == 0, r.stderr
+    r = eos("run", "../digits/digits.toml", "--headless", "--out", "run", cwd=work)
+    assert r.returncode == 0, r.stderr
+    resolved = (work / "run" / "scenario.toml").read_text()
+    assert resolved.count(f'path = "{digits / "d.npz"}"') == 2, resolved
+    r = eos("run", "../digits/digits.toml", "--headless", "--out", "mine", "--set", "data.path=mine.npz", cwd=work)
+    assert r.returncode == 0, r.stderr
+    resolved = (work / "mine" / "scenario.toml").read_text()
+    assert f'path = "{work / "mine.npz"}"' in resolved and f'path = "{digits / "d.npz"}"' in resolved  # arm b keeps its own
+    r = eos("validate", "digits/digits.toml", cwd=work)  # no such file from here: one line, exit 2
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_sweep_of_a_scenario_file_reads_its_data_path_from_the_scenarios_folder(tmp_path, monkeypatch):
+    from eos_tui.sweep.grid import load_sweep
+
+    (tmp_path / "digits").mkdir()
+    (tmp_path / "work").mkdir()
+    (tmp_path / "digits" / "digits.toml").write_text(npz_toml("d.npz"))
+    (tmp_path / "work" / "grid.toml").write_text('scenario = "../digits/digits.toml"\n[[grid]]\nkey = "seed"\nvalues = [0, 1]\n')
+    monkeypatch.chdir(tmp_path / "work")
+    for target, grids in (("grid.toml", []), ("../digits/digits.toml", ["seed=0,1"])):
+        assert load_sweep(target, grids=grids).scenario["data"]["path"] == str(tmp_path / "digits" / "d.npz"), target
+
+
 # ---- the engine: held-out metrics ---------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -165,7 +166,9 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(run, tmp_path
 def test_missing_extra_names_it(run, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
-    with pytest.raises(CommandError, match=r"eos-tui\[parquet\]"):
+    from eos_tui.extras import install_hint
+
+    with pytest.raises(CommandError, match=re.escape(f"needs pyarrow, which is not installed: {install_hint('parquet')}")):
         export_command(run, out=tmp_path / "t.parquet")
     assert not (tmp_path / "t.parquet").exists()
 

@@ -21,7 +21,16 @@ def imported_after(code: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "module", ["eos_tui.rundir", "eos_tui.rundir.reader", "eos_tui.analysis.summary", "eos_tui.scenario", "eos_tui.prepare", "eos_tui.cli"]
+    "module",
+    [
+        "eos_tui.rundir",
+        "eos_tui.rundir.reader",
+        "eos_tui.analysis.summary",
+        "eos_tui.scenario",
+        "eos_tui.prepare",
+        "eos_tui.cli",
+        "eos_tui.extras",
+    ],
 )
 def test_light_modules_import_neither_torch_nor_textual(module):
     mods = imported_after(f"import {module}")
@@ -35,7 +44,7 @@ def test_engine_never_imports_textual():
     assert "textual" not in mods
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["list"], ["runs", "--root", "/nonexistent"]])
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["runs", "--root", "/nonexistent"], ["stop", "/nonexistent"]])
 def test_cli_commands_that_must_stay_instant_import_neither(argv):
     code = "import sys\nsys.argv = ['eos-tui', *%r]\nfrom eos_tui.cli import app\ntry:\n    app()\nexcept SystemExit:\n    pass\n" % (argv,)
     mods = imported_after(code)

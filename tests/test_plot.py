@@ -127,4 +127,6 @@ def test_without_matplotlib_one_line_names_the_extra(run, tmp_path):
         "from eos_tui.cli import main\nmain()\n" % str(run)
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "eos-tui[plot]" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    from eos_tui.extras import install_hint
+
+    assert r.returncode == 2 and install_hint("plot") in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

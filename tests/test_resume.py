@@ -263,6 +263,32 @@ def test_resume_whose_data_is_gone_is_refused_in_one_line(tmp_path):
     assert "d.npz" in r.stderr and "Traceback" not in r.output
 
 
+def test_a_relative_data_path_resumes_from_another_directory(tmp_path, monkeypatch):
+    """A scenario file whose data.path is relative to its folder: the run directory's scenario.toml
+    holds the absolute path, so the run resumes from anywhere."""
+    import numpy as np
+
+    from eos_tui.scenario import load_scenario
+
+    (tmp_path / "sc").mkdir()
+    np.savez(tmp_path / "sc" / "d.npz", X=np.random.default_rng(0).normal(size=(16, 3)), y=np.arange(16) % 2)
+    data = '[data]\nkind = "random-labels"\nn = 32\ndim = 5\nclasses = 3'
+    text = SCENARIO.split("[[arm]]")[0].replace(data, '[data]\nkind = "npz"\npath = "d.npz"')
+    (tmp_path / "sc" / "s.toml").write_text(text)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    sc = load_scenario("../sc/s.toml")
+    run_dir = prepare_run(sc, out=tmp_path / "run")
+    stop, on_records = interrupt_at(3, sc.arms[0].name)
+    assert run_scenario(sc, run_dir, on_records=on_records, stop=stop)[0] == "interrupted"
+    assert f'path = "{tmp_path / "sc" / "d.npz"}"' in (run_dir / "scenario.toml").read_text()
+    monkeypatch.chdir(tmp_path / "b")
+    r = cli("resume", str(run_dir))
+    assert r.exit_code == 0, r.output
+    assert read_manifest(run_dir)["status"] == "completed"
+
+
 def test_a_diverged_arm_writes_its_final_checkpoint(tmp_path):
     """Non-finite numbers (θ, the loss, the tracker's last estimate) go into the checkpoint without
     breaking the run: its JSON metadata encodes them."""

@@ -169,7 +169,9 @@ def test_without_textual_serve_one_line_names_the_extra(tmp_path):
         f"sys.argv = ['eos-tui', 'serve', {str(run)!r}]\nfrom eos_tui.cli import main\nmain()\n"
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "eos-tui[serve]" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    from eos_tui.extras import install_hint
+
+    assert r.returncode == 2 and install_hint("serve") in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_loopback_and_quoting(tmp_path):

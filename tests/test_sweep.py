@@ -386,7 +386,9 @@ def test_ray_missing_is_one_clear_line_and_writes_nothing(tmp_path, monkeypatch)
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     err = io.StringIO()
     assert run_sweep(load_sweep(str(quad(tmp_path)), grids=["optimizer.lr=0.05"]), out=tmp_path / "s", jobs=1, use_ray=True, err=err) == 2
-    assert err.getvalue() == 'eos-tui: sweep --ray needs Ray, which is not installed: pip install "eos-tui[ray]"\n'
+    from eos_tui.extras import install_hint
+
+    assert err.getvalue() == f"eos-tui: sweep --ray needs Ray, which is not installed: {install_hint('ray')}\n"
     assert not (tmp_path / "s").exists()
 
 

@@ -57,6 +57,7 @@ SHORT_HEIGHT = 34  # below this many rows, the learning-rate chart is dropped
 CLOSE_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # the app closes (and stops its engine) on these
 MIN_FPS, MAX_FPS = 0.5, 30.0
 CLOSE_GRACE_S = 5.0  # after a close signal, the app's own shutdown gets this long
+EXIT_INTERRUPTED = 130  # a run the user stopped: the exit code of `run --headless` interrupted (README)
 
 
 def _detach_from_terminal() -> None:
@@ -353,8 +354,12 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         self.call_from_thread(self._stopped, clean)
 
     def _stopped(self, clean: bool) -> None:
+        """The user stopped the run (`q`, Ctrl-C): 130, as `run --headless` interrupted (README, exit
+        codes), if the run ended "interrupted"; 0 if it completed just before the stop arrived; 1 if
+        the engine had to be killed."""
         self.outcome = "stopped"
-        self.exit_code = 0 if clean else 1
+        status = (read_manifest(self.run_dir) or {}).get("status")
+        self.exit_code = (EXIT_INTERRUPTED if status == "interrupted" else 0) if clean else 1
         self.exit(self.exit_code)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

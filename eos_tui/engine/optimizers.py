@@ -88,12 +88,17 @@ def from_momentum(beta: Hyper, use_nesterov: bool = False) -> UpdateRule:
 def adam(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> UpdateRule:
     """Adam as torch.optim.Adam computes it (no weight decay, no amsgrad): at step t = 1, 2, ...
         m_t = β1·m_{t−1} + (1−β1)·g_t,   v_t = β2·v_{t−1} + (1−β2)·g_t²,
-        θ_{t+1} = θ_t − (η/(1−β1^t))·m_t / P_t,   P_t = sqrt(v_t)/sqrt(1−β2^t) + ε.
-    The direction is m_t/((1−β1^t)·P_t). State: (m, v, t), t a 0-d tensor (1 after the first update).
-    `preconditioner` gives P_t, bias correction included, as the step used it.
+        θ_{t+1} = θ_t − η·m_t / P_t,   P_t = (1−β1^t)·(sqrt(v_t)/sqrt(1−β2^t) + ε).
+    The direction is m_t/P_t. State: (m, v, t), t a 0-d tensor (1 after the first update).
 
-    With P frozen, along an eigenvector of P^{-1/2}HP^{-1/2} with eigenvalue λ (a = ηλ, bias
-    correction gone): z² − (1 + β1 − a(1−β1))z + β1 = 0, heavy ball with a(1−β1) for a, stable iff
+    `preconditioner` gives P_t as Cohen et al. 2022 ("Adaptive gradient methods at the edge of
+    stability", §2) define it: the momentum's bias correction 1−β1^t is part of P, so that the step
+    is exactly θ − η·P⁻¹·m with m the plain EMA, the form the threshold below is derived for. Leaving
+    the factor out would make λ_max(P⁻¹H) 1/(1−β1^t) times smaller early on (10× at the first step
+    for β1 = 0.9), and the onset late; after a few hundred steps it is ≈ 1 either way.
+
+    With P frozen, along an eigenvector of P^{-1/2}HP^{-1/2} with eigenvalue λ (a = ηλ):
+    z² − (1 + β1 − a(1−β1))z + β1 = 0, heavy ball with a(1−β1) for a, stable iff
     λ < (2 + 2β1)/((1 − β1)η) (Cohen et al. 2022): 38/η at β1 = 0.9."""
 
     def init(params: torch.Tensor) -> State:
@@ -102,7 +107,7 @@ def adam(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> UpdateR
 
     def precond(state: State) -> torch.Tensor:
         _m, v, t = state
-        return v.sqrt() / (1 - beta2**t).sqrt() + eps
+        return (1 - beta1**t) * (v.sqrt() / (1 - beta2**t).sqrt() + eps)
 
     def update(g: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         m, v, t = state
@@ -110,7 +115,7 @@ def adam(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> UpdateR
         m = m.lerp(g, 1 - beta1)  # what torch does: m + (1−β1)(g − m)
         v = v * beta2 + (1 - beta2) * g * g
         new = (m, v, t)
-        return m / ((1 - beta1**t) * precond(new)), new
+        return m / precond(new), new
 
     return UpdateRule(init, update, precond)
 
@@ -120,7 +125,12 @@ def rmsprop(alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0) -> Up
         v_t = α·v_{t−1} + (1−α)·g_t² (v_0 = 0, no bias correction),   P_t = sqrt(v_t) + ε,
         without momentum: d_t = g_t / P_t;   with momentum β: b_t = β·b_{t−1} + g_t/P_t (b_0 = 0), d_t = b_t.
     State: (v, b). With P frozen this is GD (heavy ball) in the coordinates P^{1/2}θ on the operator
-    P^{-1/2}HP^{-1/2}: threshold 2/η, or 2(1+β)/η with momentum β."""
+    P^{-1/2}HP^{-1/2}: threshold 2/η, or 2(1+β)/η with momentum β.
+
+    `preconditioner` gives P_t = sqrt(v_t) + ε, with no factor of Adam's kind: torch's RMSprop has
+    no bias correction at all, and its momentum buffer sums b_t = β·b_{t−1} + P_t⁻¹g_t (no (1−β)
+    weight to correct for), so θ_{t+1} = θ_t − η·b_t is already heavy ball on P⁻¹g, and without
+    momentum the step is θ − η·P⁻¹g: P is exactly what the step divides by."""
 
     def init(params: torch.Tensor) -> State:
         return (torch.zeros_like(params), torch.zeros_like(params))

@@ -1,4 +1,4 @@
-"""Run management: `eos-tui rm RUN_DIR...` (and the duration `eos-tui runs` shows).
+"""Run management: `eos-tui rm RUN_DIR...` (and the duration and the stop hint `eos-tui runs` shows).
 
 `rm` deletes only run directories (a folder whose manifest.json is eos-tui's: a JSON object with the
 format version and the scenario's name, which even the bare manifest of a full disk keeps; not a
@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from ..rundir.format import RUNNING
 from ..rundir.reader import effective_status, is_eos_manifest, is_run_dir, read_manifest, safe_text
 from .errors import CommandError
+from .stop import stop_hint
 
 
 def format_duration(seconds: float | None) -> str:
@@ -71,6 +72,14 @@ def runs_table(found: Sequence[Any], width: int):
     return table
 
 
+def running_hint(found: Sequence[Any]) -> str | None:
+    """The line under `runs` when a listed run is running: how to stop one that has no app."""
+    running = [r for r in found if r.status == RUNNING]
+    if not running:
+        return None
+    return f"stop a running run with: {stop_hint(safe_text(str(running[0].path)) if len(running) == 1 else 'RUN_DIR')}"
+
+
 def refusal(run_dir: Path) -> str | None:
     """Why `rm` will not delete `run_dir`, or None if it may."""
     name = safe_text(str(run_dir))
@@ -85,7 +94,10 @@ def refusal(run_dir: Path) -> str | None:
         return f"{name}: its manifest.json is not an eos-tui run's; rm deletes only runs"
     if effective_status(manifest) == RUNNING:
         pid = manifest.get("pid")
-        return f"{name}: still running (engine pid {safe_text(str(pid))}); stop it first (q in its app), or wait for it to end"
+        return (
+            f"{name}: still running (engine pid {safe_text(str(pid))}); stop it first "
+            f"(q in its app, or {stop_hint(name)} for a detached run), or wait for it to end"
+        )
     return None
 
 

@@ -100,6 +100,8 @@ class _SharpnessFields(TypedDict):
 class SharpnessRecord(_SharpnessFields, total=False):
     # Adam and RMSprop arms: "preconditioned", the eigenvalues are those of P_t⁻¹H(θ_t), P_t the
     # diagonal preconditioner of the step taken from θ_t (solved on P^{-1/2}HP^{-1/2}); absent: of H.
+    # P_t as Cohen et al. 2022 define it, θ_{t+1} = θ_t − η·P_t⁻¹·m_t (engine/optimizers.py): Adam's
+    # (1−β1^t)(√v̂_t + ε), RMSprop's √v_t + ε. Runs made before this definition lack Adam's 1−β1^t.
     operator: str
     raw_eigenvalues: list[float | None]  # with "operator": the top eigenvalue of H itself, [λ_max]
 

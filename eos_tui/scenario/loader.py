@@ -567,6 +567,30 @@ def _safe(name: str) -> bool:
     return is_safe_name(name)
 
 
+def resolve_data_paths(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """`data` (a scenario file's parsed TOML) with each relative data.path, of the base and of every
+    arm, joined to `base_dir`, the file's folder: a scenario names its data where it lies, so that
+    `eos-tui run ../digits/digits.toml` reads ../digits/X.npz, whatever the current directory (as a
+    sweep file names its scenario). A --set path is the user's, typed here: relative to the current
+    directory, so it is not given to this. Anything not a non-empty string is left for the schema."""
+
+    def fix(table: Any) -> Any:
+        if not isinstance(table, dict) or not isinstance(table.get("data"), dict):
+            return table
+        value = table["data"].get("path")
+        if not isinstance(value, str) or not value.strip() or "\x00" in value:
+            return table
+        path = Path(value).expanduser()
+        if path.is_absolute():
+            return table
+        return {**table, "data": {**table["data"], "path": str(base_dir / path)}}
+
+    out = fix(data)
+    if isinstance(out.get("arm"), list):
+        out = {**out, "arm": [fix(a) for a in out["arm"]]}
+    return out
+
+
 def load_scenario_text(text: str, *, source: str, default_name: str | None = None, **kwargs) -> Scenario:
     return build_scenario(_parse_toml(text, source), source=source, default_name=default_name, **kwargs)
 
@@ -580,4 +604,5 @@ def load_scenario(
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(f"{name_or_path}: cannot read: {e}") from None
     source = str(path) if ("/" in name_or_path or name_or_path.endswith(".toml")) else f"{path.name} (built-in)"
-    return load_scenario_text(text, source=source, default_name=path.stem, overrides=overrides, seed=seed, steps=steps, device=device)
+    data = resolve_data_paths(_parse_toml(text, source), path.resolve().parent)
+    return build_scenario(data, source=source, default_name=path.stem, overrides=overrides, seed=seed, steps=steps, device=device)

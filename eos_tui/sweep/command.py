@@ -144,9 +144,9 @@ def run_sweep(
         try:
             import ray  # noqa: F401 - only whether it is there; the executor imports it again
         except ImportError:
-            from .executors import RAY_MISSING
+            from .executors import ray_missing
 
-            _say(err, f"eos-tui: {RAY_MISSING}")
+            _say(err, f"eos-tui: {ray_missing()}")
             return EXIT_USAGE
     out = Path(out) if out is not None else default_out(sweep.name)
     try:

@@ -129,7 +129,10 @@ def _broken(job: dict[str, Any]) -> dict[str, Any]:
     return failed_record(job, "not run: a worker process died and the pool with it; rerun the sweep on this directory")
 
 
-RAY_MISSING = 'sweep --ray needs Ray, which is not installed: pip install "eos-tui[ray]"'
+def ray_missing() -> str:
+    from ..extras import missing_extra_message
+
+    return missing_extra_message("Ray", "ray", "sweep --ray")
 
 
 class RayExecutor:
@@ -144,7 +147,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise RuntimeError(RAY_MISSING) from None
+            raise RuntimeError(ray_missing()) from None
         self.ray = ray
         import logging
 

@@ -33,7 +33,7 @@ from typing import Any, Iterable
 
 import tomli_w
 
-from ..scenario.loader import ScenarioError, find_scenario, parse_override
+from ..scenario.loader import ScenarioError, find_scenario, parse_override, resolve_data_paths
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -350,7 +350,7 @@ def read_scenario_data(name_or_path: str) -> tuple[dict[str, Any], str]:
     built-in scenario, unless the file names itself, is written in so that sweep.toml keeps it."""
     path = find_scenario(name_or_path)
     source = str(path) if ("/" in name_or_path or name_or_path.endswith(".toml")) else f"{path.name} (built-in)"
-    data = _read_toml(path, name_or_path)
+    data = resolve_data_paths(_read_toml(path, name_or_path), path.resolve().parent)
     data.setdefault("name", path.stem)
     return data, source
 

@@ -123,7 +123,7 @@ async def test_quit_works_while_a_read_error_is_shown(start):
         assert app.state.read_error is not None and not app.state.stopping
         await pilot.press("q")
         await wait_exit(app, pilot)
-    assert app.outcome == "stopped" and app.exit_code == 0
+    assert app.outcome == "stopped" and app.exit_code == 130  # interrupted by the user, as `run --headless`
     assert proc.returncode == 130 and manifest(run)["status"] == "interrupted"
     assert "finalized_by" not in manifest(run)  # the engine wrote its own end
 

@@ -30,7 +30,7 @@ async def test_ctrl_c_stops_the_engine_as_q_does(engine):
             if not app.is_running:
                 break
             await pilot.pause(0.05)
-    assert app.outcome == "stopped" and app.exit_code == 0
+    assert app.outcome == "stopped" and app.exit_code == 130  # interrupted by the user, as `run --headless`
     assert proc.returncode == 130
     assert read_manifest(run)["status"] == "interrupted"
 
@@ -42,7 +42,7 @@ async def test_ctrl_c_quits_a_watching_app(finished_run):
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert not app.is_running
-    assert app.outcome == "quit"
+    assert app.outcome == "quit" and app.exit_code == 0  # nothing was stopped: 0, not 130
 
 
 async def test_the_palette_offers_the_apps_screenshot_only(finished_run):

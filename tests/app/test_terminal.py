@@ -61,7 +61,7 @@ def test_detach_in_a_terminal_leaves_the_engine_and_prints_the_watch_command(tmp
 def test_quit_in_a_terminal_stops_the_engine(tmp_path):
     run = tmp_path / "quit-run"
     out, code = run_in_pty([sys.executable, str(HERE / "live_demo.py"), str(run)], b"q", after=2.0)
-    assert code == 0
+    assert code == 130  # interrupted by the user: the README's exit code, as `run --headless` (was 0)
     assert "Run stopped (interrupted)" in out.decode("utf-8", "replace")
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "interrupted" and not engine_alive(manifest["pid"])
