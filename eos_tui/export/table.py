@@ -9,10 +9,27 @@ run directory, so they have been through rundir.reader.safe_text (no control cha
 
 from __future__ import annotations
 
+import functools
 import json
+import types
+import typing
 from typing import Any, Iterable
 
-from ..rundir.format import RECORD_TYPES
+from ..rundir.format import (
+    END,
+    EVENT,
+    FLOW,
+    RECORD_TYPES,
+    REPARAM,
+    SHARPNESS,
+    STEP,
+    EndRecord,
+    EventRecord,
+    FlowRecord,
+    ReparamRecord,
+    SharpnessRecord,
+    StepRecord,
+)
 from ..rundir.reader import safe_text
 
 # The columns that come first, in this order, when present; the rest follow in order of first appearance.
@@ -94,3 +111,89 @@ def tidy(records: Iterable[dict[str, Any]], types: Iterable[str] = RECORD_TYPES)
                 seen[c] = len(seen)
         rows.append(row)
     return _order(seen), rows
+
+
+# The record schema (rundir/format.py's TypedDicts) as column kinds: "int", "float" or "str" for a
+# field, "float" for each numbered column of a list of numbers; fields of any other type (data: an
+# object) have none, and their columns are typed by what they hold.
+SCHEMAS: dict[str, Any] = {
+    STEP: StepRecord,
+    SHARPNESS: SharpnessRecord,
+    REPARAM: ReparamRecord,
+    EVENT: EventRecord,
+    END: EndRecord,
+    FLOW: FlowRecord,
+}
+INT, FLOAT, STR = "int", "float", "str"
+_KIND_OF = {int: INT, float: FLOAT, str: STR}
+
+
+def _kind(annotation: Any) -> tuple[str, bool] | None:
+    """(kind, is a list of it) for a field's annotation, None (not nullable) stripped."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _kind(kinds[0]) if len(kinds) == 1 else None
+    if typing.get_origin(annotation) is list:
+        inner = _kind(typing.get_args(annotation)[0]) if typing.get_args(annotation) else None
+        return (inner[0], True) if inner is not None and not inner[1] else None
+    kind = _KIND_OF.get(annotation)
+    return (kind, False) if kind is not None else None
+
+
+@functools.cache
+def field_kinds(record_type: str) -> dict[str, tuple[str, bool]]:
+    """{field: (kind, is a list)} for a record type's declared fields ({} for an unknown type)."""
+    schema = SCHEMAS.get(record_type)
+    if schema is None:
+        return {}
+    hints = typing.get_type_hints(schema)
+    return {name: k for name, a in hints.items() if (k := _kind(a)) is not None}
+
+
+def fits(kind: str, value: Any) -> bool:
+    """Whether `value` (a JSON scalar) is of `kind`; null fits every kind (JSON has no NaN: a value
+    that was not finite is written as null, whatever its field)."""
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return False
+    if kind == INT:
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if kind == FLOAT:
+        return isinstance(value, (int, float))
+    return isinstance(value, str)
+
+
+def column_kinds(records: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """{column: kind} for the columns the schema types, over these records (a column two record
+    types declare differently: float where both are numbers, none where one is text)."""
+    seen: dict[str, set[str]] = {}
+    for rec in records:
+        for name, (kind, is_list) in field_kinds(str(rec.get("type"))).items():
+            value = rec.get(name)
+            if is_list:
+                for i in range(len(value) if isinstance(value, list) else 0):
+                    seen.setdefault(_list_column(name, i), set()).add(kind)
+            elif name in rec:
+                seen.setdefault(name, set()).add(kind)
+    out: dict[str, str] = {}
+    for column, kinds in seen.items():
+        if len(kinds) == 1:
+            out[column] = next(iter(kinds))
+        elif kinds == {INT, FLOAT}:
+            out[column] = FLOAT
+    return out
+
+
+def misfits(record: dict[str, Any], row: dict[str, Any], kinds: dict[str, str]) -> list[str]:
+    """What in a record (and its tidy row) is not of the type the schema gives it: its fields
+    (a list of numbers that is not a list) and its row's typed columns."""
+    bad = []
+    for name, (kind, is_list) in field_kinds(str(record.get("type"))).items():
+        value = record.get(name)
+        if is_list and value is not None and not (isinstance(value, list) and all(fits(kind, v) for v in value)):
+            bad.append(safe_text(name))
+        elif not is_list and not fits(kind, value):
+            bad.append(safe_text(name))
+    bad += [c for c, v in row.items() if c in kinds and not fits(kinds[c], v) and c not in bad]
+    return bad
