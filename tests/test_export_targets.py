@@ -305,6 +305,16 @@ def test_a_runs_or_sweeps_own_file_is_refused(tmp_path, target):
     assert os.path.islink(tmp_path / "alias-of-status")
 
 
+def test_the_sweep_names_are_the_sweeps():
+    """output.py spells the sweep directory's names (importing eos_tui.sweep would import the scenario
+    schema): they must stay the sweep store's."""
+    from eos_tui.export.output import OWN_NAMES, SWEEP_MARKERS
+    from eos_tui.sweep import store
+
+    assert set(SWEEP_MARKERS) == {store.SWEEP_FILE, store.POINTS_FILE}
+    assert {store.POINTS_DIR, store.LOCK_FILE} <= set(OWN_NAMES)
+
+
 def test_a_new_file_in_a_run_or_sweep_directory_is_fine(tmp_path):
     synthetic.make_run(tmp_path / "run", steps=5)
     sweep = _sweep(tmp_path)

@@ -182,10 +182,10 @@ def typed_table(numbered: list[tuple[int, dict[str, Any]]]) -> tuple[list[str], 
 def dropped_line(metrics: Path, dropped: Dropped) -> str:
     """One line of stderr naming the records left out of a Parquet table, and why."""
     shown = ", ".join(f"{n} ({','.join(fields[:3])})" for n, fields in dropped[:SHOWN_LINES])
-    more = f", … ({len(dropped) - SHOWN_LINES} more)" if len(dropped) > SHOWN_LINES else ""
+    more = f", … and {len(dropped) - SHOWN_LINES} more" if len(dropped) > SHOWN_LINES else ""
     return (
         f"eos-tui: {safe_text(str(metrics))}: left {len(dropped)} record(s) out of the Parquet table, "
-        f"whose fields do not have their types (line {shown}{more})"
+        f"a field not of its type: line {shown}{more}"
     )
 
 

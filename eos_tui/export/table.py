@@ -195,5 +195,6 @@ def misfits(record: dict[str, Any], row: dict[str, Any], kinds: dict[str, str]) 
             bad.append(safe_text(name))
         elif not is_list and not fits(kind, value):
             bad.append(safe_text(name))
-    bad += [c for c, v in row.items() if c in kinds and not fits(kinds[c], v) and c not in bad]
+    if not bad:  # a field the schema does not give this record type, in a column another one types
+        bad = [c for c, v in row.items() if c in kinds and not fits(kinds[c], v)]
     return bad
