@@ -20,7 +20,7 @@ from ..rundir.format import METRICS_FILE
 from ..rundir.reader import parse_line, safe_text
 from .errors import CommandError, missing_extra
 from .output import destination, open_output, write_bytes
-from .table import FLOAT, INT, STR, column_kinds, misfits, parse_record_types, tidy
+from .table import FLOAT, INT, STR, column_kinds, foreign_kinds, misfits, parse_record_types, tidy
 
 FORMATS = ("csv", "parquet", "jsonl")
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
@@ -62,9 +62,13 @@ def csv_cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)  # the shortest text that reads back to the same float
+    if isinstance(value, int):
+        return str(value)
     text = str(value)
     if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
         text = "'" + text
+    if CSV_CONTROL.search(text) is None:  # the usual cell: searched, not rebuilt
+        return text
     return CSV_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
@@ -167,8 +171,12 @@ def typed_table(numbered: list[tuple[int, dict[str, Any]]]) -> tuple[list[str], 
     kinds = column_kinds(records)
     kept: list[dict[str, Any]] = []
     dropped: Dropped = []
+    foreign: dict[str, dict[str, str]] = {}  # per record type: foreign_kinds, computed once
     for (number, rec), row in zip(numbered, rows):
-        bad = misfits(rec, row, kinds)
+        t = str(rec.get("type"))
+        if t not in foreign:
+            foreign[t] = foreign_kinds(t, kinds)
+        bad = misfits(rec, row, foreign[t])
         if bad:
             dropped.append((number, bad))
         else:

@@ -152,30 +152,51 @@ def field_kinds(record_type: str) -> dict[str, tuple[str, bool]]:
 
 def fits(kind: str, value: Any) -> bool:
     """Whether `value` (a JSON scalar) is of `kind`; null fits every kind (JSON has no NaN: a value
-    that was not finite is written as null, whatever its field)."""
+    that was not finite is written as null, whatever its field). A bool is no number here."""
     if value is None:
         return True
-    if isinstance(value, bool):
-        return False
-    if kind == INT:
-        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    t = type(value)  # `type(...) is int`, not isinstance: True is an int to isinstance
     if kind == FLOAT:
-        return isinstance(value, (int, float))
-    return isinstance(value, str)
+        return t is float or t is int
+    if kind == INT:
+        return t is int or (t is float and value.is_integer())
+    return t is str
+
+
+def _declares(record_type: str, column: str) -> bool:
+    """Whether `column` comes from one of the record type's own fields (a list's numbered columns too)."""
+    for name, (_, is_list) in field_kinds(record_type).items():
+        if column == name and not is_list:
+            return True
+        if is_list:
+            prefix = _list_column(name, 0)[:-1]  # eigenvalues -> "eigenvalue_"
+            if column.startswith(prefix) and column[len(prefix) :].isdigit():
+                return True
+    return False
 
 
 def column_kinds(records: Iterable[dict[str, Any]]) -> dict[str, str]:
     """{column: kind} for the columns the schema types, over these records (a column two record
     types declare differently: float where both are numbers, none where one is text)."""
-    seen: dict[str, set[str]] = {}
+    present: dict[str, set[str]] = {}  # per record type, the fields its records have
+    lengths: dict[tuple[str, str], int] = {}  # per (type, list field), its longest list
     for rec in records:
-        for name, (kind, is_list) in field_kinds(str(rec.get("type"))).items():
+        t = rec.get("type")
+        if not isinstance(t, str) or not field_kinds(t):
+            continue
+        if t not in present:
+            present[t] = set()
+        present[t].update(rec)
+        for name in _list_fields(t):
             value = rec.get(name)
-            if is_list:
-                for i in range(len(value) if isinstance(value, list) else 0):
-                    seen.setdefault(_list_column(name, i), set()).add(kind)
-            elif name in rec:
-                seen.setdefault(name, set()).add(kind)
+            if type(value) is list and len(value) > lengths.get((t, name), 0):
+                lengths[(t, name)] = len(value)
+    seen: dict[str, set[str]] = {}
+    for t, names in present.items():
+        for name, (kind, is_list) in field_kinds(t).items():
+            columns = [_list_column(name, i) for i in range(lengths.get((t, name), 0))] if is_list else [name] if name in names else []
+            for column in columns:
+                seen.setdefault(column, set()).add(kind)
     out: dict[str, str] = {}
     for column, kinds in seen.items():
         if len(kinds) == 1:
@@ -185,16 +206,30 @@ def column_kinds(records: Iterable[dict[str, Any]]) -> dict[str, str]:
     return out
 
 
-def misfits(record: dict[str, Any], row: dict[str, Any], kinds: dict[str, str]) -> list[str]:
-    """What in a record (and its tidy row) is not of the type the schema gives it: its fields
-    (a list of numbers that is not a list) and its row's typed columns."""
+@functools.cache
+def _list_fields(record_type: str) -> tuple[str, ...]:
+    return tuple(name for name, (_, is_list) in field_kinds(record_type).items() if is_list)
+
+
+def foreign_kinds(record_type: str, kinds: dict[str, str]) -> dict[str, str]:
+    """The typed columns (`kinds`) that are not this record type's own fields: where one of its
+    records can still hold a value of another type (a field another record type declares)."""
+    return {c: k for c, k in kinds.items() if not _declares(record_type, c)}
+
+
+def misfits(record: dict[str, Any], row: dict[str, Any], foreign: dict[str, str]) -> list[str]:
+    """What in a record (and its tidy row) is not of the type the schema gives it: its own fields
+    (a list of numbers that is not one), else its row's values in the `foreign` typed columns."""
+    declared = field_kinds(str(record.get("type")))
     bad = []
-    for name, (kind, is_list) in field_kinds(str(record.get("type"))).items():
-        value = record.get(name)
-        if is_list and value is not None and not (isinstance(value, list) and all(fits(kind, v) for v in value)):
+    for name, value in record.items():
+        k = declared.get(name)
+        if k is None or value is None:
+            continue
+        kind, is_list = k
+        ok = type(value) is list and all(fits(kind, v) for v in value) if is_list else fits(kind, value)
+        if not ok:
             bad.append(safe_text(name))
-        elif not is_list and not fits(kind, value):
-            bad.append(safe_text(name))
-    if not bad:  # a field the schema does not give this record type, in a column another one types
-        bad = [c for c, v in row.items() if c in kinds and not fits(kinds[c], v)]
+    if not bad and foreign:
+        bad = [c for c in foreign.keys() & row.keys() if not fits(foreign[c], row[c])]
     return bad
