@@ -379,23 +379,26 @@ def test_parquet_columns_have_the_schemas_types_and_bad_records_are_named(tmp_pa
         [
             {"type": "step", "arm": "gd", "step": "=7+7", "loss": 0.5, "lr": 0.02, "grad_norm": 1.0, "proj": None, "disp": None},
             {"type": "sharpness", "arm": "gd", "step": 11, "eigenvalues": ["x", 2.0], "hvps": 3, "residual": None},
+            # a field events do not have, in a column sharpness records type as int64
+            {"type": "event", "arm": "gd", "step": 11, "kind": "k", "message": "m", "hvps": "lots"},
             {"type": "step", "arm": "gd", "step": 12, "loss": 0.25, "lr": 0.02, "grad_norm": 1.0, "proj": None, "disp": None},
         ],
     )
     lines = (run / "metrics.jsonl").read_text().splitlines()
-    bad = [i + 1 for i, line in enumerate(lines) if '"=7+7"' in line or '"x"' in line]
+    bad = [i + 1 for i, line in enumerate(lines) if '"=7+7"' in line or '"x"' in line or '"lots"' in line]
     r = eos("export", "run", "-o", "t.parquet", cwd=tmp_path, allowed=tmp_path, text=True)
     assert r.returncode == 0, r.stderr
     notes = [line for line in r.stderr.splitlines() if "left" in line]
-    assert len(notes) == 1 and "left 2 record(s) out" in notes[0], r.stderr
-    assert f"{bad[0]} (step)" in notes[0] and f"{bad[1]} (eigenvalues" in notes[0], notes[0]
+    assert len(notes) == 1 and "left 3 record(s) out" in notes[0], r.stderr
+    assert f"{bad[0]} (step)" in notes[0] and f"{bad[1]} (eigenvalues)" in notes[0] and f"{bad[2]} (hvps)" in notes[0], notes[0]
     t = pq.read_table(tmp_path / "t.parquet")
     types = {f.name: str(f.type) for f in t.schema}
     assert types["step"] == "int64" and types["loss"] == "double" and types["eigenvalue_1"] == "double" and types["arm"] == "string"
     assert types["hvps"] == "int64" and types["status"] == "string" and types["steps_done"] == "int64"
-    assert t.num_rows == len(lines) - 2
+    assert t.num_rows == len(lines) - 3
     steps = t.column("step").to_pylist()
     assert 12 in steps and all(isinstance(s, int) for s in steps if s is not None)
     # CSV and JSON lines keep every record as it is (text cells are made safe, not dropped)
     r = eos("export", "run", "--format", "jsonl", cwd=tmp_path, allowed=tmp_path, text=True)
-    assert len(r.stdout.splitlines()) == len(lines) and json.loads(r.stdout.splitlines()[-3])["step"] == "=7+7"
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(rows) == len(lines) and [row["step"] for row in rows if row["type"] == "step"][-2] == "=7+7"
