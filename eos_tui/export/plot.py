@@ -4,8 +4,8 @@ Panels side by side, sharing the step axis: the sharpness λ_max of each arm aga
 stability threshold 2/η_t (the engine's threshold where it is not 2/η: momentum, Adam, RMSprop),
 the training loss on a log axis, and ⟨∇L, u⟩ along the top eigenvector (the period-2 oscillation).
 Each arm has the colour it has in the app (eos_tui/app/widgets/palette.py, read without importing
-the app, so no textual here). matplotlib (the `plot` extra) draws through its Agg/SVG/PDF
-back-ends directly (no pyplot, no GUI).
+the app, so no textual here), and past the app's six arm colours one of its own (arm_colors).
+matplotlib (the `plot` extra) draws through its Agg/SVG/PDF back-ends directly (no pyplot, no GUI).
 """
 
 from __future__ import annotations
@@ -261,14 +261,13 @@ def parse_list(values: Sequence[str] | None) -> list[str]:
 
 def plot_command(run_dir: Path, *, out: Path, arms: Sequence[str] | None = None, panels: str | None = None, fmt: str | None = None) -> int:
     named = FORMATS.get(out.suffix.lower())
+    kind: str | None = named
     if fmt is not None:
         kind = fmt.strip().lower().lstrip(".")
         if kind not in FORMATS.values():
             raise CommandError(f"--format {safe_text(fmt)!r}: choose png, svg or pdf")
         if named is not None and named != kind:
             raise CommandError(f"--format {kind} but -o {safe_text(str(out))} names a {named} file; give one or make them agree")
-    else:
-        kind = named  # type: ignore[assignment]
     dest = destination(out, run_dir=run_dir)  # before the drawing, which takes a while
     if kind is None and dest.kind in (STREAM, DESCRIPTOR):
         raise CommandError(f"-o {safe_text(str(out))}: name the figure's format with --format png, svg or pdf")
