@@ -287,11 +287,12 @@ def plot(
         None, "--arms", help="Only these arms (comma-separated or repeated); each keeps its app colour."
     ),
     panels: Optional[str] = typer.Option(None, "--panels", help="Panels in order, from sharpness,loss,proj (default: all three)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="png, svg or pdf (default: from -o's suffix; needed for -o /dev/stdout)."),
 ) -> None:
     """A paper figure (Cohen et al. Fig. 1 style): sharpness against dashed 2/η_t, log loss, ⟨∇L,u⟩; the app's arm colours."""
     from .export.plot import plot_command
 
-    raise _body(plot_command, run_dir, out=out, arms=arms, panels=panels)
+    raise _body(plot_command, run_dir, out=out, arms=arms, panels=panels, fmt=fmt)
 
 
 @app.command()

@@ -3,6 +3,8 @@ optional extra only in the command that needs it."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.app import synthetic
 from tests.test_layers import imported_after
 
@@ -27,3 +29,11 @@ def test_csv_export_and_rm_import_nothing_heavy(tmp_path):
     mods = cli(["export", str(run), "-o", str(tmp_path / "t.csv")], ["runs", str(tmp_path), "--json"], ["rm", str(run)])
     assert not [m for m in HEAVY if m in mods]
     assert (tmp_path / "t.csv").is_file() and not run.exists()
+
+
+def test_parquet_export_and_its_typing_import_neither_torch_nor_textual(tmp_path):
+    """The Parquet columns are typed from rundir/format.py's TypedDicts (issue 20): still no torch."""
+    pytest.importorskip("pyarrow")
+    run = synthetic.make_run(tmp_path / "r", steps=3)
+    mods = cli(["export", str(run), "-o", str(tmp_path / "t.parquet")])
+    assert "pyarrow" in mods and "torch" not in mods and "textual" not in mods and "eos_tui.sweep" not in mods

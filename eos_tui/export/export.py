@@ -1,32 +1,44 @@
 """`eos-tui export RUN_DIR`: the run's records as a tidy table, in CSV, JSON lines or Parquet.
 
 CSV and JSON lines go to stdout unless `-o` names a file; Parquet needs `-o` (and pyarrow, the
-`parquet` extra). A file is written whole or not at all (output.atomic_path).
+`parquet` extra). A file is written whole or not at all, a device or FIFO directly, and nothing of
+a run's or a sweep's is replaced (output.destination).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-import os
+import re
 import sys
 from pathlib import Path
 from typing import IO, Any
 
-from ..rundir.format import ENGINE_LOG, MANIFEST_FILE, METRICS_FILE, SCENARIO_FILE
-from ..rundir.reader import MetricsFollower, safe_text
+from ..rundir.format import METRICS_FILE
+from ..rundir.reader import parse_line, safe_text
 from .errors import CommandError, missing_extra
-from .output import atomic_path
-from .table import parse_record_types, tidy
+from .output import destination, open_output, write_bytes
+from .table import FLOAT, INT, STR, column_kinds, foreign_kinds, misfits, parse_record_types, tidy
 
 FORMATS = ("csv", "parquet", "jsonl")
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
-# A cell a spreadsheet would read as a formula (=, +, -, @ first) gets a leading ' so that opening
-# the CSV computes nothing: text in a run directory is outside input. Numbers are never strings here.
-FORMULA_START = ("=", "+", "-", "@")
+# A cell a spreadsheet would read as a formula (=, +, -, @ first; a tab or carriage return first
+# too, which some spreadsheets skip before looking) gets a leading ' so that opening the CSV
+# computes nothing: text in a run directory is outside input. Text that is a plain number (-0.5)
+# is no formula and stays as it is; numbers themselves are never strings here.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# Every control character, tab and newline included (safe_text keeps those two): in a CSV cell a
+# raw newline splits the row for line-based tools, a tab shifts the columns of a TSV-minded reader.
+CSV_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 # The columns of a table without rows: what every record has.
 EMPTY_COLUMNS = ("type", "arm", "step")
+# The line numbers named in one line of stderr, at most (then "…").
+SHOWN_LINES = 10
+# Records left out of a Parquet table: (line number in metrics.jsonl, the fields of the wrong type).
+Dropped = list[tuple[int, list[str]]]
 
 
 def choose_format(fmt: str | None, out: Path | None) -> str:
@@ -50,9 +62,14 @@ def csv_cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)  # the shortest text that reads back to the same float
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
+        text = "'" + text
+    if CSV_CONTROL.search(text) is None:  # the usual cell: searched, not rebuilt
+        return text
+    return CSV_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def write_csv(columns: list[str], rows: list[dict[str, Any]], fh: IO[str]) -> None:
@@ -71,56 +88,113 @@ def write_jsonl(columns: list[str], rows: list[dict[str, Any]], fh: IO[str]) -> 
         fh.write(json.dumps({c: _json_value(row.get(c)) for c in columns}, ensure_ascii=False, allow_nan=False) + "\n")
 
 
-def arrow_table(columns: list[str], rows: list[dict[str, Any]]):
-    """A pyarrow Table, one typed column per field: int64 where every value is an integer, float64
-    where every value is a number, bool, else string (a column that mixes kinds as text)."""
+def arrow_table(columns: list[str], rows: list[dict[str, Any]], kinds: dict[str, str] | None = None):
+    """A pyarrow Table, one typed column per field. A column the record schema types (`kinds`,
+    table.column_kinds) has that type: int64, float64 or string, whatever the rows hold (rows
+    whose values do not fit are left out before). Any other column (a field the schema does not
+    name, data.*) is typed by its values: int64 where every value is an integer, float64 where
+    every value is a number, bool, else string (a column that mixes kinds as text)."""
     import pyarrow as pa
 
+    arrow = {INT: pa.int64(), FLOAT: pa.float64(), STR: pa.string()}
     arrays = []
     for c in columns:
         values = [row.get(c) for row in rows]
         present = [v for v in values if v is not None]
-        if present and all(isinstance(v, bool) for v in present):
+        declared = (kinds or {}).get(c)
+        if declared == INT:
+            arrays.append(pa.array([None if v is None else int(v) for v in values], type=arrow[INT]))
+        elif declared == FLOAT or (
+            declared is None
+            and present
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+            and not all(isinstance(v, int) for v in present)
+        ):
+            arrays.append(pa.array([None if v is None else float(v) for v in values], type=arrow[FLOAT]))
+        elif declared == STR:
+            arrays.append(pa.array(values, type=arrow[STR]))
+        elif present and all(isinstance(v, bool) for v in present):
             arrays.append(pa.array(values, type=pa.bool_()))
         elif present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
             arrays.append(pa.array(values, type=pa.int64()))
-        elif present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-            arrays.append(pa.array([None if v is None else float(v) for v in values], type=pa.float64()))
         elif not present:
             arrays.append(pa.array(values, type=pa.float64()))  # an all-null column: numeric (a value never came)
         else:
-            arrays.append(
-                pa.array([None if v is None else (csv_cell(v) if not isinstance(v, str) else v) for v in values], type=pa.string())
-            )
+            arrays.append(pa.array([None if v is None else (v if isinstance(v, str) else csv_cell(v)) for v in values], type=pa.string()))
     return pa.table(arrays, names=columns)
 
 
-def read_run_records(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
+def read_numbered_records(run_dir: Path) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+    """The run's records with their line numbers in metrics.jsonl (1-based), and how many lines
+    are not JSON records (skipped). A last line without its newline is one still being written,
+    left out as the live reader does."""
     metrics = Path(run_dir) / METRICS_FILE
     if not Path(run_dir).is_dir():
         raise CommandError(f"{safe_text(str(run_dir))}: not a run directory (no such folder); see `eos-tui runs`")
     if not metrics.is_file():
         raise CommandError(f"{safe_text(str(metrics))}: not found; is {safe_text(str(run_dir))} a run directory?")
-    follower = MetricsFollower(metrics)
+    out: list[tuple[int, dict[str, Any]]] = []
+    bad = 0
     try:
-        records = follower.read_all()
+        with open(metrics, "rb") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.endswith(b"\n"):
+                    break
+                if not line.strip():
+                    continue
+                try:
+                    rec = parse_line(line)
+                except ValueError:
+                    bad += 1
+                    continue
+                if isinstance(rec, dict):
+                    out.append((number, rec))
+                else:
+                    bad += 1
     except OSError as e:
         raise CommandError(f"{safe_text(str(metrics))}: cannot read: {e.strerror or e}") from None
-    return records, follower.bad_lines
+    return out, bad
 
 
-def refuse_run_file(out: Path, run_dir: Path) -> None:
-    """An -o that names one of the run's own files (`-o RUN/metrics.jsonl`, a plausible slip for a
-    .jsonl export) would replace the run's records with the table: refused."""
-    target = Path(out).resolve()
-    names = (METRICS_FILE, MANIFEST_FILE, SCENARIO_FILE, ENGINE_LOG)
-    for name in names:
-        own = Path(run_dir) / name
-        same = own.exists() and target.exists() and os.path.samefile(own, target)
-        if same or own.resolve() == target:
-            raise CommandError(f"-o {safe_text(str(out))}: that is the run's own {name}; write the export elsewhere")
-    if target.name in names and (target.parent / MANIFEST_FILE).is_file():  # another run's, the same mistake
-        raise CommandError(f"-o {safe_text(str(out))}: that is a run's own {target.name}; write the export elsewhere")
+def read_run_records(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
+    numbered, bad = read_numbered_records(run_dir)
+    return [rec for _, rec in numbered], bad
+
+
+def typed_table(numbered: list[tuple[int, dict[str, Any]]]) -> tuple[list[str], list[dict[str, Any]], dict[str, str], Dropped]:
+    """(columns, rows, column kinds, dropped) for Parquet: the columns typed from the record
+    schema, and the records whose fields do not have their schema's types left out, as (line
+    number, the fields) in `dropped`. One step record with `"step": "=7+7"` would otherwise turn
+    every row's step into text."""
+    records = [rec for _, rec in numbered]
+    columns, rows = tidy(records)
+    kinds = column_kinds(records)
+    kept: list[dict[str, Any]] = []
+    dropped: Dropped = []
+    foreign: dict[str, dict[str, str]] = {}  # per record type: foreign_kinds, computed once
+    for (number, rec), row in zip(numbered, rows):
+        t = str(rec.get("type"))
+        if t not in foreign:
+            foreign[t] = foreign_kinds(t, kinds)
+        bad = misfits(rec, row, foreign[t])
+        if bad:
+            dropped.append((number, bad))
+        else:
+            kept.append(rec)
+    if dropped:
+        columns, rows = tidy(kept)
+        kinds = column_kinds(kept)
+    return columns, rows, kinds, dropped
+
+
+def dropped_line(metrics: Path, dropped: Dropped) -> str:
+    """One line of stderr naming the records left out of a Parquet table, and why."""
+    shown = ", ".join(f"{n} ({','.join(fields[:3])})" for n, fields in dropped[:SHOWN_LINES])
+    more = f", … and {len(dropped) - SHOWN_LINES} more" if len(dropped) > SHOWN_LINES else ""
+    return (
+        f"eos-tui: {safe_text(str(metrics))}: left {len(dropped)} record(s) out of the Parquet table, "
+        f"a field not of its type: line {shown}{more}"
+    )
 
 
 def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None = None, out: Path | None = None) -> int:
@@ -131,33 +205,46 @@ def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None
         types = parse_record_types(records)
     except ValueError as e:
         raise CommandError(str(e)) from None
-    if out is not None:
-        refuse_run_file(out, run_dir)
     if kind == "parquet" and out is None:
         raise CommandError("--format parquet writes a binary file: name it with -o FILE.parquet")
+    dest = destination(out, run_dir=run_dir) if out is not None else None
     if kind == "parquet":
         try:
             import pyarrow.parquet as pq
         except ImportError:
             raise missing_extra("pyarrow", "parquet", "--format parquet") from None
-    found, bad = read_run_records(run_dir)
-    columns, rows = tidy(found, types)
+    numbered, bad = read_numbered_records(run_dir)
+    metrics = Path(run_dir) / METRICS_FILE
+    wanted = set(types)
+    numbered = [(n, rec) for n, rec in numbered if rec.get("type") in wanted]
+    kinds: dict[str, str] = {}
+    dropped: Dropped = []
+    if kind == "parquet":
+        columns, rows, kinds, dropped = typed_table(numbered)
+    else:
+        columns, rows = tidy([rec for _, rec in numbered])
     if not rows:
         # a table with its header, not an empty line that CSV readers refuse (pandas: EmptyDataError)
         columns = list(EMPTY_COLUMNS)
         which = "" if records is None else " of type " + ",".join(types)
         print(f"eos-tui: {safe_text(str(run_dir))}: no records{which}; the table has only its header", file=sys.stderr)
     if bad:
-        print(f"eos-tui: {safe_text(str(Path(run_dir) / METRICS_FILE))}: skipped {bad} line(s) that are not JSON records", file=sys.stderr)
-    if out is None:
+        print(f"eos-tui: {safe_text(str(metrics))}: skipped {bad} line(s) that are not JSON records", file=sys.stderr)
+    if dropped:
+        print(dropped_line(metrics, dropped), file=sys.stderr)
+    if dest is None:
         (write_csv if kind == "csv" else write_jsonl)(columns, rows, sys.stdout)
         sys.stdout.flush()
         return 0
-    with atomic_path(out) as tmp:
-        if kind == "parquet":
-            pq.write_table(arrow_table(columns, rows), tmp)
-        else:
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                (write_csv if kind == "csv" else write_jsonl)(columns, rows, fh)
+    if kind == "parquet":
+        buf = io.BytesIO()  # written whole, then to the file: a FIFO or /dev/stdout cannot seek
+        pq.write_table(arrow_table(columns, rows, kinds), buf)
+        write_bytes(dest, buf)
+    else:
+        with open_output(dest) as fh:
+            text = io.TextIOWrapper(fh, encoding="utf-8", newline="", write_through=False)
+            (write_csv if kind == "csv" else write_jsonl)(columns, rows, text)
+            text.flush()
+            text.detach()  # open_output closes the file itself
     print(f"{len(rows)} rows × {len(columns)} columns → {safe_text(str(out))}", file=sys.stderr)
     return 0

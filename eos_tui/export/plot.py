@@ -4,13 +4,15 @@ Panels side by side, sharing the step axis: the sharpness λ_max of each arm aga
 stability threshold 2/η_t (the engine's threshold where it is not 2/η: momentum, Adam, RMSprop),
 the training loss on a log axis, and ⟨∇L, u⟩ along the top eigenvector (the period-2 oscillation).
 Each arm has the colour it has in the app (eos_tui/app/widgets/palette.py, read without importing
-the app, so no textual here). matplotlib (the `plot` extra) draws through its Agg/SVG/PDF
-back-ends directly (no pyplot, no GUI).
+the app, so no textual here), and past the app's six arm colours one of its own (arm_colors).
+matplotlib (the `plot` extra) draws through its Agg/SVG/PDF back-ends directly (no pyplot, no GUI).
 """
 
 from __future__ import annotations
 
+import colorsys
 import importlib.util
+import io
 import math
 import sys
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from ..rundir.format import END, SHARPNESS, STEP, step_threshold
 from ..rundir.reader import read_manifest, safe_text
 from .errors import CommandError, missing_extra
 from .export import read_run_records
-from .output import atomic_path
+from .output import DESCRIPTOR, STREAM, destination, write_bytes
 
 PANELS = ("sharpness", "loss", "proj")
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -41,6 +43,24 @@ def palette() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def arm_colors(n: int) -> list[str]:
+    """`n` colours, no two the same: the app's arm colours first (so that a figure matches the
+    app), then its other bright colours that mean nothing else in a figure, then hues around the
+    colour wheel, a golden angle apart. The app cycles its six; a figure of seven arms must not
+    show two in one colour."""
+    colors = palette()
+    base = [*colors.ARM_COLORS, colors.PINK, colors.PURPLE]
+    out = list(dict.fromkeys(base))[:n]
+    hue = 0.0
+    while len(out) < n:
+        hue = (hue + 0.381966) % 1.0
+        r, g, b = colorsys.hsv_to_rgb(hue, 0.6 + 0.3 * (len(out) % 2), 0.95 - 0.2 * (len(out) // 2 % 2))
+        color = f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+        if color not in out:
+            out.append(color)
+    return out
 
 
 @dataclass
@@ -73,8 +93,7 @@ def collect(records: Sequence[dict[str, Any]], manifest: dict[str, Any] | None) 
         a = rec.get("arm")
         if isinstance(a, str) and rec.get("type") in (STEP, SHARPNESS) and a not in names:
             names.append(a)
-    colors = palette()
-    out = {n: ArmData(n, colors.arm_color(i)) for i, n in enumerate(names)}
+    out = {n: ArmData(n, c) for n, c in zip(names, arm_colors(len(names)))}
     if isinstance(arms, dict):
         for n, entry in arms.items():
             if isinstance(entry, dict) and entry.get("status") == "diverged" and safe_text(str(n)) in out:
@@ -177,6 +196,24 @@ def _clip_panel(ax, arms: Sequence[ArmData], series, *, log: bool = False, extra
             mark_off_scale(ax, a.color, xs, [y if math.isfinite(y) else math.nan for y in ys], limits)
 
 
+def sharpness_label(arms: Sequence[ArmData]) -> str:
+    """The sharpness axis says what its lines are: λ_max of H for GD, SGD and momentum, of P⁻¹H
+    (preconditioned) for Adam and RMSprop; with both kinds in one panel, which is which."""
+    pre = [a.preconditioned for a in arms]
+    if pre and all(pre):
+        return r"preconditioned sharpness $\lambda_{\max}(P^{-1}H)$"
+    if any(pre):
+        return r"sharpness $\lambda_{\max}$ ($P^{-1}H$ for preconditioned arms)"
+    return r"sharpness $\lambda_{\max}$"
+
+
+def arm_label(arm: ArmData, arms: Sequence[ArmData]) -> str:
+    """An arm's legend entry: its name, and "preconditioned" where its sharpness is λ_max(P⁻¹H)
+    and not every arm's is (the axis says so then)."""
+    mixed = any(not a.preconditioned for a in arms)
+    return _label(arm.name) + (" (preconditioned)" if arm.preconditioned and mixed else "")
+
+
 def build_figure(data: dict[str, ArmData], panels: Sequence[str], *, title: str | None = None):
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -188,8 +225,7 @@ def build_figure(data: dict[str, ArmData], panels: Sequence[str], *, title: str 
         ax.set_xlabel("step")
         ax.spines[["top", "right"]].set_visible(False)
         if panel == "sharpness":
-            pre = any(a.preconditioned for a in arms)
-            ax.set_ylabel(r"preconditioned sharpness $\lambda_{\max}(P^{-1}H)$" if pre else r"sharpness $\lambda_{\max}$")
+            ax.set_ylabel(sharpness_label(arms))
             for a in arms:
                 ax.plot(a.step, a.threshold, color=a.color, linestyle="--", linewidth=1.0, drawstyle="steps-post")
                 ax.plot(a.sharpness_step, a.sharpness, color=a.color, linewidth=1.6)
@@ -210,7 +246,7 @@ def build_figure(data: dict[str, ArmData], panels: Sequence[str], *, title: str 
                 ax.plot(a.step, a.proj, color=a.color, linewidth=0.8)
             _clip_panel(ax, arms, lambda a: (a.step, a.proj))
             ax.set_title("along the top eigenvector", fontsize=9)
-    handles = [Line2D([], [], color=a.color, linewidth=1.6, label=_label(a.name)) for a in arms]
+    handles = [Line2D([], [], color=a.color, linewidth=1.6, label=arm_label(a, arms)) for a in arms]
     if handles:  # beside the panels, never over a line
         fig.legend(handles=handles, fontsize=7, frameon=False, loc="outside right center")
     if title:
@@ -223,12 +259,20 @@ def parse_list(values: Sequence[str] | None) -> list[str]:
     return [v.strip() for item in values or () for v in item.split(",") if v.strip()]
 
 
-def plot_command(run_dir: Path, *, out: Path, arms: Sequence[str] | None = None, panels: str | None = None) -> int:
-    kind = FORMATS.get(out.suffix.lower())
+def plot_command(run_dir: Path, *, out: Path, arms: Sequence[str] | None = None, panels: str | None = None, fmt: str | None = None) -> int:
+    named = FORMATS.get(out.suffix.lower())
+    kind: str | None = named
+    if fmt is not None:
+        kind = fmt.strip().lower().lstrip(".")
+        if kind not in FORMATS.values():
+            raise CommandError(f"--format {safe_text(fmt)!r}: choose png, svg or pdf")
+        if named is not None and named != kind:
+            raise CommandError(f"--format {kind} but -o {safe_text(str(out))} names a {named} file; give one or make them agree")
+    dest = destination(out, run_dir=run_dir)  # before the drawing, which takes a while
+    if kind is None and dest.kind in (STREAM, DESCRIPTOR):
+        raise CommandError(f"-o {safe_text(str(out))}: name the figure's format with --format png, svg or pdf")
     if kind is None:
         raise CommandError(f"-o {safe_text(str(out))}: name a .png, .svg or .pdf file")
-    if not out.parent.is_dir():  # before the drawing, which takes a while
-        raise CommandError(f"{safe_text(str(out))}: the folder {safe_text(str(out.parent))} does not exist")
     chosen = list(dict.fromkeys(parse_list([panels]))) if panels else list(PANELS)  # a panel named twice is drawn once
     unknown = [p for p in chosen if p not in PANELS]
     if unknown or not chosen:
@@ -251,7 +295,8 @@ def plot_command(run_dir: Path, *, out: Path, arms: Sequence[str] | None = None,
         raise CommandError(f"{safe_text(str(run_dir))}: no step or sharpness records to plot yet")
     scenario = (manifest or {}).get("scenario")
     fig = build_figure(data, chosen, title=safe_text(str(scenario)) if scenario else None)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format=kind, metadata=None if kind != "png" else {"Software": "eos-tui"})
+    buf = io.BytesIO()  # drawn whole, then written: a FIFO or /dev/stdout cannot seek (PDF's offsets)
+    fig.savefig(buf, format=kind, metadata=None if kind != "png" else {"Software": "eos-tui"})
+    write_bytes(dest, buf)
     print(f"{safe_text(str(out))}", file=sys.stderr)
     return 0

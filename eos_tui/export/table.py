@@ -9,10 +9,27 @@ run directory, so they have been through rundir.reader.safe_text (no control cha
 
 from __future__ import annotations
 
+import functools
 import json
+import types
+import typing
 from typing import Any, Iterable
 
-from ..rundir.format import RECORD_TYPES
+from ..rundir.format import (
+    END,
+    EVENT,
+    FLOW,
+    RECORD_TYPES,
+    REPARAM,
+    SHARPNESS,
+    STEP,
+    EndRecord,
+    EventRecord,
+    FlowRecord,
+    ReparamRecord,
+    SharpnessRecord,
+    StepRecord,
+)
 from ..rundir.reader import safe_text
 
 # The columns that come first, in this order, when present; the rest follow in order of first appearance.
@@ -94,3 +111,125 @@ def tidy(records: Iterable[dict[str, Any]], types: Iterable[str] = RECORD_TYPES)
                 seen[c] = len(seen)
         rows.append(row)
     return _order(seen), rows
+
+
+# The record schema (rundir/format.py's TypedDicts) as column kinds: "int", "float" or "str" for a
+# field, "float" for each numbered column of a list of numbers; fields of any other type (data: an
+# object) have none, and their columns are typed by what they hold.
+SCHEMAS: dict[str, Any] = {
+    STEP: StepRecord,
+    SHARPNESS: SharpnessRecord,
+    REPARAM: ReparamRecord,
+    EVENT: EventRecord,
+    END: EndRecord,
+    FLOW: FlowRecord,
+}
+INT, FLOAT, STR = "int", "float", "str"
+_KIND_OF = {int: INT, float: FLOAT, str: STR}
+
+
+def _kind(annotation: Any) -> tuple[str, bool] | None:
+    """(kind, is a list of it) for a field's annotation, None (not nullable) stripped."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _kind(kinds[0]) if len(kinds) == 1 else None
+    if typing.get_origin(annotation) is list:
+        inner = _kind(typing.get_args(annotation)[0]) if typing.get_args(annotation) else None
+        return (inner[0], True) if inner is not None and not inner[1] else None
+    kind = _KIND_OF.get(annotation)
+    return (kind, False) if kind is not None else None
+
+
+@functools.cache
+def field_kinds(record_type: str) -> dict[str, tuple[str, bool]]:
+    """{field: (kind, is a list)} for a record type's declared fields ({} for an unknown type)."""
+    schema = SCHEMAS.get(record_type)
+    if schema is None:
+        return {}
+    hints = typing.get_type_hints(schema)
+    return {name: k for name, a in hints.items() if (k := _kind(a)) is not None}
+
+
+def fits(kind: str, value: Any) -> bool:
+    """Whether `value` (a JSON scalar) is of `kind`; null fits every kind (JSON has no NaN: a value
+    that was not finite is written as null, whatever its field). A bool is no number here."""
+    if value is None:
+        return True
+    t = type(value)  # `type(...) is int`, not isinstance: True is an int to isinstance
+    if kind == FLOAT:
+        return t is float or t is int
+    if kind == INT:
+        return t is int or (t is float and value.is_integer())
+    return t is str
+
+
+def _declares(record_type: str, column: str) -> bool:
+    """Whether `column` comes from one of the record type's own fields (a list's numbered columns too)."""
+    for name, (_, is_list) in field_kinds(record_type).items():
+        if column == name and not is_list:
+            return True
+        if is_list:
+            prefix = _list_column(name, 0)[:-1]  # eigenvalues -> "eigenvalue_"
+            if column.startswith(prefix) and column[len(prefix) :].isdigit():
+                return True
+    return False
+
+
+def column_kinds(records: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """{column: kind} for the columns the schema types, over these records (a column two record
+    types declare differently: float where both are numbers, none where one is text)."""
+    present: dict[str, set[str]] = {}  # per record type, the fields its records have
+    lengths: dict[tuple[str, str], int] = {}  # per (type, list field), its longest list
+    for rec in records:
+        t = rec.get("type")
+        if not isinstance(t, str) or not field_kinds(t):
+            continue
+        if t not in present:
+            present[t] = set()
+        present[t].update(rec)
+        for name in _list_fields(t):
+            value = rec.get(name)
+            if type(value) is list and len(value) > lengths.get((t, name), 0):
+                lengths[(t, name)] = len(value)
+    seen: dict[str, set[str]] = {}
+    for t, names in present.items():
+        for name, (kind, is_list) in field_kinds(t).items():
+            columns = [_list_column(name, i) for i in range(lengths.get((t, name), 0))] if is_list else [name] if name in names else []
+            for column in columns:
+                seen.setdefault(column, set()).add(kind)
+    out: dict[str, str] = {}
+    for column, kinds in seen.items():
+        if len(kinds) == 1:
+            out[column] = next(iter(kinds))
+        elif kinds == {INT, FLOAT}:
+            out[column] = FLOAT
+    return out
+
+
+@functools.cache
+def _list_fields(record_type: str) -> tuple[str, ...]:
+    return tuple(name for name, (_, is_list) in field_kinds(record_type).items() if is_list)
+
+
+def foreign_kinds(record_type: str, kinds: dict[str, str]) -> dict[str, str]:
+    """The typed columns (`kinds`) that are not this record type's own fields: where one of its
+    records can still hold a value of another type (a field another record type declares)."""
+    return {c: k for c, k in kinds.items() if not _declares(record_type, c)}
+
+
+def misfits(record: dict[str, Any], row: dict[str, Any], foreign: dict[str, str]) -> list[str]:
+    """What in a record (and its tidy row) is not of the type the schema gives it: its own fields
+    (a list of numbers that is not one), else its row's values in the `foreign` typed columns."""
+    declared = field_kinds(str(record.get("type")))
+    bad = []
+    for name, value in record.items():
+        k = declared.get(name)
+        if k is None or value is None:
+            continue
+        kind, is_list = k
+        ok = type(value) is list and all(fits(kind, v) for v in value) if is_list else fits(kind, value)
+        if not ok:
+            bad.append(safe_text(name))
+    if not bad and foreign:
+        bad = [c for c in foreign.keys() & row.keys() if not fits(foreign[c], row[c])]
+    return bad
