@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from eos_tui.analysis.outcome import arm_outcome, majority, run_outcome
 from eos_tui.sweep.grid import Sweep, SweepError, load_sweep, parse_grid_flag, parse_values, sweep_from_data
-from eos_tui.sweep.store import SweepDir, read_points
+from eos_tui.sweep.store import SweepDir, point_dir, read_points
 
 QUAD = """\
 name = "q"
@@ -289,10 +290,19 @@ def test_workers_of_a_killed_sweep_stop(tmp_path):
     assert read_points(tmp_path / "s") == []
 
 
+def _completed_point(sweep_dir: Path, index: int, status: str = "completed") -> str:
+    """A point's run directory as a finished point leaves it (only its manifest matters to a rerun)."""
+    run_dir = point_dir(index)
+    (sweep_dir / run_dir).mkdir(parents=True)
+    (sweep_dir / run_dir / "manifest.json").write_text(json.dumps({"format": 1, "scenario": "s", "status": status}))
+    return run_dir
+
+
 def test_resume_drops_failed_lines_and_a_cut_off_last_line(tmp_path):
     sweep = Sweep(name="s", description="", scenario={"name": "s"}, source="<test>", grid=[("steps", [1, 2, 3])])
     with SweepDir.open(tmp_path / "d", sweep) as d:
-        d.append({"index": 0, "point": {"steps": 1}, "status": "completed", "outcome": "lazy", "arms": []})
+        run_dir = _completed_point(tmp_path / "d", 0)
+        d.append({"index": 0, "point": {"steps": 1}, "run_dir": run_dir, "status": "completed", "outcome": "lazy", "arms": []})
         d.append({"index": 1, "point": {"steps": 2}, "status": "failed", "outcome": "failed", "arms": []})
     with open(tmp_path / "d" / "points.jsonl", "a") as fh:
         fh.write('{"index": 2, "point": {"ste')  # a line cut off by a crash
@@ -303,6 +313,36 @@ def test_resume_drops_failed_lines_and_a_cut_off_last_line(tmp_path):
         SweepDir.open(tmp_path / "d", Sweep(name="s", description="", scenario={"name": "s"}, source="<test>", grid=[("steps", [1, 2])]))
     with SweepDir.open(tmp_path / "d", sweep), pytest.raises(SweepError, match="another sweep is running"):
         SweepDir.open(tmp_path / "d", sweep)
+
+
+def test_resume_reruns_a_completed_point_whose_run_directory_is_gone_or_not_completed(tmp_path):
+    """points.jsonl says "completed", but `rm -r points/p0000` took the run, and p0001's manifest says
+    it is not done (damaged, edited): both run again; p0002, whole, is kept."""
+    sweep = Sweep(name="s", description="", scenario={"name": "s"}, source="<test>", grid=[("steps", [1, 2, 3])])
+    d = tmp_path / "d"
+    with SweepDir.open(d, sweep) as store:
+        for i, status in enumerate(["completed", "running", "completed"]):
+            run_dir = _completed_point(d, i, status)
+            store.append({"index": i, "point": {"steps": i + 1}, "run_dir": run_dir, "status": "completed", "outcome": "lazy", "arms": []})
+    shutil.rmtree(d / point_dir(0))
+    with SweepDir.open(d, sweep) as store:
+        assert list(store.resume()) == [2]
+    assert [r["index"] for r in read_points(d)] == [2]
+
+
+@pytest.mark.slow  # a process pool starting: seconds
+def test_rerun_after_a_point_directory_was_removed_runs_that_point_again(tmp_path):
+    from eos_tui.sweep.command import run_sweep
+
+    sweep = load_sweep(str(quad(tmp_path, steps=10)), grids=["optimizer.lr=0.05,0.1,0.15"])
+    assert run_sweep(sweep, out=tmp_path / "s", jobs=1, err=io.StringIO()) == 0
+    before = sorted_points(tmp_path / "s")
+    shutil.rmtree(tmp_path / "s" / "points" / "p0000")
+    err = io.StringIO()
+    assert run_sweep(sweep, out=tmp_path / "s", jobs=1, err=err) == 0, err.getvalue()
+    assert "2 of 3 points already done" in err.getvalue()
+    assert sorted_points(tmp_path / "s") == before
+    assert json.loads((tmp_path / "s" / "points" / "p0000" / "manifest.json").read_text())["status"] == "completed"
 
 
 # ---- the map -----------------------------------------------------------------------------------
