@@ -129,6 +129,51 @@ def test_a_grid_over_a_key_every_arm_sets_is_refused_and_writes_nothing(tmp_path
     assert not (tmp_path / "s").exists()
 
 
+MLP = """\
+name = "m"
+steps = 3
+[data]
+kind = "random-labels"
+n = 16
+dim = 4
+classes = 2
+[model]
+kind = "mlp"
+hidden = [8]
+[optimizer]
+kind = "gd"
+lr = 0.1
+"""
+
+
+def test_a_point_too_big_for_the_memory_is_refused_before_any_point_runs(tmp_path, monkeypatch):
+    """Each point gets `run`'s memory check before any starts (a point of hidden = [40000, 40000]
+    went straight to the allocator): one line naming the point and the estimate, exit 2, nothing
+    written; --force runs anyway, as `run --force` does."""
+    from eos_tui.scenario import resources
+    from eos_tui.sweep.command import run_sweep
+
+    (tmp_path / "m.toml").write_text(MLP)
+    monkeypatch.setattr(resources, "available_memory", lambda: (4 * 1024**3, "a test"))
+    sweep = load_sweep(str(tmp_path / "m.toml"), grids=["model.hidden=[8, 8],[40000, 40000]"])
+    err = io.StringIO()
+    assert run_sweep(sweep, out=tmp_path / "s", jobs=1, err=err) == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("eos-tui: sweep m: point 1 (model.hidden=[40000, 40000]): ")
+    assert "needs about" in lines[0] and "more than the 4.0 GB available" in lines[0] and "--force" in lines[0]
+    assert not (tmp_path / "s").exists()
+    # --force: the estimate refuses every point of this machine of 1 kB, and the sweep runs anyway
+    monkeypatch.setattr(resources, "available_memory", lambda: (1024, "a test"))
+    small = load_sweep(str(tmp_path / "m.toml"), grids=["optimizer.lr=0.05"])
+    assert run_sweep(small, out=tmp_path / "t", jobs=1, err=io.StringIO()) == 2 and not (tmp_path / "t").exists()
+    assert run_sweep(small, out=tmp_path / "t", jobs=1, err=io.StringIO(), force=True) == 0
+    # the command line, on this machine's own memory (no machine holds a 1 TB model)
+    r = eos("sweep", str(tmp_path / "m.toml"), "--grid", "model.hidden=[8],[400000, 400000]", "--out", "u", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "point 1 (model.hidden=[400000, 400000])" in r.stderr, r.stderr
+    assert not (tmp_path / "u").exists()
+
+
 def test_builtin_sweeps_load_and_cover_their_grids():
     for name, keys in (
         ("catapult-phase", ["optimizer.lr_relative", "model.width"]),
