@@ -343,6 +343,49 @@ def _completed_point(sweep_dir: Path, index: int, status: str = "completed") -> 
     return run_dir
 
 
+@pytest.mark.slow  # a process pool starting, points of seconds
+def test_a_killed_worker_fails_its_point_only_and_the_others_run_on(tmp_path):
+    """kill -9 of one pool worker (the OOM killer): ProcessPoolExecutor fails every point of the pool
+    and stops the other workers. Only the point whose worker died is failed (with its run_dir, its
+    manifest "failed"); the point the other worker was training (its manifest "interrupted" at its
+    step: it had not died) and the one never started run again in a new pool and complete."""
+    q = quad(tmp_path, steps=20_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eos_tui.cli", "sweep", str(q), "--grid", "optimizer.lr=0.05,0.1,0.15"]
+        + ["--set", "measure.sharpness_every=100", "--jobs", "2", "--out", "s", "--json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        start_new_session=True,
+    )
+    points = tmp_path / "s" / "points"
+    try:
+        deadline = time.monotonic() + 90
+        while not all((m := points / p / "metrics.jsonl").exists() and m.stat().st_size for p in ("p0000", "p0001")):
+            assert time.monotonic() < deadline, "the points did not start"
+            time.sleep(0.05)
+        killed = json.loads((points / "p0000" / "manifest.json").read_text())["pid"]
+        os.kill(killed, signal.SIGKILL)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and err.count("failed: ") == 1
+    died, *others = sorted(json.loads(out)["points"], key=lambda r: r["index"])
+    assert died["status"] == "failed" and died["message"] == "the worker process running this point died"
+    assert died["run_dir"] == "points/p0000"
+    m = json.loads((points / "p0000" / "manifest.json").read_text())
+    assert m["status"] == "failed" and m["error"] == died["message"] and m["pid"] == killed
+    assert [r["status"] for r in others] == ["completed", "completed"]
+    for r in others:
+        m = json.loads((tmp_path / "s" / r["run_dir"] / "manifest.json").read_text())
+        assert m["status"] == "completed" and m["arms"]["main"]["steps_done"] == 20_000
+    assert sorted_points(tmp_path / "s") == [died, *others]
+
+
 def test_resume_drops_failed_lines_and_a_cut_off_last_line(tmp_path):
     sweep = Sweep(name="s", description="", scenario={"name": "s"}, source="<test>", grid=[("steps", [1, 2, 3])])
     with SweepDir.open(tmp_path / "d", sweep) as d:
@@ -463,6 +506,46 @@ def test_ray_executor_gives_the_points_of_the_process_pool(tmp_path, capsys):
     assert sorted_points(tmp_path / "ray") == sorted_points(tmp_path / "pool")
     assert [p["outcome"] for p in sorted_points(tmp_path / "ray")] == ["lazy", "diverged"]
     assert (tmp_path / "ray" / "points" / "p0001" / "metrics.jsonl").stat().st_size > 0  # the task wrote its run directory
+
+
+@pytest.mark.slow  # a local Ray instance starting: seconds
+def test_a_ray_point_whose_worker_is_killed_names_its_run_dir_and_ends_its_manifest(tmp_path):
+    """kill -9 of the Ray worker training a point: its record names the run directory (it was null
+    though the directory was there), and its manifest, left "running" by the worker, says "failed"
+    (engine lost), as `runs` sees an engine that died, instead of "running" forever."""
+    pytest.importorskip("ray")
+    import threading
+
+    from eos_tui.rundir import read_manifest
+    from eos_tui.sweep.command import run_sweep
+
+    sweep = load_sweep(str(quad(tmp_path, steps=20)), grids=["steps=10000000,20"], sets=["measure.sharpness_every=1000"])
+    run_dir = tmp_path / "ray" / "points" / "p0000"
+    killed: list[int] = []
+
+    def kill_the_long_point() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            m = read_manifest(run_dir)
+            if m is not None and m.get("status") == "running" and (run_dir / "metrics.jsonl").exists():
+                if (run_dir / "metrics.jsonl").stat().st_size and m.get("pid") != os.getpid():
+                    killed.append(m["pid"])
+                    os.kill(m["pid"], signal.SIGKILL)
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_the_long_point, daemon=True)
+    killer.start()
+    err = io.StringIO()
+    assert run_sweep(sweep, out=tmp_path / "ray", jobs=2, use_ray=True, ray_cpus=2, err=err) == 1, err.getvalue()
+    killer.join(timeout=10)
+    assert killed, "the long point never started"
+    lost, short = sorted_points(tmp_path / "ray")
+    assert short["status"] == "completed"
+    assert lost["status"] == "failed" and lost["run_dir"] == "points/p0000" and "Error" in lost["message"]
+    m = read_manifest(run_dir)
+    assert m["status"] == "failed" and m["error"].startswith("engine lost: ") and m["pid"] == killed[0]
+    assert {a["status"] for a in m["arms"].values()} == {"failed"}
 
 
 def test_ray_missing_is_one_clear_line_and_writes_nothing(tmp_path, monkeypatch):
