@@ -91,15 +91,12 @@ class MetricsFollower:
             if self._inode is not None and (st.st_ino != self._inode or st.st_size < self.offset):
                 self.restart()  # replaced or truncated: start over rather than read garbage
             self._inode = st.st_ino
-            fh.seek(self.offset - len(self._tail))
-            chunk = fh.read(len(self._tail) + self._max)
-            if chunk[: len(self._tail)] != self._tail:
-                # The bytes already read changed in place (cut and written again): start over.
-                self.restart()
-                fh.seek(0)
-                chunk = fh.read(self._max)
-            else:
-                chunk = chunk[len(self._tail) :]
+            if self._tail:
+                fh.seek(self.offset - len(self._tail))
+                if fh.read(len(self._tail)) != self._tail:
+                    self.restart()  # the bytes already read changed in place (cut and written again): start over
+            fh.seek(self.offset)
+            chunk = fh.read(self._max)
         if not chunk:
             return []
         self.offset += len(chunk)
