@@ -425,13 +425,27 @@ def sweep(
         None, "--arm", help="show: the arm whose outcome or field is drawn (default: all arms' worst outcome; first arm's field)."
     ),
     as_csv: bool = typer.Option(False, "--csv", help="show: the map's cells as CSV on stdout."),
+    force: bool = typer.Option(
+        False, "--force", help="Run even if a point's memory estimate exceeds the memory available (as run --force)."
+    ),
 ) -> None:
     """Run a grid of points over a scenario, in parallel and resumable; or `sweep show DIR`."""
     from .sweep.cli import sweep_command
 
     raise typer.Exit(
         sweep_command(
-            target, rest or [], grid=grid, sets=set_, jobs=jobs, ray=ray, out=out, as_json=as_json, field=field, arm=arm, as_csv=as_csv
+            target,
+            rest or [],
+            grid=grid,
+            sets=set_,
+            jobs=jobs,
+            ray=ray,
+            out=out,
+            as_json=as_json,
+            field=field,
+            arm=arm,
+            as_csv=as_csv,
+            force=force,
         )
     )
 

@@ -58,6 +58,22 @@ def test_follower_starts_over_when_the_file_is_replaced(tmp_path):
     assert [r["step"] for r in f.poll()] == [9]
 
 
+def test_follower_starts_over_when_the_file_is_cut_and_grown_again_in_place(tmp_path):
+    """Truncated and rewritten past the old size between two polls (same inode, larger): the bytes
+    already read changed, so it starts over instead of reading on from the old offset (half a line,
+    a record shifted). `restarts` tells a reader to forget what it had."""
+    path = tmp_path / rf.METRICS_FILE
+    path.write_text('{"type":"step","step":0}\n{"type":"step","step":1}\n')
+    f = MetricsFollower(path)
+    assert [r["step"] for r in f.poll()] == [0, 1] and f.restarts == 0
+    with open(path, "r+") as fh:  # the same file, cut back to its first record, then grown again
+        fh.truncate(0)
+        fh.write('{"type":"step","step":0}\n{"type":"event","step":1,"kind":"x"}\n{"type":"step","step":1}\n')
+    assert [(r["type"], r["step"]) for r in f.poll()] == [("step", 0), ("event", 1), ("step", 1)]
+    assert f.restarts == 1 and f.bad_lines == 0
+    assert f.poll() == [] and f.restarts == 1  # and follows on from there
+
+
 def test_atomic_manifest_and_status(tmp_path):
     m = rf.new_manifest(scenario="s", seed=0, device="cpu", arms=["a"], versions={}, pid=os.getpid())
     rf.write_json_atomic(tmp_path / rf.MANIFEST_FILE, m)

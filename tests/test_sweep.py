@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from eos_tui.analysis.outcome import arm_outcome, majority, run_outcome
 from eos_tui.sweep.grid import Sweep, SweepError, load_sweep, parse_grid_flag, parse_values, sweep_from_data
-from eos_tui.sweep.store import SweepDir, read_points
+from eos_tui.sweep.store import SweepDir, point_dir, read_points
 
 QUAD = """\
 name = "q"
@@ -126,6 +127,51 @@ def test_a_grid_over_a_key_every_arm_sets_is_refused_and_writes_nothing(tmp_path
     r = eos("sweep", "quadratic", "--grid", "model.nonsense=1,2", "--out", "s", cwd=tmp_path)
     assert r.returncode == 2 and "model.nonsense: unknown key" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "s").exists()
+
+
+MLP = """\
+name = "m"
+steps = 3
+[data]
+kind = "random-labels"
+n = 16
+dim = 4
+classes = 2
+[model]
+kind = "mlp"
+hidden = [8]
+[optimizer]
+kind = "gd"
+lr = 0.1
+"""
+
+
+def test_a_point_too_big_for_the_memory_is_refused_before_any_point_runs(tmp_path, monkeypatch):
+    """Each point gets `run`'s memory check before any starts (a point of hidden = [40000, 40000]
+    went straight to the allocator): one line naming the point and the estimate, exit 2, nothing
+    written; --force runs anyway, as `run --force` does."""
+    from eos_tui.scenario import resources
+    from eos_tui.sweep.command import run_sweep
+
+    (tmp_path / "m.toml").write_text(MLP)
+    monkeypatch.setattr(resources, "available_memory", lambda: (4 * 1024**3, "a test"))
+    sweep = load_sweep(str(tmp_path / "m.toml"), grids=["model.hidden=[8, 8],[40000, 40000]"])
+    err = io.StringIO()
+    assert run_sweep(sweep, out=tmp_path / "s", jobs=1, err=err) == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("eos-tui: sweep m: point 1 (model.hidden=[40000, 40000]): ")
+    assert "needs about" in lines[0] and "more than the 4.0 GB available" in lines[0] and "--force" in lines[0]
+    assert not (tmp_path / "s").exists()
+    # --force: the estimate refuses every point of this machine of 1 kB, and the sweep runs anyway
+    monkeypatch.setattr(resources, "available_memory", lambda: (1024, "a test"))
+    small = load_sweep(str(tmp_path / "m.toml"), grids=["optimizer.lr=0.05"])
+    assert run_sweep(small, out=tmp_path / "t", jobs=1, err=io.StringIO()) == 2 and not (tmp_path / "t").exists()
+    assert run_sweep(small, out=tmp_path / "t", jobs=1, err=io.StringIO(), force=True) == 0
+    # the command line, on this machine's own memory (no machine holds a 1 TB model)
+    r = eos("sweep", str(tmp_path / "m.toml"), "--grid", "model.hidden=[8],[400000, 400000]", "--out", "u", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "point 1 (model.hidden=[400000, 400000])" in r.stderr, r.stderr
+    assert not (tmp_path / "u").exists()
 
 
 def test_builtin_sweeps_load_and_cover_their_grids():
@@ -289,10 +335,62 @@ def test_workers_of_a_killed_sweep_stop(tmp_path):
     assert read_points(tmp_path / "s") == []
 
 
+def _completed_point(sweep_dir: Path, index: int, status: str = "completed") -> str:
+    """A point's run directory as a finished point leaves it (only its manifest matters to a rerun)."""
+    run_dir = point_dir(index)
+    (sweep_dir / run_dir).mkdir(parents=True)
+    (sweep_dir / run_dir / "manifest.json").write_text(json.dumps({"format": 1, "scenario": "s", "status": status}))
+    return run_dir
+
+
+@pytest.mark.slow  # a process pool starting, points of seconds
+def test_a_killed_worker_fails_its_point_only_and_the_others_run_on(tmp_path):
+    """kill -9 of one pool worker (the OOM killer): ProcessPoolExecutor fails every point of the pool
+    and stops the other workers. Only the point whose worker died is failed (with its run_dir, its
+    manifest "failed"); the point the other worker was training (its manifest "interrupted" at its
+    step: it had not died) and the one never started run again in a new pool and complete."""
+    q = quad(tmp_path, steps=20_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eos_tui.cli", "sweep", str(q), "--grid", "optimizer.lr=0.05,0.1,0.15"]
+        + ["--set", "measure.sharpness_every=100", "--jobs", "2", "--out", "s", "--json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        start_new_session=True,
+    )
+    points = tmp_path / "s" / "points"
+    try:
+        deadline = time.monotonic() + 90
+        while not all((m := points / p / "metrics.jsonl").exists() and m.stat().st_size for p in ("p0000", "p0001")):
+            assert time.monotonic() < deadline, "the points did not start"
+            time.sleep(0.05)
+        killed = json.loads((points / "p0000" / "manifest.json").read_text())["pid"]
+        os.kill(killed, signal.SIGKILL)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and err.count("failed: ") == 1
+    died, *others = sorted(json.loads(out)["points"], key=lambda r: r["index"])
+    assert died["status"] == "failed" and died["message"] == "the worker process running this point died"
+    assert died["run_dir"] == "points/p0000"
+    m = json.loads((points / "p0000" / "manifest.json").read_text())
+    assert m["status"] == "failed" and m["error"] == died["message"] and m["pid"] == killed
+    assert [r["status"] for r in others] == ["completed", "completed"]
+    for r in others:
+        m = json.loads((tmp_path / "s" / r["run_dir"] / "manifest.json").read_text())
+        assert m["status"] == "completed" and m["arms"]["main"]["steps_done"] == 20_000
+    assert sorted_points(tmp_path / "s") == [died, *others]
+
+
 def test_resume_drops_failed_lines_and_a_cut_off_last_line(tmp_path):
     sweep = Sweep(name="s", description="", scenario={"name": "s"}, source="<test>", grid=[("steps", [1, 2, 3])])
     with SweepDir.open(tmp_path / "d", sweep) as d:
-        d.append({"index": 0, "point": {"steps": 1}, "status": "completed", "outcome": "lazy", "arms": []})
+        run_dir = _completed_point(tmp_path / "d", 0)
+        d.append({"index": 0, "point": {"steps": 1}, "run_dir": run_dir, "status": "completed", "outcome": "lazy", "arms": []})
         d.append({"index": 1, "point": {"steps": 2}, "status": "failed", "outcome": "failed", "arms": []})
     with open(tmp_path / "d" / "points.jsonl", "a") as fh:
         fh.write('{"index": 2, "point": {"ste')  # a line cut off by a crash
@@ -303,6 +401,36 @@ def test_resume_drops_failed_lines_and_a_cut_off_last_line(tmp_path):
         SweepDir.open(tmp_path / "d", Sweep(name="s", description="", scenario={"name": "s"}, source="<test>", grid=[("steps", [1, 2])]))
     with SweepDir.open(tmp_path / "d", sweep), pytest.raises(SweepError, match="another sweep is running"):
         SweepDir.open(tmp_path / "d", sweep)
+
+
+def test_resume_reruns_a_completed_point_whose_run_directory_is_gone_or_not_completed(tmp_path):
+    """points.jsonl says "completed", but `rm -r points/p0000` took the run, and p0001's manifest says
+    it is not done (damaged, edited): both run again; p0002, whole, is kept."""
+    sweep = Sweep(name="s", description="", scenario={"name": "s"}, source="<test>", grid=[("steps", [1, 2, 3])])
+    d = tmp_path / "d"
+    with SweepDir.open(d, sweep) as store:
+        for i, status in enumerate(["completed", "running", "completed"]):
+            run_dir = _completed_point(d, i, status)
+            store.append({"index": i, "point": {"steps": i + 1}, "run_dir": run_dir, "status": "completed", "outcome": "lazy", "arms": []})
+    shutil.rmtree(d / point_dir(0))
+    with SweepDir.open(d, sweep) as store:
+        assert list(store.resume()) == [2]
+    assert [r["index"] for r in read_points(d)] == [2]
+
+
+@pytest.mark.slow  # a process pool starting: seconds
+def test_rerun_after_a_point_directory_was_removed_runs_that_point_again(tmp_path):
+    from eos_tui.sweep.command import run_sweep
+
+    sweep = load_sweep(str(quad(tmp_path, steps=10)), grids=["optimizer.lr=0.05,0.1,0.15"])
+    assert run_sweep(sweep, out=tmp_path / "s", jobs=1, err=io.StringIO()) == 0
+    before = sorted_points(tmp_path / "s")
+    shutil.rmtree(tmp_path / "s" / "points" / "p0000")
+    err = io.StringIO()
+    assert run_sweep(sweep, out=tmp_path / "s", jobs=1, err=err) == 0, err.getvalue()
+    assert "2 of 3 points already done" in err.getvalue()
+    assert sorted_points(tmp_path / "s") == before
+    assert json.loads((tmp_path / "s" / "points" / "p0000" / "manifest.json").read_text())["status"] == "completed"
 
 
 # ---- the map -----------------------------------------------------------------------------------
@@ -378,6 +506,46 @@ def test_ray_executor_gives_the_points_of_the_process_pool(tmp_path, capsys):
     assert sorted_points(tmp_path / "ray") == sorted_points(tmp_path / "pool")
     assert [p["outcome"] for p in sorted_points(tmp_path / "ray")] == ["lazy", "diverged"]
     assert (tmp_path / "ray" / "points" / "p0001" / "metrics.jsonl").stat().st_size > 0  # the task wrote its run directory
+
+
+@pytest.mark.slow  # a local Ray instance starting: seconds
+def test_a_ray_point_whose_worker_is_killed_names_its_run_dir_and_ends_its_manifest(tmp_path):
+    """kill -9 of the Ray worker training a point: its record names the run directory (it was null
+    though the directory was there), and its manifest, left "running" by the worker, says "failed"
+    (engine lost), as `runs` sees an engine that died, instead of "running" forever."""
+    pytest.importorskip("ray")
+    import threading
+
+    from eos_tui.rundir import read_manifest
+    from eos_tui.sweep.command import run_sweep
+
+    sweep = load_sweep(str(quad(tmp_path, steps=20)), grids=["steps=10000000,20"], sets=["measure.sharpness_every=1000"])
+    run_dir = tmp_path / "ray" / "points" / "p0000"
+    killed: list[int] = []
+
+    def kill_the_long_point() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            m = read_manifest(run_dir)
+            if m is not None and m.get("status") == "running" and (run_dir / "metrics.jsonl").exists():
+                if (run_dir / "metrics.jsonl").stat().st_size and m.get("pid") != os.getpid():
+                    killed.append(m["pid"])
+                    os.kill(m["pid"], signal.SIGKILL)
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_the_long_point, daemon=True)
+    killer.start()
+    err = io.StringIO()
+    assert run_sweep(sweep, out=tmp_path / "ray", jobs=2, use_ray=True, ray_cpus=2, err=err) == 1, err.getvalue()
+    killer.join(timeout=10)
+    assert killed, "the long point never started"
+    lost, short = sorted_points(tmp_path / "ray")
+    assert short["status"] == "completed"
+    assert lost["status"] == "failed" and lost["run_dir"] == "points/p0000" and "Error" in lost["message"]
+    m = read_manifest(run_dir)
+    assert m["status"] == "failed" and m["error"].startswith("engine lost: ") and m["pid"] == killed[0]
+    assert {a["status"] for a in m["arms"].values()} == {"failed"}
 
 
 def test_ray_missing_is_one_clear_line_and_writes_nothing(tmp_path, monkeypatch):

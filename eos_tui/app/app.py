@@ -227,7 +227,7 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         batches, manifest = self.follower.take()
         changed = False
         # A read failure in the follower shows in the header until a read succeeds again.
-        end = self.follower.end.reason if self.follower.end is not None else None
+        end = self.follower.end_reason()
         if self.follower.error != self.state.read_error or end != self.state.engine_end:
             self.state = replace(self.state, read_error=self.follower.error, engine_end=end)
         self.model.set_engine_status(self.follower.engine_status())

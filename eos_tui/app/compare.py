@@ -109,7 +109,7 @@ def merge_manifests(items: Sequence[tuple[str, dict[str, Any] | None, str]]) -> 
 
 def prefix_batch(batch: Batch, label: str) -> Batch:
     """The same batch with every arm (and every event's arm) named `label/arm`."""
-    out = Batch(records=batch.records, bad=batch.bad)
+    out = Batch(records=batch.records, bad=batch.bad, reset=None if batch.reset is None else f"{label}/{batch.reset}")
     for name, arm in batch.arms.items():
         new = f"{label}/{name}"
         arm.events = [dataclasses.replace(e, arm=new) for e in arm.events]
@@ -127,6 +127,9 @@ class MultiRunFollower:
         self.labels = run_labels(self.run_dirs)
         self.followers = [RunFollower(p, engine=None, interval=interval) for p in self.run_dirs]
         self._latest: dict[str, tuple[dict[str, Any] | None, str]] = {label: (None, "unknown") for label in self.labels}
+
+    def end_reason(self) -> str | None:
+        return None  # no engine of the app's own
 
     @property
     def error(self) -> str | None:

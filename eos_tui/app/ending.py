@@ -16,11 +16,12 @@ the engine left it. A manifest the engine already finalised is never overwritten
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ..launch import engine_alive
 from ..rundir.format import FAILED, INTERRUPTED, mark_run_ended
@@ -42,8 +43,9 @@ def exit_reason(returncode: int | None) -> str:
     return f"engine exited with code {returncode}"
 
 
-def finalize_manifest(run_dir: Path, status: str, reason: str) -> tuple[dict[str, Any] | None, bool]:
-    """Write `status` and `reason` into RUN_DIR's manifest if it still says "running".
+def finalize_manifest(run_dir: Path, status: str, reason: str, *, pids: Iterable[int] | None = None) -> tuple[dict[str, Any] | None, bool]:
+    """Write `status` and `reason` into RUN_DIR's manifest if it still says "running" (and, with
+    `pids`, still names one of those processes: see `EngineEnd.pids`).
 
     Returns (the manifest as it now is, whether this call wrote it). Call only once the engine has
     exited: then nothing else writes the manifest, and a "running" one will never be finished.
@@ -51,9 +53,9 @@ def finalize_manifest(run_dir: Path, status: str, reason: str) -> tuple[dict[str
     # The same write as every other "the engine could not say it" end: under the manifest lock,
     # never over a manifest that already ended.
     if status == FAILED:
-        wrote = mark_run_ended(run_dir, status, error=reason, finalized_by=FINALIZED_BY_APP)
+        wrote = mark_run_ended(run_dir, status, error=reason, pids=pids, finalized_by=FINALIZED_BY_APP)
     else:
-        wrote = mark_run_ended(run_dir, status, stop_reason=reason, finalized_by=FINALIZED_BY_APP)
+        wrote = mark_run_ended(run_dir, status, stop_reason=reason, pids=pids, finalized_by=FINALIZED_BY_APP)
     return read_manifest(run_dir), wrote
 
 
@@ -69,6 +71,19 @@ class EngineEnd:
         self.reason: str | None = None  # why the run ended, when the app wrote it down
         self._lock = threading.Lock()
 
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """The processes whose manifest is the app's to end: its engine's, and its own (the first
+        manifest, written before the engine started, names the app). A manifest that names another
+        process is a later session's, started from elsewhere (`eos-tui resume` after the engine
+        died): the app never ends it, however its own engine ended."""
+        return (os.getpid(),) if self.engine is None else (self.engine.pid, os.getpid())
+
+    def owns(self, manifest: dict[str, Any] | None) -> bool:
+        """Whether `manifest` is of the app's own engine's session (see `pids`)."""
+        pid = (manifest or {}).get("pid")
+        return pid is None or pid in self.pids
+
     def died(self) -> tuple[dict[str, Any] | None, bool]:
         """The engine is gone while its manifest said "running": record "failed" with how it
         exited, unless the app is stopping it. Returns (the manifest now, whether it was written)."""
@@ -76,7 +91,7 @@ class EngineEnd:
             if self.engine is None or self.stopping or engine_alive(self.engine):
                 return read_manifest(self.run_dir), False
             reason = exit_reason(self.engine.returncode)
-            manifest, wrote = finalize_manifest(self.run_dir, FAILED, reason)
+            manifest, wrote = finalize_manifest(self.run_dir, FAILED, reason, pids=self.pids)
             if wrote:
                 self.reason = reason
             return manifest, wrote
@@ -104,7 +119,7 @@ class EngineEnd:
                 reason = f"stopped by the app; {exit_reason(self.engine.returncode)} without finishing the manifest"
             else:
                 reason = f"stopped by the app; the engine did not stop within {timeout:g} s of SIGINT and SIGTERM and was killed (SIGKILL)"
-            _, wrote = finalize_manifest(self.run_dir, INTERRUPTED, reason)
+            _, wrote = finalize_manifest(self.run_dir, INTERRUPTED, reason, pids=self.pids)
             if wrote:
                 self.reason = reason
             return wrote

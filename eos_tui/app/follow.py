@@ -24,17 +24,23 @@ from .model import Batch
 MAX_QUEUED = 8  # batches waiting for the UI; the thread waits when the UI falls behind
 
 
-def run_status(manifest: dict[str, Any] | None, engine: subprocess.Popen | None) -> str:
+def run_status(manifest: dict[str, Any] | None, engine: subprocess.Popen | None, *, own: bool = True) -> str:
     """The run's status as shown: the manifest's, "engine lost" when its engine is gone without
-    saying so, "starting" before the engine wrote a manifest."""
+    saying so, "starting" before the engine wrote a manifest. `own`: the manifest is the session of
+    `engine` (not a later one, `eos-tui resume` from elsewhere, whose own pid says if it lives)."""
     if manifest is None:
         if engine is not None and not engine_alive(engine):
             return "engine lost"
         return "starting" if engine is not None else "unknown"
     status = effective_status(manifest)
-    if status == RUNNING and engine is not None and not engine_alive(engine):
+    if status == RUNNING and own and engine is not None and not engine_alive(engine):
         return "engine lost"
     return status
+
+
+def session_of(manifest: dict[str, Any] | None) -> tuple[Any, Any] | None:
+    """Which engine session wrote `manifest`: its process (pid and start time); None before any."""
+    return None if manifest is None else (manifest.get("pid"), manifest.get("pid_start"))
 
 
 class RunFollower:
@@ -53,6 +59,9 @@ class RunFollower:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self.error: str | None = None  # the last read failure, until a read succeeds again
+        self._own = True  # the manifest is the session of the app's own engine (see end_reason)
+        self._session: tuple[Any, Any] | None = None  # the engine session the manifest last named
+        self._restarts = 0  # the metrics follower's restarts already passed on to the model
         self._thread = threading.Thread(target=self._run, name="eos-tui-follow", daemon=True)
 
     def start(self) -> None:
@@ -73,6 +82,11 @@ class RunFollower:
             self._batches.clear()
             manifest, self._manifest = self._manifest, None
         return batches, manifest
+
+    def end_reason(self) -> str | None:
+        """Why the app's own engine ended, when the app wrote it down; None once another session
+        (a resume started from elsewhere) has taken the run over: that session's end is its own."""
+        return self.end.reason if self.end is not None and self._own else None
 
     def engine_status(self) -> dict[str, Any] | None:
         """status.json as last read: what the engine is doing (importing torch, measuring λ0, ...)."""
@@ -99,17 +113,37 @@ class RunFollower:
             # Read the manifest before the metrics: a status that says "ended" then comes
             # with all the records written before it.
             manifest = read_manifest(self.run_dir)
-            if self.end is not None and manifest is not None and manifest.get("status") == RUNNING and not engine_alive(self.engine):
+            own = self.end is None or self.end.owns(manifest)
+            running = manifest is not None and manifest.get("status") == RUNNING
+            if self.end is not None and own and running and not engine_alive(self.engine):
                 manifest, _ = self.end.died()  # re-read: the engine may have finished it as it exited
+                own = self.end.owns(manifest)  # or a resume from elsewhere took the run over meanwhile
             elif self.end is not None and manifest is None and self.end.reason is None and not engine_alive(self.engine):
                 self.end.exited_without_manifest()
-            status = run_status(manifest, self.engine)
+            session = session_of(manifest)
+            if session is not None and session != self._session:
+                if self._session is not None:
+                    # Another engine session (`eos-tui resume`): it rewrote metrics.jsonl back to
+                    # its checkpoints before it wrote this manifest. Read the file again from its
+                    # start, whatever its size and inode say, and the model forgets what it had.
+                    self.metrics.restart()
+                self._session = session
+            status = run_status(manifest, self.engine, own=own)
             engine_status = read_status(self.run_dir)
             with self._lock:
                 self._manifest = (manifest, status)
                 self._engine_status = engine_status
+                self._own = own
             next_manifest = now + self.manifest_every
         records = self.metrics.poll()
+        if self.metrics.restarts != self._restarts:
+            # The file is read again from its start (rewritten, cut, or a new session): the batches
+            # still queued are of the old one, and the model forgets what it had (Batch.reset).
+            self._restarts = self.metrics.restarts
+            with self._lock:
+                self._batches.clear()
+                self._batches.append(Batch.from_records(records, reset=""))
+            return next_manifest
         if records:
             batch = Batch.from_records(records)
             while not self._stop.is_set():

@@ -230,10 +230,14 @@ class Batch:
     arms: dict[str, _ArmBatch] = field(default_factory=dict)
     records: int = 0
     bad: int = 0  # records skipped as malformed
+    # Forget the records of the arms named with this prefix ("": every arm) before appending these:
+    # metrics.jsonl was rewritten (`eos-tui resume` cut it back to its checkpoints) and is read again
+    # from its start, so what was read before is either gone or comes again.
+    reset: str | None = None
 
     @classmethod
-    def from_records(cls, records: Iterable[dict[str, Any]]) -> Batch:
-        batch = cls()
+    def from_records(cls, records: Iterable[dict[str, Any]], *, reset: str | None = None) -> Batch:
+        batch = cls(reset=reset)
         for rec in records:
             batch.records += 1
             try:
@@ -318,17 +322,21 @@ class RunModel:
     def set_manifest(self, manifest: dict[str, Any] | None, status: str) -> None:
         if manifest != self.manifest or status != self.status:
             self.manifest, self.status = manifest, printable(status)
-            arms = (manifest or {}).get("arms")
-            # Where the app wrote the run's end (its engine died), no "end" record will ever come:
-            # the arms' statuses are the manifest's.
-            ended_by_app = (manifest or {}).get("finalized_by") == FINALIZED_BY_APP
-            for name in arms if isinstance(arms, (dict, list)) else ():
-                if isinstance(name, str):
-                    arm = self.arm(printable(name))
-                    entry = arms[name] if isinstance(arms, dict) else None
-                    if ended_by_app and arm.status == RUNNING and isinstance(entry, dict) and entry.get("status") in ARM_STATUSES:
-                        arm.status = entry["status"]
+            self._arms_from_manifest()
             self.version += 1
+
+    def _arms_from_manifest(self) -> None:
+        """The manifest's arms, in its order; where the app wrote the run's end (its engine died), no
+        "end" record will ever come: the arms' statuses are the manifest's."""
+        manifest = self.manifest or {}
+        arms = manifest.get("arms")
+        ended_by_app = manifest.get("finalized_by") == FINALIZED_BY_APP
+        for name in arms if isinstance(arms, (dict, list)) else ():
+            if isinstance(name, str):
+                arm = self.arm(printable(name))
+                entry = arms[name] if isinstance(arms, dict) else None
+                if ended_by_app and arm.status == RUNNING and isinstance(entry, dict) and entry.get("status") in ARM_STATUSES:
+                    arm.status = entry["status"]
 
     def set_engine_status(self, status: dict[str, Any] | None) -> None:
         if status is not None and status != self.engine_status:
@@ -341,8 +349,31 @@ class RunModel:
             a = self.arms[name] = ArmSeries(name)
         return a
 
+    def forget(self, prefix: str = "") -> None:
+        """Drop every record of the arms whose name starts with `prefix` (all: ""), keeping the arms
+        in their order: the file they came from was rewritten and is read again."""
+        kept = {name: arm for name, arm in self.arms.items() if not name.startswith(prefix)}
+        order = list(self.arms)
+        self.arms = {}
+        self._arms_from_manifest()  # the manifest's arms, afresh (an arm only the dropped records named goes)
+        fresh, self.arms = self.arms, {}
+        for name in order:  # in the order they had
+            if name in kept or name in fresh:
+                self.arms[name] = kept.get(name) or fresh[name]
+        for name, arm in fresh.items():
+            self.arms.setdefault(name, arm)
+        self.events = [e for e in self.events if not e.arm.startswith(prefix)]
+        if not prefix:
+            self.records = 0
+            self._rate_samples.clear()  # the steps re-read are not this session's rate
+        self.version += 1
+
     def apply(self, batch: Batch) -> bool:
         """Append a batch; True if anything changed."""
+        if batch.reset is not None:
+            self.forget(batch.reset)
+            if not batch.records:
+                return True
         if not batch.records:
             return False
         for name, b in batch.arms.items():

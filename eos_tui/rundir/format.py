@@ -502,11 +502,15 @@ def overwrite_in_place(path: str | os.PathLike[str], data: dict[str, Any]) -> bo
         return False
 
 
-def mark_run_ended(run_dir: str | os.PathLike[str], status: str, error: str | None = None, **fields: Any) -> bool:
+def mark_run_ended(
+    run_dir: str | os.PathLike[str], status: str, error: str | None = None, *, pids: Iterable[int] | None = None, **fields: Any
+) -> bool:
     """Write down the end of a run whose engine cannot (it was killed, or died): a manifest that still
     says "running" gets `status` ("interrupted" or "failed"), the end time, `error` if given, and
     every arm still running the same status. Under the manifest lock, so that an engine's own last
-    write is never overwritten; a manifest that already ended is left alone. `fields` are written
+    write is never overwritten; a manifest that already ended is left alone. With `pids`, only a
+    manifest that names one of these processes: one that names another is a later session's (an
+    `eos-tui resume` from elsewhere), alive, and not this caller's to end. `fields` are written
     too (the app adds who wrote the end and why). True if it wrote."""
     path = Path(run_dir) / MANIFEST_FILE
     with manifest_lock(run_dir):
@@ -516,6 +520,8 @@ def mark_run_ended(run_dir: str | os.PathLike[str], status: str, error: str | No
         except (OSError, ValueError):
             return False
         if not isinstance(manifest, dict) or manifest.get("status") != RUNNING:
+            return False
+        if pids is not None and manifest.get("pid") is not None and manifest.get("pid") not in set(pids):
             return False
         manifest["status"], manifest["ended"] = status, now_iso()
         if error is not None:

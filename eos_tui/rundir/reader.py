@@ -56,15 +56,29 @@ class MetricsFollower:
 
     A line that does not parse as JSON and is not the last one is skipped and counted in
     `bad_lines`, so one damaged line cannot stop a viewer.
+
+    A file rewritten under it (`eos-tui resume` drops the records past the last checkpoint and renames
+    a new file into place; or one truncated in place and grown again) is read again from its start:
+    `restarts` counts those, and a reader that kept the earlier records must forget them then (the
+    records it read past the cut are gone, the ones before it come again).
     """
+
+    TAIL = 64  # bytes before the offset compared at each poll: a rewrite that kept the size is seen too
 
     def __init__(self, path: str | os.PathLike[str], *, max_bytes_per_poll: int = 16 << 20):
         self.path = Path(path)
         self.offset = 0
         self.bad_lines = 0
+        self.restarts = 0
         self._partial = b""
         self._max = max_bytes_per_poll
         self._inode: int | None = None
+        self._tail = b""  # the last bytes read (up to TAIL), as they were at offset - len(_tail)
+
+    def restart(self) -> None:
+        """Read the file again from its start at the next poll (counted in `restarts`)."""
+        self.offset, self._partial, self._tail = 0, b"", b""
+        self.restarts += 1
 
     def poll(self) -> list[dict[str, Any]]:
         """The complete records appended since the last poll (may be empty)."""
@@ -75,14 +89,18 @@ class MetricsFollower:
         with fh:
             st = os.fstat(fh.fileno())
             if self._inode is not None and (st.st_ino != self._inode or st.st_size < self.offset):
-                # Replaced or truncated: start over rather than read garbage.
-                self.offset, self._partial = 0, b""
+                self.restart()  # replaced or truncated: start over rather than read garbage
             self._inode = st.st_ino
+            if self._tail:
+                fh.seek(self.offset - len(self._tail))
+                if fh.read(len(self._tail)) != self._tail:
+                    self.restart()  # the bytes already read changed in place (cut and written again): start over
             fh.seek(self.offset)
             chunk = fh.read(self._max)
         if not chunk:
             return []
         self.offset += len(chunk)
+        self._tail = (self._tail + chunk)[-self.TAIL :]
         data = self._partial + chunk
         lines = data.split(b"\n")
         self._partial = lines.pop()  # b"" when data ended with a newline

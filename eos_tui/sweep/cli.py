@@ -17,16 +17,16 @@ def _err(message: str) -> int:
     return EXIT_USAGE
 
 
-def sweep_command(target: str, rest: list[str], *, grid, sets, jobs, ray, out, as_json, field, arm, as_csv) -> int:
+def sweep_command(target: str, rest: list[str], *, grid, sets, jobs, ray, out, as_json, field, arm, as_csv, force=False) -> int:
     from ..scenario import ScenarioError
     from .grid import SweepError
 
     if target == "show":
         if len(rest) != 1:
             return _err("usage: eos-tui sweep show DIR [--field NAME] [--arm NAME] [--csv]")
-        used = [
-            f for f, v in (("--grid", grid), ("--set", sets), ("--jobs", jobs), ("--ray", ray), ("--out", out), ("--json", as_json)) if v
-        ]
+        running_flags = [("--grid", grid), ("--set", sets), ("--jobs", jobs), ("--ray", ray), ("--out", out), ("--json", as_json)]
+        running_flags.append(("--force", force))
+        used = [f for f, v in running_flags if v]
         if used:
             return _err(f"sweep show takes no {', '.join(used)}: they are for running a sweep")
         from .show import show
@@ -54,4 +54,4 @@ def sweep_command(target: str, rest: list[str], *, grid, sets, jobs, ray, out, a
         return _err(str(e))
     from .command import run_sweep
 
-    return run_sweep(sweep, out=out, jobs=jobs, use_ray=bool(ray), ray_address=address, as_json=as_json)
+    return run_sweep(sweep, out=out, jobs=jobs, use_ray=bool(ray), ray_address=address, as_json=as_json, force=force)

@@ -118,8 +118,10 @@ def run_sweep(
     as_json: bool = False,
     err=None,
     ray_cpus: int | None = None,
+    force: bool = False,
 ) -> int:
     from ..headless import _SafeStream
+    from ..scenario.checks import ResourceError, check_memory
 
     err = err or _SafeStream(sys.stderr)
     points = sweep.points()
@@ -128,11 +130,22 @@ def run_sweep(
     refused: dict[int, str] = {}
     for i, p in enumerate(points):
         try:
-            load_point_scenario(sweep, p)
+            sc = load_point_scenario(sweep, p)
         except SweepError as e:
             refused[i] = str(e)
+            continue
         except Exception as e:  # ScenarioError
             refused[i] = str(e)
+            continue
+        # The memory check `run` makes, for every point before any starts: a point the machine cannot
+        # hold went straight to the allocator (swap, the OOM killer taking a worker and the pool with
+        # it). A cluster's nodes (--ray ADDRESS) are not this machine: their memory is theirs to say.
+        if ray_address is None:
+            try:
+                check_memory(sc, force=force)
+            except ResourceError as e:
+                _say(err, f"eos-tui: sweep {sweep.name}: point {i} {_point_text(p)}: {e}")
+                return EXIT_USAGE
     if len(refused) == len(points):
         _say(err, f"eos-tui: sweep {sweep.name}: every point is refused: {refused[0]}")
         return EXIT_USAGE

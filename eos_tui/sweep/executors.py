@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from .point import failed_record, run_point, worker_init
@@ -21,6 +23,11 @@ PRELOAD = ["eos_tui.engine.runner", "eos_tui.sweep.point", "torch._dynamo", "tor
 
 Done = list[tuple[dict[str, Any], dict[str, Any] | None]]  # (job, record; None: not run, or interrupted)
 
+WORKER_DIED = "the worker process running this point died"
+MAX_RESTARTS = 3  # times a point may be stopped by a pool that broke under another point
+LOST_GRACE = 10.0  # seconds a failed Ray task's local worker gets to end its manifest itself
+ENGINE_LOST_PREFIX = "engine lost: "  # a Ray point's manifest error when its worker died
+
 
 class PoolExecutor:
     """`jobs` worker processes, one torch thread each. On Linux they fork from a fork server that
@@ -29,10 +36,17 @@ class PoolExecutor:
 
     name = "pool"
 
-    def __init__(self, jobs: int):
+    def __init__(self, jobs: int, *, settle: float = 60.0):
+        self.jobs = jobs
+        self.settle = settle  # seconds the workers of a broken pool get to end their points
+        self._pool = self._new_pool()
+        self._futures: dict[Future, dict[str, Any]] = {}
+        self._restarts: dict[int, int] = {}  # point index → times a broken pool stopped it
+        self.stopping = False
+
+    def _new_pool(self) -> ProcessPoolExecutor:
         import multiprocessing
 
-        self.jobs = jobs
         ctx: Any
         if "forkserver" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("forkserver")
@@ -43,9 +57,7 @@ class PoolExecutor:
         from ..rundir.format import process_start_time
 
         driver = (os.getpid(), process_start_time(os.getpid()))
-        self._pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=worker_init, initargs=(driver,))
-        self._futures: dict[Future, dict[str, Any]] = {}
-        self.stopping = False
+        return ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=worker_init, initargs=(driver,))
 
     def submit(self, job: dict[str, Any]) -> None:
         self._futures[self._pool.submit(run_point, job)] = job
@@ -63,20 +75,77 @@ class PoolExecutor:
             return []
         done, _ = wait_futures(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
         out: Done = []
+        broken = False
         for fut in done:
-            job = self._futures.pop(fut)
             if fut.cancelled():
-                out.append((job, None))
+                out.append((self._futures.pop(fut), None))
                 continue
             exc = fut.exception()
-            if exc is None:
-                out.append((job, fut.result()))
-            elif isinstance(exc, BrokenProcessPool):
-                # A worker died (killed, out of memory) and the pool with it: the points under way are
-                # failed (their runs too), the others were never run. A rerun on the directory runs both.
-                out.append((job, None if self.stopping else _broken(job)))
+            if isinstance(exc, BrokenProcessPool):
+                broken = True  # handled below, with every other point of that pool
+            elif exc is None:
+                out.append((self._futures.pop(fut), fut.result()))
             else:
+                job = self._futures.pop(fut)
                 out.append((job, failed_record(job, f"{type(exc).__name__}: {exc}")))
+        if broken:
+            out.extend(self._after_break())
+        return out
+
+    def _after_break(self) -> Done:
+        """A worker died (SIGKILL, the OOM killer) and ProcessPoolExecutor failed every point of the
+        pool with it, then stopped the other workers (SIGTERM: each ends its point "interrupted").
+        Only the point whose worker died is failed; each other point is what its own manifest says
+        it was, and runs again in a new pool (the points never started, too): nothing is lost, and
+        nothing is blamed on a worker that did not die."""
+        from ..rundir import format as rf
+        from ..rundir.reader import pid_alive, read_manifest
+
+        old = self._pool
+        workers = list(getattr(old, "_processes", {}).values())
+        pids = {w.pid for w in workers}
+        old.shutdown(wait=False, cancel_futures=True)
+        jobs = [self._futures.pop(fut) for fut in list(self._futures)]  # every one failed with the pool
+        # The old workers end their points (and write their manifests) before anything is judged or
+        # started again in those directories.
+        deadline = time.monotonic() + self.settle
+        while any(pid_alive(w.pid) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        killed = {w.pid for w in workers if pid_alive(w.pid)}  # did not stop in time: not the one that died
+        for pid in killed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        died = pids - killed
+        out: Done = []
+        again: list[dict[str, Any]] = []
+        for job in jobs:
+            run_dir = Path(job["sweep_dir"]) / job["run_dir"]
+            manifest = read_manifest(run_dir)
+            status = None if manifest is None else manifest.get("status")
+            pid = None if manifest is None else manifest.get("pid")
+            ended = manifest is not None and not pid_alive(pid, manifest.get("pid_start"))
+            if status == rf.RUNNING and isinstance(pid, int) and pid in died and ended:
+                # Its worker (one of this pool's) died in the middle of it, the manifest unfinished: this one.
+                rf.mark_run_ended(run_dir, rf.FAILED, error=WORKER_DIED, pids=[pid])
+                out.append((job, failed_record(job, WORKER_DIED, run_dir=job["run_dir"])))
+                continue
+            if status == rf.RUNNING:  # still running after the grace: killed above, so it ends here
+                rf.mark_run_ended(run_dir, rf.INTERRUPTED)
+            # Stopped by the pool's end ("interrupted" at its step), finished just as the pool broke
+            # (its result was lost with the pool) or never started: it runs again.
+            tries = self._restarts[job["index"]] = self._restarts.get(job["index"], 0) + 1
+            if self.stopping:
+                out.append((job, None))
+            elif tries > MAX_RESTARTS:
+                out.append((job, failed_record(job, f"stopped {tries} times by other points' workers dying", run_dir=job["run_dir"])))
+            else:
+                again.append(job)
+        if again:
+            self._pool = self._new_pool()
+            for job in again:
+                self.submit(job)
         return out
 
     def interrupt(self) -> None:
@@ -117,18 +186,6 @@ def _start_forkserver() -> None:
             signal.signal(s, h)
 
 
-def _broken(job: dict[str, Any]) -> dict[str, Any]:
-    from pathlib import Path
-
-    from ..rundir import format as rf
-
-    run_dir = Path(job["sweep_dir"]) / job["run_dir"]
-    if (run_dir / rf.MANIFEST_FILE).is_file():
-        rf.mark_run_ended(run_dir, rf.FAILED, error="the worker process running this point died")
-        return failed_record(job, "the worker process running this point died", run_dir=job["run_dir"])
-    return failed_record(job, "not run: a worker process died and the pool with it; rerun the sweep on this directory")
-
-
 def ray_missing() -> str:
     from ..extras import missing_extra_message
 
@@ -160,6 +217,7 @@ class RayExecutor:
             if num_cpus is not None:
                 kwargs["num_cpus"] = num_cpus
             env.update({k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ})
+        self._local = not address  # the workers run on this machine: their pids can be checked here
         self._owns = not ray.is_initialized()
         if self._owns:
             ray.init(runtime_env={"env_vars": env}, **kwargs)
@@ -193,8 +251,32 @@ class RayExecutor:
             except self.ray.exceptions.TaskCancelledError:
                 out.append((job, None))
             except self.ray.exceptions.RayError as e:  # the task or its worker failed
-                out.append((job, None if self.stopping else failed_record(job, _ray_message(e))))
+                out.append((job, None if self.stopping else self._lost(job, _ray_message(e))))
         return out
+
+    def _lost(self, job: dict[str, Any], message: str) -> dict[str, Any]:
+        """The failed record of a point whose task or worker failed (a worker killed, a node lost).
+        Where the point had begun, the record names its run directory, and a manifest the worker
+        left "running" is ended "failed", as `runs` sees an engine that died ("engine lost"), instead
+        of saying "running" forever."""
+        from ..rundir import format as rf
+        from ..rundir.reader import pid_alive, read_manifest
+
+        run_dir = Path(job["sweep_dir"]) / job["run_dir"]
+        manifest = read_manifest(run_dir)
+        if manifest is None:
+            return failed_record(job, message)
+        if manifest.get("status") == rf.RUNNING:
+            pid, start = manifest.get("pid"), manifest.get("pid_start")
+            # On this machine (a local instance) the worker may still be on its way out: its own end
+            # comes first. A cluster's worker ran on another node, whose pids mean nothing here: Ray
+            # says it is gone.
+            deadline = time.monotonic() + (LOST_GRACE if self._local else 0.0)
+            while pid_alive(pid, start) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not self._local or not pid_alive(pid, start):
+                rf.mark_run_ended(run_dir, rf.FAILED, error=f"{ENGINE_LOST_PREFIX}{message}", pids=[pid] if isinstance(pid, int) else None)
+        return failed_record(job, message, run_dir=job["run_dir"])
 
     def interrupt(self) -> None:
         self.stopping = True

@@ -6,8 +6,9 @@
     points/pNNNN/  one ordinary run directory per point (NNNN its index in the grid)
     .lock          held (flock) by the sweep running on this directory
 
-A rerun on the same directory keeps the "completed" lines, drops the failed ones (rewriting the file
-atomically) and runs every point without a kept line: failed, interrupted or never started.
+A rerun on the same directory keeps the "completed" lines whose run directory is still there and says
+"completed", drops the others (rewriting the file atomically) and runs every point without a kept
+line: failed, interrupted, never started, or whose directory was removed or damaged since.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..rundir.format import dumps_record
+from ..rundir.format import COMPLETED, dumps_record
+from ..rundir.reader import read_manifest
 from .grid import Sweep, SweepError, read_resolved
 
 SWEEP_FILE = "sweep.toml"
@@ -127,12 +129,23 @@ class SweepDir:
         kept: dict[int, dict[str, Any]] = {}
         for rec in read_points(self.path):
             i = rec.get("index")
-            if isinstance(i, int) and 0 <= i < len(points) and rec.get("point") == points[i] and rec.get("status") == "completed":
-                kept[i] = rec
+            if isinstance(i, int) and 0 <= i < len(points) and rec.get("point") == points[i] and rec.get("status") == COMPLETED:
+                if self.point_completed(i, rec):
+                    kept[i] = rec
         records = list(kept.values())
         # Written even when empty: points.jsonl is there (and valid) from the start of a sweep.
         _write_atomic_text(self.path / POINTS_FILE, "".join(dumps_record(r) + "\n" for r in records))
         return kept
+
+    def point_completed(self, index: int, record: dict[str, Any]) -> bool:
+        """Whether a "completed" line's run directory still holds that run: the line alone is not
+        enough (`rm -r points/p0003`, a manifest lost to a full disk), and a point without its run
+        directory is no point of this sweep, whatever points.jsonl says."""
+        run_dir = point_dir(index)
+        if record.get("run_dir") != run_dir:
+            return False
+        manifest = read_manifest(self.path / run_dir)
+        return manifest is not None and manifest.get("status") == COMPLETED
 
     def append(self, record: dict[str, Any]) -> None:
         """One finished point: its line in one write, then fsync."""

@@ -126,3 +126,49 @@ def test_the_threshold_line_is_the_records_own_under_momentum():
     )
     assert model.arms["hb"].threshold.last() == 30.0 and model.arms["hb"].with_momentum
     assert math.isclose(model.arms["gd"].threshold.last(), 20.0) and not model.arms["gd"].with_momentum
+
+
+def test_a_rewritten_metrics_file_replaces_what_the_app_had(tmp_path):
+    """`eos-tui resume` from elsewhere rewrites metrics.jsonl (its records cut back to the last
+    checkpoint, a new file renamed into place) and appends: the watching app forgets what it had and
+    shows the file's records, each once (it showed every event twice)."""
+    import json
+    import os
+    import time
+
+    from eos_tui.app.follow import RunFollower
+    from eos_tui.rundir import read_records
+
+    run = tmp_path / "run"
+    run.mkdir()
+    records = synthetic.records_range(["gd"], 0, 300)
+    lines = [json.dumps(r) for r in records]
+    (run / "metrics.jsonl").write_text("".join(line + "\n" for line in lines))
+    model, follower = RunModel(), RunFollower(run, interval=0.01)
+
+    def follow_until(condition):
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert time.monotonic() < deadline, "the follower did not catch up"
+            for batch in follower.take()[0]:
+                model.apply(batch)
+            time.sleep(0.01)
+
+    follower.start()
+    try:
+        follow_until(lambda: model.records == len(records))
+        kept = [line for line in lines if json.loads(line).get("step", 0) < 150]  # the last checkpoint: step 150
+        tmp = run / ".metrics.tmp"
+        tmp.write_text("".join(line + "\n" for line in kept))
+        os.replace(tmp, run / "metrics.jsonl")
+        with open(run / "metrics.jsonl", "a") as fh:  # the resumed session goes on
+            fh.writelines(json.dumps(r) + "\n" for r in synthetic.records_range(["gd"], 150, 200))
+        on_file = read_records(run)
+        follow_until(lambda: model.records == len(on_file))
+    finally:
+        follower.stop()
+    gd = model.arms["gd"]
+    assert list(gd.step.values) == list(range(200))
+    events = [(r["step"], r["kind"]) for r in on_file if r["type"] == "event"]
+    assert [(e.step, e.kind) for e in model.events] == events and events
+    assert [(e.step, e.kind) for e in gd.events] == events
