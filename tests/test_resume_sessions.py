@@ -403,3 +403,18 @@ def test_checkpoints_and_the_rewritten_metrics_honour_the_umask(tmp_path):
     assert len(files) > 4
     for p in [*files, run_dir / rf.METRICS_FILE, run_dir / ".lock"]:
         assert p.stat().st_mode & 0o777 == 0o644, p
+
+
+def test_a_scenario_edited_where_it_decides_the_trajectory_is_refused(stopped):
+    """The checkpoints record what decides θ_t (seed, data, model, optimizer, schedule, …): a resume
+    under another η would append records of another run under this one's."""
+    toml = stopped / rf.SCENARIO_FILE
+    text = toml.read_text()
+    assert "lr = 0.4\n" in text
+    toml.write_text(text.replace("lr = 0.4\n", "lr = 0.45\n", 1))
+    before = contents(stopped)
+    with pytest.raises(ResumeError, match=r"arm 'a': optimizer.lr is 0.45, was 0.4"):
+        prepare(stopped)
+    assert contents(stopped) == before
+    toml.write_text(text.replace('[arm.engine]\nbatch_arms = "auto"', '[arm.engine]\nbatch_arms = "off"', 1))
+    resume_to_end(stopped)  # what only changes how it is computed goes

@@ -43,6 +43,11 @@ SCALARS = ("final_loss", "initial_loss", "sharpness", "base_lr", "lambda0", "hvp
 DETECTORS = ("oscillation", "catapult", "onset")
 VECTORS = ("vectors", "raw_vector", "tracker.vectors", "theory.coords")  # tensors of shape (n,) or (k, n)
 MAX_OPT_TENSORS = 8  # the largest optimizer state is Adam's (m, v, t)
+# The parts of an arm's spec that decide its trajectory θ_0, θ_1, …: a checkpoint records them
+# ("spec"), and `resume` refuses a scenario.toml edited in any of them since (engine/resume.py).
+# Not measure (what is measured, not where θ goes), engine, device or description; nor data.path
+# (the same data moved elsewhere).
+TRAJECTORY = ("seed", "steps", "dtype", "loss", "data", "model", "optimizer", "schedule")
 
 
 class CheckpointError(ValueError):
@@ -70,6 +75,27 @@ def list_steps(run_dir: str | os.PathLike[str], arm: str) -> list[int]:
         if stem.isdigit() and stem == str(int(stem)):
             out.append(int(stem))
     return sorted(out)
+
+
+def trajectory(spec) -> dict[str, Any]:
+    """The arm's TRAJECTORY keys as plain JSON values (what a checkpoint's "spec" holds)."""
+    from ..scenario.loader import arm_to_dict
+
+    d = arm_to_dict(spec)
+    out = {k: d[k] for k in TRAJECTORY}
+    out["data"] = {k: v for k, v in out["data"].items() if k != "path"}
+    return json.loads(json.dumps(out))
+
+
+def first_difference(was: Any, now: Any, prefix: str = "") -> str | None:
+    """Where two `trajectory` tables differ, in words ("optimizer.lr is 0.3, was 0.5"), or None."""
+    if isinstance(was, dict) and isinstance(now, dict):
+        for k in sorted(set(was) | set(now)):
+            d = first_difference(was.get(k), now.get(k), f"{prefix}{k}.")
+            if d:
+                return d
+        return None
+    return None if was == now else f"{prefix[:-1]} is {now!r}, was {was!r}"
 
 
 # ---- plain-Python state of the detectors (JSON, no pickle) ------------------------------------
@@ -178,6 +204,7 @@ def arm_state(arm, rule_state: Any, records: int) -> tuple[dict[str, torch.Tenso
         "dtype": str(arm.dtype).replace("torch.", ""),
         "numel": arm.theta.numel(),
         "optimizer": arm.spec.optimizer.kind,
+        "spec": trajectory(arm.spec),
         "opt_layout": layout,
         "scalars": {k: _enc(getattr(arm, k)) for k in SCALARS},
         "detectors": {k: snapshot(getattr(arm, k)) for k in DETECTORS},
@@ -295,6 +322,8 @@ def _problem(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> str | No
         opt = int(layout[6:])
     if opt is None or opt > MAX_OPT_TENSORS:
         return f"metadata 'opt_layout' {str(layout)[:40]!r} is not an optimizer state's layout"
+    if "spec" in meta and not isinstance(meta["spec"], dict):
+        return "metadata 'spec' is not a table"
     for key in ("scalars", "detectors", "reparam"):
         if not isinstance(meta.get(key), dict):
             return f"metadata {key!r} is not a table"

@@ -171,6 +171,12 @@ class Resume:
             steps_meta = meta.get("steps")
             if isinstance(steps_meta, int) and steps_meta != spec.steps:
                 self._check_steps(spec, None, 0, checkpoint=steps_meta)
+            changed = ck.first_difference(meta["spec"], ck.trajectory(spec)) if "spec" in meta else None
+            if changed:  # the records so far came from another scenario: refused, nothing written
+                raise ResumeError(
+                    f"{self.run_dir / rf.SCENARIO_FILE}: arm {name!r}: {changed} when the run trained it "
+                    f"(checkpoint of step {step}); resume continues the scenario the run started with (put it back, or start a new run)"
+                )
             if name not in self.ends and (meta["records"] > available or meta.get("status") is not None):
                 continue
             out[step] = (tensors, meta)

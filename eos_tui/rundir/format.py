@@ -233,6 +233,7 @@ class CheckpointMeta(TypedDict, total=False):
     dtype: str
     numel: int
     optimizer: str  # optimizer.kind
+    spec: dict[str, Any]  # what decides the trajectory: seed, steps, dtype, loss, data, model, optimizer, schedule
     opt_layout: str  # "none", "tensor" or "tuple:N"
     scalars: dict[str, Any]  # final_loss, initial_loss, sharpness, base_lr (η), lambda0, hvps_total
     detectors: dict[str, Any]  # the online detectors' state: oscillation, catapult, onset
