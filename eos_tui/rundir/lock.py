@@ -76,5 +76,8 @@ class SessionLock:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
-    def __del__(self) -> None:
-        self.release()
+    def __del__(self) -> None:  # a Resume planned but never run: its lock goes with it
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - at interpreter exit; the kernel releases it anyway
+            pass
