@@ -418,3 +418,14 @@ def test_a_scenario_edited_where_it_decides_the_trajectory_is_refused(stopped):
     assert contents(stopped) == before
     toml.write_text(text.replace('[arm.engine]\nbatch_arms = "auto"', '[arm.engine]\nbatch_arms = "off"', 1))
     resume_to_end(stopped)  # what only changes how it is computed goes
+
+
+def test_an_engine_started_on_a_run_another_process_writes_exits_2_writing_nothing(stopped, capsys):
+    from eos_tui.engine.runner import main
+
+    before = contents(stopped)
+    with SessionLock(stopped):
+        assert main([str(stopped)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "another eos-tui process is writing this run" in err
+    assert contents(stopped) == before
