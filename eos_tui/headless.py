@@ -431,10 +431,12 @@ def _remove_refused(run_dir: Path, *, made: bool) -> None:
     else (an empty --out it claimed) the files it wrote."""
     import shutil
 
+    from .rundir.lock import LOCK_FILE
+
     if made:
         shutil.rmtree(run_dir, ignore_errors=True)
         return
-    for name in (rf.SCENARIO_FILE, rf.MANIFEST_FILE, rf.METRICS_FILE, rf.ENGINE_LOG, rf.STATUS_FILE):
+    for name in (rf.SCENARIO_FILE, rf.MANIFEST_FILE, rf.METRICS_FILE, rf.ENGINE_LOG, rf.STATUS_FILE, LOCK_FILE):
         (run_dir / name).unlink(missing_ok=True)
 
 

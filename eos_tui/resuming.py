@@ -27,16 +27,18 @@ def run_resume(run_dir: Path, *, as_json: bool = False) -> int:
     def say(text: str) -> None:
         err.print(text, markup=False, highlight=False, soft_wrap=True)
 
-    try:
+    try:  # nothing is written before it returns: a refusal leaves the run as it was
         scenario, res = prepare(run_dir)
-    except ResumeError as e:
+    except (ResumeError, ScenarioRefused) as e:
         say(f"eos-tui: {e}")
         return EXIT_USAGE
+    except Exception as e:  # noqa: BLE001 - building an arm failed; the run directory is untouched
+        say(f"eos-tui: cannot resume {run_dir}: {type(e).__name__}: {e}")
+        return EXIT_FAILED
     say(f"resuming {run_dir}: {describe(res)}")
     stop = StopRequest()
     stop.install()
     try:
-        res.rewrite_metrics()
         done: dict[str, int] = {}  # the steps each arm took before: not this session's rate
         for r in res.kept:
             if r.get("type") == rf.STEP and isinstance(r.get("step"), int):
@@ -58,6 +60,7 @@ def run_resume(run_dir: Path, *, as_json: bool = False) -> int:
         return EXIT_FAILED
     finally:
         stop.restore()
+        res.close()  # run_scenario gave the lock back already, unless it never started
     summary = {"scenario": scenario.name, "run_dir": str(run_dir), "arms": [manifest["arms"][a.name].get("summary") for a in scenario.arms]}
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")

@@ -117,6 +117,10 @@ HOSTILE = {
     "float-garbage": (None, lambda m: _set(m["scalars"], "sharpness", {"float": "1e999x"}), "holds a value"),
     "set-of-lists": (None, lambda m: _set(m["reparam"], "_failed_alphas", {"set": [[1]]}), "holds a value"),
     "unknown-encoding": (None, lambda m: _set(m["scalars"], "lambda0", {"pickle": "x"}), "holds a value"),
+    # well-formed, but not restorable: found as it is restored (before anything is written), then
+    # passed over as the unreadable ones are (before: every resume failed, "steps_done: 0" written)
+    "rng-3-bytes": (lambda t: _set(t, "rng.eig", torch.zeros(3, dtype=torch.uint8)), None, "does not fit the arm"),
+    "detector-unknown-attribute": (None, lambda m: _set(m["detectors"]["oscillation"], "bogus", 1), "'bogus'"),
 }
 
 
@@ -172,3 +176,22 @@ def test_landscape_refuses_a_hostile_checkpoint_in_one_line(interrupted, tmp_pat
         assert r.exit_code == 2, r.output
         assert "10.safetensors" in r.stderr and says in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+def contents(run_dir):
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+def test_an_arm_none_of_whose_checkpoints_restores_is_refused_with_nothing_written(interrupted, tmp_path):
+    """Before: the resume restored the bad file after metrics.jsonl was cut, failed, and wrote end
+    records "steps_done: 0" for an arm with recorded steps; every later resume failed the same way.
+    Now the restore is tried first; with no checkpoint left that restores, nothing is written."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(interrupted, run_dir)
+    for step in ck.list_steps(run_dir, "a"):
+        edit(ck.path_for(run_dir, "a", step), lambda t: _set(t, "rng.eig", torch.zeros(3, dtype=torch.uint8)))
+    before = contents(run_dir)
+    r = CliRunner().invoke(app, ["resume", str(run_dir)])
+    assert r.exit_code == 2, r.output
+    assert len(r.stderr.strip().splitlines()) == 1 and "arm 'a'" in r.stderr and "none can be restored" in r.stderr
+    assert contents(run_dir) == before

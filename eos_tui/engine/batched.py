@@ -65,8 +65,8 @@ def batch_key(arm: Arm) -> tuple | None:
 
 
 def plan(arms: list[Arm]) -> list[list[Arm]]:
-    """The arms split into groups of compatible arms, in the order of their first arm; a group of
-    one trains alone (nothing to share)."""
+    """The arms split into groups of compatible arms at the same step, in the order of their first
+    arm; a group of one trains alone (nothing to share)."""
     groups: dict[Any, list[Arm]] = {}
     order: list[list[Arm]] = []
     for arm in arms:
@@ -74,6 +74,9 @@ def plan(arms: list[Arm]) -> list[list[Arm]]:
         if key is None:
             order.append([arm])
             continue
+        # A batch takes one step of all its arms at once: arms at different steps (resumed from
+        # checkpoints of different steps, engine/resume.py) train apart, never with shifted steps.
+        key = (key, arm.t)
         if key not in groups:
             groups[key] = []
             order.append(groups[key])
@@ -88,6 +91,8 @@ class ArmBatch:
     def __init__(self, arms: list[Arm]):
         if len({batch_key(a) for a in arms}) != 1 or batch_key(arms[0]) is None:
             raise ValueError("ArmBatch needs arms with one and the same batch key")
+        if len({a.t for a in arms}) != 1:  # `step` takes the first arm's t for all of them
+            raise ValueError(f"ArmBatch needs arms at one and the same step, not {sorted({a.t for a in arms})}")
         self.arms = list(arms)  # the running ones, in scenario order
         p = arms[0].problem
         self.n = p.dim
@@ -95,8 +100,10 @@ class ArmBatch:
         self.theta = torch.stack([a.theta for a in arms])  # (B, n)
         self._rule_of_arms()
         self.rule_state = self.rule.init(self.theta)
-        if all(isinstance(a.rule_state, torch.Tensor) for a in arms):  # arms resumed from checkpoints
-            self.rule_state = torch.stack([a.rule_state for a in arms])
+        if any(isinstance(a.rule_state, torch.Tensor) for a in arms):  # arms resumed from checkpoints
+            # An arm without a buffer (plain GD that trained alone, or one not yet stepped) gets a row
+            # of zeros: heavy-ball's β·0 + g is g, its first direction, exactly.
+            self.rule_state = torch.stack([a.rule_state if a.rule_state is not None else torch.zeros_like(a.theta) for a in arms])
         # Data (the problems' batch_data, e.g. X and Y, or H): passed once (in_dim None) when every
         # arm has the same tensor, else stacked (in_dim 0).
         self.data: list[torch.Tensor] = []
@@ -187,7 +194,7 @@ class ArmBatch:
     # ---- one step -----------------------------------------------------------------------------
     def step(self) -> list[dict[str, Any]]:
         arms = self.arms
-        t = arms[0].t  # every arm of a batch started together and steps together
+        t = arms[0].t  # every arm of a batch is at the same step (checked in __init__) and steps together
         lrs = [a.lr_at(t) for a in arms]
         G, L = self._grad_and_value(self.theta, *self.data)
         # Losses and whether each arm's θ_t is finite: one transfer for all arms.

@@ -21,6 +21,7 @@ or absent.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -42,6 +43,11 @@ SCALARS = ("final_loss", "initial_loss", "sharpness", "base_lr", "lambda0", "hvp
 DETECTORS = ("oscillation", "catapult", "onset")
 VECTORS = ("vectors", "raw_vector", "tracker.vectors", "theory.coords")  # tensors of shape (n,) or (k, n)
 MAX_OPT_TENSORS = 8  # the largest optimizer state is Adam's (m, v, t)
+# The parts of an arm's spec that decide its trajectory θ_0, θ_1, …: a checkpoint records them
+# ("spec"), and `resume` refuses a scenario.toml edited in any of them since (engine/resume.py).
+# Not measure (what is measured, not where θ goes), engine, device or description; nor data.path
+# (the same data moved elsewhere).
+TRAJECTORY = ("seed", "steps", "dtype", "loss", "data", "model", "optimizer", "schedule")
 
 
 class CheckpointError(ValueError):
@@ -69,6 +75,27 @@ def list_steps(run_dir: str | os.PathLike[str], arm: str) -> list[int]:
         if stem.isdigit() and stem == str(int(stem)):
             out.append(int(stem))
     return sorted(out)
+
+
+def trajectory(spec) -> dict[str, Any]:
+    """The arm's TRAJECTORY keys as plain JSON values (what a checkpoint's "spec" holds)."""
+    from ..scenario.loader import arm_to_dict
+
+    d = arm_to_dict(spec)
+    out = {k: d[k] for k in TRAJECTORY}
+    out["data"] = {k: v for k, v in out["data"].items() if k != "path"}
+    return json.loads(json.dumps(out))
+
+
+def first_difference(was: Any, now: Any, prefix: str = "") -> str | None:
+    """Where two `trajectory` tables differ, in words ("optimizer.lr is 0.3, was 0.5"), or None."""
+    if isinstance(was, dict) and isinstance(now, dict):
+        for k in sorted(set(was) | set(now)):
+            d = first_difference(was.get(k), now.get(k), f"{prefix}{k}.")
+            if d:
+                return d
+        return None
+    return None if was == now else f"{prefix[:-1]} is {now!r}, was {was!r}"
 
 
 # ---- plain-Python state of the detectors (JSON, no pickle) ------------------------------------
@@ -177,6 +204,7 @@ def arm_state(arm, rule_state: Any, records: int) -> tuple[dict[str, torch.Tenso
         "dtype": str(arm.dtype).replace("torch.", ""),
         "numel": arm.theta.numel(),
         "optimizer": arm.spec.optimizer.kind,
+        "spec": trajectory(arm.spec),
         "opt_layout": layout,
         "scalars": {k: _enc(getattr(arm, k)) for k in SCALARS},
         "detectors": {k: snapshot(getattr(arm, k)) for k in DETECTORS},
@@ -211,6 +239,9 @@ def save(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], meta: d
     os.close(fd)
     try:
         save_file(plain, tmp, metadata={META_KEY: json.dumps(meta, allow_nan=False)})
+        # The umask's mode, as every other file of the run: mkstemp makes 0600, and save_file sets
+        # 0600 again on the file it writes, so the mode is set after it.
+        os.chmod(tmp, rf.new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -225,7 +256,11 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[st
     try:
         with safe_open(str(path), framework="pt") as fh:
             raw = (fh.metadata() or {}).get(META_KEY)
-        tensors = load_file(str(path))
+        # Fresh memory for every tensor: safetensors hands out views into its file buffer at any byte
+        # offset (8 mod 64, say), and the CPU kernels take another summation path for memory that is
+        # not 64-byte aligned, so `g @ u` on a loaded u differs in the last bit from `g @ u.clone()`,
+        # and a resumed run from an uninterrupted one. torch's CPU allocator aligns to 64 bytes.
+        tensors = {k: v.clone(memory_format=torch.contiguous_format) for k, v in load_file(str(path)).items()}
     except (OSError, SafetensorError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from None
     try:
@@ -287,6 +322,8 @@ def _problem(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> str | No
         opt = int(layout[6:])
     if opt is None or opt > MAX_OPT_TENSORS:
         return f"metadata 'opt_layout' {str(layout)[:40]!r} is not an optimizer state's layout"
+    if "spec" in meta and not isinstance(meta["spec"], dict):
+        return "metadata 'spec' is not a table"
     for key in ("scalars", "detectors", "reparam"):
         if not isinstance(meta.get(key), dict):
             return f"metadata {key!r} is not a table"
@@ -331,9 +368,16 @@ def _problem(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> str | No
 
 def restore_arm(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     """Put a checkpoint's state into a freshly built Arm of the same spec (see `arm_state`);
-    CheckpointError, one line, for a state that does not fit it."""
+    CheckpointError, one line, for a state that does not fit it, with the arm left as it was (every
+    value is decoded and tried first, then all are set), so that `resume` can try an earlier one."""
+    staged(arm, tensors, meta)()
+
+
+def staged(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Callable[[], None]:
+    """Decode and try a checkpoint's state against `arm` without changing it; returns what sets it
+    (which cannot fail). CheckpointError, one line, for a state that does not fit the arm."""
     try:
-        _restore_arm(arm, tensors, meta)
+        return _staged(arm, tensors, meta)
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
@@ -342,7 +386,14 @@ def restore_arm(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
         ) from None
 
 
-def _restore_arm(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+def _generator_state(t: torch.Tensor) -> torch.Tensor:
+    """A generator's state, tried on a generator of its own: set_state refuses a state of the wrong
+    size (RuntimeError) only when it is set, and the arm's own must not be touched before commit."""
+    torch.Generator().set_state(t)
+    return t
+
+
+def _staged(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Callable[[], None]:
     theta = tensors["theta"]
     if theta.shape != arm.theta.shape or theta.dtype != arm.theta.dtype:
         raise CheckpointError(
@@ -350,31 +401,50 @@ def _restore_arm(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) ->
             f"{tuple(arm.theta.shape)} {arm.theta.dtype}"
         )
     dev = arm.device
-    arm.theta = theta.to(dev)
-    arm.t = int(meta["step"])
-    arm.status = meta.get("status")
-    arm.vectors = tensors["vectors"].to(dev) if "vectors" in tensors else None
-    arm.raw_vector = tensors["raw_vector"].to(dev) if "raw_vector" in tensors else None
-    arm.rule_state = _unflatten_state(meta["opt_layout"], tensors, dev)
-    arm.eig_gen.set_state(tensors["rng.eig"])
-    arm.sgd_gen.set_state(tensors["rng.sgd"])
-    for k, v in meta["scalars"].items():
-        setattr(arm, k, _dec(v))
+    theta = theta.to(dev)
+    step, status = int(meta["step"]), meta.get("status")
+    vectors = tensors["vectors"].to(dev) if "vectors" in tensors else None
+    raw_vector = tensors["raw_vector"].to(dev) if "raw_vector" in tensors else None
+    rule_state = _unflatten_state(meta["opt_layout"], tensors, dev)
+    eig, sgd = _generator_state(tensors["rng.eig"]), _generator_state(tensors["rng.sgd"])
+    scalars = {k: _dec(v) for k, v in meta["scalars"].items()}
+    detectors = {}
     for k, state in meta["detectors"].items():
-        restore(getattr(arm, k), state)
-    arm.reparam._warned = bool(meta["reparam"]["_warned"])
-    arm.reparam._failed_alphas = _dec(meta["reparam"]["_failed_alphas"])
+        detectors[k] = copy.deepcopy(getattr(arm, k))  # restored into a copy: the arm's own stays as it is
+        restore(detectors[k], state)
+    warned, failed = bool(meta["reparam"]["_warned"]), _dec(meta["reparam"]["_failed_alphas"])
     tr = arm.tracker
+    tracker = None
     if tr is not None and "tracker" in meta:
         tm = meta["tracker"]
-        tr.generator.set_state(tensors["tracker.rng"])
-        tr._vectors = tensors["tracker.vectors"].to(dev) if "tracker.vectors" in tensors else None
-        tr._next_by_phase = {int(k.rsplit(".", 1)[1]): v.to(dev) for k, v in tensors.items() if k.startswith("tracker.next.")}
-        tr._last_by_phase = {int(k): _dec(v) for k, v in tm["last_by_phase"].items()}
-        tr._since = {int(k): v for k, v in tm["since"].items()}
-        tr.updates, tr.total_hvps, tr.refreshes = tm["updates"], tm["total_hvps"], tm["refreshes"]
-    if arm.quadratic_theory is not None and "theory.coords" in tensors:
-        arm.quadratic_theory.coords = tensors["theory.coords"]
+        tracker = (
+            _generator_state(tensors["tracker.rng"]),
+            tensors["tracker.vectors"].to(dev) if "tracker.vectors" in tensors else None,
+            {int(k.rsplit(".", 1)[1]): v.to(dev) for k, v in tensors.items() if k.startswith("tracker.next.")},
+            {int(k): _dec(v) for k, v in tm["last_by_phase"].items()},
+            {int(k): v for k, v in tm["since"].items()},
+            (tm["updates"], tm["total_hvps"], tm["refreshes"]),
+        )
+    coords = tensors["theory.coords"] if arm.quadratic_theory is not None and "theory.coords" in tensors else None
+
+    def commit() -> None:
+        arm.theta, arm.t, arm.status = theta, step, status
+        arm.vectors, arm.raw_vector, arm.rule_state = vectors, raw_vector, rule_state
+        arm.eig_gen.set_state(eig)
+        arm.sgd_gen.set_state(sgd)
+        for k, v in scalars.items():
+            setattr(arm, k, v)
+        for k, obj in detectors.items():
+            setattr(arm, k, obj)
+        arm.reparam._warned, arm.reparam._failed_alphas = warned, failed
+        if tracker is not None:
+            tr.generator.set_state(tracker[0])
+            tr._vectors, tr._next_by_phase, tr._last_by_phase, tr._since = tracker[1:5]
+            tr.updates, tr.total_hvps, tr.refreshes = tracker[5]
+        if coords is not None:
+            arm.quadratic_theory.coords = coords
+
+    return commit
 
 
 # ---- the runner's side -----------------------------------------------------------------------------

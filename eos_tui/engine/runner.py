@@ -30,6 +30,7 @@ import torch
 from .. import __version__
 from ..analysis.summary import ArmSummarizer
 from ..rundir import format as rf
+from ..rundir.lock import RunBusy, SessionLock
 from . import interrupt, precision
 from .arm import Arm
 from .batched import ArmBatch, plan
@@ -144,6 +145,16 @@ def run_scenario(
     Resume) continues an interrupted run directory from them instead of starting afresh.
     """
     run_dir = Path(run_dir)
+    # One process writes a run directory at a time (rundir/lock.py), from before its first write to
+    # after its last: a resume holds the lock since `prepare` (which read the plan under it).
+    lock = resume.lock if resume is not None and resume.lock is not None else SessionLock(run_dir).acquire()
+    try:
+        return _run_locked(scenario, run_dir, on_records=on_records, stop=stop, manifest_every=manifest_every, resume=resume)
+    finally:
+        lock.release()
+
+
+def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, resume) -> tuple[str, rf.Manifest]:
     own_stop = stop is None
     stop = stop or StopRequest()
     if own_stop:
@@ -169,6 +180,8 @@ def run_scenario(
     summaries = {n: ArmSummarizer(n) for n in names}
     for r in resume.kept if resume is not None else ():
         summaries[r["arm"]].add(r)
+    if resume is not None:  # cut back to the checkpoints the arms were restored from, before appending
+        resume.rewrite_metrics()
     # Lines reach the file within FLUSH_INTERVAL (a follower sees them that fast) without a write
     # system call per step; see MetricsWriter.
     writer = rf.MetricsWriter(run_dir, flush_interval=FLUSH_INTERVAL)
@@ -216,7 +229,7 @@ def run_scenario(
                 emit([{"type": "end", "arm": name, "status": arm_status, "steps_done": 0, "final_loss": None}])
 
     try:
-        devices = {a.name: resolve_device(a.device, a.dtype) for a in scenario.arms}
+        devices = resume.devices if resume is not None else {a.name: resolve_device(a.device, a.dtype) for a in scenario.arms}
         manifest["device"] = ", ".join(sorted({device_label(d) for d in devices.values()}))
         manifest["precision"] = precision.configure(devices.values())
         write_manifest()
@@ -334,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         status, _ = run_scenario(scenario, run_dir)
+    except RunBusy as e:  # another engine or a resume writes this run: nothing was written
+        print(f"eos-tui engine: {e}", file=sys.stderr)
+        return 2
     except ScenarioRefused as e:  # bad input found once the model was built: one line, as headless says it
         print(f"eos-tui engine: {e}", file=sys.stderr)
         return 2

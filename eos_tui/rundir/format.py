@@ -235,6 +235,7 @@ class CheckpointMeta(TypedDict, total=False):
     dtype: str
     numel: int
     optimizer: str  # optimizer.kind
+    spec: dict[str, Any]  # what decides the trajectory: seed, steps, dtype, loss, data, model, optimizer, schedule
     opt_layout: str  # "none", "tensor" or "tuple:N"
     scalars: dict[str, Any]  # final_loss, initial_loss, sharpness, base_lr (η), lambda0, hvps_total
     detectors: dict[str, Any]  # the online detectors' state: oscillation, catapult, onset
@@ -441,6 +442,11 @@ def _umask() -> int:
     return mask
 
 
+def new_file_mode() -> int:
+    """The mode a new file of the run gets (0666 less the umask): for files made by mkstemp (0600)."""
+    return 0o666 & ~_umask()
+
+
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Replace `path` with `data` so that a reader never sees a half-written file.
 
@@ -450,7 +456,7 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o666 & ~_umask())
+            os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(_clean(data), fh, indent=2, allow_nan=False)
             fh.write("\n")
