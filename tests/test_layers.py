@@ -21,7 +21,16 @@ def imported_after(code: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "module", ["eos_tui.rundir", "eos_tui.rundir.reader", "eos_tui.analysis.summary", "eos_tui.scenario", "eos_tui.prepare", "eos_tui.cli"]
+    "module",
+    [
+        "eos_tui.rundir",
+        "eos_tui.rundir.reader",
+        "eos_tui.rundir.parsing",
+        "eos_tui.analysis.summary",
+        "eos_tui.scenario",
+        "eos_tui.prepare",
+        "eos_tui.cli",
+    ],
 )
 def test_light_modules_import_neither_torch_nor_textual(module):
     mods = imported_after(f"import {module}")

@@ -35,6 +35,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..rundir import format as rf
+from ..rundir.parsing import loads_json
 
 FORMAT = 1
 META_KEY = "eos_tui"
@@ -229,7 +230,7 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[st
     except (OSError, SafetensorError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from None
     try:
-        meta = json.loads(raw) if raw is not None else None
+        meta = loads_json(raw) if raw is not None else None
     except ValueError:
         meta = None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or "theta" not in tensors:

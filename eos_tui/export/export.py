@@ -95,7 +95,8 @@ def arrow_table(columns: list[str], rows: list[dict[str, Any]]):
     return pa.table(arrays, names=columns)
 
 
-def read_run_records(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
+def read_run_records(run_dir: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """The run's records, and one line on the lines skipped as not JSON records (None if none)."""
     metrics = Path(run_dir) / METRICS_FILE
     if not Path(run_dir).is_dir():
         raise CommandError(f"{safe_text(str(run_dir))}: not a run directory (no such folder); see `eos-tui runs`")
@@ -106,7 +107,7 @@ def read_run_records(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
         records = follower.read_all()
     except OSError as e:
         raise CommandError(f"{safe_text(str(metrics))}: cannot read: {e.strerror or e}") from None
-    return records, follower.bad_lines
+    return records, follower.skipped_note()
 
 
 def refuse_run_file(out: Path, run_dir: Path) -> None:
@@ -148,7 +149,7 @@ def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None
         which = "" if records is None else " of type " + ",".join(types)
         print(f"eos-tui: {safe_text(str(run_dir))}: no records{which}; the table has only its header", file=sys.stderr)
     if bad:
-        print(f"eos-tui: {safe_text(str(Path(run_dir) / METRICS_FILE))}: skipped {bad} line(s) that are not JSON records", file=sys.stderr)
+        print(f"eos-tui: {bad}", file=sys.stderr)
     if out is None:
         (write_csv if kind == "csv" else write_jsonl)(columns, rows, sys.stdout)
         sys.stdout.flush()
