@@ -68,6 +68,14 @@ def test_deep_json_and_toml_are_a_value_error_with_the_line_and_quick():
         with pytest.raises(InputError) as e:
             loads_toml(doc)
         assert e.value.line == line
+    # A dotted key nests tables too: tomllib's time and memory grow with the square of its parts
+    # (100000 parts: minutes and every gigabyte there was), so it is refused before tomllib sees it.
+    for doc in ("x = 1\nmodel." + ".".join(["a"] * 100_000) + " = 1", "x = 1\n[" + ".".join(['"a"'] * 100_000) + "]"):
+        t = time.perf_counter()
+        with pytest.raises(InputError) as e:
+            loads_toml(doc)
+        assert time.perf_counter() - t < 1.0 and e.value.line == 2
+    assert loads_toml('s = "' + "a." * 100 + '"\nv = [' + "1.5, " * 100 + "]")["v"][0] == 1.5  # dots in strings and numbers
     # As deep as MAX_DEPTH is read; one more is refused even where the parser itself would manage it
     # (what the readers do with a value recurses too: copy.deepcopy, the control-character filter).
     ok = "[" * MAX_DEPTH + "]" * MAX_DEPTH
@@ -275,7 +283,11 @@ def test_sweep_show_reads_the_points_around_a_deep_line_and_names_a_deep_sweep_t
 
 def test_run_and_validate_name_a_deep_scenario_file(tmp_path):
     (tmp_path / "deep.toml").write_text('name = "x"\n\n[model]\nhidden = ' + DEEP + "\n")
-    for args in (("run", "deep.toml", "--headless"), ("validate", "deep.toml")):
-        r = eos(*args, cwd=tmp_path)
-        assert r.returncode == 2, r.stderr
-        one_line(r, "deep.toml: line 4:", "nested deeper")
+    # 3000 parts: tomllib reads it (10000 took 430 MB, 100000 all the memory), copy.deepcopy then
+    # recursed 3000 levels: a RecursionError traceback
+    (tmp_path / "dotted.toml").write_text('name = "x"\nmodel.' + ".".join(["a"] * 3000) + " = 1\n")
+    for name, line in (("deep.toml", 4), ("dotted.toml", 2)):
+        for args in (("run", name, "--headless"), ("validate", name)):
+            r = eos(*args, cwd=tmp_path)
+            assert r.returncode == 2, r.stderr
+            one_line(r, f"{name}: line {line}:", "nested deeper")

@@ -45,9 +45,10 @@ class InputError(ValueError):
         return f"{where}:{self.line}: {self.reason}" if self.line is not None else f"{where}: {self.reason}"
 
 
-def _too_deep(value: Any) -> bool:
-    """Whether a parsed value nests dicts and lists deeper than MAX_DEPTH (iterative: never recurses)."""
-    stack = [(value, 1)]
+def _too_deep(value: Any, top: int = 1) -> bool:
+    """Whether a parsed value nests dicts and lists deeper than MAX_DEPTH (iterative: never recurses).
+    `top`: the level of `value` itself (0 for a TOML document, whose root table is no bracket)."""
+    stack = [(value, top)]
     while stack:
         node, depth = stack.pop()
         if isinstance(node, (dict, list)):
@@ -68,6 +69,30 @@ def _openers(text: bytes | str) -> int:
 _JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}\n]', re.S)
 # TOML: multi-line and one-line strings of both kinds, comments, brackets, newlines.
 _TOML_TOKENS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}\n]')
+
+
+# A dotted key of more than MAX_DEPTH parts (a.b.c… = 1, [a.b.c…]) in TOML whose strings are blanked
+# to "": each part is a level of tables, and tomllib's time and memory grow with the square of the
+# parts (a key of 100000 parts took minutes and every gigabyte there was). The look-behind lets a
+# match start only where a key can, which keeps the search linear.
+_KEY_PART = r'(?:[A-Za-z0-9_-]+|"")'
+_DOTTED = re.compile(rf'(?<![A-Za-z0-9_"-]){_KEY_PART}(?:[ \t]*\.[ \t]*{_KEY_PART}){{{MAX_DEPTH},}}')
+
+
+def _blank_strings(m: re.Match[str]) -> str:
+    tok = m.group()
+    if tok[0] in "\"'":
+        return '""' + "\n" * tok.count("\n")  # keeps the line numbers
+    return "" if tok[0] == "#" else tok
+
+
+def _long_dotted_key(text: str) -> int | None:
+    """The line of the first dotted key of more than MAX_DEPTH parts, or None."""
+    if text.count(".") <= MAX_DEPTH:
+        return None
+    blanked = _TOML_TOKENS.sub(_blank_strings, text)
+    m = _DOTTED.search(blanked)
+    return None if m is None else blanked.count("\n", 0, m.start()) + 1
 
 
 def _deep_line(text: str, tokens: re.Pattern[str], *, headers: bool) -> int | None:
@@ -122,6 +147,9 @@ def loads_toml(text: str) -> dict[str, Any]:
     """tomllib.loads, except that a document nested deeper than MAX_DEPTH raises InputError (with
     the line) and one too large for memory InputError, rather than RecursionError or MemoryError;
     invalid TOML raises tomllib's TOMLDecodeError (a ValueError) as before."""
+    line = _long_dotted_key(text)  # before tomllib, which would take minutes and all the memory
+    if line is not None:
+        raise InputError(TOO_DEEP, line)
     try:
         value = tomllib.loads(text)
     except RecursionError:
@@ -129,7 +157,9 @@ def loads_toml(text: str) -> dict[str, Any]:
     except MemoryError:
         raise InputError("too large to read") from None
     else:
-        deep = _openers(text) > MAX_DEPTH and _too_deep(value)
+        # Always walked: tables nest by headers and dotted keys too, not only by brackets, and the
+        # walk costs little beside tomllib's own parse of the same text.
+        deep = _too_deep(value, top=0)
     if deep:
         raise InputError(TOO_DEEP, _deep_line(text, _TOML_TOKENS, headers=True))
     return value
