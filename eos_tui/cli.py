@@ -239,6 +239,9 @@ def runs_(
     if root.exists() and not root.is_dir():
         raise _err(f"{root}: not a directory (--root names the folder that holds run directories)")
     found = list_runs(root)
+    for r in found:
+        if r.problem is not None:  # listed as "unreadable"; here is why, one line each
+            typer.echo(f"eos-tui: {r.problem}", err=True)
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in found], indent=2))
         return

@@ -11,10 +11,11 @@ Imports nothing heavy: the headless commands and the app both call it.
 
 from __future__ import annotations
 
-import json
 import shlex
 from importlib import metadata
 from urllib.parse import unquote, urlparse
+
+from .rundir.parsing import loads_json
 
 DIST = "eos-tui"
 
@@ -26,7 +27,7 @@ def _source() -> tuple[str, str | None, bool]:
     except metadata.PackageNotFoundError:
         return "unknown", None, False
     try:
-        direct = json.loads(dist.read_text("direct_url.json") or "null")
+        direct = loads_json(dist.read_text("direct_url.json") or "null")
     except (OSError, ValueError):
         direct = None
     if not isinstance(direct, dict):

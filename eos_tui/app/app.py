@@ -167,6 +167,7 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         self._drawn: tuple | None = None
         self._display_read = False
         self._engine_was_alive = True  # the app's own engine, when it has one (`d` in the footer)
+        self._skipped_noticed: set[str] = set()  # the damaged metrics lines already told of
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
@@ -231,6 +232,13 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         if self.follower.error != self.state.read_error or end != self.state.engine_end:
             self.state = replace(self.state, read_error=self.follower.error, engine_end=end)
         self.model.set_engine_status(self.follower.engine_status())
+        for note in self.follower.skipped():
+            if note not in self._skipped_noticed:
+                # Once per file: the records before and after it are shown, this says what is missing.
+                self._skipped_noticed.add(note)
+                self.notify(
+                    f"{note}; skipped that line, showing the others", title="damaged metrics", severity="warning", markup=False, timeout=10
+                )
         if manifest is not None:
             before = self.model.version
             self.model.set_manifest(*manifest)

@@ -4,19 +4,14 @@ as a mixin of the app, and how a scenario chooses the view the app opens on ([di
 from __future__ import annotations
 
 import os
-import sys
 from typing import TYPE_CHECKING, Any, Iterable
 
 from textual.app import SystemCommand
 from textual.binding import Binding
 
+from ..rundir.parsing import loads_toml
 from ..rundir.reader import read_scenario_text
 from ..scenario.schema import DisplayConfig
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 if TYPE_CHECKING:
     from .view import View
@@ -36,7 +31,7 @@ def scenario_display(run_dir: str | os.PathLike[str]) -> DisplayConfig | None:
     if text is None:
         return None
     try:
-        data: Any = tomllib.loads(text)
+        data: Any = loads_toml(text)
         return DisplayConfig.model_validate(data.get("display", {}))
     except Exception:
         return DisplayConfig.model_validate({})

@@ -136,6 +136,10 @@ class MultiRunFollower:
         errors = [f"{label}: {f.error}" for label, f in zip(self.labels, self.followers) if f.error is not None]
         return "; ".join(errors) if errors else None
 
+    def skipped(self) -> list[str]:
+        """Each run's first metrics line skipped as not a record (RunFollower.skipped)."""
+        return [note for f in self.followers for note in f.skipped()]
+
     def engine_status(self) -> dict[str, Any] | None:
         """The phase to show: the first run whose engine has not reached training yet, else the first run's."""
         statuses = [f.engine_status() for f in self.followers]

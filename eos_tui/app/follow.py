@@ -93,6 +93,12 @@ class RunFollower:
         with self._lock:
             return self._engine_status
 
+    def skipped(self) -> list[str]:
+        """The first line of metrics.jsonl skipped as not a record, "FILE:LINE: reason" (the others
+        are read): for the app's notice. Empty while every line was a record."""
+        first = self.metrics.first_bad  # one str, set once by the thread: no lock needed
+        return [first] if first is not None else []
+
     def _run(self) -> None:
         # A damaged run directory (metrics.jsonl a folder, a manifest edited by hand) must not kill
         # this thread silently, leaving a frozen screen: say what went wrong, and keep trying.

@@ -13,8 +13,10 @@ the classes), so a scenario can be checked and its parameters counted without lo
 from __future__ import annotations
 
 import functools
+import math
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,37 +35,118 @@ class NpzInfo:
     test_n: int  # rows of X_test (0: none)
 
 
-def _header(zf: zipfile.ZipFile, key: str, path: str) -> tuple[tuple[int, ...], Any]:
+# Read the labels this many bytes at a time: counting the classes never holds the whole of y.
+CHUNK = 4 << 20
+# deflate cannot compress more than 1032:1 (a run of one byte); a zip entry that says it holds more
+# than this per compressed byte says something false about itself.
+DEFLATE_MAX_RATIO = 1100
+# The errors reading a member can raise: a damaged deflate stream raises zlib.error, neither an
+# OSError nor a ValueError; an encrypted member RuntimeError, an unknown compression NotImplementedError.
+_READ_ERRORS = (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error, RuntimeError, NotImplementedError)
+
+
+def _why(e: BaseException) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n} bytes"
+
+
+def _open_array(zf: zipfile.ZipFile, key: str, path: str) -> tuple[Any, tuple[int, ...], Any]:
+    """The member's stream positioned at its first data byte, its shape and dtype, after checking
+    that the member holds the bytes its header declares (the zip directory's sizes, and that those
+    are possible): a hand-made header of 2·10⁹ labels over a few bytes, or a directory that lies,
+    is refused here rather than after numpy allocated 2 GB to read it."""
     import numpy as np
 
     try:
-        with zf.open(key + ".npy") as fh:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-            else:
-                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        member = zf.getinfo(key + ".npy")
     except KeyError:
         raise DataError(f"{path}: no array {key!r} (it has {', '.join(_keys(zf)) or 'none'}); save X and y with np.savez") from None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise DataError(f"{path}: array {key!r} is unreadable: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    archive = os.path.getsize(path)
+    impossible = member.compress_size > archive
+    if member.compress_type == zipfile.ZIP_STORED:
+        impossible |= member.file_size > member.compress_size
+    elif member.compress_type == zipfile.ZIP_DEFLATED:
+        impossible |= member.file_size > DEFLATE_MAX_RATIO * member.compress_size + (1 << 16)
+    if impossible:
+        raise DataError(
+            f"{path}: array {key!r}: its zip entry claims {_size(member.file_size)} from {_size(member.compress_size)} "
+            f"in a {_size(archive)} file, which cannot be: a damaged or hand-made file"
+        )
+    try:
+        fh = zf.open(member)
+    except _READ_ERRORS as e:
+        raise DataError(f"{path}: array {key!r} is unreadable: {_why(e)}") from None
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        start = fh.tell()
+    except _READ_ERRORS as e:
+        fh.close()
+        raise DataError(f"{path}: array {key!r} is unreadable: {_why(e)}") from None
+    except BaseException:
+        fh.close()
+        raise
+    shape = tuple(int(s) for s in shape)
     if dtype.hasobject:
+        fh.close()
         raise DataError(f"{path}: array {key!r} holds Python objects, which are never loaded (pickles); save numbers")
-    return tuple(int(s) for s in shape), dtype
+    declared = math.prod(shape) * dtype.itemsize  # Python ints: no overflow however large the shape
+    if start + declared > member.file_size:
+        fh.close()
+        raise DataError(
+            f"{path}: array {key!r} declares shape {shape} of {dtype} ({_size(declared)}) but holds "
+            f"{_size(max(0, member.file_size - start))}: a damaged or hand-made file"
+        )
+    return fh, shape, dtype
+
+
+def _header(zf: zipfile.ZipFile, key: str, path: str) -> tuple[tuple[int, ...], Any]:
+    fh, shape, dtype = _open_array(zf, key, path)
+    fh.close()
+    return shape, dtype
 
 
 def _keys(zf: zipfile.ZipFile) -> list[str]:
     return sorted(n[:-4] for n in zf.namelist() if n.endswith(".npy"))
 
 
-def _labels(path: str, key: str) -> Any:
+def _labels(path: str, key: str, rows: int) -> tuple[int, int]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _label_range(zf, key, path, rows)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DataError(f"{path}: array {key!r} is unreadable: {_why(e)}") from None
+
+
+def _label_range(zf: zipfile.ZipFile, key: str, path: str, rows: int) -> tuple[int, int]:
+    """(smallest, largest) of the first `rows` labels of a 1-D integer array, read CHUNK bytes at a
+    time: memory stays a few MB whatever the file declares."""
     import numpy as np
 
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return z[key]
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise DataError(f"{path}: array {key!r} is unreadable: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    fh, _, dtype = _open_array(zf, key, path)
+    lo = hi = None
+    left = rows * dtype.itemsize
+    step = max(1, CHUNK // dtype.itemsize) * dtype.itemsize
+    with fh:
+        try:
+            while left > 0:
+                raw = fh.read(min(step, left))
+                if len(raw) < min(step, left):
+                    raise DataError(f"{path}: array {key!r} is cut short (its data ends before its shape says)")
+                left -= len(raw)
+                part = np.frombuffer(raw, dtype=dtype)
+                a, b = int(part.min()), int(part.max())
+                lo, hi = (a, b) if lo is None or hi is None else (min(lo, a), max(hi, b))
+        except _READ_ERRORS as e:
+            raise DataError(f"{path}: array {key!r} is unreadable: {_why(e)}") from None
+    assert lo is not None and hi is not None  # rows > 0: checked against X's rows
+    return lo, hi
 
 
 def _check_y(path: str, key: str, shape: tuple[int, ...], dtype: Any, rows: int) -> None:
@@ -113,8 +196,7 @@ def _inspect(path: str, n: int | None, classes: int | None, stamp: tuple[int, in
         dim *= s
     found: int | None = None
     if yd.kind in "biu":
-        y = _labels(path, "y")[:used]
-        lo, hi = int(y.min()), int(y.max())
+        lo, hi = _labels(path, "y", used)
         if lo < 0:
             raise DataError(f"{path}: 'y' has a negative label ({lo}); labels are 0..classes-1")
         found = hi + 1
@@ -128,8 +210,7 @@ def _inspect(path: str, n: int | None, classes: int | None, stamp: tuple[int, in
         if (ytd.kind in "biu") != (yd.kind in "biu") or tuple(yts[1:]) != tuple(ys[1:]):
             raise DataError(f"{path}: 'y_test' ({ytd}, {yts}) does not match 'y' ({yd}, {ys})")
         if ytd.kind in "biu":
-            yt = _labels(path, "y_test")
-            lo, hi = int(yt.min()), int(yt.max())
+            lo, hi = _labels(path, "y_test", yts[0])
             if lo < 0:
                 raise DataError(f"{path}: 'y_test' has a negative label ({lo})")
             found = max(found or 0, hi + 1)
@@ -161,16 +242,26 @@ def inspect(path: str, n: int | None = None, classes: int | None = None) -> NpzI
 
 def load(path: str, n: int | None = None, classes: int | None = None) -> Dataset:
     """The arrays as a Dataset: X flattened to float64, labels int64 or targets float64 (n, k)."""
+    info = inspect(path, n, classes)
+    try:
+        return _load(path, info)
+    except MemoryError:
+        # The sizes are the file's true ones (inspect checked them against the zip entries), but the
+        # machine cannot hold them: one line, as for any other file that cannot be used.
+        need = (info.n + info.test_n) * info.dim * 8
+        raise DataError(f"{path}: too large for this machine's memory (X alone is {_size(need)} as float64); set data.n smaller") from None
+
+
+def _load(path: str, info: NpzInfo) -> Dataset:
     import numpy as np
 
-    info = inspect(path, n, classes)
     out: dict[str, Any] = {}
     try:
         with np.load(path, allow_pickle=False) as z:
             for key in ("X", "y", "X_test", "y_test") if info.test_n else ("X", "y"):
                 out[key] = z[key]
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise DataError(f"{path}: unreadable: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    except _READ_ERRORS as e:
+        raise DataError(f"{path}: unreadable: {_why(e)}") from None
 
     def rows(key: str, a: Any, count: int | None) -> Any:
         a = a[:count] if count is not None else a

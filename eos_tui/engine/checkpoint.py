@@ -36,6 +36,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..rundir import format as rf
+from ..rundir.parsing import loads_json
 
 FORMAT = 1
 META_KEY = "eos_tui"
@@ -84,7 +85,7 @@ def trajectory(spec) -> dict[str, Any]:
     d = arm_to_dict(spec)
     out = {k: d[k] for k in TRAJECTORY}
     out["data"] = {k: v for k, v in out["data"].items() if k != "path"}
-    return json.loads(json.dumps(out))
+    return loads_json(json.dumps(out))  # plain JSON values, as a checkpoint's meta reads back
 
 
 def first_difference(was: Any, now: Any, prefix: str = "") -> str | None:
@@ -264,7 +265,7 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[st
     except (OSError, SafetensorError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from None
     try:
-        meta = json.loads(raw) if raw is not None else None
+        meta = loads_json(raw) if raw is not None else None
     except ValueError:
         meta = None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or "theta" not in tensors:

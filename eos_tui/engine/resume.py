@@ -38,7 +38,7 @@ from typing import Any
 
 from ..rundir import format as rf
 from ..rundir.lock import RunBusy, SessionLock
-from ..rundir.reader import ENGINE_LOST, effective_status, parse_line, read_manifest
+from ..rundir.reader import ENGINE_LOST, effective_status, parse_line, read_json_object, why_bad
 from . import checkpoint as ck
 from .arm import Arm
 
@@ -106,15 +106,19 @@ class Resume:
         if lines and lines[-1] != b"":  # a last line cut short (the engine was killed as it wrote)
             lines = lines[:-1]
         parsed: list[tuple[bytes, dict[str, Any]]] = []
-        for line in lines:
+        bad: list[str] = []  # lines that are not records, which the rewrite leaves out: said once
+        for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
                 rec = parse_line(line)
-            except ValueError:
+            except ValueError as e:
+                bad.append(f"{path}:{number}: {why_bad(e)}")
                 continue
             if isinstance(rec, dict) and isinstance(rec.get("arm"), str):
                 parsed.append((line, rec))
+        if bad:
+            self.skipped.append(bad[0] + (f" (and {len(bad) - 1} more line(s) that are not records)" if len(bad) > 1 else ""))
         names = [a.name for a in self.scenario.arms]
         have = {n: 0 for n in names}
         stepped: dict[str, int] = {}
@@ -330,8 +334,9 @@ def prepare(run_dir: str | os.PathLike[str]):
     nothing written, the lock given back) for a directory that is not a run, that another process
     writes, still running, completed, edited since, or with an arm that cannot be restored."""
     run_dir = Path(run_dir)
-    if read_manifest(run_dir) is None:
-        raise ResumeError(f"{run_dir} is not a run directory (no readable manifest.json); see `eos-tui runs`")
+    manifest, problem = read_json_object(run_dir / rf.MANIFEST_FILE)
+    if manifest is None:
+        raise ResumeError(f"{run_dir} is not a run directory (no readable manifest.json: {problem}); see `eos-tui runs`")
     lock = SessionLock(run_dir)
     try:
         lock.acquire()  # before reading anything the plan depends on: a second resume is refused here
@@ -349,9 +354,9 @@ def _prepare(run_dir: Path, lock: SessionLock):
     from . import precision
     from .runner import resolve_device
 
-    manifest = read_manifest(run_dir)
+    manifest, problem = read_json_object(run_dir / rf.MANIFEST_FILE)
     if manifest is None:
-        raise ResumeError(f"{run_dir} is not a run directory (no readable manifest.json); see `eos-tui runs`")
+        raise ResumeError(f"{run_dir} is not a run directory (no readable manifest.json: {problem}); see `eos-tui runs`")
     status = effective_status(manifest)
     if status == rf.COMPLETED:
         raise ResumeError(f"{run_dir}: the run completed; there is nothing to resume")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..rundir.format import METRICS_FILE
-from ..rundir.reader import parse_line, safe_text
+from ..rundir.reader import parse_line, safe_text, skipped_note, why_bad
 from .errors import CommandError, missing_extra
 from .output import destination, open_output, write_bytes
 from .table import FLOAT, INT, STR, column_kinds, foreign_kinds, misfits, parse_record_types, tidy
@@ -124,10 +124,10 @@ def arrow_table(columns: list[str], rows: list[dict[str, Any]], kinds: dict[str,
     return pa.table(arrays, names=columns)
 
 
-def read_numbered_records(run_dir: Path) -> tuple[list[tuple[int, dict[str, Any]]], int]:
-    """The run's records with their line numbers in metrics.jsonl (1-based), and how many lines
-    are not JSON records (skipped). A last line without its newline is one still being written,
-    left out as the live reader does."""
+def read_numbered_records(run_dir: Path) -> tuple[list[tuple[int, dict[str, Any]]], str | None]:
+    """The run's records with their line numbers in metrics.jsonl (1-based), and one line on the
+    lines skipped as not JSON records (None if none: the first one's place and reason). A last line
+    without its newline is one still being written, left out as the live reader does."""
     metrics = Path(run_dir) / METRICS_FILE
     if not Path(run_dir).is_dir():
         raise CommandError(f"{safe_text(str(run_dir))}: not a run directory (no such folder); see `eos-tui runs`")
@@ -135,6 +135,7 @@ def read_numbered_records(run_dir: Path) -> tuple[list[tuple[int, dict[str, Any]
         raise CommandError(f"{safe_text(str(metrics))}: not found; is {safe_text(str(run_dir))} a run directory?")
     out: list[tuple[int, dict[str, Any]]] = []
     bad = 0
+    first_bad: str | None = None
     try:
         with open(metrics, "rb") as fh:
             for number, line in enumerate(fh, 1):
@@ -144,19 +145,23 @@ def read_numbered_records(run_dir: Path) -> tuple[list[tuple[int, dict[str, Any]
                     continue
                 try:
                     rec = parse_line(line)
-                except ValueError:
-                    bad += 1
-                    continue
+                except ValueError as e:
+                    rec, why = None, why_bad(e)
+                else:
+                    why = "not a JSON object"
                 if isinstance(rec, dict):
                     out.append((number, rec))
-                else:
-                    bad += 1
+                    continue
+                bad += 1
+                if first_bad is None:
+                    first_bad = f"{safe_text(str(metrics))}:{number}: {why}"
     except OSError as e:
         raise CommandError(f"{safe_text(str(metrics))}: cannot read: {e.strerror or e}") from None
-    return out, bad
+    return out, skipped_note(first_bad, bad)
 
 
-def read_run_records(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
+def read_run_records(run_dir: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """The run's records, and one line on the lines skipped as not JSON records (None if none)."""
     numbered, bad = read_numbered_records(run_dir)
     return [rec for _, rec in numbered], bad
 
@@ -229,7 +234,7 @@ def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None
         which = "" if records is None else " of type " + ",".join(types)
         print(f"eos-tui: {safe_text(str(run_dir))}: no records{which}; the table has only its header", file=sys.stderr)
     if bad:
-        print(f"eos-tui: {safe_text(str(metrics))}: skipped {bad} line(s) that are not JSON records", file=sys.stderr)
+        print(f"eos-tui: {bad}", file=sys.stderr)
     if dropped:
         print(dropped_line(metrics, dropped), file=sys.stderr)
     if dest is None:

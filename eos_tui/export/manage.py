@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..rundir.format import RUNNING
-from ..rundir.reader import effective_status, is_eos_manifest, is_run_dir, read_manifest, safe_text
+from ..rundir.format import MANIFEST_FILE, RUNNING
+from ..rundir.reader import effective_status, is_eos_manifest, is_run_dir, read_json_object, safe_text
 from .errors import CommandError
 from .stop import stop_hint
 
@@ -89,9 +89,10 @@ def refusal(run_dir: Path) -> str | None:
         return f"{name}: not a run directory (no manifest.json); rm deletes only runs"
     if Path.cwd().resolve().is_relative_to(run_dir.resolve()):
         return f"{name}: holds the current directory; cd elsewhere first"
-    manifest = read_manifest(run_dir)
+    manifest, problem = read_json_object(run_dir / MANIFEST_FILE)
     if manifest is None or not is_eos_manifest(manifest):
-        return f"{name}: its manifest.json is not an eos-tui run's; rm deletes only runs"
+        why = f" ({problem})" if problem is not None else ""
+        return f"{name}: its manifest.json is not an eos-tui run's{why}; rm deletes only runs"
     if effective_status(manifest) == RUNNING:
         pid = manifest.get("pid")
         return (

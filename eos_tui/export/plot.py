@@ -281,7 +281,9 @@ def plot_command(run_dir: Path, *, out: Path, arms: Sequence[str] | None = None,
         import matplotlib  # noqa: F401
     except ImportError:
         raise missing_extra("matplotlib", "plot", "eos-tui plot") from None
-    records, _ = read_run_records(run_dir)
+    records, bad = read_run_records(run_dir)
+    if bad:
+        print(f"eos-tui: {bad}", file=sys.stderr)
     manifest = read_manifest(run_dir)
     data = collect(records, manifest)
     wanted = parse_list(arms)

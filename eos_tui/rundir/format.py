@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, TypedDict, Union
 
+from .parsing import loads_json
+
 SCENARIO_FILE = "scenario.toml"
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.jsonl"
@@ -316,8 +318,8 @@ def write_status(run_dir: str | os.PathLike[str], phase: str, message: str, arm:
     entry: PhaseEntry = {"phase": phase, "message": message, "since": time.time()}
     phases: list[Any] = []
     try:
-        with open(path, encoding="utf-8") as fh:
-            old = json.load(fh)
+        with open(path, "rb") as fh:
+            old = loads_json(fh.read())
         if isinstance(old, dict) and isinstance(old.get("phases"), list):
             phases = old["phases"][-50:]
     except (OSError, ValueError):
@@ -521,8 +523,8 @@ def mark_run_ended(
     path = Path(run_dir) / MANIFEST_FILE
     with manifest_lock(run_dir):
         try:
-            with open(path, encoding="utf-8") as fh:
-                manifest = json.load(fh)
+            with open(path, "rb") as fh:
+                manifest = loads_json(fh.read())
         except (OSError, ValueError):
             return False
         if not isinstance(manifest, dict) or manifest.get("status") != RUNNING:

@@ -9,7 +9,6 @@ is left out and said in `problems`, one short line each; only a file that cannot
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .format import LANDSCAPE_FILE
+from .parsing import loads_json
 from .reader import safe_text
 
 MAX_BYTES = 8 << 20  # --points is at most 2001: a real landscape.json is tens of kilobytes
@@ -215,8 +215,8 @@ def read_landscape(run_dir: str | os.PathLike[str]) -> tuple[LandscapeRead | Non
     if len(raw) > MAX_BYTES:
         return None, f"{where}: larger than {MAX_BYTES >> 20} MiB, not a landscape"
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        data = loads_json(raw)
+    except ValueError:  # UnicodeDecodeError, and parsing.InputError (nested too deep), are ValueErrors
         return None, f"{where}: not valid JSON (written by an older or interrupted `eos-tui landscape`?)"
     if not isinstance(data, dict):
         return None, f"{where}: not a JSON object"

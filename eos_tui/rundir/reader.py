@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .format import END, MANIFEST_FILE, METRICS_FILE, RUNNING, SCENARIO_FILE, STATUS_FILE, STEP, process_start_time
+from .parsing import InputError, loads_json
 
 # Control characters (C0 but tab and newline, DEL, C1): text from a run directory reaches the
 # terminal (`watch`, `runs`), and an ESC or a C1 control there would be obeyed by the terminal
@@ -46,16 +47,39 @@ def _suspect(raw: bytes) -> bool:
 
 
 def parse_line(line: bytes) -> Any:
-    """One metrics line as JSON, its strings stripped of control characters (ValueError if not JSON)."""
-    rec = json.loads(line)
+    """One metrics line as JSON, its strings stripped of control characters (ValueError if not JSON,
+    or nested too deep: parsing.InputError)."""
+    rec = loads_json(line)
     return _sanitize(rec) if _suspect(line) else rec
+
+
+def why_bad(exc: ValueError) -> str:
+    """A few words on why a line or file did not parse, for the one line a reader shows."""
+    if isinstance(exc, InputError):
+        return exc.reason
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON ({exc.msg} at column {exc.colno})"
+    return "not JSON"
+
+
+def skipped_note(first_bad: str | None, bad_lines: int) -> str | None:
+    """The one line a reader shows for the lines it skipped (None if none): `first_bad` is the first
+    one's "FILE:LINE: reason"."""
+    if first_bad is None:
+        return None
+    if bad_lines == 1:
+        return f"{first_bad}; skipped that line, read the others"
+    return f"{first_bad}; skipped {bad_lines} lines that are not JSON records (this the first), read the others"
 
 
 class MetricsFollower:
     """Follows metrics.jsonl as it grows (like `tail -f`), by byte offset.
 
-    A line that does not parse as JSON and is not the last one is skipped and counted in
-    `bad_lines`, so one damaged line cannot stop a viewer.
+    A line that does not parse as a JSON object and is not the last one is skipped and counted in
+    `bad_lines`, so one damaged line cannot stop a viewer; `first_bad` says which and why
+    ("FILE:LINE: reason"), `skipped_note()` the one line a reader shows for them.
 
     A file rewritten under it (`eos-tui resume` drops the records past the last checkpoint and renames
     a new file into place; or one truncated in place and grown again) is read again from its start:
@@ -70,6 +94,8 @@ class MetricsFollower:
         self.offset = 0
         self.bad_lines = 0
         self.restarts = 0
+        self.lines = 0  # complete lines read so far (the next one is line lines + 1)
+        self.first_bad: str | None = None
         self._partial = b""
         self._max = max_bytes_per_poll
         self._inode: int | None = None
@@ -77,7 +103,7 @@ class MetricsFollower:
 
     def restart(self) -> None:
         """Read the file again from its start at the next poll (counted in `restarts`)."""
-        self.offset, self._partial, self._tail = 0, b"", b""
+        self.offset, self._partial, self._tail, self.lines = 0, b"", b"", 0
         self.restarts += 1
 
     def poll(self) -> list[dict[str, Any]]:
@@ -106,18 +132,28 @@ class MetricsFollower:
         self._partial = lines.pop()  # b"" when data ended with a newline
         out: list[dict[str, Any]] = []
         for line in lines:
+            self.lines += 1
             if not line.strip():
                 continue
             try:
                 rec = parse_line(line)
-            except ValueError:
-                self.bad_lines += 1
+            except ValueError as e:
+                self._bad(why_bad(e))
                 continue
             if isinstance(rec, dict):
                 out.append(rec)
             else:
-                self.bad_lines += 1
+                self._bad("not a JSON object")
         return out
+
+    def _bad(self, reason: str) -> None:
+        self.bad_lines += 1
+        if self.first_bad is None:
+            self.first_bad = f"{safe_text(str(self.path))}:{self.lines}: {reason}"
+
+    def skipped_note(self) -> str | None:
+        """One line on the lines skipped so far (None if none): the first one's place and reason."""
+        return skipped_note(self.first_bad, self.bad_lines)
 
     def read_all(self) -> list[dict[str, Any]]:
         """Everything readable now, in one go (keeps following from there)."""
@@ -137,27 +173,35 @@ def read_records(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The manifest, or None if there is none (yet) or it cannot be read. Its strings come without
     control characters (see `safe_text`)."""
-    return _read_object(Path(run_dir) / MANIFEST_FILE)
+    return read_json_object(Path(run_dir) / MANIFEST_FILE)[0]
 
 
-def _read_object(path: Path) -> dict[str, Any] | None:
-    """A JSON object from a file, its strings without control characters; None if the file is
-    missing, unreadable, not JSON or not an object."""
+def read_json_object(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(a JSON object from a file, its strings without control characters; None) or (None, why it
+    cannot be read, one line naming the file and, where known, the line) for a file that is missing,
+    unreadable, not JSON, nested too deep or not an object."""
+    where = safe_text(str(path))
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
-        data = json.loads(raw)
-    except (OSError, ValueError):
-        return None
+        data = loads_json(raw)
+    except OSError as e:
+        return None, f"{where}: cannot read: {safe_text(e.strerror or str(e))}"
+    except InputError as e:
+        return None, e.at(where)
+    except json.JSONDecodeError as e:
+        return None, f"{where}:{e.lineno}: not JSON ({e.msg})"
+    except ValueError as e:
+        return None, f"{where}: {why_bad(e)}"
     if not isinstance(data, dict):
-        return None
-    return _sanitize(data) if _suspect(raw) else data
+        return None, f"{where}: not a JSON object"
+    return (_sanitize(data) if _suspect(raw) else data), None
 
 
 def read_status(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """status.json (what the engine is doing: format.EngineStatus), or None if there is none (yet)
     or it cannot be read. Its strings come without control characters."""
-    return _read_object(Path(run_dir) / STATUS_FILE)
+    return read_json_object(Path(run_dir) / STATUS_FILE)[0]
 
 
 def read_scenario_text(run_dir: str | os.PathLike[str]) -> str | None:
@@ -260,6 +304,7 @@ class RunInfo:
     arms: list[str] = field(default_factory=list)
     ended: str | None = None
     duration_s: float | None = None  # ended − started (a resumed run: its sessions summed); live: now − started; lost: its last write
+    problem: str | None = None  # why an "unreadable" run's manifest cannot be read (FILE:LINE: reason)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -331,10 +376,10 @@ UNREADABLE = "unreadable"  # the status listed for a run whose manifest cannot b
 def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
     """What `eos-tui runs` lists for one run directory; never raises on a damaged manifest."""
     p = Path(run_dir)
-    m = read_manifest(p)
+    m, problem = read_json_object(p / MANIFEST_FILE)
     if m is None:
         # Listed, not hidden: a run that vanished from the list would be harder to notice.
-        return RunInfo(path=p, scenario=p.name, status=UNREADABLE, steps_done=0, steps=None, started=None)
+        return RunInfo(path=p, scenario=p.name, status=UNREADABLE, steps_done=0, steps=None, started=None, problem=problem)
     arms = m.get("arms")
     arms = arms if isinstance(arms, dict) else {}
     status = effective_status(m)

@@ -16,7 +16,6 @@ names the file and the key to change.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..rundir.parsing import loads_json
 from . import resources
 from .loader import DEFAULT_ARM, Scenario, ScenarioError
 
@@ -147,7 +147,7 @@ def probe_devices(timeout: float = 120.0) -> dict[str, Any]:
                     cwd=empty,
                 )
             last = done.stdout.strip().splitlines()[-1:] or ["{}"]
-            _probed = json.loads(last[0]) if done.returncode == 0 else {"error": done.stderr.strip()[-300:]}
+            _probed = loads_json(last[0]) if done.returncode == 0 else {"error": done.stderr.strip()[-300:]}
         except (OSError, subprocess.SubprocessError, ValueError) as e:
             _probed = {"error": f"{type(e).__name__}: {e}"}
     return _probed

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 import tomli_w
 from pydantic import ValidationError
 
+from ..rundir.parsing import InputError, loads_toml
 from .schema import ArmSpec, DisplayConfig, KeyProblem, Section
 
 if sys.version_info >= (3, 11):
@@ -58,7 +59,7 @@ def list_builtins() -> list[tuple[str, str]]:
     out = []
     for path in sorted(builtin_dir().glob("*.toml")):
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = loads_toml(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         desc = " ".join(str(data.get("description", "")).split())
@@ -126,7 +127,7 @@ def parse_override(text: str) -> dict[str, Any]:
     if not raw:
         return _node(parts, UNSET)
     try:
-        parsed = tomllib.loads(f"v = {raw}")
+        parsed = loads_toml(f"v = {raw}")
         if set(parsed) != {"v"}:
             raise ValueError("more than one value")
         value = parsed["v"]
@@ -299,9 +300,14 @@ def arm_to_dict(arm: ArmSpec) -> dict[str, Any]:
     return out
 
 
-def _parse_toml(text: str, source: str) -> dict[str, Any]:
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """A scenario or sweep file's TOML; ScenarioError naming `source` and the line where it is not
+    TOML (or nests too deep to read: parsing.InputError)."""
     try:
-        return tomllib.loads(text)
+        return loads_toml(text)
+    except InputError as e:
+        where = f"line {e.line}: " if e.line is not None else ""
+        raise ScenarioError(f"{source}: {where}invalid TOML: {e.reason}") from None
     except tomllib.TOMLDecodeError as e:
         # tomllib says "Invalid value (at line 3, column 7)": put the position first, like a compiler.
         text_e = str(e)
@@ -592,7 +598,7 @@ def resolve_data_paths(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
 
 
 def load_scenario_text(text: str, *, source: str, default_name: str | None = None, **kwargs) -> Scenario:
-    return build_scenario(_parse_toml(text, source), source=source, default_name=default_name, **kwargs)
+    return build_scenario(parse_toml(text, source), source=source, default_name=default_name, **kwargs)
 
 
 def load_scenario(
@@ -604,5 +610,5 @@ def load_scenario(
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(f"{name_or_path}: cannot read: {e}") from None
     source = str(path) if ("/" in name_or_path or name_or_path.endswith(".toml")) else f"{path.name} (built-in)"
-    data = resolve_data_paths(_parse_toml(text, source), path.resolve().parent)
+    data = resolve_data_paths(parse_toml(text, source), path.resolve().parent)
     return build_scenario(data, source=source, default_name=path.stem, overrides=overrides, seed=seed, steps=steps, device=device)

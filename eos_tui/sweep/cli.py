@@ -33,7 +33,7 @@ def sweep_command(target: str, rest: list[str], *, grid, sets, jobs, ray, out, a
 
         try:
             show(Path(rest[0]), field=field, arm=arm, as_csv=as_csv, out=sys.stdout)
-        except SweepError as e:
+        except (SweepError, ScenarioError) as e:
             return _err(str(e))
         return 0
     address = None

@@ -26,19 +26,14 @@ import itertools
 import json
 import math
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import tomli_w
 
+from ..rundir.parsing import loads_toml
 from ..scenario.loader import ScenarioError, find_scenario, parse_override, resolve_data_paths
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 FLAG_KEYS = ("seed", "steps", "device")  # applied to every arm, as run's --seed/--steps/--device
 SWEEP_KEYS = ("name", "description", "scenario", "set", "field", "grid")
@@ -98,7 +93,7 @@ def _scalar(text: str, raw: str) -> Any:
     if not raw:
         raise SweepError(f"{text}: an empty value (VALUES is a list like 0.5,1,2 or a range like 1:5:17)")
     try:
-        parsed = tomllib.loads(f"v = {raw}")
+        parsed = loads_toml(f"v = {raw}")
         if set(parsed) == {"v"}:
             return parsed["v"]
     except ValueError:
@@ -356,18 +351,18 @@ def read_scenario_data(name_or_path: str) -> tuple[dict[str, Any], str]:
 
 
 def _read_toml(path: Path, label: str) -> dict[str, Any]:
-    from ..scenario.loader import _parse_toml
+    from ..scenario.loader import parse_toml
 
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise SweepError(f"{label}: cannot read: {e}") from None
-    return _parse_toml(text, label)
+    return parse_toml(text, label)
 
 
 def is_sweep_file(path: Path) -> bool:
     try:
-        return "grid" in tomllib.loads(path.read_text(encoding="utf-8"))
+        return "grid" in loads_toml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return False
 
@@ -407,8 +402,11 @@ def load_sweep(target: str, grids: Iterable[str] = (), sets: Iterable[str] = ())
 
 
 def read_resolved(path: Path) -> Sweep:
-    """A sweep directory's sweep.toml."""
-    data = _read_toml(path, str(path))
+    """A sweep directory's sweep.toml (SweepError, one line naming it, for one that is not TOML)."""
+    try:
+        data = _read_toml(path, str(path))
+    except ScenarioError as e:  # the callers (`sweep show`, a resumed sweep) expect SweepError
+        raise SweepError(str(e)) from None
     sweep = sweep_from_data(data, source=str(path), base_dir=path.parent, default_name=path.parent.name)
     sweep.check()  # a grid of 10¹⁰ points in a sweep.toml from outside: refused, not listed point by point
     return sweep

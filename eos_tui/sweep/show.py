@@ -13,6 +13,7 @@ import csv
 import json
 import math
 import statistics
+import sys
 from typing import IO, Any
 
 from ..analysis.outcome import CATAPULT, DIVERGED, EOS, FAILED, LAZY, OUTCOMES, majority
@@ -296,7 +297,11 @@ def show(path, *, field: str | None, arm: str | None, as_csv: bool, out: IO[str]
     if not (path / SWEEP_FILE).is_file():
         raise SweepError(f"{path}: not a sweep directory (no {SWEEP_FILE})")
     sweep = read_resolved(path / SWEEP_FILE)
-    records = usable_records(sweep, read_points(path))
+    problems: list[str] = []
+    records = usable_records(sweep, read_points(path, problems))
+    if problems:  # the other points are shown: one damaged line is that line's problem
+        more = f" (and {len(problems) - 1} more line(s) skipped)" if len(problems) > 1 else ""
+        print(f"eos-tui: {problems[0]}; skipped that line{more}", file=sys.stderr)
     field = field or sweep.map_field
     if field:
         check_field(records, field, arm)

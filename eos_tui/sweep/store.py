@@ -14,14 +14,14 @@ line: failed, interrupted, never started, or whose directory was removed or dama
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..rundir.format import COMPLETED, dumps_record
-from ..rundir.reader import read_manifest
+from ..rundir.parsing import loads_json
+from ..rundir.reader import read_manifest, safe_text, why_bad
 from .grid import Sweep, SweepError, read_resolved
 
 SWEEP_FILE = "sweep.toml"
@@ -39,18 +39,26 @@ def is_sweep_dir(path: Path) -> bool:
     return (Path(path) / SWEEP_FILE).is_file()
 
 
-def read_points(path: Path) -> list[dict[str, Any]]:
-    """points.jsonl's records (a line that is not a whole JSON object is skipped)."""
+def read_points(path: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """points.jsonl's records (a line that is not a whole JSON object is skipped). Each skipped
+    line but a cut-off last one ("FILE:LINE: reason") is appended to `problems` when given."""
     out: list[dict[str, Any]] = []
+    where = safe_text(str(Path(path) / POINTS_FILE))
     try:
         with open(Path(path) / POINTS_FILE, "rb") as fh:
-            for line in fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
                 try:
-                    rec = json.loads(line)
-                except ValueError:
+                    rec = loads_json(line)
+                except ValueError as e:
+                    if problems is not None and line.endswith(b"\n"):
+                        problems.append(f"{where}:{number}: {why_bad(e)}")
                     continue
                 if isinstance(rec, dict) and isinstance(rec.get("point"), dict):
                     out.append(rec)
+                elif problems is not None:
+                    problems.append(f"{where}:{number}: not a point's record (a JSON object with its point)")
     except FileNotFoundError:
         pass
     return out
