@@ -28,7 +28,6 @@ from typing import Callable, Iterable, Sequence
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -36,10 +35,11 @@ from textual.widgets import Footer
 from ..launch import engine_alive, pending_close_signal, stop_engine
 from ..rundir.reader import read_manifest
 from .arm_choice import default_arm
-from .chart_keys import CHART_BINDINGS, ChartKeys, scenario_display
+from .chart_keys import ChartKeys, scenario_display
 from .compare import MultiRunFollower
 from .follow import RunFollower
 from .history import HistoryScreen, chart_dots, resolve, toggle_follow
+from .keys import MAIN_SCOPES, Key, bindings, in_scopes
 from .landscape_screen import LandscapeKeys
 from .model import RunModel, printable
 from .progress import phase_tick
@@ -76,20 +76,8 @@ def _detach_from_terminal() -> None:
 
 
 class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history.py
-    BINDINGS = [
-        Binding("q", "app.quit", "quit"),
-        Binding("d", "app.detach", "detach"),
-        Binding("space", "app.toggle_pause", "pause"),
-        Binding("question_mark,f1", "app.help", "help", key_display="?"),
-        # The footer holds what fits at 80 columns; every key is in the help (?) and the palette (^p).
-        Binding("l", "app.toggle_log", "log-y", show=False),
-        Binding("tab,a", "app.next_arm", "arm", key_display="tab"),
-        Binding("f", "app.toggle_follow", "follow"),
-        Binding("s", "app.screenshot", "svg", show=False),
-        Binding("v", "app.toggle_event_filter", "events", show=False),
-        Binding("L", "app.landscape", "landscape", show=False),
-        *CHART_BINDINGS,
-    ]
+    # The footer holds what fits at 80 columns; every key is in the help (?) and the palette (^p).
+    BINDINGS = bindings("main", "chart")  # keys.py
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
@@ -127,9 +115,7 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
 class EosApp(ChartKeys, LandscapeKeys, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "eos-tui"
-    # Ctrl-C quits as `q` does (Textual's own binding only says "press ctrl+q"): what every terminal
-    # user presses. It arrives as a key, not SIGINT: the terminal is in raw mode.
-    BINDINGS = [Binding("ctrl+c", "quit", "quit", show=False)]
+    BINDINGS = bindings("app")  # ctrl+c: keys.py
 
     def __init__(
         self,
@@ -282,25 +268,26 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
 
     # -- keys --------------------------------------------------------------------------------------
 
-    def _view_changed(self) -> None:
+    def view_changed(self) -> None:
+        """The one way a key (here, chart_keys.py, history.py) says it changed the view: redraw now."""
         self.view.changed()
         self.redraw()
 
     def action_toggle_pause(self) -> None:
         self.view.paused = not self.view.paused
-        self._view_changed()
+        self.view_changed()
 
     def action_toggle_log(self) -> None:
         self.view.loss_log_y = not self.view.loss_log_y
-        self._view_changed()
+        self.view_changed()
 
     def action_toggle_smooth(self) -> None:
         self.view.smooth_loss = not self.view.smooth_loss
-        self._view_changed()
+        self.view_changed()
 
     def action_toggle_follow(self) -> None:
         toggle_follow(self.view)
-        self._view_changed()
+        self.view_changed()
 
     def action_next_arm(self) -> None:
         names = list(self.model.arms)
@@ -309,12 +296,12 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         i = names.index(self.view.arm) if self.view.arm in names else -1
         self.view.arm = names[(i + 1) % len(names)]
         self.view.arm_chosen = True
-        self._view_changed()
+        self.view_changed()
 
     def action_toggle_event_filter(self) -> None:
         """`v`: the Events panel lists the highlighted arm's events only, or every arm's again."""
         self.view.events_arm_only = not self.view.events_arm_only
-        self._view_changed()
+        self.view_changed()
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -374,18 +361,15 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         # Textual's "Screenshot" saves into a folder that may not exist; the app's own (`s`) saves
         # into the run directory.
         yield from (c for c in super().get_system_commands(screen) if c.title != "Screenshot")
-        yield SystemCommand("Pause / resume the view", "Freeze the charts; the engine keeps training", self.action_toggle_pause)
-        yield SystemCommand("Toggle log scale (loss)", "Loss chart: log or linear y axis", self.action_toggle_log)
-        yield SystemCommand("Next arm", "Highlight the next arm", self.action_next_arm)
-        yield SystemCommand("Events: this arm / all", "Only the highlighted arm's events, or all (v)", self.action_toggle_event_filter)
-        yield SystemCommand("Follow / fit", "Charts: latest steps, or the whole run", self.action_toggle_follow)
-        yield SystemCommand("Smooth the loss (EMA)", "The loss's exponential moving average over the raw trace", self.action_toggle_smooth)
-        yield from self.chart_commands()
-        yield from self.landscape_commands()
-        yield SystemCommand("Save SVG screenshot", "Into the run directory", self.action_screenshot)
-        yield SystemCommand("Explain the panels", "What sharpness, 2/η, the flip, catapults mean", self.action_help)
-        if self.engine is not None:
-            yield SystemCommand("Detach", "Quit, leaving the engine training", self.action_detach)
+        for key in in_scopes(*MAIN_SCOPES):
+            if (text := self.palette_text(key)) is not None:
+                yield SystemCommand(*text, getattr(self, key.method))
+
+    def palette_text(self, key: Key) -> tuple[str, str] | None:
+        """The palette's (title, help) for `key` now (keys.py); None where the palette does not offer it."""
+        if key.palette is None or (key.action == "app.detach" and self.engine is None):
+            return None  # detach: only from a run started here
+        return self.landscape_palette(key.palette) if key.action == "app.landscape" else key.palette
 
 
 def stop_app_engine(app: EosApp, timeout: float) -> bool:

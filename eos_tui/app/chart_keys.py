@@ -1,13 +1,10 @@
-"""The sharpness chart's keys (`n` normalized, `g` log scale, `h` focus on one arm, `m` event lines),
-as a mixin of the app, and how a scenario chooses the view the app opens on ([display])."""
+"""The sharpness chart's actions (`n` normalized, `g` log scale, `h` focus on one arm, `m` event lines;
+the keys themselves are in keys.py), as a mixin of the app, and how a scenario chooses the view the app opens on ([display])."""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterable
-
-from textual.app import SystemCommand
-from textual.binding import Binding
+from typing import TYPE_CHECKING, Any
 
 from ..rundir.parsing import loads_toml
 from ..rundir.reader import read_scenario_text
@@ -15,13 +12,6 @@ from ..scenario.schema import DisplayConfig
 
 if TYPE_CHECKING:
     from .view import View
-
-CHART_BINDINGS = [
-    Binding("n", "app.toggle_normalized", "λ/edge"),
-    Binding("g", "app.toggle_sharpness_log", "log λ", show=False),
-    Binding("h", "app.toggle_focus", "focus", show=False),
-    Binding("m", "app.toggle_event_lines", "events", show=False),
-]
 
 
 def scenario_display(run_dir: str | os.PathLike[str]) -> DisplayConfig | None:
@@ -38,35 +28,25 @@ def scenario_display(run_dir: str | os.PathLike[str]) -> DisplayConfig | None:
 
 
 class ChartKeys:
-    """Actions on the view's chart fields; the app provides `view` and `_view_changed`."""
+    """Actions on the view's chart fields; the app provides `view` and `view_changed`."""
 
     view: View
 
-    def _view_changed(self) -> None:  # pragma: no cover - the app's
+    def view_changed(self) -> None:  # pragma: no cover - the app's
         raise NotImplementedError
 
     def action_toggle_normalized(self) -> None:
         self.view.sharpness_normalized = not self.view.sharpness_normalized
-        self._view_changed()
+        self.view_changed()
 
     def action_toggle_sharpness_log(self) -> None:
         self.view.sharpness_log_y = not self.view.sharpness_log_y
-        self._view_changed()
+        self.view_changed()
 
     def action_toggle_focus(self) -> None:
         self.view.focus = not self.view.focus
-        self._view_changed()
+        self.view_changed()
 
     def action_toggle_event_lines(self) -> None:
         self.view.event_lines = not self.view.event_lines
-        self._view_changed()
-
-    def chart_commands(self) -> Iterable[SystemCommand]:
-        yield SystemCommand(
-            "Sharpness: normalized / raw", "λ_max over each arm's threshold (edge = 1), or λ_max", self.action_toggle_normalized
-        )
-        yield SystemCommand("Sharpness: log / linear scale", "Sharpness chart's y axis", self.action_toggle_sharpness_log)
-        yield SystemCommand("Focus the highlighted arm", "Hide / show the other arms and their threshold lines", self.action_toggle_focus)
-        yield SystemCommand(
-            "Event lines: every arm / highlighted", "Vertical lines at events on the charts", self.action_toggle_event_lines
-        )
+        self.view_changed()

@@ -6,21 +6,28 @@ The main screen inherits these bindings; every action changes the app's View and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 from textual import events
-from textual.binding import Binding
 from textual.errors import NoWidget
 from textual.screen import Screen
 
+from .keys import bindings
 from .model import RunModel
 from .view import View
 from .widgets.chart import Chart
 from .widgets.chart.chart import AXIS_WIDTH
 from .window import KEY_ZOOM, PAN_FRACTION, WHEEL_PAN_FRACTION, WHEEL_ZOOM, XWindow, move_cursor
 
-if TYPE_CHECKING:
-    from .app import EosApp
+
+class ViewHost(Protocol):
+    """What the history keys need of the app (EosApp): its data, its view, and the one way to say the
+    view changed. Named here so that history.py need not import app.py, which imports it."""
+
+    model: RunModel
+    view: View
+
+    def view_changed(self) -> None: ...
 
 
 def extent(model: RunModel) -> tuple[float, float] | None:
@@ -63,21 +70,10 @@ def toggle_follow(view: View) -> None:
 
 
 class HistoryScreen(Screen):
-    BINDINGS = [
-        Binding("left", "pan(-1)", "pan", show=False),
-        Binding("right", "pan(1)", "pan", show=False),
-        Binding("plus,equals_sign", "zoom_in", "zoom in", show=False),
-        Binding("minus", "zoom_out", "zoom out", show=False),
-        Binding("home", "home", "run start", show=False),
-        Binding("end", "end", "latest", show=False),
-        Binding("comma", "cursor(-1)", "cursor", show=False),
-        Binding("full_stop", "cursor(1)", "cursor", show=False),
-        Binding("escape", "hide_cursor", "hide cursor", show=False),
-        Binding("e", "app.toggle_smooth", "ema", show=False),
-    ]
+    BINDINGS = bindings("history")  # keys.py
 
     @property
-    def _app(self) -> EosApp:
+    def _app(self) -> ViewHost:
         return self.app  # type: ignore[return-value]
 
     def _apply(self, make: Callable[[XWindow, float, float, float, float], XWindow]) -> None:
@@ -90,7 +86,7 @@ class HistoryScreen(Screen):
         window = make(view.window, *view.x_range, *ext)
         if window != view.window:
             view.window = window
-            app._view_changed()
+            app.view_changed()
 
     def action_pan(self, direction: float) -> None:
         self._apply(lambda w, x0, x1, lo, hi: w.pan(direction * PAN_FRACTION, x0, x1, lo, hi))
@@ -128,12 +124,12 @@ class HistoryScreen(Screen):
         step = int(max(ext[0], min(step, ext[1])))
         view.cursor = step
         view.window = view.window.showing(step, *view.x_range, *ext)
-        app._view_changed()
+        app.view_changed()
 
     def action_hide_cursor(self) -> None:
         if self._app.view.cursor is not None:
             self._app.view.cursor = None
-            self._app._view_changed()
+            self._app.view_changed()
 
     # -- the mouse: the wheel zooms about the step under the pointer, a sideways scroll pans, a click
     # puts the cursor there ---------------------------------------------------------------------------

@@ -21,13 +21,13 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text as RichText
-from textual.app import ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ..rundir.landscape import LandscapePath, LandscapeRead, landscape_path, read_landscape
 from ..rundir.reader import safe_text
+from .keys import LANDSCAPE_HOW, bindings
 from .screens.help import HelpScreen
 from .widgets.chart import Chart, Series
 from .widgets.chart.chart import Mark, faint
@@ -119,11 +119,7 @@ class LandscapeScreen(Screen[None]):
     LandscapeScreen #landscape-message { height: 1fr; content-align: center middle; padding: 0 2; }
     LandscapeScreen PathsPanel, LandscapeScreen SlicePanel { height: 1fr; }
     """
-    BINDINGS = [
-        Binding("escape,q,L", "close", "close"),
-        Binding("l", "toggle_log", "log-y"),
-        Binding("question_mark,f1", "help", "help", key_display="?"),
-    ]
+    BINDINGS = bindings("landscape")  # keys.py
 
     def __init__(self, run_dir: Path):
         super().__init__()
@@ -220,7 +216,7 @@ class LandscapeScreen(Screen[None]):
 
 
 class LandscapeKeys:
-    """The app's `L` and its palette command; the app provides `run_dir`."""
+    """The app's `L` and its palette text; the app provides `run_dir`."""
 
     run_dir: Path
 
@@ -235,8 +231,6 @@ class LandscapeKeys:
             return
         app.push_screen(LandscapeScreen(self.run_dir))
 
-    def landscape_commands(self) -> Iterable[SystemCommand]:
-        if landscape_path(self.run_dir).exists():
-            yield SystemCommand("Landscape", "The loss between the arms' end points, and how flat each is (L)", self.action_landscape)
-        else:
-            yield SystemCommand("Landscape: how to make one", "eos-tui landscape RUN_DIR --curve, then L", self.action_landscape)
+    def landscape_palette(self, text: tuple[str, str]) -> tuple[str, str]:
+        """The palette's (title, help) for `L`: `text` (keys.py), or how to make landscape.json where there is none."""
+        return text if landscape_path(self.run_dir).exists() else LANDSCAPE_HOW

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from rich.markup import escape
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 
 from ...rundir.format import RUNNING
+from ..keys import bindings
 from ..model import RunModel
 from ..view import View
 from .palette import EVENT_LETTERS, EVENT_NAMES, MUTED, arm_color, event_color
@@ -29,12 +29,7 @@ class EventsScroll(VerticalScroll, inherit_bindings=False):
     """The events list's scroller. Its own keys are only up/down and the page keys: left/right,
     home/end and the rest belong to the charts, whatever has the focus."""
 
-    BINDINGS = [
-        Binding("up", "scroll_up", "scroll up", show=False),
-        Binding("down", "scroll_down", "scroll down", show=False),
-        Binding("pageup", "page_up", "page up", show=False),
-        Binding("pagedown", "page_down", "page down", show=False),
-    ]
+    BINDINGS = bindings("events")  # keys.py
 
 
 def empty_text(model: RunModel, view: View, arm_only: bool) -> str:
