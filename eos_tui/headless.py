@@ -79,7 +79,7 @@ class ArmProgress:
         self.pending: dict[str, dict[str, Any]] = {}
         self.last_update = -float("inf")
 
-    def __call__(self, records: list[dict[str, Any]], arms) -> None:
+    def __call__(self, records: list[rf.Record], arms) -> None:
         # Fields are merged at every call but handed to rich at most every UPDATE_EVERY seconds (and
         # at an arm's end): the display redraws 5 times a second anyway, and updating it on every
         # step cost ~5% of a small model's step (bench/overhead.py).
@@ -90,12 +90,11 @@ class ArmProgress:
             if task is None:
                 continue
             fields = latest.setdefault(r["arm"], {})
-            kind = r.get("type")
-            if kind == "step":
+            if r["type"] == rf.STEP:
                 fields.update(completed=r["step"] + 1, loss=r.get("loss"), thr=rf.step_threshold(r))
-            elif kind == "sharpness" and r.get("eigenvalues"):
+            elif r["type"] == rf.SHARPNESS and r.get("eigenvalues"):
                 fields["sharp"] = _fmt(r["eigenvalues"][0])
-            elif kind == "end":
+            elif r["type"] == rf.END:
                 fields.update(status=r["status"])
                 if _number(r.get("final_loss")):  # the loss after the last step, as the summary says
                     fields["loss"] = r["final_loss"]
@@ -191,21 +190,20 @@ class PlainProgress:
                 if a["status"] is None:
                     self._print(name, a, now)
 
-    def __call__(self, records: list[dict[str, Any]], arms) -> None:
+    def __call__(self, records: list[rf.Record], arms) -> None:
         with self.lock:
             now = self.clock()
             for r in records:
                 a = self.arms.get(str(r.get("arm")))
                 if a is None:
                     continue
-                kind = r.get("type")
-                if kind == "step":
+                if r["type"] == rf.STEP:
                     a.update(done=r["step"] + 1, loss=r.get("loss"), thr=rf.step_threshold(r))
                     if a["first"] is None:
                         a["first"] = (now, a["done"])
-                elif kind == "sharpness" and r.get("eigenvalues"):
+                elif r["type"] == rf.SHARPNESS and r.get("eigenvalues"):
                     a["sharp"] = r["eigenvalues"][0]
-                elif kind == "end":
+                elif r["type"] == rf.END:
                     a["status"] = r.get("status")
                     if _number(r.get("final_loss")):  # the loss after the last step, as the summary says
                         a["loss"] = r["final_loss"]

@@ -27,6 +27,7 @@ def imported_after(code: str) -> set[str]:
         "eos_tui.rundir.reader",
         "eos_tui.rundir.lock",
         "eos_tui.rundir.parsing",
+        "eos_tui.rundir.records",
         "eos_tui.analysis.summary",
         "eos_tui.scenario",
         "eos_tui.prepare",

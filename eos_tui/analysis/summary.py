@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
-from ..rundir.format import step_threshold
+from ..rundir.format import END, EVENT, FLOW, SHARPNESS, STEP, EndRecord, EventRecord, FlowRecord, StepRecord, step_threshold
+from ..rundir.records import parse_record
 from .flips import sign_of
 
 STOPPED = ("interrupted", "failed")
@@ -16,7 +17,7 @@ def _finite(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
-def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def summarize_arm(name: str, records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The summary of one arm from its records (records of other arms are ignored).
 
     One definition: the engine feeds the same `ArmSummarizer` record by record as it trains."""
@@ -26,7 +27,7 @@ def summarize_arm(name: str, records: Iterable[dict[str, Any]]) -> dict[str, Any
     return summarizer.result()
 
 
-def summarize(scenario: str, run_dir: str, arms: list[str], records: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(scenario: str, run_dir: str, arms: list[str], records: list[Mapping[str, Any]]) -> dict[str, Any]:
     """The `--json` summary of a run."""
     return {"scenario": scenario, "run_dir": run_dir, "arms": [summarize_arm(a, records) for a in arms]}
 
@@ -108,8 +109,8 @@ class ArmSummarizer:
         self.ratio_steps = array("d")
         self.ratios = array("d")
         self.final_sharpness: float | None = None
-        self.events: list[dict[str, Any]] = []
-        self.end: dict[str, Any] | None = None
+        self.events: list[EventRecord] = []
+        self.end: EndRecord | None = None
         # The flows (measure.central_flow, stable_flow): GD's and the predicted losses from the first
         # flow record on (second halves kept), and each flow's last distance to GD.
         self.flows = False
@@ -117,29 +118,32 @@ class ArmSummarizer:
         self.predicted = (_HalfTail(), _HalfTail())
         self.flow_distance: dict[str, float | None] = {}
 
-    def add(self, r: dict[str, Any]) -> None:
-        if r.get("arm") != self.name:
+    def add(self, record: Mapping[str, Any]) -> None:
+        if record.get("arm") != self.name:
             return
-        kind = r.get("type")
-        if kind == "step":
+        r = parse_record(record)
+        if r is None:
+            return
+        if r["type"] == STEP:
             self._step(r)
-        elif kind == "sharpness":
+        elif r["type"] == SHARPNESS:
             eig = r.get("eigenvalues") or []
-            if eig and _finite(eig[0]) is not None:
-                self.final_sharpness = float(eig[0])
+            top = eig[0] if eig else None
+            if top is not None and _finite(top) is not None:
+                self.final_sharpness = float(top)
                 step = r.get("step")
                 if step in self.recent_threshold:
-                    self._ratio(step, eig[0], self.recent_threshold[step])
+                    self._ratio(step, top, self.recent_threshold[step])
                 else:
-                    self.pending.setdefault(step, []).append(eig[0])
-        elif kind == "event":
+                    self.pending.setdefault(step, []).append(top)
+        elif r["type"] == EVENT:
             self.events.append(r)
-        elif kind == "end":
+        elif r["type"] == END:
             self.end = r
-        elif kind == "flow":
+        elif r["type"] == FLOW:
             self._flow(r)
 
-    def _flow(self, r: dict[str, Any]) -> None:
+    def _flow(self, r: FlowRecord) -> None:
         self.flows = True
         name = r.get("flow")
         if isinstance(name, str):
@@ -149,7 +153,7 @@ class ArmSummarizer:
             self.predicted[0].append(step)
             self.predicted[1].append(pred)
 
-    def _step(self, s: dict[str, Any]) -> None:
+    def _step(self, s: StepRecord) -> None:
         self.n_steps += 1
         step = self.last_step = s["step"]
         loss = s.get("loss")
@@ -189,12 +193,12 @@ class ArmSummarizer:
 
     def result(self) -> dict[str, Any]:
         end = self.end
-        total = (end or {}).get("steps_done") or (self.last_step + 1 if self.last_step is not None else 0)
+        total = (end.get("steps_done") if end else None) or (self.last_step + 1 if self.last_step is not None else 0)
         ratios = [v for s, v in zip(self.ratio_steps, self.ratios) if s >= total / 2]
         flips = self.flip_bits.tail()  # the last half of the comparisons: flips.tail_flip_fraction
         disp_tail = self.disps.tail()
         flip_fraction = sum(flips) / len(flips) if flips else None
-        end_loss = _finite((end or {}).get("final_loss"))
+        end_loss = _finite(end.get("final_loss") if end else None)
         events = self.events
         flows = {}
         if self.flows:
@@ -212,8 +216,8 @@ class ArmSummarizer:
             }
         return {
             "name": self.name,
-            "status": (end or {}).get("status", "running"),
-            "steps_done": (end or {}).get("steps_done", self.n_steps),
+            "status": end.get("status", "running") if end else "running",
+            "steps_done": end.get("steps_done", self.n_steps) if end else self.n_steps,
             "initial_loss": self.first_loss,
             # an arm stopped from outside (Ctrl-C, a failure elsewhere) ends with no final loss of
             # its own: its last recorded loss is where it stood (the progress line shows that too)

@@ -16,8 +16,9 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..rundir.format import ARM_STATUSES, DIVERGED, END, EVENT, FLOW, REPARAM, RUNNING, SHARPNESS, STEP, step_threshold
+from ..rundir.format import ARM_STATUSES, DIVERGED, END, EVENT, FLOW, REPARAM, RUNNING, SHARPNESS, STEP, EndRecord, step_threshold
 from ..rundir.reader import safe_text
+from ..rundir.records import parse_record
 from .ending import FINALIZED_BY_APP
 
 STEP_FIELDS = ("step", "loss", "lr", "grad_norm", "proj", "disp")
@@ -217,7 +218,7 @@ class _ArmBatch:
     preconditioned: bool = False
     reparams: list[Reparam] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
-    end: dict[str, Any] | None = None
+    end: EndRecord | None = None
     # "flow" records: central rows (step, loss, predicted_loss, sharpness, distance), stable rows (step, loss, distance)
     central: list[tuple[float, float, float, float, float]] = field(default_factory=list)
     stable: list[tuple[float, float, float]] = field(default_factory=list)
@@ -248,19 +249,21 @@ class Batch:
                 batch.bad += 1
         return batch
 
-    def _add(self, rec: dict[str, Any]) -> None:
-        kind = rec.get("type")
-        arm = printable(rec.get("arm", ""))
+    def _add(self, record: dict[str, Any]) -> None:
+        arm = printable(record.get("arm", ""))
         a = self.arms.get(arm)
         if a is None:
             a = self.arms[arm] = _ArmBatch()
-        if kind == STEP:
+        rec = parse_record(record)
+        if rec is None:  # a type of a later version: its arm is known, the record is not read
+            return
+        if rec["type"] == STEP:
             for f in STEP_FIELDS:
                 a.steps[f].append(_num(rec.get(f)))
             a.thresholds.append(_num(step_threshold(rec)))
             for f in a.theory:
                 a.theory[f].append(_num(rec.get(f)))
-        elif kind == SHARPNESS:
+        elif rec["type"] == SHARPNESS:
             eig = [_num(v) for v in rec.get("eigenvalues") or []]
             raw = rec.get("raw_eigenvalues")
             raw_top = _num(raw[0]) if isinstance(raw, list) and raw else math.nan
@@ -268,7 +271,7 @@ class Batch:
             a.eigenvalues.append(eig)
             a.raw_sharpness.append(raw_top)
             a.preconditioned = a.preconditioned or rec.get("operator") == "preconditioned"
-        elif kind == REPARAM:
+        elif rec["type"] == REPARAM:
             a.reparams.append(
                 Reparam(
                     step=int(_num(rec.get("step")) if rec.get("step") is not None else -1),
@@ -284,7 +287,7 @@ class Batch:
                     neurons=printable(rec.get("neurons") or "all"),
                 )
             )
-        elif kind == EVENT:
+        elif rec["type"] == EVENT:
             a.events.append(
                 Event(
                     arm,
@@ -293,9 +296,9 @@ class Batch:
                     printable(rec.get("message", "")),
                 )
             )
-        elif kind == END:
+        elif rec["type"] == END:
             a.end = rec
-        elif kind == FLOW:
+        elif rec["type"] == FLOW:
             step, loss, dist = _num(rec.get("step")), _num(rec.get("loss")), _num(rec.get("distance"))
             if rec.get("flow") == "central":
                 a.central.append((step, loss, _num(rec.get("predicted_loss")), _num(rec.get("sharpness")), dist))

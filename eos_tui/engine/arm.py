@@ -24,11 +24,12 @@ stability threshold: the record's threshold is null and no EoS or catapult compa
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 
 from ..analysis.detectors import Catapult, EosOnset, Oscillation
+from ..rundir.format import EventRecord, Record, SharpnessRecord, StepExtras
+from ..rundir.records import end_record, event_record, sharpness_record, step_record
 from . import optimizers, schedules
 from .central_flow import Flows
 from .eigensolver import Eigenpairs, align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
@@ -198,7 +199,7 @@ class Arm:
 
     def measure(
         self, theta: torch.Tensor, step: int, batch: torch.Tensor | None = None, precond: torch.Tensor | None = None
-    ) -> dict[str, Any]:
+    ) -> SharpnessRecord:
         """The sharpness record at θ. With `precond` P (Adam, RMSprop): the eigenvalues of P⁻¹H, solved
         on P^{-1/2} H P^{-1/2} ("operator": "preconditioned"), and the raw λ_max of H beside them
         ("raw_eigenvalues", its own warm start); `hvps` counts both solves."""
@@ -214,22 +215,21 @@ class Arm:
         rec["raw_eigenvalues"] = [float(v) for v in raw.eigenvalues]
         return rec
 
-    def measured(self, step: int, pairs: Eigenpairs) -> dict[str, Any]:
+    def measured(self, step: int, pairs: Eigenpairs) -> SharpnessRecord:
         """Keep a solve's eigenpairs (sign-aligned, the warm start of the next one) and record them.
         Shared by `measure` and the batched engine, which solves several arms at once."""
         self.vectors = align_signs(pairs.eigenvectors, self.vectors)
         self.sharpness = float(pairs.eigenvalues[0])
         self.hvps_total += pairs.hvps
-        return {
-            "type": "sharpness",
-            "arm": self.name,
-            "step": step,
-            "eigenvalues": [float(v) for v in pairs.eigenvalues],
-            "hvps": pairs.hvps,
-            "residual": float(pairs.residual),
-        }
+        return sharpness_record(
+            arm=self.name,
+            step=step,
+            eigenvalues=[float(v) for v in pairs.eigenvalues],
+            hvps=pairs.hvps,
+            residual=float(pairs.residual),
+        )
 
-    def track(self, theta: torch.Tensor, batch: torch.Tensor | None = None, precond: torch.Tensor | None = None) -> dict[str, Any]:
+    def track(self, theta: torch.Tensor, batch: torch.Tensor | None = None, precond: torch.Tensor | None = None) -> StepExtras:
         """λ_max at θ by the per-step tracker: the step record's `sharpness_tracked` (null when an HVP
         was not finite, e.g. on the way to divergence) and `tracked_hvps` (every HVP spent, counted
         in the arm's total too). `batch`: the mini-batch whose Hessian to track (measure.on = "batch")."""
@@ -266,10 +266,10 @@ class Arm:
         return bool(every) and t % every == 0
 
     # ---- set-up ----------------------------------------------------------------------------
-    def begin(self) -> list[dict[str, Any]]:
+    def begin(self) -> list[Record]:
         """Resolve lr_relative (η = lr_relative / λ0, λ0 measured at θ0) before the first step."""
         opt = self.spec.optimizer
-        out = []
+        out: list[Record] = []
         if self.spec.device == "auto" and self.spec.dtype == "float64" and self.device.type == "cpu" and mps_available():
             out.append(self._event(0, "device_notice", "device 'auto': Apple's MPS has no float64, so this float64 arm runs on the CPU"))
         needs_lambda0 = opt.lr_relative is not None
@@ -285,14 +285,13 @@ class Arm:
                 )
             self.base_lr = opt.lr_relative / self.lambda0
             out.append(
-                {
-                    "type": "event",
-                    "arm": self.name,
-                    "step": 0,
-                    "kind": "lr_resolved",
-                    "message": f"η = {opt.lr_relative:g}/λ0 = {self.base_lr:.4g} (λ0 = {self.lambda0:.4g})",
-                    "data": {"lr": self.base_lr, "lambda0": self.lambda0},
-                }
+                event_record(
+                    arm=self.name,
+                    step=0,
+                    kind="lr_resolved",
+                    message=f"η = {opt.lr_relative:g}/λ0 = {self.base_lr:.4g} (λ0 = {self.lambda0:.4g})",
+                    data={"lr": self.base_lr, "lambda0": self.lambda0},
+                )
             )
         return out
 
@@ -304,7 +303,7 @@ class Arm:
     # `step` is split into phases (loss check, measured-step checks, scheduled checks, finish) so
     # that the batched engine (batched.py), which computes gradients, eigenpairs and updates for
     # several arms at once, builds every record and event through this same code.
-    def step(self) -> list[dict[str, Any]]:
+    def step(self) -> list[Record]:
         """One update; returns its records. Sets `status` when the arm ends."""
         t, spec = self.t, self.spec
         lr = self.lr_at(t)
@@ -319,7 +318,7 @@ class Arm:
         if spec.optimizer.kind == "sgd":
             batch = torch.randperm(self.problem.n_examples, generator=self.sgd_gen)[: spec.optimizer.batch_size]
             batch = batch.to(self.device)
-        out = []
+        out: list[Record] = []
         # Adam, RMSprop: the update first, for the preconditioner P_t of this very step (v_t holds g_t),
         # which the sharpness at θ_t is measured with: defined from step 0 on (v_0 = (1−β2)·g_0²).
         precond = None
@@ -352,18 +351,18 @@ class Arm:
             self.hvps_total += self.flows.hvps - spent
         return out + self.finish(t, lr, loss, float(torch.linalg.vector_norm(g)), proj, disp, new_theta, tracked=tracked)
 
-    def check_loss(self, t: int, lr: float, loss: float, params_finite: bool = True) -> list[dict[str, Any]]:
+    def check_loss(self, t: int, lr: float, loss: float, params_finite: bool = True) -> list[Record]:
         """The loss at θ_t; if it diverged, the step's records and the arm's end (else [])."""
         if self.initial_loss is None:
             self.initial_loss = loss
         why = self.divergence(loss, params_finite)
         if why is not None:
-            out = [{"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr, "grad_norm": None, "proj": None, "disp": None}]
+            rec = step_record(arm=self.name, step=t, loss=loss, lr=lr, grad_norm=None, proj=None, disp=None)
             if self.writes_threshold:
-                out[0]["threshold"] = self.threshold(lr)
+                rec["threshold"] = self.threshold(lr)
             if self.tracker is not None:
-                out[0].update(sharpness_tracked=None, tracked_hvps=0)
-            return out + self._end("diverged", loss, f"{why} at step {t}")
+                rec["sharpness_tracked"], rec["tracked_hvps"] = None, 0
+            return [rec, *self._end("diverged", loss, f"{why} at step {t}")]
         return []
 
     def diverge_bound(self) -> float:
@@ -392,7 +391,7 @@ class Arm:
         None at η = 0 (a cosine schedule's last step): every λ_max is stable there."""
         return self.threshold_factor / lr if lr > 0 else None
 
-    def onset_check(self, t: int, lr: float) -> list[dict[str, Any]]:
+    def onset_check(self, t: int, lr: float) -> list[Record]:
         """Right after a sharpness measurement: has λ_max reached the threshold from below?
         (analysis.detectors.EosOnset decides; this builds its event.)"""
         thr = self.threshold(lr)
@@ -409,9 +408,9 @@ class Arm:
             ]
         return [self._event(t, "eos_onset", at)]
 
-    def scheduled_checks(self, t: int, lr: float) -> list[dict[str, Any]]:
+    def scheduled_checks(self, t: int, lr: float) -> list[Record]:
         """Reparameterization checks and schedule events due at step t (before the update)."""
-        out = []
+        out: list[Record] = []
         if self.spec.measure.reparam_every and t % self.spec.measure.reparam_every == 0:
             out.extend(self.reparam_checks(t))
         if t in self.lr_changes:
@@ -429,12 +428,12 @@ class Arm:
         proj: float | None,
         disp: float | None,
         new_theta: torch.Tensor,
-        tracked: dict[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
+        tracked: StepExtras | None = None,
+    ) -> list[Record]:
         """The step record at θ_t (theory overlays and `track`'s fields included), θ ← θ_{t+1},
         detectors, end of arm."""
-        out = []
-        step = {"type": "step", "arm": self.name, "step": t, "loss": loss, "lr": lr, "grad_norm": grad_norm, "proj": proj, "disp": disp}
+        out: list[Record] = []
+        step = step_record(arm=self.name, step=t, loss=loss, lr=lr, grad_norm=grad_norm, proj=proj, disp=disp)
         if self.writes_threshold:  # readers take 2/η otherwise
             step["threshold"] = self.threshold(lr)
         if tracked is not None:
@@ -522,27 +521,25 @@ class Arm:
         return th
 
     # ---- reparameterization ----------------------------------------------------------------
-    def reparam_checks(self, t: int) -> list[dict[str, Any]]:
+    def reparam_checks(self, t: int) -> list[Record]:
         """Dinh et al.'s T_α at θ_t for each α (engine/reparam.py: the records, and the events of
         checks that could not be made)."""
         return self.reparam.run(t, self.theta, self.eigenpairs, self.vectors)
 
     # ---- endings ---------------------------------------------------------------------------
-    def _event(self, step: int, kind: str, message: str) -> dict[str, Any]:
-        return {"type": "event", "arm": self.name, "step": step, "kind": kind, "message": message}
+    def _event(self, step: int, kind: str, message: str) -> EventRecord:
+        return event_record(arm=self.name, step=step, kind=kind, message=message)
 
-    def _end(self, status: str, final_loss: float | None, message: str | None = None) -> list[dict[str, Any]]:
+    def _end(self, status: str, final_loss: float | None, message: str | None = None) -> list[Record]:
         self.status = status
         self.final_loss = final_loss
-        out = []
+        out: list[Record] = []
         if status == "diverged":
             out.append(self._event(self.t, "diverged", message or "diverged"))
-        out.append(
-            {"type": "end", "arm": self.name, "status": status, "steps_done": self.t, "final_loss": final_loss, "hvps": self.hvps_total}
-        )
+        out.append(end_record(arm=self.name, status=status, steps_done=self.t, final_loss=final_loss, hvps=self.hvps_total))
         return out
 
-    def stop(self, status: str) -> list[dict[str, Any]]:
+    def stop(self, status: str) -> list[Record]:
         """End a still-running arm from outside (interrupted or failed)."""
         if self.status is not None:
             return []

@@ -43,6 +43,7 @@ from typing import Any
 import torch
 from torch.func import grad, jvp, vmap
 
+from ..rundir.format import Record
 from . import optimizers
 from .arm import Arm, losses_and_finite
 from .eigensolver import Eigenpairs, Lanczos
@@ -192,16 +193,14 @@ class ArmBatch:
         return out
 
     # ---- one step -----------------------------------------------------------------------------
-    def step(self) -> list[dict[str, Any]]:
+    def step(self) -> list[Record]:
         arms = self.arms
         t = arms[0].t  # every arm of a batch is at the same step (checked in __init__) and steps together
         lrs = [a.lr_at(t) for a in arms]
         G, L = self._grad_and_value(self.theta, *self.data)
         # Losses and whether each arm's θ_t is finite: one transfer for all arms.
         losses, finite = losses_and_finite(L, self.theta)
-        recs: list[list[dict[str, Any]]] = [
-            a.check_loss(t, lr, loss, params_finite=ok) for a, lr, loss, ok in zip(arms, lrs, losses, finite)
-        ]
+        recs: list[list[Record]] = [a.check_loss(t, lr, loss, params_finite=ok) for a, lr, loss, ok in zip(arms, lrs, losses, finite)]
         alive = [i for i, a in enumerate(arms) if a.status is None]
 
         measuring = [i for i in alive if arms[i].measures_at(t)]
@@ -245,8 +244,8 @@ class ArmBatch:
             self._rule_of_arms()
         return [r for rs in recs for r in rs]
 
-    def stop(self, status: str) -> list[dict[str, Any]]:
-        out = []
+    def stop(self, status: str) -> list[Record]:
+        out: list[Record] = []
         for arm in self.arms:
             out += arm.stop(status)
         self.arms = []

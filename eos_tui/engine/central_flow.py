@@ -43,6 +43,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..rundir.format import Record
+from ..rundir.records import flow_record
 from . import sdcp
 from .eigensolver import align_signs, make_hvp, top_eigenpairs
 
@@ -270,8 +272,8 @@ class Flows:
     def hvps(self) -> int:
         return (self.central.hvps if self.central else 0) + (self.stable.hvps if self.stable else 0)
 
-    def step(self, t: int, lr: float, theta: torch.Tensor) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def step(self, t: int, lr: float, theta: torch.Tensor) -> list[Record]:
+        out: list[Record] = []
         if lr <= 0:  # η_t = 0: no flow moves, no edge to hold
             return out
         for name, flow in (("central", self.central), ("stable", self.stable)):
@@ -291,8 +293,7 @@ class Flows:
                     "sigma": [],
                     "sdcp_residual": math.nan,
                 }
-            rec: dict[str, Any] = {"type": "flow", "arm": self.arm, "step": t, "flow": name, "loss": _finite(fields["loss"])}
-            rec["distance"] = _finite(distance)
+            rec = flow_record(arm=self.arm, step=t, flow=name, loss=_finite(fields["loss"]), distance=_finite(distance))
             if name == "central":
                 rec["predicted_loss"] = _finite(fields["predicted_loss"])
                 rec["sharpness"] = _finite(fields["sharpness"])

@@ -542,7 +542,7 @@ class Checkpointer:
         self.counts: dict[str, int] = dict(counts or {})
         self.written: dict[str, int] = {}  # arm -> the step of its latest checkpoint
 
-    def seen(self, records: list[dict[str, Any]]) -> None:
+    def seen(self, records: list[rf.Record]) -> None:
         for r in records:
             self.counts[r["arm"]] = self.counts.get(r["arm"], 0) + 1
 

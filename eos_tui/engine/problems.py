@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from ..rundir.format import StepExtras
+
 ACTIVATIONS = {
     "tanh": torch.tanh,
     "relu": torch.relu,
@@ -81,7 +83,7 @@ class Problem:
     def stacked_loss(self) -> Callable[..., torch.Tensor]:
         raise NotImplementedError
 
-    def test_metrics(self, theta: torch.Tensor) -> dict[str, float]:
+    def test_metrics(self, theta: torch.Tensor) -> StepExtras:
         """Loss (and accuracy) on a held-out split; {} for problems without one."""
         return {}
 
@@ -177,12 +179,12 @@ class MLP(Problem):
         return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
     @torch.no_grad()
-    def test_metrics(self, theta: torch.Tensor) -> dict[str, float]:
+    def test_metrics(self, theta: torch.Tensor) -> StepExtras:
         """Loss (and accuracy, for classification) on the held-out split; {} without one."""
         if self.X_test is None or self.Y_test is None:
             return {}
         out = torch.cat([self.forward(theta, self.X_test[c]) for c in self._chunks(self.X_test.shape[0])])
-        metrics = {"test_loss": float(self._data_loss(out, self.Y_test))}
+        metrics: StepExtras = {"test_loss": float(self._data_loss(out, self.Y_test))}
         if self.labels_test is not None:
             metrics["test_accuracy"] = float((out.argmax(dim=-1) == self.labels_test).double().mean())
         return metrics

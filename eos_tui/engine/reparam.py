@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 import torch
 
+from ..rundir.format import EventRecord, Record
+from ..rundir.records import event_record, reparam_record
 from .problems import MLP
 
 HOMOGENEOUS = ("relu", "linear")
@@ -95,14 +97,14 @@ class ReparamChecks:
         self._warned = False  # "not homogeneous" said once
         self._failed_alphas: set[float | None] = set()  # "cannot be computed" said once per α
 
-    def run(self, t: int, theta: torch.Tensor, eigenpairs: Solve, v0: torch.Tensor | None = None) -> list[dict[str, Any]]:
+    def run(self, t: int, theta: torch.Tensor, eigenpairs: Solve, v0: torch.Tensor | None = None) -> list[Record]:
         """Dinh et al.'s T_α at θ_t for each α: same function, different λ_max, same adaptive sharpness.
 
         A check that cannot be computed (α = 1e-20 in float32: the scaled parameters under- or
         overflow and the eigen-solve fails or returns nan) is left out, and a "reparam_skipped" event
         says why, once per α; the run goes on (the checks work on a copy of θ)."""
         p = self.problem
-        out: list[dict[str, Any]] = []
+        out: list[Record] = []
         try:
             check_applicable(p)
         except NotHomogeneous as e:
@@ -124,7 +126,7 @@ class ReparamChecks:
         every_other = torch.arange(units, device=theta.device) % 2 == 0
         maps = [(layer, None) for layer in range(len(stack) - 1)] + [(0, every_other)]
         for alpha in self.alphas:
-            records = []
+            records: list[Record] = []
             try:
                 for layer, neurons in maps:
                     d = scaling(p, theta, float(alpha), layer, neurons)
@@ -133,21 +135,20 @@ class ReparamChecks:
                     # Theory: H(Dθ) = D⁻¹ H(θ) D⁻¹, so λ_max after is the top eigenvalue of D⁻¹HD⁻¹ at θ.
                     predicted = eigenpairs(theta, k=1, transform=1.0 / d).eigenvalues
                     adaptive_after = eigenpairs(theta2, k=1, transform=theta2.abs()).eigenvalues
-                    rec = {
-                        "type": "reparam",
-                        "arm": self.name,
-                        "step": t,
-                        "alpha": float(alpha),
-                        "layer": layer,
-                        "neurons": "all" if neurons is None else "every other",
-                        "max_output_change": float((p.outputs(theta2) - f0).abs().max()),
-                        "loss_change": float(p.loss(theta2)) - loss0,
-                        "sharpness_before": float(before[0]),
-                        "sharpness_after": float(after[0]),
-                        "sharpness_predicted": float(predicted[0]),
-                        "adaptive_before": float(adaptive_before[0]),
-                        "adaptive_after": float(adaptive_after[0]),
-                    }
+                    rec = reparam_record(
+                        arm=self.name,
+                        step=t,
+                        alpha=float(alpha),
+                        layer=layer,
+                        neurons="all" if neurons is None else "every other",
+                        max_output_change=float((p.outputs(theta2) - f0).abs().max()),
+                        loss_change=float(p.loss(theta2)) - loss0,
+                        sharpness_before=float(before[0]),
+                        sharpness_after=float(after[0]),
+                        sharpness_predicted=float(predicted[0]),
+                        adaptive_before=float(adaptive_before[0]),
+                        adaptive_after=float(adaptive_after[0]),
+                    )
                     bad = [k for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)]
                     if bad:
                         raise ArithmeticError(f"{bad[0]} is not finite")
@@ -158,10 +159,10 @@ class ReparamChecks:
             out += records
         return out
 
-    def _event(self, step: int, message: str) -> dict[str, Any]:
-        return {"type": "event", "arm": self.name, "step": step, "kind": "reparam_skipped", "message": message}
+    def _event(self, step: int, message: str) -> EventRecord:
+        return event_record(arm=self.name, step=step, kind="reparam_skipped", message=message)
 
-    def _failed(self, t: int, alpha: float | None, exc: BaseException) -> list[dict[str, Any]]:
+    def _failed(self, t: int, alpha: float | None, exc: BaseException) -> list[Record]:
         """The "reparam_skipped" event for a check that could not be computed (once per α)."""
         if alpha in self._failed_alphas:
             return []

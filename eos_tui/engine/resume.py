@@ -298,7 +298,7 @@ class Resume:
         self._rewritten = True
 
     # ---- what run_scenario calls -------------------------------------------------------------------
-    def make_arm(self, spec, device=None) -> tuple[Arm, list[dict[str, Any]]]:
+    def make_arm(self, spec, device=None) -> tuple[Arm, list[rf.Record]]:
         """The arm, as `restore` left it, with the records to emit (only a fresh start has any)."""
         arm = self.arms[spec.name]
         found = self.checkpoints.get(spec.name)

@@ -31,6 +31,7 @@ from .. import __version__
 from ..analysis.summary import ArmSummarizer
 from ..rundir import format as rf
 from ..rundir.lock import RunBusy, SessionLock
+from ..rundir.records import end_record
 from . import interrupt, precision
 from .arm import Arm
 from .batched import ArmBatch, plan
@@ -38,7 +39,7 @@ from .checkpoint import Checkpointer, members
 
 FLUSH_INTERVAL = 0.05  # seconds
 
-OnRecords = Callable[[list[dict[str, Any]], list[Arm]], None]
+OnRecords = Callable[[list[rf.Record], list[Arm]], None]
 
 
 def resolve_device(name: str, dtype: str = "float32") -> torch.device:
@@ -198,7 +199,7 @@ def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, re
     status = rf.FAILED
     ending = False  # in the clean-up: a broken metrics file no longer stops anything
 
-    def emit(recs: list[dict[str, Any]]) -> None:
+    def emit(recs: list[rf.Record]) -> None:
         if not recs:
             return
         for r in recs:  # first: the summaries then agree with the arms' statuses, written or not
@@ -226,7 +227,7 @@ def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, re
             emit(arm.stop(arm_status))
         for name in names:  # arms that never started
             if not any(a.name == name for a in arms):
-                emit([{"type": "end", "arm": name, "status": arm_status, "steps_done": 0, "final_loss": None}])
+                emit([end_record(arm=name, status=arm_status, steps_done=0, final_loss=None)])
 
     try:
         devices = resume.devices if resume is not None else {a.name: resolve_device(a.device, a.dtype) for a in scenario.arms}

@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, TypedDict, Union
+from typing import Any, Final, Iterable, Iterator, Literal, Mapping, TypedDict, Union
 
 from .parsing import loads_json
 
@@ -50,21 +50,23 @@ LANDSCAPE_FILE = "landscape.json"
 FORMAT_VERSION = 1
 
 # Record types written to metrics.jsonl (more fields are welcome on each; readers ignore unknown ones).
-STEP = "step"  # {"arm", "step", "loss", "lr", "grad_norm", "proj", ..., "threshold" unless it is 2/η}
-SHARPNESS = "sharpness"  # {"arm", "step", "eigenvalues": [descending], "hvps", "residual", Adam/RMSprop: "operator", "raw_eigenvalues"}
-REPARAM = "reparam"  # {"arm", "step", "alpha", "max_output_change", "loss_change", "sharpness_before", "sharpness_after"}
-EVENT = "event"  # {"arm", "step", "kind", "message"}
-END = "end"  # {"arm", "status", "steps_done", "final_loss"}
-FLOW = "flow"  # {"arm", "step", "flow": "central" | "stable", "loss", "distance", central: "predicted_loss", "sharpness", ...}
+STEP: Final = "step"  # {"arm", "step", "loss", "lr", "grad_norm", "proj", ..., "threshold" unless it is 2/η}
+# {"arm", "step", "eigenvalues": [descending], "hvps", "residual", Adam/RMSprop: "operator", "raw_eigenvalues"}
+SHARPNESS: Final = "sharpness"
+REPARAM: Final = "reparam"  # {"arm", "step", "alpha", "max_output_change", "loss_change", "sharpness_before", "sharpness_after"}
+EVENT: Final = "event"  # {"arm", "step", "kind", "message"}
+END: Final = "end"  # {"arm", "status", "steps_done", "final_loss"}
+FLOW: Final = "flow"  # {"arm", "step", "flow": "central" | "stable", "loss", "distance", central: "predicted_loss", "sharpness", ...}
 RECORD_TYPES = (STEP, SHARPNESS, REPARAM, EVENT, END, FLOW)
 
 
 # The records as types: the on-disk contract under the type checker. Each `_…Fields` base holds the
-# fields every record of that type has; the total=False class adds those only some have. README's
-# "The run directory" table documents the same fields. Readers return plain dicts (a file may come
-# from another version, with more or fewer fields); the engine and tools may annotate with these.
+# fields every record of that type has; the total=False `…Extras` class those only some have. README's
+# "The run directory" table documents the same fields (tests/test_records.py holds them to it). The
+# engine builds every record with rundir/records.py's constructors, and the app and the summaries
+# read them through its `parse_record`, so that the type checker sees both sides of the contract.
 class _StepFields(TypedDict):
-    type: str  # "step"
+    type: Literal["step"]
     arm: str
     step: int  # t: the record is at θ_t, before the update
     loss: float | None  # null when not finite
@@ -74,7 +76,7 @@ class _StepFields(TypedDict):
     disp: float | None  # ⟨θ_{t+1} − θ_t, u⟩
 
 
-class StepRecord(_StepFields, total=False):
+class StepExtras(TypedDict, total=False):
     # The stability threshold on the sharpness record's eigenvalues[0]: heavy-ball momentum β 2(1+β)/η,
     # Nesterov 2(1+β)/((1+2β)η), Adam (2+2β1)/((1−β1)η), RMSprop 2/η or 2(1+β)/η (the last two on
     # λ_max(P⁻¹H)); absent for plain GD/SGD, where readers take 2/η. Null at η = 0.
@@ -90,8 +92,12 @@ class StepRecord(_StepFields, total=False):
     ntk_next_theory: float
 
 
+class StepRecord(_StepFields, StepExtras):
+    pass
+
+
 class _SharpnessFields(TypedDict):
-    type: str  # "sharpness"
+    type: Literal["sharpness"]
     arm: str
     step: int
     eigenvalues: list[float | None]  # descending; of P⁻¹H where "operator" is "preconditioned"
@@ -99,7 +105,7 @@ class _SharpnessFields(TypedDict):
     residual: float | None
 
 
-class SharpnessRecord(_SharpnessFields, total=False):
+class SharpnessExtras(TypedDict, total=False):
     # Adam and RMSprop arms: "preconditioned", the eigenvalues are those of P_t⁻¹H(θ_t), P_t the
     # diagonal preconditioner of the step taken from θ_t (solved on P^{-1/2}HP^{-1/2}); absent: of H.
     # P_t as Cohen et al. 2022 define it, θ_{t+1} = θ_t − η·P_t⁻¹·m_t (engine/optimizers.py): Adam's
@@ -108,8 +114,12 @@ class SharpnessRecord(_SharpnessFields, total=False):
     raw_eigenvalues: list[float | None]  # with "operator": the top eigenvalue of H itself, [λ_max]
 
 
+class SharpnessRecord(_SharpnessFields, SharpnessExtras):
+    pass
+
+
 class ReparamRecord(TypedDict):
-    type: str  # "reparam"
+    type: Literal["reparam"]
     arm: str
     step: int
     alpha: float
@@ -125,31 +135,40 @@ class ReparamRecord(TypedDict):
 
 
 class _EventFields(TypedDict):
-    type: str  # "event"
+    type: Literal["event"]
     arm: str
     step: int
-    kind: str  # eos_onset, unstable_start, period2_onset, catapult, lr_change, lr_resolved, diverged, reparam_skipped
+    # eos_onset, unstable_start, period2_onset, catapult, lr_change, lr_resolved, diverged, reparam_skipped, device_notice
+    kind: str
     message: str
 
 
-class EventRecord(_EventFields, total=False):
-    data: dict[str, Any]  # catapult: its numbers
+class EventExtras(TypedDict, total=False):
+    data: dict[str, Any]  # lr_resolved and catapult: their numbers
+
+
+class EventRecord(_EventFields, EventExtras):
+    pass
 
 
 class _EndFields(TypedDict):
-    type: str  # "end"
+    type: Literal["end"]
     arm: str
     status: str  # one of ARM_STATUSES
     steps_done: int
     final_loss: float | None
 
 
-class EndRecord(_EndFields, total=False):
+class EndExtras(TypedDict, total=False):
     hvps: int  # every Hessian-vector product the arm spent
 
 
+class EndRecord(_EndFields, EndExtras):
+    pass
+
+
 class _FlowFields(TypedDict):
-    type: str  # "flow"
+    type: Literal["flow"]
     arm: str  # the GD arm the flow runs beside (measure.central_flow, measure.stable_flow)
     step: int  # t: the flow at time t (t training steps from θ_0), beside GD's θ_t
     flow: str  # "central" (Cohen, Damian et al. 2024) or "stable" (gradient flow by RK4)
@@ -157,13 +176,17 @@ class _FlowFields(TypedDict):
     distance: float | None  # ‖θ_t − θ_flow(t)‖, θ_t GD's parameters at the same step
 
 
-class FlowRecord(_FlowFields, total=False):
+class FlowExtras(TypedDict, total=False):
     # the central flow only:
     predicted_loss: float | None  # GD's time-averaged loss it predicts: L(θ_CF) + ½⟨UᵀHU, X⟩ ≈ L + tr(X)/η
     sharpness: float | None  # λ_max(H(θ_CF)), held at 2/η once critical
     critical: int  # k, the critical eigenvalues (above measure.central_critical_factor/η) it holds
     sigma: list[float | None]  # eigenvalues of X (descending): the oscillation's variance along them
     sdcp_residual: float | None  # worst relative KKT residual of the step's SDCP solves (≤ 1e-10: solved)
+
+
+class FlowRecord(_FlowFields, FlowExtras):
+    pass
 
 
 Record = Union[StepRecord, SharpnessRecord, ReparamRecord, EventRecord, EndRecord, FlowRecord]
