@@ -90,6 +90,6 @@ class Text(Static):
         # frame was drawn before the run's end was read, i.e. on a loaded machine).
         width, height = self.content_size
         self.update(content, layout=False)
-        if not self.is_mounted or not width or self.visual.get_height(self.styles, width) != height:
+        if not self.is_mounted or not width or self.get_content_height(self.size, self.size, width) != height:
             self.refresh(layout=True)
         self._lines = -1
