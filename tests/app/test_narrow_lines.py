@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import synthetic
-from helpers import quit_when, run_finished, start_in_pty, wait_for
+from helpers import quit_when, run_finished, start_in_pty, until, wait_for
 from rich.text import Text
 
 from eos_tui.app import EosApp
@@ -66,8 +66,8 @@ async def test_paused_at_80_columns_the_header_keeps_every_arm(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done == 300)
         await pilot.press("space")
-        await pilot.pause(0.2)
         header = app.screen_stack[0].query_one(RunHeader)
+        await until(pilot, lambda: "paused view" in str(header.render()))
         shown = [strip.text for strip in header.render_lines(header.region.reset_offset)]
         text = "\n".join(shown)
         assert "paused view" in shown[0]
