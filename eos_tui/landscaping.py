@@ -2,7 +2,7 @@
 
 The numbers come from eos_tui/engine/landscape.py (torch); this module reads the run directory,
 picks the end points (each arm's latest checkpoint), writes `landscape.json` into the run directory
-and prints the result, drawn with the app's braille canvas (a non-interactive print). torch is
+and prints the result, drawn with eos_tui/braille (the app's canvas, without Textual). torch is
 imported only inside `run_landscape`.
 """
 
@@ -150,11 +150,11 @@ def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, c
 def chart(
     series: list[tuple[list[float], list[float]]], cols: int = 60, rows: int = 10, *, log: bool = False
 ) -> tuple[list[tuple[str, list[int]]], tuple[float, float]]:
-    """Series (x, y) drawn on the app's braille canvas: each text row with the layer (series index,
+    """Series (x, y) drawn on the braille canvas (eos_tui/braille): each text row with the layer (series index,
     −1: none) of each cell, for colouring."""
     import numpy as np
 
-    from .app.widgets.chart.canvas import BrailleCanvas
+    from .braille.canvas import BrailleCanvas
 
     canvas = BrailleCanvas(cols, rows)
 

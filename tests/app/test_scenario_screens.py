@@ -16,7 +16,7 @@ from helpers import run_finished, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.app.widgets.chart import Chart
-from eos_tui.app.widgets.chart.offscale import ABOVE, BELOW
+from eos_tui.braille.offscale import ABOVE, BELOW
 
 STORE = Path(__file__).parent / "scenario_runs"
 SCENARIOS = sorted(p.name for p in STORE.iterdir() if p.is_dir())
