@@ -37,8 +37,7 @@ async def test_ctrl_c_quits_a_watching_app(finished_run):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: run_finished(app))
         await pilot.press("ctrl+c")
-        await pilot.pause()
-        assert not app.is_running
+        await wait_exit(pilot)
     assert app.outcome == "quit"
 
 
