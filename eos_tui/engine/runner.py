@@ -31,6 +31,7 @@ from .. import __version__
 from ..analysis.summary import ArmSummarizer
 from ..rundir import format as rf
 from . import interrupt, precision
+from . import threads as engine_threads
 from .arm import Arm
 from .batched import ArmBatch, plan
 from .checkpoint import Checkpointer, members
@@ -128,6 +129,7 @@ def run_scenario(
     stop: StopRequest | None = None,
     manifest_every: float = 2.0,
     resume=None,
+    threads: engine_threads.Choice | None = None,
 ) -> tuple[str, rf.Manifest]:
     """Train every arm of `scenario`, writing `run_dir`'s manifest and metrics.
 
@@ -142,6 +144,9 @@ def run_scenario(
     Checkpoints (engine/checkpoint.py) are written every `measure.checkpoint_every` steps, at each
     arm's end and, for the arms still running, when the run stops. `resume` (engine/resume.py's
     Resume) continues an interrupted run directory from them instead of starting afresh.
+
+    `threads`: torch's thread count and why (engine/threads.py), resolved by a caller that set the
+    environment before importing torch; None: chosen here from the scenario. The manifest records it.
     """
     run_dir = Path(run_dir)
     own_stop = stop is None
@@ -153,6 +158,8 @@ def run_scenario(
     else:
         interrupt.clear()
     names = [a.name for a in scenario.arms]
+    # Before any torch operation starts the pools (the environment was set, where it could be, before torch's import).
+    threads_used = engine_threads.apply(threads or engine_threads.resolve(scenario.arms))
     manifest = rf.new_manifest(
         scenario=scenario.name,
         seed=scenario.seed,
@@ -163,6 +170,7 @@ def run_scenario(
         total_steps=max(a.steps for a in scenario.arms),
     )
     manifest["arm_steps"] = {a.name: a.steps for a in scenario.arms}
+    manifest["threads"] = threads_used
     if resume is not None:
         resume.prepare_manifest(manifest)
     # What the summaries need, kept as the records go by (bounded: see ArmSummarizer).
@@ -316,14 +324,20 @@ def run_scenario(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m eos_tui.engine RUN_DIR`: train the run directory's scenario.toml (background engine)."""
+    """`python -m eos_tui.engine RUN_DIR [--threads N]`: train the run directory's scenario.toml (background engine)."""
     from ..scenario import ScenarioError, load_scenario_text
+    from .boot import parse_engine_args
 
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m eos_tui.engine RUN_DIR", file=sys.stderr)
+    try:
+        parsed = parse_engine_args(args)
+    except ValueError as e:
+        print(f"eos-tui engine: {e}", file=sys.stderr)
         return 2
-    run_dir = Path(args[0])
+    if parsed is None:
+        print("usage: python -m eos_tui.engine RUN_DIR [--threads N]", file=sys.stderr)
+        return 2
+    run_dir, override = Path(parsed[0]), parsed[1]
     try:
         text = (run_dir / rf.SCENARIO_FILE).read_text(encoding="utf-8")
         scenario = load_scenario_text(text, source=str(run_dir / rf.SCENARIO_FILE))
@@ -333,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ScenarioRefused
 
     try:
-        status, _ = run_scenario(scenario, run_dir)
+        status, _ = run_scenario(scenario, run_dir, threads=engine_threads.resolve(scenario.arms, override))
     except ScenarioRefused as e:  # bad input found once the model was built: one line, as headless says it
         print(f"eos-tui engine: {e}", file=sys.stderr)
         return 2
