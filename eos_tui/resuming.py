@@ -18,6 +18,9 @@ def run_resume(run_dir: Path, *, as_json: bool = False, threads: int | None = No
     """`threads`: --threads (None: the scenario's engine.threads, else the engine's choice)."""
     from rich.console import Console
 
+    from .engine.boot import threads_before_torch
+
+    threads_before_torch(run_dir, threads)  # OMP_NUM_THREADS before engine.resume imports torch
     from .engine import threads as engine_threads
     from .engine.errors import ScenarioRefused
     from .engine.resume import ResumeError, describe, prepare

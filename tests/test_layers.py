@@ -21,7 +21,18 @@ def imported_after(code: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "module", ["eos_tui.rundir", "eos_tui.rundir.reader", "eos_tui.analysis.summary", "eos_tui.scenario", "eos_tui.prepare", "eos_tui.cli"]
+    "module",
+    [
+        "eos_tui.rundir",
+        "eos_tui.rundir.reader",
+        "eos_tui.analysis.summary",
+        "eos_tui.scenario",
+        "eos_tui.prepare",
+        "eos_tui.cli",
+        # chooses the thread count before torch is imported (OpenMP reads the environment as torch starts)
+        "eos_tui.engine.threads",
+        "eos_tui.engine.boot",
+    ],
 )
 def test_light_modules_import_neither_torch_nor_textual(module):
     mods = imported_after(f"import {module}")

@@ -36,8 +36,10 @@ sharpness_every = 1
 
 
 @pytest.fixture
-def torch_threads():
-    """Put torch's thread count back after a test that lets the engine set it."""
+def torch_threads(monkeypatch):
+    """Put torch's thread count and the environment back after a test that lets the engine set them."""
+    for var in th.ENV_VARS:
+        monkeypatch.setenv(var, "1")  # restored (or removed) by monkeypatch afterwards
     before = torch.get_num_threads()
     yield before
     torch.set_num_threads(before)
@@ -177,3 +179,30 @@ def test_headless_threads_flag_reaches_the_manifest(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads((out / rf.MANIFEST_FILE).read_text())["threads"] == {"threads": 2, "reason": "--threads 2"}
+
+
+TWO_ARMS = QUADRATIC.replace("steps = 3", "steps = 6") + '[[arm]]\nname = "a"\noptimizer.lr = 0.1\n[[arm]]\nname = "b"\noptimizer.lr = 0.2\n'
+
+
+def test_resume_and_landscape_take_threads(tmp_path, torch_threads, capsys):
+    from eos_tui.engine.runner import StopRequest, run_scenario
+    from eos_tui.landscaping import run_landscape
+    from eos_tui.prepare import prepare_run
+    from eos_tui.resuming import run_resume
+
+    run_dir = prepare_run(scenario(TWO_ARMS), out=tmp_path / "run")
+    stop = StopRequest()
+
+    def on_records(recs, arms):
+        if any(r["type"] == "step" and r["step"] == 2 for r in recs):
+            stop.request()
+
+    assert run_scenario(scenario(TWO_ARMS), run_dir, on_records=on_records, stop=stop)[0] == rf.INTERRUPTED
+    assert run_resume(run_dir, as_json=True, threads=2) == 0
+    assert read_manifest(run_dir)["threads"] == {"threads": 2, "reason": "--threads 2"}
+    torch.set_num_threads(1)
+    assert run_landscape(run_dir, arms=None, other=None, points=5, curve=False, as_json=True, probes=2, threads=2) == 0
+    assert torch.get_num_threads() == 2
+    assert run_resume(run_dir, as_json=True) == 2  # nothing left to resume; and the engine's own choice is one thread
+    assert run_landscape(run_dir, arms=None, other=None, points=5, curve=False, as_json=True, probes=2) == 0
+    assert torch.get_num_threads() == 1

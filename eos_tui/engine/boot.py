@@ -34,13 +34,13 @@ def main(argv: list[str] | None = None) -> int:
         from ..rundir import format as rf
 
         rf.write_status(parsed[0], rf.PHASE_IMPORTING, "importing torch")
-        _threads_before_torch(Path(parsed[0]), parsed[1])
+        threads_before_torch(Path(parsed[0]), parsed[1])
     from .runner import main as run
 
     return run(args)
 
 
-def _threads_before_torch(run_dir: Path, override: int | None) -> None:
+def threads_before_torch(run_dir: Path, override: int | None) -> None:
     """OMP_NUM_THREADS and MKL_NUM_THREADS for the run, before torch is imported. Best effort: a
     scenario that cannot be read is reported by the runner, which also sets torch's count itself."""
     from . import threads
