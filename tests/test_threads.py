@@ -181,7 +181,7 @@ def test_headless_threads_flag_reaches_the_manifest(tmp_path):
     assert json.loads((out / rf.MANIFEST_FILE).read_text())["threads"] == {"threads": 2, "reason": "--threads 2"}
 
 
-TWO_ARMS = QUADRATIC.replace("steps = 3", "steps = 6") + '[[arm]]\nname = "a"\noptimizer.lr = 0.1\n[[arm]]\nname = "b"\noptimizer.lr = 0.2\n'
+TWO_ARMS = QUADRATIC.replace("steps = 3", "steps = 6") + '[[arm]]\nname = "a"\n[[arm]]\nname = "b"\noptimizer.lr = 0.2\n'
 
 
 def test_resume_and_landscape_take_threads(tmp_path, torch_threads, capsys):
