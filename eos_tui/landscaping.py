@@ -284,7 +284,25 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
     return out
 
 
-def run_landscape(run_dir: Path, *, arms: str | None, other: str | None, points: int, curve: bool, as_json: bool, probes: int = 100) -> int:
+def _set_threads(scenario, override: int | None) -> None:
+    """The engine's thread count for this run (as its training chose it), before torch is imported."""
+    from .engine import threads as engine_threads
+
+    engine_threads.apply(engine_threads.resolve(scenario.arms, override))  # the environment first, then torch
+
+
+def run_landscape(
+    run_dir: Path,
+    *,
+    arms: str | None,
+    other: str | None,
+    points: int,
+    curve: bool,
+    as_json: bool,
+    probes: int = 100,
+    threads: int | None = None,
+) -> int:
+    """`threads`: --threads (None: the run's engine.threads, else the engine's choice; engine/threads.py)."""
     from rich.console import Console
 
     def fail(message: str) -> int:
@@ -295,8 +313,9 @@ def run_landscape(run_dir: Path, *, arms: str | None, other: str | None, points:
         return fail(f"--points {points}: between 5 and 2001")
     try:
         names = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
+        sc = _scenario(run_dir)
+        _set_threads(sc, threads)
         if names is None:
-            sc = _scenario(run_dir)
             names = [a.name for a in sc.arms][: 1 if other else 2]
             if len(names) == 1 and not other:
                 raise LandscapeError(f"{run_dir} has one arm ({names[0]}): name the other end point with --other RUN_DIR:ARM")

@@ -33,6 +33,9 @@ def imported_after(code: str) -> set[str]:
         "eos_tui.prepare",
         "eos_tui.cli",
         "eos_tui.extras",
+        # chooses the thread count before torch is imported (OpenMP reads the environment as torch starts)
+        "eos_tui.engine.threads",
+        "eos_tui.engine.boot",
     ],
 )
 def test_light_modules_import_neither_torch_nor_textual(module):

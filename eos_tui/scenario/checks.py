@@ -55,6 +55,14 @@ def _where(scenario: Scenario, index: int) -> str:
 
 def check_limits(scenario: Scenario) -> None:
     """Limits of the engine that hold on any machine."""
+    threads = {a.engine.threads for a in scenario.arms}
+    if len(threads) > 1:  # one process, one thread pool: the engine cannot give each arm its own
+        i = next(i for i, a in enumerate(scenario.arms) if a.engine.threads != scenario.arms[0].engine.threads)
+        shown = ", ".join(sorted("unset" if t is None else str(t) for t in threads))
+        raise ScenarioError(
+            f"{_where(scenario, i)}: engine.threads: the arms run in one process and share its threads, "
+            f"so every arm needs the same value (got {shown}); set it once at the top level"
+        )
     for i, arm in enumerate(scenario.arms):
         m = arm.measure
         # Lanczos finds k eigenpairs in at most max_iter HVPs and refuses k > max_iter
