@@ -454,9 +454,6 @@ def build_scenario(
         notes=notes,
         display=display,
     )
-    from .checks import check_limits  # the engine's limits, which no single section can see
-
-    check_limits(scenario)
     return scenario
 
 

@@ -520,7 +520,20 @@ class ArmSpec(BaseModel):
             )
         if self.measure.eigenvalues > self.parameter_count():
             raise KeyProblem("measure.eigenvalues", f"{self.measure.eigenvalues} exceeds the {self.parameter_count()} parameters")
+        self._fits_lanczos()
         return self
+
+    def _fits_lanczos(self) -> None:
+        """The engine's own limit, on any machine: Lanczos finds k eigenpairs in at most max_iter HVPs
+        and refuses k > max_iter (eigensolver.Lanczos); the dense Hessian (exact) has no such limit.
+        Only measured arms ask. Checked last, so that a rule above names the problem first."""
+        m = self.measure
+        if not m.exact and m.sharpness_every and m.eigenvalues > m.max_iter:
+            raise KeyProblem(
+                "measure.eigenvalues",
+                f"{m.eigenvalues} exceeds measure.max_iter = {m.max_iter}, the most the Lanczos solver can resolve; "
+                f"raise measure.max_iter to at least {m.eigenvalues}, or set measure.exact = true",
+            )
 
     def _fits_flows(self) -> None:
         """measure.central_flow / stable_flow: the central flow of full-batch GD only."""
