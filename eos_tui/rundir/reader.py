@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 from .format import END, MANIFEST_FILE, METRICS_FILE, RUNNING, SCENARIO_FILE, STATUS_FILE, STEP, process_start_time
 from .parsing import InputError, loads_json
@@ -73,6 +73,19 @@ def skipped_note(first_bad: str | None, bad_lines: int) -> str | None:
     if bad_lines == 1:
         return f"{first_bad}; skipped that line, read the others"
     return f"{first_bad}; skipped {bad_lines} lines that are not JSON records (this the first), read the others"
+
+
+def json_lines(lines: Iterable[bytes], parse: Callable[[bytes], Any] = parse_line) -> Iterator[tuple[int, bytes, Any, str | None]]:
+    """The non-blank lines of a JSON-lines file, numbered from 1: (number, line, its value, None), or
+    (number, line, None, why it is not JSON: why_bad) for a line that did not parse."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            value, why = parse(line), None
+        except ValueError as e:
+            value, why = None, why_bad(e)
+        yield number, line, value, why
 
 
 class MetricsFollower:
