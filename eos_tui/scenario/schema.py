@@ -358,8 +358,9 @@ class MeasureConfig(Section):
     on: Literal["full", "batch"] = "full"
     # λ_max at every step too, at θ_t before the update, by PerStepTracker (eos_tui/engine/tracking.py):
     # ~2 HVPs a step, each value a Ritz value of that step's Hessian (of the data `on` picks), hence
-    # a lower bound on λ_max, ~0.5% below it on average. Adds sharpness_tracked and tracked_hvps to
-    # every step record. Such an arm trains on its own, never in a vmapped batch.
+    # a lower bound on λ_max, close below it (how close: see BENCHMARKS.md, 'Per-step tracking').
+    # Adds sharpness_tracked and tracked_hvps to every step record. Such an arm trains on its own,
+    # never in a vmapped batch.
     track_every_step: bool = False
     # Divergence: the arm ends "diverged" when its loss or parameters are not finite, or its loss
     # exceeds this bound (absolute). None: 1e6 × max(1, the initial loss).
