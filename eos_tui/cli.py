@@ -128,6 +128,20 @@ def _preflight(sc, **kwargs) -> None:
         raise _err(str(e)) from None
 
 
+THREADS_HELP = "torch threads for the engine (default: engine.threads, else chosen from the network's size: one on small ones)."
+
+
+def _threads(text: str | None) -> int | None:
+    """--threads: a positive whole number, else one line and exit 2 (typer's own refusal of a
+    non-number is a box of several lines)."""
+    from .engine.threads import parse_threads
+
+    try:
+        return parse_threads(text)
+    except ValueError as e:
+        raise _err(str(e)) from None
+
+
 def _load(target: str, **kwargs):
     from .scenario import ScenarioError, load_scenario
 
@@ -161,12 +175,14 @@ def run(
     fps: float = typer.Option(4.0, "--fps", help="App redraws per second (0.5 to 30)."),
     no_mouse: bool = typer.Option(False, "--no-mouse", help="Leave the mouse to the terminal, so text can be selected."),
     force: bool = typer.Option(False, "--force", help="Run even if the scenario's memory estimate exceeds the memory available."),
+    threads_text: Optional[str] = typer.Option(None, "--threads", metavar="N", help=THREADS_HELP),
 ) -> None:
     """Train a scenario and watch it (or run it headless)."""
     if detach and (headless or as_json):
         raise _err(f"{'--headless' if headless else '--json (which implies --headless)'} and --detach do not go together")
     headless = headless or as_json  # --json implies --headless (documented in --help and README)
     _check_fps(fps)
+    threads = _threads(threads_text)
     sc = _load(scenario, overrides=list(set_), seed=seed, steps=steps, device=device)
     for note in sc.notes:  # a --set that some arms override: which arms keep their own value
         typer.echo(f"eos-tui: note: {note}", err=True)
@@ -179,7 +195,7 @@ def run(
     if headless:
         from .headless import run_headless
 
-        raise typer.Exit(run_headless(sc, out=out, as_json=as_json))
+        raise typer.Exit(run_headless(sc, out=out, as_json=as_json, threads=threads))
     from .prepare import prepare_run
 
     try:
@@ -188,7 +204,7 @@ def run(
         raise _err(str(e)) from None
     from .launch import start_engine, start_owned_engine
 
-    engine = start_engine(run_dir) if detach else start_owned_engine(run_dir)
+    engine = start_engine(run_dir, threads=threads) if detach else start_owned_engine(run_dir, threads=threads)
     if detach:
         typer.echo(f"{run_dir}")
         typer.echo(f"engine running in the background (pid {engine.pid}); watch it with:", err=True)
@@ -383,11 +399,13 @@ def validate(paths: List[str] = typer.Argument(..., help="Scenario files or buil
 def resume(
     run_dir: Path = typer.Argument(..., help="An interrupted run directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
+    threads_text: Optional[str] = typer.Option(None, "--threads", metavar="N", help=THREADS_HELP),
 ) -> None:
     """Continue an interrupted run from each arm's last checkpoint (progress on stderr, as --headless)."""
+    threads = _threads(threads_text)
     from .resuming import run_resume
 
-    raise typer.Exit(run_resume(run_dir, as_json=as_json))
+    raise typer.Exit(run_resume(run_dir, as_json=as_json, threads=threads))
 
 
 @app.command()
@@ -398,11 +416,13 @@ def landscape(
     points: int = typer.Option(41, "--points", help="Points along t in [-0.2, 1.2] (and along the slice)."),
     curve: bool = typer.Option(False, "--curve", help="Also train a quadratic Bézier curve between the end points (Garipov et al.)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+    threads_text: Optional[str] = typer.Option(None, "--threads", metavar="N", help=THREADS_HELP),
 ) -> None:
     """The loss along the line (and a trained curve) between two arms' end points, and the flatness of each."""
+    threads = _threads(threads_text)
     from .landscaping import run_landscape
 
-    raise typer.Exit(run_landscape(run_dir, arms=arms, other=other, points=points, curve=curve, as_json=as_json))
+    raise typer.Exit(run_landscape(run_dir, arms=arms, other=other, points=points, curve=curve, as_json=as_json, threads=threads))
 
 
 @app.command(context_settings={"allow_interspersed_args": True})
@@ -431,8 +451,12 @@ def sweep(
     force: bool = typer.Option(
         False, "--force", help="Run even if a point's memory estimate exceeds the memory available (as run --force)."
     ),
+    threads_text: Optional[str] = typer.Option(
+        None, "--threads", metavar="N", help="torch threads for each point's engine (default: engine.threads, else one)."
+    ),
 ) -> None:
     """Run a grid of points over a scenario, in parallel and resumable; or `sweep show DIR`."""
+    threads = _threads(threads_text)
     from .sweep.cli import sweep_command
 
     raise typer.Exit(
@@ -449,6 +473,7 @@ def sweep(
             arm=arm,
             as_csv=as_csv,
             force=force,
+            threads=threads,
         )
     )
 

@@ -327,14 +327,21 @@ def _silence(stream: Any) -> None:
         pass
 
 
-def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
+def run_headless(scenario, *, out: Path | None, as_json: bool, threads: int | None = None) -> int:
     """Train in this process. Exit codes: 0 completed, 1 failed (or stdout could not take the
     result), 2 bad usage, 130 interrupted (the summary is still printed).
 
     Ctrl-C (SIGINT), SIGTERM and SIGHUP only ask the run to stop, from here to the summary: the
     handlers never raise, so however many Ctrl-C come, the run ends "interrupted", the summary is
-    printed and the exit code is 130."""
-    # torch is imported here, not at the top: `eos-tui --help` must not pay for it.
+    printed and the exit code is 130.
+
+    `threads`: --threads (None: the scenario's engine.threads, else the engine's choice)."""
+    from .engine import threads as engine_threads
+
+    # The thread count's environment before torch starts (engine/threads.py), then torch, which is
+    # imported here, not at the top: `eos-tui --help` must not pay for it.
+    choice = engine_threads.resolve(scenario.arms, threads)
+    engine_threads.configure_env(choice.threads)
     from .engine.runner import StopRequest, resolve_device, run_scenario
 
     err = Console(file=cast("IO[str]", _SafeStream(sys.stderr)), stderr=True)
@@ -347,7 +354,7 @@ def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
     stop = StopRequest()
     stop.install()
     try:
-        return _run(scenario, out=out, as_json=as_json, err=err, stop=stop, run_scenario=run_scenario)
+        return _run(scenario, out=out, as_json=as_json, err=err, stop=stop, run_scenario=run_scenario, threads=choice)
     finally:
         if stop.event.is_set():
             # Stopped by a signal: this process now exits with 130. A further Ctrl-C still on its
@@ -361,7 +368,7 @@ def run_headless(scenario, *, out: Path | None, as_json: bool) -> int:
             stop.restore()
 
 
-def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_scenario) -> int:
+def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_scenario, threads=None) -> int:
     from .engine.errors import ScenarioRefused
 
     existed = out is not None and Path(out).exists()
@@ -374,7 +381,7 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
     status = rf.FAILED
     try:
         with progress.progress:
-            status, manifest = run_scenario(scenario, run_dir, on_records=progress, stop=stop)
+            status, manifest = run_scenario(scenario, run_dir, on_records=progress, stop=stop, threads=threads)
     except KeyboardInterrupt:
         # Ctrl-C before the engine took over its signals: the first manifest still says "running".
         _mark_interrupted(run_dir)

@@ -2,7 +2,7 @@
 
 The numbers come from eos_tui/engine/landscape.py (torch); this module reads the run directory,
 picks the end points (each arm's latest checkpoint), writes `landscape.json` into the run directory
-and prints the result, drawn with the app's braille canvas (a non-interactive print). torch is
+and prints the result, drawn with eos_tui/braille (the app's canvas, without Textual). torch is
 imported only inside `run_landscape`.
 """
 
@@ -76,18 +76,16 @@ def _end(run_dir: Path, name: str):
     return specs[name], tensors["theta"], lr if isinstance(lr, (int, float)) else None, steps[-1]
 
 
-def _shape_of(spec) -> dict[str, Any]:
-    m = spec.model.model_dump()
-    m.pop("init_scale", None)
-    m.pop("description", None)
-    return m
+def _show(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, curve: bool, probes: int = 100) -> dict[str, Any]:
     import torch
 
     from .engine.landscape import landscape
-    from .engine.problems import build_problem
+    from .engine.problems import build_problem, objective_of
     from .engine.runner import resolve_device
     from .rundir.reader import safe_text
 
@@ -107,10 +105,23 @@ def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, c
     ends = [(_end(d, a), d, a) for d, a in wanted]
     (sa, ta, lra, _), (sb, tb, lrb, _) = ends[0][0], ends[1][0]
     label = [a if d == run_dir else f"{d}:{a}" for d, a in wanted]
-    if ta.numel() != tb.numel() or _shape_of(sa) != _shape_of(sb):
+    # The parameters' shapes, not the model's settings: two quadratics from different model.init
+    # share their parameter space (what else differs is the loss function's, checked below).
+    if ta.shape != tb.shape or sa.model.kind != sb.model.kind:
         raise LandscapeError(
             f"arms {label[0]!r} ({sa.model.kind}, {ta.numel()} parameters) and {label[1]!r} ({sb.model.kind}, {tb.numel()} parameters) "
             "have different shapes: a path between them means nothing"
+        )
+    # Both ends are measured on one problem (the first arm's): arms trained on different data (or
+    # another loss) would have the second one's end loss, barrier, sharpness and trace read on data
+    # it never saw. Refused, naming what differs.
+    oa, ob = objective_of(sa), objective_of(sb)
+    differ = [k for k in oa.keys() | ob.keys() if oa.get(k) != ob.get(k)]
+    if differ:
+        what = "; ".join(f"{k} {_show(oa.get(k))} and {_show(ob.get(k))}" for k in sorted(differ))
+        raise LandscapeError(
+            f"arms {safe_text(label[0])!r} and {safe_text(label[1])!r} were trained on different problems ({safe_text(what)}): "
+            "the landscape of one is not the other's; pick two arms of the same data and loss"
         )
     for name, th in ((label[0], ta), (label[1], tb)):
         if not bool(torch.isfinite(th).all()):
@@ -150,11 +161,11 @@ def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, c
 def chart(
     series: list[tuple[list[float], list[float]]], cols: int = 60, rows: int = 10, *, log: bool = False
 ) -> tuple[list[tuple[str, list[int]]], tuple[float, float]]:
-    """Series (x, y) drawn on the app's braille canvas: each text row with the layer (series index,
+    """Series (x, y) drawn on the braille canvas (eos_tui/braille): each text row with the layer (series index,
     −1: none) of each cell, for colouring."""
     import numpy as np
 
-    from .app.widgets.chart.canvas import BrailleCanvas
+    from .braille.canvas import BrailleCanvas
 
     canvas = BrailleCanvas(cols, rows)
 
@@ -273,7 +284,25 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
     return out
 
 
-def run_landscape(run_dir: Path, *, arms: str | None, other: str | None, points: int, curve: bool, as_json: bool, probes: int = 100) -> int:
+def _set_threads(scenario, override: int | None) -> None:
+    """The engine's thread count for this run (as its training chose it), before torch is imported."""
+    from .engine import threads as engine_threads
+
+    engine_threads.apply(engine_threads.resolve(scenario.arms, override))  # the environment first, then torch
+
+
+def run_landscape(
+    run_dir: Path,
+    *,
+    arms: str | None,
+    other: str | None,
+    points: int,
+    curve: bool,
+    as_json: bool,
+    probes: int = 100,
+    threads: int | None = None,
+) -> int:
+    """`threads`: --threads (None: the run's engine.threads, else the engine's choice; engine/threads.py)."""
     from rich.console import Console
 
     def fail(message: str) -> int:
@@ -284,8 +313,9 @@ def run_landscape(run_dir: Path, *, arms: str | None, other: str | None, points:
         return fail(f"--points {points}: between 5 and 2001")
     try:
         names = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
+        sc = _scenario(run_dir)
+        _set_threads(sc, threads)
         if names is None:
-            sc = _scenario(run_dir)
             names = [a.name for a in sc.arms][: 1 if other else 2]
             if len(names) == 1 and not other:
                 raise LandscapeError(f"{run_dir} has one arm ({names[0]}): name the other end point with --other RUN_DIR:ARM")

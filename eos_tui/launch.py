@@ -57,17 +57,18 @@ def engine_env(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def start_engine(run_dir: str | os.PathLike[str], *, python: str = sys.executable) -> subprocess.Popen:
+def start_engine(run_dir: str | os.PathLike[str], *, python: str = sys.executable, threads: int | None = None) -> subprocess.Popen:
     """Start the engine on RUN_DIR (which holds scenario.toml) in the background and return at once.
 
     The manifest then names the engine's process (pid and start time), so that a reader never takes
-    this launcher's exit for the engine's (the engine writes the same pid itself once it runs)."""
+    this launcher's exit for the engine's (the engine writes the same pid itself once it runs).
+    `threads`: --threads, passed on to the engine (else it chooses; engine/threads.py)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     env = engine_env(os.environ)
     with open(run_dir / ENGINE_LOG, "ab") as log:
         proc = subprocess.Popen(
-            [python, "-c", ENGINE_CODE, str(run_dir)],
+            [python, "-c", ENGINE_CODE, str(run_dir), *(["--threads", str(threads)] if threads is not None else [])],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -97,12 +98,12 @@ def pending_close_signal() -> int | None:
     return _pending_close
 
 
-def start_owned_engine(run_dir: str | os.PathLike[str], *, python: str = sys.executable) -> subprocess.Popen:
+def start_owned_engine(run_dir: str | os.PathLike[str], *, python: str = sys.executable, threads: int | None = None) -> subprocess.Popen:
     """`start_engine` for an engine the app will own (`run` without --detach): from now on SIGTERM
     and SIGHUP are held for the app (`pending_close_signal`), which stops the engine on them."""
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _hold_close)
-    return start_engine(run_dir, python=python)
+    return start_engine(run_dir, python=python, threads=threads)
 
 
 def _record_engine_pid(run_dir: Path, pid: int) -> None:

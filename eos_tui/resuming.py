@@ -14,9 +14,14 @@ from .rundir import format as rf
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def run_resume(run_dir: Path, *, as_json: bool = False) -> int:
+def run_resume(run_dir: Path, *, as_json: bool = False, threads: int | None = None) -> int:
+    """`threads`: --threads (None: the scenario's engine.threads, else the engine's choice)."""
     from rich.console import Console
 
+    from .engine.boot import threads_before_torch
+
+    threads_before_torch(run_dir, threads)  # OMP_NUM_THREADS before engine.resume imports torch
+    from .engine import threads as engine_threads
     from .engine.errors import ScenarioRefused
     from .engine.resume import ResumeError, describe, prepare
     from .engine.runner import StopRequest, run_scenario
@@ -48,7 +53,8 @@ def run_resume(run_dir: Path, *, as_json: bool = False) -> int:
         progress = ArmProgress(scenario, err, done=done) if err.is_terminal else PlainProgress(scenario, err)
         with progress.progress:
             progress(res.kept, [])  # where each arm stands: its steps, last loss and λ_max
-            status, manifest = run_scenario(scenario, run_dir, on_records=progress, stop=stop, resume=res)
+            choice = engine_threads.resolve(scenario.arms, threads)
+            status, manifest = run_scenario(scenario, run_dir, on_records=progress, stop=stop, resume=res, threads=choice)
     except ScenarioRefused as e:  # found once the model is built (data gone, …): one line, as `run` says it
         say(f"eos-tui: {e}")
         return EXIT_USAGE

@@ -23,6 +23,8 @@ SCRIPTS = {
     "redraw": ["load_s", "full_redraw_ms", "one_chart_ms"],
     "central": ["rows", "ratios"],
     "export": ["rows", "seconds", "records"],
+    "threads": ["rows", "ratios", "matmul"],
+    "startup": ["rows"],
 }
 
 

@@ -17,7 +17,7 @@ MINIMAL = "[optimizer]\nlr = 0.1\n"
 TWO_ARMS = MINIMAL + '[[arm]]\nname = "a"\noptimizer.lr = 0.2\n[[arm]]\nname = "b"\noptimizer.lr = 0.3\n'
 
 
-def eos(*args: str, cwd: Path, timeout: float = 30, **kwargs) -> subprocess.CompletedProcess:
+def eos(*args: str, cwd: Path, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
     env = dict(os.environ, COLUMNS="120", OMP_NUM_THREADS="1")
     env.update(kwargs.pop("env", {}))
     kwargs.setdefault("stdin", subprocess.DEVNULL)
@@ -107,14 +107,14 @@ def fake_run_dir(root: Path) -> Path:
 
 def test_run_without_a_tty_refuses_with_a_hint(tmp_path):
     # stdout a pipe (the common case: `eos-tui run x | tee`), stdin a pipe or /dev/null.
-    r = eos("run", "quadratic", "--steps", "5", cwd=tmp_path, timeout=20)
+    r = eos("run", "quadratic", "--steps", "5", cwd=tmp_path, timeout=60)
     err = refused(r, tmp_path, "needs a terminal", "--headless", "--detach")
     assert "\x1b" not in r.stdout + err
 
 
 def test_watch_without_a_tty_refuses(tmp_path):
     run = fake_run_dir(tmp_path)
-    r = eos("watch", str(run), cwd=run, timeout=20)
+    r = eos("watch", str(run), cwd=run, timeout=60)
     err = r.stderr
     assert r.returncode == 2 and "needs a terminal" in err and len(err.strip().splitlines()) == 1, err
     assert "\x1b" not in r.stdout
@@ -146,7 +146,7 @@ def in_pty(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comple
             if not data:
                 break
             chunks.append(data)
-        code = proc.wait(timeout=20)
+        code = proc.wait(timeout=60)
     finally:
         os.close(master)
     text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")

@@ -37,6 +37,9 @@ def imported_after(code: str) -> set[str]:
         "eos_tui.prepare",
         "eos_tui.cli",
         "eos_tui.extras",
+        # chooses the thread count before torch is imported (OpenMP reads the environment as torch starts)
+        "eos_tui.engine.threads",
+        "eos_tui.engine.boot",
     ],
 )
 def test_light_modules_import_neither_torch_nor_textual(module):
@@ -56,6 +59,56 @@ def test_cli_commands_that_must_stay_instant_import_neither(argv):
     code = "import sys\nsys.argv = ['eos-tui', *%r]\nfrom eos_tui.cli import app\ntry:\n    app()\nexcept SystemExit:\n    pass\n" % (argv,)
     mods = imported_after(code)
     assert "torch" not in mods
+    assert "textual" not in mods
+
+
+# ---- braille drawing without Textual (issue 19) --------------------------------------------------
+
+
+def test_braille_imports_neither_textual_nor_torch():
+    mods = imported_after(
+        "import eos_tui.braille.canvas, eos_tui.braille.ticks, eos_tui.braille.downsample, eos_tui.braille.robust, eos_tui.braille.offscale"
+    )
+    assert "textual" not in mods and "torch" not in mods
+
+
+def headless_command(argv: list[str]) -> set[str]:
+    """The modules loaded by the end of `eos-tui ARGV` (its output goes to a pipe, not a terminal)."""
+    code = "import sys\nsys.argv = ['eos-tui', *%r]\nfrom eos_tui.cli import app\n" % (argv,)
+    code += "try:\n    app()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+    return imported_after(code)
+
+
+def test_landscape_draws_without_loading_textual(tmp_path):
+    """It printed with the app's canvas, which loaded ~140 Textual modules (3 s) for a print."""
+    from eos_tui.engine.runner import run_scenario
+    from eos_tui.prepare import prepare_run
+    from eos_tui.scenario import load_scenario_text
+
+    text = (
+        'name = "layers"\nseed = 0\nsteps = 10\ndtype = "float64"\ndevice = "cpu"\n[data]\nkind = "none"\n'
+        '[model]\nkind = "quadratic"\neigenvalues = [4.0, 1.0]\n[optimizer]\nkind = "gd"\nlr = 0.1\n[measure]\nsharpness_every = 0\n'
+        '[[arm]]\nname = "a"\nmodel.init = [1.0, 1.0]\n[[arm]]\nname = "b"\nmodel.init = [-1.0, 2.0]\n'
+    )
+    sc = load_scenario_text(text, source="<test>")
+    run = prepare_run(sc, out=tmp_path / "run")
+    run_scenario(sc, run)
+    mods = headless_command(["landscape", str(run), "--points", "5"])
+    assert "eos_tui.braille.canvas" in mods  # it drew
+    assert "textual" not in mods
+
+
+def test_sweep_show_never_loads_textual(tmp_path):
+    from eos_tui.sweep.grid import Sweep
+    from eos_tui.sweep.store import SweepDir
+
+    sweep = Sweep(name="m", description="", scenario={"name": "m"}, source="<test>", grid=[("optimizer.lr", [0.1, 0.2]), ("seed", [0])])
+    with SweepDir.open(tmp_path / "m", sweep) as d:
+        for i, p in enumerate(sweep.points()):
+            arm = {"name": "main", "status": "completed", "eos_ratio": 1.0, "outcome": "lazy"}
+            d.append({"index": i, "point": p, "run_dir": f"points/p{i:04d}", "status": "completed", "outcome": "lazy", "arms": [arm]})
+    mods = headless_command(["sweep", "show", str(tmp_path / "m")])
+    assert "eos_tui.sweep.show" in mods
     assert "textual" not in mods
 
 

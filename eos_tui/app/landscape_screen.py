@@ -25,13 +25,13 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from ..braille.ticks import format_value, linear_ticks, nice_step
 from ..rundir.landscape import LandscapePath, LandscapeRead, landscape_path, read_landscape
 from ..rundir.reader import safe_text
 from .keys import LANDSCAPE_HOW, bindings
 from .screens.help import HelpScreen
 from .widgets.chart import Chart, Series
 from .widgets.chart.chart import Mark, faint
-from .widgets.chart.ticks import format_value, linear_ticks, nice_step
 from .widgets.palette import ARM_COLORS, CYAN, GREEN, MUTED, THEORY_COLOR, YELLOW
 from .widgets.panel import Panel
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..braille.ticks import nice_step
+
 ALL, FOLLOW, FIXED = "all", "follow", "fixed"
 MIN_SPAN = 8.0  # the narrowest window, in steps
 KEY_ZOOM = 2.0  # `+` halves the visible steps, `-` doubles them
@@ -53,8 +55,6 @@ class XWindow:
             width = self.span if self.span is not None else float(max(8, dots - 1))
             lo = max(lo, hi - width)
         elif live:
-            from .widgets.chart.ticks import nice_step  # here: the widgets import the view, which imports this
-
             step = nice_step(max(hi - lo, 1.0), 8)
             hi = math.ceil(hi / step + 1e-9) * step
         if hi - lo < 1:

@@ -46,7 +46,7 @@ import torch
 from ..rundir.format import Record
 from ..rundir.records import flow_record
 from . import sdcp
-from .eigensolver import align_signs, make_hvp, top_eigenpairs
+from .eigensolver import align_signs, make_hvp, top_eigenpairs, vjp
 
 Loss = Callable[[torch.Tensor], torch.Tensor]
 
@@ -105,7 +105,7 @@ class CentralFlow:
             (g,) = torch.autograd.grad(value, x, create_graph=True)
 
             def hvp(v: torch.Tensor) -> torch.Tensor:
-                (hv,) = torch.autograd.grad(g, x, v.detach().to(theta), retain_graph=True)
+                (hv,) = vjp(g, x, v.detach().to(theta), retain_graph=True)
                 return hv
 
             want = min(n, max(1, min(self.k_critical + 1, self.max_critical + 1)))
@@ -136,7 +136,7 @@ class CentralFlow:
             dM: dict[tuple[int, int], torch.Tensor] = {}
             M = np.zeros((k, k))
             for j in range(k):
-                (hv,) = torch.autograd.grad(g, x, U[j], create_graph=True)
+                (hv,) = vjp(g, x, U[j], create_graph=True)
                 for i in range(j + 1):
                     s = U[i] @ hv
                     (d,) = torch.autograd.grad(s, x, retain_graph=True)

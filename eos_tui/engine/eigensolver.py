@@ -398,10 +398,19 @@ def make_hvp(
             x, g = graph
             if not g.requires_grad:  # ∇L does not depend on θ (a loss linear in θ): H = 0
                 return torch.zeros_like(theta)
-            (hv,) = torch.autograd.grad(g, x, v.detach().to(theta), retain_graph=True, allow_unused=True)
+            (hv,) = vjp(g, x, v.detach().to(theta), retain_graph=True, allow_unused=True)
         return torch.zeros_like(theta) if hv is None else hv
 
     return hvp
+
+
+def vjp(g: torch.Tensor, x: torch.Tensor, v: torch.Tensor, **kwargs) -> tuple[torch.Tensor, ...]:
+    """`torch.autograd.grad(g, x, v, **kwargs)` bit for bit, as the gradient of the scalar ⟨g, v⟩: the
+    backward of the sum and the product hands g's node 1·v, which is v exactly, and the rest of the
+    pass is the same. Not written as grad(g, x, v): given an output gradient, torch.autograd.grad
+    checks its shape with torch.fx.experimental.symbolic_shapes, whose first import loads sympy,
+    seconds before the first λ_max of a run (BENCHMARKS.md, "Start-up")."""
+    return torch.autograd.grad((g * v).sum(), x, **kwargs)
 
 
 def _chunked_hvp(parts: list[Callable[[torch.Tensor], torch.Tensor]], theta: torch.Tensor) -> HVP:
@@ -422,7 +431,7 @@ def _chunked_hvp(parts: list[Callable[[torch.Tensor], torch.Tensor]], theta: tor
                 (g,) = torch.autograd.grad(part(x), x, create_graph=True)
                 if not g.requires_grad:  # this chunk's gradient does not depend on θ
                     continue
-                (hv,) = torch.autograd.grad(g, x, v, allow_unused=True)
+                (hv,) = vjp(g, x, v, allow_unused=True)
                 if hv is not None:
                     out += hv
         return out

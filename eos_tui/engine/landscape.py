@@ -212,13 +212,21 @@ def landscape(
     (na, a, lra), (nb, b, _) = ends
     if a.shape != b.shape:
         raise ValueError(f"arms {na!r} and {nb!r} have different shapes ({a.numel()} and {b.numel()} parameters)")
+    for name, theta, _lr in ends:  # a finite θ can still overflow the loss (a checkpoint edited by hand, float32)
+        if not math.isfinite(value := _loss(problem, theta)):
+            raise ValueError(f"arm {name!r}: the loss at its end point is {value}, not a number to measure a landscape around")
     ts = grid(points)
     out: dict[str, Any] = {"line": line(problem, a, b, ts)}
     if with_curve:
         out["curve"] = curve(problem, a, b, ts, steps=curve_steps, lr=curve_lr, seed=seed)
     rows, vectors = [], []
     for name, theta, _lr in ends:
-        row, u = end_point(problem, name, theta, probes=probes, seed=seed)
+        try:
+            row, u = end_point(problem, name, theta, probes=probes, seed=seed)
+        except torch.linalg.LinAlgError:  # Lanczos on Hessian-vector products that overflowed (inf, NaN)
+            raise ValueError(
+                f"arm {name!r}: the Hessian at its end point cannot be measured (its products overflow: is θ that large?)"
+            ) from None
         rows.append(row)
         vectors.append(u)
     out["ends"] = rows

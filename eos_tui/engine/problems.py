@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -407,6 +407,21 @@ def random_rotation(d: int, gen: torch.Generator) -> torch.Tensor:
     A = torch.randn(d, d, generator=gen, dtype=torch.float64)
     Q, R = torch.linalg.qr(A)
     return Q * torch.sign(torch.diagonal(R)).unsqueeze(0)
+
+
+# What of a model's settings makes only the starting point, not the loss function (build_problem).
+INIT_ONLY = ("init", "init_scale", "description")
+
+
+def objective_of(arm) -> dict[str, Any]:
+    """The settings that make an arm's loss function, θ aside, as build_problem reads them: two arms
+    with equal ones have one loss landscape. The data's seed counts only where the data, or the
+    quadratic's rotation, are drawn from it (taken from the arm's seed when data.seed is unset)."""
+    model = {f"model.{k}": v for k, v in arm.model.model_dump().items() if k not in INIT_ONLY}
+    data = {f"data.{k}": v for k, v in arm.data.model_dump().items() if k != "description"}
+    drawn = arm.model.kind == "quadratic" or (arm.model.kind == "mlp" and arm.data.kind in ("random-labels", "teacher"))
+    data["data.seed"] = (arm.data.seed if arm.data.seed is not None else arm.seed) if drawn else None
+    return {"loss": arm.loss, **model, **data}
 
 
 def build_problem(arm, device: torch.device) -> Problem:

@@ -33,6 +33,7 @@ from ..rundir import format as rf
 from ..rundir.lock import RunBusy, SessionLock
 from ..rundir.records import end_record
 from . import interrupt, precision
+from . import threads as engine_threads
 from .arm import Arm
 from .batched import ArmBatch, plan
 from .checkpoint import Checkpointer, members
@@ -130,6 +131,7 @@ def run_scenario(
     stop: StopRequest | None = None,
     manifest_every: float = 2.0,
     resume=None,
+    threads: engine_threads.Choice | None = None,
 ) -> tuple[str, rf.Manifest]:
     """Train every arm of `scenario`, writing `run_dir`'s manifest and metrics.
 
@@ -144,18 +146,23 @@ def run_scenario(
     Checkpoints (engine/checkpoint.py) are written every `measure.checkpoint_every` steps, at each
     arm's end and, for the arms still running, when the run stops. `resume` (engine/resume.py's
     Resume) continues an interrupted run directory from them instead of starting afresh.
+
+    `threads`: torch's thread count and why (engine/threads.py), resolved by a caller that set the
+    environment before importing torch; None: chosen here from the scenario. The manifest records it.
     """
     run_dir = Path(run_dir)
     # One process writes a run directory at a time (rundir/lock.py), from before its first write to
     # after its last: a resume holds the lock since `prepare` (which read the plan under it).
     lock = resume.lock if resume is not None and resume.lock is not None else SessionLock(run_dir).acquire()
     try:
-        return _run_locked(scenario, run_dir, on_records=on_records, stop=stop, manifest_every=manifest_every, resume=resume)
+        return _run_locked(
+            scenario, run_dir, on_records=on_records, stop=stop, manifest_every=manifest_every, resume=resume, threads=threads
+        )
     finally:
         lock.release()
 
 
-def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, resume) -> tuple[str, rf.Manifest]:
+def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, resume, threads) -> tuple[str, rf.Manifest]:
     own_stop = stop is None
     stop = stop or StopRequest()
     if own_stop:
@@ -165,6 +172,8 @@ def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, re
     else:
         interrupt.clear()
     names = [a.name for a in scenario.arms]
+    # Before any torch operation starts the pools (the environment was set, where it could be, before torch's import).
+    threads_used = engine_threads.apply(threads or engine_threads.resolve(scenario.arms))
     manifest = rf.new_manifest(
         scenario=scenario.name,
         seed=scenario.seed,
@@ -175,6 +184,7 @@ def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, re
         total_steps=max(a.steps for a in scenario.arms),
     )
     manifest["arm_steps"] = {a.name: a.steps for a in scenario.arms}
+    manifest["threads"] = threads_used
     if resume is not None:
         resume.prepare_manifest(manifest)
     # What the summaries need, kept as the records go by (bounded: see ArmSummarizer).
@@ -330,14 +340,19 @@ def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, re
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m eos_tui.engine RUN_DIR`: train the run directory's scenario.toml (background engine)."""
+    """`python -m eos_tui.engine RUN_DIR [--threads N]`: train the run directory's scenario.toml (background engine)."""
     from ..scenario import ScenarioError, load_scenario_text
 
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m eos_tui.engine RUN_DIR", file=sys.stderr)
+    try:
+        parsed = engine_threads.parse_engine_args(args)
+    except ValueError as e:
+        print(f"eos-tui engine: {e}", file=sys.stderr)
         return 2
-    run_dir = Path(args[0])
+    if parsed is None:
+        print("usage: python -m eos_tui.engine RUN_DIR [--threads N]", file=sys.stderr)
+        return 2
+    run_dir, override = Path(parsed[0]), parsed[1]
     try:
         text = (run_dir / rf.SCENARIO_FILE).read_text(encoding="utf-8")
         scenario = load_scenario_text(text, source=str(run_dir / rf.SCENARIO_FILE))
@@ -347,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ScenarioRefused
 
     try:
-        status, _ = run_scenario(scenario, run_dir)
+        status, _ = run_scenario(scenario, run_dir, threads=engine_threads.resolve(scenario.arms, override))
     except RunBusy as e:  # another engine or a resume writes this run: nothing was written
         print(f"eos-tui engine: {e}", file=sys.stderr)
         return 2

@@ -232,11 +232,20 @@ class Manifest(_ManifestFields, total=False):
     # The numerical settings the engine set (engine/precision.py): TF32 off for matmuls and cuDNN,
     # float32 matmul precision "highest", cuDNN deterministic without benchmark, cuBLAS workspace.
     precision: dict[str, Any]
+    threads: Threads  # the engine's intra-op thread count and why (engine/threads.py)
     error: str  # a failed run: the exception, one line
     traceback: str
     # `eos-tui resume`: the sessions before this one, oldest first, and where this one resumed.
     history: list[Session]
     resumed: Resumed
+
+
+class Threads(TypedDict):
+    """manifest["threads"]: torch's intra-op threads in the engine process and the reason for that
+    count ("--threads 2", "engine.threads = 2 in the scenario", "small matrices (…)")."""
+
+    threads: int
+    reason: str
 
 
 class Session(TypedDict, total=False):

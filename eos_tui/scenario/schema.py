@@ -401,6 +401,9 @@ class EngineConfig(Section):
     # examples at a time (Cohen et al. use 1000); the loss is (sum of chunk sums) / n, equal to the
     # unchunked one to rounding. None: all examples at once. A vmapped batch of arms does not chunk.
     chunk_size: Optional[int] = Field(None, gt=0)
+    # Intra-op threads of the engine process (torch's pool); one value for the whole run. None: the
+    # engine chooses from the work (engine/threads.py): one thread on small networks. --threads wins.
+    threads: Optional[int] = Field(None, gt=0)
 
 
 class DisplayConfig(Section):

@@ -17,7 +17,9 @@ def _err(message: str) -> int:
     return EXIT_USAGE
 
 
-def sweep_command(target: str, rest: list[str], *, grid, sets, jobs, ray, out, as_json, field, arm, as_csv, force=False) -> int:
+def sweep_command(
+    target: str, rest: list[str], *, grid, sets, jobs, ray, out, as_json, field, arm, as_csv, force=False, threads=None
+) -> int:
     from ..scenario import ScenarioError
     from .grid import SweepError
 
@@ -54,4 +56,4 @@ def sweep_command(target: str, rest: list[str], *, grid, sets, jobs, ray, out, a
         return _err(str(e))
     from .command import run_sweep
 
-    return run_sweep(sweep, out=out, jobs=jobs, use_ray=bool(ray), ray_address=address, as_json=as_json, force=force)
+    return run_sweep(sweep, out=out, jobs=jobs, use_ray=bool(ray), ray_address=address, as_json=as_json, force=force, threads=threads)

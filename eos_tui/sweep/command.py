@@ -119,6 +119,7 @@ def run_sweep(
     err=None,
     ray_cpus: int | None = None,
     force: bool = False,
+    threads: int | None = None,
 ) -> int:
     from ..headless import _SafeStream
     from ..scenario.checks import ResourceError, check_memory
@@ -169,13 +170,23 @@ def run_sweep(
         return EXIT_USAGE
     try:
         return _drive(
-            sweep, store, points, refused, jobs=jobs, use_ray=use_ray, ray_address=ray_address, ray_cpus=ray_cpus, as_json=as_json, err=err
+            sweep,
+            store,
+            points,
+            refused,
+            jobs=jobs,
+            use_ray=use_ray,
+            ray_address=ray_address,
+            ray_cpus=ray_cpus,
+            as_json=as_json,
+            err=err,
+            threads=threads,
         )
     finally:
         store.close()
 
 
-def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_address, ray_cpus, as_json, err) -> int:
+def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_address, ray_cpus, as_json, err, threads=None) -> int:
     from ..rundir import format as rf
 
     kept = store.resume()
@@ -192,6 +203,7 @@ def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_addres
             "source": sweep.source,
             "sweep_dir": str(store.path.resolve()),
             "run_dir": point_dir(i),
+            "threads": threads,  # --threads for each point's engine (None: one; sweep/point.py)
         }
         for i in todo
     ]

@@ -95,6 +95,7 @@ def run_point(job: dict[str, Any]) -> dict[str, Any]:
 
 def _run_point(job: dict[str, Any]) -> dict[str, Any]:
     from ..analysis.outcome import arm_outcome, run_outcome
+    from ..engine import threads as engine_threads
     from ..engine.errors import ScenarioRefused
     from ..engine.runner import StopRequest, run_scenario
     from ..prepare import prepare_run
@@ -114,7 +115,9 @@ def _run_point(job: dict[str, Any]) -> dict[str, Any]:
     stop = _STOP if _STOP is not None else StopRequest()
     try:
         prepare_run(scenario, out=run_dir)
-        status, manifest = run_scenario(scenario, run_dir, stop=stop)
+        # One thread per point unless --threads (job["threads"]) or engine.threads says otherwise.
+        threads = engine_threads.resolve(scenario.arms, job.get("threads"), worker=True)
+        status, manifest = run_scenario(scenario, run_dir, stop=stop, threads=threads)
     except ScenarioRefused as e:
         return failed_record(job, str(e), run_dir=job["run_dir"])
     except KeyboardInterrupt:  # a Ray cancel lands as KeyboardInterrupt outside the runner's loop

@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 
-async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
-    """Let the app follow the files until `condition()` holds, then draw a frame."""
+async def wait_for(pilot, condition, timeout: float = 60.0) -> None:
+    """Let the app follow the files until `condition()` holds, then draw a frame. The deadline is
+    generous (a loaded machine); an idle one returns as soon as the condition holds."""
     app = pilot.app
     deadline = time.monotonic() + timeout
     while True:
@@ -26,10 +27,25 @@ async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
     await pilot.pause()
 
 
+async def until(pilot, condition, timeout: float = 60.0) -> None:
+    """Let the app run until `condition()` holds (a key's effect, a resize's new layout): a wait for
+    the event, not for a time a loaded machine may outlast."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.02)
+
+
+async def wait_exit(pilot, timeout: float = 60.0) -> None:
+    """Until the app has exited (after q: stopping its engine first)."""
+    await until(pilot, lambda: not pilot.app.is_running, timeout)
+
+
 HERE = Path(__file__).parent
 
 
-def wait_file(predicate, timeout: float = 10.0) -> None:
+def wait_file(predicate, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -74,7 +90,7 @@ def read_until(fd: int, predicate, timeout: float) -> bytes:
     return out
 
 
-def quit_when(pid: int, fd: int, marker: bytes, *, settle: float = 0.0, timeout: float = 30.0) -> tuple[str, bool, int]:
+def quit_when(pid: int, fd: int, marker: bytes, *, settle: float = 0.0, timeout: float = 60.0) -> tuple[str, bool, int]:
     """Press q once the app has written `marker` (after `settle` s), read to the end; (everything
     written, whether q was sent, exit code)."""
     try:

@@ -6,9 +6,9 @@ lower level gives way (canvas.py)."""
 import numpy as np
 
 from eos_tui.app.widgets.chart import Chart, HLine, Mark, Series
-from eos_tui.app.widgets.chart.canvas import BrailleCanvas
 from eos_tui.app.widgets.chart.chart import faint
-from eos_tui.app.widgets.chart.downsample import MinMaxPyramid
+from eos_tui.braille.canvas import BrailleCanvas
+from eos_tui.braille.downsample import MinMaxPyramid
 
 
 def dots(rows: int, cols: int, *points: tuple[int, int]) -> np.ndarray:

@@ -17,9 +17,9 @@ from eos_tui.app import EosApp
 from eos_tui.app.widgets import LossPanel, SharpnessPanel
 from eos_tui.app.widgets.arms import abbreviate
 from eos_tui.app.widgets.chart import Chart
-from eos_tui.app.widgets.chart.offscale import ABOVE, BELOW, offscale_arrows
-from eos_tui.app.widgets.chart.robust import robust_range
 from eos_tui.app.widgets.palette import EVENT_COLORS, MUTED, arm_color
+from eos_tui.braille.offscale import ABOVE, BELOW, offscale_arrows
+from eos_tui.braille.robust import robust_range
 
 # ---- pure parts --------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ HERE = Path(__file__).parent
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pty")
 
 
-def wait_exit(pid: int, timeout: float = 30.0) -> int:
+def wait_exit(pid: int, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
@@ -44,12 +44,12 @@ def test_closing_the_app_stops_its_engine(tmp_path, how):
     pid, fd = start_in_pty(run)
     engine = None
     try:
-        assert started(read_until(fd, started, timeout=20.0)), "the app did not draw"
+        assert started(read_until(fd, started, timeout=60.0)), "the app did not draw"
         engine = engine_pid(run)
         assert engine_alive(engine)
         if how == "SIGTERM":
             os.kill(pid, signal.SIGTERM)
-            tail = read_until(fd, lambda out: False, timeout=20.0)  # until the app closes the pty
+            tail = read_until(fd, lambda out: False, timeout=60.0)  # until the app closes the pty
             code = wait_exit(pid)
             assert code == 128 + signal.SIGTERM
             assert b"Run stopped (interrupted)" in tail
@@ -75,14 +75,14 @@ def test_closing_a_watching_app_leaves_the_engine_alone(tmp_path):
     pid, fd = start_in_pty(run, extra=["--watch"])
     engine = None
     try:
-        assert started(read_until(fd, started, timeout=20.0)), "the app did not draw"
+        assert started(read_until(fd, started, timeout=60.0)), "the app did not draw"
         engine = engine_pid(run)
         os.kill(pid, signal.SIGTERM)
-        read_until(fd, lambda out: False, timeout=20.0)
+        read_until(fd, lambda out: False, timeout=60.0)
         assert wait_exit(pid) == 128 + signal.SIGTERM
         assert engine_alive(engine)
         assert json.loads((run / "manifest.json").read_text())["status"] == "running"
     finally:
         os.close(fd)
         if engine is not None and engine_alive(engine):
-            assert stop_engine(engine, timeout=10)
+            assert stop_engine(engine, timeout=60)

@@ -4,8 +4,8 @@ import time
 
 import numpy as np
 
-from eos_tui.app.widgets.chart import MinMaxPyramid, minmax_columns
-from eos_tui.app.widgets.chart.canvas import BrailleCanvas
+from eos_tui.braille.canvas import BrailleCanvas
+from eos_tui.braille.downsample import MinMaxPyramid, minmax_columns
 
 
 def test_min_and_max_per_column_are_kept():

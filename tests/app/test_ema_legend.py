@@ -10,7 +10,7 @@ from eos_tui.app import EosApp
 async def test_e_is_named_in_the_loss_legend_at_80_columns(tmp_path):
     app = EosApp(unpack("sgd_vs_gd", tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        await wait_for(pilot, lambda: run_finished(app))
         panel = app.query_one("LossPanel")
         assert "η 0.3" in str(panel.border_subtitle) and "EMA" not in str(panel.border_subtitle)
         await pilot.press("e")

@@ -9,7 +9,7 @@
 from pathlib import Path
 
 import pytest
-from helpers import wait_file, wait_for
+from helpers import wait_exit, wait_file, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.app.ending import exit_reason, finalize_manifest
@@ -46,14 +46,6 @@ def start(tmp_path, fake_python, monkeypatch):
             proc.wait()
 
 
-async def wait_exit(app, pilot, seconds=30.0):
-    for _ in range(int(seconds / 0.05)):
-        if not app.is_running:
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the app did not exit")
-
-
 def test_exit_reason_in_words():
     assert exit_reason(-9) == "engine exited with signal 9 (SIGKILL)"
     assert exit_reason(1) == "engine exited with code 1"
@@ -77,7 +69,7 @@ async def test_engine_killed_the_app_writes_failed_with_the_reason(start):
         assert "failed (engine exited with signal 9 (SIGKILL))" in header_text(app)
         assert {a.status for a in app.model.arms.values()} == {"failed"}
         await pilot.press("q")
-        await wait_exit(app, pilot)
+        await wait_exit(pilot)
     assert app.exit_code == 0 and manifest(run)["status"] == "failed"
 
 
@@ -86,7 +78,10 @@ async def test_a_manifest_the_engine_finished_is_never_overwritten(start):
     app = EosApp(run, engine=proc, poll_interval=0.05)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_for(pilot, lambda: app.model.status == "completed")
-        await pilot.pause(0.3)
+        proc.wait(timeout=60)
+        # what must not happen (the app writing the end of an engine that finished it): the engine
+        # has exited, so a manifest re-read (every 0.5 s) after that exit could show it
+        await pilot.pause(0.6)
     m = manifest(run)
     assert m["status"] == "completed" and "finalized_by" not in m and "error" not in m
     # and the helper itself refuses: it only ever finishes a "running" manifest
@@ -100,7 +95,7 @@ async def test_quit_with_an_engine_that_must_be_killed_writes_interrupted(start)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done > 5)
         await pilot.press("q")
-        await wait_exit(app, pilot)
+        await wait_exit(pilot)
     assert app.outcome == "stopped" and app.exit_code == 1
     assert proc.returncode == -9
     m = manifest(run)
@@ -122,7 +117,7 @@ async def test_quit_works_while_a_read_error_is_shown(start):
         await wait_for(pilot, lambda: "cannot read run" in header_text(app))
         assert app.state.read_error is not None and not app.state.stopping
         await pilot.press("q")
-        await wait_exit(app, pilot)
+        await wait_exit(pilot)
     assert app.outcome == "stopped" and app.exit_code == 130  # interrupted by the user, as `run --headless`
     assert proc.returncode == 130 and manifest(run)["status"] == "interrupted"
     assert "finalized_by" not in manifest(run)  # the engine wrote its own end

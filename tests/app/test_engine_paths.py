@@ -6,7 +6,7 @@ import signal
 import subprocess
 
 import pytest
-from helpers import wait_file, wait_for
+from helpers import wait_exit, wait_file, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.launch import engine_alive, start_engine, stop_engine
@@ -33,7 +33,7 @@ def test_start_engine_runs_detached_in_its_own_session(engine):
     assert os.getsid(proc.pid) == proc.pid  # its own session: terminal hangups and Ctrl-C miss it
     assert (read_manifest(run) or {})["pid"] == proc.pid
     assert engine_alive(proc)
-    assert stop_engine(proc, timeout=10)
+    assert stop_engine(proc, timeout=60)
     assert proc.returncode == 130 and manifest_status(run) == "interrupted"
     assert "interrupted" in (run / "engine.log").read_text()
     ends = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"end"' in line]
@@ -64,10 +64,7 @@ async def test_quit_stops_the_engine_cleanly(engine):
         await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done > 5)
         assert app.model.status == "running"
         await pilot.press("q")
-        for _ in range(200):
-            if not app.is_running:
-                break
-            await pilot.pause(0.05)
+        await wait_exit(pilot)
     assert app.outcome == "stopped" and app.exit_code == 130  # interrupted by the user, as `run --headless`
     assert proc.returncode == 130
     assert manifest_status(run) == "interrupted"

@@ -39,7 +39,6 @@ async def test_before_the_first_step_the_panels_say_what_the_engine_does(tmp_pat
         rf.write_status(run, rf.PHASE_TRAINING, "training")
         synthetic.append(run, synthetic.records_range(synthetic.ARMS, 0, 40))
         await wait_for(pilot, lambda: app.model.arms["gd"].done == 40 and app.model.engine_status["phase"] == "training")
-        await pilot.pause(0.1)
         assert "running" in header_text(app) and "measuring" not in header_text(app)
         for panel in ("SharpnessPanel", "LossPanel", "EigendirectionPanel"):
             assert panel_message(app, panel) is None, panel

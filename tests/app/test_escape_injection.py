@@ -48,7 +48,7 @@ def test_the_app_never_writes_a_run_directory_s_escape_to_the_terminal(tmp_path)
     m.update(scenario=f"sc{EVIL}", device=f"cpu{EVIL}")
     (run / "manifest.json").write_text(json.dumps(m))
     code = f"from eos_tui.app import run_app; run_app({str(run)!r})"
-    out, status = run_in_pty([sys.executable, "-c", code], b"q", after=3.0, cols=120, rows=40, timeout=40.0, until=b"PWNED")
+    out, status = run_in_pty([sys.executable, "-c", code], b"q", until=b"PWNED", cols=120, rows=40)
     assert status == 0
     assert b"\x1b]2;" not in out
     assert b"\\x1b]2;PWNED" in out  # shown, visibly

@@ -34,7 +34,7 @@ def _recorded(name: str, arm: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 async def test_central_shows_the_distances_in_place_of_the_empty_reparam_panel(tmp_path):
     app = EosApp(unpack("central", tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        await wait_for(pilot, lambda: run_finished(app))
         await pilot.pause()
         panel = app.query_one(FlowDistancePanel)
         assert panel.display and not app.query_one(ReparamPanel).display
@@ -65,7 +65,7 @@ async def test_central_shows_the_distances_in_place_of_the_empty_reparam_panel(t
 async def test_a_run_without_flows_keeps_the_reparam_panel(tmp_path):
     app = EosApp(unpack("eos", tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        await wait_for(pilot, lambda: run_finished(app))
         await pilot.pause()
         assert app.query_one(ReparamPanel).display
         assert not app.query_one(FlowDistancePanel).display
@@ -98,7 +98,7 @@ async def test_flows_with_reparam_checks_keep_the_reparam_panel(tmp_path):
     (run / "metrics.jsonl").write_text("".join(lines[:50]) + json.dumps(check) + "\n" + "".join(lines[50:]))
     app = EosApp(run)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        await wait_for(pilot, lambda: run_finished(app))
         await pilot.pause()
         assert app.model.arms["gd"].reparams
         assert app.query_one(ReparamPanel).display

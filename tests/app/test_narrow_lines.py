@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import synthetic
-from helpers import quit_when, run_finished, start_in_pty, wait_for
+from helpers import quit_when, run_finished, start_in_pty, until, wait_for
 from rich.text import Text
 
 from eos_tui.app import EosApp
@@ -66,8 +66,8 @@ async def test_paused_at_80_columns_the_header_keeps_every_arm(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done == 300)
         await pilot.press("space")
-        await pilot.pause(0.2)
         header = app.screen_stack[0].query_one(RunHeader)
+        await until(pilot, lambda: "paused view" in str(header.render()))
         shown = [strip.text for strip in header.render_lines(header.region.reset_offset)]
         text = "\n".join(shown)
         assert "paused view" in shown[0]
@@ -120,3 +120,31 @@ def test_quitting_before_the_engine_started_says_so(tmp_path, monkeypatch):
     assert sent and code == 0
     assert f"Run stopped before the engine had started: {run}" in out
     assert not (run / "manifest.json").exists()
+
+
+async def test_a_text_grows_when_its_new_line_wraps():
+    """A Text first shown with a short line, then with one that wraps in its width, takes the wrapped
+    height: it kept one line, so the 80x24 connectivity snapshot lost "(measure.reparam_every)"
+    whenever a frame came before the run's end was read (a loaded machine)."""
+    from textual.app import App
+
+    from eos_tui.app.widgets.panel import Text as PanelText
+
+    class One(App):
+        CSS = "PanelText { width: 30; }"
+
+        def compose(self):
+            yield PanelText("")
+
+    app = One()
+    async with app.run_test(size=(40, 10)) as pilot:
+        text = app.query_one(PanelText)
+        text.set("no checks yet")
+        await pilot.pause()
+        assert text.size.height == 1
+        text.set("no checks in this run (measure.reparam_every)")
+        await pilot.pause()
+        assert text.size.height == 2
+        text.set("one short line")
+        await pilot.pause()
+        assert text.size.height == 1

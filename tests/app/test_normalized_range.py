@@ -18,7 +18,7 @@ def rows_of(chart: Chart, value: float) -> int:
 async def test_the_quadratic_opens_normalized_with_its_arms_either_side_of_the_edge(tmp_path):
     app = EosApp(unpack("quadratic", tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        await wait_for(pilot, lambda: run_finished(app))
         assert app.view.sharpness_normalized  # the scenario's [display]
         sharp = app.query_one("#sharpness-chart", Chart)
         under = next(s for s in sharp._series if s.key == "eta-0.19/n/lambda").ys
@@ -35,7 +35,7 @@ async def test_the_quadratic_opens_normalized_with_its_arms_either_side_of_the_e
 async def test_arms_far_under_the_edge_keep_zero_in_view(tmp_path):
     app = EosApp(unpack("sgd_vs_gd", tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        await wait_for(pilot, lambda: run_finished(app))
         assert app.view.sharpness_normalized
         assert app.query_one("#sharpness-chart", Chart).frame.y0 <= 0  # SGD with batch 8 settles at ~0.35
 
@@ -43,7 +43,7 @@ async def test_arms_far_under_the_edge_keep_zero_in_view(tmp_path):
 async def test_central_opens_normalized_gd_over_and_under_the_flow_on_the_line(tmp_path):
     app = EosApp(unpack("central", tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        await wait_for(pilot, lambda: run_finished(app))
         assert app.view.sharpness_normalized
         sharp = app.query_one("#sharpness-chart", Chart)
         gd = next(s for s in sharp._series if s.key == "gd/n/lambda").ys
@@ -55,7 +55,7 @@ async def test_central_opens_normalized_gd_over_and_under_the_flow_on_the_line(t
 async def test_the_focused_log_title_fits_80_columns(tmp_path):
     app = EosApp(unpack("catapult", tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        await wait_for(pilot, lambda: run_finished(app))
         await pilot.press("g", "h")
         await pilot.pause()
         panel = app.query_one("SharpnessPanel")

@@ -5,9 +5,9 @@ import math
 import numpy as np
 
 from eos_tui.app.model import Reparam
-from eos_tui.app.widgets.chart.ticks import format_decade, format_step, format_value, labelled_ticks, linear_ticks, tick_label
 from eos_tui.app.widgets.eigendirection import amplitude, flip_fraction, sign_string
 from eos_tui.app.widgets.reparam import latest_checks, map_label
+from eos_tui.braille.ticks import format_decade, format_step, format_value, labelled_ticks, linear_ticks, tick_label
 
 
 def test_labels_fit_and_never_lie():

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import synthetic
-from helpers import run_finished, wait_for
+from helpers import run_finished, until, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.app.screens.help import HelpScreen
@@ -44,7 +44,9 @@ async def test_a_growing_file_updates_model_and_header(tmp_path):
         line = '{"type":"step","arm":"gd","step":220,"loss":0.5,"lr":0.02,"grad_norm":1,"proj":null}'
         with open(run / "metrics.jsonl", "a") as fh:
             fh.write(line[:30])
-        await pilot.pause(0.2)
+        size = (run / "metrics.jsonl").stat().st_size
+        app.follower.poll_now()
+        await until(pilot, lambda: app.follower.metrics.offset == size)  # the follower has read the partial line
         app.ingest()
         assert app.model.arms["gd"].done == 220
         with open(run / "metrics.jsonl", "a") as fh:
@@ -182,7 +184,7 @@ async def test_a_resize_refits_the_header_and_the_reparam_table(tmp_path):
         await wait_for(pilot, lambda: run_finished(app))
         assert "ΔL" in reparam_headers(app)
         await pilot.resize_terminal(80, 24)
-        await pilot.pause(0.3)
+        await until(pilot, lambda: "ΔL" not in reparam_headers(app) and all(len(line) <= 78 for line in header_text(app).splitlines()))
         lines = header_text(app).splitlines()
         assert all(a in header_text(app) for a in arms)
         assert all(len(line) <= 78 for line in lines), lines

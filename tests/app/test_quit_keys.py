@@ -2,7 +2,7 @@
 palette offers the app's screenshot (into the run directory), not Textual's own."""
 
 import pytest
-from helpers import run_finished, wait_file, wait_for
+from helpers import run_finished, wait_exit, wait_file, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.launch import engine_alive, start_engine
@@ -26,10 +26,7 @@ async def test_ctrl_c_stops_the_engine_as_q_does(engine):
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.model.arms.get("gd") and app.model.arms["gd"].done > 5)
         await pilot.press("ctrl+c")
-        for _ in range(200):
-            if not app.is_running:
-                break
-            await pilot.pause(0.05)
+        await wait_exit(pilot)
     assert app.outcome == "stopped" and app.exit_code == 130  # interrupted by the user, as `run --headless`
     assert proc.returncode == 130
     assert read_manifest(run)["status"] == "interrupted"
@@ -40,8 +37,7 @@ async def test_ctrl_c_quits_a_watching_app(finished_run):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: run_finished(app))
         await pilot.press("ctrl+c")
-        await pilot.pause()
-        assert not app.is_running
+        await wait_exit(pilot)
     assert app.outcome == "quit" and app.exit_code == 0  # nothing was stopped: 0, not 130
 
 

@@ -16,7 +16,7 @@ from helpers import run_finished, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.app.widgets.chart import Chart
-from eos_tui.app.widgets.chart.offscale import ABOVE, BELOW
+from eos_tui.braille.offscale import ABOVE, BELOW
 
 STORE = Path(__file__).parent / "scenario_runs"
 SCENARIOS = sorted(p.name for p in STORE.iterdir() if p.is_dir())
@@ -40,7 +40,7 @@ def test_every_builtin_but_cifar_is_stored():
 
 def _settled(app):
     async def run_before(pilot):
-        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        await wait_for(pilot, lambda: run_finished(app))
 
     return run_before
 
@@ -59,7 +59,7 @@ def plot_text(chart: Chart) -> str:
 async def test_catapult_opens_normalized_with_the_drop_under_the_line_in_view(tmp_path):
     app = EosApp(unpack("catapult", tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        await wait_for(pilot, lambda: run_finished(app))
         assert app.view.sharpness_normalized
         sharp = app.query_one("#sharpness-chart", Chart)
         ys = next(s for s in sharp._series if s.key == "uv-catapult/n/lambda").ys
@@ -76,7 +76,7 @@ async def test_catapult_opens_normalized_with_the_drop_under_the_line_in_view(tm
 async def test_decay_opens_raw_with_the_climb_above_the_old_line_in_view(tmp_path):
     app = EosApp(unpack("decay", tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: run_finished(app), timeout=30)
+        await wait_for(pilot, lambda: run_finished(app))
         assert not app.view.sharpness_normalized
         sharp = app.query_one("#sharpness-chart", Chart)
         lam = next(s for s in sharp._series if s.key == "step-decay/lambda").ys

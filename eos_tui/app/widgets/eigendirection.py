@@ -11,12 +11,12 @@ from textual.app import ComposeResult
 
 from ...analysis import flips
 from ...analysis.flips import FLIP_WINDOW, PERIOD2_THRESHOLD
+from ...braille.ticks import format_value
 from ..model import RunModel
 from ..view import View
 from ..window import stems_window
 from .chart import Chart, HLine, Series
 from .chart.chart import AXIS_WIDTH
-from .chart.ticks import format_value
 from .flows import DISTANCE_HELP
 from .flows import distances as flow_distances
 from .palette import AT_THRESHOLD, MUTED, PERIOD2, ZERO_LINE, arm_color

@@ -6,12 +6,12 @@ from rich.text import Text as RichText
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from ...braille.ticks import format_value
 from ..model import RunModel
 from ..smoothing import EmaCache, time_constant
 from ..view import View
 from .arms import arm_tag, arms_in_draw_order, event_marks, legend
 from .chart import Chart, Series
-from .chart.ticks import format_value
 from .flows import LOSS_HELP as FLOWS_HELP
 from .flows import loss_series as flow_loss_series
 from .palette import MUTED, THEORY_COLOR

@@ -74,12 +74,22 @@ class Text(Static):
 
     def set(self, content: VisualType, key: object = None, lines: int | None = None) -> None:
         """Show `content` unless `key` (default: the content) is unchanged. A layout pass (which
-        repaints much of the screen) is asked for only when the number of lines changes."""
+        repaints much of the screen) is asked for only when the number of lines changes: `lines`
+        as the caller counts them, else the lines the text wraps to in the widget's width."""
         key = content if key is None else key
         if key == self._last:
             return
         self._last = key
-        if lines is None:
-            lines = content.count("\n") + 1 if isinstance(content, str) else -1
-        self.update(content, layout=lines != self._lines or lines < 0)
-        self._lines = lines
+        if lines is not None:
+            self.update(content, layout=lines != self._lines or lines < 0)
+            self._lines = lines
+            return
+        # Counting newlines is not enough: a line longer than the width wraps, and a Text whose
+        # first line was short kept its one-line height when a longer line came (the reparameterization
+        # panel's "no checks in this run (measure.reparam_every)" lost its second line whenever a
+        # frame was drawn before the run's end was read, i.e. on a loaded machine).
+        width, height = self.content_size
+        self.update(content, layout=False)
+        if not self.is_mounted or not width or self.get_content_height(self.size, self.size, width) != height:
+            self.refresh(layout=True)
+        self._lines = -1

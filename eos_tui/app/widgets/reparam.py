@@ -9,10 +9,10 @@ from rich.table import Table
 from rich.text import Text as RichText
 from textual.app import ComposeResult
 
+from ...braille.ticks import format_value
 from ...rundir.format import RUNNING
 from ..model import RunModel
 from ..view import View
-from .chart.ticks import format_value
 from .palette import INVARIANT, MUTED
 from .panel import Panel, Text
 

@@ -1,4 +1,3 @@
-"""The braille chart widget and its pure parts (downsampling, canvas, ticks)."""
+"""The braille chart widget (its pure parts, Textual-free, are in eos_tui/braille/)."""
 
 from .chart import Chart, HLine, Mark, Series, faint  # noqa: F401
-from .downsample import MinMaxPyramid, minmax_columns  # noqa: F401

@@ -25,12 +25,12 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ....braille.canvas import BrailleCanvas
+from ....braille.downsample import MinMaxPyramid
+from ....braille.offscale import Overlay, end_tags, offscale_arrows
+from ....braille.robust import robust_range
+from ....braille.ticks import LABEL_WIDTH, format_decade, format_step, format_value, labelled_ticks, linear_ticks, log_ticks, nice_step
 from ..palette import EVENT_DEFAULT, FADE_TOWARDS, MUTED, REFERENCE
-from .canvas import BrailleCanvas
-from .downsample import MinMaxPyramid
-from .offscale import Overlay, end_tags, offscale_arrows
-from .robust import robust_range
-from .ticks import LABEL_WIDTH, format_decade, format_step, format_value, labelled_ticks, linear_ticks, log_ticks, nice_step
 
 AXIS_WIDTH = LABEL_WIDTH + 1  # labels, then the axis line
 FAINT_TOWARDS = Color.parse(FADE_TOWARDS)
