@@ -3,8 +3,9 @@
 A scenario can be valid and still fail at run time: a CUDA device on a machine without one, a run
 directory name longer than the file system allows, more memory than the machine has. Each of these
 used to pass `validate` and then exit 1 after the run directory was written. They are checked here,
-before anything is written (the engine's own limits, which hold on any machine, are the schema's:
-ArmSpec._fits_lanczos):
+before anything is written. (The engine's own limits, which hold on any machine, are checked as
+the scenario loads: one arm's by the schema, ArmSpec._fits_lanczos; one across arms, engine.threads,
+by the loader.)
 
     preflight(scenario, out=, force=) about this machine and this run: the data files, the run
                                       directory's name, the devices, the memory. `eos-tui run` calls
