@@ -24,7 +24,7 @@ from ..rundir.format import Threads
 # Multiply-adds in the largest matrix product of a step (see `matrix_work`) from which the engine
 # uses every core it may run on. Between the built-ins' largest (about 1e6) and CIFAR's (3e9): the
 # size at which two threads first paid on a shared 2-core machine in bench/threads.py's matmul rows
-# (BENCHMARKS.md, "Threads"); below it they lost, up to 17× at 2e8.
+# (BENCHMARKS.md, "Threads"); below it they cost time instead.
 MANY_THRESHOLD = 1_000_000_000
 
 ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
