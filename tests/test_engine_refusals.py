@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from eos_tui.cli.headless import EXIT_USAGE, run_headless
 from eos_tui.engine.errors import ScenarioRefused
-from eos_tui.headless import EXIT_USAGE, run_headless
 from eos_tui.scenario import ScenarioError
 
 from .helpers import arm_of, of, scenario, train

@@ -30,9 +30,9 @@ def imported_after(code: str) -> set[str]:
         "eos_tui.rundir.records",
         "eos_tui.analysis.summary",
         "eos_tui.scenario",
-        "eos_tui.prepare",
+        "eos_tui.rundir.prepare",
         "eos_tui.cli",
-        "eos_tui.extras",
+        "eos_tui.cli.extras",
         # chooses the thread count before torch is imported (OpenMP reads the environment as torch starts)
         "eos_tui.engine.threads",
         "eos_tui.engine.boot",
@@ -78,7 +78,7 @@ def headless_command(argv: list[str]) -> set[str]:
 def test_landscape_draws_without_loading_textual(tmp_path):
     """It printed with the app's canvas, which loaded ~140 Textual modules (3 s) for a print."""
     from eos_tui.engine.runner import run_scenario
-    from eos_tui.prepare import prepare_run
+    from eos_tui.rundir.prepare import prepare_run
     from eos_tui.scenario import load_scenario_text
 
     text = (

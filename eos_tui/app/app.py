@@ -4,7 +4,7 @@ reparameterization checks and events, as the engine (another process) trains.
 Two timers drive it: every `poll_interval` the batches read by the follower thread are appended
 to the model; every 1/fps seconds the panels are redrawn, and only if the model, the view or the
 app's own state changed. The app never imports torch: training happens in the engine process
-(eos_tui.launch).
+(eos_tui.engine.launch).
 
 With its own engine (`eos-tui run`), `q` stops the engine cleanly and `d` detaches from it. Closing
 the app any other way (SIGTERM, SIGHUP when the terminal or the SSH session goes away, an error)
@@ -32,7 +32,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ..launch import engine_alive, pending_close_signal, stop_engine
+from ..engine.launch import engine_alive, pending_close_signal, stop_engine
 from ..rundir.reader import read_manifest
 from .arm_choice import default_arm
 from .chart_keys import ChartKeys, scenario_display

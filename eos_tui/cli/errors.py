@@ -11,6 +11,6 @@ class CommandError(Exception):
 
 
 def missing_extra(package: str, extra: str, what: str) -> CommandError:
-    from ..extras import missing_extra_message  # the install command that fits this install
+    from .extras import missing_extra_message  # the install command that fits this install
 
     return CommandError(missing_extra_message(package, extra, what))

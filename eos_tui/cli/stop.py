@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..launch import signal_engine
+from ..engine.launch import signal_engine
 from ..rundir.format import INTERRUPTED, RUNNING, mark_run_ended
 from ..rundir.reader import effective_status, is_eos_manifest, is_run_dir, pid_alive, read_manifest, safe_text
 from .errors import CommandError

@@ -19,9 +19,9 @@ from rich.progress import BarColumn, Progress, Task, TextColumn, TimeRemainingCo
 from rich.table import Table
 from rich.text import Text
 
-from .analysis.summary import summarize_arm
-from .prepare import prepare_run
-from .rundir import format as rf
+from ..analysis.summary import summarize_arm
+from ..rundir import format as rf
+from ..rundir.prepare import prepare_run
 
 UPDATE_EVERY = 0.1  # seconds between progress-display updates
 PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal (a log file, CI)
@@ -336,13 +336,13 @@ def run_headless(scenario, *, out: Path | None, as_json: bool, threads: int | No
     printed and the exit code is 130.
 
     `threads`: --threads (None: the scenario's engine.threads, else the engine's choice)."""
-    from .engine import threads as engine_threads
+    from ..engine import threads as engine_threads
 
     # The thread count's environment before torch starts (engine/threads.py), then torch, which is
     # imported here, not at the top: `eos-tui --help` must not pay for it.
     choice = engine_threads.resolve(scenario.arms, threads)
     engine_threads.configure_env(choice.threads)
-    from .engine.runner import StopRequest, resolve_device, run_scenario
+    from ..engine.runner import StopRequest, resolve_device, run_scenario
 
     err = Console(file=cast("IO[str]", _SafeStream(sys.stderr)), stderr=True)
     try:
@@ -369,7 +369,7 @@ def run_headless(scenario, *, out: Path | None, as_json: bool, threads: int | No
 
 
 def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_scenario, threads=None) -> int:
-    from .engine.errors import ScenarioRefused
+    from ..engine.errors import ScenarioRefused
 
     existed = out is not None and Path(out).exists()
     try:
@@ -392,7 +392,7 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
         return EXIT_USAGE
     except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
-        from .rundir import read_manifest
+        from ..rundir import read_manifest
 
         # The manifest's reason where it has one ("cannot write …/metrics.jsonl: No space left on device").
         reason = (read_manifest(run_dir) or {}).get("error") or f"{type(e).__name__}: {e}"
@@ -436,7 +436,7 @@ def _remove_refused(run_dir: Path, *, made: bool) -> None:
     else (an empty --out it claimed) the files it wrote."""
     import shutil
 
-    from .rundir.lock import LOCK_FILE
+    from ..rundir.lock import LOCK_FILE
 
     if made:
         shutil.rmtree(run_dir, ignore_errors=True)

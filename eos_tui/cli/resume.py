@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import IO, cast
 
-from .rundir import format as rf
+from ..rundir import format as rf
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -18,13 +18,13 @@ def run_resume(run_dir: Path, *, as_json: bool = False, threads: int | None = No
     """`threads`: --threads (None: the scenario's engine.threads, else the engine's choice)."""
     from rich.console import Console
 
-    from .engine.boot import threads_before_torch
+    from ..engine.boot import threads_before_torch
 
     threads_before_torch(run_dir, threads)  # OMP_NUM_THREADS before engine.resume imports torch
-    from .engine import threads as engine_threads
-    from .engine.errors import ScenarioRefused
-    from .engine.resume import ResumeError, describe, prepare
-    from .engine.runner import StopRequest, run_scenario
+    from ..engine import threads as engine_threads
+    from ..engine.errors import ScenarioRefused
+    from ..engine.resume import ResumeError, describe, prepare
+    from ..engine.runner import StopRequest, run_scenario
     from .headless import ArmProgress, PlainProgress, _SafeStream, plain_thresholds, summary_table
 
     err = Console(file=cast("IO[str]", _SafeStream(sys.stderr)), stderr=True)
