@@ -1,7 +1,7 @@
 """The `eos-tui` command line.
 
-Import discipline: this module imports only typer at the top. torch is imported only by commands
-that train in this process (`run --headless`), textual only by commands that open the app, and the
+Import discipline: this module imports only typer and exit.py (the exit codes) at the top. torch is
+imported only by commands that train in this process (`run --headless`), textual only by commands that open the app, and the
 scenario schema (pydantic) only by commands that read scenarios — so `eos-tui --help`, `list` and
 `runs` stay instant. tests/test_layers.py guards this.
 
@@ -19,7 +19,7 @@ from typing import List, Optional
 
 import typer
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from .exit import ExitCode
 
 app = typer.Typer(
     name="eos-tui",
@@ -36,7 +36,7 @@ def _show_version(value: bool) -> None:
         from .. import __version__
 
         typer.echo(f"eos-tui {__version__}")
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(ExitCode.OK)
 
 
 @app.callback()
@@ -46,7 +46,7 @@ def _root(
 ) -> None:
     if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
         typer.echo(ctx.get_help())
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(ExitCode.OK)
 
 
 def _no_flag_placeholders() -> None:
@@ -79,7 +79,7 @@ def _complete_sweep(incomplete: str) -> list[str]:
     return complete_sweep(incomplete)
 
 
-def _err(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+def _err(message: str, code: int = ExitCode.USAGE) -> typer.Exit:
     typer.echo(f"eos-tui: {message}", err=True)
     return typer.Exit(code)
 
@@ -209,7 +209,7 @@ def run(
         typer.echo(f"{run_dir}")
         typer.echo(f"engine running in the background (pid {engine.pid}); watch it with:", err=True)
         typer.echo(f"  eos-tui watch {run_dir}", err=True)
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(ExitCode.OK)
     from ..app import run_app
 
     raise typer.Exit(run_app(run_dir, engine=engine, fps=fps, mouse=not no_mouse))
@@ -392,7 +392,7 @@ def validate(paths: List[str] = typer.Argument(..., help="Scenario files or buil
             bad += 1
         else:
             typer.echo(f"✓ {p}: {sc.name}, {len(sc.arms)} arm(s)")
-    raise typer.Exit(EXIT_USAGE if bad else EXIT_OK)
+    raise typer.Exit(ExitCode.USAGE if bad else ExitCode.OK)
 
 
 @app.command("resume")
@@ -514,7 +514,7 @@ def data_fetch(
     try:
         where = cifar10.fetch(path, url=cifar10.URL, md5=cifar10.MD5, progress=progress)
     except DataError as e:
-        raise _err(str(e), EXIT_FAILED) from None
+        raise _err(str(e), ExitCode.FAILED) from None
     typer.echo(str(where))
 
 
@@ -522,7 +522,7 @@ def main() -> None:
     try:
         app(prog_name="eos-tui")  # also under `python -m eos_tui.cli`: the help and completion scripts name the command
     except KeyboardInterrupt:
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     except OSError as e:
         # stdout or stderr that cannot be written (`> /dev/full`, a closed pipe): one line, exit 1,
         # no traceback. Point stdout at /dev/null so that Python's flush at exit fails no more.
@@ -533,7 +533,7 @@ def main() -> None:
                 sys.stderr.flush()
             except OSError:
                 pass
-        sys.exit(EXIT_FAILED)
+        sys.exit(ExitCode.FAILED)
 
 
 def _silence_stdout() -> None:

@@ -3,9 +3,11 @@ and exits with `code` (2: bad usage or a bad run directory)."""
 
 from __future__ import annotations
 
+from .exit import ExitCode
+
 
 class CommandError(Exception):
-    def __init__(self, message: str, code: int = 2):
+    def __init__(self, message: str, code: int = ExitCode.USAGE):
         super().__init__(message)
         self.code = code
 

@@ -22,11 +22,10 @@ from rich.text import Text
 from ..analysis.summary import summarize_arm
 from ..rundir import format as rf
 from ..rundir.prepare import prepare_run
+from .exit import ExitCode
 
 UPDATE_EVERY = 0.1  # seconds between progress-display updates
 PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal (a log file, CI)
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _fmt(x: Any, spec: str = ".4g") -> str:
@@ -350,7 +349,7 @@ def run_headless(scenario, *, out: Path | None, as_json: bool, threads: int | No
             resolve_device(arm.device)
     except RuntimeError as e:
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     stop = StopRequest()
     stop.install()
     try:
@@ -376,7 +375,7 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
         run_dir = prepare_run(scenario, out=out)
     except (FileExistsError, OSError, ValueError) as e:
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     progress = ArmProgress(scenario, err) if err.is_terminal else PlainProgress(scenario, err)
     status = rf.FAILED
     try:
@@ -390,14 +389,14 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
         # Bad input leaves nothing behind: the run directory holds no training, only the refusal.
         _remove_refused(run_dir, made=not existed)
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
         from ..rundir import read_manifest
 
         # The manifest's reason where it has one ("cannot write …/metrics.jsonl: No space left on device").
         reason = (read_manifest(run_dir) or {}).get("error") or f"{type(e).__name__}: {e}"
         err.print(f"eos-tui: the run failed: {reason} (details in {run_dir}/manifest.json)", markup=False, highlight=False)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     # The engine summarized every arm as it trained (the same summarize_arm): no need to read the
     # whole metrics file back.
     summary = {
@@ -421,14 +420,14 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
             markup=False,
             highlight=False,
         )
-        return EXIT_FAILED
+        return ExitCode.FAILED
     if status == rf.INTERRUPTED:
         err.print(f"interrupted; the metrics so far are in {run_dir}", markup=False, highlight=False)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     if status != rf.COMPLETED:
         err.print(f"eos-tui: the run failed: {manifest.get('error')}", markup=False, highlight=False)
-        return EXIT_FAILED
-    return EXIT_OK
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 def _remove_refused(run_dir: Path, *, made: bool) -> None:

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..rundir import format as rf
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from .exit import ExitCode
 
 
 class LandscapeError(ValueError):
@@ -307,7 +306,7 @@ def run_landscape(
 
     def fail(message: str) -> int:
         sys.stderr.write(f"eos-tui: {message}\n")
-        return EXIT_USAGE
+        return ExitCode.USAGE
 
     if not 5 <= points <= 2001:
         return fail(f"--points {points}: between 5 and 2001")
@@ -326,7 +325,7 @@ def run_landscape(
         return fail(str(e))
     except KeyboardInterrupt:  # Ctrl-C (engine/interrupt.Interrupted is one too): one line, nothing half-written
         sys.stderr.write(f"eos-tui: interrupted; {rf.LANDSCAPE_FILE} not written\n")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     try:
         rf.write_json_atomic(run_dir / rf.LANDSCAPE_FILE, result)
     except OSError as e:
@@ -334,9 +333,9 @@ def run_landscape(
     if as_json:
         sys.stdout.write(json.dumps(rf._clean(result)) + "\n")
         sys.stdout.flush()
-        return EXIT_OK
+        return ExitCode.OK
     # On a terminal its width; elsewhere (a file, a pipe) COLUMNS when set, else 100 columns.
     console = Console(width=None if sys.stdout.isatty() else shutil.get_terminal_size((100, 24)).columns)
     for r in render(result, min(console.width, 100)):
         console.print(r)
-    return EXIT_OK
+    return ExitCode.OK

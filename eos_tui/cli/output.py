@@ -38,6 +38,7 @@ from ..rundir.format import (
 )
 from ..rundir.reader import is_eos_manifest, read_manifest, safe_text
 from .errors import CommandError
+from .exit import ExitCode
 
 NEW, FILE, STREAM, DESCRIPTOR = "new", "file", "stream", "descriptor"
 
@@ -131,7 +132,7 @@ def destination(path: str | os.PathLike[str], *, run_dir: Path | None = None) ->
     except FileNotFoundError:
         st = None
     except OSError as e:
-        raise CommandError(f"-o {shown}: cannot write: {e.strerror or e}", code=1) from None
+        raise CommandError(f"-o {shown}: cannot write: {e.strerror or e}", code=ExitCode.FAILED) from None
     if st is not None and (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
         return Destination(path, STREAM, real)
     if st is not None and not stat.S_ISREG(st.st_mode):
@@ -190,7 +191,7 @@ def open_output(dest: Destination) -> Iterator[IO[bytes]]:
     except BrokenPipeError:
         raise  # `-o /dev/stdout | head`: the reader had enough; cli.main exits 1 quietly, as for stdout
     except OSError as e:
-        raise CommandError(f"-o {shown}: cannot write: {e.strerror or e}", code=1) from None
+        raise CommandError(f"-o {shown}: cannot write: {e.strerror or e}", code=ExitCode.FAILED) from None
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ from ..engine.launch import engine_env
 from ..rundir.format import INTERRUPTED, mark_run_ended
 from ..rundir.reader import is_run_dir, list_runs, safe_text
 from .errors import CommandError, missing_extra
+from .exit import ExitCode
 
 SERVED_CODE = (
     "import sys\nsys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"
@@ -122,7 +123,7 @@ def check_port(host: str, port: int, url: str) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(address)
     except OSError as e:
-        raise CommandError(f"cannot serve on {url}: {e.strerror or e}", code=1) from None
+        raise CommandError(f"cannot serve on {url}: {e.strerror or e}", code=ExitCode.FAILED) from None
 
 
 def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 8000) -> int:
@@ -158,7 +159,7 @@ def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 80
     try:
         server.serve()
     except OSError as e:
-        raise CommandError(f"cannot serve on {url}: {e.strerror or e}", code=1) from None
+        raise CommandError(f"cannot serve on {url}: {e.strerror or e}", code=ExitCode.FAILED) from None
     finally:
         if engine is not None:
             from ..engine.launch import engine_alive, stop_engine
@@ -169,4 +170,4 @@ def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 80
             # an engine stopped before it could write its end (still importing torch) would leave
             # the run "running", then "engine lost": write the end for it, as the app does for its own
             mark_run_ended(run_dir, INTERRUPTED, stop_reason="serve stopped", finalized_by="app")
-    return 0
+    return ExitCode.OK

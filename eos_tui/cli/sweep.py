@@ -17,8 +17,7 @@ from typing import Any
 
 from ..sweep.grid import Sweep, SweepError, load_point_scenario
 from ..sweep.store import SweepDir, point_dir
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from .exit import ExitCode
 
 
 def _say(err, text: str) -> None:
@@ -146,14 +145,14 @@ def run_sweep(
                 check_memory(sc, force=force)
             except ResourceError as e:
                 _say(err, f"eos-tui: sweep {sweep.name}: point {i} {_point_text(p)}: {e}")
-                return EXIT_USAGE
+                return ExitCode.USAGE
     if len(refused) == len(points):
         _say(err, f"eos-tui: sweep {sweep.name}: every point is refused: {refused[0]}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         _say(err, f"eos-tui: --jobs {jobs}: must be ≥ 1")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if use_ray:
         try:
             import ray  # noqa: F401 - only whether it is there; the executor imports it again
@@ -161,13 +160,13 @@ def run_sweep(
             from ..sweep.executors import ray_missing
 
             _say(err, f"eos-tui: {ray_missing()}")
-            return EXIT_USAGE
+            return ExitCode.USAGE
     out = Path(out) if out is not None else default_out(sweep.name)
     try:
         store = SweepDir.open(out, sweep)
     except (SweepError, OSError) as e:
         _say(err, f"eos-tui: {e}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         return _drive(
             sweep,
@@ -236,7 +235,7 @@ def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_addres
                     executor = PoolExecutor(min(jobs, len(runnable)))
             except RuntimeError as e:
                 _say(err, f"eos-tui: {e}")
-                return EXIT_USAGE
+                return ExitCode.USAGE
             for job in runnable:
                 executor.submit(job)
         progress.show(executor.running if executor else 0, changed=True)
@@ -277,8 +276,8 @@ def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_addres
         )
     _finish(sweep, store.path, records, as_json=as_json, err=err)
     if interrupted or stop["count"]:
-        return EXIT_INTERRUPTED
-    return EXIT_FAILED if any(r.get("status") != "completed" for r in records) else EXIT_OK
+        return ExitCode.INTERRUPTED
+    return ExitCode.FAILED if any(r.get("status") != "completed" for r in records) else ExitCode.OK
 
 
 def _mark_interrupted(run_dir: Path, rf) -> None:
@@ -307,7 +306,7 @@ def _err(message: str) -> int:
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
-    return EXIT_USAGE
+    return ExitCode.USAGE
 
 
 def sweep_command(
