@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +38,8 @@ def imported_after(code: str) -> set[str]:
         # chooses the thread count before torch is imported (OpenMP reads the environment as torch starts)
         "eos_tui.engine.threads",
         "eos_tui.engine.boot",
+        # the app and the commands start and stop engines: no torch until the engine process
+        "eos_tui.engine.launch",
     ],
 )
 def test_light_modules_import_neither_torch_nor_textual(module):
@@ -106,3 +110,61 @@ def test_sweep_show_never_loads_textual(tmp_path):
     mods = headless_command(["sweep", "show", str(tmp_path / "m")])
     assert "eos_tui.sweep.show" in mods
     assert "textual" not in mods
+
+
+# ---- one house for the commands (issue 21) ------------------------------------------------------
+
+PACKAGE = Path(__file__).resolve().parent.parent / "eos_tui"
+COMMANDS = sorted(f"eos_tui.cli.{f.stem}" for f in (PACKAGE / "cli").glob("*.py") if f.stem not in ("__init__", "__main__"))
+
+
+def test_the_package_root_holds_only_its_init_and_main():
+    """Commands live in cli/, the engine's launching in engine/, a run directory's making in rundir/."""
+    assert sorted(f.name for f in PACKAGE.glob("*.py")) == ["__init__.py", "__main__.py"]
+
+
+@pytest.mark.parametrize("module", COMMANDS)
+def test_every_command_module_imports_neither_torch_nor_textual(module):
+    """Each command imports what is heavy inside its function: `serve` and `watch` load textual only
+    when they open the app, `run --headless`, `resume`, `landscape` load torch only when they train."""
+    mods = imported_after(f"import {module}")
+    assert "torch" not in mods
+    assert "textual" not in mods
+
+
+def _modules() -> list[tuple[Path, ast.Module]]:
+    return [(f, ast.parse(f.read_text(encoding="utf-8"))) for f in sorted(PACKAGE.rglob("*.py"))]
+
+
+def test_no_module_reaches_for_another_modules_private_names():
+    """The brief's rule: a name another module needs is public (headless's stream wrapper, the
+    run-directory format's NaN cleaning and the reader's string cleaning were reached for as _names)."""
+    private = []
+    for f, tree in _modules():
+        ours = set()  # names bound by imports of eos_tui's own modules
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("eos_tui")):
+                for a in node.names:
+                    if a.name.startswith("_") and not a.name.startswith("__"):
+                        private.append(f"{f.relative_to(PACKAGE)}:{node.lineno} imports {a.name}")
+                    ours.add(a.asname or a.name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ours:
+                if node.attr.startswith("_") and not node.attr.startswith("__"):
+                    private.append(f"{f.relative_to(PACKAGE)}:{node.lineno} uses {node.value.id}.{node.attr}")
+    assert private == []
+
+
+def test_exit_codes_are_defined_once():
+    """cli/exit.py's ExitCode: five modules each had their own EXIT_OK … EXIT_INTERRUPTED = 0, 1, 2, 130."""
+    defined = []
+    for f, tree in _modules():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+                defined += [f"{f.relative_to(PACKAGE)}:{node.lineno} {n}" for n in names if n.startswith("EXIT_")]
+    assert defined == []
+    from eos_tui.cli.exit import ExitCode
+
+    assert (ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.INTERRUPTED) == (0, 1, 2, 130)

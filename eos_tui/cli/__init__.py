@@ -526,7 +526,9 @@ def main() -> None:
     except OSError as e:
         # stdout or stderr that cannot be written (`> /dev/full`, a closed pipe): one line, exit 1,
         # no traceback. Point stdout at /dev/null so that Python's flush at exit fails no more.
-        _silence_stdout()
+        from .output import silence
+
+        silence(sys.stdout)
         if not isinstance(e, BrokenPipeError):  # `| head` closing the pipe is no error to report
             try:
                 sys.stderr.write(f"eos-tui: {e.strerror or e}\n")
@@ -534,14 +536,3 @@ def main() -> None:
             except OSError:
                 pass
         sys.exit(ExitCode.FAILED)
-
-
-def _silence_stdout() -> None:
-    import os
-
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
-    except (OSError, ValueError):
-        pass

@@ -7,7 +7,6 @@ sweeps can pipe it; everything live goes to stderr.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -23,6 +22,7 @@ from ..analysis.summary import summarize_arm
 from ..rundir import format as rf
 from ..rundir.prepare import prepare_run
 from .exit import ExitCode
+from .output import SafeStream, silence
 
 UPDATE_EVERY = 0.1  # seconds between progress-display updates
 PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal (a log file, CI)
@@ -275,57 +275,6 @@ def _catapult(arm: dict[str, Any]) -> str:
     return text + (f" +{more - 1}" if isinstance(more, int) and more > 1 else "")
 
 
-class _SafeStream:
-    """stderr for the progress display: a write that fails (`2>/dev/full`, a closed pipe) is dropped,
-    and the stream goes quiet. Progress output failing must not fail the run. Its descriptor is then
-    pointed at /dev/null, so that Python's own flush at exit has nothing to fail on either."""
-
-    def __init__(self, stream: Any):
-        self._stream = stream
-        self.broken = False
-
-    def _broke(self) -> None:
-        self.broken = True
-        _silence(self._stream)
-
-    def write(self, text: str) -> int:
-        if not self.broken:
-            try:
-                return self._stream.write(text)
-            except (OSError, ValueError):
-                self._broke()
-        return len(text)
-
-    def flush(self) -> None:
-        if not self.broken:
-            try:
-                self._stream.flush()
-            except (OSError, ValueError):
-                self._broke()
-
-    def isatty(self) -> bool:
-        try:
-            return bool(self._stream.isatty())
-        except (OSError, ValueError):
-            return False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-def _silence(stream: Any) -> None:
-    """Point a broken standard stream's descriptor at /dev/null (best effort)."""
-    try:
-        fd = stream.fileno()
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, fd)
-        finally:
-            os.close(null)
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 def run_headless(scenario, *, out: Path | None, as_json: bool, threads: int | None = None) -> int:
     """Train in this process. Exit codes: 0 completed, 1 failed (or stdout could not take the
     result), 2 bad usage, 130 interrupted (the summary is still printed).
@@ -343,7 +292,7 @@ def run_headless(scenario, *, out: Path | None, as_json: bool, threads: int | No
     engine_threads.configure_env(choice.threads)
     from ..engine.runner import StopRequest, resolve_device, run_scenario
 
-    err = Console(file=cast("IO[str]", _SafeStream(sys.stderr)), stderr=True)
+    err = Console(file=cast("IO[str]", SafeStream(sys.stderr)), stderr=True)
     try:
         for arm in scenario.arms:
             resolve_device(arm.device)
@@ -414,7 +363,7 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
             table_console = Console(width=None if sys.stdout.isatty() else 120)
             table_console.print(summary_table(summary, ratio, width=table_console.width))
     except (OSError, ValueError) as e:  # stdout full, closed, a closed pipe
-        _silence(sys.stdout)
+        silence(sys.stdout)
         err.print(
             f"eos-tui: cannot write the summary to stdout: {getattr(e, 'strerror', None) or e} (the run is in {run_dir})",
             markup=False,

@@ -331,7 +331,7 @@ def run_landscape(
     except OSError as e:
         sys.stderr.write(f"eos-tui: cannot write {run_dir / rf.LANDSCAPE_FILE}: {e.strerror or e}\n")
     if as_json:
-        sys.stdout.write(json.dumps(rf._clean(result)) + "\n")
+        sys.stdout.write(json.dumps(rf.json_safe(result)) + "\n")
         sys.stdout.flush()
         return ExitCode.OK
     # On a terminal its width; elsewhere (a file, a pipe) COLUMNS when set, else 100 columns.

@@ -24,9 +24,10 @@ def run_resume(run_dir: Path, *, as_json: bool = False, threads: int | None = No
     from ..engine.errors import ScenarioRefused
     from ..engine.resume import ResumeError, describe, prepare
     from ..engine.runner import StopRequest, run_scenario
-    from .headless import ArmProgress, PlainProgress, _SafeStream, plain_thresholds, summary_table
+    from .headless import ArmProgress, PlainProgress, plain_thresholds, summary_table
+    from .output import SafeStream
 
-    err = Console(file=cast("IO[str]", _SafeStream(sys.stderr)), stderr=True)
+    err = Console(file=cast("IO[str]", SafeStream(sys.stderr)), stderr=True)
 
     def say(text: str) -> None:
         err.print(text, markup=False, highlight=False, soft_wrap=True)

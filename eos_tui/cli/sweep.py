@@ -121,9 +121,9 @@ def run_sweep(
     threads: int | None = None,
 ) -> int:
     from ..scenario.checks import ResourceError, check_memory
-    from .headless import _SafeStream
+    from .output import SafeStream
 
-    err = err or _SafeStream(sys.stderr)
+    err = err or SafeStream(sys.stderr)
     points = sweep.points()
     # Every point's scenario, before anything is written: a grid every point of which is refused
     # (an unknown key, a key every arm sets itself) is bad input; single refused points are failed points.

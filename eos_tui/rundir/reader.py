@@ -32,13 +32,14 @@ def safe_text(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def _sanitize(value: Any) -> Any:
+def safe_values(value: Any) -> Any:
+    """A JSON value with every string in it (keys too) made safe for the terminal (`safe_text`)."""
     if isinstance(value, str):
         return safe_text(value)
     if isinstance(value, dict):
-        return {(safe_text(k) if isinstance(k, str) else k): _sanitize(v) for k, v in value.items()}
+        return {(safe_text(k) if isinstance(k, str) else k): safe_values(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_sanitize(v) for v in value]
+        return [safe_values(v) for v in value]
     return value
 
 
@@ -50,7 +51,7 @@ def parse_line(line: bytes) -> Any:
     """One metrics line as JSON, its strings stripped of control characters (ValueError if not JSON,
     or nested too deep: parsing.InputError)."""
     rec = loads_json(line)
-    return _sanitize(rec) if _suspect(line) else rec
+    return safe_values(rec) if _suspect(line) else rec
 
 
 def why_bad(exc: ValueError) -> str:
@@ -195,7 +196,7 @@ def read_json_object(path: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"{where}: {why_bad(e)}"
     if not isinstance(data, dict):
         return None, f"{where}: not a JSON object"
-    return (_sanitize(data) if _suspect(raw) else data), None
+    return (safe_values(data) if _suspect(raw) else data), None
 
 
 def read_status(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:

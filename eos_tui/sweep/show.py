@@ -253,7 +253,7 @@ def usable_records(sweep: Sweep, records: list[dict[str, Any]]) -> list[dict[str
     and each outcome a known class (else "failed"). points.jsonl comes from outside: a hand-edited or
     corrupted line (a table where a value was, control characters, a class nobody defined) used to end
     `sweep show` in a traceback or to write raw escape sequences to the terminal."""
-    from ..rundir.reader import _sanitize
+    from ..rundir.reader import safe_values
 
     grid = {json.dumps(p, sort_keys=True) for p in sweep.points()}
     kept: dict[str, dict[str, Any]] = {}
@@ -264,7 +264,7 @@ def usable_records(sweep: Sweep, records: list[dict[str, Any]]) -> list[dict[str
             continue
         if key not in grid:
             continue
-        r = _sanitize(dict(r))
+        r = safe_values(dict(r))
         arms = r.get("arms")
         r["arms"] = [dict(a, outcome=_known(a.get("outcome"))) for a in arms if isinstance(a, dict)] if isinstance(arms, list) else []
         r["outcome"] = _known(r.get("outcome"))
