@@ -14,6 +14,10 @@
             many of the arm's metrics records precede the checkpoint ("records"), which is how
             `resume` cuts metrics.jsonl back to exactly this point.
 
+The state is the arm's own account of it (`Arm.state_dict`, an ArmState: each part, the tracker,
+the reparameterization checks and the detectors, gives its `state_dict`), written under the names
+above, and set back with `Arm.load_state_dict`; this module reads no other class's private fields.
+
 safetensors stores raw tensors and string metadata only (no pickle): loading a checkpoint can never
 run code. Writes go to a temporary file in the same folder, then `os.replace`: a checkpoint is whole
 or absent.
