@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 from typing import Mapping, Union
 
-from .rundir.format import ENGINE_LOG
-from .rundir.reader import pid_alive
-from .rundir.session import RunSession
+from ..rundir.format import ENGINE_LOG
+from ..rundir.reader import pid_alive
+from ..rundir.session import RunSession
 
 # sys.path[0] is the current directory ('') under -c unless safe_path (PYTHONSAFEPATH, 3.11+) kept it off.
 # An empty entry in PYTHONPATH ("a:" or ":a") means the current directory too, even under

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .rundir.session import RunSession
+from .session import RunSession
 
 
 def claim_run(scenario, *, out: str | os.PathLike[str] | None = None, root: str | os.PathLike[str] = "runs") -> RunSession:
