@@ -86,8 +86,15 @@ def dense_hessian(loss_fn: Callable[[torch.Tensor], torch.Tensor], theta: torch.
     columns), but a block of columns at a time, checking for a stop request between blocks."""
     th = theta.detach().reshape(-1)
     n = th.numel()
-    grad_fn = torch.func.grad(lambda x: loss_fn(x.reshape(theta.shape)))
-    column = lambda e: torch.func.jvp(grad_fn, (th,), (e,))[1]  # noqa: E731 - H e
+
+    def flat_loss(x: torch.Tensor) -> torch.Tensor:
+        return loss_fn(x.reshape(theta.shape))
+
+    hvp = forward_over_reverse(torch.func.grad(flat_loss))
+
+    def column(e: torch.Tensor) -> torch.Tensor:  # H e
+        return hvp(th, e)
+
     block = max(1, min(n, DENSE_BLOCK_ENTRIES // max(n, 1)))
     H = torch.empty(n, n, dtype=th.dtype, device=th.device)
     for start in range(0, n, block):
