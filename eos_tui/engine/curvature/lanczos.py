@@ -12,13 +12,14 @@ negligible next to it. So the solver checks convergence after every single HVP a
 as the requested pairs are accurate enough, and it accepts a warm start from the previous
 training step's eigenvectors, which usually makes a solve cost only a handful of HVPs.
 
-Two drivers run the one recurrence (`Lanczos`, built on `warm_start` and `orthogonalize`): the
+Two drivers run the one recurrence (`warm_start`, `recurrence`, `restart`, `orthogonalize`): the
 converged solve (`top_eigenpairs`, and the batched engine with one vmapped HVP per iteration) and
 the per-step tracker's short solve (`track_step`, engine/tracking.py). The tracker's loop keeps its
-own arithmetic, as it was measured (BENCHMARKS.md, "Tracking"): one reorthogonalization pass after
+own arithmetic, as it was measured (BENCHMARKS.md, "Per-step tracking"): one reorthogonalization pass after
 the three-term step instead of two, α and β on the host, the tridiagonal's eigh in NumPy (torch's
 fixed cost per call on tiny tensors exceeds the arithmetic on the smallest models). Folding it into
-`Lanczos.absorb` would change the last bits of every tracked λ_max, so it is parametrized, not merged.
+`Lanczos.absorb` would change the last bits of every tracked λ_max, so the shared steps take the
+number of passes and α as a tensor or a float, and the two stopping rules stay apart.
 
 Engine code: imports torch, never textual.
 """
@@ -107,6 +108,25 @@ def orthogonalize(w: torch.Tensor, V: torch.Tensor, passes: int = 2) -> torch.Te
     for _ in range(passes):
         w = w - V.T @ (V @ w)
     return w
+
+
+def recurrence(w: torch.Tensor, V: torch.Tensor, j: int, betas: list[float], alpha, passes: int) -> torch.Tensor:
+    """The Lanczos step from w = H q_j: w − α q_j − β_{j−1} q_{j−1}, then `passes` passes of
+    reorthogonalization against q_0 … q_j (`orthogonalize`). Both drivers expand their basis here;
+    α is a 0-dim tensor (the solver, which fetches α and β in one transfer) or a float (the
+    tracker): the same product either way."""
+    w = w - alpha * V[j]
+    if j > 0:
+        w = w - betas[j - 1] * V[j - 1]
+    return orthogonalize(w, V[: j + 1], passes)
+
+
+def restart(V: torch.Tensor, n: int, dtype, device, generator: torch.Generator | None, passes: int) -> torch.Tensor:
+    """After a breakdown (span(V) invariant under H): a fresh random unit direction orthogonal to V,
+    so that eigenvectors the start missed, or further copies of a repeated eigenvalue, can still
+    be found. β = 0 couples it to the old block, which keeps T block-diagonal."""
+    q = orthogonalize(random_unit(n, dtype, device, generator), V, passes)
+    return q / torch.linalg.vector_norm(q)
 
 
 def top_eigenpairs(
@@ -220,10 +240,7 @@ class Lanczos:
         # α and β stay on the device until both are known, then come to the host together: one
         # transfer (one GPU sync) per iteration, which the per-iteration convergence test needs.
         alpha_t = torch.dot(w, q)
-        w = w - alpha_t * q
-        if j > 0:
-            w = w - betas[j - 1] * V[j - 1]
-        w = orthogonalize(w, V[: j + 1])
+        w = recurrence(w, V, j, betas, alpha_t, passes=2)
         alpha, beta = torch.stack((alpha_t, torch.linalg.vector_norm(w))).tolist()
         alphas.append(alpha)
 
@@ -293,9 +310,8 @@ class Lanczos:
             # β = 0 keeps T block-diagonal, which is exactly what the restarted recurrence
             # computes, so the Ritz machinery above needs no special case.
             self.block_start = m
-            w = orthogonalize(random_unit(n, dtype, device, self.generator), V[:m])
+            w = restart(V[:m], n, dtype, device, self.generator, passes=2)
             beta_next = 0.0
-            w = w / torch.linalg.vector_norm(w)
         else:
             beta_next = beta
             w = w / beta
@@ -358,10 +374,7 @@ def track_step(
         w = W[j] = hvp(V[j]).reshape(n).to(dtype=dtype, device=device)
         alpha = torch.dot(w, V[j]).item()
         alphas.append(alpha)
-        r = w - alpha * V[j]
-        if j > 0:
-            r = r - betas[j - 1] * V[j - 1]
-            r = orthogonalize(r, V[:m], passes=1)  # full reorthogonalization (after the three-term step: twice)
+        r = recurrence(w, V, j, betas, alpha, passes=1 if j > 0 else 0)  # one pass after the three-term step
         beta = torch.linalg.vector_norm(r).item()
         # Ritz pairs of the m×m tridiagonal, in float64 NumPy: tiny, and torch calls on tiny
         # tensors cost more than the arithmetic on the smallest models.
@@ -384,9 +397,8 @@ def track_step(
         if m >= k and (residual <= tol or broke_down or m >= cap) or m >= most:
             break
         if broke_down:  # fewer than k pairs in an invariant subspace: continue from a random direction
-            q = orthogonalize(random_unit(n, dtype, device, generator), V[:m], passes=1)
             betas.append(0.0)
-            V[m] = q / torch.linalg.vector_norm(q)
+            V[m] = restart(V[:m], n, dtype, device, generator, passes=1)
         else:
             betas.append(beta)
             V[m] = r / beta
