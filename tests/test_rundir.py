@@ -9,7 +9,7 @@ import os
 import pytest
 
 from eos_tui.rundir import format as rf
-from eos_tui.rundir.reader import MetricsFollower, effective_status, list_runs, read_manifest, run_info
+from eos_tui.rundir.reader import MetricsFollower, effective_status, json_lines, list_runs, read_manifest, run_info
 
 
 def test_writer_lines_are_whole_json_and_non_finite_becomes_null(tmp_path):
@@ -204,3 +204,13 @@ def test_step_threshold_is_the_records_own_else_two_over_eta():
     for bad in (None, "x", True, -1.0, float("nan"), 0):
         assert rf.step_threshold({"lr": 0.1, "threshold": bad}) == pytest.approx(20.0)
         assert rf.step_threshold({"lr": bad}) is None
+
+
+def test_json_lines_numbers_every_line_and_says_why_one_is_not_json():
+    """The one loop that resume, export and the sweep store read JSON lines with: blank lines are
+    skipped but counted, a bad line comes with its reason, and the parser is the caller's."""
+    lines = [b'{"a": 1}\n', b"\n", b"  \n", b"{not json\n", b"[1, 2]"]
+    got = list(json_lines(lines))
+    assert [(n, value, why is None) for n, _, value, why in got] == [(1, {"a": 1}, True), (4, None, False), (5, [1, 2], True)]
+    assert got[1][1] == b"{not json\n" and got[1][3].startswith("not JSON")
+    assert [v for _, _, v, _ in json_lines([b"7\n"], parse=lambda line: int(line) * 2)] == [14]

@@ -117,7 +117,7 @@ def test_plain_records_take_the_fast_path(monkeypatch):
     from eos_tui.rundir import reader
 
     calls = []
-    monkeypatch.setattr(reader, "_sanitize", lambda v: calls.append(v) or v)
+    monkeypatch.setattr(reader, "sanitize", lambda v: calls.append(v) or v)
     line = rf.dumps_record({"type": "step", "arm": "a", "step": 3, "loss": 0.5, "lr": 0.1}).encode()
     assert reader.parse_line(line)["step"] == 3
     assert calls == []

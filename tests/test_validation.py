@@ -57,6 +57,10 @@ def test_more_eigenvalues_than_lanczos_resolves_is_refused():
     text = MLP + '[[arm]]\nname = "a"\n[[arm]]\nname = "b"\nmeasure.eigenvalues = 20\nmeasure.max_iter = 10\n'
     with pytest.raises(ScenarioError, match=r"arm 'b' \(arm\[1\]\): measure.eigenvalues"):
         load(text)
+    # A limit that a --set breaks names the flag, as every schema rule does (the limit is the schema's).
+    with pytest.raises(ScenarioError) as info:
+        load(MLP, overrides=["measure.eigenvalues=101"])
+    assert str(info.value).startswith("t.toml: --set measure.eigenvalues=101: measure.eigenvalues: 101 exceeds"), str(info.value)
     # What the engine can do still loads: a larger max_iter, the dense Hessian, no measurement.
     load(MLP + "[measure]\neigenvalues = 101\nmax_iter = 101\n")
     load(MLP + "[measure]\neigenvalues = 101\nexact = true\n")

@@ -86,7 +86,7 @@ def central_loss_error(
 
 class ArmSummarizer:
     """`summarize_arm` computed as the records come, without keeping them: what the engine uses,
-    so that a long run does not hold every record in memory (≈400 B a step as dicts). It keeps the
+    so that a long run does not hold every record in memory (a Python dict a step). It keeps the
     last half of the sign comparisons (flips.py) and of the displacements (1 and 8 bytes each, as
     the flip fraction and the oscillation amplitude are taken over the last half: ≈5-9 B a step),
     one (step, ratio) pair per sharpness measurement, the events, and O(1) more. `result()` equals

@@ -274,16 +274,13 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         self.redraw()
 
     def action_toggle_pause(self) -> None:
-        self.view.paused = not self.view.paused
-        self.view_changed()
+        self.toggle_view("paused")
 
     def action_toggle_log(self) -> None:
-        self.view.loss_log_y = not self.view.loss_log_y
-        self.view_changed()
+        self.toggle_view("loss_log_y")
 
     def action_toggle_smooth(self) -> None:
-        self.view.smooth_loss = not self.view.smooth_loss
-        self.view_changed()
+        self.toggle_view("smooth_loss")
 
     def action_toggle_follow(self) -> None:
         toggle_follow(self.view)
@@ -300,8 +297,7 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
 
     def action_toggle_event_filter(self) -> None:
         """`v`: the Events panel lists the highlighted arm's events only, or every arm's again."""
-        self.view.events_arm_only = not self.view.events_arm_only
-        self.view_changed()
+        self.toggle_view("events_arm_only")
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

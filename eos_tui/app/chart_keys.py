@@ -28,25 +28,27 @@ def scenario_display(run_dir: str | os.PathLike[str]) -> DisplayConfig | None:
 
 
 class ChartKeys:
-    """Actions on the view's chart fields; the app provides `view` and `view_changed`."""
+    """Actions on the view's chart fields, and `toggle_view` for the app's own on/off keys; the app
+    provides `view` and `view_changed`."""
 
     view: View
 
     def view_changed(self) -> None:  # pragma: no cover - the app's
         raise NotImplementedError
 
-    def action_toggle_normalized(self) -> None:
-        self.view.sharpness_normalized = not self.view.sharpness_normalized
+    def toggle_view(self, field: str) -> None:
+        """Turn one of the view's on/off fields (a View attribute) over, and redraw."""
+        setattr(self.view, field, not getattr(self.view, field))
         self.view_changed()
+
+    def action_toggle_normalized(self) -> None:
+        self.toggle_view("sharpness_normalized")
 
     def action_toggle_sharpness_log(self) -> None:
-        self.view.sharpness_log_y = not self.view.sharpness_log_y
-        self.view_changed()
+        self.toggle_view("sharpness_log_y")
 
     def action_toggle_focus(self) -> None:
-        self.view.focus = not self.view.focus
-        self.view_changed()
+        self.toggle_view("focus")
 
     def action_toggle_event_lines(self) -> None:
-        self.view.event_lines = not self.view.event_lines
-        self.view_changed()
+        self.toggle_view("event_lines")

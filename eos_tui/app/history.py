@@ -107,12 +107,9 @@ class HistoryScreen(Screen):
         self._apply(XWindow.end)
 
     def action_cursor(self, delta: int) -> None:
-        app = self._app
-        view = app.view
-        ext = extent(app.model)
-        if view.x_range is None or ext is None:
-            return
-        self.set_cursor(move_cursor(view.cursor, delta, *view.x_range, *ext))
+        view, ext = self._app.view, extent(self._app.model)
+        if view.x_range is not None and ext is not None:
+            self.set_cursor(move_cursor(view.cursor, delta, *view.x_range, *ext))
 
     def set_cursor(self, step: int) -> None:
         """Put the cursor on `step`, panning the window if it is off screen."""

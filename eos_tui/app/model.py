@@ -12,7 +12,7 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, overload
 
 import numpy as np
 
@@ -80,6 +80,20 @@ class Column:
         return self.n
 
 
+class Filled:
+    """An arm's flag, whether one of its columns holds a value yet (`has_test_loss`: any held-out loss)."""
+
+    def __init__(self, column: str):
+        self.column = column
+
+    @overload
+    def __get__(self, arm: None, owner: type) -> Filled: ...
+    @overload
+    def __get__(self, arm: object, owner: type | None = None) -> bool: ...
+    def __get__(self, arm: object | None, owner: type | None = None) -> bool | Filled:
+        return self if arm is None else len(getattr(arm, self.column)) > 0
+
+
 @dataclass(frozen=True)
 class Event:
     arm: str
@@ -138,35 +152,18 @@ class ArmSeries:
         self.steps_done: int | None = None
         self.final_loss: float | None = None
 
-    @property
-    def has_loss_theory(self) -> bool:
-        return len(self.loss_theory) > 0
-
-    @property
-    def has_tracked_sharpness(self) -> bool:
-        return len(self.sharpness_tracked) > 0
-
-    @property
-    def has_test_loss(self) -> bool:
-        return len(self.test_loss) > 0
+    has_loss_theory = Filled("loss_theory")
+    has_tracked_sharpness = Filled("sharpness_tracked")
+    has_test_loss = Filled("test_loss")
+    has_central_flow = Filled("central_step")
+    has_stable_flow = Filled("stable_step")
+    has_uv_theory = Filled("uv_step")
 
     def test_loss_points(self) -> tuple[np.ndarray, np.ndarray]:
         """(steps, held-out losses) where one was measured (every measure.test_every steps)."""
         values = self.test_loss.values
         keep = np.isfinite(values)
         return self.step.values[: len(values)][keep], values[keep]
-
-    @property
-    def has_central_flow(self) -> bool:
-        return len(self.central_step) > 0
-
-    @property
-    def has_stable_flow(self) -> bool:
-        return len(self.stable_step) > 0
-
-    @property
-    def has_uv_theory(self) -> bool:
-        return len(self.uv_step) > 0
 
     @property
     def last_step(self) -> int | None:

@@ -37,8 +37,9 @@ def ema(values: np.ndarray, alpha: float, state: float | None = None) -> tuple[n
 
     The recurrence s_t = a s_{t−1} + b_t (a = 1 − α, b_t = α x_t) as a parallel prefix scan in
     numpy: after the pass with shift d, each s_t holds the terms of its last 2d steps, so log2(n)
-    passes give all of them, fewer once a^d is below float64's resolution. 100k steps: 3 ms at
-    τ = 2, 15 ms at τ = 1024, where a Python loop takes 78 ms; within ~1e-14 of the loop."""
+    passes give all of them, fewer once a^d is below float64's resolution: a few numpy passes
+    instead of a Python loop over every step in view, redone as the view moves. Equal to the
+    recurrence to rounding (tests/app/test_history_window.py)."""
     values = np.asarray(values, dtype=np.float64)
     out = np.full(len(values), np.nan)
     finite = np.flatnonzero(np.isfinite(values))

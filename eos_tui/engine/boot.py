@@ -12,19 +12,9 @@ import sys
 from pathlib import Path
 
 
-def parse_engine_args(args: list[str]) -> tuple[str, int | None] | None:
-    """`RUN_DIR [--threads N]` (launch.start_engine's command line): (run dir, threads), or None
-    when it is not that. Raises ValueError with one line for a bad thread count."""
-    from .threads import parse_threads
-
-    if len(args) == 1:
-        return args[0], None
-    if len(args) == 3 and args[1] == "--threads":
-        return args[0], parse_threads(args[2])
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
+    from .threads import parse_engine_args
+
     args = sys.argv[1:] if argv is None else argv
     try:
         parsed = parse_engine_args(args)

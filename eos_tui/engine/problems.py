@@ -292,28 +292,27 @@ def image_channels_hw(image_shape: tuple[int, ...]) -> tuple[int, int, int]:
     return int(c), int(h), int(w)
 
 
+def _take(offset: int, weights: int, biases: int, bias: bool) -> tuple[slice, slice | None, int]:
+    """One layer's slices of θ from `offset`: its weights, then its biases where it has them; and
+    the offset after them."""
+    w = slice(offset, offset + weights)
+    offset += weights
+    if not bias:
+        return w, None, offset
+    return w, slice(offset, offset + biases), offset + biases
+
+
 def cnn_layout(image_shape: tuple[int, ...], channels: list[int], outputs: int, bias: bool) -> tuple[list[ConvSlices], LayerSlices, int]:
     """The convolutions, the head and the length of θ for a CNN (schema.py's parameter count is
     the same arithmetic, tested equal)."""
     c, h, w = image_channels_hw(image_shape)
     convs, offset = [], 0
     for out in channels:
-        size = out * c * 9
-        wsl = slice(offset, offset + size)
-        offset += size
-        bsl = None
-        if bias:
-            bsl = slice(offset, offset + out)
-            offset += out
+        wsl, bsl, offset = _take(offset, out * c * 9, out, bias)
         convs.append(ConvSlices(wsl, (out, c, 3, 3), bsl))
         c, h, w = out, h // 2, w // 2
     fan_in = c * h * w
-    wsl = slice(offset, offset + fan_in * outputs)
-    offset += fan_in * outputs
-    bsl = None
-    if bias:
-        bsl = slice(offset, offset + outputs)
-        offset += outputs
+    wsl, bsl, offset = _take(offset, fan_in * outputs, outputs, bias)
     return convs, LayerSlices(wsl, (outputs, fan_in), bsl), offset
 
 
@@ -336,12 +335,7 @@ def _dtype(name: str) -> torch.dtype:
 def _mlp_layout(sizes: list[int], bias: bool) -> tuple[list[LayerSlices], int]:
     layers, offset = [], 0
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        w = slice(offset, offset + fan_in * fan_out)
-        offset += fan_in * fan_out
-        b = None
-        if bias:
-            b = slice(offset, offset + fan_out)
-            offset += fan_out
+        w, b, offset = _take(offset, fan_in * fan_out, fan_out, bias)
         layers.append(LayerSlices(w, (fan_out, fan_in), b))
     return layers, offset
 

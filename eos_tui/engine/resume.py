@@ -38,7 +38,7 @@ from typing import Any
 
 from ..rundir import format as rf
 from ..rundir.lock import RunBusy, SessionLock
-from ..rundir.reader import ENGINE_LOST, effective_status, parse_line, read_json_object, why_bad
+from ..rundir.reader import ENGINE_LOST, effective_status, json_lines, read_json_object
 from . import checkpoint as ck
 from .arm import Arm
 
@@ -107,15 +107,10 @@ class Resume:
             lines = lines[:-1]
         parsed: list[tuple[bytes, dict[str, Any]]] = []
         bad: list[str] = []  # lines that are not records, which the rewrite leaves out: said once
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = parse_line(line)
-            except ValueError as e:
-                bad.append(f"{path}:{number}: {why_bad(e)}")
-                continue
-            if isinstance(rec, dict) and isinstance(rec.get("arm"), str):
+        for number, line, rec, why in json_lines(lines):
+            if why is not None:
+                bad.append(f"{path}:{number}: {why}")
+            elif isinstance(rec, dict) and isinstance(rec.get("arm"), str):
                 parsed.append((line, rec))
         if bad:
             self.skipped.append(bad[0] + (f" (and {len(bad) - 1} more line(s) that are not records)" if len(bad) > 1 else ""))

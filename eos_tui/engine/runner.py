@@ -341,11 +341,10 @@ def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, re
 def main(argv: list[str] | None = None) -> int:
     """`python -m eos_tui.engine RUN_DIR [--threads N]`: train the run directory's scenario.toml (background engine)."""
     from ..scenario import ScenarioError, load_scenario_text
-    from .boot import parse_engine_args
 
     args = sys.argv[1:] if argv is None else argv
     try:
-        parsed = parse_engine_args(args)
+        parsed = engine_threads.parse_engine_args(args)
     except ValueError as e:
         print(f"eos-tui engine: {e}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ from ..rundir.format import Threads
 # Multiply-adds in the largest matrix product of a step (see `matrix_work`) from which the engine
 # uses every core it may run on. Between the built-ins' largest (about 1e6) and CIFAR's (3e9): the
 # size at which two threads first paid on a shared 2-core machine in bench/threads.py's matmul rows
-# (BENCHMARKS.md, "Threads"); below it they lost, up to 17× at 2e8.
+# (BENCHMARKS.md, "Threads"); below it they cost time instead.
 MANY_THRESHOLD = 1_000_000_000
 
 ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -128,3 +128,14 @@ def parse_threads(text: str | int | None) -> int | None:
     if n < 1:
         raise ValueError(f"--threads {text}: must be a positive whole number")
     return n
+
+
+def parse_engine_args(args: list[str]) -> tuple[str, int | None] | None:
+    """`RUN_DIR [--threads N]` (launch.start_engine's command line, read by boot.py and the runner):
+    (run dir, threads), or None when it is not that. Raises ValueError with one line for a bad
+    thread count."""
+    if len(args) == 1:
+        return args[0], None
+    if len(args) == 3 and args[1] == "--threads":
+        return args[0], parse_threads(args[2])
+    return None

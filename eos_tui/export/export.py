@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..rundir.format import METRICS_FILE
-from ..rundir.reader import parse_line, safe_text, skipped_note, why_bad
+from ..rundir.reader import json_lines, safe_text, skipped_note
 from .errors import CommandError, missing_extra
 from .output import destination, open_output, write_bytes
 from .table import FLOAT, INT, STR, column_kinds, foreign_kinds, misfits, parse_record_types, tidy
@@ -138,23 +138,15 @@ def read_numbered_records(run_dir: Path) -> tuple[list[tuple[int, dict[str, Any]
     first_bad: str | None = None
     try:
         with open(metrics, "rb") as fh:
-            for number, line in enumerate(fh, 1):
+            for number, line, rec, why in json_lines(fh):
                 if not line.endswith(b"\n"):
                     break
-                if not line.strip():
-                    continue
-                try:
-                    rec = parse_line(line)
-                except ValueError as e:
-                    rec, why = None, why_bad(e)
-                else:
-                    why = "not a JSON object"
                 if isinstance(rec, dict):
                     out.append((number, rec))
                     continue
                 bad += 1
                 if first_bad is None:
-                    first_bad = f"{safe_text(str(metrics))}:{number}: {why}"
+                    first_bad = f"{safe_text(str(metrics))}:{number}: {why or 'not a JSON object'}"
     except OSError as e:
         raise CommandError(f"{safe_text(str(metrics))}: cannot read: {e.strerror or e}") from None
     return out, skipped_note(first_bad, bad)

@@ -15,21 +15,7 @@ import types
 import typing
 from typing import Any, Iterable
 
-from ..rundir.format import (
-    END,
-    EVENT,
-    FLOW,
-    RECORD_TYPES,
-    REPARAM,
-    SHARPNESS,
-    STEP,
-    EndRecord,
-    EventRecord,
-    FlowRecord,
-    ReparamRecord,
-    SharpnessRecord,
-    StepRecord,
-)
+from ..rundir.format import RECORD_SCHEMAS, RECORD_TYPES
 from ..rundir.reader import safe_text
 
 # The columns that come first, in this order, when present; the rest follow in order of first appearance.
@@ -113,17 +99,9 @@ def tidy(records: Iterable[dict[str, Any]], types: Iterable[str] = RECORD_TYPES)
     return _order(seen), rows
 
 
-# The record schema (rundir/format.py's TypedDicts) as column kinds: "int", "float" or "str" for a
-# field, "float" for each numbered column of a list of numbers; fields of any other type (data: an
-# object) have none, and their columns are typed by what they hold.
-SCHEMAS: dict[str, Any] = {
-    STEP: StepRecord,
-    SHARPNESS: SharpnessRecord,
-    REPARAM: ReparamRecord,
-    EVENT: EventRecord,
-    END: EndRecord,
-    FLOW: FlowRecord,
-}
+# The record schema (rundir/format.py's TypedDicts, RECORD_SCHEMAS) as column kinds: "int", "float"
+# or "str" for a field, "float" for each numbered column of a list of numbers; fields of any other
+# type (data: an object) have none, and their columns are typed by what they hold.
 INT, FLOAT, STR = "int", "float", "str"
 _KIND_OF = {int: INT, float: FLOAT, str: STR}
 
@@ -143,7 +121,7 @@ def _kind(annotation: Any) -> tuple[str, bool] | None:
 @functools.cache
 def field_kinds(record_type: str) -> dict[str, tuple[str, bool]]:
     """{field: (kind, is a list)} for a record type's declared fields ({} for an unknown type)."""
-    schema = SCHEMAS.get(record_type)
+    schema = RECORD_SCHEMAS.get(record_type)
     if schema is None:
         return {}
     hints = typing.get_type_hints(schema)

@@ -190,6 +190,15 @@ class FlowRecord(_FlowFields, FlowExtras):
 
 
 Record = Union[StepRecord, SharpnessRecord, ReparamRecord, EventRecord, EndRecord, FlowRecord]
+# Each record type's TypedDict, for readers that go by the declared fields (export/table.py's column kinds).
+RECORD_SCHEMAS: dict[str, Any] = {
+    STEP: StepRecord,
+    SHARPNESS: SharpnessRecord,
+    REPARAM: ReparamRecord,
+    EVENT: EventRecord,
+    END: EndRecord,
+    FLOW: FlowRecord,
+}
 
 
 class ArmEntry(TypedDict, total=False):

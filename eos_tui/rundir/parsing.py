@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any
+from typing import Any, Callable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -126,18 +126,23 @@ def _text(raw: bytes | str) -> str:
     return raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
 
 
+def _parse(parse: Callable[[Any], Any], raw: bytes | str) -> tuple[Any, bool]:
+    """(parse(raw), False), or (None, True) where the parser recursed too deep; InputError where the
+    document is too large for memory."""
+    try:
+        return parse(raw), False
+    except RecursionError:
+        return None, True
+    except MemoryError:
+        raise InputError("too large to read") from None
+
+
 def loads_json(raw: bytes | str) -> Any:
     """json.loads, except that a document nested deeper than MAX_DEPTH, or too large for memory,
     raises InputError (with the line, in a document of several lines) like any other bad JSON."""
-    try:
-        value = json.loads(raw)
-    except RecursionError:
-        value, deep = None, True
-    except MemoryError:
-        raise InputError("too large to read") from None
-    else:
-        # The walk only where the text could nest that deep: a metrics line has one or two '['.
-        deep = _openers(raw) > MAX_DEPTH and _too_deep(value)
+    value, deep = _parse(json.loads, raw)
+    # The walk only where the text could nest that deep: a metrics line has one or two '['.
+    deep = deep or (_openers(raw) > MAX_DEPTH and _too_deep(value))
     if deep:
         raise InputError(TOO_DEEP, _deep_line(_text(raw), _JSON_TOKENS, headers=False))
     return value
@@ -150,16 +155,10 @@ def loads_toml(text: str) -> dict[str, Any]:
     line = _long_dotted_key(text)  # before tomllib, which would take minutes and all the memory
     if line is not None:
         raise InputError(TOO_DEEP, line)
-    try:
-        value = tomllib.loads(text)
-    except RecursionError:
-        value, deep = None, True
-    except MemoryError:
-        raise InputError("too large to read") from None
-    else:
-        # Always walked: tables nest by headers and dotted keys too, not only by brackets, and the
-        # walk costs little beside tomllib's own parse of the same text.
-        deep = _too_deep(value, top=0)
+    value, deep = _parse(tomllib.loads, text)
+    # Always walked: tables nest by headers and dotted keys too, not only by brackets, and the walk
+    # costs little beside tomllib's own parse of the same text.
+    deep = deep or _too_deep(value, top=0)
     if deep:
         raise InputError(TOO_DEEP, _deep_line(text, _TOML_TOKENS, headers=True))
     return value

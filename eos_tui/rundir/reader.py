@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 from .format import END, MANIFEST_FILE, METRICS_FILE, RUNNING, SCENARIO_FILE, STATUS_FILE, STEP, process_start_time
 from .parsing import InputError, loads_json
@@ -32,13 +32,14 @@ def safe_text(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def _sanitize(value: Any) -> Any:
+def sanitize(value: Any) -> Any:
+    """`value` (parsed JSON) with every string in it, keys too, made safe for the terminal (safe_text)."""
     if isinstance(value, str):
         return safe_text(value)
     if isinstance(value, dict):
-        return {(safe_text(k) if isinstance(k, str) else k): _sanitize(v) for k, v in value.items()}
+        return {(safe_text(k) if isinstance(k, str) else k): sanitize(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_sanitize(v) for v in value]
+        return [sanitize(v) for v in value]
     return value
 
 
@@ -50,7 +51,7 @@ def parse_line(line: bytes) -> Any:
     """One metrics line as JSON, its strings stripped of control characters (ValueError if not JSON,
     or nested too deep: parsing.InputError)."""
     rec = loads_json(line)
-    return _sanitize(rec) if _suspect(line) else rec
+    return sanitize(rec) if _suspect(line) else rec
 
 
 def why_bad(exc: ValueError) -> str:
@@ -72,6 +73,19 @@ def skipped_note(first_bad: str | None, bad_lines: int) -> str | None:
     if bad_lines == 1:
         return f"{first_bad}; skipped that line, read the others"
     return f"{first_bad}; skipped {bad_lines} lines that are not JSON records (this the first), read the others"
+
+
+def json_lines(lines: Iterable[bytes], parse: Callable[[bytes], Any] = parse_line) -> Iterator[tuple[int, bytes, Any, str | None]]:
+    """The non-blank lines of a JSON-lines file, numbered from 1: (number, line, its value, None), or
+    (number, line, None, why it is not JSON: why_bad) for a line that did not parse."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            value, why = parse(line), None
+        except ValueError as e:
+            value, why = None, why_bad(e)
+        yield number, line, value, why
 
 
 class MetricsFollower:
@@ -195,7 +209,7 @@ def read_json_object(path: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"{where}: {why_bad(e)}"
     if not isinstance(data, dict):
         return None, f"{where}: not a JSON object"
-    return (_sanitize(data) if _suspect(raw) else data), None
+    return (sanitize(data) if _suspect(raw) else data), None
 
 
 def read_status(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:

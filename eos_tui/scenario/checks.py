@@ -1,13 +1,14 @@
 """What the schema cannot see: whether the engine can run a valid scenario, here (no torch).
 
-A scenario can be valid and still fail at run time: more eigenvalues than the Lanczos solver can
-resolve, a CUDA device on a machine without one, a run directory name longer than the file system
-allows, more memory than the machine has. Each of these used to pass `validate` and then exit 1
-after the run directory was written. They are checked here, before anything is written:
+A scenario can be valid and still fail at run time: a CUDA device on a machine without one, a run
+directory name longer than the file system allows, more memory than the machine has. Each of these
+used to pass `validate` and then exit 1 after the run directory was written. They are checked here,
+before anything is written. (The engine's own limits, which hold on any machine, are checked as
+the scenario loads: one arm's by the schema, ArmSpec._fits_lanczos; one across arms, engine.threads,
+by the loader.)
 
-    check_limits(scenario)            the engine's own limits; run by the loader on every scenario
-    preflight(scenario, out=, force=) everything else, about this machine and this run: the data
-                                      files, the run directory's name, the devices, the memory. `eos-tui run` calls
+    preflight(scenario, out=, force=) about this machine and this run: the data files, the run
+                                      directory's name, the devices, the memory. `eos-tui run` calls
                                       it before it writes anything, `eos-tui validate` too.
 
 Each raises ScenarioError (ResourceError for memory, which --force overrides) with one line that
@@ -48,31 +49,6 @@ def _where(scenario: Scenario, index: int) -> str:
     if len(scenario.arms) == 1 and arm.name == DEFAULT_ARM:
         return scenario.source
     return f"{scenario.source}: arm {arm.name!r} (arm[{index}])"
-
-
-# ---- the engine's limits (every scenario, at load time) -----------------------------------------
-
-
-def check_limits(scenario: Scenario) -> None:
-    """Limits of the engine that hold on any machine."""
-    threads = {a.engine.threads for a in scenario.arms}
-    if len(threads) > 1:  # one process, one thread pool: the engine cannot give each arm its own
-        i = next(i for i, a in enumerate(scenario.arms) if a.engine.threads != scenario.arms[0].engine.threads)
-        shown = ", ".join(sorted("unset" if t is None else str(t) for t in threads))
-        raise ScenarioError(
-            f"{_where(scenario, i)}: engine.threads: the arms run in one process and share its threads, "
-            f"so every arm needs the same value (got {shown}); set it once at the top level"
-        )
-    for i, arm in enumerate(scenario.arms):
-        m = arm.measure
-        # Lanczos finds k eigenpairs in at most max_iter HVPs and refuses k > max_iter
-        # (eigensolver.Lanczos); the dense Hessian (exact) has no such limit. Only measured arms ask.
-        if not m.exact and m.sharpness_every and m.eigenvalues > m.max_iter:
-            raise ScenarioError(
-                f"{_where(scenario, i)}: measure.eigenvalues: {m.eigenvalues} exceeds "
-                f"measure.max_iter = {m.max_iter}, the most the Lanczos solver can resolve; "
-                f"raise measure.max_iter to at least {m.eigenvalues}, or set measure.exact = true"
-            )
 
 
 # ---- this run, on this machine -------------------------------------------------------------------

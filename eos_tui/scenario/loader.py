@@ -454,10 +454,23 @@ def build_scenario(
         notes=notes,
         display=display,
     )
-    from .checks import check_limits  # the engine's limits, which no single section can see
-
-    check_limits(scenario)
+    _one_thread_count(scenario)
     return scenario
+
+
+def _one_thread_count(scenario: Scenario) -> None:
+    """engine.threads, one value for every arm: the arms run in one process and share its thread
+    pool, so the engine cannot give each arm its own. A rule across arms: no arm's schema sees it."""
+    arms = scenario.arms
+    threads = {a.engine.threads for a in arms}
+    if len(threads) > 1:
+        i = next(i for i, a in enumerate(arms) if a.engine.threads != arms[0].engine.threads)
+        where = f"{scenario.source}: arm {arms[i].name!r} (arm[{i}])"  # two values: two arms, both named
+        shown = ", ".join(sorted("unset" if t is None else str(t) for t in threads))
+        raise ScenarioError(
+            f"{where}: engine.threads: the arms run in one process and share its threads, "
+            f"so every arm needs the same value (got {shown}); set it once at the top level"
+        )
 
 
 def _display(value: Any, source: str) -> DisplayConfig:

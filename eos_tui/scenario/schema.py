@@ -358,8 +358,9 @@ class MeasureConfig(Section):
     on: Literal["full", "batch"] = "full"
     # λ_max at every step too, at θ_t before the update, by PerStepTracker (eos_tui/engine/tracking.py):
     # ~2 HVPs a step, each value a Ritz value of that step's Hessian (of the data `on` picks), hence
-    # a lower bound on λ_max, ~0.5% below it on average. Adds sharpness_tracked and tracked_hvps to
-    # every step record. Such an arm trains on its own, never in a vmapped batch.
+    # a lower bound on λ_max, close below it (how close: see BENCHMARKS.md, 'Per-step tracking').
+    # Adds sharpness_tracked and tracked_hvps to every step record. Such an arm trains on its own,
+    # never in a vmapped batch.
     track_every_step: bool = False
     # Divergence: the arm ends "diverged" when its loss or parameters are not finite, or its loss
     # exceeds this bound (absolute). None: 1e6 × max(1, the initial loss).
@@ -523,7 +524,20 @@ class ArmSpec(BaseModel):
             )
         if self.measure.eigenvalues > self.parameter_count():
             raise KeyProblem("measure.eigenvalues", f"{self.measure.eigenvalues} exceeds the {self.parameter_count()} parameters")
+        self._fits_lanczos()
         return self
+
+    def _fits_lanczos(self) -> None:
+        """The engine's own limit, on any machine: Lanczos finds k eigenpairs in at most max_iter HVPs
+        and refuses k > max_iter (eigensolver.Lanczos); the dense Hessian (exact) has no such limit.
+        Only measured arms ask. Checked last, so that a rule above names the problem first."""
+        m = self.measure
+        if not m.exact and m.sharpness_every and m.eigenvalues > m.max_iter:
+            raise KeyProblem(
+                "measure.eigenvalues",
+                f"{m.eigenvalues} exceeds measure.max_iter = {m.max_iter}, the most the Lanczos solver can resolve; "
+                f"raise measure.max_iter to at least {m.eigenvalues}, or set measure.exact = true",
+            )
 
     def _fits_flows(self) -> None:
         """measure.central_flow / stable_flow: the central flow of full-batch GD only."""

@@ -29,7 +29,23 @@ LOST_GRACE = 10.0  # seconds a failed Ray task's local worker gets to end its ma
 ENGINE_LOST_PREFIX = "engine lost: "  # a Ray point's manifest error when its worker died
 
 
-class PoolExecutor:
+class _Executor:
+    """What both executors count: the jobs in flight, each by its handle (a Future, a Ray ObjectRef),
+    of which at most `jobs` run at a time."""
+
+    jobs: int
+    _in_flight: dict[Any, dict[str, Any]]
+
+    @property
+    def pending(self) -> int:
+        return len(self._in_flight)
+
+    @property
+    def running(self) -> int:
+        return min(self.jobs, len(self._in_flight))
+
+
+class PoolExecutor(_Executor):
     """`jobs` worker processes, one torch thread each. On Linux they fork from a fork server that
     imported the engine (torch) once, instead of each importing it (seconds each); elsewhere they are
     spawned. Neither inherits the driver's state."""
@@ -40,7 +56,7 @@ class PoolExecutor:
         self.jobs = jobs
         self.settle = settle  # seconds the workers of a broken pool get to end their points
         self._pool = self._new_pool()
-        self._futures: dict[Future, dict[str, Any]] = {}
+        self._in_flight: dict[Future, dict[str, Any]] = {}
         self._restarts: dict[int, int] = {}  # point index → times a broken pool stopped it
         self.stopping = False
 
@@ -60,33 +76,25 @@ class PoolExecutor:
         return ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=worker_init, initargs=(driver,))
 
     def submit(self, job: dict[str, Any]) -> None:
-        self._futures[self._pool.submit(run_point, job)] = job
-
-    @property
-    def pending(self) -> int:
-        return len(self._futures)
-
-    @property
-    def running(self) -> int:
-        return min(self.jobs, len(self._futures))
+        self._in_flight[self._pool.submit(run_point, job)] = job
 
     def wait(self, timeout: float) -> Done:
-        if not self._futures:
+        if not self._in_flight:
             return []
-        done, _ = wait_futures(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
+        done, _ = wait_futures(list(self._in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
         out: Done = []
         broken = False
         for fut in done:
             if fut.cancelled():
-                out.append((self._futures.pop(fut), None))
+                out.append((self._in_flight.pop(fut), None))
                 continue
             exc = fut.exception()
             if isinstance(exc, BrokenProcessPool):
                 broken = True  # handled below, with every other point of that pool
             elif exc is None:
-                out.append((self._futures.pop(fut), fut.result()))
+                out.append((self._in_flight.pop(fut), fut.result()))
             else:
-                job = self._futures.pop(fut)
+                job = self._in_flight.pop(fut)
                 out.append((job, failed_record(job, f"{type(exc).__name__}: {exc}")))
         if broken:
             out.extend(self._after_break())
@@ -105,7 +113,7 @@ class PoolExecutor:
         workers = list(getattr(old, "_processes", {}).values())
         pids = {w.pid for w in workers}
         old.shutdown(wait=False, cancel_futures=True)
-        jobs = [self._futures.pop(fut) for fut in list(self._futures)]  # every one failed with the pool
+        jobs = [self._in_flight.pop(fut) for fut in list(self._in_flight)]  # every one failed with the pool
         # The old workers end their points (and write their manifests) before anything is judged or
         # started again in those directories.
         deadline = time.monotonic() + self.settle
@@ -152,7 +160,7 @@ class PoolExecutor:
         """Cancel the points not started; ask every worker to stop the one it trains (SIGINT: its
         handler only sets the stop flag, and the run ends "interrupted")."""
         self.stopping = True
-        for fut in list(self._futures):
+        for fut in list(self._in_flight):
             fut.cancel()
         for proc in list(getattr(self._pool, "_processes", {}).values()):
             try:
@@ -192,7 +200,7 @@ def ray_missing() -> str:
     return missing_extra_message("Ray", "ray", "sweep --ray")
 
 
-class RayExecutor:
+class RayExecutor(_Executor):
     """Each point a Ray task (ray.init(address=...), or a local Ray instance when no address is given),
     with one CPU, and one GPU where the scenario runs on CUDA. The task writes its run directory into
     the sweep directory (on a cluster, --out must be on a file system every node shares) and returns
@@ -224,28 +232,20 @@ class RayExecutor:
         if gpu is None:  # device "auto": a GPU per task where the cluster has GPUs
             gpu = ray.cluster_resources().get("GPU", 0) > 0
         self._task = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=0)(_ray_point)
-        self._refs: dict[Any, dict[str, Any]] = {}
+        self._in_flight: dict[Any, dict[str, Any]] = {}
         self.stopping = False
         self.jobs = int(ray.cluster_resources().get("CPU", 1))
 
     def submit(self, job: dict[str, Any]) -> None:
-        self._refs[self._task.remote(job)] = job
-
-    @property
-    def pending(self) -> int:
-        return len(self._refs)
-
-    @property
-    def running(self) -> int:
-        return min(self.jobs, len(self._refs))
+        self._in_flight[self._task.remote(job)] = job
 
     def wait(self, timeout: float) -> Done:
-        if not self._refs:
+        if not self._in_flight:
             return []
-        ready, _ = self.ray.wait(list(self._refs), num_returns=1, timeout=timeout)
+        ready, _ = self.ray.wait(list(self._in_flight), num_returns=1, timeout=timeout)
         out: Done = []
         for ref in ready:
-            job = self._refs.pop(ref)
+            job = self._in_flight.pop(ref)
             try:
                 out.append((job, self.ray.get(ref)))
             except self.ray.exceptions.TaskCancelledError:
@@ -280,7 +280,7 @@ class RayExecutor:
 
     def interrupt(self) -> None:
         self.stopping = True
-        for ref in list(self._refs):
+        for ref in list(self._in_flight):
             try:
                 self.ray.cancel(ref)  # a running task gets a KeyboardInterrupt: its run ends "interrupted"
             except Exception:  # noqa: BLE001 - already finished

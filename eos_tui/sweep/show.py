@@ -17,7 +17,7 @@ import sys
 from typing import IO, Any
 
 from ..analysis.outcome import CATAPULT, DIVERGED, EOS, FAILED, LAZY, OUTCOMES, majority
-from ..rundir.reader import safe_text
+from ..rundir.reader import safe_text, sanitize
 from .grid import Sweep, SweepError
 
 LETTERS = {LAZY: "L", EOS: "E", CATAPULT: "C", DIVERGED: "D", FAILED: "F"}
@@ -253,8 +253,6 @@ def usable_records(sweep: Sweep, records: list[dict[str, Any]]) -> list[dict[str
     and each outcome a known class (else "failed"). points.jsonl comes from outside: a hand-edited or
     corrupted line (a table where a value was, control characters, a class nobody defined) used to end
     `sweep show` in a traceback or to write raw escape sequences to the terminal."""
-    from ..rundir.reader import _sanitize
-
     grid = {json.dumps(p, sort_keys=True) for p in sweep.points()}
     kept: dict[str, dict[str, Any]] = {}
     for r in records:
@@ -264,7 +262,7 @@ def usable_records(sweep: Sweep, records: list[dict[str, Any]]) -> list[dict[str
             continue
         if key not in grid:
             continue
-        r = _sanitize(dict(r))
+        r = sanitize(dict(r))
         arms = r.get("arms")
         r["arms"] = [dict(a, outcome=_known(a.get("outcome"))) for a in arms if isinstance(a, dict)] if isinstance(arms, list) else []
         r["outcome"] = _known(r.get("outcome"))

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from ..rundir.format import COMPLETED, dumps_record
 from ..rundir.parsing import loads_json
-from ..rundir.reader import read_manifest, safe_text, why_bad
+from ..rundir.reader import json_lines, read_manifest, safe_text
 from .grid import Sweep, SweepError, read_resolved
 
 SWEEP_FILE = "sweep.toml"
@@ -46,14 +46,10 @@ def read_points(path: Path, problems: list[str] | None = None) -> list[dict[str,
     where = safe_text(str(Path(path) / POINTS_FILE))
     try:
         with open(Path(path) / POINTS_FILE, "rb") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = loads_json(line)
-                except ValueError as e:
+            for number, line, rec, why in json_lines(fh, loads_json):
+                if why is not None:
                     if problems is not None and line.endswith(b"\n"):
-                        problems.append(f"{where}:{number}: {why_bad(e)}")
+                        problems.append(f"{where}:{number}: {why}")
                     continue
                 if isinstance(rec, dict) and isinstance(rec.get("point"), dict):
                     out.append(rec)
