@@ -60,7 +60,7 @@ def run_engine(sc: Scenario, headless: bool = False) -> None:
             return
         from rich.console import Console
 
-        from eos_tui.headless import ArmProgress
+        from eos_tui.cli.headless import ArmProgress
 
         progress = ArmProgress(sc, Console(file=io.StringIO(), force_terminal=True, width=120))
         with progress.progress:

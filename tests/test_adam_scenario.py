@@ -49,7 +49,7 @@ def test_adam_fits_in_memory():
 
 def test_headless_headings_name_the_ratio():
     """The headless summary's eos_ratio column is λ/threshold: "λη/2" only where every arm's is 2/η."""
-    from eos_tui.headless import plain_thresholds, summary_table
+    from eos_tui.cli.headless import plain_thresholds, summary_table
 
     assert not plain_thresholds(load_scenario("adam")) and plain_thresholds(load_scenario("eos"))
     table = summary_table({"scenario": "adam", "run_dir": "x", "arms": []}, "λ/thr")

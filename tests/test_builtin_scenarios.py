@@ -14,8 +14,8 @@ import pytest
 
 from eos_tui.analysis.summary import summarize_arm
 from eos_tui.engine.runner import run_scenario
-from eos_tui.prepare import prepare_run
 from eos_tui.rundir import read_records
+from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario
 
 pytestmark = pytest.mark.slow

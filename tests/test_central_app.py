@@ -68,7 +68,7 @@ def test_overlays_and_readout():
 def test_headless_summary_gives_the_flows_a_line():
     from rich.console import Console
 
-    from eos_tui.headless import summary_table
+    from eos_tui.cli.headless import summary_table
 
     arm = {
         "name": "gd",

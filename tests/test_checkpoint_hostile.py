@@ -16,8 +16,8 @@ from eos_tui.cli import app
 from eos_tui.engine import checkpoint as ck
 from eos_tui.engine.resume import prepare
 from eos_tui.engine.runner import StopRequest, run_scenario
-from eos_tui.prepare import prepare_run
 from eos_tui.rundir import read_manifest
+from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario_text
 
 SCENARIO = """

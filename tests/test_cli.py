@@ -185,7 +185,7 @@ def test_ctrl_c_leaves_valid_files_and_exit_130(tmp_path):
 
 def test_ctrl_c_before_the_engine_takes_its_signals_marks_the_run_interrupted(tmp_path, monkeypatch):
     """The window between laying out the run directory and installing the engine's handlers."""
-    from eos_tui import headless
+    from eos_tui.cli import headless
     from eos_tui.engine import runner
     from eos_tui.scenario import load_scenario
 

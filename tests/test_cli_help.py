@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import eos_tui
 from eos_tui.cli import app
-from eos_tui.completion import builtin_names, builtin_sweep_names, complete_scenario, complete_sweep
+from eos_tui.cli.completion import builtin_names, builtin_sweep_names, complete_scenario, complete_sweep
 
 
 def eos(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:

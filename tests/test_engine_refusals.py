@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from eos_tui.cli.exit import ExitCode
+from eos_tui.cli.headless import run_headless
 from eos_tui.engine.errors import ScenarioRefused
-from eos_tui.headless import EXIT_USAGE, run_headless
 from eos_tui.scenario import ScenarioError
 
 from .helpers import arm_of, of, scenario, train
@@ -72,7 +73,7 @@ def test_lr_relative_with_zero_curvature_at_init_is_refused_at_run_time():
 
 def test_headless_reports_a_refusal_in_one_line_and_exits_2(tmp_path, capsys):
     code = run_headless(scenario(UV_FLAT), out=tmp_path / "run", as_json=True)
-    assert code == EXIT_USAGE
+    assert code == ExitCode.USAGE
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = [line for line in captured.err.splitlines() if "lr_relative" in line]

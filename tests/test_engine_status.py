@@ -69,7 +69,7 @@ def test_the_engine_says_importing_torch_before_it_imports_it(tmp_path, monkeypa
     """The engine process enters through boot.py (launch.ENGINE_CODE, `python -m eos_tui.engine`),
     which writes the phase, then imports the runner (and torch): the runner finds it written."""
     from eos_tui.engine import boot
-    from eos_tui.launch import ENGINE_CODE
+    from eos_tui.engine.launch import ENGINE_CODE
 
     assert "from eos_tui.engine.boot import main" in ENGINE_CODE
     seen = []
@@ -83,7 +83,7 @@ def test_the_engine_says_importing_torch_before_it_imports_it(tmp_path, monkeypa
 def test_a_refused_scenario_leaves_a_claimed_empty_out_empty(tmp_path, capsys):
     """The engine refuses once its model is built (λ0 = 0 under lr_relative): the files this run
     wrote into the user's empty --out go again, status.json with them."""
-    from eos_tui.headless import run_headless
+    from eos_tui.cli.headless import run_headless
 
     from .test_engine_refusals import UV_FLAT
 

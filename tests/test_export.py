@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from eos_tui.export.errors import CommandError
-from eos_tui.export.export import export_command
-from eos_tui.export.table import tidy
+from eos_tui.cli.errors import CommandError
+from eos_tui.cli.export import export_command
+from eos_tui.cli.table import tidy
 from eos_tui.rundir import read_records
 from tests.app import synthetic
 
@@ -151,7 +151,7 @@ def test_bad_input_is_one_line_and_writes_nothing(run, args, needle):
 def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(run, tmp_path, monkeypatch):
     target = tmp_path / "t.csv"
     target.write_text("old\n")
-    from eos_tui.export import export as ex
+    from eos_tui.cli import export as ex
 
     def boom(*a, **k):
         raise KeyboardInterrupt
@@ -166,7 +166,7 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(run, tmp_path
 def test_missing_extra_names_it(run, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
-    from eos_tui.extras import install_hint
+    from eos_tui.cli.extras import install_hint
 
     with pytest.raises(CommandError, match=re.escape(f"needs pyarrow, which is not installed: {install_hint('parquet')}")):
         export_command(run, out=tmp_path / "t.parquet")

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from eos_tui.export.errors import CommandError
-from eos_tui.export.export import csv_cell, export_command
-from eos_tui.export.output import DESCRIPTOR, FILE, NEW, STREAM, destination
+from eos_tui.cli.errors import CommandError
+from eos_tui.cli.export import csv_cell, export_command
+from eos_tui.cli.output import DESCRIPTOR, FILE, NEW, STREAM, destination
 from eos_tui.rundir import read_records
 from tests.app import synthetic
 
@@ -231,7 +231,7 @@ def test_dev_stdout_is_the_commands_stdout(run, tmp_path):
 
 def test_plot_to_a_fifo(run, guarded):
     pytest.importorskip("matplotlib")
-    from eos_tui.export.plot import plot_command
+    from eos_tui.cli.plot import plot_command
 
     fifo = guarded / "fig.png"
     os.mkfifo(fifo)
@@ -308,7 +308,7 @@ def test_a_runs_or_sweeps_own_file_is_refused(tmp_path, target):
 def test_the_sweep_names_are_the_sweeps():
     """output.py spells the sweep directory's names (importing eos_tui.sweep would import the scenario
     schema): they must stay the sweep store's."""
-    from eos_tui.export.output import OWN_NAMES, SWEEP_MARKERS
+    from eos_tui.cli.output import OWN_NAMES, SWEEP_MARKERS
     from eos_tui.sweep import store
 
     assert set(SWEEP_MARKERS) == {store.SWEEP_FILE, store.POINTS_FILE}
@@ -330,7 +330,7 @@ def test_a_file_the_run_writes_meanwhile_is_not_replaced(tmp_path, monkeypatch):
     """Between the check and the write, the engine writes the name: the new file is linked to its
     name, which fails, and the run's file stays."""
     run = synthetic.make_run(tmp_path / "run", steps=5)
-    from eos_tui.export import export as ex
+    from eos_tui.cli import export as ex
 
     real = ex.write_csv
 

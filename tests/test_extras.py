@@ -1,4 +1,4 @@
-"""The install command in every "needs X, which is not installed" message (eos_tui/extras.py) fits how
+"""The install command in every "needs X, which is not installed" message (eos_tui/cli/extras.py) fits how
 eos-tui was installed: from a package index, from a clone (editable or not), or unknown."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from importlib import metadata
 
 import pytest
 
-from eos_tui import extras
+from eos_tui.cli import extras
 
 
 class FakeDist:
@@ -49,7 +49,7 @@ def test_install_hint_fits_the_install(monkeypatch, direct_url, found, want):
 @pytest.mark.parametrize(
     "module, call",
     [
-        ("eos_tui.export.errors", lambda m: str(m.missing_extra("matplotlib", "plot", "eos-tui plot"))),
+        ("eos_tui.cli.errors", lambda m: str(m.missing_extra("matplotlib", "plot", "eos-tui plot"))),
         ("eos_tui.sweep.executors", lambda m: m.ray_missing()),
     ],
 )

@@ -95,7 +95,7 @@ def test_manifest_mode_is_that_of_the_other_files(tmp_path):
 RACE = """
 import sys, time
 from pathlib import Path
-from eos_tui.prepare import prepare_run
+from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario_text
 sc = load_scenario_text(sys.argv[1], source="<test>")
 out = None if sys.argv[3] == "-" else sys.argv[3]
@@ -152,8 +152,8 @@ def sleeper(tmp_path) -> str:
 
 
 def test_start_engine_records_the_engine_pid_and_start_time(tmp_path, sleeper):
-    from eos_tui.launch import start_engine, stop_engine
-    from eos_tui.prepare import prepare_run
+    from eos_tui.engine.launch import start_engine, stop_engine
+    from eos_tui.rundir.prepare import prepare_run
 
     run = prepare_run(small(), out=tmp_path / "run")
     assert read_manifest(run)["pid"] == os.getpid()  # the launcher's, until the engine runs
@@ -170,7 +170,7 @@ def test_start_engine_records_the_engine_pid_and_start_time(tmp_path, sleeper):
 
 
 def test_start_engine_leaves_a_manifest_the_engine_wrote_alone(tmp_path, sleeper):
-    from eos_tui import launch
+    from eos_tui.engine import launch
 
     run = tmp_path / "run"
     run.mkdir()
@@ -204,8 +204,8 @@ def test_kill_9_of_the_engine_reads_engine_lost(tmp_path):
 
 
 def test_mark_run_ended_writes_down_a_lost_engine_once(tmp_path, sleeper):
-    from eos_tui.launch import start_engine
-    from eos_tui.prepare import prepare_run
+    from eos_tui.engine.launch import start_engine
+    from eos_tui.rundir.prepare import prepare_run
 
     run = prepare_run(small(), out=tmp_path / "run")
     proc = start_engine(run, python=sleeper)

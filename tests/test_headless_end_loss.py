@@ -8,7 +8,7 @@ import io
 
 from rich.console import Console
 
-from eos_tui.headless import ArmProgress, PlainProgress
+from eos_tui.cli.headless import ArmProgress, PlainProgress
 from eos_tui.scenario import load_scenario
 
 

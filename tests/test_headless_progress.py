@@ -13,7 +13,7 @@ import time
 from rich.console import Console
 from rich.progress import Progress
 
-from eos_tui.headless import ArmProgress, PlainProgress, _Remaining
+from eos_tui.cli.headless import ArmProgress, PlainProgress, _Remaining
 from eos_tui.scenario import load_scenario
 
 BARE_RATE = re.compile(r"\d\s*/s")  # "29/s" or "29 /s": reads like one more threshold next to "2/η"

@@ -9,7 +9,7 @@ import sys
 
 from rich.console import Console
 
-from eos_tui.headless import summary_table
+from eos_tui.cli.headless import summary_table
 
 
 def arm(name: str, **over) -> dict:

@@ -232,8 +232,8 @@ checkpoint_every = 5
 
 def test_resume_skips_a_deep_metrics_line_and_finishes(tmp_path):
     from eos_tui.engine.runner import StopRequest, run_scenario
-    from eos_tui.prepare import prepare_run
     from eos_tui.rundir import read_records
+    from eos_tui.rundir.prepare import prepare_run
     from eos_tui.scenario import load_scenario_text
 
     def scenario():

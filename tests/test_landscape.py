@@ -19,9 +19,9 @@ from eos_tui.engine.eigensolver import dense_hessian
 from eos_tui.engine.problems import Quadratic, build_problem
 from eos_tui.engine.reparam import scaling
 from eos_tui.engine.runner import run_scenario
-from eos_tui.prepare import prepare_run
 from eos_tui.rundir import format as rf
 from eos_tui.rundir import read_records
+from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario_text
 
 SMALL = """
@@ -157,7 +157,7 @@ def test_terminal_drawing_uses_braille(trained):
     # fits an 80-column terminal without wrapping
     from rich.console import Console
 
-    from eos_tui.landscaping import render
+    from eos_tui.cli.landscape import render
 
     console = Console(width=80, record=True, file=open(os.devnull, "w"))
     for part in render(json.loads((run_dir / rf.LANDSCAPE_FILE).read_text()), 80):
@@ -215,7 +215,7 @@ def test_other_run_and_clear_refusals(trained, tmp_path):
 
 @pytest.mark.slow
 def test_connectivity_scenario_line_barrier_high_curve_barrier_near_zero(tmp_path):
-    from eos_tui.landscaping import compute
+    from eos_tui.cli.landscape import compute
     from eos_tui.scenario import load_scenario
 
     sc = load_scenario("connectivity")

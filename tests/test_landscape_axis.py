@@ -9,8 +9,8 @@ import io
 
 from rich.console import Console
 
+from eos_tui.cli.landscape import _axis, render
 from eos_tui.engine.landscape import grid
-from eos_tui.landscaping import _axis, render
 
 
 def printed(result, width=80) -> list[str]:

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from eos_tui.cli import app
 from eos_tui.engine import checkpoint as ck
 from eos_tui.engine.runner import run_scenario
-from eos_tui.prepare import prepare_run
 from eos_tui.rundir import format as rf
+from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario_text
 
 

@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from eos_tui.cli import app
+from eos_tui.cli.landscape import chart
 from eos_tui.engine import checkpoint as ck
 from eos_tui.engine.runner import run_scenario
-from eos_tui.landscaping import chart
-from eos_tui.prepare import prepare_run
+from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario_text
 
 SCENARIO = """
@@ -116,15 +116,15 @@ def test_a_running_arm_without_a_checkpoint_yet_is_not_called_a_run_from_before_
 
 def test_ctrl_c_says_so_in_one_line_and_writes_nothing(run_dir, monkeypatch, capsys):
     """Ctrl-C in a long landscape (the curve's training, the trace's probes) ended it with no word."""
-    from eos_tui import landscaping
+    from eos_tui.cli import landscape
     from eos_tui.rundir import format as rf
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(landscaping, "compute", interrupted)
+    monkeypatch.setattr(landscape, "compute", interrupted)
     before = (run_dir / rf.LANDSCAPE_FILE).exists()
-    code = landscaping.run_landscape(run_dir, arms=None, other=None, points=5, curve=True, as_json=False)
+    code = landscape.run_landscape(run_dir, arms=None, other=None, points=5, curve=True, as_json=False)
     err = capsys.readouterr().err
     assert code == 130 and err.strip() == f"eos-tui: interrupted; {rf.LANDSCAPE_FILE} not written"
     assert (run_dir / rf.LANDSCAPE_FILE).exists() == before

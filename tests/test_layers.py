@@ -34,12 +34,14 @@ def imported_after(code: str) -> set[str]:
         "eos_tui.rundir.records",
         "eos_tui.analysis.summary",
         "eos_tui.scenario",
-        "eos_tui.prepare",
+        "eos_tui.rundir.prepare",
         "eos_tui.cli",
-        "eos_tui.extras",
+        "eos_tui.cli.extras",
         # chooses the thread count before torch is imported (OpenMP reads the environment as torch starts)
         "eos_tui.engine.threads",
         "eos_tui.engine.boot",
+        # the app and the commands start and stop engines: no torch until the engine process
+        "eos_tui.engine.launch",
     ],
 )
 def test_light_modules_import_neither_torch_nor_textual(module):
@@ -82,7 +84,7 @@ def headless_command(argv: list[str]) -> set[str]:
 def test_landscape_draws_without_loading_textual(tmp_path):
     """It printed with the app's canvas, which loaded ~140 Textual modules (3 s) for a print."""
     from eos_tui.engine.runner import run_scenario
-    from eos_tui.prepare import prepare_run
+    from eos_tui.rundir.prepare import prepare_run
     from eos_tui.scenario import load_scenario_text
 
     text = (
@@ -212,14 +214,6 @@ def test_no_import_cycle_in_eos_tui():
 
 # ---- private names ---------------------------------------------------------------------------------
 
-# Private names that a module still takes from another, to be made public by the commands' move into
-# eos_tui/cli/ (issue 21): (the using file's stem, the name). The lead empties this list after that move.
-KNOWN_PRIVATE_USES = {
-    ("resuming", "_SafeStream"),  # headless._SafeStream
-    ("command", "_SafeStream"),  # headless._SafeStream, in sweep/command.py
-    ("landscaping", "_clean"),  # rundir.format's _clean, as rf._clean
-}
-
 
 def _private_uses(name: str, tree: ast.Module) -> list[tuple[int, str]]:
     """`from eos_tui.x import _name`, and `module._name` where `module` is an eos_tui module imported here."""
@@ -259,6 +253,40 @@ def test_no_module_of_eos_tui_uses_another_modules_private_names():
     offenders = []
     for name, path in MODULES.items():
         for line, private in _private_uses(name, ast.parse(path.read_text(encoding="utf-8"))):
-            if (path.stem, private) not in KNOWN_PRIVATE_USES:
-                offenders.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {private}")
+            offenders.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {private}")
     assert offenders == []
+
+
+# ---- one house for the commands (issue 21) ------------------------------------------------------
+
+COMMANDS = sorted(f"eos_tui.cli.{f.stem}" for f in (PACKAGE / "cli").glob("*.py") if f.stem not in ("__init__", "__main__"))
+
+
+def test_the_package_root_holds_only_its_init_and_main():
+    """Commands live in cli/, the engine's launching in engine/, a run directory's making in rundir/."""
+    assert sorted(f.name for f in PACKAGE.glob("*.py")) == ["__init__.py", "__main__.py"]
+
+
+@pytest.mark.parametrize("module", COMMANDS)
+def test_every_command_module_imports_neither_torch_nor_textual(module):
+    """Each command imports what is heavy inside its function: `serve` and `watch` load textual only
+    when they open the app, `run --headless`, `resume`, `landscape` load torch only when they train."""
+    mods = imported_after(f"import {module}")
+    assert "torch" not in mods
+    assert "textual" not in mods
+
+
+def test_exit_codes_are_defined_once():
+    """cli/exit.py's ExitCode: five modules each had their own EXIT_OK … EXIT_INTERRUPTED = 0, 1, 2, 130."""
+    defined = []
+    for f in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+                defined += [f"{f.relative_to(PACKAGE)}:{node.lineno} {n}" for n in names if n.startswith("EXIT_")]
+    assert defined == []
+    from eos_tui.cli.exit import ExitCode
+
+    assert (ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.INTERRUPTED) == (0, 1, 2, 130)

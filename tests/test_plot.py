@@ -14,7 +14,7 @@ pytest.importorskip("matplotlib")
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.image import imread  # noqa: E402
 
-from eos_tui.export.plot import DPI, HEIGHT_IN, PANEL_WIDTH_IN, PANELS, build_figure, collect, plot_command  # noqa: E402
+from eos_tui.cli.plot import DPI, HEIGHT_IN, PANEL_WIDTH_IN, PANELS, build_figure, collect, plot_command  # noqa: E402
 from eos_tui.rundir import read_manifest, read_records  # noqa: E402
 from tests.app import synthetic  # noqa: E402
 
@@ -127,6 +127,6 @@ def test_without_matplotlib_one_line_names_the_extra(run, tmp_path):
         "from eos_tui.cli import main\nmain()\n" % str(run)
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    from eos_tui.extras import install_hint
+    from eos_tui.cli.extras import install_hint
 
     assert r.returncode == 2 and install_hint("plot") in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -12,7 +12,7 @@ pytest.importorskip("matplotlib")
 
 from matplotlib.colors import to_hex  # noqa: E402
 
-from eos_tui.export.plot import PANELS, build_figure, collect  # noqa: E402
+from eos_tui.cli.plot import PANELS, build_figure, collect  # noqa: E402
 from eos_tui.rundir import read_manifest, read_records  # noqa: E402
 from tests.app import synthetic  # noqa: E402
 

@@ -14,7 +14,7 @@ pytest.importorskip("matplotlib")
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.image import imread  # noqa: E402
 
-from eos_tui.export.plot import build_figure, collect, plot_command, robust_limits  # noqa: E402
+from eos_tui.cli.plot import build_figure, collect, plot_command, robust_limits  # noqa: E402
 from eos_tui.rundir import read_manifest, read_records  # noqa: E402
 from tests.app import synthetic  # noqa: E402
 from tests.test_plot import colour_near, pixel_of  # noqa: E402

@@ -11,8 +11,8 @@ import torch
 from eos_tui.engine import checkpoint as ck
 from eos_tui.engine.resume import ResumeError, prepare
 from eos_tui.engine.runner import StopRequest, run_scenario
-from eos_tui.prepare import prepare_run
 from eos_tui.rundir import read_manifest, read_records
+from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario_text
 
 SCENARIO = """

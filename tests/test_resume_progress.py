@@ -12,9 +12,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from eos_tui.cli import app
+from eos_tui.cli.headless import ArmProgress
 from eos_tui.engine.runner import StopRequest, run_scenario
-from eos_tui.headless import ArmProgress
-from eos_tui.prepare import prepare_run
+from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario_text
 
 SCENARIO = """

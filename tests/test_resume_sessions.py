@@ -17,10 +17,10 @@ import torch
 from eos_tui.engine import checkpoint as ck
 from eos_tui.engine.resume import ResumeError, prepare
 from eos_tui.engine.runner import StopRequest, run_scenario
-from eos_tui.prepare import prepare_run
 from eos_tui.rundir import format as rf
 from eos_tui.rundir import read_records
 from eos_tui.rundir.lock import RunBusy, SessionLock
+from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario_text
 
 BASE = """
@@ -336,7 +336,7 @@ def test_two_resumes_started_at_once_one_runs_and_no_record_is_written_twice(tmp
 def test_a_live_engine_holds_the_lock(tmp_path):
     """The engine a first `run` starts holds the lock for its whole session: a resume is refused by
     it even where the manifest no longer says "running" (the pid check cannot see that engine)."""
-    from eos_tui.launch import start_engine, stop_engine
+    from eos_tui.engine.launch import start_engine, stop_engine
 
     text = PAIR.replace("steps = 40", "steps = 100000")
     run_dir = prepare_run(sc(text), out=tmp_path / "run")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from eos_tui.export.manage import format_duration
+from eos_tui.cli.runs import format_duration
 from eos_tui.rundir.format import process_start_time
 from tests.app import synthetic
 

@@ -8,7 +8,7 @@ import io
 
 from rich.console import Console
 
-from eos_tui.export.manage import runs_table
+from eos_tui.cli.runs import runs_table
 from eos_tui.rundir.reader import RunInfo
 
 LONG = "runs/a-very-long-run-directory-name-for-the-catapult-experiment-1"

@@ -33,7 +33,7 @@ def clean(value) -> bool:
 
 # ---- 11. the engine never imports from the current directory -------------------------------------
 def test_a_numpy_py_in_the_cwd_is_not_run_by_the_engine(tmp_path, monkeypatch):
-    from eos_tui.launch import start_engine
+    from eos_tui.engine.launch import start_engine
 
     cwd = tmp_path / "cwd"
     cwd.mkdir()
@@ -50,7 +50,7 @@ def test_a_numpy_py_in_the_cwd_is_not_run_by_the_engine(tmp_path, monkeypatch):
 
 
 def test_engine_code_keeps_pythonpath(tmp_path):
-    from eos_tui.launch import ENGINE_CODE, engine_env
+    from eos_tui.engine.launch import ENGINE_CODE, engine_env
 
     # -c puts '' first on sys.path; the engine's code removes exactly that and nothing else.
     probe = ENGINE_CODE.split("from eos_tui")[0] + "print(sys.path)\n"

@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip("textual_serve")
 aiohttp = pytest.importorskip("aiohttp")
 
-from eos_tui.export.serve import app_command, is_loopback  # noqa: E402
+from eos_tui.cli.serve import app_command, is_loopback  # noqa: E402
 from eos_tui.rundir import read_manifest  # noqa: E402
 from eos_tui.rundir.reader import pid_alive  # noqa: E402
 from tests.app import synthetic  # noqa: E402
@@ -171,7 +171,7 @@ def test_without_textual_serve_one_line_names_the_extra(tmp_path):
         f"sys.argv = ['eos-tui', 'serve', {str(run)!r}]\nfrom eos_tui.cli import main\nmain()\n"
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    from eos_tui.extras import install_hint
+    from eos_tui.cli.extras import install_hint
 
     assert r.returncode == 2 and install_hint("serve") in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 

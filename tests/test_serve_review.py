@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("textual_serve")
 
-from eos_tui.export import serve  # noqa: E402
+from eos_tui.cli import serve  # noqa: E402
 from eos_tui.rundir import read_manifest  # noqa: E402
 from tests.app import synthetic  # noqa: E402
 

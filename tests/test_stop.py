@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from eos_tui.launch import engine_alive, stop_engine
+from eos_tui.engine.launch import engine_alive, stop_engine
 from eos_tui.rundir import format as rf
 from eos_tui.rundir import read_manifest
 from eos_tui.rundir.reader import pid_alive

@@ -114,7 +114,7 @@ def test_sweep_files_are_validated_strictly(data, words):
 
 def test_a_grid_over_a_key_every_arm_sets_is_refused_and_writes_nothing(tmp_path, capsys):
     """The quadratic built-in's two arms each set optimizer.lr: a grid over it would change nothing."""
-    from eos_tui.sweep.command import run_sweep
+    from eos_tui.cli.sweep import run_sweep
 
     sweep = load_sweep("quadratic", grids=["optimizer.lr=0.1,0.2"])
     err = io.StringIO()
@@ -150,8 +150,8 @@ def test_a_point_too_big_for_the_memory_is_refused_before_any_point_runs(tmp_pat
     """Each point gets `run`'s memory check before any starts (a point of hidden = [40000, 40000]
     went straight to the allocator): one line naming the point and the estimate, exit 2, nothing
     written; --force runs anyway, as `run --force` does."""
+    from eos_tui.cli.sweep import run_sweep
     from eos_tui.scenario import resources
-    from eos_tui.sweep.command import run_sweep
 
     (tmp_path / "m.toml").write_text(MLP)
     monkeypatch.setattr(resources, "available_memory", lambda: (4 * 1024**3, "a test"))
@@ -257,7 +257,7 @@ def test_one_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
 
 @pytest.mark.slow  # a process pool (and Ray) starting: seconds
 def test_ctrl_c_then_resume_gives_the_points_of_an_uninterrupted_sweep(tmp_path):
-    from eos_tui.sweep.command import run_sweep
+    from eos_tui.cli.sweep import run_sweep
 
     q = quad(tmp_path, steps=200)
     grid = "optimizer.lr=0.05,0.1,0.15,0.19"
@@ -420,7 +420,7 @@ def test_resume_reruns_a_completed_point_whose_run_directory_is_gone_or_not_comp
 
 @pytest.mark.slow  # a process pool starting: seconds
 def test_rerun_after_a_point_directory_was_removed_runs_that_point_again(tmp_path):
-    from eos_tui.sweep.command import run_sweep
+    from eos_tui.cli.sweep import run_sweep
 
     sweep = load_sweep(str(quad(tmp_path, steps=10)), grids=["optimizer.lr=0.05,0.1,0.15"])
     assert run_sweep(sweep, out=tmp_path / "s", jobs=1, err=io.StringIO()) == 0
@@ -483,7 +483,7 @@ def test_phase_map_classes_seeds_and_csv(tmp_path):
 
 
 def test_sweep_modules_import_no_torch():
-    code = "import eos_tui.sweep.grid, eos_tui.sweep.store, eos_tui.sweep.show, eos_tui.sweep.cli, eos_tui.analysis.outcome, sys\n"
+    code = "import eos_tui.sweep.grid, eos_tui.sweep.store, eos_tui.sweep.show, eos_tui.cli.sweep, eos_tui.analysis.outcome, sys\n"
     code += "print('torch' in sys.modules, 'textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
@@ -496,7 +496,7 @@ def test_sweep_modules_import_no_torch():
 def test_ray_executor_gives_the_points_of_the_process_pool(tmp_path, capsys):
     """One Ray test (a local instance with 2 CPUs): the same points.jsonl as the local pool."""
     pytest.importorskip("ray")
-    from eos_tui.sweep.command import run_sweep
+    from eos_tui.cli.sweep import run_sweep
 
     q = quad(tmp_path, steps=20)
     sweep = load_sweep(str(q), grids=["optimizer.lr=0.05,0.21"])
@@ -516,8 +516,8 @@ def test_a_ray_point_whose_worker_is_killed_names_its_run_dir_and_ends_its_manif
     pytest.importorskip("ray")
     import threading
 
+    from eos_tui.cli.sweep import run_sweep
     from eos_tui.rundir import read_manifest
-    from eos_tui.sweep.command import run_sweep
 
     sweep = load_sweep(str(quad(tmp_path, steps=20)), grids=["steps=10000000,20"], sets=["measure.sharpness_every=1000"])
     run_dir = tmp_path / "ray" / "points" / "p0000"
@@ -549,12 +549,12 @@ def test_a_ray_point_whose_worker_is_killed_names_its_run_dir_and_ends_its_manif
 
 
 def test_ray_missing_is_one_clear_line_and_writes_nothing(tmp_path, monkeypatch):
-    from eos_tui.sweep.command import run_sweep
+    from eos_tui.cli.sweep import run_sweep
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     err = io.StringIO()
     assert run_sweep(load_sweep(str(quad(tmp_path)), grids=["optimizer.lr=0.05"]), out=tmp_path / "s", jobs=1, use_ray=True, err=err) == 2
-    from eos_tui.extras import install_hint
+    from eos_tui.cli.extras import install_hint
 
     assert err.getvalue() == f"eos-tui: sweep --ray needs Ray, which is not installed: {install_hint('ray')}\n"
     assert not (tmp_path / "s").exists()
@@ -604,7 +604,7 @@ def test_a_point_of_several_arms_has_each_arms_outcome_and_the_worst(tmp_path):
 
 
 def test_a_cuda_scenario_asks_ray_for_a_gpu_per_task():
-    from eos_tui.sweep.command import cuda_device
+    from eos_tui.cli.sweep import cuda_device
 
     assert cuda_device(load_sweep("catapult-phase", grids=["model.width=10"])) is None  # "auto": as the cluster has
     assert cuda_device(load_sweep("catapult-phase", grids=["model.width=10"], sets=["device=cuda"])) is True

@@ -152,8 +152,8 @@ def _wait_ended(run_dir, proc, deadline=120.0):
 def test_the_app_engine_takes_threads_from_the_command_line_not_the_environment(tmp_path, monkeypatch):
     # tests/conftest.py sets OMP_NUM_THREADS=1 for spawned engines: without it (and with a value
     # that disagrees) the engine still runs with the count it chose or was given.
-    from eos_tui.launch import start_engine
-    from eos_tui.prepare import prepare_run
+    from eos_tui.engine.launch import start_engine
+    from eos_tui.rundir.prepare import prepare_run
 
     monkeypatch.setenv("OMP_NUM_THREADS", "7")
     monkeypatch.setenv("MKL_NUM_THREADS", "7")
@@ -185,10 +185,10 @@ TWO_ARMS = QUADRATIC.replace("steps = 3", "steps = 6") + '[[arm]]\nname = "a"\n[
 
 
 def test_resume_and_landscape_take_threads(tmp_path, torch_threads, capsys):
+    from eos_tui.cli.landscape import run_landscape
+    from eos_tui.cli.resume import run_resume
     from eos_tui.engine.runner import StopRequest, run_scenario
-    from eos_tui.landscaping import run_landscape
-    from eos_tui.prepare import prepare_run
-    from eos_tui.resuming import run_resume
+    from eos_tui.rundir.prepare import prepare_run
 
     run_dir = prepare_run(scenario(TWO_ARMS), out=tmp_path / "run")
     stop = StopRequest()

@@ -8,7 +8,7 @@ import math
 from collections import deque
 
 # A period-2 oscillation flips the sign of ⟨∇L, u⟩ on (nearly) every step; flips.py counts them.
-from .flips import FLIP_WINDOW, PERIOD2_THRESHOLD, FlipWindow, near_edge
+from .flips import FLIP_WINDOW, PERIOD2_THRESHOLD, FlipWindow, copied, known, near_edge
 
 # Lewkowycz et al.'s catapult: the loss first grows (here: above twice its start), then falls below
 # where it started, ending in a flatter region: λ_max below 2/η and below its value before the spike.
@@ -38,6 +38,23 @@ class Oscillation:
             return True
         return False
 
+    def state_dict(self) -> dict:
+        """Plain values (keys: the field names, which a checkpoint's "detectors" keeps)."""
+        signs, amplitudes = self.signs.state_dict(), copied(self.amplitudes)
+        return {"window": self.window, "signs": signs, "amplitudes": amplitudes, "onset_step": self.onset_step}
+
+    def load_state_dict(self, state: dict) -> None:
+        """ValueError for a key that is not one of `state_dict`'s; one that is missing is left as it is."""
+        known(self, state, ("window", "signs", "amplitudes", "onset_step"))
+        if "signs" in state:
+            signs = FlipWindow(self.signs.window)
+            signs.load_state_dict(state["signs"])
+            self.signs = signs
+        self.window = state.get("window", self.window)
+        if "amplitudes" in state:
+            self.amplitudes = copied(state["amplitudes"])
+        self.onset_step = state.get("onset_step", self.onset_step)
+
     @property
     def flip_fraction(self) -> float:
         return self.signs.fraction or 0.0
@@ -62,6 +79,16 @@ class Catapult:
         self.sharpness_before: float | None = None
         self.risen = False
         self.done = False
+
+    FIELDS = ("initial_loss", "peak_loss", "peak_step", "sharpness_before", "risen", "done")
+
+    def state_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.FIELDS}
+
+    def load_state_dict(self, state: dict) -> None:
+        known(self, state, self.FIELDS)
+        for k, v in state.items():
+            setattr(self, k, v)
 
     def update(self, step: int, loss: float, sharpness: float | None, threshold: float | None) -> dict | None:
         """Feed one step; returns a catapult's numbers on the step it completes (each one, once).
@@ -118,6 +145,16 @@ class EosOnset:
         self.measured_once = False
         self.below_seen = False  # λ_max measured below the threshold at least once
         self.done = False
+
+    FIELDS = ("measured_once", "below_seen", "done")
+
+    def state_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.FIELDS}
+
+    def load_state_dict(self, state: dict) -> None:
+        known(self, state, self.FIELDS)
+        for k, v in state.items():
+            setattr(self, k, v)
 
     def update(self, sharpness: float | None, threshold: float | None) -> str | None:
         """ "unstable_start", "eos_onset" or None. threshold None (η = 0: every λ_max is stable):

@@ -81,6 +81,18 @@ def tail_flip_fraction(values: Iterable[float | None]) -> float | None:
     return sum(tail) / len(tail) if tail else None
 
 
+def known(obj: object, state: dict, names: tuple[str, ...]) -> None:
+    """ValueError naming the first key of `state` that is none of `obj`'s (a state of another version)."""
+    extra = sorted(set(state) - set(names))
+    if extra:
+        raise ValueError(f"{type(obj).__name__} has no attribute {extra[0]!r} (a checkpoint of another version)")
+
+
+def copied(window: deque) -> deque:
+    """A deque of its own, with the same bound (a state is never shared with the object it came from)."""
+    return deque(window, maxlen=getattr(window, "maxlen", None))
+
+
 class FlipWindow:
     """The same count, online: feed projections one at a time."""
 
@@ -96,6 +108,17 @@ class FlipWindow:
         if self._last != 0:
             self.flips.append(1 if s != self._last else 0)
         self._last = s
+
+    def state_dict(self) -> dict:
+        """What the window holds, as plain values (a checkpoint's "signs"; keys: its field names)."""
+        return {"window": self.window, "flips": copied(self.flips), "_last": self._last}
+
+    def load_state_dict(self, state: dict) -> None:
+        known(self, state, ("window", "flips", "_last"))
+        self.window = state.get("window", self.window)
+        if "flips" in state:
+            self.flips = copied(state["flips"])
+        self._last = state.get("_last", self._last)
 
     @property
     def full(self) -> bool:

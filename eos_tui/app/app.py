@@ -4,7 +4,7 @@ reparameterization checks and events, as the engine (another process) trains.
 Two timers drive it: every `poll_interval` the batches read by the follower thread are appended
 to the model; every 1/fps seconds the panels are redrawn, and only if the model, the view or the
 app's own state changed. The app never imports torch: training happens in the engine process
-(eos_tui.launch).
+(eos_tui.engine.launch).
 
 With its own engine (`eos-tui run`), `q` stops the engine cleanly and `d` detaches from it. Closing
 the app any other way (SIGTERM, SIGHUP when the terminal or the SSH session goes away, an error)
@@ -32,7 +32,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ..launch import engine_alive, pending_close_signal, stop_engine
+from ..cli.exit import ExitCode  # a run the user stopped: 130, as `run --headless` interrupted
+from ..engine.launch import engine_alive, pending_close_signal, stop_engine
 from ..rundir.reader import read_manifest
 from .arm_choice import default_arm
 from .chart_keys import ChartKeys, scenario_display
@@ -57,7 +58,6 @@ SHORT_HEIGHT = 34  # below this many rows, the learning-rate chart is dropped
 CLOSE_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # the app closes (and stops its engine) on these
 MIN_FPS, MAX_FPS = 0.5, 30.0
 CLOSE_GRACE_S = 5.0  # after a close signal, the app's own shutdown gets this long
-EXIT_INTERRUPTED = 130  # a run the user stopped: the exit code of `run --headless` interrupted (README)
 
 
 def _detach_from_terminal() -> None:
@@ -350,7 +350,7 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         the engine had to be killed."""
         self.outcome = "stopped"
         status = (read_manifest(self.run_dir) or {}).get("status")
-        self.exit_code = (EXIT_INTERRUPTED if status == "interrupted" else 0) if clean else 1
+        self.exit_code = (ExitCode.INTERRUPTED if status == "interrupted" else ExitCode.OK) if clean else ExitCode.FAILED
         self.exit(self.exit_code)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

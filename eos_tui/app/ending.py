@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..launch import engine_alive
+from ..engine.launch import engine_alive
 from ..rundir.format import FAILED, INTERRUPTED, mark_run_ended
 from ..rundir.reader import read_manifest
 

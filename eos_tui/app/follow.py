@@ -15,7 +15,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from ..launch import engine_alive
+from ..engine.launch import engine_alive
 from ..rundir.format import METRICS_FILE, RUNNING
 from ..rundir.reader import MetricsFollower, effective_status, read_manifest, read_status
 from .ending import EngineEnd

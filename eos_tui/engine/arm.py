@@ -24,6 +24,8 @@ stability threshold: the record's threshold is null and no EoS or catapult compa
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 
@@ -63,6 +65,41 @@ def losses_and_finite(losses: torch.Tensor, theta: torch.Tensor) -> tuple[list[f
     values, sums = torch.stack([losses.detach().reshape(-1), rows.sum(dim=1).to(losses.dtype)]).tolist()
     finite = [math.isfinite(s) or bool(torch.isfinite(rows[i]).all()) for i, s in enumerate(sums)]
     return values, finite
+
+
+# The arm's scalars and detectors that an ArmState holds by name (a checkpoint's "scalars" and
+# "detectors" keep these names: engine/checkpoint.py).
+SCALARS = ("final_loss", "initial_loss", "sharpness", "base_lr", "lambda0", "hvps_total")
+DETECTORS = ("oscillation", "catapult", "onset")
+
+
+@dataclass
+class ArmState:
+    """Everything of an arm that one step carries to the next, as tensors and plain values: what a
+    checkpoint holds and what undoing a step puts back (`Arm.state_dict`, `Arm.load_state_dict`).
+
+    Tensors are held by reference: a step replaces θ, the optimizer state and the eigenvectors,
+    never writes into them. A generator state of None is one that was not taken (a step that does
+    not draw from that generator), and loading leaves that generator as it is; so does a tracker
+    or a quadratic's coordinates of None."""
+
+    theta: torch.Tensor
+    t: int
+    status: str | None
+    rule_state: Any
+    vectors: torch.Tensor | None
+    raw_vector: torch.Tensor | None
+    eig_rng: torch.Tensor | None
+    sgd_rng: torch.Tensor | None
+    scalars: dict[str, Any] = field(default_factory=dict)
+    detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reparam: dict[str, Any] = field(default_factory=dict)
+    tracker: dict[str, Any] | None = None
+    theory_coords: torch.Tensor | None = None
+
+    def with_rule_state(self, rule_state: Any) -> ArmState:
+        """The same state with another optimizer state (an arm's row of a vmapped batch's)."""
+        return replace(self, rule_state=rule_state)
 
 
 class _NonFiniteHVP(ArithmeticError):
@@ -136,6 +173,48 @@ class Arm:
         plain_gd = spec.optimizer.kind == "gd" and not self.momentum
         self.quadratic_theory = QuadraticTheory(self.problem.H, self.theta) if plain_gd and isinstance(self.problem, Quadratic) else None
         self.uv_width = self.problem.width if plain_gd and isinstance(self.problem, UV) else None
+
+    # ---- state -----------------------------------------------------------------------------
+    def state_dict(self, *, eig_rng: bool = True, sgd_rng: bool = True) -> ArmState:
+        """The arm's state between two steps. eig_rng / sgd_rng False: that generator's state is not
+        taken (None), for a caller that knows the next step does not draw from it (StepStart)."""
+        return ArmState(
+            theta=self.theta,
+            t=self.t,
+            status=self.status,
+            rule_state=self.rule_state,
+            vectors=self.vectors,
+            raw_vector=self.raw_vector,
+            eig_rng=self.eig_gen.get_state() if eig_rng else None,
+            sgd_rng=self.sgd_gen.get_state() if sgd_rng else None,
+            scalars={k: getattr(self, k) for k in SCALARS},
+            detectors={k: getattr(self, k).state_dict() for k in DETECTORS},
+            reparam=self.reparam.state_dict(),
+            tracker=self.tracker.state_dict() if self.tracker is not None else None,
+            theory_coords=self.quadratic_theory.coords if self.quadratic_theory is not None else None,
+        )
+
+    def load_state_dict(self, state: ArmState) -> None:
+        """Put the arm where `state` says (see ArmState for what None leaves as it is). KeyError, with
+        nothing changed, for a scalar or detector the arm has not got."""
+        stray = [k for k in state.scalars if k not in SCALARS] + [k for k in state.detectors if k not in DETECTORS]
+        if stray:
+            raise KeyError(f"{stray[0]!r} is not part of an arm's state")
+        self.theta, self.t, self.status = state.theta, state.t, state.status
+        self.rule_state, self.vectors, self.raw_vector = state.rule_state, state.vectors, state.raw_vector
+        if state.eig_rng is not None:
+            self.eig_gen.set_state(state.eig_rng)
+        if state.sgd_rng is not None:
+            self.sgd_gen.set_state(state.sgd_rng)
+        for k, v in state.scalars.items():
+            setattr(self, k, v)
+        for k, d in state.detectors.items():
+            getattr(self, k).load_state_dict(d)
+        self.reparam.load_state_dict(state.reparam)
+        if state.tracker is not None and self.tracker is not None:
+            self.tracker.load_state_dict(state.tracker)
+        if state.theory_coords is not None and self.quadratic_theory is not None:
+            self.quadratic_theory.coords = state.theory_coords
 
     # ---- curvature -------------------------------------------------------------------------
     def eigenpairs(

@@ -14,6 +14,10 @@
             many of the arm's metrics records precede the checkpoint ("records"), which is how
             `resume` cuts metrics.jsonl back to exactly this point.
 
+The state is the arm's own account of it (`Arm.state_dict`, an ArmState: each part, the tracker,
+the reparameterization checks and the detectors, gives its `state_dict`), written under the names
+above, and set back with `Arm.load_state_dict`; this module reads no other class's private fields.
+
 safetensors stores raw tensors and string metadata only (no pickle): loading a checkpoint can never
 run code. Writes go to a temporary file in the same folder, then `os.replace`: a checkpoint is whole
 or absent.
@@ -37,11 +41,10 @@ from safetensors.torch import load_file, save_file
 
 from ..rundir import format as rf
 from ..rundir.parsing import loads_json
+from .arm import DETECTORS, SCALARS, ArmState
 
 FORMAT = 1
 META_KEY = "eos_tui"
-SCALARS = ("final_loss", "initial_loss", "sharpness", "base_lr", "lambda0", "hvps_total")
-DETECTORS = ("oscillation", "catapult", "onset")
 VECTORS = ("vectors", "raw_vector", "tracker.vectors", "theory.coords")  # tensors of shape (n,) or (k, n)
 MAX_OPT_TENSORS = 8  # the largest optimizer state is Adam's (m, v, t)
 # The parts of an arm's spec that decide its trajectory θ_0, θ_1, …: a checkpoint records them
@@ -113,12 +116,12 @@ def _enc(v: Any) -> Any:
         return {"list": [_enc(x) for x in v]}
     if isinstance(v, set):
         return {"set": [_enc(x) for x in v]}
-    if hasattr(v, "__dict__"):
-        return {"object": snapshot(v)}
+    if isinstance(v, dict):  # a part's own state (a detector's window): written as the object it was
+        return {"object": encode_state(v)}
     raise TypeError(f"cannot checkpoint a {type(v).__name__}")
 
 
-def _dec(v: Any, current: Any = None) -> Any:
+def _dec(v: Any) -> Any:
     if not isinstance(v, dict):
         return v
     if "float" in v:
@@ -130,23 +133,17 @@ def _dec(v: Any, current: Any = None) -> Any:
     if "set" in v:
         return {_dec(x) for x in v["set"]}
     if "object" in v:
-        if current is None or not hasattr(current, "__dict__"):
-            raise CheckpointError("a detector's state does not fit this version's detector")
-        restore(current, v["object"])
-        return current
+        return decode_state(v["object"])
     raise CheckpointError(f"unknown value in a checkpoint's state: {sorted(v)}")
 
 
-def snapshot(obj: Any) -> dict[str, Any]:
-    """The attributes of a small pure-Python object (a detector), as JSON-able values."""
-    return {k: _enc(v) for k, v in vars(obj).items()}
+def encode_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A detector's `state_dict` (plain values, deques, sets, nested states) as JSON-able values."""
+    return {k: _enc(v) for k, v in state.items()}
 
 
-def restore(obj: Any, state: dict[str, Any]) -> None:
-    for k, v in state.items():
-        if not hasattr(obj, k):
-            raise CheckpointError(f"{type(obj).__name__} has no attribute {k!r} (a checkpoint of another version)")
-        setattr(obj, k, _dec(v, getattr(obj, k)))
+def decode_state(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: _dec(v) for k, v in state.items()}
 
 
 # ---- the optimizer state: None, a tensor or a tuple of tensors --------------------------------
@@ -187,46 +184,52 @@ def state_row(state: Any, i: int) -> Any:
 def arm_state(arm, rule_state: Any, records: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, metadata) of an arm between two steps. `rule_state`: its optimizer state (the arm's
     own, or its row of a vmapped batch's); `records`: how many of its records were written so far."""
-    tensors: dict[str, torch.Tensor] = {"theta": arm.theta}
-    if arm.vectors is not None:
-        tensors["vectors"] = arm.vectors
-    if arm.raw_vector is not None:
-        tensors["raw_vector"] = arm.raw_vector
-    layout = _flatten_state(rule_state, tensors)
-    tensors["rng.eig"] = arm.eig_gen.get_state()
-    tensors["rng.sgd"] = arm.sgd_gen.get_state()
+    return state_file(arm.state_dict().with_rule_state(rule_state), arm, records)
+
+
+def state_file(state: ArmState, arm, records: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, metadata) of `arm`'s state `state` (the names and keys of FORMAT 1)."""
+    assert state.eig_rng is not None and state.sgd_rng is not None, "a checkpoint holds every generator's state"
+    tensors: dict[str, torch.Tensor] = {"theta": state.theta}
+    if state.vectors is not None:
+        tensors["vectors"] = state.vectors
+    if state.raw_vector is not None:
+        tensors["raw_vector"] = state.raw_vector
+    layout = _flatten_state(state.rule_state, tensors)
+    tensors["rng.eig"] = state.eig_rng
+    tensors["rng.sgd"] = state.sgd_rng
     meta: dict[str, Any] = {
         "format": FORMAT,
         "arm": arm.name,
-        "step": arm.t,
+        "step": state.t,
         "steps": arm.steps,
         "records": records,
-        "status": arm.status,
+        "status": state.status,
         "dtype": str(arm.dtype).replace("torch.", ""),
-        "numel": arm.theta.numel(),
+        "numel": state.theta.numel(),
         "optimizer": arm.spec.optimizer.kind,
         "spec": trajectory(arm.spec),
         "opt_layout": layout,
-        "scalars": {k: _enc(getattr(arm, k)) for k in SCALARS},
-        "detectors": {k: snapshot(getattr(arm, k)) for k in DETECTORS},
-        "reparam": {"_warned": arm.reparam._warned, "_failed_alphas": _enc(arm.reparam._failed_alphas)},
+        "scalars": {k: _enc(state.scalars[k]) for k in SCALARS},
+        "detectors": {k: encode_state(state.detectors[k]) for k in DETECTORS},
+        "reparam": {"_warned": state.reparam["warned"], "_failed_alphas": _enc(state.reparam["failed_alphas"])},
     }
-    tr = arm.tracker
+    tr = state.tracker
     if tr is not None:
-        tensors["tracker.rng"] = tr.generator.get_state()
-        if tr._vectors is not None:
-            tensors["tracker.vectors"] = tr._vectors
-        for phase, v in tr._next_by_phase.items():
+        tensors["tracker.rng"] = tr["rng"]
+        if tr["vectors"] is not None:
+            tensors["tracker.vectors"] = tr["vectors"]
+        for phase, v in tr["next_by_phase"].items():
             tensors[f"tracker.next.{phase}"] = v
         meta["tracker"] = {
-            "last_by_phase": {str(k): _enc(v) for k, v in tr._last_by_phase.items()},
-            "since": {str(k): v for k, v in tr._since.items()},
-            "updates": tr.updates,
-            "total_hvps": tr.total_hvps,
-            "refreshes": tr.refreshes,
+            "last_by_phase": {str(k): _enc(v) for k, v in tr["last_by_phase"].items()},
+            "since": {str(k): v for k, v in tr["since"].items()},
+            "updates": tr["updates"],
+            "total_hvps": tr["total_hvps"],
+            "refreshes": tr["refreshes"],
         }
-    if arm.quadratic_theory is not None:
-        tensors["theory.coords"] = arm.quadratic_theory.coords
+    if state.theory_coords is not None:
+        tensors["theory.coords"] = state.theory_coords
     return tensors, meta
 
 
@@ -402,50 +405,42 @@ def _staged(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Call
             f"{tuple(arm.theta.shape)} {arm.theta.dtype}"
         )
     dev = arm.device
-    theta = theta.to(dev)
-    step, status = int(meta["step"]), meta.get("status")
-    vectors = tensors["vectors"].to(dev) if "vectors" in tensors else None
-    raw_vector = tensors["raw_vector"].to(dev) if "raw_vector" in tensors else None
-    rule_state = _unflatten_state(meta["opt_layout"], tensors, dev)
-    eig, sgd = _generator_state(tensors["rng.eig"]), _generator_state(tensors["rng.sgd"])
-    scalars = {k: _dec(v) for k, v in meta["scalars"].items()}
-    detectors = {}
-    for k, state in meta["detectors"].items():
-        detectors[k] = copy.deepcopy(getattr(arm, k))  # restored into a copy: the arm's own stays as it is
-        restore(detectors[k], state)
-    warned, failed = bool(meta["reparam"]["_warned"]), _dec(meta["reparam"]["_failed_alphas"])
-    tr = arm.tracker
+    detectors = {k: decode_state(d) for k, d in meta["detectors"].items()}
+    now = arm.state_dict(eig_rng=False, sgd_rng=False)
+    for k, d in detectors.items():
+        try:  # tried on a copy: the arm's own stays as it is
+            copy.deepcopy(getattr(arm, k)).load_state_dict(d)
+        except ValueError as e:
+            raise CheckpointError(f"arm {arm.name!r}: {e}") from None
     tracker = None
-    if tr is not None and "tracker" in meta:
+    if now.tracker is not None and "tracker" in meta:
         tm = meta["tracker"]
-        tracker = (
-            _generator_state(tensors["tracker.rng"]),
-            tensors["tracker.vectors"].to(dev) if "tracker.vectors" in tensors else None,
-            {int(k.rsplit(".", 1)[1]): v.to(dev) for k, v in tensors.items() if k.startswith("tracker.next.")},
-            {int(k): _dec(v) for k, v in tm["last_by_phase"].items()},
-            {int(k): v for k, v in tm["since"].items()},
-            (tm["updates"], tm["total_hvps"], tm["refreshes"]),
-        )
-    coords = tensors["theory.coords"] if arm.quadratic_theory is not None and "theory.coords" in tensors else None
-
-    def commit() -> None:
-        arm.theta, arm.t, arm.status = theta, step, status
-        arm.vectors, arm.raw_vector, arm.rule_state = vectors, raw_vector, rule_state
-        arm.eig_gen.set_state(eig)
-        arm.sgd_gen.set_state(sgd)
-        for k, v in scalars.items():
-            setattr(arm, k, v)
-        for k, obj in detectors.items():
-            setattr(arm, k, obj)
-        arm.reparam._warned, arm.reparam._failed_alphas = warned, failed
-        if tracker is not None:
-            tr.generator.set_state(tracker[0])
-            tr._vectors, tr._next_by_phase, tr._last_by_phase, tr._since = tracker[1:5]
-            tr.updates, tr.total_hvps, tr.refreshes = tracker[5]
-        if coords is not None:
-            arm.quadratic_theory.coords = coords
-
-    return commit
+        tracker = {
+            "rng": _generator_state(tensors["tracker.rng"]),
+            "vectors": tensors["tracker.vectors"].to(dev) if "tracker.vectors" in tensors else None,
+            "next_by_phase": {int(k.rsplit(".", 1)[1]): v.to(dev) for k, v in tensors.items() if k.startswith("tracker.next.")},
+            "last_by_phase": {int(k): _dec(v) for k, v in tm["last_by_phase"].items()},
+            "since": {int(k): v for k, v in tm["since"].items()},
+            "updates": tm["updates"],
+            "total_hvps": tm["total_hvps"],
+            "refreshes": tm["refreshes"],
+        }
+    state = ArmState(
+        theta=theta.to(dev),
+        t=int(meta["step"]),
+        status=meta.get("status"),
+        rule_state=_unflatten_state(meta["opt_layout"], tensors, dev),
+        vectors=tensors["vectors"].to(dev) if "vectors" in tensors else None,
+        raw_vector=tensors["raw_vector"].to(dev) if "raw_vector" in tensors else None,
+        eig_rng=_generator_state(tensors["rng.eig"]),
+        sgd_rng=_generator_state(tensors["rng.sgd"]),
+        scalars={k: _dec(v) for k, v in meta["scalars"].items()},
+        detectors=detectors,
+        reparam={"warned": bool(meta["reparam"]["_warned"]), "failed_alphas": set(_dec(meta["reparam"]["_failed_alphas"]))},
+        tracker=tracker,
+        theory_coords=tensors["theory.coords"] if now.theory_coords is not None and "theory.coords" in tensors else None,
+    )
+    return lambda: arm.load_state_dict(state)
 
 
 # ---- the runner's side -----------------------------------------------------------------------------
@@ -471,63 +466,27 @@ def unit_states(unit, before: list[Any] | None = None) -> list[tuple[Any, Any]]:
 class StepStart:
     """What a step can change before its last possible stop point (every eigen-solve checks for a
     stop request between HVPs), kept at the start of the step so that a step cut short by a stop
-    can be undone and the arm checkpointed where it stood. Cheap: references to tensors the step
-    replaces (never mutates), a few numbers, and the state of a generator only on steps that
-    draw from it (SGD's batch, an eigen-solve's random start)."""
+    can be undone and the arm checkpointed where it stood: each arm's `state_dict`. Cheap:
+    references to tensors the step replaces (never mutates), a few numbers, and the state of a
+    generator only on steps that draw from it (SGD's batch, an eigen-solve's random start)."""
 
-    __slots__ = ("unit", "arms")
+    __slots__ = ("unit", "states")
 
     def __init__(self, unit) -> None:
         self.unit = unit
-        self.arms = [self._take(a) for a in members(unit)]
+        self.states = [(a, self.take(a)) for a in members(unit)]
 
     @staticmethod
-    def _take(arm) -> tuple:
+    def take(arm) -> ArmState:
         t, m = arm.t, arm.spec.measure
-        solves = arm.measures_at(t) or bool(m.reparam_every and t % m.reparam_every == 0) or arm.spec.optimizer.kind == "flow"
-        tr = arm.tracker
-        tracker = None
-        if tr is not None:
-            tracker = (
-                tr.generator.get_state(),
-                dict(tr._next_by_phase),
-                dict(tr._since),
-                dict(tr._last_by_phase),
-                tr._vectors,
-                tr.updates,
-                tr.total_hvps,
-                tr.refreshes,
-            )
-        return (
-            arm,
-            arm.eig_gen.get_state() if solves else None,
-            arm.sgd_gen.get_state() if arm.spec.optimizer.kind == "sgd" else None,
-            arm.rule_state,
-            arm.vectors,
-            arm.raw_vector,
-            arm.sharpness,
-            arm.hvps_total,
-            dict(vars(arm.onset)),
-            arm.reparam._warned,
-            set(arm.reparam._failed_alphas),
-            tracker,
-        )
+        kind = arm.spec.optimizer.kind
+        solves = arm.measures_at(t) or bool(m.reparam_every and t % m.reparam_every == 0) or kind == "flow"
+        return arm.state_dict(eig_rng=solves, sgd_rng=kind == "sgd")
 
     def undo(self) -> None:
         """Put every arm of the unit back where the step found it."""
-        for arm, eig, sgd, rule, vectors, raw, sharp, hvps, onset, warned, failed, tracker in self.arms:
-            if eig is not None:
-                arm.eig_gen.set_state(eig)
-            if sgd is not None:
-                arm.sgd_gen.set_state(sgd)
-            arm.rule_state, arm.vectors, arm.raw_vector, arm.sharpness, arm.hvps_total = rule, vectors, raw, sharp, hvps
-            vars(arm.onset).update(onset)
-            arm.reparam._warned, arm.reparam._failed_alphas = warned, failed
-            if tracker is not None:
-                tr = arm.tracker
-                tr.generator.set_state(tracker[0])
-                tr._next_by_phase, tr._since, tr._last_by_phase = tracker[1], tracker[2], tracker[3]
-                tr._vectors, tr.updates, tr.total_hvps, tr.refreshes = tracker[4:]
+        for arm, state in self.states:
+            arm.load_state_dict(state)
 
 
 class Checkpointer:

@@ -16,7 +16,7 @@ Given two parameter vectors θ_a, θ_b of one problem (two arms' final checkpoin
     L(θ_a) + ½λ_max·s² that "sharpness" describes, over a window that shows where the valley walls
     leave the parabola, with the step η·‖∇L‖ of the arm's optimizer marked.
 
-Engine code: torch, never textual. The command (eos_tui/landscaping.py) draws and writes the result.
+Engine code: torch, never textual. The command (eos_tui/cli/landscape.py) draws and writes the result.
 """
 
 from __future__ import annotations

@@ -97,6 +97,13 @@ class ReparamChecks:
         self._warned = False  # "not homogeneous" said once
         self._failed_alphas: set[float | None] = set()  # "cannot be computed" said once per α
 
+    def state_dict(self) -> dict[str, Any]:
+        """What it has said already (a checkpoint's "reparam": "_warned", "_failed_alphas")."""
+        return {"warned": self._warned, "failed_alphas": set(self._failed_alphas)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._warned, self._failed_alphas = bool(state["warned"]), set(state["failed_alphas"])
+
     def run(self, t: int, theta: torch.Tensor, eigenpairs: Solve, v0: torch.Tensor | None = None) -> list[Record]:
         """Dinh et al.'s T_α at θ_t for each α: same function, different λ_max, same adaptive sharpness.
 

@@ -39,6 +39,7 @@ Engine code: imports torch, never textual.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -105,6 +106,29 @@ class PerStepTracker:
     @property
     def vectors(self) -> torch.Tensor | None:
         return self._vectors
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything `update` carries from one step to the next: the generator's state, the warm
+        starts and the counts. Tensors by reference: `update` replaces them, never writes into them."""
+        return {
+            "rng": self.generator.get_state(),
+            "vectors": self._vectors,
+            "next_by_phase": dict(self._next_by_phase),
+            "last_by_phase": dict(self._last_by_phase),
+            "since": dict(self._since),
+            "updates": self.updates,
+            "total_hvps": self.total_hvps,
+            "refreshes": self.refreshes,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set a `state_dict`; its generator state is tried first, so that a wrong one changes nothing."""
+        torch.Generator().set_state(state["rng"])
+        self.generator.set_state(state["rng"])
+        self._vectors = state["vectors"]
+        self._next_by_phase, self._last_by_phase = dict(state["next_by_phase"]), dict(state["last_by_phase"])
+        self._since = dict(state["since"])
+        self.updates, self.total_hvps, self.refreshes = state["updates"], state["total_hvps"], state["refreshes"]
 
     @property
     def mean_hvps(self) -> float:

@@ -443,14 +443,14 @@ def default_run_dir(name: str, root: str | os.PathLike[str] = "runs") -> Path:
             candidate = base.with_name(f"{base.name}-{n}")
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON has no NaN or infinity: write them as null (a diverged loss is a result, not a crash)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -463,11 +463,11 @@ def dumps_record(record: Mapping[str, Any]) -> str:
 
     Fast path first (this runs for every record the engine writes): encode as is, and only when
     the line holds a NaN or infinity token (or a string that looks like one) walk the record and
-    write them as null. Same output as always encoding `_clean(record)`.
+    write them as null. Same output as always encoding `json_safe(record)`.
     """
     line = _ENCODE(record)
     if "NaN" in line or "Infinity" in line:
-        line = _STRICT(_clean(record))
+        line = _STRICT(json_safe(record))
     return line
 
 
@@ -501,7 +501,7 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_clean(data), fh, indent=2, allow_nan=False)
+            json.dump(json_safe(data), fh, indent=2, allow_nan=False)
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
@@ -537,7 +537,7 @@ def overwrite_in_place(path: str | os.PathLike[str], data: dict[str, Any]) -> bo
     file: write `data` as compact JSON over the existing file, padded with spaces to its present
     size, so that no block is allocated and the file is never cut short. Only when it fits (False
     otherwise, and on any error); not atomic, which is why it is the last resort."""
-    text = json.dumps(_clean(data), separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
+    text = json.dumps(json_safe(data), separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
     try:
         size = os.path.getsize(path)
         if len(text) > size:

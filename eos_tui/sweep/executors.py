@@ -195,7 +195,7 @@ def _start_forkserver() -> None:
 
 
 def ray_missing() -> str:
-    from ..extras import missing_extra_message
+    from ..cli.extras import missing_extra_message
 
     return missing_extra_message("Ray", "ray", "sweep --ray")
 

@@ -98,8 +98,8 @@ def _run_point(job: dict[str, Any]) -> dict[str, Any]:
     from ..engine import threads as engine_threads
     from ..engine.errors import ScenarioRefused
     from ..engine.runner import StopRequest, run_scenario
-    from ..prepare import prepare_run
     from ..rundir import format as rf
+    from ..rundir.prepare import prepare_run
     from ..scenario import ScenarioError
     from .grid import load_point_scenario, sweep_from_data
 

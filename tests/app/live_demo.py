@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
 from eos_tui.app import run_app  # noqa: E402
-from eos_tui.launch import start_engine, start_owned_engine  # noqa: E402
+from eos_tui.engine.launch import start_engine, start_owned_engine  # noqa: E402
 
 
 def main() -> int:

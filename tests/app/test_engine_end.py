@@ -14,7 +14,7 @@ from helpers import wait_exit, wait_file, wait_for
 from eos_tui.app import EosApp
 from eos_tui.app.ending import exit_reason, finalize_manifest
 from eos_tui.app.widgets import RunHeader
-from eos_tui.launch import engine_alive, start_engine
+from eos_tui.engine.launch import engine_alive, start_engine
 from eos_tui.rundir import read_manifest
 
 

@@ -11,7 +11,7 @@ import pytest
 from helpers import read_until, start_in_pty, wait_file
 from test_close_signals import engine_pid, started, wait_exit
 
-from eos_tui.launch import engine_alive, stop_engine
+from eos_tui.engine.launch import engine_alive, stop_engine
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pty")
 

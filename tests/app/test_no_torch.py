@@ -6,7 +6,7 @@ import sys
 
 def test_importing_the_app_does_not_import_torch():
     code = (
-        "import sys, eos_tui.app, eos_tui.launch; "
+        "import sys, eos_tui.app, eos_tui.engine.launch; "
         "assert 'torch' not in sys.modules, 'torch imported'; "
         "assert 'textual' in sys.modules; print('ok')"
     )
@@ -16,6 +16,6 @@ def test_importing_the_app_does_not_import_torch():
 
 
 def test_launch_imports_neither_torch_nor_textual():
-    code = "import sys, eos_tui.launch; assert 'torch' not in sys.modules and 'textual' not in sys.modules"
+    code = "import sys, eos_tui.engine.launch; assert 'torch' not in sys.modules and 'textual' not in sys.modules"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

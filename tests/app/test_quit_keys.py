@@ -5,7 +5,7 @@ import pytest
 from helpers import run_finished, wait_exit, wait_file, wait_for
 
 from eos_tui.app import EosApp
-from eos_tui.launch import engine_alive, start_engine
+from eos_tui.engine.launch import engine_alive, start_engine
 from eos_tui.rundir import read_manifest
 
 

@@ -33,7 +33,7 @@ ENGINE = """
 import json, sys
 from pathlib import Path
 from eos_tui.engine.runner import run_scenario
-from eos_tui.prepare import prepare_run
+from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario
 root, runs = Path(sys.argv[1]), json.loads(sys.argv[2])
 for name, overrides in runs.items():

@@ -24,9 +24,9 @@ from helpers import run_finished, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.app.widgets import RunHeader
-from eos_tui.launch import engine_alive, start_engine
-from eos_tui.prepare import prepare_run
+from eos_tui.engine.launch import engine_alive, start_engine
 from eos_tui.rundir import read_manifest, read_records
+from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario_text
 
 pytestmark = pytest.mark.slow  # two real engines (torch imports): seconds each

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import read_until, wait_file
 
-from eos_tui.launch import engine_alive, stop_engine
+from eos_tui.engine.launch import engine_alive, stop_engine
 
 HERE = Path(__file__).parent
 

@@ -15,9 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .rundir import format as rf
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from ..rundir import format as rf
+from .exit import ExitCode
 
 
 class LandscapeError(ValueError):
@@ -25,8 +24,8 @@ class LandscapeError(ValueError):
 
 
 def _scenario(run_dir: Path):
-    from .rundir import is_run_dir
-    from .scenario import ScenarioError, load_scenario_text
+    from ..rundir import is_run_dir
+    from ..scenario import ScenarioError, load_scenario_text
 
     if not is_run_dir(run_dir):
         raise LandscapeError(f"{run_dir} is not a run directory (no manifest.json); see `eos-tui runs`")
@@ -41,8 +40,8 @@ def _scenario(run_dir: Path):
 
 def _end(run_dir: Path, name: str):
     """(spec, θ, η, step) of an arm's latest checkpoint."""
-    from .engine import checkpoint as ck
-    from .rundir.reader import safe_text
+    from ..engine import checkpoint as ck
+    from ..rundir.reader import safe_text
 
     sc = _scenario(run_dir)
     specs = {a.name: a for a in sc.arms}
@@ -50,7 +49,7 @@ def _end(run_dir: Path, name: str):
         raise LandscapeError(f"{run_dir}: no arm {safe_text(name)!r} (arms: {', '.join(specs)})")
     steps = ck.list_steps(run_dir, name)
     if not steps:
-        from .rundir.reader import effective_status, read_manifest
+        from ..rundir.reader import effective_status, read_manifest
 
         if effective_status(read_manifest(run_dir) or {}) == rf.RUNNING:
             raise LandscapeError(
@@ -58,7 +57,7 @@ def _end(run_dir: Path, name: str):
                 "and every measure.checkpoint_every steps"
             )
         raise LandscapeError(f"{run_dir}: arm {name!r} has no checkpoint in {rf.CHECKPOINT_DIR}/{name}/ (a run from before checkpoints?)")
-    from .engine.resume import misfit
+    from ..engine.resume import misfit
 
     path = ck.path_for(run_dir, name, steps[-1])
     try:
@@ -84,10 +83,10 @@ def _show(v: Any) -> str:
 def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, curve: bool, probes: int = 100) -> dict[str, Any]:
     import torch
 
-    from .engine.landscape import landscape
-    from .engine.problems import build_problem, objective_of
-    from .engine.runner import resolve_device
-    from .rundir.reader import safe_text
+    from ..engine.landscape import landscape
+    from ..engine.problems import build_problem, objective_of
+    from ..engine.runner import resolve_device
+    from ..rundir.reader import safe_text
 
     if other is not None:
         if ":" not in other:
@@ -132,7 +131,7 @@ def compute(run_dir: Path, arms: list[str], other: str | None, *, points: int, c
         device = resolve_device(sa.device, sa.dtype)
     except RuntimeError:
         device = torch.device("cpu")
-    from .engine.errors import ScenarioRefused
+    from ..engine.errors import ScenarioRefused
 
     try:
         problem = build_problem(sa, device)
@@ -165,7 +164,7 @@ def chart(
     −1: none) of each cell, for colouring."""
     import numpy as np
 
-    from .braille.canvas import BrailleCanvas
+    from ..braille.canvas import BrailleCanvas
 
     canvas = BrailleCanvas(cols, rows)
 
@@ -224,7 +223,7 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
     from rich.table import Table
     from rich.text import Text
 
-    from .rundir.reader import safe_text
+    from ..rundir.reader import safe_text
 
     colours = ["cyan", "yellow", "magenta"]
     cols = max(20, width - 12)  # the 9-character label, " │", and room for the wide cells of some terminals
@@ -286,7 +285,7 @@ def render(result: dict[str, Any], width: int = 72) -> list[Any]:
 
 def _set_threads(scenario, override: int | None) -> None:
     """The engine's thread count for this run (as its training chose it), before torch is imported."""
-    from .engine import threads as engine_threads
+    from ..engine import threads as engine_threads
 
     engine_threads.apply(engine_threads.resolve(scenario.arms, override))  # the environment first, then torch
 
@@ -307,7 +306,7 @@ def run_landscape(
 
     def fail(message: str) -> int:
         sys.stderr.write(f"eos-tui: {message}\n")
-        return EXIT_USAGE
+        return ExitCode.USAGE
 
     if not 5 <= points <= 2001:
         return fail(f"--points {points}: between 5 and 2001")
@@ -326,17 +325,17 @@ def run_landscape(
         return fail(str(e))
     except KeyboardInterrupt:  # Ctrl-C (engine/interrupt.Interrupted is one too): one line, nothing half-written
         sys.stderr.write(f"eos-tui: interrupted; {rf.LANDSCAPE_FILE} not written\n")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     try:
         rf.write_json_atomic(run_dir / rf.LANDSCAPE_FILE, result)
     except OSError as e:
         sys.stderr.write(f"eos-tui: cannot write {run_dir / rf.LANDSCAPE_FILE}: {e.strerror or e}\n")
     if as_json:
-        sys.stdout.write(json.dumps(rf._clean(result)) + "\n")
+        sys.stdout.write(json.dumps(rf.json_safe(result)) + "\n")
         sys.stdout.flush()
-        return EXIT_OK
+        return ExitCode.OK
     # On a terminal its width; elsewhere (a file, a pipe) COLUMNS when set, else 100 columns.
     console = Console(width=None if sys.stdout.isatty() else shutil.get_terminal_size((100, 24)).columns)
     for r in render(result, min(console.width, 100)):
         console.print(r)
-    return EXIT_OK
+    return ExitCode.OK

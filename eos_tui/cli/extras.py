@@ -15,7 +15,7 @@ import shlex
 from importlib import metadata
 from urllib.parse import unquote, urlparse
 
-from .rundir.parsing import loads_json
+from ..rundir.parsing import loads_json
 
 DIST = "eos-tui"
 

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 from ..rundir.format import END, SHARPNESS, STEP, step_threshold
 from ..rundir.reader import read_manifest, safe_text
 from .errors import CommandError, missing_extra
+from .exit import ExitCode
 from .export import read_run_records
 from .output import DESCRIPTOR, STREAM, destination, write_bytes
 
@@ -301,4 +302,4 @@ def plot_command(run_dir: Path, *, out: Path, arms: Sequence[str] | None = None,
     fig.savefig(buf, format=kind, metadata=None if kind != "png" else {"Software": "eos-tui"})
     write_bytes(dest, buf)
     print(f"{safe_text(str(out))}", file=sys.stderr)
-    return 0
+    return ExitCode.OK

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from ..rundir.format import MANIFEST_FILE, RUNNING
 from ..rundir.reader import effective_status, is_eos_manifest, is_run_dir, read_json_object, safe_text
 from .errors import CommandError
+from .exit import ExitCode
 from .stop import stop_hint
 
 
@@ -120,6 +121,6 @@ def rm_command(run_dirs: Sequence[Path]) -> int:
         try:
             shutil.rmtree(p)
         except OSError as e:
-            raise CommandError(f"{safe_text(str(p))}: cannot remove: {e.strerror or e}", code=1) from None
+            raise CommandError(f"{safe_text(str(p))}: cannot remove: {e.strerror or e}", code=ExitCode.FAILED) from None
         print(f"removed {safe_text(str(p))}")
-    return 0
+    return ExitCode.OK

@@ -1,7 +1,7 @@
 """The `eos-tui` command line.
 
-Import discipline: this module imports only typer at the top. torch is imported only by commands
-that train in this process (`run --headless`), textual only by commands that open the app, and the
+Import discipline: this module imports only typer and exit.py (the exit codes) at the top. torch is
+imported only by commands that train in this process (`run --headless`), textual only by commands that open the app, and the
 scenario schema (pydantic) only by commands that read scenarios — so `eos-tui --help`, `list` and
 `runs` stay instant. tests/test_layers.py guards this.
 
@@ -19,7 +19,7 @@ from typing import List, Optional
 
 import typer
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from .exit import ExitCode
 
 app = typer.Typer(
     name="eos-tui",
@@ -33,10 +33,10 @@ app = typer.Typer(
 
 def _show_version(value: bool) -> None:
     if value:
-        from . import __version__
+        from .. import __version__
 
         typer.echo(f"eos-tui {__version__}")
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(ExitCode.OK)
 
 
 @app.callback()
@@ -46,7 +46,7 @@ def _root(
 ) -> None:
     if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
         typer.echo(ctx.get_help())
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(ExitCode.OK)
 
 
 def _no_flag_placeholders() -> None:
@@ -79,7 +79,7 @@ def _complete_sweep(incomplete: str) -> list[str]:
     return complete_sweep(incomplete)
 
 
-def _err(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+def _err(message: str, code: int = ExitCode.USAGE) -> typer.Exit:
     typer.echo(f"eos-tui: {message}", err=True)
     return typer.Exit(code)
 
@@ -119,8 +119,8 @@ def _isatty(stream) -> bool:
 
 def _preflight(sc, **kwargs) -> None:
     """What the engine would fail on, checked before anything is written (scenario/checks.py)."""
-    from .scenario import ScenarioError
-    from .scenario.checks import preflight
+    from ..scenario import ScenarioError
+    from ..scenario.checks import preflight
 
     try:
         preflight(sc, **kwargs)
@@ -134,7 +134,7 @@ THREADS_HELP = "torch threads for the engine (default: engine.threads, else chos
 def _threads(text: str | None) -> int | None:
     """--threads: a positive whole number, else one line and exit 2 (typer's own refusal of a
     non-number is a box of several lines)."""
-    from .engine.threads import parse_threads
+    from ..engine.threads import parse_threads
 
     try:
         return parse_threads(text)
@@ -143,7 +143,7 @@ def _threads(text: str | None) -> int | None:
 
 
 def _load(target: str, **kwargs):
-    from .scenario import ScenarioError, load_scenario
+    from ..scenario import ScenarioError, load_scenario
 
     try:
         return load_scenario(target, **kwargs)
@@ -196,21 +196,21 @@ def run(
         from .headless import run_headless
 
         raise typer.Exit(run_headless(sc, out=out, as_json=as_json, threads=threads))
-    from .prepare import prepare_run
+    from ..rundir.prepare import prepare_run
 
     try:
         run_dir = prepare_run(sc, out=out)
     except (FileExistsError, OSError, ValueError) as e:
         raise _err(str(e)) from None
-    from .launch import start_engine, start_owned_engine
+    from ..engine.launch import start_engine, start_owned_engine
 
     engine = start_engine(run_dir, threads=threads) if detach else start_owned_engine(run_dir, threads=threads)
     if detach:
         typer.echo(f"{run_dir}")
         typer.echo(f"engine running in the background (pid {engine.pid}); watch it with:", err=True)
         typer.echo(f"  eos-tui watch {run_dir}", err=True)
-        raise typer.Exit(EXIT_OK)
-    from .app import run_app
+        raise typer.Exit(ExitCode.OK)
+    from ..app import run_app
 
     raise typer.Exit(run_app(run_dir, engine=engine, fps=fps, mouse=not no_mouse))
 
@@ -222,8 +222,8 @@ def watch(
     no_mouse: bool = typer.Option(False, "--no-mouse", help="Leave the mouse to the terminal."),
 ) -> None:
     """Open the app on an existing run, live or finished; on several, to compare them in one app."""
-    from .rundir import is_run_dir
-    from .rundir.reader import is_eos_manifest, read_manifest
+    from ..rundir import is_run_dir
+    from ..rundir.reader import is_eos_manifest, read_manifest
 
     run_dir = run_dirs[0]
     for d in run_dirs:
@@ -234,8 +234,8 @@ def watch(
             raise _err(f"{d} is not a run directory (its manifest.json is not eos-tui's); see `eos-tui runs`")
     _check_fps(fps)
     _check_terminal(f"follow the run from a terminal, or list runs with `eos-tui runs` (the records are in {run_dir}/metrics.jsonl)")
-    from .app import run_app
-    from .app.compare import distinct_runs
+    from ..app import run_app
+    from ..app.compare import distinct_runs
 
     run_dirs = distinct_runs(run_dirs)  # one run named twice (cat, ./cat/, its path) is shown once
     raise typer.Exit(run_app(run_dir, engine=None, fps=fps, mouse=not no_mouse, runs=run_dirs if len(run_dirs) > 1 else None))
@@ -248,7 +248,7 @@ def runs_(
     as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
 ) -> None:
     """List the run directories under runs/ (or DIRECTORY), newest first: status, steps, duration, scenario."""
-    from .rundir import list_runs
+    from ..rundir import list_runs
 
     root = directory if directory is not None else root
 
@@ -266,7 +266,7 @@ def runs_(
         return
     from rich.console import Console
 
-    from .export.manage import running_hint, runs_table
+    from .runs import running_hint, runs_table
 
     console = Console(width=max(shutil.get_terminal_size((200, 24)).columns, 200) if not sys.stdout.isatty() else None)
     console.print(runs_table(found, console.width))
@@ -276,8 +276,8 @@ def runs_(
 
 
 def _body(fn, *args, **kwargs) -> typer.Exit:
-    """Run a command body from eos_tui/export (imported lazily by the caller): its CommandError is one line and its exit code."""
-    from .export.errors import CommandError
+    """Run a command body from eos_tui/cli (imported lazily by the caller): its CommandError is one line and its exit code."""
+    from .errors import CommandError
 
     try:
         return typer.Exit(fn(*args, **kwargs))
@@ -285,21 +285,21 @@ def _body(fn, *args, **kwargs) -> typer.Exit:
         return _err(str(e), e.code)
 
 
-@app.command()
-def export(
+@app.command("export")
+def export_(
     run_dir: Path = typer.Argument(..., help="A run directory (live or finished)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="csv, parquet or jsonl (default: from -o's suffix, else csv)."),
     records: Optional[str] = typer.Option(None, "--records", help="Record types to keep, e.g. step,sharpness (default: all)."),
     out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here (csv and jsonl go to stdout without it)."),
 ) -> None:
     """The run's records as a tidy table: one row per record, one column per field (eigenvalue_1..k), the arm a column."""
-    from .export.export import export_command
+    from .export import export_command
 
     raise _body(export_command, run_dir, fmt=fmt, records=records, out=out)
 
 
-@app.command()
-def plot(
+@app.command("plot")
+def plot_(
     run_dir: Path = typer.Argument(..., help="A run directory (live or finished)."),
     out: Path = typer.Option(..., "-o", "--output", help="The figure: FIG.png, FIG.svg or FIG.pdf."),
     arms: Optional[List[str]] = typer.Option(
@@ -309,19 +309,19 @@ def plot(
     fmt: Optional[str] = typer.Option(None, "--format", help="png, svg or pdf (default: from -o's suffix; needed for -o /dev/stdout)."),
 ) -> None:
     """A paper figure (Cohen et al. Fig. 1 style): sharpness against dashed 2/η_t, log loss, ⟨∇L,u⟩; the app's arm colours."""
-    from .export.plot import plot_command
+    from .plot import plot_command
 
     raise _body(plot_command, run_dir, out=out, arms=arms, panels=panels, fmt=fmt)
 
 
-@app.command()
-def serve(
+@app.command("serve")
+def serve_(
     target: Optional[str] = typer.Argument(None, help="A run directory, or a scenario to start (default: the newest run under runs/)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but localhost exposes the app (README)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
 ) -> None:
     """The app in a browser (textual-serve): forward the port from a remote machine instead of running a terminal there."""
-    from .export.serve import serve_command
+    from .serve import serve_command
 
     raise _body(serve_command, target, host=host, port=port)
 
@@ -329,18 +329,18 @@ def serve(
 @app.command("rm")
 def rm(run_dirs: List[Path] = typer.Argument(..., help="Run directories to delete (never a running one).")) -> None:
     """Delete run directories; refuses a run whose engine still runs, and then removes none."""
-    from .export.manage import rm_command
+    from .runs import rm_command
 
     raise _body(rm_command, run_dirs)
 
 
 @app.command("stop")
-def stop(
+def stop_(
     run_dirs: List[Path] = typer.Argument(..., help="Run directories whose engine to stop (a detached run, or one in another terminal)."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for each engine to finish its manifest."),
 ) -> None:
     """Stop running runs, as q in their app would: SIGINT to each run's engine, then wait until it has written its end."""
-    from .export.stop import stop_command
+    from .stop import stop_command
 
     raise _body(stop_command, run_dirs, timeout=timeout)
 
@@ -348,7 +348,7 @@ def stop(
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout.")) -> None:
     """List the built-in scenarios."""
-    from .scenario import list_builtins
+    from ..scenario import list_builtins
 
     items = list_builtins()
     if as_json:
@@ -362,7 +362,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="One JSON array on 
 @app.command()
 def show(scenario: str = typer.Argument(..., help="A built-in scenario name or a path.", autocompletion=_complete_scenario)) -> None:
     """Print a scenario's TOML."""
-    from .scenario import ScenarioError, find_scenario
+    from ..scenario import ScenarioError, find_scenario
 
     try:
         path = find_scenario(scenario)
@@ -379,8 +379,8 @@ def show(scenario: str = typer.Argument(..., help="A built-in scenario name or a
 def validate(paths: List[str] = typer.Argument(..., help="Scenario files or built-in names.", autocompletion=_complete_scenario)) -> None:
     """Check scenario files without running them: the schema, the engine's limits, and whether this
     machine can run them (named devices, the run directory's name, a memory estimate)."""
-    from .scenario import ScenarioError, load_scenario
-    from .scenario.checks import preflight
+    from ..scenario import ScenarioError, load_scenario
+    from ..scenario.checks import preflight
 
     bad = 0
     for p in paths:
@@ -392,24 +392,24 @@ def validate(paths: List[str] = typer.Argument(..., help="Scenario files or buil
             bad += 1
         else:
             typer.echo(f"✓ {p}: {sc.name}, {len(sc.arms)} arm(s)")
-    raise typer.Exit(EXIT_USAGE if bad else EXIT_OK)
+    raise typer.Exit(ExitCode.USAGE if bad else ExitCode.OK)
 
 
-@app.command()
-def resume(
+@app.command("resume")
+def resume_(
     run_dir: Path = typer.Argument(..., help="An interrupted run directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
     threads_text: Optional[str] = typer.Option(None, "--threads", metavar="N", help=THREADS_HELP),
 ) -> None:
     """Continue an interrupted run from each arm's last checkpoint (progress on stderr, as --headless)."""
     threads = _threads(threads_text)
-    from .resuming import run_resume
+    from .resume import run_resume
 
     raise typer.Exit(run_resume(run_dir, as_json=as_json, threads=threads))
 
 
-@app.command()
-def landscape(
+@app.command("landscape")
+def landscape_(
     run_dir: Path = typer.Argument(..., help="A run directory whose arms wrote checkpoints."),
     arms: Optional[str] = typer.Option(None, "--arms", help="Two arms A,B (default: the first two); one with --other."),
     other: Optional[str] = typer.Option(None, "--other", help="The other end point from another run: RUN_DIR:ARM."),
@@ -420,13 +420,13 @@ def landscape(
 ) -> None:
     """The loss along the line (and a trained curve) between two arms' end points, and the flatness of each."""
     threads = _threads(threads_text)
-    from .landscaping import run_landscape
+    from .landscape import run_landscape
 
     raise typer.Exit(run_landscape(run_dir, arms=arms, other=other, points=points, curve=curve, as_json=as_json, threads=threads))
 
 
-@app.command(context_settings={"allow_interspersed_args": True})
-def sweep(
+@app.command("sweep", context_settings={"allow_interspersed_args": True})
+def sweep_(
     target: str = typer.Argument(
         ...,
         help="A scenario or a sweep (built-in sweeps: catapult-phase, warmup-phase, sgd-batch) or a .toml; or `show` to draw a sweep directory's map.",
@@ -457,7 +457,7 @@ def sweep(
 ) -> None:
     """Run a grid of points over a scenario, in parallel and resumable; or `sweep show DIR`."""
     threads = _threads(threads_text)
-    from .sweep.cli import sweep_command
+    from .sweep import sweep_command
 
     raise typer.Exit(
         sweep_command(
@@ -498,7 +498,7 @@ def data_fetch(
     It is written under a temporary name and renamed into place only once complete and verified."""
     if name not in FETCHABLE:
         raise _err(f"data fetch: unknown data set {name!r}; one of: {', '.join(FETCHABLE)}")
-    from .data import DataError, cifar10
+    from ..data import DataError, cifar10
 
     root = cifar10.root_for(path)
     typer.echo(f"fetching {cifar10.URL} into {root}", err=True)
@@ -514,7 +514,7 @@ def data_fetch(
     try:
         where = cifar10.fetch(path, url=cifar10.URL, md5=cifar10.MD5, progress=progress)
     except DataError as e:
-        raise _err(str(e), EXIT_FAILED) from None
+        raise _err(str(e), ExitCode.FAILED) from None
     typer.echo(str(where))
 
 
@@ -522,30 +522,17 @@ def main() -> None:
     try:
         app(prog_name="eos-tui")  # also under `python -m eos_tui.cli`: the help and completion scripts name the command
     except KeyboardInterrupt:
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     except OSError as e:
         # stdout or stderr that cannot be written (`> /dev/full`, a closed pipe): one line, exit 1,
         # no traceback. Point stdout at /dev/null so that Python's flush at exit fails no more.
-        _silence_stdout()
+        from .output import silence
+
+        silence(sys.stdout)
         if not isinstance(e, BrokenPipeError):  # `| head` closing the pipe is no error to report
             try:
                 sys.stderr.write(f"eos-tui: {e.strerror or e}\n")
                 sys.stderr.flush()
             except OSError:
                 pass
-        sys.exit(EXIT_FAILED)
-
-
-def _silence_stdout() -> None:
-    import os
-
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
-    except (OSError, ValueError):
-        pass
-
-
-if __name__ == "__main__":
-    main()
+        sys.exit(ExitCode.FAILED)

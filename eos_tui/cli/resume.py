@@ -9,25 +9,25 @@ import sys
 from pathlib import Path
 from typing import IO, cast
 
-from .rundir import format as rf
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from ..rundir import format as rf
+from .exit import ExitCode
 
 
 def run_resume(run_dir: Path, *, as_json: bool = False, threads: int | None = None) -> int:
     """`threads`: --threads (None: the scenario's engine.threads, else the engine's choice)."""
     from rich.console import Console
 
-    from .engine.boot import threads_before_torch
+    from ..engine.boot import threads_before_torch
 
     threads_before_torch(run_dir, threads)  # OMP_NUM_THREADS before engine.resume imports torch
-    from .engine import threads as engine_threads
-    from .engine.errors import ScenarioRefused
-    from .engine.resume import ResumeError, describe, prepare
-    from .engine.runner import StopRequest, run_scenario
-    from .headless import ArmProgress, PlainProgress, _SafeStream, plain_thresholds, summary_table
+    from ..engine import threads as engine_threads
+    from ..engine.errors import ScenarioRefused
+    from ..engine.resume import ResumeError, describe, prepare
+    from ..engine.runner import StopRequest, run_scenario
+    from .headless import ArmProgress, PlainProgress, plain_thresholds, summary_table
+    from .output import SafeStream
 
-    err = Console(file=cast("IO[str]", _SafeStream(sys.stderr)), stderr=True)
+    err = Console(file=cast("IO[str]", SafeStream(sys.stderr)), stderr=True)
 
     def say(text: str) -> None:
         err.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -36,10 +36,10 @@ def run_resume(run_dir: Path, *, as_json: bool = False, threads: int | None = No
         scenario, res = prepare(run_dir)
     except (ResumeError, ScenarioRefused) as e:
         say(f"eos-tui: {e}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except Exception as e:  # noqa: BLE001 - building an arm failed; the run directory is untouched
         say(f"eos-tui: cannot resume {run_dir}: {type(e).__name__}: {e}")
-        return EXIT_FAILED
+        return ExitCode.FAILED
     say(f"resuming {run_dir}: {describe(res)}")
     stop = StopRequest()
     stop.install()
@@ -57,13 +57,13 @@ def run_resume(run_dir: Path, *, as_json: bool = False, threads: int | None = No
             status, manifest = run_scenario(scenario, run_dir, on_records=progress, stop=stop, resume=res, threads=choice)
     except ScenarioRefused as e:  # found once the model is built (data gone, …): one line, as `run` says it
         say(f"eos-tui: {e}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except OSError as e:
         say(f"eos-tui: cannot resume {run_dir}: {e.strerror or e}")
-        return EXIT_FAILED
+        return ExitCode.FAILED
     except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
         say(f"eos-tui: the resumed run failed: {type(e).__name__}: {e} (details in {run_dir}/manifest.json)")
-        return EXIT_FAILED
+        return ExitCode.FAILED
     finally:
         stop.restore()
         res.close()  # run_scenario gave the lock back already, unless it never started
@@ -77,5 +77,5 @@ def run_resume(run_dir: Path, *, as_json: bool = False, threads: int | None = No
         Out(width=None if sys.stdout.isatty() else 120).print(summary_table(summary, "λη/2" if plain_thresholds(scenario) else "λ/thr"))
     if status == rf.INTERRUPTED:
         say(f"interrupted again; `eos-tui resume {run_dir}` goes on from here")
-        return EXIT_INTERRUPTED
-    return EXIT_OK if status == rf.COMPLETED else EXIT_FAILED
+        return ExitCode.INTERRUPTED
+    return ExitCode.OK if status == rf.COMPLETED else ExitCode.FAILED

@@ -7,7 +7,6 @@ sweeps can pipe it; everything live goes to stderr.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -19,14 +18,14 @@ from rich.progress import BarColumn, Progress, Task, TextColumn, TimeRemainingCo
 from rich.table import Table
 from rich.text import Text
 
-from .analysis.summary import summarize_arm
-from .prepare import prepare_run
-from .rundir import format as rf
+from ..analysis.summary import summarize_arm
+from ..rundir import format as rf
+from ..rundir.prepare import prepare_run
+from .exit import ExitCode
+from .output import SafeStream, silence
 
 UPDATE_EVERY = 0.1  # seconds between progress-display updates
 PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal (a log file, CI)
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _fmt(x: Any, spec: str = ".4g") -> str:
@@ -276,57 +275,6 @@ def _catapult(arm: dict[str, Any]) -> str:
     return text + (f" +{more - 1}" if isinstance(more, int) and more > 1 else "")
 
 
-class _SafeStream:
-    """stderr for the progress display: a write that fails (`2>/dev/full`, a closed pipe) is dropped,
-    and the stream goes quiet. Progress output failing must not fail the run. Its descriptor is then
-    pointed at /dev/null, so that Python's own flush at exit has nothing to fail on either."""
-
-    def __init__(self, stream: Any):
-        self._stream = stream
-        self.broken = False
-
-    def _broke(self) -> None:
-        self.broken = True
-        _silence(self._stream)
-
-    def write(self, text: str) -> int:
-        if not self.broken:
-            try:
-                return self._stream.write(text)
-            except (OSError, ValueError):
-                self._broke()
-        return len(text)
-
-    def flush(self) -> None:
-        if not self.broken:
-            try:
-                self._stream.flush()
-            except (OSError, ValueError):
-                self._broke()
-
-    def isatty(self) -> bool:
-        try:
-            return bool(self._stream.isatty())
-        except (OSError, ValueError):
-            return False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-def _silence(stream: Any) -> None:
-    """Point a broken standard stream's descriptor at /dev/null (best effort)."""
-    try:
-        fd = stream.fileno()
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, fd)
-        finally:
-            os.close(null)
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 def run_headless(scenario, *, out: Path | None, as_json: bool, threads: int | None = None) -> int:
     """Train in this process. Exit codes: 0 completed, 1 failed (or stdout could not take the
     result), 2 bad usage, 130 interrupted (the summary is still printed).
@@ -336,21 +284,21 @@ def run_headless(scenario, *, out: Path | None, as_json: bool, threads: int | No
     printed and the exit code is 130.
 
     `threads`: --threads (None: the scenario's engine.threads, else the engine's choice)."""
-    from .engine import threads as engine_threads
+    from ..engine import threads as engine_threads
 
     # The thread count's environment before torch starts (engine/threads.py), then torch, which is
     # imported here, not at the top: `eos-tui --help` must not pay for it.
     choice = engine_threads.resolve(scenario.arms, threads)
     engine_threads.configure_env(choice.threads)
-    from .engine.runner import StopRequest, resolve_device, run_scenario
+    from ..engine.runner import StopRequest, resolve_device, run_scenario
 
-    err = Console(file=cast("IO[str]", _SafeStream(sys.stderr)), stderr=True)
+    err = Console(file=cast("IO[str]", SafeStream(sys.stderr)), stderr=True)
     try:
         for arm in scenario.arms:
             resolve_device(arm.device)
     except RuntimeError as e:
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     stop = StopRequest()
     stop.install()
     try:
@@ -369,14 +317,14 @@ def run_headless(scenario, *, out: Path | None, as_json: bool, threads: int | No
 
 
 def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_scenario, threads=None) -> int:
-    from .engine.errors import ScenarioRefused
+    from ..engine.errors import ScenarioRefused
 
     existed = out is not None and Path(out).exists()
     try:
         run_dir = prepare_run(scenario, out=out)
     except (FileExistsError, OSError, ValueError) as e:
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     progress = ArmProgress(scenario, err) if err.is_terminal else PlainProgress(scenario, err)
     status = rf.FAILED
     try:
@@ -390,14 +338,14 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
         # Bad input leaves nothing behind: the run directory holds no training, only the refusal.
         _remove_refused(run_dir, made=not existed)
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
-        from .rundir import read_manifest
+        from ..rundir import read_manifest
 
         # The manifest's reason where it has one ("cannot write …/metrics.jsonl: No space left on device").
         reason = (read_manifest(run_dir) or {}).get("error") or f"{type(e).__name__}: {e}"
         err.print(f"eos-tui: the run failed: {reason} (details in {run_dir}/manifest.json)", markup=False, highlight=False)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     # The engine summarized every arm as it trained (the same summarize_arm): no need to read the
     # whole metrics file back.
     summary = {
@@ -415,20 +363,20 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
             table_console = Console(width=None if sys.stdout.isatty() else 120)
             table_console.print(summary_table(summary, ratio, width=table_console.width))
     except (OSError, ValueError) as e:  # stdout full, closed, a closed pipe
-        _silence(sys.stdout)
+        silence(sys.stdout)
         err.print(
             f"eos-tui: cannot write the summary to stdout: {getattr(e, 'strerror', None) or e} (the run is in {run_dir})",
             markup=False,
             highlight=False,
         )
-        return EXIT_FAILED
+        return ExitCode.FAILED
     if status == rf.INTERRUPTED:
         err.print(f"interrupted; the metrics so far are in {run_dir}", markup=False, highlight=False)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     if status != rf.COMPLETED:
         err.print(f"eos-tui: the run failed: {manifest.get('error')}", markup=False, highlight=False)
-        return EXIT_FAILED
-    return EXIT_OK
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 def _remove_refused(run_dir: Path, *, made: bool) -> None:
@@ -436,7 +384,7 @@ def _remove_refused(run_dir: Path, *, made: bool) -> None:
     else (an empty --out it claimed) the files it wrote."""
     import shutil
 
-    from .rundir.lock import LOCK_FILE
+    from ..rundir.lock import LOCK_FILE
 
     if made:
         shutil.rmtree(run_dir, ignore_errors=True)

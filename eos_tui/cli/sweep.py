@@ -1,4 +1,4 @@
-"""`eos-tui sweep`: run a grid of points, in parallel and resumable, then draw its phase map.
+"""`eos-tui sweep` and `eos-tui sweep show`: run a grid of points, in parallel and resumable, then draw its phase map.
 
 Exit codes: 0 every point finished (diverged included), 1 some point failed (its line in
 points.jsonl says why), 2 bad usage, a bad grid or scenario (nothing written), 130 interrupted
@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .grid import Sweep, SweepError, load_point_scenario
-from .store import SweepDir, point_dir
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from ..sweep.grid import Sweep, SweepError, load_point_scenario
+from ..sweep.store import SweepDir, point_dir
+from .exit import ExitCode
 
 
 def _say(err, text: str) -> None:
@@ -121,10 +120,10 @@ def run_sweep(
     force: bool = False,
     threads: int | None = None,
 ) -> int:
-    from ..headless import _SafeStream
     from ..scenario.checks import ResourceError, check_memory
+    from .output import SafeStream
 
-    err = err or _SafeStream(sys.stderr)
+    err = err or SafeStream(sys.stderr)
     points = sweep.points()
     # Every point's scenario, before anything is written: a grid every point of which is refused
     # (an unknown key, a key every arm sets itself) is bad input; single refused points are failed points.
@@ -146,28 +145,28 @@ def run_sweep(
                 check_memory(sc, force=force)
             except ResourceError as e:
                 _say(err, f"eos-tui: sweep {sweep.name}: point {i} {_point_text(p)}: {e}")
-                return EXIT_USAGE
+                return ExitCode.USAGE
     if len(refused) == len(points):
         _say(err, f"eos-tui: sweep {sweep.name}: every point is refused: {refused[0]}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         _say(err, f"eos-tui: --jobs {jobs}: must be ≥ 1")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if use_ray:
         try:
             import ray  # noqa: F401 - only whether it is there; the executor imports it again
         except ImportError:
-            from .executors import ray_missing
+            from ..sweep.executors import ray_missing
 
             _say(err, f"eos-tui: {ray_missing()}")
-            return EXIT_USAGE
+            return ExitCode.USAGE
     out = Path(out) if out is not None else default_out(sweep.name)
     try:
         store = SweepDir.open(out, sweep)
     except (SweepError, OSError) as e:
         _say(err, f"eos-tui: {e}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         return _drive(
             sweep,
@@ -218,7 +217,7 @@ def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_addres
     try:
         for job in jobs_list:  # refused points: recorded at once, no process needed
             if job["index"] in refused:
-                from .point import failed_record
+                from ..sweep.point import failed_record
 
                 store.append(failed_record(job, refused[job["index"]]))
                 progress.failed += 1
@@ -227,16 +226,16 @@ def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_addres
         if runnable:
             try:
                 if use_ray:
-                    from .executors import RayExecutor
+                    from ..sweep.executors import RayExecutor
 
                     executor = RayExecutor(ray_address, gpu=cuda_device(sweep), num_cpus=ray_cpus)
                 else:
-                    from .executors import PoolExecutor
+                    from ..sweep.executors import PoolExecutor
 
                     executor = PoolExecutor(min(jobs, len(runnable)))
             except RuntimeError as e:
                 _say(err, f"eos-tui: {e}")
-                return EXIT_USAGE
+                return ExitCode.USAGE
             for job in runnable:
                 executor.submit(job)
         progress.show(executor.running if executor else 0, changed=True)
@@ -277,8 +276,8 @@ def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_addres
         )
     _finish(sweep, store.path, records, as_json=as_json, err=err)
     if interrupted or stop["count"]:
-        return EXIT_INTERRUPTED
-    return EXIT_FAILED if any(r.get("status") != "completed" for r in records) else EXIT_OK
+        return ExitCode.INTERRUPTED
+    return ExitCode.FAILED if any(r.get("status") != "completed" for r in records) else ExitCode.OK
 
 
 def _mark_interrupted(run_dir: Path, rf) -> None:
@@ -290,7 +289,7 @@ def _mark_interrupted(run_dir: Path, rf) -> None:
 
 
 def _finish(sweep: Sweep, path: Path, records: list[dict[str, Any]], *, as_json: bool, err) -> None:
-    from .show import render_map
+    from ..sweep.show import render_map
 
     try:
         if as_json:
@@ -299,3 +298,51 @@ def _finish(sweep: Sweep, path: Path, records: list[dict[str, Any]], *, as_json:
         render_map(sweep, records, file=err if as_json else sys.stdout, title=str(path), field=sweep.map_field)
     except (OSError, ValueError) as e:
         _say(err, f"eos-tui: cannot write the result: {getattr(e, 'strerror', None) or e} (the sweep is in {path})")
+
+
+def _err(message: str) -> int:
+    try:
+        sys.stderr.write(f"eos-tui: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return ExitCode.USAGE
+
+
+def sweep_command(
+    target: str, rest: list[str], *, grid, sets, jobs, ray, out, as_json, field, arm, as_csv, force=False, threads=None
+) -> int:
+    from ..scenario import ScenarioError
+
+    if target == "show":
+        if len(rest) != 1:
+            return _err("usage: eos-tui sweep show DIR [--field NAME] [--arm NAME] [--csv]")
+        running_flags = [("--grid", grid), ("--set", sets), ("--jobs", jobs), ("--ray", ray), ("--out", out), ("--json", as_json)]
+        running_flags.append(("--force", force))
+        used = [f for f, v in running_flags if v]
+        if used:
+            return _err(f"sweep show takes no {', '.join(used)}: they are for running a sweep")
+        from ..sweep.show import show
+
+        try:
+            show(Path(rest[0]), field=field, arm=arm, as_csv=as_csv, out=sys.stdout)
+        except (SweepError, ScenarioError) as e:
+            return _err(str(e))
+        return 0
+    address = None
+    if ray and len(rest) == 1:  # --ray ADDRESS: the address comes as the one extra argument
+        address, rest = rest[0], []
+    if rest:
+        return _err(f"sweep: unexpected argument {rest[0]!r} (grids are given with --grid KEY=VALUES)")
+    used = [f for f, v in (("--field", field), ("--arm", arm), ("--csv", as_csv)) if v]
+    if used:
+        return _err(f"sweep: {', '.join(used)}: only with `eos-tui sweep show DIR`")
+    if jobs is not None and jobs < 1:
+        return _err(f"--jobs {jobs}: must be ≥ 1")
+    from ..sweep.grid import load_sweep
+
+    try:
+        sweep = load_sweep(target, grids=grid, sets=sets)
+    except (SweepError, ScenarioError) as e:
+        return _err(str(e))
+    return run_sweep(sweep, out=out, jobs=jobs, use_ray=bool(ray), ray_address=address, as_json=as_json, force=force, threads=threads)

@@ -23,10 +23,11 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..launch import signal_engine
+from ..engine.launch import signal_engine
 from ..rundir.format import INTERRUPTED, RUNNING, mark_run_ended
 from ..rundir.reader import effective_status, is_eos_manifest, is_run_dir, pid_alive, read_manifest, safe_text
 from .errors import CommandError
+from .exit import ExitCode
 
 STOP_TIMEOUT_S = 60.0  # the engine stops within one HVP; the slowest (CIFAR, CPU) take seconds
 POLL_S = 0.1
@@ -65,11 +66,15 @@ def stop_command(run_dirs: Sequence[Path], timeout: float = STOP_TIMEOUT_S, out=
             continue
         pid, start = _engine(manifest)
         if not isinstance(pid, int) or isinstance(pid, bool):
-            raise CommandError(f"{safe_text(str(p))}: its manifest names no engine process (pid {safe_text(repr(pid))})", code=1)
+            raise CommandError(
+                f"{safe_text(str(p))}: its manifest names no engine process (pid {safe_text(repr(pid))})", code=ExitCode.FAILED
+            )
         try:
             signal_engine(pid, signal.SIGINT, quiet=False)
         except PermissionError:
-            raise CommandError(f"{safe_text(str(p))}: cannot signal its engine (pid {pid}): not your process", code=1) from None
+            raise CommandError(
+                f"{safe_text(str(p))}: cannot signal its engine (pid {pid}): not your process", code=ExitCode.FAILED
+            ) from None
         waiting[p] = (pid, start)
 
     deadline = time.monotonic() + timeout
@@ -104,6 +109,6 @@ def stop_command(run_dirs: Sequence[Path], timeout: float = STOP_TIMEOUT_S, out=
         raise CommandError(
             f"{safe_text(str(p))}: still running {timeout:g} s after SIGINT (engine pid {pid}); "
             f"wait and run stop again, or end it with kill -9 {pid} (its records stay valid; runs then says engine lost)",
-            code=1,
+            code=ExitCode.FAILED,
         )
-    return 0
+    return ExitCode.OK

@@ -19,6 +19,7 @@ from typing import IO, Any
 from ..rundir.format import METRICS_FILE
 from ..rundir.reader import json_lines, safe_text, skipped_note
 from .errors import CommandError, missing_extra
+from .exit import ExitCode
 from .output import destination, open_output, write_bytes
 from .table import FLOAT, INT, STR, column_kinds, foreign_kinds, misfits, parse_record_types, tidy
 
@@ -232,7 +233,7 @@ def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None
     if dest is None:
         (write_csv if kind == "csv" else write_jsonl)(columns, rows, sys.stdout)
         sys.stdout.flush()
-        return 0
+        return ExitCode.OK
     if kind == "parquet":
         buf = io.BytesIO()  # written whole, then to the file: a FIFO or /dev/stdout cannot seek
         pq.write_table(arrow_table(columns, rows, kinds), buf)
@@ -244,4 +245,4 @@ def export_command(run_dir: Path, *, fmt: str | None = None, records: str | None
             text.flush()
             text.detach()  # open_output closes the file itself
     print(f"{len(rows)} rows × {len(columns)} columns → {safe_text(str(out))}", file=sys.stderr)
-    return 0
+    return ExitCode.OK

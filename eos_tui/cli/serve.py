@@ -19,14 +19,15 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..launch import engine_env
+from ..engine.launch import engine_env
 from ..rundir.format import INTERRUPTED, mark_run_ended
 from ..rundir.reader import is_run_dir, list_runs, safe_text
 from .errors import CommandError, missing_extra
+from .exit import ExitCode
 
 SERVED_CODE = (
     "import sys\nsys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"
-    "from eos_tui.export.serve import served_main\nsys.exit(served_main(sys.argv[1:]))\n"
+    "from eos_tui.cli.serve import served_main\nsys.exit(served_main(sys.argv[1:]))\n"
 )
 TITLE = "eos-tui"
 
@@ -94,8 +95,8 @@ def resolve_target(target: str | None) -> tuple[Path, Any]:
         return Path(target), None
     if Path(target).is_dir():
         raise CommandError(f"{safe_text(target)} is not a run directory (no manifest.json); see `eos-tui runs`")
-    from ..launch import start_engine
-    from ..prepare import prepare_run
+    from ..engine.launch import start_engine
+    from ..rundir.prepare import prepare_run
     from ..scenario import ScenarioError, load_scenario
     from ..scenario.checks import preflight
 
@@ -122,7 +123,7 @@ def check_port(host: str, port: int, url: str) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(address)
     except OSError as e:
-        raise CommandError(f"cannot serve on {url}: {e.strerror or e}", code=1) from None
+        raise CommandError(f"cannot serve on {url}: {e.strerror or e}", code=ExitCode.FAILED) from None
 
 
 def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 8000) -> int:
@@ -158,10 +159,10 @@ def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 80
     try:
         server.serve()
     except OSError as e:
-        raise CommandError(f"cannot serve on {url}: {e.strerror or e}", code=1) from None
+        raise CommandError(f"cannot serve on {url}: {e.strerror or e}", code=ExitCode.FAILED) from None
     finally:
         if engine is not None:
-            from ..launch import engine_alive, stop_engine
+            from ..engine.launch import engine_alive, stop_engine
 
             if engine_alive(engine):
                 print(f"eos-tui: stopping the engine of {safe_text(str(run_dir))}", file=sys.stderr)
@@ -169,4 +170,4 @@ def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 80
             # an engine stopped before it could write its end (still importing torch) would leave
             # the run "running", then "engine lost": write the end for it, as the app does for its own
             mark_run_ended(run_dir, INTERRUPTED, stop_reason="serve stopped", finalized_by="app")
-    return 0
+    return ExitCode.OK

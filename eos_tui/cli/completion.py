@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def _builtin_dir(folder: str = "scenarios") -> Path:
-    pkg = Path(__file__).resolve().parent
+    pkg = Path(__file__).resolve().parent.parent  # eos_tui/, from eos_tui/cli/
     inside = pkg / folder
     return inside if inside.is_dir() else pkg.parent / folder
 

@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 from typing import Mapping, Union
 
-from .rundir import format as rf
-from .rundir.format import ENGINE_LOG
-from .rundir.reader import pid_alive, read_manifest
+from ..rundir import format as rf
+from ..rundir.format import ENGINE_LOG
+from ..rundir.reader import pid_alive, read_manifest
 
 # sys.path[0] is the current directory ('') under -c unless safe_path (PYTHONSAFEPATH, 3.11+) kept it off.
 # An empty entry in PYTHONPATH ("a:" or ":a") means the current directory too, even under

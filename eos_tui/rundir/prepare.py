@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .rundir import format as rf
+from . import format as rf
 
 
 def prepare_run(scenario, *, out: str | os.PathLike[str] | None = None, root: str | os.PathLike[str] = "runs") -> Path:

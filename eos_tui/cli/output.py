@@ -24,7 +24,7 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 from ..rundir.format import (
     CHECKPOINT_DIR,
@@ -38,6 +38,7 @@ from ..rundir.format import (
 )
 from ..rundir.reader import is_eos_manifest, read_manifest, safe_text
 from .errors import CommandError
+from .exit import ExitCode
 
 NEW, FILE, STREAM, DESCRIPTOR = "new", "file", "stream", "descriptor"
 
@@ -131,7 +132,7 @@ def destination(path: str | os.PathLike[str], *, run_dir: Path | None = None) ->
     except FileNotFoundError:
         st = None
     except OSError as e:
-        raise CommandError(f"-o {shown}: cannot write: {e.strerror or e}", code=1) from None
+        raise CommandError(f"-o {shown}: cannot write: {e.strerror or e}", code=ExitCode.FAILED) from None
     if st is not None and (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
         return Destination(path, STREAM, real)
     if st is not None and not stat.S_ISREG(st.st_mode):
@@ -190,7 +191,7 @@ def open_output(dest: Destination) -> Iterator[IO[bytes]]:
     except BrokenPipeError:
         raise  # `-o /dev/stdout | head`: the reader had enough; cli.main exits 1 quietly, as for stdout
     except OSError as e:
-        raise CommandError(f"-o {shown}: cannot write: {e.strerror or e}", code=1) from None
+        raise CommandError(f"-o {shown}: cannot write: {e.strerror or e}", code=ExitCode.FAILED) from None
 
 
 @contextlib.contextmanager
@@ -240,3 +241,57 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+# ---- standard streams that may be broken (`2>/dev/full`, a closed pipe): every command --------
+
+
+class SafeStream:
+    """stderr for the progress display: a write that fails (`2>/dev/full`, a closed pipe) is dropped,
+    and the stream goes quiet. Progress output failing must not fail the run. Its descriptor is then
+    pointed at /dev/null, so that Python's own flush at exit has nothing to fail on either."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+        self.broken = False
+
+    def _broke(self) -> None:
+        self.broken = True
+        silence(self._stream)
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except (OSError, ValueError):
+                self._broke()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._broke()
+
+    def isatty(self) -> bool:
+        try:
+            return bool(self._stream.isatty())
+        except (OSError, ValueError):
+            return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def silence(stream: Any) -> None:
+    """Point a broken standard stream's descriptor at /dev/null (best effort)."""
+    try:
+        fd = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, fd)
+        finally:
+            os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
