@@ -8,6 +8,7 @@ float64 on small problems: tolerances are tight (stated per test) and the tests 
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import torch
 
@@ -97,7 +98,8 @@ def test_one_warm_start_for_both_drivers():
         seen.append(v.clone())
         return 3.0 * v  # H = 3 I: one product, then breakdown
 
-    track_step(hvp, n, 1, start, 1e-3, 4, F64, torch.device("cpu"), generator=_gen(14), noise=1e-2, refresh_tol=1e-3, refresh_max_hvps=4)
+    settings = SimpleNamespace(k=1, generator=_gen(14), noise=1e-2, refresh_tol=1e-3, refresh_max_hvps=4, jump=None)
+    track_step(hvp, n, start, 1e-3, 4, F64, torch.device("cpu"), settings)
     assert torch.equal(seen[0], a)
     assert math.isclose(float(torch.linalg.vector_norm(a)), 1.0, rel_tol=1e-14)
 

@@ -160,22 +160,7 @@ class PerStepTracker:
         if device is None:
             device = start.device if start is not None else torch.device("cpu")
         prev = self._last_by_phase.get(phase) if self.jump is not None and not refresh else None
-        values, Y, HY, spent, residual = track_step(
-            hvp,
-            n,
-            self.k,
-            start,
-            tol,
-            min(cap, n),
-            dtype,
-            device,
-            generator=self.generator,
-            noise=self.noise,
-            refresh_tol=self.refresh_tol,
-            refresh_max_hvps=self.refresh_max_hvps,
-            prev=prev,
-            jump=self.jump,
-        )
+        values, Y, HY, spent, residual = track_step(hvp, n, start, tol, min(cap, n), dtype, device, self, prev)
         self._last_by_phase[phase] = float(values[0])
         Y = align_signs(Y, self._vectors)
         self._vectors = Y

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -338,29 +339,29 @@ class Lanczos:
         return Eigenpairs(values, vectors, self.hvps, self.residual, self.converged)
 
 
+class TrackSettings(Protocol):
+    """What `track_step` reads from its tracker (engine/tracking.py's PerStepTracker)."""
+
+    k: int
+    generator: torch.Generator
+    noise: float
+    refresh_tol: float
+    refresh_max_hvps: int
+    jump: float | None
+
+
 def track_step(
-    hvp: HVP,
-    n: int,
-    k: int,
-    start: torch.Tensor | None,
-    tol: float,
-    cap: int,
-    dtype,
-    device,
-    *,
-    generator: torch.Generator,
-    noise: float,
-    refresh_tol: float,
-    refresh_max_hvps: int,
-    prev: float | None = None,
-    jump: float | None = None,
+    hvp: HVP, n: int, start: torch.Tensor | None, tol: float, cap: int, dtype, device, settings: TrackSettings, prev: float | None = None
 ):
     """The per-step tracker's short Lanczos (engine/tracking.py): full reorthogonalization, stopped
     when the top-k relative residuals are ≤ tol (at ≥ k products) or after `cap` products; a top
-    Ritz value more than `jump` (relative) away from `prev` extends the solve to `refresh_tol`
-    within `refresh_max_hvps`. Starts from `warm_start(start, …, noise)`. Returns (values (k,),
-    Ritz vectors Y (k, n), HY, products spent, residual). HY comes from the products already made:
-    no extra HVP. See the module docstring for why its arithmetic is not `Lanczos.absorb`'s."""
+    Ritz value more than `settings.jump` (relative) away from `prev` extends the solve to
+    `refresh_tol` within `refresh_max_hvps`. Starts from `warm_start(start, …, settings.noise)`.
+    Returns (values (k,), Ritz vectors Y (k, n), HY, products spent, residual). HY comes from the
+    products already made: no extra HVP. See the module docstring for why its arithmetic is not
+    `Lanczos.absorb`'s."""
+    k, generator, noise, jump = settings.k, settings.generator, settings.noise, settings.jump
+    refresh_tol, refresh_max_hvps = settings.refresh_tol, settings.refresh_max_hvps
     eps = torch.finfo(dtype).eps
     most = min(n, max(cap, refresh_max_hvps if prev is not None else cap))  # the jump rule may extend
     V = torch.empty(most, n, dtype=dtype, device=device)  # basis, preallocated: no stacking per product
