@@ -10,7 +10,8 @@ import time
 import pytest
 import torch
 
-from eos_tui.engine import eigensolver, interrupt
+from eos_tui.engine import interrupt
+from eos_tui.engine.curvature import hessian as eigensolver  # where the dense Hessian lives
 
 
 def _loss(theta: torch.Tensor) -> torch.Tensor:

@@ -308,6 +308,12 @@ def test_every_command_module_imports_neither_torch_nor_textual(module):
     assert "textual" not in mods
 
 
+def test_the_app_takes_its_exit_code_without_the_command_line():
+    """app.py uses cli.exit's ExitCode: that must not load typer and every command (cli/__init__.py is empty)."""
+    mods = imported_after("import eos_tui.cli.exit")
+    assert "typer" not in mods and "eos_tui.cli.commands" not in mods
+
+
 def test_exit_codes_are_defined_once():
     """cli/exit.py's ExitCode: five modules each had their own EXIT_OK … EXIT_INTERRUPTED = 0, 1, 2, 130."""
     defined = []

@@ -248,7 +248,7 @@ def test_tracking_off_adds_no_field_and_tracking_arms_train_alone():
 
 
 def test_non_finite_hvp_writes_null_and_training_goes_on(monkeypatch):
-    import eos_tui.engine.arm as arm_module
+    import eos_tui.engine.curvature.hessian as hessian_module  # where the arm's Hessian operator takes its HVPs
 
     made = []
 
@@ -258,7 +258,7 @@ def test_non_finite_hvp_writes_null_and_training_goes_on(monkeypatch):
         bad = len(made) == 3
         return (lambda v: inner(v) * float("nan")) if bad else inner
 
-    monkeypatch.setattr(arm_module, "make_hvp", nan_at_step_2)
+    monkeypatch.setattr(hessian_module, "make_hvp", nan_at_step_2)
     arm = arm_of(SMALL.replace("steps = 80", "steps = 6") + "[measure]\nsharpness_every = 0\ntrack_every_step = true\n")
     recs = train(arm)
     steps = of(recs, "step")

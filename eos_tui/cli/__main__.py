@@ -1,5 +1,5 @@
 """`python -m eos_tui.cli`: the same as the `eos-tui` command."""
 
-from . import main
+from .commands import main
 
 main()

@@ -34,8 +34,11 @@ from ..rundir.format import EventRecord, Record, SharpnessRecord, StepExtras
 from ..rundir.records import end_record, event_record, sharpness_record, step_record
 from . import optimizers, schedules
 from .central_flow import Flows
-from .eigensolver import Eigenpairs, align_signs, dense_hessian, exact_top, make_hvp, top_eigenpairs
+from .curvature.flow import grad, grad_and_value, rk4_flow
+from .curvature.hessian import HessianOperator, exact_top
+from .curvature.lanczos import Eigenpairs, align_signs, top_eigenpairs
 from .errors import ScenarioRefused
+from .precision import mps_available
 from .problems import UV, Problem, Quadratic, build_problem
 from .reparam import ReparamChecks
 from .theory import QuadraticTheory, uv_map, uv_state
@@ -50,30 +53,6 @@ DIVERGENCE_FACTOR = 1e6
 # Tolerance of the eigen-solve that fixes η from lr_relative: η·λ0 is the quantity that decides
 # between a catapult and plain descent, so it is measured tightly once, before training.
 INIT_TOL = 1e-6
-
-
-def grad_and_value(fn, theta: torch.Tensor, *args) -> tuple[torch.Tensor, torch.Tensor]:
-    """(∇fn(θ), fn(θ)) by plain reverse-mode autograd on a detached copy of θ.
-
-    Not torch.func.grad_and_value: the same backward kernels (bit-identical numbers), but functorch
-    wraps every tensor of every call, which costs about 0.25 ms a step, as much as a whole training
-    step of the small models this engine runs (bench/overhead.py measures it). torch.func stays
-    where it earns its keep: HVPs (forward-over-reverse) and vmap (batched.py).
-    """
-    with torch.enable_grad():
-        th = theta.detach().requires_grad_()
-        value = fn(th, *args)
-        (g,) = torch.autograd.grad(value, th)
-    return g, value.detach()
-
-
-def grad(fn, theta: torch.Tensor, *args) -> torch.Tensor:
-    return grad_and_value(fn, theta, *args)[0]
-
-
-def mps_available() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    return bool(mps is not None and mps.is_available())
 
 
 def losses_and_finite(losses: torch.Tensor, theta: torch.Tensor) -> tuple[list[float], list[bool]]:
@@ -254,18 +233,12 @@ class Arm:
         parts = self.problem.loss_parts() if loss is None else None  # the full-data loss, maybe chunked
         loss = loss or self.problem.loss
         n = theta.numel()
+        H = HessianOperator(loss, theta, parts=parts, precond=transform)
         if m.exact:
-            H = dense_hessian(loss, theta)
-            if transform is not None:
-                H = transform[:, None] * H * transform[None, :]
-            vals, vecs = exact_top(H, k)
+            vals, vecs = exact_top(H.to_dense(), k)
             return Eigenpairs(vals, vecs, hvps=0, residual=0.0)
-        hvp = make_hvp(loss, theta, parts=parts)
-        if transform is not None:
-            inner = hvp
-            hvp = lambda v: transform * inner(transform * v)  # noqa: E731
         return top_eigenpairs(
-            hvp,
+            H,
             n,
             min(k, n),
             v0=v0,
@@ -315,10 +288,9 @@ class Arm:
         tracker = self.tracker
         assert tracker is not None, "track() needs measure.track_every_step"
         loss = self.problem.loss if batch is None else (lambda th: self.problem.loss(th, batch))
-        inner = make_hvp(loss, theta, parts=self.problem.loss_parts() if batch is None else None)
-        if precond is not None:  # Adam, RMSprop: λ_max of P⁻¹H, as `measure`
-            D, plain = precond.rsqrt(), inner
-            inner = lambda v: D * plain(D * v)  # noqa: E731
+        # Adam, RMSprop (precond P): λ_max of P⁻¹H, as `measure`
+        parts = self.problem.loss_parts() if batch is None else None
+        inner = HessianOperator(loss, theta, parts=parts, precond=None if precond is None else precond.rsqrt())
         spent = 0
 
         def hvp(v: torch.Tensor) -> torch.Tensor:
@@ -587,17 +559,7 @@ class Arm:
         n_sub = max(1, math.ceil(lr * lam / alpha))
         h = lr / n_sub
 
-        def f(th):
-            return grad(self.problem.loss, th)
-
-        th = self.theta
-        for _ in range(n_sub):
-            k1 = f(th)
-            k2 = f(th - 0.5 * h * k1)
-            k3 = f(th - 0.5 * h * k2)
-            k4 = f(th - h * k3)
-            th = th - (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
-        return th
+        return rk4_flow(lambda th: grad(self.problem.loss, th), self.theta, h, n_sub)
 
     # ---- reparameterization ----------------------------------------------------------------
     def reparam_checks(self, t: int) -> list[Record]:

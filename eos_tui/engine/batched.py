@@ -41,12 +41,14 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.func import grad, jvp, vmap
+from torch.func import grad, vmap
 
 from ..rundir.format import Record
 from . import optimizers
 from .arm import Arm, losses_and_finite
-from .eigensolver import Eigenpairs, Lanczos
+from .curvature.flow import grad_and_value
+from .curvature.hessian import forward_over_reverse
+from .curvature.lanczos import Eigenpairs, Lanczos
 
 
 def batch_key(arm: Arm) -> tuple | None:
@@ -119,12 +121,9 @@ class ArmBatch:
         loss = p.stacked_loss()  # (θ, *data) -> loss: the same operations as Problem.loss
         dims = tuple(self.data_dims)
         self._losses = vmap(loss, in_dims=(0, *dims))  # (B, n) -> (B,)
-        grad_fn = grad(loss)
-
-        def hvp(theta, v, *data):  # forward-over-reverse, as eigensolver.make_hvp
-            return jvp(lambda th: grad_fn(th, *data), (theta,), (v,))[1]
-
-        self._hvp = vmap(hvp, in_dims=(0, 0, *dims))
+        # Forward-over-reverse, as the dense Hessian's columns (curvature.hessian.dense_hessian); the
+        # one-arm path's make_hvp is reverse-over-reverse, whose retained graph does not vmap.
+        self._hvp = vmap(forward_over_reverse(grad(loss)), in_dims=(0, 0, *dims))
 
     def _rule_of_arms(self) -> None:
         """The arms' update rule, stacked: heavy-ball momentum with one β per arm (engine/optimizers.py,
@@ -138,11 +137,7 @@ class ArmBatch:
         sum of the losses (arm i's loss depends on row i only, so row i of the gradient of the sum
         is arm i's gradient, exactly). Cheaper than vmap(grad_and_value): functorch's grad
         transform costs a fixed ~0.3 ms a call, as much as a small model's whole step."""
-        with torch.enable_grad():
-            th = theta.detach().requires_grad_()
-            losses = self._losses(th, *data)
-            (g,) = torch.autograd.grad(losses.sum(), th)
-        return g, losses.detach()
+        return grad_and_value(self._losses, theta, *data, summed=True)
 
     @property
     def running(self) -> bool:

@@ -46,7 +46,9 @@ import torch
 from ..rundir.format import Record
 from ..rundir.records import flow_record
 from . import sdcp
-from .eigensolver import align_signs, make_hvp, top_eigenpairs, vjp
+from .curvature.flow import grad, rk4_flow
+from .curvature.hessian import HessianOperator, vjp
+from .curvature.lanczos import align_signs, top_eigenpairs
 
 Loss = Callable[[torch.Tensor], torch.Tensor]
 
@@ -205,12 +207,6 @@ class StableFlow:
         self.sharpness: float | None = None
         self.hvps = 0
 
-    def _grad(self, th: torch.Tensor) -> torch.Tensor:
-        with torch.enable_grad():
-            x = th.detach().requires_grad_()
-            (g,) = torch.autograd.grad(self.loss(x), x)
-        return g
-
     def advance(self, lr: float) -> dict[str, Any]:
         """RK4 over τ = η (one GD step's worth); returns {"loss"} at the step's start."""
         theta = self.theta
@@ -219,7 +215,7 @@ class StableFlow:
         if not math.isfinite(loss):
             raise FloatingPointError(f"the stable flow's loss is {loss}")
         pairs = top_eigenpairs(
-            make_hvp(self.loss, theta),
+            HessianOperator(self.loss, theta),
             theta.numel(),
             1,
             v0=self.vector,
@@ -234,14 +230,7 @@ class StableFlow:
         self.sharpness = lam
         n_sub = max(1, math.ceil(lr * lam / self.alpha))
         h = lr / n_sub
-        th = theta
-        for _ in range(n_sub):
-            k1 = self._grad(th)
-            k2 = self._grad(th - 0.5 * h * k1)
-            k3 = self._grad(th - 0.5 * h * k2)
-            k4 = self._grad(th - h * k3)
-            th = th - (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
-        self.theta = th
+        self.theta = rk4_flow(lambda th: grad(self.loss, th), theta, h, n_sub)
         return {"loss": loss}
 
 

@@ -27,7 +27,9 @@ from typing import Any
 import torch
 
 from . import interrupt
-from .eigensolver import make_hvp, top_eigenpairs
+from .curvature.flow import grad
+from .curvature.hessian import HessianOperator
+from .curvature.lanczos import top_eigenpairs
 from .problems import Problem
 
 T_RANGE = (-0.2, 1.2)
@@ -125,10 +127,7 @@ def curve(problem: Problem, a: torch.Tensor, b: torch.Tensor, ts: list[float], *
 
 def lambda_max(problem: Problem, theta: torch.Tensor, transform: torch.Tensor | None = None, *, seed: int = 0, tol: float = 1e-6):
     """Top eigenpair (value, vector) of H(θ), or of D H D with D = diag(transform)."""
-    hvp = make_hvp(problem.loss, theta, parts=problem.loss_parts())
-    if transform is not None:
-        inner = hvp
-        hvp = lambda v: transform * inner(transform * v)  # noqa: E731
+    hvp = HessianOperator(problem.loss, theta, parts=problem.loss_parts(), precond=transform)
     n = theta.numel()
     pairs = top_eigenpairs(
         hvp, n, 1, tol=tol, max_iter=min(n, 300), dtype=theta.dtype, device=theta.device, generator=torch.Generator().manual_seed(seed)
@@ -138,7 +137,7 @@ def lambda_max(problem: Problem, theta: torch.Tensor, transform: torch.Tensor | 
 
 def hutchinson(problem: Problem, theta: torch.Tensor, probes: int = 100, seed: int = 0) -> tuple[float, float]:
     """tr H(θ) ≈ mean of zᵀHz over Rademacher z (each an unbiased sample), with its standard error."""
-    hvp = make_hvp(problem.loss, theta, parts=problem.loss_parts())
+    hvp = HessianOperator(problem.loss, theta, parts=problem.loss_parts())
     gen = torch.Generator().manual_seed(int(seed))
     vals = []
     for _ in range(int(probes)):
@@ -172,9 +171,7 @@ def slice_along(
     """L(θ + s·u) for s in [−S, S], with the parabola L(θ) + ½λ s². S: where the parabola has risen by
     max(L(θ), 0.1)·4 (a window scaled to the valley that λ describes), at least twice the step η‖∇L‖."""
     loss0 = _loss(problem, theta)
-    with torch.enable_grad():
-        th = theta.detach().clone().requires_grad_()
-        (g,) = torch.autograd.grad(problem.loss(th), th)
+    g = grad(problem.loss, theta)
     step = lr * float(torch.linalg.vector_norm(g)) if lr else None
     rise = 4 * max(loss0, 0.1)
     half = math.sqrt(2 * rise / lam) if lam > 0 else 1.0

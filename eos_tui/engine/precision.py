@@ -57,3 +57,10 @@ def cuda_versions() -> dict[str, str]:
         if cudnn:
             out["cudnn"] = str(cudnn)
     return out
+
+
+def mps_available() -> bool:
+    """Whether Apple's MPS backend is usable here (it has no float64: a float64 arm stays on the CPU).
+    The one MPS check: device resolution (runner.py) and the arm's device notice ask it."""
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())

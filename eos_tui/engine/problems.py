@@ -207,7 +207,7 @@ class MLP(Problem):
 
     def loss_parts(self) -> list[Callable[[torch.Tensor], torch.Tensor]] | None:
         """The full-data loss as a sum of per-chunk losses (chunk sum / n), when chunked; else None.
-        make_hvp takes HVPs chunk by chunk from these (eigensolver._chunked_hvp)."""
+        make_hvp takes HVPs chunk by chunk from these (curvature.hessian.chunked_hvp)."""
         n = self.n_examples
         if not self.chunk_size or self.chunk_size >= n:
             return None

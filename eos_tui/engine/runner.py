@@ -49,8 +49,7 @@ def resolve_device(name: str, dtype: str = "float32") -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available() and dtype != "float64":
+        if precision.mps_available() and dtype != "float64":
             return torch.device("mps")
         return torch.device("cpu")
     dev = torch.device(name)
@@ -58,7 +57,7 @@ def resolve_device(name: str, dtype: str = "float32") -> torch.device:
         raise RuntimeError(f"device {name!r} asked for, but CUDA is not available here")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise RuntimeError(f"device {name!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if dev.type == "mps" and not precision.mps_available():
         raise RuntimeError("device 'mps' asked for, but MPS is not available here")
     return dev
 

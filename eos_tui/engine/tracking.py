@@ -9,7 +9,7 @@ previous step's vector and stops it adaptively:
      kick (`noise`, relative): the kick keeps every direction represented, so that an eigenvector
      which overtakes the tracked one (a catapult, a crossing inside a cluster) is picked up by the
      Krylov space within a few steps instead of never.
-  2. Lanczos, one HVP at a time, with the Ritz pairs of the small tridiagonal and their residuals
+  2. Lanczos (`curvature.lanczos.track_step`), one HVP at a time, with the Ritz pairs of the small tridiagonal and their residuals
      ‖Hy − θy‖ = |β s_m| after every product, for free. Stop as soon as the top-k relative residuals
      are ≤ `tol` (most steps: 1–2 HVPs), or after `max_hvps`. So the HVPs go where the Hessian moves:
      more during a catapult or a learning-rate change, fewer on a plateau.
@@ -38,14 +38,13 @@ Engine code: imports torch, never textual.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
-from .eigensolver import HVP, align_signs
+from .curvature.hessian import HVP
+from .curvature.lanczos import align_signs, track_step
 
 
 @dataclass
@@ -161,7 +160,7 @@ class PerStepTracker:
         if device is None:
             device = start.device if start is not None else torch.device("cpu")
         prev = self._last_by_phase.get(phase) if self.jump is not None and not refresh else None
-        values, Y, HY, spent, residual = self._lanczos(hvp, n, start, tol, min(cap, n), dtype, device, prev)
+        values, Y, HY, spent, residual = track_step(hvp, n, start, tol, min(cap, n), dtype, device, self, prev)
         self._last_by_phase[phase] = float(values[0])
         Y = align_signs(Y, self._vectors)
         self._vectors = Y
@@ -175,75 +174,3 @@ class PerStepTracker:
         self.updates += 1
         self.total_hvps += spent
         return TrackResult(values, Y, spent, residual, refresh)
-
-    def _start(self, start: torch.Tensor | None, n: int, dtype, device) -> torch.Tensor:
-        """Unit start vector: the warm vectors' sum plus a `noise` kick, or random (cold)."""
-        gen_device = self.generator.device
-        r = torch.randn(n, generator=self.generator, dtype=dtype, device=gen_device).to(device)
-        r = r / torch.linalg.vector_norm(r)
-        if start is None:
-            return r
-        v = start.detach().to(dtype=dtype, device=device).reshape(-1, n).sum(dim=0)
-        norm = torch.linalg.vector_norm(v)
-        if not bool(torch.isfinite(norm)) or norm == 0:
-            return r
-        v = v / norm + self.noise * r
-        return v / torch.linalg.vector_norm(v)
-
-    def _lanczos(self, hvp: HVP, n: int, start: torch.Tensor | None, tol: float, cap: int, dtype, device, prev: float | None = None):
-        """Lanczos with full reorthogonalization, stopped when the top-k relative residuals are ≤ tol
-        (at ≥ k products) or after `cap` products. Returns (values (k,), Ritz vectors Y (k, n), HY,
-        products spent, residual). HY comes from the products already made: no extra HVP."""
-        k, eps = self.k, torch.finfo(dtype).eps
-        most = min(n, max(cap, self.refresh_max_hvps if prev is not None else cap))  # the jump rule may extend
-        V = torch.empty(most, n, dtype=dtype, device=device)  # basis, preallocated: no stacking per product
-        W = torch.empty(most, n, dtype=dtype, device=device)  # its products
-        V[0] = self._start(start, n, dtype, device)
-        alphas: list[float] = []
-        betas: list[float] = []
-        while True:
-            j = len(alphas)
-            m = j + 1
-            w = W[j] = hvp(V[j]).reshape(n).to(dtype=dtype, device=device)
-            alpha = torch.dot(w, V[j]).item()
-            alphas.append(alpha)
-            r = w - alpha * V[j]
-            if j > 0:
-                r = r - betas[j - 1] * V[j - 1]
-                Vm = V[:m]
-                r = r - Vm.T @ (Vm @ r)  # full reorthogonalization (after the three-term step: twice)
-            beta = torch.linalg.vector_norm(r).item()
-            # Ritz pairs of the m×m tridiagonal, in float64 NumPy: tiny, and torch calls on tiny
-            # tensors cost more than the arithmetic on the smallest models.
-            if m == 1:
-                theta, S = np.array([alpha]), np.ones((1, 1))
-            else:
-                theta, S = np.linalg.eigh(np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1))  # ascending
-            top = min(k, m)
-            scale = max(float(np.abs(theta).max()), 1e-300)
-            if not (math.isfinite(beta) and math.isfinite(scale)):  # a non-finite product: report it
-                residual, broke_down = math.inf, False
-                break
-            # ‖H y_i − θ_i y_i‖ = |β s_{m,i}| (V orthonormal), relative to each pair's own |θ_i|
-            # floored at √eps·radius, as in top_eigenpairs.
-            denom = np.maximum(np.abs(theta[m - top :]), eps**0.5 * scale)
-            residual = float((np.abs(beta * S[-1, m - top :]) / denom).max())
-            broke_down = beta <= 100 * eps * scale  # span(V) invariant: its Ritz pairs are exact
-            if prev is not None and self.jump is not None and abs(theta[-1] - prev) > self.jump * abs(prev):
-                tol, cap, prev = self.refresh_tol, most, None  # the Hessian moves: go on to the refresh tolerance
-            if m >= k and (residual <= tol or broke_down or m >= cap) or m >= most:
-                break
-            if broke_down:  # fewer than k pairs in an invariant subspace: continue from a random direction
-                q = self._start(None, n, dtype, device)
-                q = q - V[:m].T @ (V[:m] @ q)
-                betas.append(0.0)
-                V[m] = q / torch.linalg.vector_norm(q)
-            else:
-                betas.append(beta)
-                V[m] = r / beta
-        C = torch.from_numpy(S[:, m - top :][:, ::-1].T.copy()).to(dtype=dtype, device=device)  # (k, m), descending
-        Y = C @ V[:m]
-        HY = C @ W[:m]
-        Y = Y / torch.linalg.vector_norm(Y, dim=1, keepdim=True)
-        values = torch.from_numpy(theta[m - top :][::-1].copy()).to(dtype=dtype, device=device)
-        return values, Y, HY, m, (0.0 if broke_down else residual)
