@@ -30,6 +30,8 @@ def imported_after(code: str) -> set[str]:
         "eos_tui.rundir",
         "eos_tui.rundir.reader",
         "eos_tui.rundir.lock",
+        # a run's lifecycle, used by the light commands (stop) as by the engine
+        "eos_tui.rundir.session",
         "eos_tui.rundir.parsing",
         "eos_tui.rundir.records",
         "eos_tui.analysis.summary",
@@ -112,6 +114,36 @@ def test_sweep_show_never_loads_textual(tmp_path):
     mods = headless_command(["sweep", "show", str(tmp_path / "m")])
     assert "eos_tui.sweep.show" in mods
     assert "textual" not in mods
+
+
+# format.py's writers of a run's manifest and status.json: only the run session (rundir/session.py)
+# calls them, so a run's lifecycle has one owner (issue 21).
+MANIFEST_WRITERS = {"new_manifest", "mark_run_ended", "overwrite_in_place", "manifest_lock", "write_status"}
+
+
+def test_only_the_run_session_writes_the_manifest():
+    import ast
+    from pathlib import Path
+
+    import eos_tui
+
+    root = Path(eos_tui.__file__).parent
+    owners = {root / "rundir" / "format.py", root / "rundir" / "session.py"}
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path in owners:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in MANIFEST_WRITERS:
+                found.append(f"{path.relative_to(root)}:{node.lineno}: .{node.attr}")
+            elif isinstance(node, ast.Name) and node.id in MANIFEST_WRITERS:
+                found.append(f"{path.relative_to(root)}:{node.lineno}: {node.id}")
+            elif isinstance(node, ast.ImportFrom):
+                found += [f"{path.relative_to(root)}:{node.lineno}: imports {a.name}" for a in node.names if a.name in MANIFEST_WRITERS]
+            elif isinstance(node, ast.Call) and "MANIFEST_FILE" in ast.dump(node) and "write_json_atomic" in ast.dump(node.func):
+                found.append(f"{path.relative_to(root)}:{node.lineno}: write_json_atomic(... MANIFEST_FILE ...)")
+    assert found == []
 
 
 # ---- the import graph, read from the source --------------------------------------------------------

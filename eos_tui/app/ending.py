@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..engine.launch import engine_alive
-from ..rundir.format import FAILED, INTERRUPTED, mark_run_ended
+from ..rundir.format import FAILED, INTERRUPTED
 from ..rundir.reader import read_manifest
+from ..rundir.session import RunSession
 
 FINALIZED_BY_APP = "app"  # manifest["finalized_by"] when the app, not the engine, wrote the end
 
@@ -52,10 +53,11 @@ def finalize_manifest(run_dir: Path, status: str, reason: str, *, pids: Iterable
     """
     # The same write as every other "the engine could not say it" end: under the manifest lock,
     # never over a manifest that already ended.
+    session = RunSession(run_dir)
     if status == FAILED:
-        wrote = mark_run_ended(run_dir, status, error=reason, pids=pids, finalized_by=FINALIZED_BY_APP)
+        wrote = session.failed(reason, pids=pids, finalized_by=FINALIZED_BY_APP)
     else:
-        wrote = mark_run_ended(run_dir, status, stop_reason=reason, pids=pids, finalized_by=FINALIZED_BY_APP)
+        wrote = session.interrupted(stop_reason=reason, pids=pids, finalized_by=FINALIZED_BY_APP)
     return read_manifest(run_dir), wrote
 
 

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from ..analysis.summary import summarize_arm
 from ..rundir import format as rf
-from ..rundir.prepare import prepare_run
+from ..rundir.prepare import claim_run
 from .exit import ExitCode
 from .output import SafeStream, silence
 
@@ -319,9 +319,9 @@ def run_headless(scenario, *, out: Path | None, as_json: bool, threads: int | No
 def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_scenario, threads=None) -> int:
     from ..engine.errors import ScenarioRefused
 
-    existed = out is not None and Path(out).exists()
     try:
-        run_dir = prepare_run(scenario, out=out)
+        session = claim_run(scenario, out=out)
+        run_dir = session.run_dir
     except (FileExistsError, OSError, ValueError) as e:
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
         return ExitCode.USAGE
@@ -329,14 +329,14 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
     status = rf.FAILED
     try:
         with progress.progress:
-            status, manifest = run_scenario(scenario, run_dir, on_records=progress, stop=stop, threads=threads)
+            status, manifest = run_scenario(scenario, run_dir, on_records=progress, stop=stop, threads=threads, session=session)
     except KeyboardInterrupt:
         # Ctrl-C before the engine took over its signals: the first manifest still says "running".
-        _mark_interrupted(run_dir)
+        session.interrupted()
         raise
     except ScenarioRefused as e:  # a scenario the engine cannot run, found once its model was built
         # Bad input leaves nothing behind: the run directory holds no training, only the refusal.
-        _remove_refused(run_dir, made=not existed)
+        session.remove_refused()
         err.print(f"eos-tui: {e}", markup=False, highlight=False)
         return ExitCode.USAGE
     except Exception as e:  # noqa: BLE001 - the manifest keeps the traceback
@@ -377,21 +377,3 @@ def _run(scenario, *, out: Path | None, as_json: bool, err: Console, stop, run_s
         err.print(f"eos-tui: the run failed: {manifest.get('error')}", markup=False, highlight=False)
         return ExitCode.FAILED
     return ExitCode.OK
-
-
-def _remove_refused(run_dir: Path, *, made: bool) -> None:
-    """Undo prepare_run for a scenario the engine refused: the whole directory if this run made it,
-    else (an empty --out it claimed) the files it wrote."""
-    import shutil
-
-    from ..rundir.lock import LOCK_FILE
-
-    if made:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return
-    for name in (rf.SCENARIO_FILE, rf.MANIFEST_FILE, rf.METRICS_FILE, rf.ENGINE_LOG, rf.STATUS_FILE, LOCK_FILE):
-        (run_dir / name).unlink(missing_ok=True)
-
-
-def _mark_interrupted(run_dir: Path) -> None:
-    rf.mark_run_ended(run_dir, rf.INTERRUPTED)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..engine.launch import engine_env
-from ..rundir.format import INTERRUPTED, mark_run_ended
 from ..rundir.reader import is_run_dir, list_runs, safe_text
+from ..rundir.session import RunSession
 from .errors import CommandError, missing_extra
 from .exit import ExitCode
 
@@ -169,5 +169,5 @@ def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 80
                 stop_engine(engine)
             # an engine stopped before it could write its end (still importing torch) would leave
             # the run "running", then "engine lost": write the end for it, as the app does for its own
-            mark_run_ended(run_dir, INTERRUPTED, stop_reason="serve stopped", finalized_by="app")
+            RunSession(run_dir).interrupted(stop_reason="serve stopped", finalized_by="app")
     return ExitCode.OK

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..engine.launch import signal_engine
-from ..rundir.format import INTERRUPTED, RUNNING, mark_run_ended
+from ..rundir.format import RUNNING
 from ..rundir.reader import effective_status, is_eos_manifest, is_run_dir, pid_alive, read_manifest, safe_text
+from ..rundir.session import RunSession
 from .errors import CommandError
 from .exit import ExitCode
 
@@ -86,9 +87,7 @@ def stop_command(run_dirs: Sequence[Path], timeout: float = STOP_TIMEOUT_S, out=
             if status == RUNNING and not pid_alive(pid, start):
                 # Gone without finishing its manifest: stopped before its handler was in place. The
                 # engine is gone, so nothing else will write this manifest (the app's rule too).
-                mark_run_ended(
-                    p,
-                    INTERRUPTED,
+                RunSession(p).interrupted(
                     stop_reason="stopped by eos-tui stop; the engine exited without finishing the manifest",
                     finalized_by=FINALIZED_BY_STOP,
                 )

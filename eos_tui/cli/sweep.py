@@ -281,9 +281,11 @@ def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_addres
 
 
 def _mark_interrupted(run_dir: Path, rf) -> None:
+    from ..rundir.session import RunSession
+
     if (run_dir / rf.MANIFEST_FILE).is_file():
         try:
-            rf.mark_run_ended(run_dir, rf.INTERRUPTED)
+            RunSession(run_dir).interrupted()
         except OSError:
             pass
 

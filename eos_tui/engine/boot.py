@@ -22,8 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         parsed = None  # the runner says what is wrong
     if parsed is not None and Path(parsed[0]).is_dir():
         from ..rundir import format as rf
+        from ..rundir.session import RunSession
 
-        rf.write_status(parsed[0], rf.PHASE_IMPORTING, "importing torch")
+        RunSession(parsed[0]).phase(rf.PHASE_IMPORTING, "importing torch")
         threads_before_torch(Path(parsed[0]), parsed[1])
     from .runner import main as run
 

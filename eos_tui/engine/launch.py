@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 from typing import Mapping, Union
 
-from ..rundir import format as rf
 from ..rundir.format import ENGINE_LOG
-from ..rundir.reader import pid_alive, read_manifest
+from ..rundir.reader import pid_alive
+from ..rundir.session import RunSession
 
 # sys.path[0] is the current directory ('') under -c unless safe_path (PYTHONSAFEPATH, 3.11+) kept it off.
 # An empty entry in PYTHONPATH ("a:" or ":a") means the current directory too, even under
@@ -107,18 +107,8 @@ def start_owned_engine(run_dir: str | os.PathLike[str], *, python: str = sys.exe
 
 
 def _record_engine_pid(run_dir: Path, pid: int) -> None:
-    """Write the engine's pid into a manifest that still names another process, under the lock the
-    engine's own manifest writes take: a manifest the engine already wrote is left as it is."""
-    try:
-        with rf.manifest_lock(run_dir):
-            manifest = read_manifest(run_dir)
-            if manifest is None or manifest.get("pid") == pid or manifest.get("status") != rf.RUNNING:
-                return
-            manifest["pid"] = pid
-            manifest["pid_start"] = rf.process_start_time(pid)
-            rf.write_json_atomic(run_dir / rf.MANIFEST_FILE, manifest)
-    except OSError:
-        pass  # best effort: the engine writes its own pid as it starts
+    """The engine's pid into its manifest, if that still names another process (RunSession.record_pid)."""
+    RunSession(run_dir).record_pid(pid)
 
 
 def engine_alive(engine: EngineHandle | None) -> bool:

@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from ..rundir import format as rf
-from ..rundir.lock import RunBusy, SessionLock
+from ..rundir.lock import RunBusy
 from ..rundir.reader import ENGINE_LOST, effective_status, json_lines, read_json_object
+from ..rundir.session import RunSession
 from . import checkpoint as ck
 from .arm import Arm
 
@@ -71,11 +72,11 @@ def misfit(spec, *, step: int, tensors: dict, meta: dict[str, Any]) -> str | Non
 class Resume:
     """What `run_scenario(..., resume=)` needs: the arms, built and restored from their checkpoints
     (`restore`), the records kept (for the summaries), the count of each arm's records (for the next
-    checkpoints) and the session lock (rundir/lock.py), held until run_scenario ends."""
+    checkpoints) and the run's session (rundir/session.py), whose lock is held until run_scenario ends."""
 
-    def __init__(self, run_dir: Path, scenario, manifest: dict[str, Any], lock: SessionLock | None = None):
+    def __init__(self, run_dir: Path, scenario, manifest: dict[str, Any], session: RunSession | None = None):
         self.run_dir, self.scenario, self.old_manifest = run_dir, scenario, manifest
-        self.lock = lock
+        self.session = session
         self.checkpoints: dict[str, tuple[dict, dict] | None] = {}  # the one each arm was restored from
         self.candidates: dict[str, dict[int, tuple[dict, dict]]] = {}  # arm -> step -> a well-formed checkpoint
         self.ends: dict[str, dict[str, Any]] = {}  # arms that ended by themselves: their end record
@@ -92,8 +93,8 @@ class Resume:
 
     def close(self) -> None:
         """Give back the session lock (run_scenario does, at its end)."""
-        if self.lock is not None:
-            self.lock.release()
+        if self.session is not None:
+            self.session.release()
 
     # ---- the plan: which checkpoints can be used, which records there are ---------------------
     def plan(self) -> None:
@@ -332,19 +333,19 @@ def prepare(run_dir: str | os.PathLike[str]):
     manifest, problem = read_json_object(run_dir / rf.MANIFEST_FILE)
     if manifest is None:
         raise ResumeError(f"{run_dir} is not a run directory (no readable manifest.json: {problem}); see `eos-tui runs`")
-    lock = SessionLock(run_dir)
+    session = RunSession(run_dir)
     try:
-        lock.acquire()  # before reading anything the plan depends on: a second resume is refused here
+        session.acquire()  # before reading anything the plan depends on: a second resume is refused here
     except RunBusy as e:
         raise ResumeError(str(e)) from None
     try:
-        return _prepare(run_dir, lock)
+        return _prepare(run_dir, session)
     except BaseException:
-        lock.release()
+        session.release()
         raise
 
 
-def _prepare(run_dir: Path, lock: SessionLock):
+def _prepare(run_dir: Path, session: RunSession):
     from ..scenario import ScenarioError, load_scenario_text
     from . import precision
     from .runner import resolve_device
@@ -379,7 +380,7 @@ def _prepare(run_dir: Path, lock: SessionLock):
             f"{run_dir}: arm {', '.join(with_flows)} runs the central or stable flow, whose state checkpoints do not hold; "
             "resume cannot continue it (run the scenario again)"
         )
-    res = Resume(run_dir, scenario, manifest, lock)
+    res = Resume(run_dir, scenario, manifest, session)
     res.plan()
     try:
         devices = {a.name: resolve_device(a.device, a.dtype) for a in scenario.arms}

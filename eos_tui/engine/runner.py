@@ -30,8 +30,9 @@ import torch
 from .. import __version__
 from ..analysis.summary import ArmSummarizer
 from ..rundir import format as rf
-from ..rundir.lock import RunBusy, SessionLock
+from ..rundir.lock import RunBusy
 from ..rundir.records import end_record
+from ..rundir.session import RunSession
 from . import interrupt, precision
 from . import threads as engine_threads
 from .arm import Arm
@@ -131,6 +132,7 @@ def run_scenario(
     manifest_every: float = 2.0,
     resume=None,
     threads: engine_threads.Choice | None = None,
+    session: RunSession | None = None,
 ) -> tuple[str, rf.Manifest]:
     """Train every arm of `scenario`, writing `run_dir`'s manifest and metrics.
 
@@ -148,20 +150,28 @@ def run_scenario(
 
     `threads`: torch's thread count and why (engine/threads.py), resolved by a caller that set the
     environment before importing torch; None: chosen here from the scenario. The manifest records it.
+
+    `session`: the run's RunSession (rundir/session.py), which writes every file of its lifecycle;
+    a resume brings its own, one is made here otherwise.
     """
     run_dir = Path(run_dir)
+    if resume is not None and resume.session is not None:
+        session = resume.session
+    elif session is None:
+        session = RunSession(run_dir)
     # One process writes a run directory at a time (rundir/lock.py), from before its first write to
     # after its last: a resume holds the lock since `prepare` (which read the plan under it).
-    lock = resume.lock if resume is not None and resume.lock is not None else SessionLock(run_dir).acquire()
+    session.acquire()
     try:
         return _run_locked(
-            scenario, run_dir, on_records=on_records, stop=stop, manifest_every=manifest_every, resume=resume, threads=threads
+            scenario, session, on_records=on_records, stop=stop, manifest_every=manifest_every, resume=resume, threads=threads
         )
     finally:
-        lock.release()
+        session.release()
 
 
-def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, resume, threads) -> tuple[str, rf.Manifest]:
+def _run_locked(scenario, session: RunSession, *, on_records, stop, manifest_every, resume, threads) -> tuple[str, rf.Manifest]:
+    run_dir = session.run_dir
     own_stop = stop is None
     stop = stop or StopRequest()
     if own_stop:
@@ -173,16 +183,7 @@ def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, re
     names = [a.name for a in scenario.arms]
     # Before any torch operation starts the pools (the environment was set, where it could be, before torch's import).
     threads_used = engine_threads.apply(threads or engine_threads.resolve(scenario.arms))
-    manifest = rf.new_manifest(
-        scenario=scenario.name,
-        seed=scenario.seed,
-        device="?",
-        arms=names,
-        versions=versions(),
-        pid=os.getpid(),
-        total_steps=max(a.steps for a in scenario.arms),
-    )
-    manifest["arm_steps"] = {a.name: a.steps for a in scenario.arms}
+    manifest = session.begin(scenario, versions=versions())
     manifest["threads"] = threads_used
     if resume is not None:
         resume.prepare_manifest(manifest)
@@ -195,12 +196,7 @@ def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, re
     # Lines reach the file within FLUSH_INTERVAL (a follower sees them that fast) without a write
     # system call per step; see MetricsWriter.
     writer = rf.MetricsWriter(run_dir, flush_interval=FLUSH_INTERVAL)
-    reserve = run_dir / rf.RESERVE_FILE
-    try:
-        with open(reserve, "wb") as fh:  # random bytes: a compressing file system keeps zeros for free
-            fh.write(os.urandom(rf.RESERVE_BYTES))
-    except OSError:
-        reserve.unlink(missing_ok=True)
+    session.reserve()
     arms: list[Arm] = []
     ckpt = Checkpointer(run_dir, writer.flush, counts=resume.counts if resume is not None else None)
     units: list[Arm | ArmBatch] = []
@@ -223,13 +219,15 @@ def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, re
         if on_records is not None:
             on_records(recs, arms)
 
-    def write_manifest() -> None:
+    def sync_arms() -> None:
         for a in arms:
             entry = manifest["arms"][a.name]
             entry["status"], entry["steps_done"] = a.status or rf.RUNNING, a.t
             entry["lr"], entry["lambda0"] = a.base_lr, a.lambda0
-        with rf.manifest_lock(run_dir):
-            rf.write_json_atomic(run_dir / rf.MANIFEST_FILE, manifest)
+
+    def write_manifest() -> None:
+        sync_arms()
+        session.save()
 
     def end_arms(arm_status: str) -> None:
         for arm in arms:
@@ -245,13 +243,13 @@ def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, re
         write_manifest()
         for spec in scenario.arms:
             # status.json says what takes the time before the first step (rundir/format.py PHASES).
-            rf.write_status(run_dir, rf.PHASE_BUILDING, f"building arm {spec.name}", spec.name)
+            session.phase(rf.PHASE_BUILDING, f"building arm {spec.name}", spec.name)
             if resume is not None:
                 arm, begun = resume.make_arm(spec, devices[spec.name])
             else:
                 arm = Arm(spec, devices[spec.name])
                 if spec.optimizer.lr_relative is not None:
-                    rf.write_status(run_dir, rf.PHASE_LAMBDA0, f"measuring λ0 of arm {spec.name}", spec.name)
+                    session.phase(rf.PHASE_LAMBDA0, f"measuring λ0 of arm {spec.name}", spec.name)
                 begun = arm.begin()
             arms.append(arm)
             emit(begun)
@@ -259,7 +257,7 @@ def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, re
         units = [g[0] if len(g) == 1 else ArmBatch(g) for g in plan([a for a in arms if a.status is None])]
         manifest["batches"] = [[a.name for a in u.arms] for u in units if isinstance(u, ArmBatch)]
         write_manifest()
-        rf.write_status(run_dir, rf.PHASE_TRAINING, "training")
+        session.phase(rf.PHASE_TRAINING, "training")
         last_manifest = time.monotonic()
         while not stop.event.is_set():
             running = [u for u in units if (u.running if isinstance(u, ArmBatch) else u.status is None)]
@@ -305,33 +303,9 @@ def _run_locked(scenario, run_dir: Path, *, on_records, stop, manifest_every, re
         if writer.error is not None and status != rf.FAILED:  # the last lines could not be flushed
             status = rf.FAILED
             manifest["error"] = _write_error(writer.error, writer.path)
-        manifest["status"] = status
-        manifest["ended"] = rf.now_iso()
         for name in names:
             manifest["arms"][name]["summary"] = summaries[name].result()
-        try:
-            write_manifest()
-        except OSError:
-            reserve.unlink(missing_ok=True)  # a full disk: give back the space held for this
-            try:
-                write_manifest()
-            except OSError as e:
-                # Not even room for a temporary file: overwrite the manifest where it lies, without
-                # the summaries (or with the run's status alone) so that it fits, rather than leave
-                # one that says "running".
-                if status != rf.FAILED:
-                    status = rf.FAILED
-                    manifest["error"] = f"cannot write the final manifest: {e.strerror or e}"
-                manifest["status"] = status
-                slim = {k: v for k, v in manifest.items() if k not in ("traceback", "arms")}
-                slim["arms"] = {n: {"status": a.get("status"), "steps_done": a.get("steps_done")} for n, a in manifest["arms"].items()}
-                bare = {k: manifest.get(k) for k in ("format", "scenario", "status", "error", "started", "ended", "pid")}
-                with rf.manifest_lock(run_dir):
-                    kept = any(rf.overwrite_in_place(run_dir / rf.MANIFEST_FILE, m) for m in (slim, bare))
-                how = "wrote it in place, without the summaries" if kept else "it still says what it said before"
-                print(f"eos-tui engine: cannot write the final manifest ({e}); {how}", file=sys.stderr)
-        rf.write_status(run_dir, rf.PHASE_ENDED, f"ended: {status}")
-        reserve.unlink(missing_ok=True)
+        status = session.end(status, sync_arms)
         interrupt.clear()
         if own_stop:
             stop.restore()

@@ -18,8 +18,6 @@ from .format import (  # noqa: F401
     MetricsWriter,
     create_run_dir,
     default_run_dir,
-    mark_run_ended,
-    new_manifest,
     write_json_atomic,
 )
 from .reader import (  # noqa: F401
@@ -33,3 +31,4 @@ from .reader import (  # noqa: F401
     read_scenario_text,
     run_info,
 )
+from .session import RunSession  # noqa: F401  (the one owner of a run's lifecycle)

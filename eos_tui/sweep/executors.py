@@ -108,6 +108,7 @@ class PoolExecutor(_Executor):
         nothing is blamed on a worker that did not die."""
         from ..rundir import format as rf
         from ..rundir.reader import pid_alive, read_manifest
+        from ..rundir.session import RunSession
 
         old = self._pool
         workers = list(getattr(old, "_processes", {}).values())
@@ -136,11 +137,11 @@ class PoolExecutor(_Executor):
             ended = manifest is not None and not pid_alive(pid, manifest.get("pid_start"))
             if status == rf.RUNNING and isinstance(pid, int) and pid in died and ended:
                 # Its worker (one of this pool's) died in the middle of it, the manifest unfinished: this one.
-                rf.mark_run_ended(run_dir, rf.FAILED, error=WORKER_DIED, pids=[pid])
+                RunSession(run_dir).failed(WORKER_DIED, pids=[pid])
                 out.append((job, failed_record(job, WORKER_DIED, run_dir=job["run_dir"])))
                 continue
             if status == rf.RUNNING:  # still running after the grace: killed above, so it ends here
-                rf.mark_run_ended(run_dir, rf.INTERRUPTED)
+                RunSession(run_dir).interrupted()
             # Stopped by the pool's end ("interrupted" at its step), finished just as the pool broke
             # (its result was lost with the pool) or never started: it runs again.
             tries = self._restarts[job["index"]] = self._restarts.get(job["index"], 0) + 1
@@ -261,6 +262,7 @@ class RayExecutor(_Executor):
         of saying "running" forever."""
         from ..rundir import format as rf
         from ..rundir.reader import pid_alive, read_manifest
+        from ..rundir.session import RunSession
 
         run_dir = Path(job["sweep_dir"]) / job["run_dir"]
         manifest = read_manifest(run_dir)
@@ -275,7 +277,7 @@ class RayExecutor(_Executor):
             while pid_alive(pid, start) and time.monotonic() < deadline:
                 time.sleep(0.05)
             if not self._local or not pid_alive(pid, start):
-                rf.mark_run_ended(run_dir, rf.FAILED, error=f"{ENGINE_LOST_PREFIX}{message}", pids=[pid] if isinstance(pid, int) else None)
+                RunSession(run_dir).failed(f"{ENGINE_LOST_PREFIX}{message}", pids=[pid] if isinstance(pid, int) else None)
         return failed_record(job, message, run_dir=job["run_dir"])
 
     def interrupt(self) -> None:

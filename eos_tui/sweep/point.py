@@ -100,6 +100,7 @@ def _run_point(job: dict[str, Any]) -> dict[str, Any]:
     from ..engine.runner import StopRequest, run_scenario
     from ..rundir import format as rf
     from ..rundir.prepare import prepare_run
+    from ..rundir.session import RunSession
     from ..scenario import ScenarioError
     from .grid import load_point_scenario, sweep_from_data
 
@@ -121,7 +122,7 @@ def _run_point(job: dict[str, Any]) -> dict[str, Any]:
     except ScenarioRefused as e:
         return failed_record(job, str(e), run_dir=job["run_dir"])
     except KeyboardInterrupt:  # a Ray cancel lands as KeyboardInterrupt outside the runner's loop
-        rf.mark_run_ended(run_dir, rf.INTERRUPTED)
+        RunSession(run_dir).interrupted()
         return {"index": job["index"], "point": job["point"], "run_dir": job["run_dir"], "status": INTERRUPTED}
     except Exception as e:  # noqa: BLE001 - the point failed; the sweep goes on
         from ..rundir import read_manifest
