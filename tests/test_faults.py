@@ -251,10 +251,10 @@ def test_stop_request_interrupts_a_long_lanczos_solve():
 
 SLOW_RUN = """
 import sys, time, torch
-import eos_tui.engine.arm as arm_mod
+import eos_tui.engine.curvature.hessian as hessian_mod
 from eos_tui.engine.runner import run_scenario
 from eos_tui.scenario import load_scenario_text
-inner = arm_mod.make_hvp
+inner = hessian_mod.make_hvp
 def make_hvp(loss, theta, parts=None):
     h = inner(loss, theta, parts=parts)
     def slow(v):
@@ -262,7 +262,7 @@ def make_hvp(loss, theta, parts=None):
         time.sleep(0.02)
         return h(v)
     return slow
-arm_mod.make_hvp = make_hvp
+hessian_mod.make_hvp = make_hvp  # the Hessian operator's products (engine/curvature/hessian.py)
 sc = load_scenario_text(sys.argv[2], source="<test>")
 status, manifest = run_scenario(sc, sys.argv[1])
 print("status", status, flush=True)
