@@ -81,7 +81,7 @@ class ArmProgress:
     def __call__(self, records: list[rf.Record], arms) -> None:
         # Fields are merged at every call but handed to rich at most every UPDATE_EVERY seconds (and
         # at an arm's end): the display redraws 5 times a second anyway, and updating it on every
-        # step cost ~5% of a small model's step (bench/overhead.py).
+        # step cost a noticeable share of a small model's step (BENCHMARKS.md, "Engine overhead").
         latest = self.pending
         ended = False
         for r in records:

@@ -136,7 +136,8 @@ class ArmBatch:
         """Per-arm gradients (B, n) and losses (B,): a vmapped forward, then plain autograd on the
         sum of the losses (arm i's loss depends on row i only, so row i of the gradient of the sum
         is arm i's gradient, exactly). Cheaper than vmap(grad_and_value): functorch's grad
-        transform costs a fixed ~0.3 ms a call, as much as a small model's whole step."""
+        transform has a fixed cost per call as large as a small model's whole step (see
+        curvature/flow.py and BENCHMARKS.md, "Engine overhead")."""
         return grad_and_value(self._losses, theta, *data, summed=True)
 
     @property

@@ -29,9 +29,9 @@ t − 1: with `period=2` the tracker keeps one vector per parity of the step.
 Every reported value is a Ritz value of the current Hessian, i.e. a lower bound on λ_max: the error is
 always an underestimate. Defaults (tol 2.5e-2, max_hvps 8, jump 5%, refresh every 7 updates of each
 parity to 3e-3 within 16 HVPs, noise 1e-2, period 2) were picked on float64 tanh MLPs against the
-dense Hessian (bench/tracking.py): < 2 HVPs/step, ≤ 1% at the edge of stability. BENCHMARKS.md has
-the trade-off curve, and the cases where it falls short: eigenvalue clusters a few % wide whose top
-member changes (up to ~3–8% low for a few steps).
+dense Hessian (bench/tracking.py). BENCHMARKS.md ("Per-step tracking") has the HVPs per step, the
+error at the edge of stability, the trade-off curve, and the cases where it falls short: eigenvalue
+clusters whose top member changes, where it reads low for a few steps.
 
 Engine code: imports torch, never textual.
 """

@@ -19,8 +19,8 @@ def grad_and_value(fn, theta: torch.Tensor, *args, summed: bool = False) -> tupl
     loss depends on row i only; the value is the (B,) losses.
 
     Not torch.func.grad_and_value: the same backward kernels (bit-identical numbers), but functorch
-    wraps every tensor of every call, which costs about 0.25 ms a step, as much as a whole training
-    step of the small models this engine runs (bench/overhead.py measures it). torch.func stays
+    wraps every tensor of every call, a fixed cost per call as large as a whole training step of the
+    small models this engine runs (BENCHMARKS.md, "Engine overhead"). torch.func stays
     where it earns its keep: the dense Hessian and the batched HVP (forward-over-reverse, vmapped).
     """
     with torch.enable_grad():
