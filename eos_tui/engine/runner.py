@@ -29,6 +29,7 @@ import torch
 
 from .. import __version__
 from ..analysis.summary import ArmSummarizer
+from ..cli.exit import ExitCode  # a leaf module: the engine loads no command line with it
 from ..rundir import format as rf
 from ..rundir.lock import RunBusy
 from ..rundir.records import end_record
@@ -324,26 +325,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if parsed is None:
         print("usage: python -m eos_tui.engine RUN_DIR [--threads N]", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     run_dir, override = Path(parsed[0]), parsed[1]
     try:
         text = (run_dir / rf.SCENARIO_FILE).read_text(encoding="utf-8")
         scenario = load_scenario_text(text, source=str(run_dir / rf.SCENARIO_FILE))
     except (OSError, ScenarioError) as e:
         print(f"eos-tui engine: {e}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     from .errors import ScenarioRefused
 
     try:
         status, _ = run_scenario(scenario, run_dir, threads=engine_threads.resolve(scenario.arms, override))
     except RunBusy as e:  # another engine or a resume writes this run: nothing was written
         print(f"eos-tui engine: {e}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     except ScenarioRefused as e:  # bad input found once the model was built: one line, as headless says it
         print(f"eos-tui engine: {e}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     except Exception as e:  # noqa: BLE001 - the manifest has the traceback
         print(f"eos-tui engine failed: {type(e).__name__}: {e}", file=sys.stderr)
         traceback.print_exc()
-        return 1
-    return {rf.COMPLETED: 0, rf.INTERRUPTED: 130}.get(status, 1)
+        return ExitCode.FAILED
+    return {rf.COMPLETED: ExitCode.OK, rf.INTERRUPTED: ExitCode.INTERRUPTED}.get(status, ExitCode.FAILED)
