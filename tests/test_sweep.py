@@ -502,7 +502,7 @@ def test_ray_executor_gives_the_points_of_the_process_pool(tmp_path, capsys):
     sweep = load_sweep(str(q), grids=["optimizer.lr=0.05,0.21"])
     assert run_sweep(sweep, out=tmp_path / "pool", jobs=2, err=io.StringIO()) == 0
     err = io.StringIO()
-    assert run_sweep(sweep, out=tmp_path / "ray", jobs=2, use_ray=True, ray_cpus=2, err=err) == 0, err.getvalue()
+    assert run_sweep(sweep, out=tmp_path / "ray", jobs=2, ray=True, ray_cpus=2, err=err) == 0, err.getvalue()
     assert sorted_points(tmp_path / "ray") == sorted_points(tmp_path / "pool")
     assert [p["outcome"] for p in sorted_points(tmp_path / "ray")] == ["lazy", "diverged"]
     assert (tmp_path / "ray" / "points" / "p0001" / "metrics.jsonl").stat().st_size > 0  # the task wrote its run directory
@@ -537,7 +537,7 @@ def test_a_ray_point_whose_worker_is_killed_names_its_run_dir_and_ends_its_manif
     killer = threading.Thread(target=kill_the_long_point, daemon=True)
     killer.start()
     err = io.StringIO()
-    assert run_sweep(sweep, out=tmp_path / "ray", jobs=2, use_ray=True, ray_cpus=2, err=err) == 1, err.getvalue()
+    assert run_sweep(sweep, out=tmp_path / "ray", jobs=2, ray=True, ray_cpus=2, err=err) == 1, err.getvalue()
     killer.join(timeout=10)
     assert killed, "the long point never started"
     lost, short = sorted_points(tmp_path / "ray")
@@ -553,7 +553,7 @@ def test_ray_missing_is_one_clear_line_and_writes_nothing(tmp_path, monkeypatch)
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     err = io.StringIO()
-    assert run_sweep(load_sweep(str(quad(tmp_path)), grids=["optimizer.lr=0.05"]), out=tmp_path / "s", jobs=1, use_ray=True, err=err) == 2
+    assert run_sweep(load_sweep(str(quad(tmp_path)), grids=["optimizer.lr=0.05"]), out=tmp_path / "s", jobs=1, ray=True, err=err) == 2
     from eos_tui.cli.extras import install_hint
 
     assert err.getvalue() == f"eos-tui: sweep --ray needs Ray, which is not installed: {install_hint('ray')}\n"

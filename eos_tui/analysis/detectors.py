@@ -8,7 +8,7 @@ import math
 from collections import deque
 
 # A period-2 oscillation flips the sign of ⟨∇L, u⟩ on (nearly) every step; flips.py counts them.
-from .flips import FLIP_WINDOW, PERIOD2_THRESHOLD, FlipWindow, copied, known, near_edge
+from .flips import FLIP_WINDOW, PERIOD2_THRESHOLD, FlipWindow, copied, near_edge, restore
 
 # Lewkowycz et al.'s catapult: the loss first grows (here: above twice its start), then falls below
 # where it started, ending in a flatter region: λ_max below 2/η and below its value before the spike.
@@ -45,15 +45,12 @@ class Oscillation:
 
     def load_state_dict(self, state: dict) -> None:
         """ValueError for a key that is not one of `state_dict`'s; one that is missing is left as it is."""
-        known(self, state, ("window", "signs", "amplitudes", "onset_step"))
-        if "signs" in state:
-            signs = FlipWindow(self.signs.window)
-            signs.load_state_dict(state["signs"])
-            self.signs = signs
-        self.window = state.get("window", self.window)
-        if "amplitudes" in state:
-            self.amplitudes = copied(state["amplitudes"])
-        self.onset_step = state.get("onset_step", self.onset_step)
+        restore(self, state, ("signs", "window", "amplitudes", "onset_step"), {"signs": self.signs_from, "amplitudes": copied})
+
+    def signs_from(self, state: dict) -> FlipWindow:
+        signs = FlipWindow(self.signs.window)
+        signs.load_state_dict(state)
+        return signs
 
     @property
     def flip_fraction(self) -> float:
@@ -64,7 +61,19 @@ class Oscillation:
         return sum(self.amplitudes) / len(self.amplitudes) if self.amplitudes else 0.0
 
 
-class Catapult:
+class PlainState:
+    """A detector whose whole state is its FIELDS, each a plain value."""
+
+    FIELDS: tuple[str, ...] = ()
+
+    def state_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.FIELDS}
+
+    def load_state_dict(self, state: dict) -> None:
+        restore(self, state, self.FIELDS)
+
+
+class Catapult(PlainState):
     """Loss above CATAPULT_RISE × its start, then back below its start with λ_max lower than before.
 
     "Before" is the last λ_max measured while the loss had not yet risen, not the one at step 0: after
@@ -81,14 +90,6 @@ class Catapult:
         self.done = False
 
     FIELDS = ("initial_loss", "peak_loss", "peak_step", "sharpness_before", "risen", "done")
-
-    def state_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.FIELDS}
-
-    def load_state_dict(self, state: dict) -> None:
-        known(self, state, self.FIELDS)
-        for k, v in state.items():
-            setattr(self, k, v)
 
     def update(self, step: int, loss: float, sharpness: float | None, threshold: float | None) -> dict | None:
         """Feed one step; returns a catapult's numbers on the step it completes (each one, once).
@@ -132,7 +133,7 @@ class Catapult:
         return None
 
 
-class EosOnset:
+class EosOnset(PlainState):
     """The edge-of-stability onset: λ_max reaching the stability threshold *from below*.
 
     Fed after each sharpness measurement. A first measurement already at or above the threshold
@@ -147,14 +148,6 @@ class EosOnset:
         self.done = False
 
     FIELDS = ("measured_once", "below_seen", "done")
-
-    def state_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.FIELDS}
-
-    def load_state_dict(self, state: dict) -> None:
-        known(self, state, self.FIELDS)
-        for k, v in state.items():
-            setattr(self, k, v)
 
     def update(self, sharpness: float | None, threshold: float | None) -> str | None:
         """ "unstable_start", "eos_onset" or None. threshold None (η = 0: every λ_max is stable):

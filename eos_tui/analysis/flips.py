@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 FLIP_WINDOW = 20  # comparisons
 PERIOD2_THRESHOLD = 0.9
@@ -88,6 +88,18 @@ def known(obj: object, state: dict, names: tuple[str, ...]) -> None:
         raise ValueError(f"{type(obj).__name__} has no attribute {extra[0]!r} (a checkpoint of another version)")
 
 
+def restore(obj: object, state: dict, names: tuple[str, ...], convert: dict[str, Callable[[Any], Any]] | None = None) -> None:
+    """Load a `state_dict` into obj's attributes `names`, in that order: ValueError for any other key;
+    one that is missing is left as it is; `convert[name]` turns a value into the attribute (a deque
+    copied, a nested state loaded)."""
+    known(obj, state, names)
+    convert = convert or {}
+    for name in names:
+        if name in state:
+            value = state[name]
+            setattr(obj, name, convert[name](value) if name in convert else value)
+
+
 def copied(window: deque) -> deque:
     """A deque of its own, with the same bound (a state is never shared with the object it came from)."""
     return deque(window, maxlen=getattr(window, "maxlen", None))
@@ -114,11 +126,7 @@ class FlipWindow:
         return {"window": self.window, "flips": copied(self.flips), "_last": self._last}
 
     def load_state_dict(self, state: dict) -> None:
-        known(self, state, ("window", "flips", "_last"))
-        self.window = state.get("window", self.window)
-        if "flips" in state:
-            self.flips = copied(state["flips"])
-        self._last = state.get("_last", self._last)
+        restore(self, state, ("window", "flips", "_last"), {"flips": copied})
 
     @property
     def full(self) -> bool:

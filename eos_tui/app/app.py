@@ -23,6 +23,7 @@ import subprocess
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -273,15 +274,6 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         self.view.changed()
         self.redraw()
 
-    def action_toggle_pause(self) -> None:
-        self.toggle_view("paused")
-
-    def action_toggle_log(self) -> None:
-        self.toggle_view("loss_log_y")
-
-    def action_toggle_smooth(self) -> None:
-        self.toggle_view("smooth_loss")
-
     def action_toggle_follow(self) -> None:
         toggle_follow(self.view)
         self.view_changed()
@@ -294,10 +286,6 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         self.view.arm = names[(i + 1) % len(names)]
         self.view.arm_chosen = True
         self.view_changed()
-
-    def action_toggle_event_filter(self) -> None:
-        """`v`: the Events panel lists the highlighted arm's events only, or every arm's again."""
-        self.toggle_view("events_arm_only")
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -359,7 +347,7 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
         yield from (c for c in super().get_system_commands(screen) if c.title != "Screenshot")
         for key in in_scopes(*MAIN_SCOPES):
             if (text := self.palette_text(key)) is not None:
-                yield SystemCommand(*text, getattr(self, key.method))
+                yield SystemCommand(*text, partial(getattr(self, key.method), *key.arguments))
 
     def palette_text(self, key: Key) -> tuple[str, str] | None:
         """The palette's (title, help) for `key` now (keys.py); None where the palette does not offer it."""

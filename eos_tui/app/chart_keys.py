@@ -28,7 +28,7 @@ def scenario_display(run_dir: str | os.PathLike[str]) -> DisplayConfig | None:
 
 
 class ChartKeys:
-    """Actions on the view's chart fields, and `toggle_view` for the app's own on/off keys; the app
+    """Actions on the view's chart fields, and `action_toggle_view` for every on/off key; the app
     provides `view` and `view_changed`."""
 
     view: View
@@ -36,19 +36,8 @@ class ChartKeys:
     def view_changed(self) -> None:  # pragma: no cover - the app's
         raise NotImplementedError
 
-    def toggle_view(self, field: str) -> None:
-        """Turn one of the view's on/off fields (a View attribute) over, and redraw."""
+    def action_toggle_view(self, field: str) -> None:
+        """Turn one of the view's on/off fields (a View attribute, named by the key's action in
+        keys.py: `toggle_view('paused')`) over, and redraw."""
         setattr(self.view, field, not getattr(self.view, field))
         self.view_changed()
-
-    def action_toggle_normalized(self) -> None:
-        self.toggle_view("sharpness_normalized")
-
-    def action_toggle_sharpness_log(self) -> None:
-        self.toggle_view("sharpness_log_y")
-
-    def action_toggle_focus(self) -> None:
-        self.toggle_view("focus")
-
-    def action_toggle_event_lines(self) -> None:
-        self.toggle_view("event_lines")

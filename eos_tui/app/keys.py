@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from textual.actions import parse
 from textual.binding import Binding, BindingType
 
 Scope = Literal["app", "main", "chart", "history", "textual", "landscape", "help", "events"]
@@ -52,6 +53,11 @@ class Key:
         """The name of the method that does the action (`action_` and the action, no "app.", no arguments)."""
         return "action_" + self.action.removeprefix("app.").split("(", 1)[0]
 
+    @property
+    def arguments(self) -> tuple[object, ...]:
+        """The action's arguments: ("paused",) for `toggle_view('paused')`."""
+        return parse(self.action)[2]
+
 
 KEYS: tuple[Key, ...] = (
     # -- the main screen, in the help table's order ------------------------------------------------
@@ -70,7 +76,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "space",
-        "app.toggle_pause",
+        "app.toggle_view('paused')",
         "pause",
         "main",
         show=True,
@@ -89,7 +95,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "l",
-        "app.toggle_log",
+        "app.toggle_view('loss_log_y')",
         "log-y",
         "main",
         help="loss chart: log / linear scale",
@@ -137,7 +143,7 @@ KEYS: tuple[Key, ...] = (
     Key("escape", "hide_cursor", "hide cursor", "history", help=MENTIONED),
     Key(
         "e",
-        "app.toggle_smooth",
+        "app.toggle_view('smooth_loss')",
         "ema",
         "history",
         help="loss: its exponential moving average (τ ≈ 1–2% of the steps in view) over the faint raw trace",
@@ -145,7 +151,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "n",
-        "app.toggle_normalized",
+        "app.toggle_view('sharpness_normalized')",
         "λ/edge",
         "chart",
         show=True,
@@ -154,7 +160,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "g",
-        "app.toggle_sharpness_log",
+        "app.toggle_view('sharpness_log_y')",
         "log λ",
         "chart",
         help="sharpness chart: log / linear scale",
@@ -162,7 +168,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "h",
-        "app.toggle_focus",
+        "app.toggle_view('focus')",
         "focus",
         "chart",
         help="focus: only the highlighted arm (the others and their threshold lines hidden) / all arms",
@@ -170,7 +176,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "m",
-        "app.toggle_event_lines",
+        "app.toggle_view('event_lines')",
         "events",
         "chart",
         help="event lines: every arm's / only the highlighted arm's (the letters on the axis stay)",
@@ -196,7 +202,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "v",
-        "app.toggle_event_filter",
+        "app.toggle_view('events_arm_only')",
         "events",
         "main",
         help="events: the highlighted arm's only / every arm's (↑ ↓ PgUp PgDn or the wheel scroll them)",

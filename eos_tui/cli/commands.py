@@ -457,25 +457,22 @@ def sweep_(
 ) -> None:
     """Run a grid of points over a scenario, in parallel and resumable; or `sweep show DIR`."""
     threads = _threads(threads_text)
-    from .sweep import sweep_command
+    from .sweep import SweepOptions, sweep_command
 
-    raise typer.Exit(
-        sweep_command(
-            target,
-            rest or [],
-            grid=grid,
-            sets=set_,
-            jobs=jobs,
-            ray=ray,
-            out=out,
-            as_json=as_json,
-            field=field,
-            arm=arm,
-            as_csv=as_csv,
-            force=force,
-            threads=threads,
-        )
+    opts = SweepOptions(
+        out=out,
+        jobs=jobs,
+        ray=ray,
+        as_json=as_json,
+        force=force,
+        threads=threads,
+        grid=grid,
+        sets=set_,
+        field=field,
+        arm=arm,
+        as_csv=as_csv,
     )
+    raise typer.Exit(sweep_command(target, rest or [], opts))
 
 
 data_app = typer.Typer(help='Data sets: fetch the ones scenarios read (data.kind = "cifar10").', no_args_is_help=True, add_completion=False)

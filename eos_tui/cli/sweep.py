@@ -12,6 +12,8 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass, replace
+from dataclasses import field as default
 from pathlib import Path
 from typing import Any
 
@@ -107,23 +109,36 @@ def _isatty(stream) -> bool:
         return False
 
 
-def run_sweep(
-    sweep: Sweep,
-    *,
-    out: Path | None,
-    jobs: int | None,
-    ray_address: str | None = None,
-    use_ray: bool = False,
-    as_json: bool = False,
-    err=None,
-    ray_cpus: int | None = None,
-    force: bool = False,
-    threads: int | None = None,
-) -> int:
+@dataclass(frozen=True)
+class SweepOptions:
+    """The sweep command's options, built once from its command line and passed down whole
+    (rather than a dozen keyword arguments handed on through every layer)."""
+
+    out: Path | None = None
+    jobs: int | None = None
+    ray: bool = False  # --ray: each point a Ray task
+    ray_address: str | None = None  # --ray ADDRESS (None: a local Ray instance)
+    ray_cpus: int | None = None
+    as_json: bool = False
+    force: bool = False
+    threads: int | None = None
+    # Only for running a sweep (the grid and fixed overrides it is loaded with):
+    grid: list[str] = default(default_factory=list)
+    sets: list[str] = default(default_factory=list)
+    # Only for `sweep show`:
+    field: str | None = None
+    arm: str | None = None
+    as_csv: bool = False
+
+
+def run_sweep(sweep: Sweep, options: SweepOptions | None = None, *, err=None, **fields: Any) -> int:
+    """Run `sweep` with `options`, any of whose fields `fields` replaces (tests name only the few they set)."""
     from ..scenario.checks import ResourceError, check_memory
     from .output import SafeStream
 
+    opts = replace(options or SweepOptions(), **fields)
     err = err or SafeStream(sys.stderr)
+    ray_address, jobs = opts.ray_address, opts.jobs
     points = sweep.points()
     # Every point's scenario, before anything is written: a grid every point of which is refused
     # (an unknown key, a key every arm sets itself) is bad input; single refused points are failed points.
@@ -142,7 +157,7 @@ def run_sweep(
         # it). A cluster's nodes (--ray ADDRESS) are not this machine: their memory is theirs to say.
         if ray_address is None:
             try:
-                check_memory(sc, force=force)
+                check_memory(sc, force=opts.force)
             except ResourceError as e:
                 _say(err, f"eos-tui: sweep {sweep.name}: point {i} {_point_text(p)}: {e}")
                 return ExitCode.USAGE
@@ -153,7 +168,7 @@ def run_sweep(
     if jobs < 1:
         _say(err, f"eos-tui: --jobs {jobs}: must be ≥ 1")
         return ExitCode.USAGE
-    if use_ray:
+    if opts.ray:
         try:
             import ray  # noqa: F401 - only whether it is there; the executor imports it again
         except ImportError:
@@ -161,32 +176,22 @@ def run_sweep(
 
             _say(err, f"eos-tui: {ray_missing()}")
             return ExitCode.USAGE
-    out = Path(out) if out is not None else default_out(sweep.name)
+    out = Path(opts.out) if opts.out is not None else default_out(sweep.name)
     try:
         store = SweepDir.open(out, sweep)
     except (SweepError, OSError) as e:
         _say(err, f"eos-tui: {e}")
         return ExitCode.USAGE
     try:
-        return _drive(
-            sweep,
-            store,
-            points,
-            refused,
-            jobs=jobs,
-            use_ray=use_ray,
-            ray_address=ray_address,
-            ray_cpus=ray_cpus,
-            as_json=as_json,
-            err=err,
-            threads=threads,
-        )
+        return _drive(sweep, store, points, refused, replace(opts, jobs=jobs), err)
     finally:
         store.close()
 
 
-def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_address, ray_cpus, as_json, err, threads=None) -> int:
+def _drive(sweep, store: SweepDir, points, refused, opts: SweepOptions, err) -> int:
     from ..rundir import format as rf
+
+    jobs = opts.jobs or 1
 
     kept = store.resume()
     todo = [i for i in range(len(points)) if i not in kept]
@@ -202,7 +207,7 @@ def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_addres
             "source": sweep.source,
             "sweep_dir": str(store.path.resolve()),
             "run_dir": point_dir(i),
-            "threads": threads,  # --threads for each point's engine (None: one; sweep/point.py)
+            "threads": opts.threads,  # --threads for each point's engine (None: one; sweep/point.py)
         }
         for i in todo
     ]
@@ -225,10 +230,10 @@ def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_addres
         runnable = [j for j in jobs_list if j["index"] not in refused]
         if runnable:
             try:
-                if use_ray:
+                if opts.ray:
                     from ..sweep.executors import RayExecutor
 
-                    executor = RayExecutor(ray_address, gpu=cuda_device(sweep), num_cpus=ray_cpus)
+                    executor = RayExecutor(opts.ray_address, gpu=cuda_device(sweep), num_cpus=opts.ray_cpus)
                 else:
                     from ..sweep.executors import PoolExecutor
 
@@ -274,7 +279,7 @@ def _drive(sweep, store: SweepDir, points, refused, *, jobs, use_ray, ray_addres
             f"interrupted; {len(records)} of {len(points)} points are in {store.path}/points.jsonl;"
             f" rerun the same command with --out {store.path} to go on",
         )
-    _finish(sweep, store.path, records, as_json=as_json, err=err)
+    _finish(sweep, store.path, records, as_json=opts.as_json, err=err)
     if interrupted or stop["count"]:
         return ExitCode.INTERRUPTED
     return ExitCode.FAILED if any(r.get("status") != "completed" for r in records) else ExitCode.OK
@@ -311,40 +316,38 @@ def _err(message: str) -> int:
     return ExitCode.USAGE
 
 
-def sweep_command(
-    target: str, rest: list[str], *, grid, sets, jobs, ray, out, as_json, field, arm, as_csv, force=False, threads=None
-) -> int:
+def sweep_command(target: str, rest: list[str], opts: SweepOptions) -> int:
     from ..scenario import ScenarioError
 
     if target == "show":
         if len(rest) != 1:
             return _err("usage: eos-tui sweep show DIR [--field NAME] [--arm NAME] [--csv]")
-        running_flags = [("--grid", grid), ("--set", sets), ("--jobs", jobs), ("--ray", ray), ("--out", out), ("--json", as_json)]
-        running_flags.append(("--force", force))
+        running_flags = [("--grid", opts.grid), ("--set", opts.sets), ("--jobs", opts.jobs), ("--ray", opts.ray), ("--out", opts.out)]
+        running_flags += [("--json", opts.as_json), ("--force", opts.force)]
         used = [f for f, v in running_flags if v]
         if used:
             return _err(f"sweep show takes no {', '.join(used)}: they are for running a sweep")
         from ..sweep.show import show
 
         try:
-            show(Path(rest[0]), field=field, arm=arm, as_csv=as_csv, out=sys.stdout)
+            show(Path(rest[0]), field=opts.field, arm=opts.arm, as_csv=opts.as_csv, out=sys.stdout)
         except (SweepError, ScenarioError) as e:
             return _err(str(e))
         return 0
     address = None
-    if ray and len(rest) == 1:  # --ray ADDRESS: the address comes as the one extra argument
+    if opts.ray and len(rest) == 1:  # --ray ADDRESS: the address comes as the one extra argument
         address, rest = rest[0], []
     if rest:
         return _err(f"sweep: unexpected argument {rest[0]!r} (grids are given with --grid KEY=VALUES)")
-    used = [f for f, v in (("--field", field), ("--arm", arm), ("--csv", as_csv)) if v]
+    used = [f for f, v in (("--field", opts.field), ("--arm", opts.arm), ("--csv", opts.as_csv)) if v]
     if used:
         return _err(f"sweep: {', '.join(used)}: only with `eos-tui sweep show DIR`")
-    if jobs is not None and jobs < 1:
-        return _err(f"--jobs {jobs}: must be ≥ 1")
+    if opts.jobs is not None and opts.jobs < 1:
+        return _err(f"--jobs {opts.jobs}: must be ≥ 1")
     from ..sweep.grid import load_sweep
 
     try:
-        sweep = load_sweep(target, grids=grid, sets=sets)
+        sweep = load_sweep(target, grids=opts.grid, sets=opts.sets)
     except (SweepError, ScenarioError) as e:
         return _err(str(e))
-    return run_sweep(sweep, out=out, jobs=jobs, use_ray=bool(ray), ray_address=address, as_json=as_json, force=force, threads=threads)
+    return run_sweep(sweep, replace(opts, ray_address=address))

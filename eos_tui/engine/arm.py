@@ -36,7 +36,7 @@ from . import optimizers, schedules
 from .central_flow import Flows
 from .curvature.flow import grad, grad_and_value, rk4_flow
 from .curvature.hessian import HessianOperator, exact_top
-from .curvature.lanczos import Eigenpairs, align_signs, top_eigenpairs
+from .curvature.lanczos import Eigenpairs, LanczosOptions, align_signs, top_eigenpairs
 from .errors import ScenarioRefused
 from .precision import mps_available
 from .problems import UV, Problem, Quadratic, build_problem
@@ -237,16 +237,14 @@ class Arm:
         if m.exact:
             vals, vecs = exact_top(H.to_dense(), k)
             return Eigenpairs(vals, vecs, hvps=0, residual=0.0)
-        return top_eigenpairs(
-            H,
-            n,
-            min(k, n),
-            v0=v0,
-            tol=tol or m.tolerance,
-            max_iter=m.max_iter,
-            dtype=self.dtype,
-            device=self.device,
-            generator=self.eig_gen,
+        return top_eigenpairs(H, n, min(k, n), **self.lanczos_options(v0, tol))
+
+    def lanczos_options(self, v0: torch.Tensor | None, tol: float | None = None) -> LanczosOptions:
+        """This arm's Lanczos settings (measure.tolerance unless `tol`; its eigen generator), the same
+        for a solve of its own (`eigenpairs`) and one the batched engine drives."""
+        m = self.spec.measure
+        return LanczosOptions(
+            v0=v0, tol=tol or m.tolerance, max_iter=m.max_iter, dtype=self.dtype, device=self.device, generator=self.eig_gen
         )
 
     def measure(

@@ -161,16 +161,7 @@ class ArmBatch:
             if m.exact:  # dense Hessian + eigvalsh, as Arm.eigenpairs does it
                 out[i] = arm.eigenpairs(arm.theta, v0=arm.vectors)
                 continue
-            solvers[i] = Lanczos(
-                self.n,
-                min(m.eigenvalues, self.n),
-                v0=arm.vectors,
-                tol=m.tolerance,
-                max_iter=m.max_iter,
-                dtype=arm.dtype,
-                device=arm.device,
-                generator=arm.eig_gen,
-            )
+            solvers[i] = Lanczos(self.n, min(m.eigenvalues, self.n), **arm.lanczos_options(arm.vectors))
         while True:
             active = [i for i in solvers if not solvers[i].done]
             if not active:

@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 import numpy as np
 import torch
 
 from ..interrupt import check as check_stop
 from .hessian import HVP
+
+if TYPE_CHECKING:  # typing.Unpack for **kwargs is Python 3.12's; torch brings typing_extensions
+    from typing_extensions import Unpack
 
 
 @dataclass
@@ -130,19 +133,19 @@ def restart(V: torch.Tensor, n: int, dtype, device, generator: torch.Generator |
     return q / torch.linalg.vector_norm(q)
 
 
-def top_eigenpairs(
-    hvp: HVP,
-    n: int,
-    k: int = 1,
-    *,
-    v0: torch.Tensor | None = None,
-    tol: float = 1e-3,
-    max_iter: int = 100,
-    dtype=None,
-    device=None,
-    generator: torch.Generator | None = None,
-    warm_noise: float | None = None,
-) -> Eigenpairs:
+class LanczosOptions(TypedDict, total=False):
+    """`Lanczos`'s keyword arguments (defaults there), which `top_eigenpairs` hands on unchanged."""
+
+    v0: torch.Tensor | None
+    tol: float
+    max_iter: int
+    dtype: torch.dtype | None
+    device: torch.device | str | None
+    generator: torch.Generator | None
+    warm_noise: float | None
+
+
+def top_eigenpairs(hvp: HVP, n: int, k: int = 1, **options: Unpack[LanczosOptions]) -> Eigenpairs:
     """The k largest algebraic eigenpairs of the symmetric operator `hvp`, by Lanczos.
 
     Full reorthogonalization: the whole Krylov basis is kept as an (m, n) tensor and every new
@@ -165,7 +168,7 @@ def top_eigenpairs(
     (`batched.py`) drives several `Lanczos` at once with one vmapped HVP per iteration, so both
     paths run the very same recurrence, stopping rule and breakdown handling.
     """
-    solver = Lanczos(n, k, v0=v0, tol=tol, max_iter=max_iter, dtype=dtype, device=device, generator=generator, warm_noise=warm_noise)
+    solver = Lanczos(n, k, **options)
     while not solver.done:
         solver.absorb(hvp(solver.query()))
     return solver.result()

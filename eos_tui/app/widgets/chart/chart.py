@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 from rich.segment import Segment
@@ -132,6 +132,22 @@ def _fill_blank_owners(owner: np.ndarray, bits: np.ndarray) -> np.ndarray:
     return np.take_along_axis(owner, last, axis=1)
 
 
+class RedrawnFlag:
+    """An on/off attribute of a chart (kept in `_<name>`) whose change redraws it; setting the
+    value it already has draws nothing."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attr = "_" + name
+
+    def __get__(self, chart: Chart | None, owner: type | None = None) -> Any:
+        return self if chart is None else getattr(chart, self.attr)  # on the class: the flag itself
+
+    def __set__(self, chart: Chart, value: bool) -> None:
+        if bool(value) != getattr(chart, self.attr):
+            setattr(chart, self.attr, bool(value))
+            chart._redraw()
+
+
 class Chart(Widget):
     """Several series over steps, with axes, reference lines and event marks."""
 
@@ -199,25 +215,8 @@ class Chart(Widget):
             pyramid.update(s.xs, s.ys)
         self._redraw()
 
-    @property
-    def log_y(self) -> bool:
-        return self._log_y
-
-    @log_y.setter
-    def log_y(self, value: bool) -> None:
-        if bool(value) != self._log_y:
-            self._log_y = bool(value)
-            self._redraw()
-
-    @property
-    def follow(self) -> bool:
-        return self._follow
-
-    @follow.setter
-    def follow(self, value: bool) -> None:
-        if bool(value) != self._follow:
-            self._follow = bool(value)
-            self._redraw()
+    log_y = RedrawnFlag()
+    follow = RedrawnFlag()
 
     # -- the line API ------------------------------------------------------------------------------
 
