@@ -37,3 +37,19 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked slow (seconds each: they train) first, the rest in their usual order after them."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored():
+    """Each test starts with the signal handlers the test process had. A headless run stopped by a
+    signal in-process leaves SIGINT and SIGTERM ignored on purpose (a CLI process then only exits,
+    cli/headless.py), and a child started later inherits SIG_IGN: a test of `eos-tui stop` then
+    waited 60 s on a fake engine that could no longer be interrupted, whenever it ran after one."""
+    import signal
+
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    saved = {s: signal.getsignal(s) for s in (getattr(signal, n, None) for n in names) if s is not None}
+    yield
+    for sig, handler in saved.items():
+        if handler is not None and signal.getsignal(sig) is not handler:
+            signal.signal(sig, handler)

@@ -126,8 +126,10 @@ def fake_run(tmp_path: Path, proc: subprocess.Popen) -> Path:
 
 
 def started(code: str) -> subprocess.Popen:
+    # Python's own SIGINT handling unless `code` says otherwise: an ignored SIGINT would be inherited
+    prelude = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
     proc = subprocess.Popen(
-        [sys.executable, "-c", code + "\nprint('up', flush=True)\nimport time\ntime.sleep(120)"], stdout=subprocess.PIPE
+        [sys.executable, "-c", prelude + code + "\nprint('up', flush=True)\nimport time\ntime.sleep(120)"], stdout=subprocess.PIPE
     )
     assert proc.stdout is not None and proc.stdout.readline() == b"up\n"  # its handlers are in place
     return proc
