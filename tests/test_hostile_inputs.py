@@ -8,9 +8,7 @@ run empty. Every reader now parses through eos_tui/rundir/parsing.py: the bad li
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 
 from eos_tui.rundir import format as rf
 from eos_tui.rundir.reader import MetricsFollower, read_manifest
+from tests import helpers
 from tests.app import synthetic
 
 DEEP = "[" * 100_000
@@ -25,8 +24,7 @@ MAX_DEPTH = 64  # parsing.MAX_DEPTH (imported in the tests that use it: this fil
 
 
 def eos(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = dict(os.environ, COLUMNS="200", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "eos_tui.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    return helpers.eos(*args, cwd=cwd, timeout=timeout, columns="200")  # the long paths named on one line
 
 
 def one_line(r: subprocess.CompletedProcess, *words: str) -> str:

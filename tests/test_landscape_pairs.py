@@ -7,26 +7,11 @@ gets one line, not a torch traceback, and no landscape.json."""
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
-from eos_tui.cli import app
 from eos_tui.engine import checkpoint as ck
-from eos_tui.engine.runner import run_scenario
 from eos_tui.rundir import format as rf
-from eos_tui.rundir.prepare import prepare_run
-from eos_tui.scenario import load_scenario_text
 
-
-def cli(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def trained(tmp_path, text: str):
-    sc = load_scenario_text(text, source="<test>")
-    out = prepare_run(sc, out=tmp_path / "run")
-    run_scenario(sc, out)
-    return out
-
+from .helpers import cli, trained
 
 QUADRATICS = """
 name = "two-starts"

@@ -15,6 +15,8 @@ from eos_tui.rundir import read_manifest, read_records
 from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario_text
 
+from .helpers import by_arm, cli
+
 SCENARIO = """
 name = "resume-test"
 seed = 3
@@ -61,13 +63,6 @@ measure.track_every_step = true
 
 def scenario():
     return load_scenario_text(SCENARIO, source="<test>")
-
-
-def by_arm(records):
-    out: dict[str, list] = {}
-    for r in records:
-        out.setdefault(r["arm"], []).append(r)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -178,14 +173,6 @@ def test_a_checkpoint_is_never_unpickled(tmp_path):
     bad.write_bytes(b"\x80\x04\x95not a safetensors file")
     with pytest.raises(ck.CheckpointError, match="not a readable checkpoint"):
         ck.load(bad)
-
-
-def cli(*args):
-    from typer.testing import CliRunner
-
-    from eos_tui.cli import app
-
-    return CliRunner().invoke(app, list(args))
 
 
 def test_cli_refuses_a_completed_run_and_a_non_run(reference, tmp_path):

@@ -23,6 +23,8 @@ from eos_tui.rundir.lock import RunBusy, SessionLock
 from eos_tui.rundir.prepare import prepare_run
 from eos_tui.scenario import load_scenario_text
 
+from .helpers import by_arm
+
 BASE = """
 name = "resume-sessions"
 seed = 5
@@ -111,13 +113,6 @@ measure.checkpoint_every = 4
 
 def sc(text: str):
     return load_scenario_text(text, source="<test>")
-
-
-def by_arm(records):
-    out: dict[str, list] = {}
-    for r in records:
-        out.setdefault(r["arm"], []).append(r)
-    return out
 
 
 def reference_of(text: str, root: Path):

@@ -5,7 +5,6 @@ an event, with a generous deadline."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -18,20 +17,9 @@ from eos_tui.rundir import format as rf
 from eos_tui.rundir import read_manifest
 from eos_tui.rundir.reader import pid_alive
 
+from .helpers import eos
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="signals")
-
-
-def eos(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = dict(os.environ, COLUMNS="120", OMP_NUM_THREADS="1")
-    return subprocess.run(
-        [sys.executable, "-m", "eos_tui.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def wait_for(predicate, timeout: float = 60.0) -> None:

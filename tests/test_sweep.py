@@ -21,6 +21,8 @@ from eos_tui.analysis.outcome import arm_outcome, majority, run_outcome
 from eos_tui.sweep.grid import Sweep, SweepError, load_sweep, parse_grid_flag, parse_values, sweep_from_data
 from eos_tui.sweep.store import SweepDir, point_dir, read_points
 
+from .helpers import eos, start_eos
+
 QUAD = """\
 name = "q"
 steps = {steps}
@@ -37,11 +39,6 @@ kind = "gd"
 sharpness_every = 1
 exact = true
 """
-
-
-def eos(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = dict(os.environ, COLUMNS="120", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "eos_tui.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def quad(tmp_path: Path, steps: int = 30, opt: str = "lr = 0.1") -> Path:
@@ -261,15 +258,8 @@ def test_ctrl_c_then_resume_gives_the_points_of_an_uninterrupted_sweep(tmp_path)
 
     q = quad(tmp_path, steps=200)
     grid = "optimizer.lr=0.05,0.1,0.15,0.19"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "eos_tui.cli", "sweep", str(q), "--grid", grid, "--jobs", "1", "--out", "s"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches the driver and its workers
-    )
+    # its own process group, as a terminal's Ctrl-C reaches the driver and its workers
+    proc = start_eos("sweep", str(q), "--grid", grid, "--jobs", "1", "--out", "s", cwd=tmp_path)
     points = tmp_path / "s" / "points.jsonl"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not (tmp_path / "s" / "points").is_dir():
@@ -306,14 +296,8 @@ def test_workers_of_a_killed_sweep_stop(tmp_path):
     Ctrl-C, which a rerun resumes (test_ctrl_c_then_resume_…)."""
     q = quad(tmp_path, steps=100_000)  # never done before the kill
     grid, fast = "optimizer.lr=0.05,0.1,0.15", "measure.sharpness_every=100"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "eos_tui.cli", "sweep", str(q), "--grid", grid, "--set", fast, "--jobs", "1", "--out", "s"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-        start_new_session=True,
-    )
+    argv = ("sweep", str(q), "--grid", grid, "--set", fast, "--jobs", "1", "--out", "s")
+    proc = start_eos(*argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     metrics = tmp_path / "s" / "points" / "p0000" / "metrics.jsonl"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not (metrics.exists() and metrics.stat().st_size > 0):
@@ -350,15 +334,10 @@ def test_a_killed_worker_fails_its_point_only_and_the_others_run_on(tmp_path):
     manifest "failed"); the point the other worker was training (its manifest "interrupted" at its
     step: it had not died) and the one never started run again in a new pool and complete."""
     q = quad(tmp_path, steps=20_000)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "eos_tui.cli", "sweep", str(q), "--grid", "optimizer.lr=0.05,0.1,0.15"]
-        + ["--set", "measure.sharpness_every=100", "--jobs", "2", "--out", "s", "--json"],
+    proc = start_eos(
+        *("sweep", str(q), "--grid", "optimizer.lr=0.05,0.1,0.15"),
+        *("--set", "measure.sharpness_every=100", "--jobs", "2", "--out", "s", "--json"),
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-        start_new_session=True,
     )
     points = tmp_path / "s" / "points"
     try:

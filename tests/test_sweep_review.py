@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
+from tests.helpers import start_eos
 from tests.test_sweep import quad
 
 
@@ -20,15 +19,7 @@ def test_sigterm_to_the_process_group_interrupts_and_fails_no_point(tmp_path):
     sweep stops as interrupted (130), with only finished points in points.jsonl."""
     q = quad(tmp_path, steps=200)
     grid = "optimizer.lr=0.01:0.19:40"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "eos_tui.cli", "sweep", str(q), "--grid", grid, "--jobs", "1", "--out", "s"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-        start_new_session=True,
-    )
+    proc = start_eos("sweep", str(q), "--grid", grid, "--jobs", "1", "--out", "s", cwd=tmp_path)
     points = tmp_path / "s" / "points.jsonl"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not (points.is_file() and points.read_text()):

@@ -5,7 +5,6 @@ time, leaving a run directory behind."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,26 +15,14 @@ from typer.testing import CliRunner
 from eos_tui.scenario import ScenarioError, checks, load_scenario_text, resources
 from eos_tui.scenario.checks import ResourceError, check_memory, check_run_dir, preflight
 
+from .helpers import eos
+
 GB = 1024**3
 MLP = "[optimizer]\nlr = 0.1\n[model]\nhidden = [16]\n"  # 16·16 + 16 + 16·4 + 4 = 340 parameters
 
 
 def load(text: str, **kwargs):
     return load_scenario_text(text, source="t.toml", default_name="t", **kwargs)
-
-
-def eos(*args: str, cwd: Path, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
-    env = dict(os.environ, COLUMNS="120", OMP_NUM_THREADS="1")
-    return subprocess.run(
-        [sys.executable, "-m", "eos_tui.cli", *args],
-        cwd=cwd,
-        text=True,
-        timeout=timeout,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        **kwargs,
-    )
 
 
 def refused(r: subprocess.CompletedProcess, cwd: Path, *words: str) -> None:

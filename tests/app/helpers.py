@@ -53,6 +53,13 @@ def wait_file(predicate, timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
+def header_text(app) -> str:
+    """The run header's text, on the main screen (whatever screen is on top)."""
+    from eos_tui.app.widgets import RunHeader
+
+    return str(app.screen_stack[0].query_one(RunHeader).render())
+
+
 def run_finished(app) -> bool:
     m = app.model
     return m.manifest is not None and bool(m.arms) and all(a.status != "running" for a in m.arms.values())

@@ -6,17 +6,12 @@ import subprocess
 import sys
 
 import synthetic
-from helpers import wait_for
+from helpers import header_text, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.app.compare import combined_status, merge_manifests, run_labels
-from eos_tui.app.widgets import RunHeader
 from eos_tui.app.widgets.header import header_markup
 from eos_tui.app.widgets.palette import arm_color
-
-
-def header_text(app) -> str:
-    return str(app.screen_stack[0].query_one(RunHeader).render())
 
 
 async def test_two_runs_in_one_app_and_the_live_one_keeps_growing(tmp_path):

@@ -9,21 +9,16 @@
 from pathlib import Path
 
 import pytest
-from helpers import wait_exit, wait_file, wait_for
+from helpers import header_text, wait_exit, wait_file, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.app.ending import exit_reason, finalize_manifest
-from eos_tui.app.widgets import RunHeader
 from eos_tui.engine.launch import engine_alive, start_engine
 from eos_tui.rundir import read_manifest
 
 
 def manifest(run) -> dict:
     return read_manifest(run) or {}
-
-
-def header_text(app) -> str:
-    return str(app.screen_stack[0].query_one(RunHeader).render())
 
 
 @pytest.fixture

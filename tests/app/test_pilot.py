@@ -3,16 +3,12 @@
 from pathlib import Path
 
 import synthetic
-from helpers import run_finished, until, wait_for
+from helpers import header_text, run_finished, until, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.app.screens.help import HelpScreen
 from eos_tui.app.widgets import RunHeader
 from eos_tui.app.widgets.chart import Chart
-
-
-def header_text(app) -> str:
-    return str(app.screen_stack[0].query_one(RunHeader).render())
 
 
 async def test_finished_run_shows_everything(finished_run):

@@ -20,10 +20,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import run_finished, wait_for
+from helpers import header_text, run_finished, wait_for
 
 from eos_tui.app import EosApp
-from eos_tui.app.widgets import RunHeader
 from eos_tui.engine.launch import engine_alive, start_engine
 from eos_tui.rundir import read_manifest, read_records
 from eos_tui.rundir.prepare import prepare_run
@@ -56,10 +55,6 @@ sharpness_every = 20
 exact = true
 checkpoint_every = 100
 """
-
-
-def header_text(app) -> str:
-    return str(app.screen_stack[0].query_one(RunHeader).render())
 
 
 def file_events(run: Path) -> list[tuple[int, str]]:
