@@ -44,7 +44,8 @@ from eos_tui.data import cifar10  # noqa: E402
 from eos_tui.engine import precision  # noqa: E402
 from eos_tui.engine.arm import Arm  # noqa: E402
 from eos_tui.engine.batched import ArmBatch  # noqa: E402
-from eos_tui.engine.eigensolver import make_hvp, top_eigenpairs  # noqa: E402
+from eos_tui.engine.curvature.hessian import make_hvp  # noqa: E402
+from eos_tui.engine.curvature.lanczos import top_eigenpairs  # noqa: E402
 from eos_tui.scenario import load_scenario_text  # noqa: E402
 
 # name: (image shape, hidden widths, classes, examples, steps of the physics run)

@@ -43,7 +43,8 @@ from scipy.sparse.linalg import LinearOperator, eigsh, lobpcg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
-from eos_tui.engine.eigensolver import make_hvp, top_eigenpairs  # noqa: E402
+from eos_tui.engine.curvature.hessian import make_hvp  # noqa: E402
+from eos_tui.engine.curvature.lanczos import top_eigenpairs  # noqa: E402
 
 TARGET = 1e-3  # relative error the rows are compared at
 DENSE_MAX_N = 1500  # dense reference at every snapshot below this size (a 5,764² Hessian takes ~40 s)
@@ -215,7 +216,7 @@ def reference(prob64, theta, dense: bool) -> tuple[float, float | None]:
     lam = float(eigsh(scipy_operator(hvp, n, torch.float64), k=1, which="LA", tol=1e-10, ncv=ncv, return_eigenvectors=False)[-1])
     if not dense:
         return lam, None
-    from eos_tui.engine.eigensolver import dense_hessian
+    from eos_tui.engine.curvature.hessian import dense_hessian
 
     H = dense_hessian(prob64.loss, th).numpy()
     lam_dense = float(np.linalg.eigvalsh(H)[-1])

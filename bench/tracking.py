@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 from eos_tui.engine.arm import Arm, grad_and_value  # noqa: E402
-from eos_tui.engine.eigensolver import dense_hessian, make_hvp, top_eigenpairs  # noqa: E402
+from eos_tui.engine.curvature.hessian import dense_hessian, make_hvp  # noqa: E402
+from eos_tui.engine.curvature.lanczos import top_eigenpairs  # noqa: E402
 from eos_tui.engine.problems import build_problem  # noqa: E402
 from eos_tui.engine.tracking import PerStepTracker  # noqa: E402
 from eos_tui.scenario import load_scenario_text  # noqa: E402

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from eos_tui.engine import optimizers
-from eos_tui.engine.eigensolver import dense_hessian
+from eos_tui.engine.curvature.hessian import dense_hessian
 
 from .helpers import arm_of, of
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from eos_tui.engine.arm import Arm, grad_and_value
-from eos_tui.engine.eigensolver import make_hvp
+from eos_tui.engine.curvature.hessian import make_hvp
 from eos_tui.engine.problems import CNN, MLP, build_problem
 from eos_tui.engine.runner import run_scenario
 from eos_tui.scenario import ScenarioError, load_scenario_text, resources

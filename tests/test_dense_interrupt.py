@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from eos_tui.engine import interrupt
-from eos_tui.engine.curvature import hessian as eigensolver  # where the dense Hessian lives
+from eos_tui.engine.curvature import hessian  # where the dense Hessian lives
 
 
 def _loss(theta: torch.Tensor) -> torch.Tensor:
@@ -27,15 +27,15 @@ def test_blocks_give_torch_func_hessian(monkeypatch):
     reference = torch.func.hessian(_loss)(theta)
     reference = (reference + reference.T) / 2
     for entries in (70 * 70, 70 * 7, 1):  # one block, ten blocks, a column at a time
-        monkeypatch.setattr(eigensolver, "DENSE_BLOCK_ENTRIES", entries)
-        torch.testing.assert_close(eigensolver.dense_hessian(_loss, theta), reference, rtol=1e-12, atol=1e-14)
+        monkeypatch.setattr(hessian, "DENSE_BLOCK_ENTRIES", entries)
+        torch.testing.assert_close(hessian.dense_hessian(_loss, theta), reference, rtol=1e-12, atol=1e-14)
 
 
 def test_a_stop_request_ends_the_dense_hessian_between_blocks(monkeypatch):
-    monkeypatch.setattr(eigensolver, "DENSE_BLOCK_ENTRIES", 70)  # one column a block: 70 blocks
+    monkeypatch.setattr(hessian, "DENSE_BLOCK_ENTRIES", 70)  # one column a block: 70 blocks
     theta = torch.randn(70, dtype=torch.float64)
     calls = 0
-    real_check = eigensolver.check_stop
+    real_check = hessian.check_stop
 
     def check() -> None:
         nonlocal calls
@@ -44,31 +44,31 @@ def test_a_stop_request_ends_the_dense_hessian_between_blocks(monkeypatch):
             interrupt.request()
         real_check()
 
-    monkeypatch.setattr(eigensolver, "check_stop", check)
+    monkeypatch.setattr(hessian, "check_stop", check)
     try:
         with pytest.raises(interrupt.Interrupted):
-            eigensolver.dense_hessian(_loss, theta)
+            hessian.dense_hessian(_loss, theta)
     finally:
         interrupt.clear()
     assert calls == 5  # stopped at the fifth block, not after all seventy
 
 
 def test_sigint_style_request_from_another_thread_is_seen(monkeypatch):
-    monkeypatch.setattr(eigensolver, "DENSE_BLOCK_ENTRIES", 70)
+    monkeypatch.setattr(hessian, "DENSE_BLOCK_ENTRIES", 70)
     theta = torch.randn(70, dtype=torch.float64)
-    slow = eigensolver.check_stop
+    slow = hessian.check_stop
 
     def check() -> None:
         time.sleep(0.02)  # 70 blocks × 20 ms: 1.4 s if nothing stops it
         slow()
 
-    monkeypatch.setattr(eigensolver, "check_stop", check)
+    monkeypatch.setattr(hessian, "check_stop", check)
     timer = threading.Timer(0.1, interrupt.request)
     timer.start()
     t0 = time.monotonic()
     try:
         with pytest.raises(interrupt.Interrupted):
-            eigensolver.dense_hessian(_loss, theta)
+            hessian.dense_hessian(_loss, theta)
     finally:
         timer.cancel()
         interrupt.clear()

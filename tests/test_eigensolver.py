@@ -9,15 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from eos_tui.engine.eigensolver import (
-    Eigenpairs,
-    Lanczos,
-    align_signs,
-    dense_hessian,
-    exact_top,
-    make_hvp,
-    top_eigenpairs,
-)
+from eos_tui.engine.curvature.hessian import dense_hessian, exact_top, make_hvp
+from eos_tui.engine.curvature.lanczos import Eigenpairs, Lanczos, align_signs, top_eigenpairs
 
 F64 = torch.float64
 

@@ -225,7 +225,7 @@ def test_stop_request_interrupts_a_long_lanczos_solve():
     import torch
 
     from eos_tui.engine import interrupt
-    from eos_tui.engine.eigensolver import top_eigenpairs
+    from eos_tui.engine.curvature.lanczos import top_eigenpairs
     from eos_tui.engine.runner import StopRequest
 
     n = 4000

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from eos_tui.cli import app
 from eos_tui.engine import landscape as ls
-from eos_tui.engine.eigensolver import dense_hessian
+from eos_tui.engine.curvature.hessian import dense_hessian
 from eos_tui.engine.problems import Quadratic, build_problem
 from eos_tui.engine.reparam import scaling
 from eos_tui.engine.runner import run_scenario

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from eos_tui.engine.eigensolver import dense_hessian, exact_top
+from eos_tui.engine.curvature.hessian import dense_hessian, exact_top
 
 from .helpers import arm_of, of, train
 

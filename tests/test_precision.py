@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from eos_tui.engine import precision
-from eos_tui.engine.eigensolver import top_eigenpairs
+from eos_tui.engine.curvature.lanczos import top_eigenpairs
 from eos_tui.engine.runner import run_scenario, versions
 from tests.helpers import scenario
 

@@ -2,7 +2,7 @@
 
 torch.autograd.grad given an output gradient checks its shape through
 torch.fx.experimental.symbolic_shapes, whose first import loads sympy (seconds: BENCHMARKS.md,
-"Start-up"); the HVPs go through eigensolver.vjp instead, which must give the same bits."""
+"Start-up"); the HVPs go through curvature.hessian.vjp instead, which must give the same bits."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from eos_tui.engine.eigensolver import vjp
+from eos_tui.engine.curvature.hessian import vjp
 
 PROBE = """
 import sys, tempfile

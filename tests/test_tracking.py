@@ -7,7 +7,7 @@ HVP counts are deterministic (seeded generators), so asserting them is fine; no 
 import torch
 
 from eos_tui.engine.batched import batch_key, plan
-from eos_tui.engine.eigensolver import dense_hessian, exact_top, make_hvp
+from eos_tui.engine.curvature.hessian import dense_hessian, exact_top, make_hvp
 from eos_tui.engine.problems import build_problem
 from eos_tui.engine.tracking import PerStepTracker
 

@@ -10,7 +10,7 @@ The numbers are those of the one-arm-at-a-time path (`Arm.step`), to float round
   * the loss function is the problem's own (`Problem.stacked_loss`: the very operations of
     `Problem.loss`, on (θ, *data) arguments instead of attributes), only vmapped; what differs is the kernel a batched matmul runs
     (bmm instead of mm), i.e. the summation order, so rounding differs in the last bits;
-  * each arm keeps its own `Lanczos` state machine (eigensolver.py), its own generator, warm start,
+  * each arm keeps its own `Lanczos` state machine (curvature/lanczos.py), its own generator, warm start,
     k, tolerance and max_iter, so each stops on its own residual exactly as it would alone; arms
     that have converged drop out of the batch (masked) and the others go on;
   * every record and event is built by the arm's own code (`Arm.check_loss`, `measured`,

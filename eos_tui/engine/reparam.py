@@ -81,7 +81,7 @@ def scaling(problem, theta: torch.Tensor, alpha: float, layer: int = 0, neurons:
     return d
 
 
-# (θ, k=, v0=, transform=) -> eigensolver.Eigenpairs: the arm's eigen-solve (Arm.eigenpairs)
+# (θ, k=, v0=, transform=) -> curvature.lanczos.Eigenpairs: the arm's eigen-solve (Arm.eigenpairs)
 Solve = Callable[..., Any]
 
 # What a check at an extreme α can raise: eigh failing on a nan/inf tridiagonal, a non-finite

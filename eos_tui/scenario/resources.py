@@ -1,6 +1,6 @@
 """What a scenario will cost before it runs: parameter counts and a memory estimate (no torch).
 
-The estimate follows what the engine allocates (eos_tui/engine/problems.py, arm.py, eigensolver.py),
+The estimate follows what the engine allocates (eos_tui/engine/problems.py, arm.py, curvature/),
 term by term, each with the scenario key that controls it, so that a refusal can say what to
 change. It is an estimate to catch the runs that cannot fit (10⁸ examples, a 30000-wide layer, a
 dense Hessian of 24k parameters), not an accounting to the byte: each term is rounded up.

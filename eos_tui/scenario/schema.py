@@ -529,7 +529,7 @@ class ArmSpec(BaseModel):
 
     def _fits_lanczos(self) -> None:
         """The engine's own limit, on any machine: Lanczos finds k eigenpairs in at most max_iter HVPs
-        and refuses k > max_iter (eigensolver.Lanczos); the dense Hessian (exact) has no such limit.
+        and refuses k > max_iter (curvature.lanczos.Lanczos); the dense Hessian (exact) has no such limit.
         Only measured arms ask. Checked last, so that a rule above names the problem first."""
         m = self.measure
         if not m.exact and m.sharpness_every and m.eigenvalues > m.max_iter:
