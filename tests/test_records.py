@@ -21,6 +21,7 @@ TYPED = {
     rf.EVENT: (rf.EventRecord, records.event_record),
     rf.END: (rf.EndRecord, records.end_record),
     rf.FLOW: (rf.FlowRecord, records.flow_record),
+    rf.SELFSTAB: (rf.SelfStabRecord, records.selfstab_record),
 }
 
 

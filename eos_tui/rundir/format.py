@@ -57,7 +57,8 @@ REPARAM: Final = "reparam"  # {"arm", "step", "alpha", "max_output_change", "los
 EVENT: Final = "event"  # {"arm", "step", "kind", "message"}
 END: Final = "end"  # {"arm", "status", "steps_done", "final_loss"}
 FLOW: Final = "flow"  # {"arm", "step", "flow": "central" | "stable", "loss", "distance", central: "predicted_loss", "sharpness", ...}
-RECORD_TYPES = (STEP, SHARPNESS, REPARAM, EVENT, END, FLOW)
+SELFSTAB: Final = "selfstab"  # {"arm", "step", "x", "y", "sharpness_gap", "alpha", "beta", "x_pred", "y_pred", "distance"}
+RECORD_TYPES = (STEP, SHARPNESS, REPARAM, EVENT, END, FLOW, SELFSTAB)
 
 
 # The records as types: the on-disk contract under the type checker. Each `_…Fields` base holds the
@@ -189,7 +190,34 @@ class FlowRecord(_FlowFields, FlowExtras):
     pass
 
 
-Record = Union[StepRecord, SharpnessRecord, ReparamRecord, EventRecord, EndRecord, FlowRecord]
+class _SelfStabFields(TypedDict):
+    # measure.self_stabilization (Damian, Nichani & Lee 2022), a full-batch GD arm, at each step
+    # from the first crossing of 2/η. θ† is the constrained trajectory: projected GD on the stable
+    # set M = {S(θ) ≤ 2/η, ⟨∇L(θ), u(θ)⟩ = 0}, run in lockstep with GD from its iterate at the crossing.
+    type: Literal["selfstab"]
+    arm: str
+    step: int  # t: at GD's θ_t and θ†_t
+    x: float | None  # ⟨u, θ_t − θ†_t⟩, u the top eigenvector at θ†_t
+    y: float | None  # ⟨∇S, θ_t − θ†_t⟩, ∇S = ∇³L[u, u] the sharpness gradient at θ†_t
+    sharpness_gap: float | None  # S(θ_t) − 2/η, for comparison with y
+    alpha: float | None  # −⟨∇L, ∇S⟩ at θ†_t: the progressive-sharpening rate
+    beta: float | None  # ‖∇S‖² at θ†_t
+    x_pred: float | None  # the paper's 2-D map, run from the measured (x, y) at each crossing
+    y_pred: float | None
+    distance: float | None  # ‖θ_t − θ†_t‖
+
+
+class SelfStabExtras(TypedDict, total=False):
+    stage: str  # "sharpening", "blow-up", "stabilizing" or "returning" (the paper's four stages)
+    crossing: bool  # the map was restarted here (a new crossing of 2/η)
+    eigengap: float | None  # (λ1 − λ2)/λ1 at θ_t; the prediction is not trusted below 0.01
+
+
+class SelfStabRecord(_SelfStabFields, SelfStabExtras):
+    pass
+
+
+Record = Union[StepRecord, SharpnessRecord, ReparamRecord, EventRecord, EndRecord, FlowRecord, SelfStabRecord]
 # Each record type's TypedDict, for readers that go by the declared fields (export/table.py's column kinds).
 RECORD_SCHEMAS: dict[str, Any] = {
     STEP: StepRecord,
@@ -198,6 +226,7 @@ RECORD_SCHEMAS: dict[str, Any] = {
     EVENT: EventRecord,
     END: EndRecord,
     FLOW: FlowRecord,
+    SELFSTAB: SelfStabRecord,
 }
 
 

@@ -26,6 +26,7 @@ from .format import (
     FLOW,
     RECORD_TYPES,
     REPARAM,
+    SELFSTAB,
     SHARPNESS,
     STEP,
     EndRecord,
@@ -33,6 +34,7 @@ from .format import (
     FlowRecord,
     Record,
     ReparamRecord,
+    SelfStabRecord,
     SharpnessRecord,
     StepRecord,
 )
@@ -40,7 +42,7 @@ from .format import (
 if TYPE_CHECKING:  # PEP 692 for Python 3.10 and 3.11; only the type checker needs it
     from typing_extensions import Unpack
 
-    from .format import EndExtras, EventExtras, FlowExtras, SharpnessExtras, StepExtras
+    from .format import EndExtras, EventExtras, FlowExtras, SelfStabExtras, SharpnessExtras, StepExtras
 
 
 def step_record(
@@ -123,6 +125,40 @@ def end_record(*, arm: str, status: str, steps_done: int, final_loss: float | No
 def flow_record(*, arm: str, step: int, flow: str, loss: float | None, distance: float | None, **extras: Unpack[FlowExtras]) -> FlowRecord:
     """A flow (central or stable) at time t, beside the arm's θ_t."""
     rec: FlowRecord = {"type": FLOW, "arm": arm, "step": step, "flow": flow, "loss": loss, "distance": distance}
+    if extras:
+        rec.update(extras)
+    return rec
+
+
+def selfstab_record(
+    *,
+    arm: str,
+    step: int,
+    x: float | None,
+    y: float | None,
+    sharpness_gap: float | None,
+    alpha: float | None,
+    beta: float | None,
+    x_pred: float | None,
+    y_pred: float | None,
+    distance: float | None,
+    **extras: Unpack[SelfStabExtras],
+) -> SelfStabRecord:
+    """Damian et al.'s (x, y) displacement from the constrained trajectory θ† at step t, with the
+    2-D map's prediction beside it."""
+    rec: SelfStabRecord = {
+        "type": SELFSTAB,
+        "arm": arm,
+        "step": step,
+        "x": x,
+        "y": y,
+        "sharpness_gap": sharpness_gap,
+        "alpha": alpha,
+        "beta": beta,
+        "x_pred": x_pred,
+        "y_pred": y_pred,
+        "distance": distance,
+    }
     if extras:
         rec.update(extras)
     return rec
