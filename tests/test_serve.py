@@ -1,8 +1,8 @@
 """`eos-tui serve`: the app through textual-serve. The server starts, answers HTTP on its port, runs
 the app for a websocket client (what the browser page does), and stops cleanly on Ctrl-C (SIGINT).
 
-No headless browser is installed here, so the page's JavaScript is not run: the test speaks the
-page's websocket protocol itself and reads the app's screen from the bytes it gets."""
+These tests speak the page's websocket protocol themselves and read the app's screen from the bytes
+they get; tests/test_serve_browser.py runs the page itself in headless Chromium."""
 
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ the run (`eos-tui watch`): closing a tab closes only its app. With a SCENARIO, `
 the run's engine in the background, as `run --detach` does, and stops it when the server stops
 (Ctrl-C), as `q` would: the manifest then says "interrupted".
 
+Every asset of the page (script, style sheet, font) comes from this server (PAGE_TEMPLATES).
+
 The app process is started by textual-serve through a shell: everything in its command line is
 quoted (shlex), and it runs as the engine does, without the current directory on sys.path.
 """
@@ -30,6 +32,10 @@ SERVED_CODE = (
     "from eos_tui.cli.serve import served_main\nsys.exit(served_main(sys.argv[1:]))\n"
 )
 TITLE = "eos-tui"
+# The page: textual-serve's own, with its font served from textual-serve's static folder instead of
+# an outside font service, so that every asset comes from this server (an SSH tunnel or an offline
+# machine reaches nothing else). tests/test_serve_browser.py loads it in Chromium.
+PAGE_TEMPLATES = Path(__file__).resolve().parent / "serve_page"
 
 
 def served_main(argv: Sequence[str]) -> int:
@@ -155,7 +161,7 @@ def serve_command(target: str | None, *, host: str = "127.0.0.1", port: int = 80
     check_port(host, port, url)  # before a scenario's engine starts: a port in use leaves no run behind
     run_dir, engine = resolve_target(target)
     announce = f"eos-tui: serving {safe_text(str(run_dir))} at {url} (Ctrl-C stops)"
-    server = server_class(app_command([run_dir]), host=host, port=port, title=TITLE, announce=announce)
+    server = server_class(app_command([run_dir]), host=host, port=port, title=TITLE, announce=announce, templates_path=PAGE_TEMPLATES)
     try:
         server.serve()
     except OSError as e:
