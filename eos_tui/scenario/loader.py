@@ -18,6 +18,7 @@ import tomli_w
 from pydantic import ValidationError
 
 from ..rundir.parsing import InputError, loads_toml
+from .code import absolute_factory
 from .schema import ArmSpec, DisplayConfig, KeyProblem, Section
 
 if sys.version_info >= (3, 11):
@@ -587,14 +588,24 @@ def _safe(name: str) -> bool:
 
 
 def resolve_data_paths(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """`data` (a scenario file's parsed TOML) with each relative data.path, of the base and of every
-    arm, joined to `base_dir`, the file's folder: a scenario names its data where it lies, so that
+    """`data` (a scenario file's parsed TOML) with each relative data.path and FILE.py factory
+    (model.factory, data.factory), of the base and of every arm, joined to `base_dir`, the file's
+    folder: a scenario names its data where it lies, so that
     `eos-tui run ../digits/digits.toml` reads ../digits/X.npz, whatever the current directory (as a
     sweep file names its scenario). A --set path is the user's, typed here: relative to the current
     directory, so it is not given to this. Anything not a non-empty string is left for the schema."""
 
     def fix(table: Any) -> Any:
-        if not isinstance(table, dict) or not isinstance(table.get("data"), dict):
+        if not isinstance(table, dict):
+            return table
+        for section in ("model", "data"):  # a factory's file, "models.py:make" (scenario/code.py), likewise
+            factory = table.get(section, {}).get("factory") if isinstance(table.get(section), dict) else None
+            if isinstance(factory, str):
+                try:
+                    table = {**table, section: {**table[section], "factory": absolute_factory(factory, base_dir)}}
+                except ValueError:
+                    pass  # malformed: the schema says why
+        if not isinstance(table.get("data"), dict):
             return table
         value = table["data"].get("path")
         if not isinstance(value, str) or not value.strip() or "\x00" in value:
