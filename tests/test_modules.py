@@ -7,6 +7,7 @@ All in float64 on the CPU; each run a few dozen steps of a network of a few doze
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -427,10 +428,44 @@ def test_readers_never_import_the_code(tmp_path):
         ("runs", str(runs)),
         ("watch", str(run_dir)),  # no terminal here: refused, having read the run only
         ("validate", str(path)),
+        ("plot", str(run_dir), "-o", str(tmp_path / "fig.png")),
     ):
         r = eos(*args, cwd=tmp_path)
         assert not (code / "imported").exists(), (args, r.stderr)
     assert "main" in eos("export", str(run_dir), "--format", "jsonl", cwd=tmp_path).stdout
+    assert (tmp_path / "fig.png").stat().st_size > 0  # plot read the run (and made its figure)
+    # serve on a run directory resolves it by reading its manifest only
+    from eos_tui.cli.serve import resolve_target
+
+    assert resolve_target(str(run_dir)) == (run_dir, None) and not (code / "imported").exists()
+
+
+def test_a_sweep_over_a_factory_argument_runs_with_the_flag_and_sweep_show_never_imports(tmp_path):
+    """A grid over model.args.width (a factory's argument, as --set model.args.width=3 takes it):
+    each point builds its own network; `sweep show` then reads the points without importing."""
+    write(tmp_path / "code")
+    code = tmp_path / "code"
+    sweep = code / "widths.toml"
+    sweep.write_text('scenario = "own.toml"\nset = ["steps=8"]\n[[grid]]\nkey = "model.args.width"\nvalues = [3, 5]\n')
+    out = tmp_path / "sweep"
+    r = eos("sweep", str(sweep), "--jobs", "1", "--out", str(out), "--trust-code", "--json", cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    _clean(code)
+    r = eos("sweep", "show", str(out), "--csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not (code / "imported").exists()
+    assert len([line for line in r.stdout.splitlines() if line.strip()]) == 3, r.stdout  # a header and the two points
+    params = sorted(read_manifest(m.parent)["arms"]["main"]["parameters"] for m in out.rglob("manifest.json"))
+    assert params == [4 * 3 + 3 + 3 * 3 + 3, 4 * 5 + 5 + 5 * 3 + 3]
+
+
+def test_set_one_factory_argument(tmp_path):
+    path = write(tmp_path)
+    sc = load_scenario(str(path), overrides=["model.args.width=3", "model.args.norm=true"])
+    assert sc.arms[0].model.args == {"width": 3, "norm": True}
+    for bad, message in (("model.args={width=3}", "set one argument at a time"), ("model.args.width.x=3", "--set model.args.width=VALUE")):
+        with pytest.raises(ScenarioError, match=re.escape(message)):
+            load_scenario(str(path), overrides=[bad])
 
 
 def test_the_app_path_marks_a_failing_factory_failed(tmp_path):

@@ -85,8 +85,9 @@ def untrusted(arms: Iterable[Any], source: str, *, trusted: bool, command: str =
     refs = code_refs(arms)
     if not refs or trusted:
         return None
-    more = f" and {len(refs) - 1} more" if len(refs) > 1 else ""
+    # Each factory named (a sweep's points may name several; the first three, then a count).
+    named = ", ".join(refs[:3]) + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")
     return (
-        f"{source}: names Python code ({refs[0]}{more}), which {command} would import and run with your permissions; "
+        f"{source}: names Python code ({named}), which {command} would import and run with your permissions; "
         f"nothing was imported or written: pass {TRUST_FLAG} if you trust it"
     )

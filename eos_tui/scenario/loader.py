@@ -137,6 +137,9 @@ def parse_override(text: str) -> dict[str, Any]:
             value = raw  # a bare word: --set model.activation=relu
         else:
             raise ScenarioError(f"--set {text!r}: {raw!r} is not a TOML value (quote strings: 'x=\"a b\"')") from None
+    if len(parts) == 2 and isinstance(value, dict) and parts[1] == "args":
+        # A factory's args merge as the arms' do: one argument per --set says which is meant.
+        raise ScenarioError(f"--set {text!r}: set one argument at a time: --set {key}.NAME=VALUE")
     if len(parts) == 2 and isinstance(value, dict):
         # A table where a section's key holds a value: the arms would replace it whole, or the schema
         # reject it far from the flag; either way it is not what was meant.
@@ -164,6 +167,10 @@ def _check_override_key(text: str, parts: list[str]) -> None:
         if len(parts) > 1:
             raise ScenarioError(f"--set {text!r}: {top} is a value, not a table: use --set {top}=VALUE")
     elif top in SECTIONS or top == DISPLAY:
+        if parts[:2] in (["model", "args"], ["data", "args"]):  # a Python factory's (scenario/code.py)
+            if len(parts) > 3:
+                raise ScenarioError(f"--set {text!r}: set one argument of {top}.args: --set {'.'.join(parts[:3])}=VALUE")
+            return  # one argument: --set model.args.width=16
         if len(parts) > 2:
             raise ScenarioError(f"--set {text!r}: {'.'.join(parts[:2])} is a value, not a table: use --set {'.'.join(parts[:2])}=VALUE")
     else:
