@@ -381,6 +381,30 @@ def test_a_python_scenario_runs_resumes_bit_for_bit_and_its_landscape_and_centra
     assert all(0 < ends[k]["sharpness"] < 1e3 for k in "ab")
 
 
+def test_resume_refuses_a_factory_file_edited_since_the_run_began(tmp_path):
+    """The checkpoints are θ of the network the old file built: a changed file (its SHA-256 against
+    the manifest's) is refused, the run left as it was."""
+    from eos_tui.engine.runner import StopRequest
+
+    path = write(tmp_path / "code", loss="mse")
+    sc = load_scenario(str(path))
+    run_dir = prepare_run(sc, out=tmp_path / "cut")
+    stop = StopRequest()
+
+    def on_records(recs, arms):
+        if any(r["type"] == "step" and r["step"] == 9 for r in recs):
+            stop.request()
+
+    assert run_scenario(sc, run_dir, on_records=on_records, stop=stop)[0] == "interrupted"
+    before = sorted((p.name, p.stat().st_size) for p in run_dir.rglob("*"))
+    models = tmp_path / "code" / "models.py"
+    models.write_text(models.read_text() + "\n# edited\n")
+    r = eos("resume", str(run_dir), "--trust-code", cwd=tmp_path, columns="1000")
+    assert r.returncode == 2, r.stderr
+    assert f"{models} (model.factory of arm 'main') has changed since the run began" in r.stderr, r.stderr
+    assert sorted((p.name, p.stat().st_size) for p in run_dir.rglob("*")) == before
+
+
 # ---- trust: nothing imported or written without --trust-code; readers never import ---------------------
 
 
