@@ -49,7 +49,7 @@ from ..rundir.format import StepExtras, UserCode
 from ..scenario.code import parse_factory
 from .determinism import batch_dependent_layers, check_repeatable, random_layers
 from .errors import ScenarioRefused
-from .problems import Problem, data_loss, functorch_active
+from .problem_base import Problem, data_loss, functorch_active
 
 # An exception's message in a refusal: one line, bounded (a factory can raise anything).
 MESSAGE_CHARS = 300
