@@ -255,6 +255,10 @@ def test_schema_factory_references(tmp_path):
         "missing.py:make": "missing.py: no such file",
         "models.py:not-a-name": "is not a function name",
     }
+    text = (tmp_path / "own.toml").read_text().replace("width = 6", "width = 6, outputs = 2")
+    (tmp_path / "x.toml").write_text(text)
+    with pytest.raises(ScenarioError, match=r"model.args: outputs is given to the factory from the data; remove it from model.args"):
+        load_scenario(str(tmp_path / "x.toml"))
     for ref, message in bad.items():
         text = (tmp_path / "own.toml").read_text().replace("models.py:make", ref)
         (tmp_path / "x.toml").write_text(text)

@@ -257,6 +257,14 @@ class PythonModel(_Model):
     def _factory(cls, v: str) -> str:
         return _factory(v)
 
+    @field_validator("args")
+    @classmethod
+    def _args(cls, v: Dict[str, Any]) -> Dict[str, Any]:
+        taken = [k for k in ("input_shape", "outputs") if k in v]
+        if taken:  # the engine passes these from the data: a second value would be a TypeError in the call
+            raise ValueError(f"{taken[0]} is given to the factory from the data; remove it from model.args")
+        return v
+
 
 ModelConfig = Annotated[Union[MLPModel, CNNModel, UVModel, QuadraticModel, PythonModel], Field(discriminator="kind")]
 _siblings(MLPModel, CNNModel, UVModel, QuadraticModel, PythonModel, shared={"init_scale"})
