@@ -67,6 +67,31 @@ def regression(n=20, dim=3):
     return X, torch.sin(X.sum(dim=1))
 
 
+class Tagger(nn.Module):
+    # Per-position class scores of a token sequence: an embedding and a linear read-out.
+
+    def __init__(self, vocab, length, width):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        self.mix = nn.Linear(width * length, width * length)
+        self.out = nn.Linear(width, vocab)
+        self.length, self.width = length, width
+
+    def forward(self, x):
+        h = torch.tanh(self.mix(self.embed(x).flatten(1))).view(x.shape[0], self.length, self.width)
+        return self.out(h)
+
+
+def tagger(*, input_shape, outputs, width=3):
+    (length,) = input_shape
+    return Tagger(outputs, length, width)
+
+
+def sort_data(n=12, length=4, vocab=5):
+    X = torch.randint(0, vocab, (n, length))
+    return X, X.sort(dim=1).values
+
+
 def broken(**kwargs):
     raise RuntimeError("no GPU here\\nsecond line")
 
@@ -229,6 +254,30 @@ def test_data_factory_results_are_checked_in_one_line(tmp_path):
         with pytest.raises(ScenarioRefused) as e:
             Arm(load_scenario(str(path)).arms[0], CPU)
         assert "data.factory" in str(e.value) and message in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("loss", ["cross-entropy", "mse"])
+def test_a_sequence_task_is_the_mean_over_its_tokens(tmp_path, loss):
+    """Integer tokens in, a label per position out (a sort task): cross-entropy is the mean over every
+    token, mse the mean over sequences of ½‖f(x) − onehot(y)‖² over all positions; chunked the same."""
+    path = write(tmp_path, loss=loss, data="sort_data")
+    path.write_text(path.read_text().replace("models.py:make", "models.py:tagger").replace("width = 6", "width = 3"))
+    sc = load_scenario(str(path))
+    p = Arm(sc.arms[0], CPU).problem
+    assert p.X.dtype == torch.int64 and p.Y.shape == ((12, 4) if loss == "cross-entropy" else (12, 4, 5))
+    theta = p.theta0 + 0.2 * torch.randn(p.dim, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    out = p.forward(theta, p.X)
+    assert out.shape == (12, 4, 5)
+    if loss == "cross-entropy":
+        expected = nn.functional.cross_entropy(out.reshape(-1, 5), p.Y.reshape(-1))
+    else:
+        expected = 0.5 * ((out - p.Y) ** 2).sum() / 12
+    assert abs(float(p.loss(theta)) - float(expected)) <= 1e-12
+    chunked = build_problem(sc.arms[0].model_copy(update={"engine": sc.arms[0].engine.model_copy(update={"chunk_size": 5})}), CPU)
+    v = torch.randn(p.dim, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    assert abs(float(chunked.loss(theta)) - float(expected)) <= 1e-12
+    hv, hv_chunked = HessianOperator(p.loss, theta)(v), HessianOperator(chunked.loss, theta, parts=chunked.loss_parts())(v)
+    assert float((hv - hv_chunked).abs().max()) <= 1e-12 * max(1.0, float(hv.abs().max()))
 
 
 def test_regression_targets_and_a_one_column_output(tmp_path):

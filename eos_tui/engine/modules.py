@@ -232,8 +232,11 @@ def check_data(result: Any, where: str, loss_kind: str, code: UserCode) -> Loade
         outputs, labels_test = targets.shape[1], None
         Yt = yt.to(torch.float64).reshape(yt.shape[0], -1) if yt is not None else None
     else:
-        if y.dim() != 1:
-            raise ScenarioRefused(f"{where}: integer y (class labels) must be one per example, shape ({n},), not {tuple(y.shape)}")
+        if y.dim() not in (1, 2):
+            raise ScenarioRefused(
+                f"{where}: integer y (class labels) must be one per example, shape ({n},), or one per position of a sequence, "
+                f"({n}, positions); not {tuple(y.shape)}"
+            )
         labels = [y] + ([yt] if yt is not None else [])
         low = min(int(t.min()) for t in labels if t.numel())
         if low < 0:
@@ -391,9 +394,10 @@ def _targets_fit(out: torch.Tensor, Y: torch.Tensor, loss_kind: str, where: str)
         )
     if loss_kind == "cross-entropy":
         classes = int(Y.max()) + 1
-        if out.dim() != 2 or out.shape[1] < classes:
+        if out.dim() != Y.dim() + 1 or out.shape[:-1] != Y.shape or out.shape[-1] < classes:
+            want = "(n, classes" if Y.dim() == 1 else f"(n, {Y.shape[1]} positions, classes"
             raise ScenarioRefused(
-                f"{where}: loss 'cross-entropy' needs outputs of shape (n, classes ≥ {classes}), got {tuple(out.shape[1:])} per batch row"
+                f"{where}: loss 'cross-entropy' needs outputs of shape {want} ≥ {classes}), got {tuple(out.shape[1:])} per example"
             )
     elif out.shape != Y.shape:
         raise ScenarioRefused(f"{where}: the network's outputs are {tuple(out.shape[1:])} per example, the targets {tuple(Y.shape[1:])}")

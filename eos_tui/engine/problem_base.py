@@ -26,10 +26,19 @@ def functorch_active() -> bool:
 
 def data_loss(out: torch.Tensor, Y: torch.Tensor, loss_kind: str, reduction: str = "mean") -> torch.Tensor:
     """Cohen et al. 2021's losses: "mse" the mean (or sum) over examples of ½‖f(x) − y‖²,
-    "cross-entropy" on class indices."""
+    "cross-entropy" on class indices.
+
+    A sequence (a torch.nn network's outputs (n, positions, classes) against labels (n, positions),
+    engine/modules.py) is one example whose loss is the mean over its positions, so that "sum"
+    over chunks divided by n is "mean"; with sequences of one length, the mean over every token.
+    For mse, ‖f(x) − y‖² runs over all of an example's outputs."""
     if loss_kind == "cross-entropy":
+        if out.dim() > 2:
+            per = F.cross_entropy(out.movedim(-1, 1), Y, reduction="none").flatten(1).mean(dim=1)
+            return per.sum() if reduction == "sum" else per.mean()
         return F.cross_entropy(out, Y, reduction=reduction)
-    per = 0.5 * ((out - Y) ** 2).sum(dim=-1)
+    squares = (out - Y) ** 2
+    per = 0.5 * (squares.sum(dim=-1) if squares.dim() <= 2 else squares.flatten(1).sum(dim=1))
     return per.sum() if reduction == "sum" else per.mean()
 
 
