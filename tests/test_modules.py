@@ -42,7 +42,7 @@ from torch import nn
 Path(os.environ.get("EOS_SENTINEL", Path(__file__).with_name("imported"))).write_text("imported")
 
 
-def make(*, input_shape, outputs, width=6, norm=False, dropout=0.0):
+def make(*, input_shape, outputs, width=6, norm=False, dropout=0.0, eval=False):
     (dim,) = input_shape
     layers = [nn.Linear(dim, width)]
     if norm:
@@ -51,7 +51,11 @@ def make(*, input_shape, outputs, width=6, norm=False, dropout=0.0):
     if dropout:
         layers.append(nn.Dropout(dropout))
     layers.append(nn.Linear(width, outputs))
-    return nn.Sequential(*layers)
+    net = nn.Sequential(*layers)
+    if norm:  # running statistics that are not the defaults, so that eval mode has something to use
+        net[1].running_mean.uniform_(-1, 1)
+        net[1].running_var.uniform_(0.5, 2)
+    return net.eval() if eval else net
 
 
 def data(n=24, dim=4, classes=3, test=True):
@@ -221,6 +225,25 @@ def test_batchnorm_under_chunking_is_refused_naming_the_layers_and_the_key(tmp_p
     with pytest.raises(ScenarioRefused, match=r"engine.chunk_size = 5 .*layers 1 \(BatchNorm1d\) normalize .*drop engine.chunk_size"):
         arm(tmp_path, margs=", norm = true", engine="chunk_size = 5")
     arm(tmp_path / "whole", margs=", norm = true", engine="chunk_size = 24")  # one chunk: the full batch
+
+
+def test_eval_mode_batchnorm_and_dropout_are_per_example_so_chunking_is_exact(tmp_path):
+    """In eval mode BatchNorm uses its running statistics and dropout is off: the loss is per example,
+    chunks are exact (to 1e-12 against the full batch), and nothing is refused."""
+    whole = arm(tmp_path / "a", margs=", norm = true, dropout = 0.5, eval = true").problem
+    chunked = arm(tmp_path / "b", margs=", norm = true, dropout = 0.5, eval = true", engine="chunk_size = 5").problem
+    assert whole.batch_dependent == [] and chunked.loss_parts() is not None
+    theta = whole.theta0
+    assert abs(float(whole.loss(theta)) - float(chunked.loss(theta))) <= 1e-12
+    v = torch.randn(whole.dim, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    H1, H2 = HessianOperator(whole.loss, theta)(v), HessianOperator(chunked.loss, theta, parts=chunked.loss_parts())(v)
+    assert float((H1 - H2).abs().max()) <= 1e-12 * max(1.0, float(H1.abs().max()))
+    # the running statistics are used (another loss than training mode's) and never moved
+    train = arm(tmp_path / "c", margs=", norm = true").problem
+    assert abs(float(train.loss(theta)) - float(whole.loss(theta))) > 1e-6
+    before = {k: b.clone() for k, b in whole.fixed.items()}
+    whole.loss(theta)
+    assert all(torch.equal(before[k], b) for k, b in whole.fixed.items())
 
 
 def test_dropout_is_refused_with_its_reason(tmp_path):
