@@ -142,6 +142,19 @@ def _threads(text: str | None) -> int | None:
         raise _err(str(e)) from None
 
 
+TRUST_HELP = 'Allow a scenario that names Python code (model.kind or data.kind "python") to import and run it.'
+
+
+def _trust(sc, trust_code: bool, command: str) -> None:
+    """Refuse a scenario that names Python code unless --trust-code: before anything is imported or
+    written (scenario/code.py)."""
+    from ..scenario.code import untrusted
+
+    why = untrusted(sc.arms, sc.source, trusted=trust_code, command=command)
+    if why is not None:
+        raise _err(why)
+
+
 def _load(target: str, **kwargs):
     from ..scenario import ScenarioError, load_scenario
 
@@ -176,6 +189,7 @@ def run(
     no_mouse: bool = typer.Option(False, "--no-mouse", help="Leave the mouse to the terminal, so text can be selected."),
     force: bool = typer.Option(False, "--force", help="Run even if the scenario's memory estimate exceeds the memory available."),
     threads_text: Optional[str] = typer.Option(None, "--threads", metavar="N", help=THREADS_HELP),
+    trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_HELP),
 ) -> None:
     """Train a scenario and watch it (or run it headless)."""
     if detach and (headless or as_json):
@@ -184,6 +198,7 @@ def run(
     _check_fps(fps)
     threads = _threads(threads_text)
     sc = _load(scenario, overrides=list(set_), seed=seed, steps=steps, device=device)
+    _trust(sc, trust_code, "run")
     for note in sc.notes:  # a --set that some arms override: which arms keep their own value
         typer.echo(f"eos-tui: note: {note}", err=True)
     if not (headless or detach):
@@ -400,12 +415,28 @@ def resume_(
     run_dir: Path = typer.Argument(..., help="An interrupted run directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
     threads_text: Optional[str] = typer.Option(None, "--threads", metavar="N", help=THREADS_HELP),
+    trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_HELP),
 ) -> None:
     """Continue an interrupted run from each arm's last checkpoint (progress on stderr, as --headless)."""
     threads = _threads(threads_text)
+    _trust_run(run_dir, trust_code, "resume")
     from .resume import run_resume
 
     raise typer.Exit(run_resume(run_dir, as_json=as_json, threads=threads))
+
+
+def _trust_run(run_dir: Path, trust_code: bool, command: str) -> None:
+    """`_trust` for a run directory's scenario.toml (resume, landscape ask again). A scenario that
+    cannot be read is left to the command, which says why."""
+    from ..rundir.format import SCENARIO_FILE
+    from ..scenario import ScenarioError, load_scenario_text
+
+    source = run_dir / SCENARIO_FILE
+    try:
+        sc = load_scenario_text(source.read_text(encoding="utf-8"), source=str(source))
+    except (OSError, UnicodeDecodeError, ScenarioError):
+        return
+    _trust(sc, trust_code, command)
 
 
 @app.command("landscape")
@@ -417,9 +448,13 @@ def landscape_(
     curve: bool = typer.Option(False, "--curve", help="Also train a quadratic Bézier curve between the end points (Garipov et al.)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
     threads_text: Optional[str] = typer.Option(None, "--threads", metavar="N", help=THREADS_HELP),
+    trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_HELP),
 ) -> None:
     """The loss along the line (and a trained curve) between two arms' end points, and the flatness of each."""
     threads = _threads(threads_text)
+    _trust_run(run_dir, trust_code, "landscape")
+    if other is not None and ":" in other:
+        _trust_run(Path(other.rsplit(":", 1)[0]), trust_code, "landscape")
     from .landscape import run_landscape
 
     raise typer.Exit(run_landscape(run_dir, arms=arms, other=other, points=points, curve=curve, as_json=as_json, threads=threads))
@@ -454,6 +489,7 @@ def sweep_(
     threads_text: Optional[str] = typer.Option(
         None, "--threads", metavar="N", help="torch threads for each point's engine (default: engine.threads, else one)."
     ),
+    trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_HELP),
 ) -> None:
     """Run a grid of points over a scenario, in parallel and resumable; or `sweep show DIR`."""
     threads = _threads(threads_text)
@@ -471,6 +507,7 @@ def sweep_(
         field=field,
         arm=arm,
         as_csv=as_csv,
+        trust_code=trust_code,
     )
     raise typer.Exit(sweep_command(target, rest or [], opts))
 

@@ -105,9 +105,16 @@ def resolve_target(target: str | None) -> tuple[Path, Any]:
     from ..rundir.prepare import prepare_run
     from ..scenario import ScenarioError, load_scenario
     from ..scenario.checks import preflight
+    from ..scenario.code import code_refs
 
     try:
         sc = load_scenario(target)
+        refs = code_refs(sc.arms)
+        if refs:  # serve reads runs; it never imports a scenario's code (scenario/code.py)
+            raise CommandError(
+                f"{sc.source}: names Python code ({refs[0]}), which serve does not run: "
+                f"start it with `eos-tui run --trust-code --detach {target}` and serve its run directory"
+            )
         preflight(sc)
     except ScenarioError as e:
         raise CommandError(str(e)) from None

@@ -122,6 +122,7 @@ class SweepOptions:
     as_json: bool = False
     force: bool = False
     threads: int | None = None
+    trust_code: bool = False  # --trust-code: points may import the Python code their scenario names
     # Only for running a sweep (the grid and fixed overrides it is loaded with):
     grid: list[str] = default(default_factory=list)
     sets: list[str] = default(default_factory=list)
@@ -350,4 +351,20 @@ def sweep_command(target: str, rest: list[str], opts: SweepOptions) -> int:
         sweep = load_sweep(target, grids=opts.grid, sets=opts.sets)
     except (SweepError, ScenarioError) as e:
         return _err(str(e))
+    why = _untrusted(sweep, opts.trust_code)
+    if why is not None:
+        return _err(why)
     return run_sweep(sweep, replace(opts, ray_address=address))
+
+
+def _untrusted(sweep: Sweep, trusted: bool) -> str | None:
+    """The --trust-code refusal (scenario/code.py) when any point's scenario names Python code."""
+    from ..scenario.code import untrusted
+
+    arms = []
+    for p in sweep.points():
+        try:
+            arms.extend(load_point_scenario(sweep, p).arms)
+        except Exception:  # noqa: BLE001 - a refused point: run_sweep says why
+            continue
+    return untrusted(arms, sweep.source, trusted=trusted, command="sweep")

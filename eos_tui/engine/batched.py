@@ -30,7 +30,8 @@ together when they have
     checks may differ per arm (an arm not due for a measurement sits the solve out; `exact` arms
     take their dense Hessian one by one, those are small models anyway), except
     `track_every_step`: such an arm trains alone;
-  * `engine.batch_arms = "auto"` (the default; "off" keeps an arm on its own).
+  * `engine.batch_arms = "auto"` (the default; "off" keeps an arm on its own);
+  * not a network of torch.nn modules (engine/modules.py): those train on their own.
 Steps, schedules, learning rates (lr or lr_relative), seeds and data values may all differ: data
 that is the same for every arm (an η sweep) is passed once, unbatched; data that differs (a seeds
 sweep) is stacked. SGD (per-arm mini-batches) and gradient flow (per-arm RK4 substeps) stay alone.
@@ -55,6 +56,12 @@ def batch_key(arm: Arm) -> tuple | None:
     """Arms with equal keys can be trained as one batch; None: this arm trains alone."""
     spec, p = arm.spec, arm.problem
     if spec.engine.batch_arms == "off" or spec.optimizer.kind != "gd":
+        return None
+    # A network of torch.nn modules (engine/modules.py: model.kind = "python", the built-in
+    # architectures) trains on its own: its forward pass is the user's code, which vmap may not
+    # support (in-place ops, data-dependent control flow, randomness), and arms of different seeds
+    # would stack θ of the same shape but of modules that may differ in structure.
+    if not p.vmappable:
         return None
     # λ_max at every step (PerStepTracker) runs through Arm.step only: batching it would need each
     # arm's tracker (its cheap steps and its converged refreshes) driven by the vmapped HVP, as

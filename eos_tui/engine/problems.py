@@ -21,7 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from ..rundir.format import StepExtras
+from ..rundir.format import StepExtras, UserCode
+from .errors import ScenarioRefused
+from .problem_base import Problem, data_loss, functorch_active
 
 ACTIVATIONS = {
     "tanh": torch.tanh,
@@ -29,11 +31,6 @@ ACTIVATIONS = {
     "gelu": F.gelu,
     "linear": lambda h: h,
 }
-
-
-def _functorch_active() -> bool:
-    active = getattr(torch._C, "_are_functorch_transforms_active", None)
-    return bool(active()) if active is not None else True
 
 
 @dataclass
@@ -52,55 +49,6 @@ class ConvSlices:
     weight: slice
     shape: tuple[int, int, int, int]
     bias: slice | None
-
-
-class Problem:
-    """A loss on one flat parameter vector θ. One subclass per model kind (`Quadratic`, `UV`,
-    `MLP`, `CNN`), each with its own fields; nothing else branches on the kind.
-
-    For the vmapped batch (batched.py) a problem also gives its loss as a pure function of
-    (θ, *data) (`stacked_loss`, the very operations of `loss`) with the tensors it reads
-    (`batch_data`), so that arms whose data differ (a seeds sweep) can have them stacked, and the
-    shapes two problems must share to be stacked (`batch_shape`)."""
-
-    kind: ClassVar[str]
-    theta0: torch.Tensor
-    loss_kind: str = "mse"
-
-    @property
-    def n_examples(self) -> int:
-        """Rows of the training set (1 for the models that carry their own objective)."""
-        return 1
-
-    def loss(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
-        """The training loss on the full set (or on a mini-batch of example indices)."""
-        return self.stacked_loss()(theta, *self.batch_data())
-
-    def outputs(self, theta: torch.Tensor) -> torch.Tensor:
-        """The model's outputs on the training set, (examples, outputs)."""
-        raise NotImplementedError
-
-    def stacked_loss(self) -> Callable[..., torch.Tensor]:
-        raise NotImplementedError
-
-    def test_metrics(self, theta: torch.Tensor) -> StepExtras:
-        """Loss (and accuracy) on a held-out split; {} for problems without one."""
-        return {}
-
-    def loss_parts(self) -> list[Callable[[torch.Tensor], torch.Tensor]] | None:
-        """The full-data loss as a sum of per-chunk losses when the data is chunked (engine.chunk_size),
-        for make_hvp to differentiate chunk by chunk; None when it is not."""
-        return None
-
-    def batch_data(self) -> tuple[torch.Tensor, ...]:
-        return ()
-
-    def batch_shape(self) -> tuple:
-        raise NotImplementedError
-
-    @property
-    def dim(self) -> int:
-        return self.theta0.numel()
 
 
 @dataclass
@@ -197,7 +145,7 @@ class MLP(Problem):
             # chunk's activations at a time (one extra forward pass). HVPs go chunk by chunk through
             # `loss_parts` (make_hvp). torch.func (the dense Hessian of measure.exact) refuses
             # checkpoint's saved-tensor hooks: plain chunks there.
-            if _functorch_active():
+            if functorch_active():
                 parts = [self._chunk_loss(theta, self.X[c], self.Y[c]) for c in self._chunks(n)]
             else:
                 parts = [checkpoint(self._chunk_loss, theta, self.X[c], self.Y[c], use_reentrant=False) for c in self._chunks(n)]
@@ -221,10 +169,7 @@ class MLP(Problem):
         return self._data_loss(self.forward(theta, X), Y, "sum")
 
     def _data_loss(self, out: torch.Tensor, Y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-        if self.loss_kind == "cross-entropy":
-            return F.cross_entropy(out, Y, reduction=reduction)
-        per = 0.5 * ((out - Y) ** 2).sum(dim=-1)
-        return per.sum() if reduction == "sum" else per.mean()
+        return data_loss(out, Y, self.loss_kind, reduction)
 
     def outputs(self, theta: torch.Tensor) -> torch.Tensor:
         if self.chunk_size and self.chunk_size < self.n_examples:
@@ -377,7 +322,6 @@ def load_data(spec, loss_kind: str):
     """A cifar10 or npz [data] section as float64 CPU tensors: (X, Y, outputs, X_test, Y_test,
     test labels, image shape). Y as make_data's: one-hot for mse, labels for cross-entropy."""
     from ..data import DataError, cifar10, npz
-    from .errors import ScenarioRefused
 
     try:
         if spec.kind == "cifar10":
@@ -419,13 +363,14 @@ def objective_of(arm) -> dict[str, Any]:
     quadratic's rotation, are drawn from it (taken from the arm's seed when data.seed is unset)."""
     model = {f"model.{k}": v for k, v in arm.model.model_dump().items() if k not in INIT_ONLY}
     data = {f"data.{k}": v for k, v in arm.data.model_dump().items() if k != "description"}
-    drawn = arm.model.kind == "quadratic" or (arm.model.kind == "mlp" and arm.data.kind in ("random-labels", "teacher"))
+    drawn = arm.model.kind == "quadratic" or arm.data.kind in ("random-labels", "teacher", "python")
     data["data.seed"] = (arm.data.seed if arm.data.seed is not None else arm.seed) if drawn else None
     return {"loss": arm.loss, **model, **data}
 
 
 def build_problem(arm, device: torch.device) -> Problem:
-    """The problem of a resolved arm, on `device`, in the arm's dtype.
+    """The problem of a resolved arm, on `device`, in the arm's dtype. A model or data of Python
+    code (kind "python") imports and runs it: callers check --trust-code first (scenario/code.py).
 
     Everything random is drawn in float64 on the CPU from seeded generators and only then cast
     and moved, so the same seed gives the same problem on every device and dtype.
@@ -451,16 +396,33 @@ def build_problem(arm, device: torch.device) -> Problem:
         theta = torch.randn(2 * w, generator=init_gen, dtype=torch.float64) * model.init_scale
         return UV(put(theta), width=w)
     chunk = getattr(getattr(arm, "engine", None), "chunk_size", None)
-    if model.kind not in ("cnn", "mlp"):
+    from ..models import ARCHITECTURES
+
+    if model.kind not in ("cnn", "mlp", "python") and model.kind not in ARCHITECTURES:
         raise ValueError(f"unknown model kind {model.kind!r}")
     Xt = Yt = lt = None
     image = None
+    code: list[UserCode] = []
     if arm.data.kind in ("cifar10", "npz"):
         X, Y, out_dim, Xt, Yt, lt, image = load_data(arm.data, arm.loss)
-    elif model.kind == "mlp":
+    elif arm.data.kind == "python":
+        from .modules import python_data
+
+        loaded = python_data(arm.data, arm.loss, int(data_seed) + 1_000_003)
+        X, Y, out_dim, Xt, Yt, lt = loaded.X, loaded.Y, loaded.outputs, loaded.X_test, loaded.Y_test, loaded.labels_test
+        code.append(loaded.code)
+        if model.kind == "mlp":  # an MLP reads flat rows
+            if not X.is_floating_point():
+                raise ScenarioRefused(f"data.factory {arm.data.factory!r}: X is {X.dtype}; model.kind = 'mlp' needs float inputs")
+            X, Xt = X.flatten(1), (Xt.flatten(1) if Xt is not None else None)
+    elif model.kind != "cnn":
         X, Y, out_dim = make_data(arm.data, arm.loss, data_gen)
     else:  # validation refuses this first (checks the data kind); here for direct callers
         raise ValueError(f"model.kind = 'cnn' needs image data (data.kind = {arm.data.kind!r})")
+    if model.kind == "python" or model.kind in ARCHITECTURES:
+        problem = _module_problem(arm, device, dtype, X, Y, out_dim, Xt, Yt, lt, image, code)
+        problem.code = code
+        return problem
     # What an MLP and a CNN share: the data, its held-out split, the loss and the activation.
     common = dict(
         activation=model.activation,
@@ -482,4 +444,37 @@ def build_problem(arm, device: torch.device) -> Problem:
     sizes = [X.shape[1], *model.hidden, out_dim]
     layers, n = _mlp_layout(sizes, model.bias)
     theta = _mlp_init(layers, n, init_gen) * model.init_scale
-    return MLP(put(theta), layers=layers, **common)
+    mlp = MLP(put(theta), layers=layers, **common)
+    mlp.code = code
+    return mlp
+
+
+# The model section's keys that are not the architecture's arguments (build_problem).
+NOT_ARGUMENTS = ("kind", "init_scale", "init", "description")
+
+
+def _module_problem(arm, device, dtype, X, Y, out_dim, Xt, Yt, lt, image, code: list[UserCode]) -> Problem:
+    """A network of torch.nn modules (engine/modules.py): the user's own (model.kind = "python", its
+    factory imported: the command line has checked --trust-code) or a built-in architecture
+    (eos_tui/models/, ours: no flag). Its factory gets one example's shape and the output width."""
+    import importlib
+
+    from ..models import ARCHITECTURES
+    from .modules import build_module, load_factory, module_problem
+
+    model = arm.model
+    if image is not None:  # flat image rows (cifar10, npz): the network sees the images
+        X = X.reshape(X.shape[0], *image)
+        Xt = Xt.reshape(Xt.shape[0], *image) if Xt is not None else None
+    input_shape = tuple(int(s) for s in X.shape[1:])
+    if model.kind == "python":
+        fn, info = load_factory(model.factory, "model.factory")
+        code.insert(0, info)
+        where, args = f"model.factory {model.factory!r}", dict(model.args)
+    else:
+        module_name, _, function = ARCHITECTURES[model.kind].partition(":")
+        fn = getattr(importlib.import_module(module_name), function)
+        where = f"model.kind = {model.kind!r}"
+        args = {k: v for k, v in model.model_dump().items() if k not in NOT_ARGUMENTS}
+    module = build_module(fn, where, int(arm.seed), input_shape=input_shape, outputs=int(out_dim), **args)
+    return module_problem(module, where=where, arm=arm, device=device, dtype=dtype, X=X, Y=Y, X_test=Xt, Y_test=Yt, labels_test=lt)

@@ -34,6 +34,11 @@ class NotHomogeneous(ValueError):
 
 def check_applicable(problem) -> None:
     if not isinstance(problem, MLP):
+        if problem.kind == "module":  # a torch.nn network (engine/modules.py): its layers are not ours to rescale
+            raise NotHomogeneous(
+                "reparameterization checks are defined for our MLPs and CNNs (ReLU or linear layers whose units T_α rescales); "
+                "a torch.nn network built by code has no such layout here, so they are skipped"
+            )
         raise NotHomogeneous(f"reparameterization checks need an MLP (this arm's model is {problem.kind!r})")
     if problem.activation not in HOMOGENEOUS:
         raise NotHomogeneous(

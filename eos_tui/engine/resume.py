@@ -195,6 +195,7 @@ class Resume:
         self.devices = dict(devices)
         for spec in self.scenario.arms:
             self.arms[spec.name] = Arm(spec, devices[spec.name])
+            self._same_code(self.arms[spec.name])
         running = [self.arms[s.name] for s in self.scenario.arms if s.name not in self.ends]
         for group in batch_plan(running):
             self._restore_group(group)
@@ -208,6 +209,22 @@ class Resume:
                 except ck.CheckpointError as e:
                     self.skipped.append(f"{ck.path_for(self.run_dir, name, found[0])}: {one_line(e)}")
         self._keep()
+
+    def _same_code(self, arm: Arm) -> None:
+        """A factory's file (model.kind / data.kind = "python") edited since the run began builds
+        another network or other data: its checkpoints hold θ of another problem, and the records
+        would join two experiments. Refused, naming the file; the manifest has each file's SHA-256."""
+        entry = self.old_manifest.get("arms", {}).get(arm.name, {})
+        was = {c.get("key"): c for c in entry.get("code", []) if isinstance(c, dict)} if isinstance(entry, dict) else {}
+        for now in arm.problem.code:
+            before = was.get(now["key"])
+            if before is not None and before.get("sha256") != now["sha256"]:
+                then = str(before.get("sha256"))[:12]
+                raise ResumeError(
+                    f"{now['file'] or now['factory']} ({now['key']} of arm {arm.name!r}) has changed since the run began "
+                    f"(SHA-256 {then}… then, {str(now['sha256'])[:12]}… now): resuming would continue another network; "
+                    "restore the file, or run the scenario again"
+                )
 
     def _try(self, arm: Arm, step: int):
         """The commit of `arm`'s checkpoint at `step`, or None (passed over, said so) if it does not restore."""

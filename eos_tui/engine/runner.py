@@ -253,6 +253,11 @@ def _run_locked(scenario, session: RunSession, *, on_records, stop, manifest_eve
                     session.phase(rf.PHASE_LAMBDA0, f"measuring λ0 of arm {spec.name}", spec.name)
                 begun = arm.begin()
             arms.append(arm)
+            # What was built: θ's length, and the Python code that built it (the factory, its file's SHA-256).
+            entry = manifest["arms"][spec.name]
+            entry["parameters"] = arm.problem.dim
+            if arm.problem.code:
+                entry["code"] = list(arm.problem.code)
             emit(begun)
         # Each unit is an Arm trained alone or an ArmBatch of compatible arms trained as one.
         units = [g[0] if len(g) == 1 else ArmBatch(g) for g in plan([a for a in arms if a.status is None])]

@@ -54,6 +54,17 @@ def choose_threads(work: int, cpus: int) -> Choice:
     return Choice(cpus, f"large matrices (largest product {work:.2g} multiply-adds, from {MANY_THRESHOLD:.0e}): one thread per core")
 
 
+# A network or data built by code (model.kind = "python", the torch.nn architectures, data.kind =
+# "python") is sized only once it is built, after the thread pool has started: taken as large (a
+# user's own network is seldom a toy), so every core; engine.threads or --threads say otherwise.
+UNKNOWN_WORK = MANY_THRESHOLD
+
+
+def sized_by_code(arm: Any) -> bool:
+    """Whether `arm`'s network or data is known only once built (see UNKNOWN_WORK)."""
+    return arm.model.kind not in ("uv", "quadratic", "mlp", "cnn") or arm.data.kind == "python"
+
+
 def matrix_work(arm: Any) -> int:
     """Multiply-adds of the largest matrix product in one pass of `arm` (an ArmSpec) over its data:
     rows × fan-in × fan-out of the widest layer, rows being every example (the loss, the gradient
@@ -61,6 +72,8 @@ def matrix_work(arm: Any) -> int:
     pixel of every image."""
     m = arm.model
     kind = m.kind
+    if sized_by_code(arm):
+        return UNKNOWN_WORK
     if kind == "uv":
         return int(m.width)
     if kind == "quadratic":
@@ -94,8 +107,11 @@ def resolve(arms: Iterable[Any], override: int | None = None, *, worker: bool = 
         return Choice(n, f"engine.threads = {n} in the scenario")
     if worker:
         return Choice(1, "sweep worker: one thread per point, the points running side by side")
+    cpus = available_cpus() if cpus is None else cpus
+    if any(sized_by_code(a) for a in arms):
+        return Choice(cpus, "a network or data built by code, sized only once built: one thread per core")
     work = max((matrix_work(a) for a in arms), default=0)
-    return choose_threads(work, available_cpus() if cpus is None else cpus)
+    return choose_threads(work, cpus)
 
 
 def configure_env(n: int, environ: Any = None) -> None:

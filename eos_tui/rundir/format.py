@@ -238,6 +238,17 @@ class ArmEntry(TypedDict, total=False):
     lr: float | None  # η (resolved from lr_relative when that was asked for)
     lambda0: float | None  # λ_max at θ_0 when it was measured
     summary: dict[str, Any]  # analysis.summary.summarize_arm's output, at the end
+    parameters: int  # the length of θ, as built (a network built by code is counted only then)
+    code: list[UserCode]  # the Python factories the arm ran (model.kind / data.kind = "python")
+
+
+class UserCode(TypedDict):
+    """manifest["arms"][name]["code"][i]: one factory a scenario named (scenario/code.py), as run."""
+
+    key: str  # "model.factory" or "data.factory"
+    factory: str  # as resolved: "/abs/path/models.py:make" or "package.module:make"
+    file: str | None  # the source file imported (a module's __file__), None where it has none
+    sha256: str | None  # that file's SHA-256 as imported, hex
 
 
 class _ManifestFields(TypedDict):

@@ -18,6 +18,7 @@ import tomli_w
 from pydantic import ValidationError
 
 from ..rundir.parsing import InputError, loads_toml
+from .code import absolute_factory
 from .schema import ArmSpec, DisplayConfig, KeyProblem, Section
 
 if sys.version_info >= (3, 11):
@@ -136,6 +137,9 @@ def parse_override(text: str) -> dict[str, Any]:
             value = raw  # a bare word: --set model.activation=relu
         else:
             raise ScenarioError(f"--set {text!r}: {raw!r} is not a TOML value (quote strings: 'x=\"a b\"')") from None
+    if len(parts) == 2 and isinstance(value, dict) and parts[1] == "args":
+        # A factory's args merge as the arms' do: one argument per --set says which is meant.
+        raise ScenarioError(f"--set {text!r}: set one argument at a time: --set {key}.NAME=VALUE")
     if len(parts) == 2 and isinstance(value, dict):
         # A table where a section's key holds a value: the arms would replace it whole, or the schema
         # reject it far from the flag; either way it is not what was meant.
@@ -163,6 +167,10 @@ def _check_override_key(text: str, parts: list[str]) -> None:
         if len(parts) > 1:
             raise ScenarioError(f"--set {text!r}: {top} is a value, not a table: use --set {top}=VALUE")
     elif top in SECTIONS or top == DISPLAY:
+        if parts[:2] in (["model", "args"], ["data", "args"]):  # a Python factory's (scenario/code.py)
+            if len(parts) > 3:
+                raise ScenarioError(f"--set {text!r}: set one argument of {top}.args: --set {'.'.join(parts[:3])}=VALUE")
+            return  # one argument: --set model.args.width=16
         if len(parts) > 2:
             raise ScenarioError(f"--set {text!r}: {'.'.join(parts[:2])} is a value, not a table: use --set {'.'.join(parts[:2])}=VALUE")
     else:
@@ -587,14 +595,24 @@ def _safe(name: str) -> bool:
 
 
 def resolve_data_paths(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """`data` (a scenario file's parsed TOML) with each relative data.path, of the base and of every
-    arm, joined to `base_dir`, the file's folder: a scenario names its data where it lies, so that
+    """`data` (a scenario file's parsed TOML) with each relative data.path and FILE.py factory
+    (model.factory, data.factory), of the base and of every arm, joined to `base_dir`, the file's
+    folder: a scenario names its data where it lies, so that
     `eos-tui run ../digits/digits.toml` reads ../digits/X.npz, whatever the current directory (as a
     sweep file names its scenario). A --set path is the user's, typed here: relative to the current
     directory, so it is not given to this. Anything not a non-empty string is left for the schema."""
 
     def fix(table: Any) -> Any:
-        if not isinstance(table, dict) or not isinstance(table.get("data"), dict):
+        if not isinstance(table, dict):
+            return table
+        for section in ("model", "data"):  # a factory's file, "models.py:make" (scenario/code.py), likewise
+            factory = table.get(section, {}).get("factory") if isinstance(table.get(section), dict) else None
+            if isinstance(factory, str):
+                try:
+                    table = {**table, section: {**table[section], "factory": absolute_factory(factory, base_dir)}}
+                except ValueError:
+                    pass  # malformed: the schema says why
+        if not isinstance(table.get("data"), dict):
             return table
         value = table["data"].get("path")
         if not isinstance(value, str) or not value.strip() or "\x00" in value:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Annotated, Any, ClassVar, List, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Dict, List, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..rundir.format import is_safe_name
+from .code import absolute_factory, parse_factory
 
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -149,8 +150,34 @@ class NpzData(_Data):
             raise KeyProblem("data.path", str(e)) from None
 
 
-DataConfig = Annotated[Union[RandomLabelsData, TeacherData, Cifar10Data, NpzData, NoData], Field(discriminator="kind")]
-_siblings(RandomLabelsData, TeacherData, Cifar10Data, NpzData, NoData, shared={"seed"})
+def _factory(v: str) -> str:
+    """A factory reference with its file made absolute (the loader already joined a relative one to
+    the scenario file's folder; a --set one is relative to the current directory), which must exist.
+    Nothing is imported here: that waits for --trust-code (scenario/code.py)."""
+    text = absolute_factory(v)
+    ref = parse_factory(text)
+    if ref.path is not None and not os.path.isfile(ref.path):
+        raise ValueError(f"{ref.path}: no such file")
+    return text
+
+
+class PythonData(_Data):
+    """The user's own data: `factory` ("FILE.py:function" or "package.module:function") called with
+    `args`, returning (X, y) or (X, y, X_test, y_test) tensors (engine/modules.py checks them).
+    Needs --trust-code (scenario/code.py)."""
+
+    kind: Literal["python"] = "python"
+    factory: str
+    args: Dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("factory")
+    @classmethod
+    def _factory(cls, v: str) -> str:
+        return _factory(v)
+
+
+DataConfig = Annotated[Union[RandomLabelsData, TeacherData, Cifar10Data, NpzData, PythonData, NoData], Field(discriminator="kind")]
+_siblings(RandomLabelsData, TeacherData, Cifar10Data, NpzData, PythonData, NoData, shared={"seed"})
 
 
 # ---- [model] ------------------------------------------------------------------------------------
@@ -216,8 +243,31 @@ class QuadraticModel(_Model):
         return self
 
 
-ModelConfig = Annotated[Union[MLPModel, CNNModel, UVModel, QuadraticModel], Field(discriminator="kind")]
-_siblings(MLPModel, CNNModel, UVModel, QuadraticModel, shared={"init_scale"})
+class PythonModel(_Model):
+    """The user's own torch.nn.Module: `factory` ("FILE.py:function" or "package.module:function")
+    called with `input_shape`, `outputs` and `args` (engine/modules.py). Its parameters are counted
+    only once it is built. Needs --trust-code (scenario/code.py)."""
+
+    kind: Literal["python"] = "python"
+    factory: str
+    args: Dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("factory")
+    @classmethod
+    def _factory(cls, v: str) -> str:
+        return _factory(v)
+
+    @field_validator("args")
+    @classmethod
+    def _args(cls, v: Dict[str, Any]) -> Dict[str, Any]:
+        taken = [k for k in ("input_shape", "outputs") if k in v]
+        if taken:  # the engine passes these from the data: a second value would be a TypeError in the call
+            raise ValueError(f"{taken[0]} is given to the factory from the data; remove it from model.args")
+        return v
+
+
+ModelConfig = Annotated[Union[MLPModel, CNNModel, UVModel, QuadraticModel, PythonModel], Field(discriminator="kind")]
+_siblings(MLPModel, CNNModel, UVModel, QuadraticModel, PythonModel, shared={"init_scale"})
 
 
 # ---- [optimizer] --------------------------------------------------------------------------------
@@ -333,8 +383,15 @@ _siblings(ConstantSchedule, WarmupSchedule, StepSchedule, CosineSchedule, shared
 
 # Each section with kinds: its union's members by kind, and the kind an omitted `kind` means.
 KINDS: dict[str, dict[str, type[Section]]] = {
-    "data": {"random-labels": RandomLabelsData, "teacher": TeacherData, "cifar10": Cifar10Data, "npz": NpzData, "none": NoData},
-    "model": {"mlp": MLPModel, "cnn": CNNModel, "uv": UVModel, "quadratic": QuadraticModel},
+    "data": {
+        "random-labels": RandomLabelsData,
+        "teacher": TeacherData,
+        "cifar10": Cifar10Data,
+        "npz": NpzData,
+        "python": PythonData,
+        "none": NoData,
+    },
+    "model": {"mlp": MLPModel, "cnn": CNNModel, "uv": UVModel, "quadratic": QuadraticModel, "python": PythonModel},
     "optimizer": {"gd": GDOptimizer, "sgd": SGDOptimizer, "flow": FlowOptimizer, "adam": AdamOptimizer, "rmsprop": RMSpropOptimizer},
     "schedule": {"constant": ConstantSchedule, "warmup": WarmupSchedule, "step": StepSchedule, "cosine": CosineSchedule},
 }
@@ -478,9 +535,12 @@ class ArmSpec(BaseModel):
     @model_validator(mode="after")
     def _fit(self):
         m, d, o = self.model, self.data, self.optimizer
-        if m.kind == "mlp" and d.kind == "none":
+        takes_data = m.kind not in ("uv", "quadratic")  # an MLP, a CNN, a network of torch.nn (python, built-ins)
+        if takes_data and d.kind == "none":
             raise KeyProblem(
-                "data.kind", "model.kind = 'mlp' needs data: set data.kind to 'random-labels', 'teacher', 'cifar10' or 'npz' (got 'none')"
+                "data.kind",
+                f"model.kind = {m.kind!r} needs data: set data.kind to "
+                "'random-labels', 'teacher', 'cifar10', 'npz' or 'python' (got 'none')",
             )
         if m.kind in ("uv", "quadratic") and d.kind != "none":
             raise KeyProblem(
@@ -489,17 +549,17 @@ class ArmSpec(BaseModel):
         info = d.info() if isinstance(d, NpzData) and m.kind in ("mlp", "cnn") else None
         if isinstance(m, CNNModel):
             self._fits_cnn(m, info)
-        if self.loss == "cross-entropy" and (m.kind not in ("mlp", "cnn") or d.kind not in ("random-labels", "cifar10", "npz")):
+        if self.loss == "cross-entropy" and (not takes_data or d.kind not in ("random-labels", "cifar10", "npz", "python")):
             raise KeyProblem(
                 "loss",
-                "'cross-entropy' needs model.kind = 'mlp' and class labels (data.kind = "
-                f"'random-labels', 'cifar10' or 'npz' with integer y) (got {m.kind!r} and {d.kind!r})",
+                "'cross-entropy' needs a network on data and class labels (data.kind = "
+                f"'random-labels', 'cifar10', or 'npz' or 'python' with integer y) (got {m.kind!r} and {d.kind!r})",
             )
         if self.loss == "cross-entropy" and isinstance(d, NpzData) and info is not None and info.classes is None:
             raise KeyProblem(
                 "loss", f"'cross-entropy' needs integer class labels, but y in {d.path} is {info.y_dtype} (regression): use loss = 'mse'"
             )
-        if o.kind == "sgd" and m.kind not in ("mlp", "cnn"):
+        if o.kind == "sgd" and not takes_data:
             raise KeyProblem("optimizer.kind", "'sgd' needs a data set (model.kind = 'mlp')")
         n_rows = info.n if info is not None else getattr(d, "n", None)
         if isinstance(o, SGDOptimizer) and n_rows is not None and o.batch_size > n_rows:
@@ -522,8 +582,9 @@ class ArmSpec(BaseModel):
                 "device",
                 "'mps' has no float64: set dtype = 'float32', or device = 'cpu' (device = 'auto' runs float64 on the CPU by itself)",
             )
-        if self.measure.eigenvalues > self.parameter_count():
-            raise KeyProblem("measure.eigenvalues", f"{self.measure.eigenvalues} exceeds the {self.parameter_count()} parameters")
+        count = self.parameter_count()  # 0 where only the built model knows it (engine/modules.py checks it then)
+        if count and self.measure.eigenvalues > count:
+            raise KeyProblem("measure.eigenvalues", f"{self.measure.eigenvalues} exceeds the {count} parameters")
         self._fits_lanczos()
         return self
 
@@ -598,7 +659,11 @@ class ArmSpec(BaseModel):
             )
 
     def parameter_count(self) -> int:
+        """The length of the engine's θ, computed without torch; 0 where it is known only once the
+        model is built (a Python factory's network or data, whose shapes come from running it)."""
         m, d = self.model, self.data
+        if isinstance(m, PythonModel) or isinstance(d, PythonData):
+            return 0
         if isinstance(m, CNNModel):
             shape = self.image_shape()
             if shape is None or len(shape) not in (2, 3):
