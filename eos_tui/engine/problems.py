@@ -23,9 +23,13 @@ from torch.utils.checkpoint import checkpoint
 
 from ..rundir.format import StepExtras
 
+# Cohen et al.'s fully connected networks come in tanh, ReLU, ELU and softplus (torch.nn's defaults:
+# ELU's α = 1, softplus's β = 1); schema.py's `Activation` names the same set.
 ACTIVATIONS = {
     "tanh": torch.tanh,
     "relu": torch.relu,
+    "elu": F.elu,
+    "softplus": F.softplus,
     "gelu": F.gelu,
     "linear": lambda h: h,
 }

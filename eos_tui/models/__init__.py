@@ -14,4 +14,10 @@ import torch only when their factory is called through `factory_of`.
 from __future__ import annotations
 
 # model.kind -> "eos_tui.models.<family>:<function>", filled in as each family lands.
-ARCHITECTURES: dict[str, str] = {}
+ARCHITECTURES: dict[str, str] = {
+    "cnn-bn": "eos_tui.models.cnn:make_bn",
+    "resnet": "eos_tui.models.resnet:make",
+    "vgg11": "eos_tui.models.vgg:make",
+    "vit": "eos_tui.models.vit:make",
+    "transformer": "eos_tui.models.transformer:make",
+}
