@@ -68,7 +68,7 @@ def matrix_work(arm: Any) -> int:
     rows = arm.data_rows()
     if arm.engine.chunk_size is not None:
         rows = min(rows, arm.engine.chunk_size)
-    if hasattr(m, "per_example"):  # a built-in architecture (schema.py _Architecture) counts its own
+    if hasattr(m, "per_example"):  # a built-in architecture (schema.py ArchitectureModel) counts its own
         return rows * int(m.per_example(arm.example_shape(), arm.network_outputs())[0])
     dim, out = arm.data_shape()
     if kind == "cnn":

@@ -1,21 +1,28 @@
-"""A small transformer for a sequence task (the central-flows code's, on `sort`).
+"""A small transformer for a sequence task: data.kind = "sort" (eos_tui/data/sort.py).
 
 Shapes, the convention every sequence model here follows:
 - input: a batch of token sequences, (n, length) integers in [0, vocab); `input_shape` = (length,);
 - output: (n, length, vocab) logits, one distribution over the vocabulary at every position;
-- targets: (n, length) class indices (data.kind = "sort", data/sort.py);
+- targets: (n, length) class indices (data/sort.py: the sorted row);
 - the loss is over every position: the mean over the n·length positions of the per-position loss,
   which is the loss of the outputs flattened to (n·length, vocab) against the targets flattened to
-  (n·length,) (cross-entropy; "mse": ½‖f − onehot(y)‖² per position), as the central-flows code
-  flattens them. A chunk of examples is a chunk of rows of both.
+  (n·length,) (cross-entropy; "mse": ½‖f − onehot(y)‖² per position). A chunk of examples is a
+  chunk of rows of both.
 
 The network: token embedding plus a learned position embedding, `layers` pre-LN blocks (layers.Block:
 `heads`-head self-attention, an MLP of `mlp`·dim, GELU), a final LayerNorm and a linear head to the
-vocabulary. No dropout. `causal`: position t attends to positions ≤ t only, as next-token prediction
-needs (the central-flows sort task predicts each token of the sorted half from what precedes it);
-false lets every position see the whole sequence. Weights initialized as the central-flows code
-does (Xavier uniform on every matrix); `head_scale` multiplies the head's initial weights and bias,
-their 0 (the default) starting the network at uniform predictions.
+vocabulary. No dropout.
+
+`causal` (default false): position t attends to positions ≤ t only. data.kind = "sort" gives the
+sequence-to-sequence layout, where the target at position j (the j-th smallest token) depends on
+every token of the row, so each position must see the whole sequence; causal = true is for a
+next-token layout (sort.py's `next_token`, the central-flows code's).
+
+Sizes and init after the central-flows code's transformer (d_model 32, 4 heads, 4 layers, MLP 4·d,
+Xavier uniform on every matrix, the head's initial weights × a multiplier whose default is 0, so the
+network starts at uniform predictions: `head_scale`, which here scales the head's bias too). Not
+theirs layer for layer: theirs is torch.nn's post-LN decoder layer (with a cross-attention to its
+own input) and a sinusoidal position encoding; this is the pre-LN block the ViT uses.
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ def make(
     heads: int = 4,
     layers: int = 4,
     mlp: int = 4,
-    causal: bool = True,
+    causal: bool = False,
     head_scale: float = 0.0,
 ) -> nn.Module:
     shape = tuple(int(s) for s in input_shape)

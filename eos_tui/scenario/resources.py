@@ -61,7 +61,7 @@ def activation_width(arm: Any) -> int:
     """Values one example leaves in a forward pass of an MLP or a CNN (each layer's pre-activation
     and activation; a convolution's at full resolution and after its 2×2 pooling)."""
     m = arm.model
-    if hasattr(m, "per_example"):  # a built-in architecture (schema.py _Architecture) counts its own
+    if hasattr(m, "per_example"):  # a built-in architecture (schema.py ArchitectureModel) counts its own
         return int(m.per_example(arm.example_shape(), arm.network_outputs())[1])
     dim, out = arm.data_shape()
     if m.kind == "cnn":

@@ -222,7 +222,7 @@ class QuadraticModel(_Model):
         return self
 
 
-class _Architecture(_Model):
+class ArchitectureModel(_Model):
     """A built-in architecture (eos_tui/models/, an nn.Module that the engine flattens into θ): its
     fields are its factory's arguments. What it needs of the data (`NEEDS`), its parameter count
     and its size per example are computed here without torch, from one example's shape and the
@@ -252,7 +252,7 @@ def _conv(c: int, out: int, bias: bool, bn: bool) -> int:
     return 9 * c * out + (out if bias else 0) + (2 * out if bn else 0)
 
 
-class CNNBNModel(_Architecture):
+class CNNBNModel(ArchitectureModel):
     """Cohen et al.'s convnet with BatchNorm (eos_tui/models/cnn.py): per entry of `channels` a 3×3
     convolution, the activation, BatchNorm and a 2×2 pooling; then a linear head."""
 
@@ -296,7 +296,7 @@ class CNNBNModel(_Architecture):
         return max(work, c * h * w * outputs), values + 2 * outputs
 
 
-class ResNetModel(_Architecture):
+class ResNetModel(ArchitectureModel):
     """The CIFAR ResNet (He et al. 2016; Cohen et al.'s ResNet-32; eos_tui/models/resnet.py):
     depth 6k+2, three stages of k blocks at widths width, 2·width, 4·width."""
 
@@ -342,7 +342,7 @@ class ResNetModel(_Architecture):
 _VGG11 = (1, "M", 2, "M", 4, 4, "M", 8, 8, "M", 8, 8, "M")
 
 
-class VGG11Model(_Architecture):
+class VGG11Model(ArchitectureModel):
     """VGG-11 without dropout (Cohen et al.'s `vgg11`, `vgg11-bn`; eos_tui/models/vgg.py): eight
     3×3 convolutions at 1, 2, 4, 4, 8, 8, 8, 8 × width, five 2×2 max-poolings, two hidden layers of
     8·width. Needs images of at least 32×32."""
@@ -395,7 +395,7 @@ def _blocks_per_example(tokens: int, dim: int, heads: int, mlp: int, layers: int
     return work, values
 
 
-class _Attention(_Architecture):
+class _Attention(ArchitectureModel):
     dim: int = Field(gt=0)
     heads: int = Field(gt=0)
     layers: int = Field(gt=0)
@@ -441,15 +441,15 @@ class ViTModel(_Attention):
 
 class TransformerModel(_Attention):
     """A small transformer on token sequences (eos_tui/models/transformer.py): token and position
-    embeddings, pre-LN blocks (causal: each position sees the ones before it), a head to the
-    vocabulary at every position."""
+    embeddings, pre-LN blocks, a head to the vocabulary at every position. Not causal by default:
+    data.kind = 'sort' asks each position for a token of the sorted row, which needs the whole row."""
 
     NEEDS: ClassVar[str] = "sequences"
     kind: Literal["transformer"] = "transformer"
     dim: int = Field(32, gt=0)
     heads: int = Field(4, gt=0)
     layers: int = Field(4, gt=0)
-    causal: bool = True
+    causal: bool = False
 
     def parameters(self, shape: tuple[int, ...], outputs: int) -> int:
         d = self.dim
@@ -461,14 +461,14 @@ class TransformerModel(_Attention):
         return max(work, length * self.dim * outputs), values + 2 * length * (self.dim + outputs)
 
 
-# The built-in architectures' configs (model.kind -> factory: eos_tui/models/__init__.py ARCHITECTURES).
-ARCHITECTURES = (CNNBNModel, ResNetModel, VGG11Model, ViTModel, TransformerModel)
+# The built-in architectures' configs (their factories: eos_tui/models/__init__.py ARCHITECTURES).
+ARCHITECTURE_MODELS = (CNNBNModel, ResNetModel, VGG11Model, ViTModel, TransformerModel)
 
 ModelConfig = Annotated[
     Union[MLPModel, CNNModel, UVModel, QuadraticModel, CNNBNModel, ResNetModel, VGG11Model, ViTModel, TransformerModel],
     Field(discriminator="kind"),
 ]
-_siblings(MLPModel, CNNModel, UVModel, QuadraticModel, *ARCHITECTURES, shared={"init_scale"})
+_siblings(MLPModel, CNNModel, UVModel, QuadraticModel, *ARCHITECTURE_MODELS, shared={"init_scale"})
 
 
 # ---- [optimizer] --------------------------------------------------------------------------------
@@ -590,7 +590,7 @@ KINDS: dict[str, dict[str, type[Section]]] = {
         "cnn": CNNModel,
         "uv": UVModel,
         "quadratic": QuadraticModel,
-        **{c.model_fields["kind"].default: c for c in ARCHITECTURES},
+        **{c.model_fields["kind"].default: c for c in ARCHITECTURE_MODELS},
     },
     "optimizer": {"gd": GDOptimizer, "sgd": SGDOptimizer, "flow": FlowOptimizer, "adam": AdamOptimizer, "rmsprop": RMSpropOptimizer},
     "schedule": {"constant": ConstantSchedule, "warmup": WarmupSchedule, "step": StepSchedule, "cosine": CosineSchedule},
@@ -743,17 +743,17 @@ class ArmSpec(BaseModel):
             raise KeyProblem(
                 "data.kind", f"model.kind = {m.kind!r} carries its own objective and takes no data: set data.kind = 'none' (got {d.kind!r})"
             )
-        networks = m.kind in ("mlp", "cnn") or isinstance(m, _Architecture)
+        networks = m.kind in ("mlp", "cnn") or isinstance(m, ArchitectureModel)
         info = d.info() if isinstance(d, NpzData) and networks else None
         if isinstance(m, CNNModel):
             self._fits_cnn(m, info)
-        if isinstance(m, _Architecture):
+        if isinstance(m, ArchitectureModel):
             self._fits_architecture(m)
         if self.loss == "cross-entropy" and (not networks or d.kind not in ("random-labels", "cifar10", "npz", "sort")):
             raise KeyProblem(
                 "loss",
-                "'cross-entropy' needs model.kind = 'mlp' and class labels (data.kind = "
-                f"'random-labels', 'cifar10' or 'npz' with integer y) (got {m.kind!r} and {d.kind!r})",
+                "'cross-entropy' needs a network (model.kind = 'mlp', 'cnn' or a built-in architecture) and class labels "
+                f"(data.kind = 'random-labels', 'cifar10', 'sort' or 'npz' with integer y) (got {m.kind!r} and {d.kind!r})",
             )
         if self.loss == "cross-entropy" and isinstance(d, NpzData) and info is not None and info.classes is None:
             raise KeyProblem(
@@ -854,7 +854,7 @@ class ArmSpec(BaseModel):
         d = self.data
         return int(getattr(d, "vocab")) if d.kind == "sort" else self.data_shape()[1]  # noqa: B009 (as above)
 
-    def _fits_architecture(self, m: _Architecture) -> None:
+    def _fits_architecture(self, m: ArchitectureModel) -> None:
         d, kind = self.data, self.model.kind
         if m.NEEDS == "sequences":
             if d.kind != "sort":
@@ -895,7 +895,7 @@ class ArmSpec(BaseModel):
 
     def parameter_count(self) -> int:
         m, d = self.model, self.data
-        if isinstance(m, _Architecture):
+        if isinstance(m, ArchitectureModel):
             shape = self.example_shape()
             return 0 if shape is None else m.parameters(shape, self.network_outputs())  # None: refused by _fit
         if isinstance(m, CNNModel):
