@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -575,3 +576,19 @@ def test_cross_entropy_and_sgd_are_allowed_on_architectures(tmp_path):
         "lr = 0.01\n", 'kind = "sgd"\nlr = 0.01\nbatch_size = 4\n'
     )
     assert load(text).arms[0].optimizer.kind == "sgd"
+
+
+def test_docs_parameter_counts_are_the_schemas():
+    """docs/architectures.md's table gives each kind's count at its defaults (CIFAR-10, 10 classes;
+    the transformer on sort's length 8, vocabulary 4): the schema's, which equal the modules'."""
+    rows = {
+        line.split("|")[1].strip(" `"): line.split("|")[3]
+        for line in (Path(__file__).parents[1] / "docs" / "architectures.md").read_text().splitlines()
+        if line.startswith("| `")
+    }
+    configs = {c.model_fields["kind"].default: c.model_validate({}) for c in schema.ARCHITECTURE_MODELS}
+    for kind, cfg in configs.items():
+        shape, outputs = ((8,), 4) if kind == "transformer" else ((3, 32, 32), 10)
+        assert f"{cfg.parameters(shape, outputs):,}" in rows[kind], kind
+    plain = count(cnn.make(input_shape=(3, 32, 32), outputs=10))
+    assert f"{plain:,}" in rows["cnn"]
