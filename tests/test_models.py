@@ -374,7 +374,7 @@ SMALL = {
     "resnet": dict(input_shape=(2, 4, 4), outputs=3, depth=8, width=2),
     "vgg11": dict(input_shape=(1, 32, 32), outputs=2, width=1),
     "vit": dict(input_shape=(2, 4, 4), outputs=3, patch=2, dim=4, heads=2, layers=1, head_scale=1.0),
-    "transformer": dict(input_shape=(4,), outputs=3, dim=4, heads=2, layers=1, head_scale=1.0),
+    "transformer": dict(input_shape=(4,), outputs=3, dim=4, heads=2, layers=1, head_scale=1.0, causal=True),  # the ViT: not causal
 }
 
 
@@ -592,3 +592,19 @@ def test_docs_parameter_counts_are_the_schemas():
         assert f"{cfg.parameters(shape, outputs):,}" in rows[kind], kind
     plain = count(cnn.make(input_shape=(3, 32, 32), outputs=10))
     assert f"{plain:,}" in rows["cnn"]
+
+
+def test_transformer_on_sort_counts_its_parameters():
+    """The transformer's scenario path: input shape (length,), outputs = the vocabulary, the schema's
+    count the module's. data.kind = "sort" lands with the data helper's branch: skipped before."""
+    if "sort" not in schema.KINDS["data"]:
+        pytest.skip("data.kind = 'sort' is not in this tree yet")
+    text = (
+        'dtype = "float64"\ndevice = "cpu"\nloss = "cross-entropy"\n[optimizer]\nlr = 0.01\n'
+        '[model]\nkind = "transformer"\ndim = 8\nheads = 2\nlayers = 1\n[data]\nkind = "sort"\nn = 16\nlength = 5\nvocab = 3\n'
+    )
+    arm = load(text).arms[0]
+    assert arm.example_shape() == (5,) and arm.network_outputs() == 3
+    net = factory("transformer")(input_shape=(5,), outputs=3, **arm.model.model_dump(exclude={"kind", "init_scale"}))
+    assert count(net) == arm.parameter_count()
+    assert resources.estimate_arm(arm).params == arm.parameter_count() and matrix_work(arm) > 0
