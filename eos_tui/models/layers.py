@@ -69,6 +69,7 @@ class BatchNorm(nn.BatchNorm2d):
     are right to second order by reverse mode and by forward-over-reverse (the tracker's and the
     dense Hessian's HVPs) but wrong beyond: a third reverse pass, the central flow's ∇(uᵀHu), is off
     by O(100%) against finite differences of uᵀHu, and torch.func.hessian (jacfwd of jacrev) is wrong too.
+    (pytorch/pytorch#186256: the fused double backward's saved statistics carry no autograd history.)
     These operations are right every way (tests/test_models.py, test_third_derivatives...)."""
 
     def __init__(self, channels: int):
@@ -90,7 +91,7 @@ class LayerNorm(nn.LayerNorm):
     """torch.nn.LayerNorm over the last dimension, written with plain tensor operations for the
     reason BatchNorm is: torch 2.13's F.layer_norm has wrong third derivatives (the central flow's
     ∇(uᵀHu)) and a wrong torch.func.hessian wherever its input and its scale both depend on θ, which
-    is every transformer block. The same values as nn.LayerNorm (tests/test_models.py, the blocks
+    is every transformer block (pytorch/pytorch#175754). The same values as nn.LayerNorm (tests/test_models.py, the blocks
     against torch.nn.TransformerEncoderLayer) and the same parameters."""
 
     def __init__(self, dim: int):
