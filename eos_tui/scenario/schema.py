@@ -310,7 +310,7 @@ class ResNetModel(ArchitectureModel):
     @classmethod
     def _depth(cls, v: int) -> int:
         if v < 8 or (v - 2) % 6:
-            raise ValueError(f"a CIFAR ResNet's depth is 6k+2 with k ≥ 1 (20, 32, 44, 56, 110), not {v}")
+            raise ValueError("a CIFAR ResNet's depth is 6k+2 with k ≥ 1 (20, 32, 44, 56, 110)")
         return v
 
     def _convs(self, shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
