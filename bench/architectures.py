@@ -13,7 +13,6 @@ warm-up. `--norms` also times eos_tui's plain-operation BatchNorm and LayerNorm 
 from __future__ import annotations
 
 import argparse
-import importlib
 import statistics
 import time
 
@@ -22,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from eos_tui.models import ARCHITECTURES
+from eos_tui.models import factory_of
 
 CIFAR = (3, 32, 32)
 CASES: list[tuple[str, dict]] = [
@@ -38,19 +37,14 @@ CASES: list[tuple[str, dict]] = [
 ]
 
 
-def factory(kind: str):
-    module, function = ARCHITECTURES[kind].split(":")
-    return getattr(importlib.import_module(module), function)
-
-
 def problem(kind: str, args: dict, n: int, dtype: torch.dtype, device: torch.device):
     torch.manual_seed(0)
     if kind == "transformer":
-        net = factory(kind)(input_shape=(8,), outputs=4, **args).to(device, dtype)
+        net = factory_of(kind)(input_shape=(8,), outputs=4, **args).to(device, dtype)
         x = torch.randint(0, 4, (n, 8), device=device)
         y = torch.sort(x, dim=1).values
     else:
-        net = factory(kind)(input_shape=CIFAR, outputs=10, **args).to(device, dtype)
+        net = factory_of(kind)(input_shape=CIFAR, outputs=10, **args).to(device, dtype)
         x = torch.randn(n, *CIFAR, dtype=dtype, device=device)
         y = torch.randint(0, 10, (n,), device=device)
     names = [name for name, _ in net.named_parameters()]

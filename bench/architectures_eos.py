@@ -12,7 +12,6 @@ there while the loss keeps falling, non-monotonically (docs/architectures.md giv
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import time
 
@@ -21,7 +20,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from eos_tui.engine.curvature.lanczos import top_eigenpairs
-from eos_tui.models import ARCHITECTURES
+from eos_tui.models import ARCHITECTURES, factory_of
 
 
 def main() -> None:
@@ -43,8 +42,7 @@ def main() -> None:
         shape, out = (3, 8, 8), 4
         x = torch.randn(a.n, *shape, generator=g)
         y = torch.randint(0, out, (a.n,), generator=g)
-    module, function = ARCHITECTURES[a.kind].split(":")
-    net = getattr(importlib.import_module(module), function)(input_shape=shape, outputs=out, **json.loads(a.args)).double()
+    net = factory_of(a.kind)(input_shape=shape, outputs=out, **json.loads(a.args)).double()
     names = [name for name, _ in net.named_parameters()]
     shapes = [p.shape for p in net.parameters()]
     sizes = [p.numel() for p in net.parameters()]

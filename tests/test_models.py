@@ -8,7 +8,6 @@ Also the fully connected network's ELU and softplus (engine/problems.py), agains
 
 from __future__ import annotations
 
-import importlib
 import math
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from eos_tui.engine.curvature.hessian import dense_hessian, forward_over_reverse
 from eos_tui.engine.determinism import batch_dependent_layers, random_layers
 from eos_tui.engine.problems import CNN, MLP, build_problem
 from eos_tui.engine.threads import matrix_work
-from eos_tui.models import ARCHITECTURES, cnn
+from eos_tui.models import ARCHITECTURES, cnn, factory_of
 from eos_tui.models.layers import Attention, Block
 from eos_tui.scenario import ScenarioError, load_scenario_text, resources, schema
 
@@ -40,8 +39,7 @@ def _float64():
 
 
 def factory(kind: str):
-    module, function = ARCHITECTURES[kind].split(":")
-    return getattr(importlib.import_module(module), function)
+    return factory_of(kind)
 
 
 def build(kind: str, seed: int = 0, **args) -> nn.Module:
