@@ -8,6 +8,7 @@ Also the fully connected network's ELU and softplus (engine/problems.py), agains
 
 from __future__ import annotations
 
+import inspect
 import math
 from pathlib import Path
 
@@ -606,3 +607,18 @@ def test_transformer_on_sort_counts_its_parameters():
     net = factory("transformer")(input_shape=(5,), outputs=3, **arm.model.model_dump(exclude={"kind", "init_scale"}))
     assert count(net) == arm.parameter_count()
     assert resources.estimate_arm(arm).params == arm.parameter_count() and matrix_work(arm) > 0
+
+
+def test_schema_defaults_are_the_factories_defaults():
+    """A scenario that omits a key gets what calling the factory without it gives (a drift here
+    would make `eos-tui show` and the docs disagree with what a library user builds)."""
+    for cls in schema.ARCHITECTURE_MODELS:
+        kind = cls.model_fields["kind"].default
+        fn = cnn.make if kind == "cnn-bn" else factory_of(kind)  # make_bn is make with batchnorm=True
+        defaults = {
+            name: p.default
+            for name, p in inspect.signature(fn).parameters.items()
+            if name not in ("input_shape", "outputs", "batchnorm" if kind == "cnn-bn" else "")
+        }
+        config = cls.model_validate({}).model_dump(exclude={"kind", "init_scale"})
+        assert {k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()} == config, kind
