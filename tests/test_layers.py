@@ -44,6 +44,8 @@ def imported_after(code: str) -> set[str]:
         "eos_tui.engine.boot",
         # the app and the commands start and stop engines: no torch until the engine process
         "eos_tui.engine.launch",
+        # the architectures' registry: the schema and the engine read it; its families import torch
+        "eos_tui.models",
     ],
 )
 def test_light_modules_import_neither_torch_nor_textual(module):
@@ -54,6 +56,16 @@ def test_light_modules_import_neither_torch_nor_textual(module):
 
 def test_engine_never_imports_textual():
     mods = imported_after("import eos_tui.engine.runner")
+    assert "torch" in mods
+    assert "textual" not in mods
+
+
+def test_architectures_never_import_textual():
+    from eos_tui.models import ARCHITECTURES
+
+    families = sorted({target.split(":")[0] for target in ARCHITECTURES.values()})
+    assert families
+    mods = imported_after("import " + ", ".join(families))
     assert "torch" in mods
     assert "textual" not in mods
 

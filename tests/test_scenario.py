@@ -256,7 +256,7 @@ BAD = {
     "wrong-type": ('steps = "many"\n' + MINIMAL, 'steps: must be an integer (got "many")'),
     "no-coercion": ("seed = true\n" + MINIMAL, "seed: must be an integer"),
     "literal": ('dtype = "float16"\n' + MINIMAL, "dtype: must be one of 'float32' or 'float64'"),
-    "kind-literal": ('[model]\nkind = "transformer"\n' + MINIMAL, "model.kind: must be one of"),
+    "kind-literal": ('[model]\nkind = "lstm"\n' + MINIMAL, "model.kind: must be one of"),
     "out-of-range": ("[optimizer]\nlr = -1\n", "optimizer.lr: must be > 0 (got -1)"),
     "momentum": ("[optimizer]\nlr = 0.1\nmomentum = 1.0\n", "optimizer.momentum: must be < 1"),
     "not-finite": ("[optimizer]\nlr = inf\n", "optimizer.lr: must be a finite number"),

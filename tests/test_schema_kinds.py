@@ -52,7 +52,11 @@ def test_each_kind_is_its_own_class():
             '[model]\nkind = "quadratic"\neigenvalues = [1.0]\nwidth = 2\n[data]\nkind = "none"\n' + BASE,
             "model.width: does not apply to kind 'quadratic' (keys of that kind: eigenvalues, init)",
         ),
-        ("[model]\nkind = 5\n" + BASE, "model.kind: must be one of 'mlp', 'cnn', 'uv', 'quadratic' or 'python' (got 5)"),
+        (
+            "[model]\nkind = 5\n" + BASE,
+            "model.kind: must be one of 'mlp', 'cnn', 'uv', 'quadratic', 'python', 'cnn-bn', 'resnet', 'vgg11', 'vit' "
+            "or 'transformer' (got 5)",
+        ),
         ('[optimizer]\nkind = "lion"\nlr = 0.1\n', "optimizer.kind: must be one of 'gd', 'sgd', 'flow', 'adam' or 'rmsprop'"),
         ('[model]\nhidden = ["a"]\n' + BASE, "model.hidden[0]: must be an integer"),
         ('[optimizer]\nkind = "sgd"\nlr = 0.1\nbatch_size = 0\n', "optimizer.batch_size: must be > 0 (got 0)"),

@@ -25,9 +25,13 @@ from ..rundir.format import StepExtras, UserCode
 from .errors import ScenarioRefused
 from .problem_base import Problem, data_loss, functorch_active
 
+# Cohen et al.'s fully connected networks come in tanh, ReLU, ELU and softplus (torch.nn's defaults:
+# ELU's α = 1, softplus's β = 1); schema.py's `Activation` names the same set.
 ACTIVATIONS = {
     "tanh": torch.tanh,
     "relu": torch.relu,
+    "elu": F.elu,
+    "softplus": F.softplus,
     "gelu": F.gelu,
     "linear": lambda h: h,
 }

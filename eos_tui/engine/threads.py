@@ -54,15 +54,16 @@ def choose_threads(work: int, cpus: int) -> Choice:
     return Choice(cpus, f"large matrices (largest product {work:.2g} multiply-adds, from {MANY_THRESHOLD:.0e}): one thread per core")
 
 
-# A network or data built by code (model.kind = "python", the torch.nn architectures, data.kind =
-# "python") is sized only once it is built, after the thread pool has started: taken as large (a
-# user's own network is seldom a toy), so every core; engine.threads or --threads say otherwise.
+# A network or data built by the user's code (model.kind = "python", data.kind = "python") is sized
+# only once it is built, after the thread pool has started: taken as large (a user's own network is
+# seldom a toy), so every core; engine.threads or --threads say otherwise. The built-in
+# architectures count their own work without torch (schema.py ArchitectureModel.per_example).
 UNKNOWN_WORK = MANY_THRESHOLD
 
 
 def sized_by_code(arm: Any) -> bool:
     """Whether `arm`'s network or data is known only once built (see UNKNOWN_WORK)."""
-    return arm.model.kind not in ("uv", "quadratic", "mlp", "cnn") or arm.data.kind == "python"
+    return arm.model.kind == "python" or arm.data.kind == "python"
 
 
 def matrix_work(arm: Any) -> int:
@@ -81,6 +82,8 @@ def matrix_work(arm: Any) -> int:
     rows = arm.data_rows()
     if arm.engine.chunk_size is not None:
         rows = min(rows, arm.engine.chunk_size)
+    if hasattr(m, "per_example"):  # a built-in architecture (schema.py ArchitectureModel) counts its own
+        return rows * int(m.per_example(arm.example_shape(), arm.network_outputs())[0])
     dim, out = arm.data_shape()
     if kind == "cnn":
         shape = arm.image_shape() or (dim, 1, 1)

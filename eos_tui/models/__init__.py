@@ -13,5 +13,22 @@ import torch only when their factory is called through `factory_of`.
 
 from __future__ import annotations
 
-# model.kind -> "eos_tui.models.<family>:<function>", filled in as each family lands.
-ARCHITECTURES: dict[str, str] = {}
+import importlib
+from typing import Any, Callable
+
+# model.kind -> "eos_tui.models.<family>:<function>"; each kind's config is in scenario/schema.py
+# (ARCHITECTURE_MODELS), its keys are the function's keyword arguments.
+ARCHITECTURES: dict[str, str] = {
+    "cnn-bn": "eos_tui.models.cnn:make_bn",
+    "resnet": "eos_tui.models.resnet:make",
+    "vgg11": "eos_tui.models.vgg:make",
+    "vit": "eos_tui.models.vit:make",
+    "transformer": "eos_tui.models.transformer:make",
+}
+
+
+def factory_of(kind: str) -> Callable[..., Any]:
+    """The factory of a built-in `model.kind`: `make(*, input_shape, outputs, **keys) -> nn.Module`.
+    Imports its family (and torch) now. KeyError for a kind that is not a built-in architecture."""
+    module, function = ARCHITECTURES[kind].split(":")
+    return getattr(importlib.import_module(module), function)

@@ -61,6 +61,8 @@ def activation_width(arm: Any) -> int:
     """Values one example leaves in a forward pass of an MLP or a CNN (each layer's pre-activation
     and activation; a convolution's at full resolution and after its 2×2 pooling)."""
     m = arm.model
+    if hasattr(m, "per_example"):  # a built-in architecture (schema.py ArchitectureModel) counts its own
+        return int(m.per_example(arm.example_shape(), arm.network_outputs())[1])
     dim, out = arm.data_shape()
     if m.kind == "cnn":
         shape = arm.image_shape() or (dim,)
@@ -118,8 +120,19 @@ def estimate_arm(arm: Any) -> ArmEstimate:
     P = parameter_count(arm)
     k = int(measure.eigenvalues)
     est = ArmEstimate(arm.name, P)
-    size_key = {"mlp": "model.hidden", "cnn": "model.channels", "uv": "model.width", "quadratic": "model.eigenvalues"}.get(m.kind, "model")
-    if m.kind in ("mlp", "cnn"):
+    size_key = {
+        "mlp": "model.hidden",
+        "cnn": "model.channels",
+        "uv": "model.width",
+        "quadratic": "model.eigenvalues",
+        "cnn-bn": "model.channels",
+        "resnet": "model.width",
+        "vgg11": "model.width",
+        "vit": "model.dim",
+        "transformer": "model.dim",
+    }.get(m.kind, "model")
+    network = m.kind in ("mlp", "cnn") or hasattr(m, "per_example")
+    if network:
         n, held, dim = data_size(arm)
         out = output_width(arm)
         rows = n + held
@@ -142,7 +155,7 @@ def estimate_arm(arm: Any) -> ArmEstimate:
         est.peak.append(Term("quadratic matrix (built in float64)", 5 * d2 * 8, "model.eigenvalues"))
     if measure.exact:
         hess = 6 * P * P * b
-        if m.kind in ("mlp", "cnn"):  # the Hessian pushes all P tangents through the network at once
+        if network:  # the Hessian pushes all P tangents through the network at once
             n, _, dim = data_size(arm)
             hess += 2 * P * n * activation_width(arm) * b
         est.peak.append(Term("dense Hessian (measure.exact)", hess, "measure.exact"))

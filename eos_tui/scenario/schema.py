@@ -10,6 +10,7 @@ unions of one class per kind, so each kind has exactly its own keys; a key of an
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Annotated, Any, ClassVar, Dict, List, Literal, Optional, Union
@@ -187,10 +188,15 @@ class _Model(Section):
     init_scale: float = Field(1.0, gt=0)
 
 
+# The activations of the fully connected and convolutional networks (engine/problems.py ACTIVATIONS,
+# eos_tui/models/layers.py ACTIVATIONS): Cohen et al.'s tanh, ReLU, ELU and softplus, and more.
+Activation = Literal["tanh", "relu", "elu", "softplus", "gelu", "linear"]
+
+
 class MLPModel(_Model):
     kind: Literal["mlp"] = "mlp"
     hidden: List[int] = Field(default_factory=lambda: [64, 64])
-    activation: Literal["tanh", "relu", "gelu", "linear"] = "tanh"
+    activation: Activation = "tanh"
     bias: bool = True
 
     @field_validator("hidden")
@@ -207,7 +213,7 @@ class CNNModel(_Model):
 
     kind: Literal["cnn"] = "cnn"
     channels: List[int] = Field(default_factory=lambda: [32, 32])
-    activation: Literal["tanh", "relu", "gelu", "linear"] = "tanh"
+    activation: Activation = "tanh"
     pooling: Literal["max", "average"] = "max"
     bias: bool = True
 
@@ -266,8 +272,253 @@ class PythonModel(_Model):
         return v
 
 
-ModelConfig = Annotated[Union[MLPModel, CNNModel, UVModel, QuadraticModel, PythonModel], Field(discriminator="kind")]
-_siblings(MLPModel, CNNModel, UVModel, QuadraticModel, PythonModel, shared={"init_scale"})
+class ArchitectureModel(_Model):
+    """A built-in architecture (eos_tui/models/, an nn.Module that the engine flattens into θ): its
+    fields are its factory's arguments. What it needs of the data (`NEEDS`), its parameter count
+    and its size per example are computed here without torch, from one example's shape and the
+    output width (tests/test_models.py holds them equal to the modules')."""
+
+    NEEDS: ClassVar[str] = "images"  # or "sequences" (integer tokens: data.kind = "sort")
+
+    def fits(self, shape: tuple[int, ...]) -> None:
+        """Raise KeyProblem where the network cannot take examples of this shape."""
+
+    def parameters(self, shape: tuple[int, ...], outputs: int) -> int:
+        raise NotImplementedError
+
+    def per_example(self, shape: tuple[int, ...], outputs: int) -> tuple[int, int]:
+        """(multiply-adds of the largest matrix product, values a forward pass leaves) for one
+        example: estimates for the thread choice and the memory check (engine/threads.py,
+        scenario/resources.py)."""
+        raise NotImplementedError
+
+
+def _chw(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    return (1, shape[0], shape[1]) if len(shape) == 2 else (shape[0], shape[1], shape[2])
+
+
+def _conv(c: int, out: int, bias: bool, bn: bool) -> int:
+    """A 3×3 convolution's parameters, with its bias and its BatchNorm's scale and shift."""
+    return 9 * c * out + (out if bias else 0) + (2 * out if bn else 0)
+
+
+class CNNBNModel(ArchitectureModel):
+    """Cohen et al.'s convnet with BatchNorm (eos_tui/models/cnn.py): per entry of `channels` a 3×3
+    convolution, the activation, BatchNorm and a 2×2 pooling; then a linear head."""
+
+    kind: Literal["cnn-bn"] = "cnn-bn"
+    channels: List[int] = Field(default_factory=lambda: [32, 32])
+    activation: Activation = "tanh"
+    pooling: Literal["max", "average"] = "max"
+    bias: bool = True
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: list[int]) -> list[int]:
+        if not v or any(c <= 0 for c in v):
+            raise ValueError("channels must be a non-empty list of positive widths")
+        return v
+
+    def fits(self, shape: tuple[int, ...]) -> None:
+        side = min(shape[-2:])
+        if side < 2 ** len(self.channels):
+            raise KeyProblem(
+                "model.channels",
+                f"{len(self.channels)} convolutions pool the {shape[-2]}×{shape[-1]} images 2×2 that many times: "
+                f"at most {side.bit_length() - 1}",
+            )
+
+    def parameters(self, shape: tuple[int, ...], outputs: int) -> int:
+        c, h, w = _chw(shape)
+        count = 0
+        for out in self.channels:
+            count += _conv(c, out, self.bias, True)
+            c, h, w = out, h // 2, w // 2
+        return count + c * h * w * outputs + (outputs if self.bias else 0)
+
+    def per_example(self, shape: tuple[int, ...], outputs: int) -> tuple[int, int]:
+        c, h, w = _chw(shape)
+        work, values = 0, c * h * w
+        for out in self.channels:
+            work = max(work, h * w * 9 * c * out)
+            values += 3 * h * w * out + (h // 2) * (w // 2) * out  # convolution, activation, BatchNorm; pooled
+            c, h, w = out, h // 2, w // 2
+        return max(work, c * h * w * outputs), values + 2 * outputs
+
+
+class ResNetModel(ArchitectureModel):
+    """The CIFAR ResNet (He et al. 2016; Cohen et al.'s ResNet-32; eos_tui/models/resnet.py):
+    depth 6k+2, three stages of k blocks at widths width, 2·width, 4·width."""
+
+    kind: Literal["resnet"] = "resnet"
+    depth: int = 20
+    width: int = Field(16, gt=0)
+    batchnorm: bool = True
+    activation: Activation = "relu"
+
+    @field_validator("depth")
+    @classmethod
+    def _depth(cls, v: int) -> int:
+        if v < 8 or (v - 2) % 6:
+            raise ValueError("a CIFAR ResNet's depth is 6k+2 with k ≥ 1 (20, 32, 44, 56, 110)")
+        return v
+
+    def _convs(self, shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
+        """(in channels, out channels, output pixels) of every convolution, in order."""
+        c, h, w = _chw(shape)
+        k, wd = (self.depth - 2) // 6, self.width
+        convs = [(c, wd, h * w)]
+        c = wd
+        for stage, out in enumerate((wd, 2 * wd, 4 * wd)):
+            for i in range(k):
+                if stage > 0 and i == 0:
+                    h, w = (h + 1) // 2, (w + 1) // 2
+                convs += [(c, out, h * w), (out, out, h * w)]
+                c = out
+        return convs
+
+    def parameters(self, shape: tuple[int, ...], outputs: int) -> int:
+        convs = sum(_conv(a, b, not self.batchnorm, self.batchnorm) for a, b, _ in self._convs(shape))
+        return convs + 4 * self.width * outputs + outputs
+
+    def per_example(self, shape: tuple[int, ...], outputs: int) -> tuple[int, int]:
+        convs = self._convs(shape)
+        work = max(px * 9 * a * b for a, b, px in convs)
+        values = sum(3 * px * b for _, b, px in convs)  # convolution, BatchNorm, activation
+        return max(work, 4 * self.width * outputs), int(math.prod(shape)) + values + 2 * outputs
+
+
+# VGG-11's configuration A in multiples of the width ("M": a 2×2 max-pooling; eos_tui/models/vgg.py).
+_VGG11 = (1, "M", 2, "M", 4, 4, "M", 8, 8, "M", 8, 8, "M")
+
+
+class VGG11Model(ArchitectureModel):
+    """VGG-11 without dropout (Cohen et al.'s `vgg11`, `vgg11-bn`; eos_tui/models/vgg.py): eight
+    3×3 convolutions at 1, 2, 4, 4, 8, 8, 8, 8 × width, five 2×2 max-poolings, two hidden layers of
+    8·width. Needs images of at least 32×32."""
+
+    kind: Literal["vgg11"] = "vgg11"
+    width: int = Field(64, gt=0)
+    batchnorm: bool = False
+    activation: Activation = "relu"
+
+    def fits(self, shape: tuple[int, ...]) -> None:
+        if min(shape[-2:]) < 32:
+            raise KeyProblem("model.kind", f"'vgg11' pools 2×2 five times: it needs images of at least 32×32 (got {shape[-2]}×{shape[-1]})")
+
+    def _layers(self, shape: tuple[int, ...]) -> tuple[list[tuple[int, int, int]], int]:
+        """(in channels, out channels, pixels) of every convolution; the flattened features."""
+        c, h, w = _chw(shape)
+        convs = []
+        for v in _VGG11:
+            if v == "M":
+                h, w = h // 2, w // 2
+            else:
+                out = int(v) * self.width
+                convs.append((c, out, h * w))
+                c = out
+        return convs, c * h * w
+
+    def parameters(self, shape: tuple[int, ...], outputs: int) -> int:
+        convs, flat = self._layers(shape)
+        hidden = 8 * self.width
+        count = sum(_conv(a, b, True, self.batchnorm) for a, b, _ in convs)
+        return count + flat * hidden + hidden + hidden * hidden + hidden + hidden * outputs + outputs
+
+    def per_example(self, shape: tuple[int, ...], outputs: int) -> tuple[int, int]:
+        convs, flat = self._layers(shape)
+        hidden = 8 * self.width
+        work = max(max(px * 9 * a * b for a, b, px in convs), flat * hidden, hidden * hidden)
+        per_conv = 3 if self.batchnorm else 2
+        values = sum(per_conv * px * b for _, b, px in convs) + 4 * hidden + 2 * outputs
+        return work, int(math.prod(shape)) + values
+
+
+def _block(dim: int, mlp: int) -> int:
+    """A pre-LN transformer block's parameters: two LayerNorms, attention's projections, the MLP."""
+    return 2 * 2 * dim + (3 * dim * dim + 3 * dim) + (dim * dim + dim) + (dim * mlp * dim + mlp * dim) + (mlp * dim * dim + dim)
+
+
+def _blocks_per_example(tokens: int, dim: int, heads: int, mlp: int, layers: int) -> tuple[int, int]:
+    work = max(tokens * dim * 3 * dim, tokens * dim * mlp * dim, heads * tokens * tokens * (dim // heads))
+    values = layers * tokens * (10 * dim + 2 * mlp * dim + 2 * heads * tokens)
+    return work, values
+
+
+class _Attention(ArchitectureModel):
+    dim: int = Field(gt=0)
+    heads: int = Field(gt=0)
+    layers: int = Field(gt=0)
+    mlp: int = Field(4, gt=0)  # the blocks' MLP width, in multiples of dim
+    # The head's initial weights and bias × this: the central-flows code's 0 starts at f ≡ 0.
+    head_scale: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _heads_divide(self):
+        if self.dim % self.heads:
+            raise KeyProblem("heads", f"must divide model.dim = {self.dim} (got {self.heads})")
+        return self
+
+
+class ViTModel(_Attention):
+    """A small vision transformer (eos_tui/models/vit.py): patch × patch patches embedded, pre-LN
+    blocks, mean pooling, a linear head."""
+
+    kind: Literal["vit"] = "vit"
+    patch: int = Field(4, gt=0)
+    dim: int = Field(64, gt=0)
+    heads: int = Field(8, gt=0)
+    layers: int = Field(4, gt=0)
+
+    def fits(self, shape: tuple[int, ...]) -> None:
+        h, w = shape[-2:]
+        if h % self.patch or w % self.patch:
+            raise KeyProblem("model.patch", f"must divide the images' sides: {self.patch} does not divide {h}×{w}")
+
+    def parameters(self, shape: tuple[int, ...], outputs: int) -> int:
+        c, h, w = _chw(shape)
+        d, p = self.dim, self.patch
+        patches = (h // p) * (w // p)
+        embed = c * p * p * d + d + patches * d
+        return embed + self.layers * _block(d, self.mlp) + 2 * d + d * outputs + outputs
+
+    def per_example(self, shape: tuple[int, ...], outputs: int) -> tuple[int, int]:
+        c, h, w = _chw(shape)
+        patches = (h // self.patch) * (w // self.patch)
+        work, values = _blocks_per_example(patches, self.dim, self.heads, self.mlp, self.layers)
+        return max(work, patches * c * self.patch**2 * self.dim), c * h * w + values + 2 * outputs
+
+
+class TransformerModel(_Attention):
+    """A small transformer on token sequences (eos_tui/models/transformer.py): token and position
+    embeddings, pre-LN blocks, a head to the vocabulary at every position. Not causal by default:
+    data.kind = 'sort' asks each position for a token of the sorted row, which needs the whole row."""
+
+    NEEDS: ClassVar[str] = "sequences"
+    kind: Literal["transformer"] = "transformer"
+    dim: int = Field(32, gt=0)
+    heads: int = Field(4, gt=0)
+    layers: int = Field(4, gt=0)
+    causal: bool = False
+
+    def parameters(self, shape: tuple[int, ...], outputs: int) -> int:
+        d = self.dim
+        return outputs * d + shape[0] * d + self.layers * _block(d, self.mlp) + 2 * d + d * outputs + outputs
+
+    def per_example(self, shape: tuple[int, ...], outputs: int) -> tuple[int, int]:
+        length = shape[0]
+        work, values = _blocks_per_example(length, self.dim, self.heads, self.mlp, self.layers)
+        return max(work, length * self.dim * outputs), values + 2 * length * (self.dim + outputs)
+
+
+# The built-in architectures' configs (their factories: eos_tui/models/__init__.py ARCHITECTURES).
+ARCHITECTURE_MODELS = (CNNBNModel, ResNetModel, VGG11Model, ViTModel, TransformerModel)
+
+ModelConfig = Annotated[
+    Union[MLPModel, CNNModel, UVModel, QuadraticModel, PythonModel, CNNBNModel, ResNetModel, VGG11Model, ViTModel, TransformerModel],
+    Field(discriminator="kind"),
+]
+_siblings(MLPModel, CNNModel, UVModel, QuadraticModel, PythonModel, *ARCHITECTURE_MODELS, shared={"init_scale"})
 
 
 # ---- [optimizer] --------------------------------------------------------------------------------
@@ -391,7 +642,14 @@ KINDS: dict[str, dict[str, type[Section]]] = {
         "python": PythonData,
         "none": NoData,
     },
-    "model": {"mlp": MLPModel, "cnn": CNNModel, "uv": UVModel, "quadratic": QuadraticModel, "python": PythonModel},
+    "model": {
+        "mlp": MLPModel,
+        "cnn": CNNModel,
+        "uv": UVModel,
+        "quadratic": QuadraticModel,
+        "python": PythonModel,
+        **{c.model_fields["kind"].default: c for c in ARCHITECTURE_MODELS},
+    },
     "optimizer": {"gd": GDOptimizer, "sgd": SGDOptimizer, "flow": FlowOptimizer, "adam": AdamOptimizer, "rmsprop": RMSpropOptimizer},
     "schedule": {"constant": ConstantSchedule, "warmup": WarmupSchedule, "step": StepSchedule, "cosine": CosineSchedule},
 }
@@ -546,14 +804,17 @@ class ArmSpec(BaseModel):
             raise KeyProblem(
                 "data.kind", f"model.kind = {m.kind!r} carries its own objective and takes no data: set data.kind = 'none' (got {d.kind!r})"
             )
-        info = d.info() if isinstance(d, NpzData) and m.kind in ("mlp", "cnn") else None
+        networks = m.kind in ("mlp", "cnn") or isinstance(m, ArchitectureModel)
+        info = d.info() if isinstance(d, NpzData) and networks else None
         if isinstance(m, CNNModel):
             self._fits_cnn(m, info)
-        if self.loss == "cross-entropy" and (not takes_data or d.kind not in ("random-labels", "cifar10", "npz", "python")):
+        if isinstance(m, ArchitectureModel):
+            self._fits_architecture(m)
+        if self.loss == "cross-entropy" and (not takes_data or d.kind not in ("random-labels", "cifar10", "npz", "sort", "python")):
             raise KeyProblem(
                 "loss",
                 "'cross-entropy' needs a network on data and class labels (data.kind = "
-                f"'random-labels', 'cifar10', or 'npz' or 'python' with integer y) (got {m.kind!r} and {d.kind!r})",
+                f"'random-labels', 'cifar10', 'sort', or 'npz' or 'python' with integer y) (got {m.kind!r} and {d.kind!r})",
             )
         if self.loss == "cross-entropy" and isinstance(d, NpzData) and info is not None and info.classes is None:
             raise KeyProblem(
@@ -638,6 +899,42 @@ class ArmSpec(BaseModel):
             return tuple(shape) if shape is not None else None
         return None
 
+    def example_shape(self) -> Optional[tuple[int, ...]]:
+        """One example's shape as a network takes it: an image's (C, H, W) or (H, W), a token
+        sequence's (length,) (data.kind = "sort"), a flat row's (dim,); None without data."""
+        d = self.data
+        if d.kind == "sort":  # SortData (the data helper's branch): getattr until both have merged
+            return (int(getattr(d, "length")),)  # noqa: B009
+        image = self.image_shape()
+        if image is not None:
+            return image
+        dim = self.data_shape()[0]
+        return (dim,) if dim else None
+
+    def network_outputs(self) -> int:
+        """The network's output width: the classes or targets, a sequence task's vocabulary."""
+        d = self.data
+        return int(getattr(d, "vocab")) if d.kind == "sort" else self.data_shape()[1]  # noqa: B009 (as above)
+
+    def _fits_architecture(self, m: ArchitectureModel) -> None:
+        d, kind = self.data, self.model.kind
+        if m.NEEDS == "sequences":
+            if d.kind != "sort":
+                raise KeyProblem("model.kind", f"{kind!r} needs token sequences: data.kind = 'sort' (got {d.kind!r})")
+            return
+        if not isinstance(d, (Cifar10Data, NpzData)) and self.image_shape() is None:
+            raise KeyProblem(
+                "model.kind", f"{kind!r} needs image data: data.kind = 'cifar10', or 'npz' whose X rows are images (got {d.kind!r})"
+            )
+        shape = self.image_shape()
+        if shape is None or len(shape) not in (2, 3):
+            raise KeyProblem(
+                "model.kind",
+                f"{kind!r} needs image data, but X in {getattr(d, 'path', d.kind)} has flat rows: "
+                "save X as (n, channels, height, width) or (n, height, width)",
+            )
+        m.fits(shape)
+
     def _fits_cnn(self, m: CNNModel, info: Any) -> None:
         d = self.data
         if not isinstance(d, (Cifar10Data, NpzData)):
@@ -664,6 +961,9 @@ class ArmSpec(BaseModel):
         m, d = self.model, self.data
         if isinstance(m, PythonModel) or isinstance(d, PythonData):
             return 0
+        if isinstance(m, ArchitectureModel):
+            shape = self.example_shape()
+            return 0 if shape is None else m.parameters(shape, self.network_outputs())  # None: refused by _fit
         if isinstance(m, CNNModel):
             shape = self.image_shape()
             if shape is None or len(shape) not in (2, 3):
