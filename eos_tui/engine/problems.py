@@ -374,14 +374,18 @@ def make_data(spec, loss_kind: str, gen: torch.Generator) -> tuple[torch.Tensor,
 
 
 def load_data(spec, loss_kind: str):
-    """A cifar10 or npz [data] section as float64 CPU tensors: (X, Y, outputs, X_test, Y_test,
-    test labels, image shape). Y as make_data's: one-hot for mse, labels for cross-entropy."""
-    from ..data import DataError, cifar10, npz
+    """A [data] section read from files (LOADED_DATA) as float64 CPU tensors: (X, Y, outputs, X_test,
+    Y_test, test labels, image shape). Y as make_data's: one-hot for mse, labels for cross-entropy."""
+    from ..data import DataError, cifar10, digits, mnist, npz
     from .errors import ScenarioRefused
 
     try:
         if spec.kind == "cifar10":
             ds = cifar10.load(spec.path, int(spec.n), int(spec.classes), int(spec.test_n))
+        elif spec.kind in mnist.SETS:
+            ds = mnist.load(spec.kind, spec.path, int(spec.n), int(spec.classes), int(spec.test_n))
+        elif spec.kind == "digits":
+            ds = digits.load(int(spec.n), int(spec.classes), int(spec.test_n), bool(spec.standardize))
         else:
             ds = npz.load(spec.path, spec.n, spec.classes)
     except DataError as e:
@@ -400,6 +404,10 @@ def load_data(spec, loss_kind: str):
     Yt = targets(ds.y_test) if ds.y_test is not None else None
     lt = torch.from_numpy(ds.y_test).to(torch.int64) if ds.y_test is not None and ds.classes is not None else None
     return X, targets(ds.y), ds.outputs, Xt, Yt, lt, ds.image_shape
+
+
+# The data kinds load_data reads (files, or scikit-learn's copy of the digits), not drawn from a seed.
+LOADED_DATA = ("cifar10", "mnist", "fashion-mnist", "digits", "npz")
 
 
 def random_rotation(d: int, gen: torch.Generator) -> torch.Tensor:
@@ -455,7 +463,7 @@ def build_problem(arm, device: torch.device) -> Problem:
         raise ValueError(f"unknown model kind {model.kind!r}")
     Xt = Yt = lt = None
     image = None
-    if arm.data.kind in ("cifar10", "npz"):
+    if arm.data.kind in LOADED_DATA:
         X, Y, out_dim, Xt, Yt, lt, image = load_data(arm.data, arm.loss)
     elif model.kind == "mlp":
         X, Y, out_dim = make_data(arm.data, arm.loss, data_gen)

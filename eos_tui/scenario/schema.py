@@ -149,8 +149,78 @@ class NpzData(_Data):
             raise KeyProblem("data.path", str(e)) from None
 
 
-DataConfig = Annotated[Union[RandomLabelsData, TeacherData, Cifar10Data, NpzData, NoData], Field(discriminator="kind")]
-_siblings(RandomLabelsData, TeacherData, Cifar10Data, NpzData, NoData, shared={"seed"})
+class MnistData(_Data):
+    """MNIST from the four official gzipped IDX files (eos_tui/data/mnist.py), fetched with
+    `eos-tui data fetch mnist`: the first n training images among the first `classes` classes,
+    test_n test images for a held-out loss; preprocessed as cifar10."""
+
+    kind: Literal["mnist"] = "mnist"
+    path: Optional[str] = None  # None: $EOS_TUI_DATA/mnist, else ~/.cache/eos-tui/mnist
+    n: int = Field(5000, gt=0, le=60_000)
+    classes: int = Field(10, ge=2, le=10)
+    test_n: int = Field(0, ge=0, le=10_000)
+
+    DIM: ClassVar[int] = 28 * 28
+    IMAGE_SHAPE: ClassVar[tuple[int, int, int]] = (1, 28, 28)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: Optional[str]) -> Optional[str]:
+        return _absolute(v)
+
+
+class FashionMnistData(MnistData):
+    """Fashion-MNIST: MNIST's format and sizes, Zalando's clothing images (`eos-tui data fetch fashion-mnist`)."""
+
+    kind: Literal["fashion-mnist"] = "fashion-mnist"  # type: ignore[assignment]
+    path: Optional[str] = None  # None: $EOS_TUI_DATA/fashion-mnist, else ~/.cache/eos-tui/fashion-mnist
+
+
+class DigitsData(_Data):
+    """The UCI handwritten digits scikit-learn bundles (eos_tui/data/digits.py; the `digits` extra):
+    1,797 images of 8×8, offline. The first n among the first `classes` classes, the next test_n held out."""
+
+    kind: Literal["digits"] = "digits"
+    n: int = Field(1000, gt=0, le=1797)
+    classes: int = Field(10, ge=2, le=10)
+    test_n: int = Field(0, ge=0, le=1797)
+    standardize: bool = True  # center and scale each pixel by the training images' statistics; false: [0, 1]
+
+    DIM: ClassVar[int] = 64
+    IMAGE_SHAPE: ClassVar[tuple[int, int, int]] = (1, 8, 8)
+
+    @model_validator(mode="after")
+    def _enough(self):
+        from ..data.digits import available
+
+        have = available(self.classes)
+        if self.n + self.test_n > have:
+            raise KeyProblem(
+                "n", f"data.n + data.test_n = {self.n + self.test_n}, but the digits hold {have} images of classes < {self.classes}"
+            )
+        return self
+
+
+class SortData(_Data):
+    """The central-flows code's sorting task (eos_tui/data/sort.py): n sequences of `length` tokens
+    drawn uniformly from 0..vocab-1; the target at each position is the sorted sequence's token there.
+    Integer tokens, so it is for a sequence model (model.kind = 'transformer'), never an MLP on floats."""
+
+    kind: Literal["sort"] = "sort"
+    n: int = Field(1000, gt=0, le=1_000_000)
+    length: int = Field(8, ge=2, le=4096)
+    vocab: int = Field(4, ge=2, le=65_536)
+    test_n: int = Field(0, ge=0, le=1_000_000)
+
+
+# The data kinds whose examples are images of a fixed shape (a CNN takes them; an MLP sees them flat).
+IMAGE_DATA = ("cifar10", "mnist", "fashion-mnist", "digits")
+
+DataConfig = Annotated[
+    Union[RandomLabelsData, TeacherData, Cifar10Data, MnistData, FashionMnistData, DigitsData, SortData, NpzData, NoData],
+    Field(discriminator="kind"),
+]
+_siblings(RandomLabelsData, TeacherData, Cifar10Data, MnistData, FashionMnistData, DigitsData, SortData, NpzData, NoData, shared={"seed"})
 
 
 # ---- [model] ------------------------------------------------------------------------------------
@@ -333,7 +403,17 @@ _siblings(ConstantSchedule, WarmupSchedule, StepSchedule, CosineSchedule, shared
 
 # Each section with kinds: its union's members by kind, and the kind an omitted `kind` means.
 KINDS: dict[str, dict[str, type[Section]]] = {
-    "data": {"random-labels": RandomLabelsData, "teacher": TeacherData, "cifar10": Cifar10Data, "npz": NpzData, "none": NoData},
+    "data": {
+        "random-labels": RandomLabelsData,
+        "teacher": TeacherData,
+        "cifar10": Cifar10Data,
+        "mnist": MnistData,
+        "fashion-mnist": FashionMnistData,
+        "digits": DigitsData,
+        "sort": SortData,
+        "npz": NpzData,
+        "none": NoData,
+    },
     "model": {"mlp": MLPModel, "cnn": CNNModel, "uv": UVModel, "quadratic": QuadraticModel},
     "optimizer": {"gd": GDOptimizer, "sgd": SGDOptimizer, "flow": FlowOptimizer, "adam": AdamOptimizer, "rmsprop": RMSpropOptimizer},
     "schedule": {"constant": ConstantSchedule, "warmup": WarmupSchedule, "step": StepSchedule, "cosine": CosineSchedule},
@@ -480,7 +560,14 @@ class ArmSpec(BaseModel):
         m, d, o = self.model, self.data, self.optimizer
         if m.kind == "mlp" and d.kind == "none":
             raise KeyProblem(
-                "data.kind", "model.kind = 'mlp' needs data: set data.kind to 'random-labels', 'teacher', 'cifar10' or 'npz' (got 'none')"
+                "data.kind",
+                "model.kind = 'mlp' needs data: set data.kind to 'random-labels', 'teacher', 'cifar10', 'mnist', 'fashion-mnist', "
+                "'digits' or 'npz' (got 'none')",
+            )
+        if isinstance(d, SortData) and m.kind in ("mlp", "cnn"):
+            raise KeyProblem(
+                "data.kind",
+                f"'sort' is sequences of integer tokens, for a sequence model (a transformer), not model.kind = {m.kind!r}",
             )
         if m.kind in ("uv", "quadratic") and d.kind != "none":
             raise KeyProblem(
@@ -489,11 +576,11 @@ class ArmSpec(BaseModel):
         info = d.info() if isinstance(d, NpzData) and m.kind in ("mlp", "cnn") else None
         if isinstance(m, CNNModel):
             self._fits_cnn(m, info)
-        if self.loss == "cross-entropy" and (m.kind not in ("mlp", "cnn") or d.kind not in ("random-labels", "cifar10", "npz")):
+        if self.loss == "cross-entropy" and (m.kind not in ("mlp", "cnn") or d.kind not in ("random-labels", "npz", *IMAGE_DATA)):
             raise KeyProblem(
                 "loss",
-                "'cross-entropy' needs model.kind = 'mlp' and class labels (data.kind = "
-                f"'random-labels', 'cifar10' or 'npz' with integer y) (got {m.kind!r} and {d.kind!r})",
+                "'cross-entropy' needs model.kind = 'mlp' and class labels (data.kind = 'random-labels', "
+                f"{', '.join(repr(k) for k in IMAGE_DATA)} or 'npz' with integer y) (got {m.kind!r} and {d.kind!r})",
             )
         if self.loss == "cross-entropy" and isinstance(d, NpzData) and info is not None and info.classes is None:
             raise KeyProblem(
@@ -570,7 +657,7 @@ class ArmSpec(BaseModel):
         """The shape of one input row when the data are images (CIFAR-10's (3, 32, 32), an npz
         file's X row shape), else None."""
         d = self.data
-        if isinstance(d, Cifar10Data):
+        if isinstance(d, (Cifar10Data, MnistData, DigitsData)):
             return d.IMAGE_SHAPE
         if isinstance(d, NpzData):
             shape = d.info().image_shape
@@ -579,15 +666,17 @@ class ArmSpec(BaseModel):
 
     def _fits_cnn(self, m: CNNModel, info: Any) -> None:
         d = self.data
-        if not isinstance(d, (Cifar10Data, NpzData)):
+        if not isinstance(d, (Cifar10Data, MnistData, DigitsData, NpzData)):
             raise KeyProblem(
-                "model.kind", f"'cnn' needs image data: data.kind = 'cifar10', or 'npz' whose X rows are images (got {d.kind!r})"
+                "model.kind",
+                f"'cnn' needs image data: data.kind = {_one_of(list(IMAGE_DATA))}, or 'npz' whose X rows are images (got {d.kind!r})",
             )
         shape = self.image_shape()
         if shape is None or len(shape) not in (2, 3):
+            where = d.path if isinstance(d, NpzData) else d.kind  # only an npz file's rows can be flat
             raise KeyProblem(
                 "model.kind",
-                f"'cnn' needs image data, but X in {d.path} has flat rows: save X as (n, channels, height, width) or (n, height, width)",
+                f"'cnn' needs image data, but X in {where} has flat rows: save X as (n, channels, height, width) or (n, height, width)",
             )
         side = min(shape[-2:])
         if side < 2 ** len(m.channels):
@@ -627,8 +716,10 @@ class ArmSpec(BaseModel):
             return d.dim, d.classes
         if isinstance(d, TeacherData):
             return d.dim, d.outputs
-        if isinstance(d, Cifar10Data):
+        if isinstance(d, (Cifar10Data, MnistData, DigitsData)):
             return d.DIM, d.classes
+        if isinstance(d, SortData):
+            return d.length, d.vocab  # tokens per sequence, and the classes each position predicts
         if isinstance(d, NpzData):
             info = d.info()
             return info.dim, info.outputs
