@@ -266,6 +266,23 @@ def test_fetch_never_replaces_a_file_that_is_not_ours(tmp_path, server):
     assert list(dest.iterdir()) == []
 
 
+def test_a_file_that_appears_during_the_download_is_kept_and_the_download_dropped(tmp_path, server):
+    """Another process's file at the final name, made while ours downloads, is never replaced: the
+    download takes its name by a hard link, which fails if the name exists (no check-then-rename window)."""
+    import urllib.request
+
+    base, files = server
+    dest = tmp_path / "d"
+
+    def opener(url, timeout):
+        (dest / url.rsplit("/", 1)[1]).write_bytes(b"someone else's")
+        return urllib.request.urlopen(url, timeout=timeout)
+
+    with pytest.raises(DataError, match="appeared while downloading; nothing was replaced"):
+        mnist.fetch("mnist", dest, base_url=base, md5=md5s(files), opener=opener)
+    assert [(p.name, p.read_bytes()) for p in dest.iterdir()] == [(mnist.FILES[0], b"someone else's")]
+
+
 def test_fetch_a_file_url_too(tmp_path):
     files = make_files(tmp_path / "src")
     got = mnist.fetch("fashion-mnist", tmp_path / "d", base_url=(tmp_path / "src").as_uri() + "/", md5=md5s(files))

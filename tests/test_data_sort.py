@@ -25,6 +25,7 @@ def test_the_draw_is_the_central_flows_codes():
     theirs = rng.integers(0, 4, size=(1000 + 1000, 8))
     X, Y, Xt, Yt = sort.make(1000, 8, 4, seed=0, test_n=1000)
     assert np.array_equal(X, theirs[:1000]) and np.array_equal(Xt, theirs[1000:])
+    assert np.array_equal(sort.make(1000, 8, 4, seed=0)[0], theirs[:1000])  # without a test split, the same rows
 
 
 def test_next_token_is_their_causal_layout():

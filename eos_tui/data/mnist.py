@@ -191,6 +191,20 @@ def _ours(target: Path, md5: str) -> bool:
     raise DataError(f"{target}: already there and not the published file (its MD5 differs); move it away, or fetch into another --path")
 
 
+def _place(tmp: Path, target: Path) -> None:
+    """Give the verified download its final name without ever replacing what is there: a hard link
+    fails if the name exists (something that appeared while downloading is not ours), atomically,
+    unlike a check then a rename. Where the file system has no hard links, check then rename."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise DataError(f"{target}: appeared while downloading; nothing was replaced") from None
+    except OSError:
+        if target.exists() or target.is_symlink():
+            raise DataError(f"{target}: appeared while downloading; nothing was replaced") from None
+        os.replace(tmp, target)
+
+
 def _fetch_one(url: str, target: Path, md5: str, opener: Callable[..., Any], progress: Callable[[int, int | None], None] | None) -> None:
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
@@ -206,9 +220,7 @@ def _fetch_one(url: str, target: Path, md5: str, opener: Callable[..., Any], pro
             raise DataError(f"{url}: the download's MD5 is {digest}, not the published {md5}; nothing was kept; try again")
         with idx.open_stream(tmp) as fh:
             idx.header(fh, url)
-        if target.exists() or target.is_symlink():  # appeared meanwhile: not ours
-            raise DataError(f"{target}: appeared while downloading; nothing was replaced")
-        os.replace(tmp, target)
+        _place(tmp, target)
     except urllib.error.HTTPError as e:  # the server answered: not a matter of being offline
         raise DataError(f"cannot download {url}: HTTP {e.code} {e.reason}; nothing was kept") from None
     except urllib.error.URLError as e:

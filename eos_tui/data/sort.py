@@ -3,7 +3,9 @@ demo): sequences of `length` tokens drawn uniformly from 0..vocab-1, to be sorte
 
 The draw is theirs: one numpy Generator seeded with `seed` (theirs: 0) draws all n + test_n rows at
 once, `rng.integers(0, vocab, size=(n + test_n, length))`; the first n are the training set, the next
-test_n the held-out split. With their defaults (vocab 4, length 8, n 1000) the rows are theirs.
+test_n the held-out split. With their defaults (vocab 4, length 8, n 1000) and seed 0 the rows are
+theirs (their loader then shuffles them, which no full-batch loss can tell). `seed` is data.seed, or
+the arm's seed where that is unset, passed here as it is.
 
 The layout the engine and its transformer use (what `load` returns, as a Dataset):
 
@@ -11,7 +13,8 @@ The layout the engine and its transformer use (what `load` returns, as a Dataset
     Y  int64 (n, length)  Y[i, j] = the j-th smallest token of X[i] (np.sort along the row): a class
                           index for cross-entropy over `vocab` classes at every one of the `length`
                           positions; the loss is the mean over all n·length positions
-    classes = vocab; the model's output is (n, length, vocab) logits
+    classes = vocab; the model's output is (n, length, vocab) logits; its input shape is (length,)
+    X_test, Y_test  the same for the test_n held-out rows, (test_n, length) each
 
 That is the sequence-to-sequence form (one bidirectional pass reads X and emits the sorted row).
 The central-flows code trains a causal decoder instead, on the concatenation [X, sort(X)] shifted by
