@@ -340,3 +340,25 @@ def test_a_scenario_without_the_files_is_refused_before_the_run(tmp_path):
     assert "\n" not in str(e.value)
     with pytest.raises(ScenarioError, match="data.n"):
         load_scenario_text(toml("mnist", tmp_path).replace("n = 10", "n = 60001"), source="t.toml", default_name="t")
+
+
+def test_a_truncated_file_stops_a_headless_run_with_one_line(tmp_path):
+    """The files are there (validate passes), but one was cut short: the engine refuses the scenario
+    in one line naming the file (exit 2), no traceback."""
+    import subprocess
+    import sys
+
+    files = make_files(tmp_path / "d")
+    (tmp_path / "d" / mnist.FILES[0]).write_bytes(files[mnist.FILES[0]][: len(files[mnist.FILES[0]]) // 2])
+    (tmp_path / "m.toml").write_text(toml("mnist", tmp_path / "d"))
+    r = subprocess.run(
+        [sys.executable, "-m", "eos_tui.cli", "run", "m.toml", "--headless", "--out", "run"],
+        cwd=tmp_path,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        env=dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="200"),
+        stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and str(tmp_path / "d" / mnist.FILES[0]) in r.stderr, r.stderr
