@@ -282,7 +282,7 @@ def test_data_fetch_cli(tmp_path, monkeypatch):
     monkeypatch.setattr(cifar10, "MD5", "0" * 32)
     r = CliRunner().invoke(app, ["data", "fetch", "cifar10", "--path", str(tmp_path / "e")])
     assert r.exit_code == 1 and "MD5" in r.output and list((tmp_path / "e").iterdir()) == []
-    assert CliRunner().invoke(app, ["data", "fetch", "mnist"]).exit_code == 2
+    assert CliRunner().invoke(app, ["data", "fetch", "imagenet"]).exit_code == 2
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["list"], ["data", "--help"], ["data", "fetch", "--help"]])

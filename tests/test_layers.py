@@ -54,6 +54,17 @@ def test_light_modules_import_neither_torch_nor_textual(module):
     assert "textual" not in mods
 
 
+def test_checking_a_scenario_on_the_new_data_kinds_imports_no_heavy_library():
+    """`validate` and the app's scenario checks look for the digits' scikit-learn and MNIST's files
+    without importing scikit-learn (and scipy behind it), numpy or torch: those come with the engine."""
+    mods = imported_after(
+        "import eos_tui.data.mnist, eos_tui.data.idx, eos_tui.data.digits, eos_tui.data.sort\n"
+        "from eos_tui.scenario import load_scenario\nfrom eos_tui.scenario.checks import check_data\n"
+        "check_data(load_scenario('digits'))"
+    )
+    assert not {"torch", "textual", "sklearn", "scipy", "numpy"} & mods
+
+
 def test_engine_never_imports_textual():
     mods = imported_after("import eos_tui.engine.runner")
     assert "torch" in mods

@@ -226,7 +226,7 @@ def load(path: str | os.PathLike[str] | None, n: int, classes: int = CLASSES, te
 # ---- eos-tui data fetch cifar10 ----------------------------------------------------------------
 
 
-def _download(
+def download(
     url: str, fh: IO[bytes], opener: Callable[..., Any], progress: Callable[[int, int | None], None] | None, chunk: int = 1 << 20
 ) -> str:
     md5 = hashlib.md5()
@@ -271,7 +271,7 @@ def fetch(
     Raises DataError (offline, an MD5 mismatch, a folder that cannot be written)."""
     root = root_for(path)
     target = root / ARCHIVE
-    if target.is_file() and _md5_of(target) == md5:
+    if target.is_file() and md5_of(target) == md5:
         return target
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -281,7 +281,7 @@ def fetch(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
-            digest = _download(url, fh, opener, progress)
+            digest = download(url, fh, opener, progress)
             fh.flush()
             os.fsync(fh.fileno())
         if digest != md5:
@@ -304,7 +304,7 @@ def fetch(
     return target
 
 
-def _md5_of(path: Path) -> str:
+def md5_of(path: Path) -> str:
     h = hashlib.md5()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -323,13 +323,17 @@ def make_data(spec, loss_kind: str, gen: torch.Generator) -> tuple[torch.Tensor,
 
 
 def load_data(spec, loss_kind: str):
-    """A cifar10 or npz [data] section as float64 CPU tensors: (X, Y, outputs, X_test, Y_test,
-    test labels, image shape). Y as make_data's: one-hot for mse, labels for cross-entropy."""
-    from ..data import DataError, cifar10, npz
+    """A [data] section read from files (LOADED_DATA) as float64 CPU tensors: (X, Y, outputs, X_test,
+    Y_test, test labels, image shape). Y as make_data's: one-hot for mse, labels for cross-entropy."""
+    from ..data import DataError, cifar10, digits, mnist, npz
 
     try:
         if spec.kind == "cifar10":
             ds = cifar10.load(spec.path, int(spec.n), int(spec.classes), int(spec.test_n))
+        elif spec.kind in mnist.SETS:
+            ds = mnist.load(spec.kind, spec.path, int(spec.n), int(spec.classes), int(spec.test_n))
+        elif spec.kind == "digits":
+            ds = digits.load(int(spec.n), int(spec.classes), int(spec.test_n), bool(spec.standardize))
         else:
             ds = npz.load(spec.path, spec.n, spec.classes)
     except DataError as e:
@@ -348,6 +352,33 @@ def load_data(spec, loss_kind: str):
     Yt = targets(ds.y_test) if ds.y_test is not None else None
     lt = torch.from_numpy(ds.y_test).to(torch.int64) if ds.y_test is not None and ds.classes is not None else None
     return X, targets(ds.y), ds.outputs, Xt, Yt, lt, ds.image_shape
+
+
+def sort_data(spec, loss_kind: str, seed: int):
+    """data.kind = "sort" (data/sort.py) as CPU tensors (X, Y, outputs, X_test, Y_test, test labels):
+    X int64 tokens (n, length); Y their sorted rows, class indices for cross-entropy (one-hot over
+    the vocabulary for mse), a target at every position. `seed` is data.seed (else the arm's) as it
+    is, so that seed 0 draws the central-flows code's rows."""
+    from ..data import DataError, sort
+
+    try:
+        ds = sort.load(int(spec.n), int(spec.length), int(spec.vocab), seed=seed, test_n=int(spec.test_n))
+    except DataError as e:
+        raise ScenarioRefused(str(e)) from None
+
+    def targets(y):
+        t = torch.from_numpy(y).to(torch.int64)
+        return t if loss_kind == "cross-entropy" else F.one_hot(t, int(spec.vocab)).to(torch.float64)
+
+    X = torch.from_numpy(ds.X).to(torch.int64)
+    if ds.X_test is None:
+        return X, targets(ds.y), int(spec.vocab), None, None, None
+    labels = torch.from_numpy(ds.y_test).to(torch.int64)
+    return X, targets(ds.y), int(spec.vocab), torch.from_numpy(ds.X_test).to(torch.int64), targets(ds.y_test), labels
+
+
+# The data kinds load_data reads (files, or scikit-learn's copy of the digits), not drawn from a seed.
+LOADED_DATA = ("cifar10", "mnist", "fashion-mnist", "digits", "npz")
 
 
 def random_rotation(d: int, gen: torch.Generator) -> torch.Tensor:
@@ -407,8 +438,10 @@ def build_problem(arm, device: torch.device) -> Problem:
     Xt = Yt = lt = None
     image = None
     code: list[UserCode] = []
-    if arm.data.kind in ("cifar10", "npz"):
+    if arm.data.kind in LOADED_DATA:
         X, Y, out_dim, Xt, Yt, lt, image = load_data(arm.data, arm.loss)
+    elif arm.data.kind == "sort":
+        X, Y, out_dim, Xt, Yt, lt = sort_data(arm.data, arm.loss, int(data_seed))
     elif arm.data.kind == "python":
         from .modules import python_data
 

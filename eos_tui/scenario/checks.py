@@ -203,14 +203,21 @@ def check_memory(scenario: Scenario, *, force: bool = False, available: int | No
 
 
 def check_data(scenario: Scenario) -> None:
-    """The data files an arm reads must be there: CIFAR-10's batches folder or archive (only whether
-    they exist: reading them is the engine's work). An npz file was already checked by the schema,
-    which reads its headers to count the parameters."""
-    from ..data import cifar10
+    """The data an arm reads must be there: CIFAR-10's batches folder or archive, (Fashion-)MNIST's
+    four files, scikit-learn for the digits (only whether they exist: reading them is the engine's
+    work). An npz file was already checked by the schema, which reads its headers to count the
+    parameters."""
+    from ..data import cifar10, digits, mnist
+    from .schema import Cifar10Data, DigitsData, MnistData
 
     for i, arm in enumerate(scenario.arms):
-        if arm.data.kind == "cifar10" and cifar10.locate(arm.data.path) is None:
-            raise ScenarioError(f"{_where(scenario, i)}: {cifar10.missing_message(arm.data.path)}")
+        d = arm.data
+        if isinstance(d, Cifar10Data) and cifar10.locate(d.path) is None:
+            raise ScenarioError(f"{_where(scenario, i)}: {cifar10.missing_message(d.path)}")
+        if isinstance(d, MnistData) and mnist.locate(d.kind, d.path) is None:
+            raise ScenarioError(f"{_where(scenario, i)}: {mnist.missing_message(d.kind, d.path)}")
+        if isinstance(d, DigitsData) and not digits.installed():
+            raise ScenarioError(f"{_where(scenario, i)}: {digits.MISSING}")
 
 
 def preflight(

@@ -48,7 +48,7 @@ def data_size(arm: Any) -> tuple[int, int, int]:
     dim, CIFAR-10's 3072 features, an npz file's shapes from its headers (X is not read)."""
     d = arm.data
     rows, dim = arm.data_rows(), arm.data_shape()[0]
-    if d.kind == "cifar10":
+    if d.kind in ("cifar10", "mnist", "fashion-mnist", "digits"):
         held = int(d.test_n)
     elif d.kind == "npz":
         held = int(d.info().test_n)

@@ -177,8 +177,79 @@ class PythonData(_Data):
         return _factory(v)
 
 
-DataConfig = Annotated[Union[RandomLabelsData, TeacherData, Cifar10Data, NpzData, PythonData, NoData], Field(discriminator="kind")]
-_siblings(RandomLabelsData, TeacherData, Cifar10Data, NpzData, PythonData, NoData, shared={"seed"})
+class MnistData(_Data):
+    """MNIST from the four official gzipped IDX files (eos_tui/data/mnist.py), fetched with
+    `eos-tui data fetch mnist`: the first n training images among the first `classes` classes,
+    test_n test images for a held-out loss; preprocessed as cifar10."""
+
+    kind: Literal["mnist"] = "mnist"
+    path: Optional[str] = None  # None: $EOS_TUI_DATA/mnist, else ~/.cache/eos-tui/mnist
+    n: int = Field(5000, gt=0, le=60_000)
+    classes: int = Field(10, ge=2, le=10)
+    test_n: int = Field(0, ge=0, le=10_000)
+
+    DIM: ClassVar[int] = 28 * 28
+    IMAGE_SHAPE: ClassVar[tuple[int, int, int]] = (1, 28, 28)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: Optional[str]) -> Optional[str]:
+        return _absolute(v)
+
+
+class FashionMnistData(MnistData):
+    """Fashion-MNIST: MNIST's format and sizes, Zalando's clothing images (`eos-tui data fetch fashion-mnist`)."""
+
+    kind: Literal["fashion-mnist"] = "fashion-mnist"  # type: ignore[assignment]
+    path: Optional[str] = None  # None: $EOS_TUI_DATA/fashion-mnist, else ~/.cache/eos-tui/fashion-mnist
+
+
+class DigitsData(_Data):
+    """The UCI handwritten digits scikit-learn bundles (eos_tui/data/digits.py; the `digits` extra):
+    1,797 images of 8×8, offline. The first n among the first `classes` classes, the next test_n held out."""
+
+    kind: Literal["digits"] = "digits"
+    n: int = Field(1000, gt=0, le=1797)
+    classes: int = Field(10, ge=2, le=10)
+    test_n: int = Field(0, ge=0, le=1797)
+    standardize: bool = True  # center and scale each pixel by the training images' statistics; false: [0, 1]
+
+    DIM: ClassVar[int] = 64
+    IMAGE_SHAPE: ClassVar[tuple[int, int, int]] = (1, 8, 8)
+
+    @model_validator(mode="after")
+    def _enough(self):
+        from ..data.digits import available
+
+        have = available(self.classes)
+        if self.n + self.test_n > have:
+            raise KeyProblem(
+                "n", f"data.n + data.test_n = {self.n + self.test_n}, but the digits hold {have} images of classes < {self.classes}"
+            )
+        return self
+
+
+class SortData(_Data):
+    """The central-flows code's sorting task (eos_tui/data/sort.py): n sequences of `length` tokens
+    drawn uniformly from 0..vocab-1; the target at each position is the sorted sequence's token there.
+    Integer tokens, so it is for a sequence model (model.kind = 'transformer'), never an MLP on floats."""
+
+    kind: Literal["sort"] = "sort"
+    n: int = Field(1000, gt=0, le=1_000_000)
+    length: int = Field(8, ge=2, le=4096)
+    vocab: int = Field(4, ge=2, le=65_536)
+    test_n: int = Field(0, ge=0, le=1_000_000)
+
+
+# The data kinds whose examples are images of a fixed shape (a CNN takes them; an MLP sees them flat).
+IMAGE_DATA = ("cifar10", "mnist", "fashion-mnist", "digits")
+
+DataConfig = Annotated[
+    Union[RandomLabelsData, TeacherData, Cifar10Data, MnistData, FashionMnistData, DigitsData, SortData, NpzData, PythonData, NoData],
+    Field(discriminator="kind"),
+]
+_DATA_KINDS = (RandomLabelsData, TeacherData, Cifar10Data, MnistData, FashionMnistData, DigitsData, SortData, NpzData, PythonData, NoData)
+_siblings(*_DATA_KINDS, shared={"seed"})
 
 
 # ---- [model] ------------------------------------------------------------------------------------
@@ -638,6 +709,10 @@ KINDS: dict[str, dict[str, type[Section]]] = {
         "random-labels": RandomLabelsData,
         "teacher": TeacherData,
         "cifar10": Cifar10Data,
+        "mnist": MnistData,
+        "fashion-mnist": FashionMnistData,
+        "digits": DigitsData,
+        "sort": SortData,
         "npz": NpzData,
         "python": PythonData,
         "none": NoData,
@@ -797,8 +872,13 @@ class ArmSpec(BaseModel):
         if takes_data and d.kind == "none":
             raise KeyProblem(
                 "data.kind",
-                f"model.kind = {m.kind!r} needs data: set data.kind to "
-                "'random-labels', 'teacher', 'cifar10', 'npz' or 'python' (got 'none')",
+                f"model.kind = {m.kind!r} needs data: set data.kind to 'random-labels', 'teacher', 'cifar10', 'mnist', "
+                "'fashion-mnist', 'digits', 'sort', 'npz' or 'python' (got 'none')",
+            )
+        if isinstance(d, SortData) and m.kind in ("mlp", "cnn"):
+            raise KeyProblem(
+                "data.kind",
+                f"'sort' is sequences of integer tokens, for a sequence model (a transformer), not model.kind = {m.kind!r}",
             )
         if m.kind in ("uv", "quadratic") and d.kind != "none":
             raise KeyProblem(
@@ -810,11 +890,11 @@ class ArmSpec(BaseModel):
             self._fits_cnn(m, info)
         if isinstance(m, ArchitectureModel):
             self._fits_architecture(m)
-        if self.loss == "cross-entropy" and (not takes_data or d.kind not in ("random-labels", "cifar10", "npz", "sort", "python")):
+        if self.loss == "cross-entropy" and (not takes_data or d.kind not in ("random-labels", "npz", "sort", "python", *IMAGE_DATA)):
             raise KeyProblem(
                 "loss",
-                "'cross-entropy' needs a network on data and class labels (data.kind = "
-                f"'random-labels', 'cifar10', 'sort', or 'npz' or 'python' with integer y) (got {m.kind!r} and {d.kind!r})",
+                "'cross-entropy' needs a network on data and class labels (data.kind = 'random-labels', "
+                f"{', '.join(repr(k) for k in IMAGE_DATA)}, 'sort', or 'npz' or 'python' with integer y) (got {m.kind!r} and {d.kind!r})",
             )
         if self.loss == "cross-entropy" and isinstance(d, NpzData) and info is not None and info.classes is None:
             raise KeyProblem(
@@ -892,7 +972,7 @@ class ArmSpec(BaseModel):
         """The shape of one input row when the data are images (CIFAR-10's (3, 32, 32), an npz
         file's X row shape), else None."""
         d = self.data
-        if isinstance(d, Cifar10Data):
+        if isinstance(d, (Cifar10Data, MnistData, DigitsData)):
             return d.IMAGE_SHAPE
         if isinstance(d, NpzData):
             shape = d.info().image_shape
@@ -903,8 +983,8 @@ class ArmSpec(BaseModel):
         """One example's shape as a network takes it: an image's (C, H, W) or (H, W), a token
         sequence's (length,) (data.kind = "sort"), a flat row's (dim,); None without data."""
         d = self.data
-        if d.kind == "sort":  # SortData (the data helper's branch): getattr until both have merged
-            return (int(getattr(d, "length")),)  # noqa: B009
+        if isinstance(d, SortData):
+            return (d.length,)
         image = self.image_shape()
         if image is not None:
             return image
@@ -914,7 +994,7 @@ class ArmSpec(BaseModel):
     def network_outputs(self) -> int:
         """The network's output width: the classes or targets, a sequence task's vocabulary."""
         d = self.data
-        return int(getattr(d, "vocab")) if d.kind == "sort" else self.data_shape()[1]  # noqa: B009 (as above)
+        return d.vocab if isinstance(d, SortData) else self.data_shape()[1]
 
     def _fits_architecture(self, m: ArchitectureModel) -> None:
         d, kind = self.data, self.model.kind
@@ -922,9 +1002,10 @@ class ArmSpec(BaseModel):
             if d.kind != "sort":
                 raise KeyProblem("model.kind", f"{kind!r} needs token sequences: data.kind = 'sort' (got {d.kind!r})")
             return
-        if not isinstance(d, (Cifar10Data, NpzData)) and self.image_shape() is None:
+        if not isinstance(d, (Cifar10Data, MnistData, DigitsData, NpzData)) and self.image_shape() is None:
             raise KeyProblem(
-                "model.kind", f"{kind!r} needs image data: data.kind = 'cifar10', or 'npz' whose X rows are images (got {d.kind!r})"
+                "model.kind",
+                f"{kind!r} needs image data: data.kind = {_one_of(list(IMAGE_DATA))}, or 'npz' whose X rows are images (got {d.kind!r})",
             )
         shape = self.image_shape()
         if shape is None or len(shape) not in (2, 3):
@@ -937,15 +1018,17 @@ class ArmSpec(BaseModel):
 
     def _fits_cnn(self, m: CNNModel, info: Any) -> None:
         d = self.data
-        if not isinstance(d, (Cifar10Data, NpzData)):
+        if not isinstance(d, (Cifar10Data, MnistData, DigitsData, NpzData)):
             raise KeyProblem(
-                "model.kind", f"'cnn' needs image data: data.kind = 'cifar10', or 'npz' whose X rows are images (got {d.kind!r})"
+                "model.kind",
+                f"'cnn' needs image data: data.kind = {_one_of(list(IMAGE_DATA))}, or 'npz' whose X rows are images (got {d.kind!r})",
             )
         shape = self.image_shape()
         if shape is None or len(shape) not in (2, 3):
+            where = d.path if isinstance(d, NpzData) else d.kind  # only an npz file's rows can be flat
             raise KeyProblem(
                 "model.kind",
-                f"'cnn' needs image data, but X in {d.path} has flat rows: save X as (n, channels, height, width) or (n, height, width)",
+                f"'cnn' needs image data, but X in {where} has flat rows: save X as (n, channels, height, width) or (n, height, width)",
             )
         side = min(shape[-2:])
         if side < 2 ** len(m.channels):
@@ -992,8 +1075,10 @@ class ArmSpec(BaseModel):
             return d.dim, d.classes
         if isinstance(d, TeacherData):
             return d.dim, d.outputs
-        if isinstance(d, Cifar10Data):
+        if isinstance(d, (Cifar10Data, MnistData, DigitsData)):
             return d.DIM, d.classes
+        if isinstance(d, SortData):
+            return d.length, d.vocab  # tokens per sequence, and the classes each position predicts
         if isinstance(d, NpzData):
             info = d.info()
             return info.dim, info.outputs

@@ -2,11 +2,11 @@
 
 Every built-in scenario but `cifar` (it needs the CIFAR-10 files and a GPU's time) is run headless at its
 own size, the way a user runs it, and its run directory is stored under tests/app/scenario_runs/NAME/:
-manifest.json and scenario.toml as written, metrics.jsonl gzipped (metrics.jsonl.gz, ~1.2 MB in all).
+manifest.json and scenario.toml as written, metrics.jsonl gzipped (metrics.jsonl.gz, ~1.4 MB in all).
 The tests unzip it into a temporary run directory and open the app on that (`watch` of a finished run),
 so the app reads exactly the files the engine wrote.
 
-Regenerate (about 2 minutes on one core), then the snapshots:
+Regenerate (about 3 minutes on one core, `digits` half of it), then the snapshots:
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python tests/app/make_scenario_runs.py
     python -m pytest tests/app/test_scenario_screens.py --snapshot-update
@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STORE = HERE / "scenario_runs"
-SCENARIOS = ("adam", "catapult", "central", "connectivity", "decay", "eos", "quadratic", "reparam", "sgd_vs_gd", "warmup")
+SCENARIOS = ("adam", "catapult", "central", "connectivity", "decay", "digits", "eos", "quadratic", "reparam", "sgd_vs_gd", "warmup")
 
 
 def make(name: str, work: Path) -> None:
