@@ -1,0 +1,377 @@
+"""eos_tui.Monitor (eos_tui/monitor): the run directory it writes, its refusals, its failure modes,
+and the promise that measuring never changes the model or the loop."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import eos_tui
+from eos_tui.rundir.format import step_threshold
+from eos_tui.rundir.reader import effective_status, read_manifest, run_info
+
+from .helpers import cli_env, of
+
+MSE = nn.MSELoss()
+
+
+def records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+
+
+def data(n: int = 40, d: int = 5, k: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g, dtype=torch.float64), torch.randn(n, k, generator=g, dtype=torch.float64)
+
+
+def mlp(seed: int = 0, *extra: nn.Module) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(5, 8), nn.Tanh(), *extra, nn.Linear(8, 2)).double()
+
+
+def loop(model, mon, X, y, steps: int, lr: float = 0.1, opt=None) -> None:
+    opt = opt or torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = MSE(model(X), y)
+        loss.backward()
+        opt.step()
+        mon.step(loss=loss.item(), lr=opt.param_groups[0]["lr"], optimizer=opt)
+
+
+# ---- the run directory ----------------------------------------------------------------------------
+def test_a_reader_follows_the_run_while_the_loop_is_still_running(tmp_path):
+    """The loop in another process stops half-way (it waits on its stdin): `eos-tui export` and
+    `runs` see its records and its status "running" then; after it ends, `completed`."""
+    run = tmp_path / "live"
+    child = textwrap.dedent(
+        f"""
+        import sys, torch
+        from torch import nn
+        import eos_tui
+        torch.manual_seed(0)
+        X, y = torch.randn(32, 4), torch.randn(32, 1)
+        model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = nn.MSELoss()
+        with eos_tui.Monitor(model, loss_fn, (X, y), run_dir={str(run)!r}, every=5, steps=30) as mon:
+            for step in range(30):
+                if step == 15:
+                    print("waiting", flush=True)
+                    sys.stdin.readline()
+                opt.zero_grad(); loss = loss_fn(model(X), y); loss.backward(); opt.step()
+                mon.step(loss=loss.item(), optimizer=opt)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=cli_env())
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "waiting"
+        deadline = time.monotonic() + 60
+        while True:  # the records reach the file within the writer's flush interval
+            out = subprocess.run(
+                [sys.executable, "-m", "eos_tui.cli", "export", str(run), "--format", "jsonl", "--records", "step,sharpness"],
+                capture_output=True,
+                text=True,
+                env=cli_env(),
+            )
+            rows = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+            if sum(r["type"] == "step" for r in rows) == 15 or time.monotonic() > deadline:
+                break
+        assert [r["step"] for r in rows if r["type"] == "step"] == list(range(15))
+        assert [r["step"] for r in rows if r["type"] == "sharpness"] == [0, 5, 10, 15]
+        assert effective_status(read_manifest(run)) == "running"
+        listed = subprocess.run(
+            [sys.executable, "-m", "eos_tui.cli", "runs", str(tmp_path), "--json"], capture_output=True, text=True, env=cli_env()
+        )
+        (info,) = json.loads(listed.stdout)
+        assert info["status"] == "running" and info["scenario"] == "live"
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    info = run_info(run)
+    assert info.status == "completed" and info.steps_done == 30 and info.steps == 30
+    assert of(records(run), "end")[-1]["status"] == "completed"
+
+
+def test_the_run_directory_is_the_engines_format(tmp_path):
+    X, y = data()
+    model = mlp()
+    with eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "run", every=4, eigenvalues=2) as mon:
+        loop(model, mon, X, y, 10)
+    recs = records(tmp_path / "run")
+    assert [r["step"] for r in of(recs, "step")] == list(range(10))
+    assert [r["step"] for r in of(recs, "sharpness")] == [0, 4, 8]
+    assert all(len(r["eigenvalues"]) == 2 for r in of(recs, "sharpness"))
+    assert all("threshold" not in r for r in of(recs, "step"))  # plain SGD: readers take 2/η
+    m = read_manifest(tmp_path / "run")
+    assert m["status"] == "completed" and m["arms"]["train"]["status"] == "completed"
+    assert m["monitor"]["stability"]["threshold"] == "2/η" and m["monitor"]["parameters"] == 66
+    assert m["arms"]["train"]["summary"]["steps_done"] == 10
+    assert "not from a scenario" in (tmp_path / "run" / "scenario.toml").read_text()
+
+
+def test_the_eigenvalues_are_the_full_data_hessians(tmp_path):
+    """λ_max at θ_0 (every record's first) against the dense Hessian of the full loss, to 1e-8."""
+    X, y = data()
+    model = mlp()
+    mon = eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "run", eigenvalues=3, tol=1e-10, max_iter=66)
+    mon.close()
+    params = list(model.parameters())
+    theta = torch.cat([p.detach().reshape(-1) for p in params])
+
+    def loss(th):
+        views, i = {}, 0
+        for name, p in model.named_parameters():
+            views[name] = th[i : i + p.numel()].view(p.shape)
+            i += p.numel()
+        return MSE(torch.func.functional_call(model, views, (X,)), y)
+
+    exact = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss, theta)).flip(0)[:3]
+    (rec,) = of(records(tmp_path / "run"), "sharpness")
+    assert rec["eigenvalues"] == pytest.approx(exact.tolist(), rel=1e-8)
+
+
+def test_a_dataloader_in_order_is_weighted_by_batch_size(tmp_path):
+    """40 examples in batches of 16, 16 and 8: the same λ_max as the tensor pair (1e-8), not the
+    mean of the batches' losses."""
+    X, y = data()
+    pair = eos_tui.Monitor(mlp(), MSE, (X, y), run_dir=tmp_path / "pair", tol=1e-10, max_iter=66)
+    pair.close()
+    loader = DataLoader(TensorDataset(X, y), batch_size=16, shuffle=False)
+    chunked = eos_tui.Monitor(mlp(), MSE, loader, run_dir=tmp_path / "loader", tol=1e-10, max_iter=66)
+    chunked.close()
+    a = of(records(tmp_path / "pair"), "sharpness")[0]["eigenvalues"][0]
+    b = of(records(tmp_path / "loader"), "sharpness")[0]["eigenvalues"][0]
+    assert b == pytest.approx(a, rel=1e-8)
+    assert of(records(tmp_path / "loader"), "end")[-1]["final_loss"] == pytest.approx(MSE(mlp()(X), y).detach().item(), rel=1e-12)
+
+
+def test_measuring_changes_nothing_the_loop_can_see(tmp_path):
+    """Two loops from the same seed, one monitored every step: the same parameters, gradients,
+    BatchNorm running statistics and random stream, bit for bit."""
+    X, y = data()
+
+    def run(monitored: bool):
+        model = mlp(1, nn.BatchNorm1d(8), nn.Dropout(0.0))
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        mon = eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "m", every=1) if monitored else None
+        torch.manual_seed(7)
+        for _ in range(6):
+            opt.zero_grad()
+            loss = MSE(model(X + 0.01 * torch.randn_like(X)), y)  # the loop draws from torch's stream
+            loss.backward()
+            opt.step()
+            if mon is not None:
+                mon.step(loss=loss.item(), optimizer=opt)
+        if mon is not None:
+            mon.close()
+        return model, torch.rand(3)
+
+    plain, draw = run(False)
+    watched, draw2 = run(True)
+    assert torch.equal(draw, draw2)
+    for (name, a), b in zip(plain.state_dict().items(), watched.state_dict().values()):
+        assert torch.equal(a, b), name
+    for a, b in zip(plain.parameters(), watched.parameters()):
+        assert torch.equal(a.grad, b.grad)
+    assert len(of(records(tmp_path / "m"), "sharpness")) == 7
+
+
+# ---- refusals -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        (lambda X, y: (mlp(0, nn.Dropout(0.5)), (X, y)), "differs between two evaluations"),
+        (lambda X, y: (mlp(0, nn.BatchNorm1d(8)), DataLoader(TensorDataset(X, y), batch_size=16)), "BatchNorm in training mode (2)"),
+        (lambda X, y: (mlp(), DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True)), "shuffle=False"),
+        (lambda X, y: (mlp(), X), "a pair (X, y)"),
+        (lambda X, y: (mlp(), (X, y[:, :1].repeat(1, 3))), "loss_fn(model(inputs), targets) failed"),
+    ],
+    ids=["dropout", "batchnorm-chunks", "shuffling", "not-a-pair", "bad-shapes"],
+)
+def test_what_cannot_be_measured_honestly_is_refused_before_anything_is_written(tmp_path, make, needle):
+    X, y = data()
+    model, given = make(X, y)
+    with pytest.raises(eos_tui.MonitorError) as err:
+        eos_tui.Monitor(model, MSE, given, run_dir=tmp_path / "run")
+    assert needle in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_batchnorm_is_measured_on_the_full_batch_or_in_eval_mode(tmp_path):
+    """BatchNorm in training mode on a tensor pair: the full-batch loss, measured; in eval mode a
+    DataLoader's batches are fine (the running statistics are constants)."""
+    X, y = data()
+    eos_tui.Monitor(mlp(0, nn.BatchNorm1d(8)), MSE, (X, y), run_dir=tmp_path / "a").close()
+    model = mlp(0, nn.BatchNorm1d(8)).eval()
+    eos_tui.Monitor(model, MSE, DataLoader(TensorDataset(X, y), batch_size=16), run_dir=tmp_path / "b").close()
+    for name in ("a", "b"):
+        assert of(records(tmp_path / name), "sharpness")[0]["eigenvalues"][0] > 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [({"every": 0}, "every must be an integer ≥ 1"), ({"eigenvalues": 0}, "eigenvalues"), ({"tol": 2}, "tol must be in (0, 1)")],
+)
+def test_bad_arguments_are_one_line(tmp_path, kwargs, needle):
+    X, y = data()
+    with pytest.raises(eos_tui.MonitorError, match=None) as err:
+        eos_tui.Monitor(mlp(), MSE, (X, y), run_dir=tmp_path / "run", **kwargs)
+    assert needle in str(err.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_directory_that_holds_something_is_never_reused(tmp_path):
+    X, y = data()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "mine.txt").write_text("keep")
+    with pytest.raises(eos_tui.MonitorError, match="exists and is not empty"):
+        eos_tui.Monitor(mlp(), MSE, (X, y), run_dir=tmp_path / "run")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["mine.txt"]
+
+
+# ---- thresholds -----------------------------------------------------------------------------------
+def test_an_optimizer_without_a_rule_gets_no_threshold_and_no_claim(tmp_path):
+    X, y = data()
+    model = mlp()
+    with eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "run", every=5) as mon:
+        loop(model, mon, X, y, 5, opt=torch.optim.Adagrad(model.parameters(), lr=0.1))
+    steps = of(records(tmp_path / "run"), "step")
+    assert all(s["threshold"] is None and step_threshold(s) is None for s in steps)
+    assert [r["step"] for r in of(records(tmp_path / "run"), "sharpness")] == [0, 5]
+    assert "Adagrad is not one of" in read_manifest(tmp_path / "run")["monitor"]["stability"]["no_claim"]
+
+
+def test_a_null_threshold_is_no_threshold_not_two_over_eta():
+    """Regression: step_threshold read a null "threshold" as 2/η (the Monitor's "no claim")."""
+    assert step_threshold({"lr": 0.1, "threshold": None}) is None
+    assert step_threshold({"lr": 0.1}) == pytest.approx(20.0)
+    assert step_threshold({"lr": 0.1, "threshold": 38.0}) == 38.0
+
+
+def test_momentum_writes_its_threshold(tmp_path):
+    X, y = data()
+    model = mlp()
+    with eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "run") as mon:
+        loop(model, mon, X, y, 3, opt=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+    assert [s["threshold"] for s in of(records(tmp_path / "run"), "step")] == [pytest.approx(38.0)] * 3
+
+
+# ---- failure modes --------------------------------------------------------------------------------
+def test_divergence_is_the_engines_record_not_an_exception(tmp_path):
+    X, y = data()
+    model = mlp()
+    mon = eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "run", every=5)
+    loop(model, mon, X, y, 3)
+    with torch.no_grad():
+        model[0].weight[0, 0] = float("nan")
+    loop(model, mon, X, y, 5)  # no exception; the calls after the divergence do nothing
+    mon.close()
+    recs = records(tmp_path / "run")
+    # θ_3 holds the NaN: the loss the loop computed at step 3 is not finite, so step 3 diverged (the
+    # engine's rule, engine/arm.py): its record without a loss, the event and the end at step 3
+    (event,) = of(recs, "event")
+    assert event["kind"] == "diverged" and event["step"] == 3
+    (end,) = of(recs, "end")
+    assert end["status"] == "diverged" and end["steps_done"] == 3
+    assert [(s["step"], s["loss"] is None) for s in of(recs, "step")] == [(0, False), (1, False), (2, False), (3, True)]
+    m = read_manifest(tmp_path / "run")
+    assert m["status"] == "completed" and m["arms"]["train"]["status"] == "diverged"
+
+
+def test_a_loss_that_is_not_finite_diverges_at_its_step(tmp_path):
+    X, y = data()
+    mon = eos_tui.Monitor(mlp(), MSE, (X, y), run_dir=tmp_path / "run")
+    mon.step(loss=1.0, lr=0.1)
+    mon.step(loss=float("inf"), lr=0.1)
+    mon.step(loss=1.0, lr=0.1)
+    mon.close()
+    recs = records(tmp_path / "run")
+    assert [(s["step"], s["loss"]) for s in of(recs, "step")] == [(0, 1.0), (1, None)]
+    assert of(recs, "end")[0]["status"] == "diverged" and of(recs, "end")[0]["steps_done"] == 1
+
+
+def test_ctrl_c_leaves_a_valid_run_marked_interrupted(tmp_path):
+    X, y = data()
+    model = mlp()
+    with pytest.raises(KeyboardInterrupt):
+        with eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "run", every=2) as mon:
+            loop(model, mon, X, y, 5)
+            raise KeyboardInterrupt
+    m = read_manifest(tmp_path / "run")
+    assert m["status"] == "interrupted" and m["arms"]["train"]["status"] == "interrupted"
+    recs = records(tmp_path / "run")
+    end = {"type": "end", "arm": "train", "status": "interrupted", "steps_done": 5, "final_loss": None, "hvps": mon.hvps}
+    assert of(recs, "end") == [end]
+    assert run_info(tmp_path / "run").status == "interrupted"
+
+
+def test_another_exception_through_the_with_marks_the_run_failed(tmp_path):
+    X, y = data()
+    with pytest.raises(RuntimeError):
+        with eos_tui.Monitor(mlp(), MSE, (X, y), run_dir=tmp_path / "run"):
+            raise RuntimeError("the user's own bug")
+    m = read_manifest(tmp_path / "run")
+    assert m["status"] == "failed" and "the user's own bug" in m["error"]
+
+
+def test_a_failing_measurement_ends_the_run_not_the_loop(tmp_path):
+    """A loss_fn that breaks at a later measurement: a warning and a failed run; the loop goes on."""
+    X, y = data()
+    calls = {"n": 0}
+
+    def fragile(out, target):
+        calls["n"] += 1
+        if calls["n"] > 6:  # the checks at the start call it 3 times, each measurement once
+            raise RuntimeError("out of memory (pretend)")
+        return MSE(out, target)
+
+    model = mlp()
+    mon = eos_tui.Monitor(model, fragile, (X, y), run_dir=tmp_path / "run", every=2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(20):
+            opt.zero_grad()
+            loss = MSE(model(X), y)
+            loss.backward()
+            opt.step()
+            mon.step(loss=loss.item(), optimizer=opt)
+    mon.close()
+    assert any("stopped measuring" in str(w.message) for w in caught)
+    m = read_manifest(tmp_path / "run")
+    assert m["status"] == "failed" and "out of memory (pretend)" in m["error"]
+    assert of(records(tmp_path / "run"), "end")[0]["status"] == "failed"
+
+
+def test_close_without_with_and_twice(tmp_path):
+    X, y = data()
+    model = mlp()
+    mon = eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "run")
+    loop(model, mon, X, y, 2)
+    mon.close()
+    mon.close()
+    mon.step(loss=1.0, lr=0.1)  # after the end: nothing
+    recs = records(tmp_path / "run")
+    assert len(of(recs, "end")) == 1 and len(of(recs, "step")) == 2
+    assert read_manifest(tmp_path / "run")["status"] == "completed"
+
+
+def test_import_eos_tui_stays_light_and_monitor_loads_on_use():
+    code = "import sys, eos_tui; assert 'torch' not in sys.modules; m = eos_tui.Monitor; assert 'torch' in sys.modules; print(m.__module__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "eos_tui.monitor.monitor"
