@@ -368,10 +368,3 @@ def test_close_without_with_and_twice(tmp_path):
     recs = records(tmp_path / "run")
     assert len(of(recs, "end")) == 1 and len(of(recs, "step")) == 2
     assert read_manifest(tmp_path / "run")["status"] == "completed"
-
-
-def test_import_eos_tui_stays_light_and_monitor_loads_on_use():
-    code = "import sys, eos_tui; assert 'torch' not in sys.modules; m = eos_tui.Monitor; assert 'torch' in sys.modules; print(m.__module__)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env())
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "eos_tui.monitor.monitor"
