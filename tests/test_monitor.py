@@ -354,7 +354,12 @@ def test_a_failing_measurement_ends_the_run_not_the_loop(tmp_path):
     assert any("stopped measuring" in str(w.message) for w in caught)
     m = read_manifest(tmp_path / "run")
     assert m["status"] == "failed" and "out of memory (pretend)" in m["error"]
-    assert of(records(tmp_path / "run"), "end")[0]["status"] == "failed"
+    recs = records(tmp_path / "run")
+    assert of(recs, "end")[0]["status"] == "failed"
+    # the start's checks (3 calls) and the measurements at steps 0, 2 and 4 (one each) use 6: the
+    # one at 6 fails, and step 5's record, written before it, is kept (it was lost with it)
+    assert [r["step"] for r in of(recs, "sharpness")] == [0, 2, 4]
+    assert [r["step"] for r in of(recs, "step")] == list(range(6))
 
 
 def test_close_without_with_and_twice(tmp_path):
@@ -368,3 +373,29 @@ def test_close_without_with_and_twice(tmp_path):
     recs = records(tmp_path / "run")
     assert len(of(recs, "end")) == 1 and len(of(recs, "step")) == 2
     assert read_manifest(tmp_path / "run")["status"] == "completed"
+
+
+def test_dropout_switched_on_after_the_start_ends_the_run_with_the_reason(tmp_path):
+    """The checks ran in eval mode; the loop's model.train() turns dropout on: the next measurement
+    would solve a random operator, so the run ends as failed with the refusal's reason (a warning,
+    the loop goes on) instead of writing eigenvalues of nothing."""
+    X, y = data()
+    model = mlp(0, nn.Dropout(0.5)).eval()
+    mon = eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "run", every=2)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(4):
+            opt.zero_grad()
+            loss = MSE(model(X), y)
+            loss.backward()
+            opt.step()
+            mon.step(loss=loss.item(), optimizer=opt)
+    mon.close()
+    assert any("stopped measuring" in str(w.message) for w in caught)
+    m = read_manifest(tmp_path / "run")
+    assert m["status"] == "failed" and "differs between two evaluations" in m["error"] and "active dropout: 2" in m["error"]
+    recs = records(tmp_path / "run")
+    assert [r["step"] for r in of(recs, "sharpness")] == [0]  # the one at θ_0, measured in eval mode
+    assert [r["step"] for r in of(recs, "step")] == [0, 1]

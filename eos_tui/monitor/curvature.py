@@ -2,10 +2,11 @@
 from the previous measurement's eigenvectors, on Hessian-vector products over the full data.
 
 The products are the engine's reverse-over-reverse ones (engine/curvature/hessian.py: the gradient
-of ⟨∇L, v⟩ through a retained graph): one graph for a tensor pair, one per batch, built and freed
-in turn, for a DataLoader. With a preconditioner P (Adam, RMSprop) the solve is on the symmetric
-P^{-1/2} H P^{-1/2}, which has P⁻¹H's eigenvalues, and the raw λ_max(H) is solved beside it, as
-the engine's Adam arms do.
+of ⟨∇L, v⟩ through a retained graph): one graph for a tensor pair, kept for the measurement's
+products; for a DataLoader, one per batch, built and freed in turn at each product. With a
+preconditioner P (Adam, RMSprop) the solve is on the symmetric P^{-1/2} H P^{-1/2}, which has
+P⁻¹H's eigenvalues, and the raw λ_max(H) is solved beside it on the same graph, as the engine's
+Adam arms do.
 
 The solver draws its random start from a generator of its own: the user's random streams are
 never touched.
@@ -35,29 +36,7 @@ class Solver:
         self.vectors: torch.Tensor | None = None
         self.raw_vectors: torch.Tensor | None = None
 
-    def solve(
-        self,
-        parts: list[Loss],
-        theta: torch.Tensor,
-        *,
-        k: int,
-        v0: torch.Tensor | None,
-        scale: torch.Tensor | None = None,
-        decay: float = 0.0,
-    ) -> Eigenpairs:
-        """The top-k eigenpairs of H(θ) of the loss Σ parts, or of D(H + decay·I)D with D = `scale`."""
-
-        def loss(th: torch.Tensor) -> torch.Tensor:
-            return torch.stack([p(th) for p in parts]).sum()
-
-        H = HessianOperator(loss, theta, parts=parts if len(parts) > 1 else None, precond=scale)
-        matvec = H.matvec
-        if decay and scale is not None:
-            D2 = scale * scale
-
-            def matvec(v: torch.Tensor) -> torch.Tensor:  # D(H + wI)D v = DHD v + w D² v
-                return H.matvec(v) + decay * (D2 * v)
-
+    def solve(self, matvec: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, k: int, v0: torch.Tensor | None) -> Eigenpairs:
         n = theta.numel()
         return top_eigenpairs(
             matvec,
@@ -74,13 +53,27 @@ class Solver:
     def measure(
         self, parts: list[Loss], theta: torch.Tensor, precond: torch.Tensor | None, decay: float
     ) -> tuple[Eigenpairs, Eigenpairs | None]:
-        """(the measured operator's top-k pairs, the raw λ_max(H) pair beside a preconditioned one or None)."""
+        """(the top-k pairs of H(θ), or of D(H + decay·I)D with D = P^{-1/2}; the raw λ_max(H) pair
+        beside a preconditioned one, else None). The loss is Σ parts; both solves share one
+        gradient graph (one per part with several parts)."""
+
+        def loss(th: torch.Tensor) -> torch.Tensor:
+            return torch.stack([p(th) for p in parts]).sum()
+
+        H = HessianOperator(loss, theta, parts=parts if len(parts) > 1 else None)
         if precond is None:
-            pairs = self.solve(parts, theta, k=self.k, v0=self.vectors)
+            pairs = self.solve(H.matvec, theta, self.k, self.vectors)
             self.vectors = align_signs(pairs.eigenvectors, self.vectors)
             return pairs, None
-        pairs = self.solve(parts, theta, k=self.k, v0=self.vectors, scale=precond.rsqrt(), decay=decay)
+        D = precond.rsqrt()
+        D2 = D * D
+
+        def scaled(v: torch.Tensor) -> torch.Tensor:  # D(H + wI)D v = D·H(D v) + w·D² v
+            out = D * H.matvec(D * v)
+            return out + decay * (D2 * v) if decay else out
+
+        pairs = self.solve(scaled, theta, self.k, self.vectors)
         self.vectors = align_signs(pairs.eigenvectors, self.vectors)
-        raw = self.solve(parts, theta, k=1, v0=self.raw_vectors)
+        raw = self.solve(H.matvec, theta, 1, self.raw_vectors)
         self.raw_vectors = align_signs(raw.eigenvectors, self.raw_vectors)
         return pairs, raw

@@ -42,7 +42,7 @@ from ..engine.determinism import batch_dependent_layers, check_repeatable, rando
 from ..rundir import format as rf
 from ..rundir.records import end_record, event_record, sharpness_record, step_record
 from .curvature import Solver
-from .data import FullData
+from .data import Chunk, FullData
 from .errors import MonitorError
 from .params import FlatParams, LossFn, Preserved
 from .rundir import MonitorRun
@@ -117,7 +117,8 @@ class Monitor:
         self.device = self.flat.device
         self.optimizer = optimizer
         self.solver = Solver(eigenvalues, float(tol), max_iter, seed)
-        chunks = self._check_measurable()
+        chunks = self.data.chunks(self.device)
+        self._check_measurable(chunks)
 
         run_name = name or (os.path.basename(os.path.normpath(run_dir)) if run_dir is not None else "monitor")
         if not rf.is_safe_name(run_name):
@@ -164,9 +165,15 @@ class Monitor:
             self._fail(e)
 
     # ---- honesty ------------------------------------------------------------------------------
-    def _check_measurable(self) -> list:
-        """The full data's batches, after refusing what has no Hessian to measure (determinism.py)."""
-        chunks = self.data.chunks(self.device)
+    def _modes(self) -> tuple[bool, ...]:
+        return tuple(m.training for m in self.model.modules())
+
+    def _check_measurable(self, chunks: list[Chunk]) -> None:
+        """Refuse (MonitorError, one line) what has no Hessian to measure on these batches
+        (determinism.py): BatchNorm normalizing by a DataLoader batch's statistics, dropout or any
+        other randomness (two evaluations differ). Checked at the start and again whenever a module
+        changes between train and eval mode (the loop's model.train() or model.eval())."""
+        self.modes = self._modes()
         batchnorm = batch_dependent_layers(self.model)
         if batchnorm and len(chunks) > 1:
             raise MonitorError(
@@ -192,7 +199,6 @@ class Monitor:
             dropout = random_layers(self.model)
             where = f" (active dropout: {', '.join(dropout)})" if dropout else ""
             raise MonitorError(f"{why}{where}")
-        return chunks
 
     # ---- the loop -----------------------------------------------------------------------------
     def step(self, loss: Any = None, lr: float | None = None, optimizer: torch.optim.Optimizer | None = None) -> None:
@@ -267,17 +273,18 @@ class Monitor:
         if not finite:
             self._diverge(out, t + 1, f"parameters not finite after the update of step {t}", t + 1)
             return
+        self.run.write(out)  # before measuring: a measurement that fails must not take this step's records with it
+        self.run.tick(self.calls)
         if self.calls % self.every == 0:
             precond = stab.preconditioner(self.optimizer, self.flat) if stab.preconditioned else None
             if not stab.preconditioned or precond is not None:
-                out.append(self._measure(self.calls, self.data.chunks(self.device), precond))
-                out += self._onset(self.calls, thr)
-        self.run.write(out)
-        self.run.tick(self.calls)
+                self.run.write([self._measure(self.calls, self.data.chunks(self.device), precond), *self._onset(self.calls, thr)])
 
     # ---- measuring ----------------------------------------------------------------------------
-    def _measure(self, step: int, chunks: list, precond: torch.Tensor | None) -> rf.SharpnessRecord:
+    def _measure(self, step: int, chunks: list[Chunk], precond: torch.Tensor | None) -> rf.SharpnessRecord:
         """The sharpness record at the current θ (of P⁻¹H with `precond` P, and the raw λ_max beside)."""
+        if self._modes() != self.modes:  # a refusal here ends the run as failed, with its reason
+            self._check_measurable(chunks)
         theta = self.flat.flat()
         decay = self.stability.decay if self.stability is not None else 0.0
         with Preserved(self.model, self.flat.params, self.device):
