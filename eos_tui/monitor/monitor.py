@@ -350,11 +350,19 @@ class Monitor:
         warnings.warn(f"eos_tui.Monitor stopped measuring ({message}); the run {self.run_dir} ends as failed", stacklevel=3)
         self._end(rf.FAILED, rf.FAILED, error=message)
 
-    def close(self) -> None:
-        """End the run as completed (the final loss measured on the full data at the last θ)."""
+    def close(self, exception: BaseException | None = None) -> None:
+        """End the run: completed (with the final loss on the full data at the last θ), or, given
+        the exception that stopped the training, "interrupted" (KeyboardInterrupt) or "failed"
+        with its message. A trainer's exception hook calls it so; `with` does it by itself."""
         if self.done:
             return
         self.run.steps_done = self.calls
+        if isinstance(exception, KeyboardInterrupt):
+            self._end(rf.INTERRUPTED, rf.INTERRUPTED)
+            return
+        if exception is not None:
+            self._end(rf.FAILED, rf.FAILED, error=f"{type(exception).__name__}: {exception}")
+            return
         try:
             final = self._final_loss()
         except KeyboardInterrupt:
@@ -378,12 +386,5 @@ class Monitor:
     def __enter__(self) -> Monitor:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.close()
-            return
-        self.run.steps_done = self.calls
-        if issubclass(exc_type, KeyboardInterrupt):
-            self._end(rf.INTERRUPTED, rf.INTERRUPTED)
-        else:
-            self._end(rf.FAILED, rf.FAILED, error=f"{exc_type.__name__}: {exc}")
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.close(exc)  # an exception goes on up (None returned): Ctrl-C reaches the user's code
