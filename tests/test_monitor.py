@@ -399,3 +399,43 @@ def test_dropout_switched_on_after_the_start_ends_the_run_with_the_reason(tmp_pa
     recs = records(tmp_path / "run")
     assert [r["step"] for r in of(recs, "sharpness")] == [0]  # the one at θ_0, measured in eval mode
     assert [r["step"] for r in of(recs, "step")] == [0, 1]
+
+
+def test_the_step_reads_a_parameter_whose_tensor_was_replaced(tmp_path):
+    """The per-step snapshot reuses flat views of the parameters while they keep their storage: a
+    parameter given a new tensor (p.data = ...) is read anew, not through the stale view."""
+    from eos_tui.monitor.params import FlatParams
+
+    model = mlp()
+    flat = FlatParams(model)
+    theta, grad = flat.snapshot()
+    assert grad is None and torch.equal(theta, flat.flat())
+    with torch.no_grad():
+        model[0].weight.add_(1.0)  # in place: the views see it
+    assert torch.equal(flat.snapshot()[0], flat.flat())
+    model[0].weight.data = torch.zeros_like(model[0].weight)  # a new tensor: the views are rebuilt
+    MSE(model(data()[0]), data()[1]).backward()
+    theta, grad = flat.snapshot()
+    assert torch.equal(theta, flat.flat()) and float(theta[:40].abs().sum()) == 0.0
+    assert torch.equal(grad, torch.cat([p.grad.reshape(-1) for p in model.parameters()]))
+    # a non-contiguous parameter is copied each time, never read through a stale view
+    odd = nn.Linear(3, 4).double()
+    odd.weight.data = torch.randn(3, 4, dtype=torch.float64).t()
+    flat = FlatParams(odd)
+    with torch.no_grad():
+        odd.weight.mul_(2.0)
+    assert torch.equal(flat.snapshot()[0], flat.flat())
+
+
+@pytest.mark.parametrize("exc, status", [(KeyboardInterrupt(), "interrupted"), (RuntimeError("boom"), "failed"), (None, "completed")])
+def test_close_with_the_exception_a_trainer_caught(tmp_path, exc, status):
+    """A trainer's exception hook (docs/monitor.md's callback) ends the run with what stopped it."""
+    X, y = data()
+    model = mlp()
+    mon = eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "run")
+    loop(model, mon, X, y, 2)
+    mon.close(exc)
+    m = read_manifest(tmp_path / "run")
+    assert m["status"] == status and m["arms"]["train"]["status"] == status
+    assert (status == "failed") == ("RuntimeError: boom" in m.get("error", ""))
+    assert of(records(tmp_path / "run"), "end")[0]["steps_done"] == 2

@@ -31,6 +31,7 @@ from __future__ import annotations
 import atexit
 import math
 import os
+import time
 import warnings
 from typing import Any
 
@@ -138,6 +139,7 @@ class Monitor:
         self.sharpness: float | None = None  # the latest λ_max (of P⁻¹H for Adam, RMSprop)
         self.last_loss: float | None = None
         self.hvps = 0
+        self.measure_seconds = 0.0  # wall time spent in measurements (their HVPs, mostly): bench/monitor.py
         self.onset, self.oscillation, self.catapult = EosOnset(), Oscillation(), Catapult()
         self.u_grad: torch.Tensor | None = None  # dotted with the gradient: ⟨∇, u⟩ (u in P^{1/2} coordinates with P)
         self.u_theta: torch.Tensor | None = None  # dotted with the step: ⟨Δθ, u⟩
@@ -238,16 +240,19 @@ class Monitor:
                 out += [self.first, *self._onset(0, thr)]
             self.first = None
 
-        theta, g = self.flat.flat(), self.flat.flat_grad()
-        picks = [theta.sum()]
-        if g is not None:
-            picks.append(torch.linalg.vector_norm(g).to(theta.dtype))
-        if g is not None and self.u_grad is not None and self.u_theta is not None:
-            picks += [g.to(theta.dtype) @ self.u_grad, (theta - self.prev_theta) @ self.u_theta]
-        values = torch.stack(picks).tolist()  # one transfer from the device per step
+        theta, g = self.flat.snapshot()
+        u_grad, u_theta = self.u_grad, self.u_theta
+        with torch.no_grad():
+            if g is not None and u_grad is not None and u_theta is not None:
+                # ⟨θ_{t+1} − θ_t, u⟩ is finite only if θ_{t+1} is (θ_t was; every entry enters it): it
+                # doubles as the divergence test, without a pass over θ of its own
+                picks = [(theta - self.prev_theta) @ u_theta, torch.linalg.vector_norm(g), g @ u_grad]
+            else:
+                picks = [theta.sum(), *([torch.linalg.vector_norm(g)] if g is not None else [])]
+            values = torch.stack(picks).tolist()  # one transfer from the device per step
         finite = math.isfinite(values[0]) or bool(torch.isfinite(theta).all())
         grad_norm = values[1] if g is not None else None
-        proj, disp = (values[2], values[3]) if len(values) == 4 else (None, None)
+        proj, disp = (values[2], values[0]) if len(values) == 3 else (None, None)
         self.calls = t + 1
         self.last_loss = loss
         self.prev_theta = theta
@@ -283,6 +288,7 @@ class Monitor:
     # ---- measuring ----------------------------------------------------------------------------
     def _measure(self, step: int, chunks: list[Chunk], precond: torch.Tensor | None) -> rf.SharpnessRecord:
         """The sharpness record at the current θ (of P⁻¹H with `precond` P, and the raw λ_max beside)."""
+        start = time.perf_counter()
         if self._modes() != self.modes:  # a refusal here ends the run as failed, with its reason
             self._check_measurable(chunks)
         theta = self.flat.flat()
@@ -290,6 +296,7 @@ class Monitor:
         with Preserved(self.model, self.flat.params, self.device):
             parts = [self.flat.chunk_loss(self.loss_fn, c) for c in chunks]
             pairs, raw = self.solver.measure(parts, theta, precond, decay)
+        self.measure_seconds += time.perf_counter() - start
         values = [float(v) for v in pairs.eigenvalues]
         hvps = pairs.hvps + (raw.hvps if raw is not None else 0)
         self.hvps += hvps

@@ -48,17 +48,31 @@ class FlatParams:
         self.numel = sum(self.sizes)
         self.dtype = self.params[0].dtype
         self.device = self.params[0].device
+        self._ptrs: list[int] = []
+        self._views: list[torch.Tensor] = []
 
     def flat(self) -> torch.Tensor:
         """θ now: a new (n,) tensor (the parameters' values, detached)."""
         return torch.cat([p.detach().reshape(-1) for p in self.params])
 
-    def flat_grad(self) -> torch.Tensor | None:
-        """The parameters' .grad as one vector, None when some parameter has none."""
+    def snapshot(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(θ, the parameters' .grad) as flat vectors, copied in one torch.cat; the gradient None
+        when some parameter has none. Once per training step, so it is kept lean: the detached flat
+        views of the parameters are made once and reused while each parameter keeps its storage
+        (torch.optim updates in place), rather than two concatenations of fresh views a step
+        (BENCHMARKS.md, "eos_tui.Monitor")."""
+        ptrs = [p.data_ptr() for p in self.params]
+        if ptrs != self._ptrs:  # first call, or a parameter's tensor was replaced (p.data = ...)
+            self._ptrs, self._views = ptrs, [p.detach().reshape(-1) for p in self.params]
+            if any(v.data_ptr() != ptr for v, ptr in zip(self._views, ptrs)):  # not contiguous: copies
+                self._ptrs = []
         grads = [p.grad for p in self.params]
-        if any(g is None for g in grads):
-            return None
-        return torch.cat([g.detach().reshape(-1) for g in grads if g is not None])
+        n = self.numel
+        with torch.no_grad():
+            if any(g is None for g in grads):
+                return torch.cat(self._views), None
+            both = torch.cat([*self._views, *(g.reshape(-1) for g in grads if g is not None)])
+        return both[:n], both[n:]
 
     def flat_state(self, tensors: list[torch.Tensor | None]) -> torch.Tensor | None:
         """Per-parameter tensors (an optimizer's state, in parameter order) as one vector; None if one is missing."""

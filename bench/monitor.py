@@ -1,0 +1,145 @@
+"""eos_tui.Monitor's cost: a plain training loop against the same loop monitored at every=10.
+
+    python bench/monitor.py [--tiny] [--steps 1000] [--repeats 5] [--every 10] [--json-out PATH]
+
+The loop: a tanh MLP 20→64→64→4 (5,764 parameters, the eos scenario's size) as nn.Sequential,
+256 random points, MSE, full-batch torch.optim.SGD at η = 0.5, float32, one torch thread:
+`opt.zero_grad(); loss = loss_fn(model(X), y); loss.backward(); opt.step()`.
+
+Rows, each a whole run of `--steps` steps, interleaved and repeated (medians):
+  plain                 the loop alone
+  monitor, every=10     the same loop with `mon.step(loss=loss.item(), lr=..., optimizer=opt)` and the
+                        Monitor's construction and close (its run directory, its checks, λ_max at
+                        θ_0, the final loss) inside the timing
+  monitor, no measuring the same with every > steps: only θ_0's measurement, so its time is the
+                        bookkeeping of `mon.step` (records, JSON lines, detectors)
+
+Within the monitored run the Monitor times its own measurements (`Monitor.measure_seconds`: the
+Lanczos solves and their HVPs). The claim checked is "the monitor adds only its HVPs plus ≤ 5%":
+    overhead = (t_monitored − t_measurements − t_plain) / t_plain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+import eos_tui  # noqa: E402
+
+LR = 0.5
+
+
+def problem(size: str):
+    """(model factory, X, y): the same initial weights for every row."""
+    n, d, width, k = (64, 8, 16, 2) if size == "tiny" else (256, 20, 64, 4)
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(n, d, generator=g), torch.randn(n, k, generator=g)
+
+    def make() -> nn.Module:
+        torch.manual_seed(1)
+        return nn.Sequential(nn.Linear(d, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(), nn.Linear(width, k))
+
+    return make, X, y
+
+
+def plain(make, X, y, steps: int) -> dict:
+    model, loss_fn = make(), nn.MSELoss()
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        opt.step()
+    return {"seconds": time.perf_counter() - t0, "final_loss": loss.item()}
+
+
+def monitored(make, X, y, steps: int, every: int) -> dict:
+    model, loss_fn = make(), nn.MSELoss()
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        with eos_tui.Monitor(model, loss_fn, (X, y), run_dir=Path(d) / "run", every=every, steps=steps) as mon:
+            for _ in range(steps):
+                opt.zero_grad()
+                loss = loss_fn(model(X), y)
+                loss.backward()
+                opt.step()
+                mon.step(loss=loss.item(), lr=opt.param_groups[0]["lr"], optimizer=opt)
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "measure_seconds": mon.measure_seconds, "hvps": mon.hvps, "final_loss": loss.item()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    C.add_common_args(ap, "monitor")
+    ap.add_argument("--steps", type=int, default=None, help="steps per run (default 1000; tiny 40)")
+    ap.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 5; tiny 1)")
+    ap.add_argument("--every", type=int, default=10, help="the monitor's cadence (default 10)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    size = "tiny" if args.tiny else "full"
+    steps = args.steps or (40 if args.tiny else 1000)
+    repeats = args.repeats or (1 if args.tiny else 5)
+    make, X, y = problem(size)
+    n = sum(p.numel() for p in make().parameters())
+    rows = {
+        "plain": lambda: plain(make, X, y, steps),
+        f"monitor, every={args.every}": lambda: monitored(make, X, y, steps, args.every),
+        "monitor, no measuring": lambda: monitored(make, X, y, steps, steps + 1),
+    }
+    print(f"tanh MLP ({size}), {n} parameters, {len(X)} examples, {steps} steps per run, {repeats} interleaved repeats")
+    for fn in rows.values():  # warm-up: the allocator, autograd's first graphs, imports
+        fn()
+    runs: dict[str, list[dict]] = {name: [] for name in rows}
+    for _ in range(repeats):
+        for name, fn in rows.items():
+            runs[name].append(fn())
+    res = {}
+    for name, rs in runs.items():
+        t = C.median([r["seconds"] for r in rs])
+        m = C.median([r.get("measure_seconds", 0.0) for r in rs])
+        res[name] = {"seconds": t, "measure_seconds": m, "hvps": rs[0].get("hvps", 0), "ms_per_step": 1e3 * t / steps}
+    base = res["plain"]["seconds"]
+    for r in res.values():
+        r["ratio"] = r["seconds"] / base
+        r["overhead_beyond_measurements"] = (r["seconds"] - r["measure_seconds"] - base) / base
+    C.table(
+        f"eos_tui.Monitor cost, {steps} steps, {args.threads} thread(s), median of {repeats}",
+        ["row", "ms/step", "× time vs plain", "HVPs", "measurements s", "overhead beyond measurements"],
+        [[k, r["ms_per_step"], r["ratio"], r["hvps"], r["measure_seconds"], r["overhead_beyond_measurements"]] for k, r in res.items()],
+    )
+    every = res[f"monitor, every={args.every}"]
+    hvp_ms = 1e3 * every["measure_seconds"] / every["hvps"] if every["hvps"] else None
+    print(
+        f"every={args.every}: {every['ratio']:.3f}× the plain loop's time; its measurements "
+        f"{every['measure_seconds']:.3f} s for {every['hvps']} HVPs ({C.fmt(hvp_ms)} ms each); "
+        f"beyond them {100 * every['overhead_beyond_measurements']:+.1f}% (goal ≤ +5%)"
+    )
+    C.write_json(
+        args.json_out,
+        {
+            "rows": res,
+            "steps": steps,
+            "repeats": repeats,
+            "every": args.every,
+            "parameters": n,
+            "hvp_ms": hvp_ms,
+            "overhead_beyond_measurements": every["overhead_beyond_measurements"],
+            "per_repeat": runs,
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
