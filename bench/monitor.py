@@ -1,10 +1,14 @@
 """eos_tui.Monitor's cost: a plain training loop against the same loop monitored at every=10.
 
-    python bench/monitor.py [--tiny] [--steps 1000] [--repeats 5] [--every 10] [--json-out PATH]
+    python bench/monitor.py [--tiny] [--sizes eos,mnist] [--steps N] [--repeats 5] [--every 10] [--json-out PATH]
 
-The loop: a tanh MLP 20→64→64→4 (5,764 parameters, the eos scenario's size) as nn.Sequential,
-256 random points, MSE, full-batch torch.optim.SGD at η = 0.5, float32, one torch thread:
-`opt.zero_grad(); loss = loss_fn(model(X), y); loss.backward(); opt.step()`.
+The loop: a tanh MLP as nn.Sequential, random data, MSE, full-batch torch.optim.SGD at η = 0.5,
+float32, one torch thread: `opt.zero_grad(); loss = loss_fn(model(X), y); loss.backward(); opt.step()`.
+Two sizes:
+  eos     20→64→64→4 on 256 points (5,764 parameters, the eos scenario's): a step of well under a
+          millisecond, so the monitor's fixed cost per step weighs most (1000 steps a run)
+  mnist   784→200→200→10 on 1,000 points (199,210 parameters, Cohen et al.'s fully-connected
+          network at MNIST's input size; 200 steps a run)
 
 Rows, each a whole run of `--steps` steps, interleaved and repeated (medians):
   plain                 the loop alone
@@ -38,9 +42,16 @@ import eos_tui  # noqa: E402
 LR = 0.5
 
 
+SIZES = {  # examples, input, width, classes, default steps
+    "tiny": (64, 8, 16, 2, 40),
+    "eos": (256, 20, 64, 4, 1000),
+    "mnist": (1000, 784, 200, 10, 200),
+}
+
+
 def problem(size: str):
     """(model factory, X, y): the same initial weights for every row."""
-    n, d, width, k = (64, 8, 16, 2) if size == "tiny" else (256, 20, 64, 4)
+    n, d, width, k, _ = SIZES[size]
     g = torch.Generator().manual_seed(0)
     X, y = torch.randn(n, d, generator=g), torch.randn(n, k, generator=g)
 
@@ -79,25 +90,15 @@ def monitored(make, X, y, steps: int, every: int) -> dict:
     return {"seconds": seconds, "measure_seconds": mon.measure_seconds, "hvps": mon.hvps, "final_loss": loss.item()}
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    C.add_common_args(ap, "monitor")
-    ap.add_argument("--steps", type=int, default=None, help="steps per run (default 1000; tiny 40)")
-    ap.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 5; tiny 1)")
-    ap.add_argument("--every", type=int, default=10, help="the monitor's cadence (default 10)")
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    size = "tiny" if args.tiny else "full"
-    steps = args.steps or (40 if args.tiny else 1000)
-    repeats = args.repeats or (1 if args.tiny else 5)
+def bench(size: str, steps: int, repeats: int, every: int) -> dict:
     make, X, y = problem(size)
     n = sum(p.numel() for p in make().parameters())
     rows = {
         "plain": lambda: plain(make, X, y, steps),
-        f"monitor, every={args.every}": lambda: monitored(make, X, y, steps, args.every),
+        f"monitor, every={every}": lambda: monitored(make, X, y, steps, every),
         "monitor, no measuring": lambda: monitored(make, X, y, steps, steps + 1),
     }
-    print(f"tanh MLP ({size}), {n} parameters, {len(X)} examples, {steps} steps per run, {repeats} interleaved repeats")
+    print(f"{size}: tanh MLP, {n} parameters, {len(X)} examples, {steps} steps per run, {repeats} interleaved repeats")
     for fn in rows.values():  # warm-up: the allocator, autograd's first graphs, imports
         fn()
     runs: dict[str, list[dict]] = {name: [] for name in rows}
@@ -114,30 +115,45 @@ def main(argv=None) -> int:
         r["ratio"] = r["seconds"] / base
         r["overhead_beyond_measurements"] = (r["seconds"] - r["measure_seconds"] - base) / base
     C.table(
-        f"eos_tui.Monitor cost, {steps} steps, {args.threads} thread(s), median of {repeats}",
+        f"eos_tui.Monitor cost, {size} ({n} parameters), {steps} steps, median of {repeats}",
         ["row", "ms/step", "× time vs plain", "HVPs", "measurements s", "overhead beyond measurements"],
         [[k, r["ms_per_step"], r["ratio"], r["hvps"], r["measure_seconds"], r["overhead_beyond_measurements"]] for k, r in res.items()],
     )
-    every = res[f"monitor, every={args.every}"]
-    hvp_ms = 1e3 * every["measure_seconds"] / every["hvps"] if every["hvps"] else None
+    chosen = res[f"monitor, every={every}"]
+    hvp_ms = 1e3 * chosen["measure_seconds"] / chosen["hvps"] if chosen["hvps"] else None
     print(
-        f"every={args.every}: {every['ratio']:.3f}× the plain loop's time; its measurements "
-        f"{every['measure_seconds']:.3f} s for {every['hvps']} HVPs ({C.fmt(hvp_ms)} ms each); "
-        f"beyond them {100 * every['overhead_beyond_measurements']:+.1f}% (goal ≤ +5%)"
+        f"{size}, every={every}: {chosen['ratio']:.3f}× the plain loop's time; its measurements "
+        f"{chosen['measure_seconds']:.3f} s for {chosen['hvps']} HVPs ({C.fmt(hvp_ms)} ms each, "
+        f"{C.fmt(hvp_ms / res['plain']['ms_per_step'] if hvp_ms else None)} training steps); "
+        f"beyond them {100 * chosen['overhead_beyond_measurements']:+.1f}% (goal ≤ +5%)\n"
     )
-    C.write_json(
-        args.json_out,
-        {
-            "rows": res,
-            "steps": steps,
-            "repeats": repeats,
-            "every": args.every,
-            "parameters": n,
-            "hvp_ms": hvp_ms,
-            "overhead_beyond_measurements": every["overhead_beyond_measurements"],
-            "per_repeat": runs,
-        },
-    )
+    return {
+        "rows": res,
+        "parameters": n,
+        "examples": len(X),
+        "steps": steps,
+        "hvp_ms": hvp_ms,
+        "overhead_beyond_measurements": chosen["overhead_beyond_measurements"],
+        "per_repeat": runs,
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    C.add_common_args(ap, "monitor")
+    ap.add_argument("--sizes", default="eos,mnist", help="comma-separated, from eos, mnist (default both; --tiny: tiny)")
+    ap.add_argument("--steps", type=int, default=None, help="steps per run (default: eos 1000, mnist 200, tiny 40)")
+    ap.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 5; tiny 1)")
+    ap.add_argument("--every", type=int, default=10, help="the monitor's cadence (default 10)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    sizes = ["tiny"] if args.tiny else [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        ap.error(f"--sizes: unknown {', '.join(unknown)} (known: eos, mnist)")
+    repeats = args.repeats or (1 if args.tiny else 5)
+    results = {size: bench(size, args.steps or SIZES[size][4], repeats, args.every) for size in sizes}
+    C.write_json(args.json_out, {"sizes": results, "repeats": repeats, "every": args.every})
     return 0
 
 

@@ -439,3 +439,30 @@ def test_close_with_the_exception_a_trainer_caught(tmp_path, exc, status):
     assert m["status"] == status and m["arms"]["train"]["status"] == status
     assert (status == "failed") == ("RuntimeError: boom" in m.get("error", ""))
     assert of(records(tmp_path / "run"), "end")[0]["steps_done"] == 2
+
+
+@pytest.mark.parametrize("every", [1, 1000], ids=["with-u", "before-u"])
+def test_parameters_that_turn_nan_in_the_update_diverge_after_it(tmp_path, every):
+    """θ_{t+1} not finite while the loss at θ_t was: diverged at step t + 1, step t's record kept.
+    With an eigenvector u the test is ⟨θ_{t+1} − θ_t, u⟩'s finiteness; before one, Σθ's."""
+    X, y = data()
+    model = mlp()
+    mon = eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "run", every=every)
+    if every == 1000:
+        mon.u_grad = mon.u_theta = None  # as for Adam before its first measurement
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for t in range(3):
+        opt.zero_grad()
+        loss = MSE(model(X), y)
+        loss.backward()
+        opt.step()
+        if t == 2:
+            with torch.no_grad():
+                model[2].bias[1] = float("nan")
+        mon.step(loss=loss.item(), optimizer=opt)
+    mon.close()
+    recs = records(tmp_path / "run")
+    assert [s["step"] for s in of(recs, "step")] == [0, 1, 2] and of(recs, "step")[2]["loss"] is not None
+    (event,) = of(recs, "event")
+    assert event["kind"] == "diverged" and event["step"] == 3 and "parameters not finite" in event["message"]
+    assert of(recs, "end")[0]["status"] == "diverged" and of(recs, "end")[0]["steps_done"] == 3
