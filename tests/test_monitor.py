@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, DistributedSampler, SubsetRandomSampler, TensorDataset, WeightedRandomSampler
 
 import eos_tui
 from eos_tui.rundir.format import step_threshold
@@ -197,10 +197,38 @@ def test_measuring_changes_nothing_the_loop_can_see(tmp_path):
         (lambda X, y: (mlp(0, nn.Dropout(0.5)), (X, y)), "differs between two evaluations"),
         (lambda X, y: (mlp(0, nn.BatchNorm1d(8)), DataLoader(TensorDataset(X, y), batch_size=16)), "BatchNorm in training mode (2)"),
         (lambda X, y: (mlp(), DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True)), "shuffle=False"),
+        (lambda X, y: (mlp(), DataLoader(TensorDataset(X, y), batch_size=16, sampler=SubsetRandomSampler(range(40)))), "at random"),
+        (
+            lambda X, y: (mlp(), DataLoader(TensorDataset(X, y), batch_size=16, sampler=WeightedRandomSampler([1.0] * 40, 40))),
+            "at random",
+        ),
+        (
+            lambda X, y: (mlp(), DataLoader(TensorDataset(X, y), batch_size=16, sampler=DistributedSampler(TensorDataset(X, y), 1, 0))),
+            "at random",
+        ),
+        (lambda X, y: (mlp(), DataLoader(TensorDataset(X, y), batch_size=16, drop_last=True)), "drop_last=False"),
+        (
+            lambda X, y: (
+                mlp(),
+                DataLoader(TensorDataset(X, y), batch_size=16, sampler=DistributedSampler(TensorDataset(X, y), 2, 0, shuffle=False)),
+            ),
+            "one shard of 2",
+        ),
         (lambda X, y: (mlp(), X), "a pair (X, y)"),
         (lambda X, y: (mlp(), (X, y[:, :1].repeat(1, 3))), "loss_fn(model(inputs), targets) failed"),
     ],
-    ids=["dropout", "batchnorm-chunks", "shuffling", "not-a-pair", "bad-shapes"],
+    ids=[
+        "dropout",
+        "batchnorm-chunks",
+        "shuffling",
+        "subset-random",
+        "weighted",
+        "distributed",
+        "drop-last",
+        "shard",
+        "not-a-pair",
+        "bad-shapes",
+    ],
 )
 def test_what_cannot_be_measured_honestly_is_refused_before_anything_is_written(tmp_path, make, needle):
     X, y = data()

@@ -55,11 +55,20 @@ def to_device(value: Any, device: torch.device) -> Any:
     return value
 
 
+# Samplers that draw in a random order, or a random sample (with replacement, or a weighted one).
+_RANDOM_SAMPLERS = (
+    torch.utils.data.RandomSampler,
+    torch.utils.data.SubsetRandomSampler,
+    torch.utils.data.WeightedRandomSampler,
+)
+
+
 def _shuffles(loader: Any) -> bool:
-    sampler = getattr(loader, "sampler", None)
+    """Whether the loader's order (or sample) is random: a random sampler, or one that says it
+    shuffles (DistributedSampler(shuffle=True))."""
     batch_sampler = getattr(loader, "batch_sampler", None)
-    inner = getattr(batch_sampler, "sampler", None)
-    return any(isinstance(s, torch.utils.data.RandomSampler) for s in (sampler, inner))
+    samplers = (getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None))
+    return any(isinstance(s, _RANDOM_SAMPLERS) or getattr(s, "shuffle", False) is True for s in samplers)
 
 
 class FullData:
@@ -69,8 +78,19 @@ class FullData:
         if isinstance(data, torch.utils.data.DataLoader):
             if _shuffles(data):
                 raise MonitorError(
-                    "the DataLoader shuffles (shuffle=True): the measurement reads the full data in order; "
-                    "give a DataLoader of the same dataset with shuffle=False"
+                    "the DataLoader shuffles or samples at random (shuffle=True, or a random sampler): the measurement "
+                    "reads the full data in order; give a DataLoader of the same dataset with shuffle=False"
+                )
+            replicas = max((getattr(s, "num_replicas", 1) for s in (data.sampler, getattr(data.batch_sampler, "sampler", None))), default=1)
+            if isinstance(replicas, int) and replicas > 1:
+                raise MonitorError(
+                    f"the DataLoader's sampler reads one shard of {replicas} (DistributedSampler): the measurement needs "
+                    "every example; give a DataLoader of the whole dataset"
+                )
+            if getattr(data, "drop_last", False):
+                raise MonitorError(
+                    "the DataLoader drops its last batch (drop_last=True): the measurement needs every example; "
+                    "give a DataLoader of the same dataset with drop_last=False"
                 )
             self.loader: Any = data
             self.pair: tuple[Any, Any] | None = None
