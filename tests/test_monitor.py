@@ -494,3 +494,36 @@ def test_parameters_that_turn_nan_in_the_update_diverge_after_it(tmp_path, every
     (event,) = of(recs, "event")
     assert event["kind"] == "diverged" and event["step"] == 3 and "parameters not finite" in event["message"]
     assert of(recs, "end")[0]["status"] == "diverged" and of(recs, "end")[0]["steps_done"] == 3
+
+
+def test_adam_given_at_the_start_skips_the_measurement_it_could_not_use(tmp_path):
+    """λ_max(H) at θ_0 is not what an Adam run records (P⁻¹H, no P before the first update): given
+    the optimizer up front, the Monitor does not spend HVPs on it; its first record is at `every`."""
+    X, y = data()
+    model = mlp()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    mon = eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "run", every=3, optimizer=opt)
+    assert mon.hvps == 0
+    with mon:
+        loop(model, mon, X, y, 6, opt=opt)
+    recs = records(tmp_path / "run")
+    assert [r["step"] for r in of(recs, "sharpness")] == [3, 6]
+    assert all(r["operator"] == "preconditioned" for r in of(recs, "sharpness"))
+    assert read_manifest(tmp_path / "run")["monitor"]["stability"]["operator"] == "P⁻¹H"
+
+
+@pytest.mark.parametrize("kwargs, needle", [({"lr": "fast"}, "lr and loss must be numbers"), ({"lr": 0.1, "loss": "low"}, "lr and loss")])
+def test_a_step_given_nonsense_says_so_in_one_line(tmp_path, kwargs, needle):
+    X, y = data()
+    mon = eos_tui.Monitor(mlp(), MSE, (X, y), run_dir=tmp_path / "run")
+    with pytest.raises(eos_tui.MonitorError, match=needle):
+        mon.step(**kwargs)
+    mon.close()
+    assert read_manifest(tmp_path / "run")["status"] == "completed"
+
+
+def test_an_arm_name_that_cannot_name_an_arm_is_refused(tmp_path):
+    X, y = data()
+    with pytest.raises(eos_tui.MonitorError, match="arm '../x' cannot name"):
+        eos_tui.Monitor(mlp(), MSE, (X, y), run_dir=tmp_path / "run", arm="../x")
+    assert not (tmp_path / "run").exists()

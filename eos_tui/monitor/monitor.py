@@ -122,8 +122,9 @@ class Monitor:
         self._check_measurable(chunks)
 
         run_name = name or (os.path.basename(os.path.normpath(run_dir)) if run_dir is not None else "monitor")
-        if not rf.is_safe_name(run_name):
-            raise MonitorError(f"name {run_name!r} cannot name a run: use letters, digits, '.', '_' and '-'")
+        for key, value in (("name", run_name), ("arm", arm)):
+            if not (isinstance(value, str) and rf.is_safe_name(value)):
+                raise MonitorError(f"{key} {value!r} cannot name a run or an arm: use letters, digits, '.', '_' and '-'")
         versions = {"torch": str(torch.__version__)}
         try:
             self.run = MonitorRun(run_dir, name=run_name, arm=arm, seed=seed, steps=steps, versions=versions)
@@ -154,12 +155,17 @@ class Monitor:
             "tolerance": float(tol),
             "max_iter": max_iter,
         }
+        if optimizer is not None:
+            self.stability = read_optimizer(optimizer, self.flat)
+            self.info["stability"] = self.stability.describe()
         self.run.start(_device_label(self.device), self.info)
         atexit.register(self._at_exit)
-        # λ_max at θ_0, written with the first step once the optimizer says which operator it is of.
+        # λ_max(H) at θ_0, written with the first step once the optimizer says that H is the operator
+        # its threshold is on (Adam's and RMSprop's P⁻¹H has no P before the first update).
         self.first: rf.SharpnessRecord | None = None
         try:
-            self.first = self._measure(0, chunks, None)
+            if self.stability is None or not self.stability.preconditioned:
+                self.first = self._measure(0, chunks, None)
         except KeyboardInterrupt:
             self._end(rf.INTERRUPTED, rf.INTERRUPTED)
             raise
@@ -218,7 +224,11 @@ class Monitor:
                 raise MonitorError("Monitor.step needs lr= (or optimizer=, whose first group's lr it reads)")
             lr = opt.param_groups[0]["lr"]
         try:
-            self._step(_float(loss), float(lr), opt)
+            step_size, value = float(lr), _float(loss)
+        except (TypeError, ValueError, RuntimeError):  # the caller's mistake: said once, in one line
+            raise MonitorError(f"Monitor.step: lr and loss must be numbers (or 0-d tensors), not {lr!r} and {loss!r}") from None
+        try:
+            self._step(value, step_size, opt)
         except KeyboardInterrupt:
             self._end(rf.INTERRUPTED, rf.INTERRUPTED)
             raise
@@ -342,7 +352,7 @@ class Monitor:
         self.done = True
         atexit.unregister(self._at_exit)
         out = list(records or [])
-        if self.first is not None and self.stability is None:  # no step was made: λ_max(H) at θ_0 is the run's one record
+        if self.first is not None:  # no step was made: λ_max(H) at θ_0 is the run's one record
             out.insert(0, self.first)
         self.first = None
         out.append(end_record(arm=self.arm, status=arm_status, steps_done=self.run.steps_done, final_loss=final_loss, hvps=self.hvps))
