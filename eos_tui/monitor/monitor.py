@@ -122,9 +122,9 @@ class Monitor:
         self._check_measurable(chunks)
 
         run_name = name or (os.path.basename(os.path.normpath(run_dir)) if run_dir is not None else "monitor")
-        for key, value in (("name", run_name), ("arm", arm)):
-            if not (isinstance(value, str) and rf.is_safe_name(value)):
-                raise MonitorError(f"{key} {value!r} cannot name a run or an arm: use letters, digits, '.', '_' and '-'")
+        for key, label in (("name", run_name), ("arm", arm)):
+            if not (isinstance(label, str) and rf.is_safe_name(label)):
+                raise MonitorError(f"{key} {label!r} cannot name a run or an arm: use letters, digits, '.', '_' and '-'")
         versions = {"torch": str(torch.__version__)}
         try:
             self.run = MonitorRun(run_dir, name=run_name, arm=arm, seed=seed, steps=steps, versions=versions)
