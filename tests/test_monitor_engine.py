@@ -107,6 +107,11 @@ def test_the_monitor_writes_the_engines_records_for_the_same_sgd_loop(tmp_path, 
         assert ("threshold" in m) == ("threshold" in e)
         if "threshold" in e:
             assert close(e["threshold"], m["threshold"], 1e-12)
+    # ⟨∇L, u⟩ and ⟨θ_{t+1} − θ_t, u⟩ along each side's own top eigenvector: equal up to u's sign
+    # (each solver picks its own), and to u's accuracy at a 1e-10 eigen-residual
+    for e, m in zip(steps_e[1:], steps_m[1:]):
+        assert close(abs(e["proj"]), abs(m["proj"]), 1e-6) and close(abs(e["disp"]), abs(m["disp"]), 1e-6), (e, m)
+        assert (e["proj"] * m["proj"] > 0) == (e["disp"] * m["disp"] > 0)
     sharp_e = {r["step"]: r["eigenvalues"] for r in of(engine, "sharpness")}
     sharp_m = {r["step"]: r["eigenvalues"] for r in of(mine, "sharpness")}
     assert sorted(sharp_e) == [0, 10, 20, 30] and sorted(sharp_m) == [0, 10, 20, 30, 40]

@@ -256,16 +256,17 @@ class Monitor:
             if g is not None and u_grad is not None and u_theta is not None:
                 # ⟨θ_{t+1} − θ_t, u⟩ is finite only if θ_{t+1} is (θ_t was; every entry enters it): it
                 # doubles as the divergence test, without a pass over θ of its own
-                picks = [(theta - self.prev_theta) @ u_theta, torch.linalg.vector_norm(g), g @ u_grad]
+                back = self.prev_theta.sub_(theta)  # θ_t − θ_{t+1}, in place: no allocation a step
+                picks = [back @ u_theta, torch.linalg.vector_norm(g), g @ u_grad]
             else:
                 picks = [theta.sum(), *([torch.linalg.vector_norm(g)] if g is not None else [])]
             values = torch.stack(picks).tolist()  # one transfer from the device per step
         finite = math.isfinite(values[0]) or bool(torch.isfinite(theta).all())
         grad_norm = values[1] if g is not None else None
-        proj, disp = (values[2], values[0]) if len(values) == 3 else (None, None)
+        proj, disp = (values[2], -values[0]) if len(values) == 3 else (None, None)
         self.calls = t + 1
         self.last_loss = loss
-        self.prev_theta = theta
+        self.prev_theta.copy_(theta)  # θ is a view of the snapshot's buffer, overwritten next step
 
         rec = step_record(arm=self.arm, step=t, loss=loss, lr=lr, grad_norm=grad_norm, proj=proj, disp=disp)
         if stab.writes_threshold:

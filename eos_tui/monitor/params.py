@@ -50,17 +50,20 @@ class FlatParams:
         self.device = self.params[0].device
         self._ptrs: list[int] = []
         self._views: list[torch.Tensor] = []
+        self._buffer: torch.Tensor | None = None
 
     def flat(self) -> torch.Tensor:
         """θ now: a new (n,) tensor (the parameters' values, detached)."""
         return torch.cat([p.detach().reshape(-1) for p in self.params])
 
     def snapshot(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(θ, the parameters' .grad) as flat vectors, copied in one torch.cat; the gradient None
-        when some parameter has none. Once per training step, so it is kept lean: the detached flat
-        views of the parameters are made once and reused while each parameter keeps its storage
-        (torch.optim updates in place), rather than two concatenations of fresh views a step
-        (BENCHMARKS.md, "eos_tui.Monitor")."""
+        """(θ, the parameters' .grad) as flat vectors, the gradient None when some parameter has
+        none. Views of one buffer of this object's, overwritten by the next call: use them before.
+
+        Once per training step, so it is kept lean (BENCHMARKS.md, "eos_tui.Monitor"): one torch.cat
+        into a buffer allocated once (a fresh 2n-vector a step costs its page faults on a CPU: ~1 ms
+        at 200k parameters), through detached flat views of the parameters made once and reused
+        while each parameter keeps its storage (torch.optim updates in place)."""
         ptrs = [p.data_ptr() for p in self.params]
         if ptrs != self._ptrs:  # first call, or a parameter's tensor was replaced (p.data = ...)
             self._ptrs, self._views = ptrs, [p.detach().reshape(-1) for p in self.params]
@@ -68,11 +71,15 @@ class FlatParams:
                 self._ptrs = []
         grads = [p.grad for p in self.params]
         n = self.numel
+        if self._buffer is None:
+            self._buffer = torch.empty(2 * n, dtype=self.dtype, device=self.device)
+        buf = self._buffer
         with torch.no_grad():
             if any(g is None for g in grads):
-                return torch.cat(self._views), None
-            both = torch.cat([*self._views, *(g.reshape(-1) for g in grads if g is not None)])
-        return both[:n], both[n:]
+                torch.cat(self._views, out=buf[:n])
+                return buf[:n], None
+            torch.cat([*self._views, *(g.reshape(-1) for g in grads if g is not None)], out=buf)
+        return buf[:n], buf[n:]
 
     def flat_state(self, tensors: list[torch.Tensor | None]) -> torch.Tensor | None:
         """Per-parameter tensors (an optimizer's state, in parameter order) as one vector; None if one is missing."""
