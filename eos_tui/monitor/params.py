@@ -61,9 +61,8 @@ class FlatParams:
         none. Views of one buffer of this object's, overwritten by the next call: use them before.
 
         Once per training step, so it is kept lean (BENCHMARKS.md, "eos_tui.Monitor"): one torch.cat
-        into a buffer allocated once (a fresh 2n-vector a step costs its page faults on a CPU: ~1 ms
-        at 200k parameters), through detached flat views of the parameters made once and reused
-        while each parameter keeps its storage (torch.optim updates in place)."""
+        into a buffer allocated once, through detached flat views of the parameters made once and
+        reused while each parameter keeps its storage (torch.optim updates in place)."""
         ptrs = [p.data_ptr() for p in self.params]
         if ptrs != self._ptrs:  # first call, or a parameter's tensor was replaced (p.data = ...)
             self._ptrs, self._views = ptrs, [p.detach().reshape(-1) for p in self.params]
