@@ -442,11 +442,12 @@ def _positive(value: Any) -> bool:
 def step_threshold(record: Mapping[str, Any]) -> float | None:
     """The stability threshold on λ_max at a step record: its own "threshold" where the engine
     wrote one (momentum, Nesterov, Adam, RMSprop), else 2/η; None without a usable η. A record
-    whose "threshold" is there but null has none (η = 0, or eos_tui.Monitor on an optimizer it
-    makes no claim for): not 2/η."""
-    if "threshold" in record:
-        value = record["threshold"]
-        return float(value) if _positive(value) else None
+    whose "threshold" is null has none (η = 0, or eos_tui.Monitor on an optimizer it makes no claim
+    for): not 2/η. A damaged value (a string, a negative number) falls back to 2/η."""
+    if "threshold" in record and record["threshold"] is None:
+        return None
+    if _positive(record.get("threshold")):
+        return float(record["threshold"])
     return 2.0 / record["lr"] if _positive(record.get("lr")) else None
 
 
