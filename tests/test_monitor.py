@@ -527,3 +527,32 @@ def test_an_arm_name_that_cannot_name_an_arm_is_refused(tmp_path):
     with pytest.raises(eos_tui.MonitorError, match="arm '../x' cannot name"):
         eos_tui.Monitor(mlp(), MSE, (X, y), run_dir=tmp_path / "run", arm="../x")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_on_cuda_the_monitor_measures_what_it_measures_on_the_cpu(tmp_path):
+    """The model on the GPU, the data on the CPU (moved by the monitor): the same eigenvalues and
+    step records as the same loop on the CPU (float64, to 1e-9), and the CUDA random stream untouched."""
+    X, y = data()
+
+    def run(device: str):
+        model = mlp(0, nn.BatchNorm1d(8)).to(device)
+        with eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / device, every=2, tol=1e-10, max_iter=66) as mon:
+            Xd, yd = X.to(device), y.to(device)
+            opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
+            for _ in range(4):
+                opt.zero_grad()
+                loss = MSE(model(Xd), yd)
+                loss.backward()
+                opt.step()
+                mon.step(loss=loss.item(), optimizer=opt)
+        return records(tmp_path / device)
+
+    before = torch.cuda.get_rng_state()
+    gpu, cpu = run("cuda"), run("cpu")
+    assert torch.equal(before, torch.cuda.get_rng_state())
+    for a, b in zip(of(gpu, "sharpness"), of(cpu, "sharpness")):
+        assert a["eigenvalues"] == pytest.approx(b["eigenvalues"], rel=1e-9)
+    for a, b in zip(of(gpu, "step"), of(cpu, "step")):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-9) and a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-9)
+    assert read_manifest(tmp_path / "cuda")["device"].startswith("cuda:")
