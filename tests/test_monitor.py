@@ -20,7 +20,7 @@ import eos_tui
 from eos_tui.rundir.format import step_threshold
 from eos_tui.rundir.reader import effective_status, read_manifest, run_info
 
-from .helpers import cli_env, of
+from .helpers import cli_env, eos, of
 
 MSE = nn.MSELoss()
 
@@ -556,3 +556,20 @@ def test_on_cuda_the_monitor_measures_what_it_measures_on_the_cpu(tmp_path):
     for a, b in zip(of(gpu, "step"), of(cpu, "step")):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-9) and a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-9)
     assert read_manifest(tmp_path / "cuda")["device"].startswith("cuda:")
+
+
+@pytest.mark.parametrize("command", [["resume"], ["landscape"]])
+def test_commands_that_retrain_from_the_scenario_refuse_a_monitor_run_in_one_line(tmp_path, command):
+    """Regression: `resume` and `landscape` read the monitor's scenario.toml as a scenario and failed
+    on a missing optimizer.lr, a reason that says nothing about what the run is."""
+    X, y = data()
+    model = mlp()
+    with pytest.raises(KeyboardInterrupt):
+        with eos_tui.Monitor(model, MSE, (X, y), run_dir=tmp_path / "run") as mon:
+            loop(model, mon, X, y, 2)
+            raise KeyboardInterrupt
+    out = eos(*command, str(tmp_path / "run"), cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert "written by eos_tui.Monitor" in line and f"`eos-tui {command[0]}` cannot retrain it" in line
+    assert read_manifest(tmp_path / "run")["status"] == "interrupted"  # untouched
