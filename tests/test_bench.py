@@ -25,6 +25,7 @@ SCRIPTS = {
     "export": ["rows", "seconds", "records"],
     "threads": ["rows", "ratios", "matmul"],
     "startup": ["rows"],
+    "monitor": ["sizes", "every"],
 }
 
 

@@ -65,6 +65,34 @@ def test_checking_a_scenario_on_the_new_data_kinds_imports_no_heavy_library():
     assert not {"torch", "textual", "sklearn", "scipy", "numpy"} & mods
 
 
+def test_import_eos_tui_is_light_and_the_monitor_loads_on_first_use():
+    """`import eos_tui` (every command, the readers, the app) never pulls torch in; eos_tui.Monitor,
+    which a training script imports, loads eos_tui.monitor (and torch) on first use, never textual."""
+    assert not {"torch", "textual", "eos_tui.monitor"} & imported_after("import eos_tui")
+    mods = imported_after("import eos_tui\nassert eos_tui.Monitor.__module__ == 'eos_tui.monitor.monitor'")
+    assert "torch" in mods and "eos_tui.monitor" in mods
+    assert "textual" not in mods
+
+
+def test_monitor_run_directory_writer_imports_no_torch():
+    """eos_tui/monitor/rundir.py takes plain values only: the run directory is written without torch."""
+    mods = imported_after("import sys\n" + _LOAD_ALONE % "eos_tui.monitor.rundir")
+    assert "eos_tui.monitor.rundir" in mods
+    assert not {"torch", "textual"} & mods
+
+
+# Loads one submodule of a package without running the package's __init__ (eos_tui/monitor/__init__
+# imports the Monitor, hence torch).
+_LOAD_ALONE = """
+import importlib, types, eos_tui
+name = %r
+pkg = name.rsplit(".", 1)[0]
+sys.modules[pkg] = types.ModuleType(pkg)
+sys.modules[pkg].__path__ = [eos_tui.__path__[0] + "/" + pkg.split(".", 1)[1]]
+importlib.import_module(name)
+"""
+
+
 def test_engine_never_imports_textual():
     mods = imported_after("import eos_tui.engine.runner")
     assert "torch" in mods

@@ -200,10 +200,13 @@ def test_dumps_fast_path_matches_the_clean_path():
 def test_step_threshold_is_the_records_own_else_two_over_eta():
     assert rf.step_threshold({"lr": 0.1, "threshold": 30.0}) == 30.0  # heavy ball, β = 0.5
     assert rf.step_threshold({"lr": 0.1}) == pytest.approx(20.0)
-    # a damaged or missing value falls back, never raises
-    for bad in (None, "x", True, -1.0, float("nan"), 0):
+    # a damaged value falls back, never raises
+    for bad in ("x", True, -1.0, float("nan"), 0):
         assert rf.step_threshold({"lr": 0.1, "threshold": bad}) == pytest.approx(20.0)
+    for bad in (None, "x", True, -1.0, float("nan"), 0):
         assert rf.step_threshold({"lr": bad}) is None
+    # null is no threshold (eos_tui.Monitor's "no claim"; the engine's at η = 0), never 2/η
+    assert rf.step_threshold({"lr": 0.1, "threshold": None}) is None
 
 
 def test_json_lines_numbers_every_line_and_says_why_one_is_not_json():

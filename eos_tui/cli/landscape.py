@@ -25,10 +25,14 @@ class LandscapeError(ValueError):
 
 def _scenario(run_dir: Path):
     from ..rundir import is_run_dir
+    from ..rundir.reader import monitor_refusal, read_manifest
     from ..scenario import ScenarioError, load_scenario_text
 
     if not is_run_dir(run_dir):
         raise LandscapeError(f"{run_dir} is not a run directory (no manifest.json); see `eos-tui runs`")
+    refusal = monitor_refusal(run_dir, read_manifest(run_dir), "landscape")
+    if refusal is not None:
+        raise LandscapeError(refusal)
     source = run_dir / rf.SCENARIO_FILE
     try:
         return load_scenario_text(source.read_text(encoding="utf-8"), source=str(source))

@@ -38,7 +38,7 @@ from typing import Any
 
 from ..rundir import format as rf
 from ..rundir.lock import RunBusy
-from ..rundir.reader import ENGINE_LOST, effective_status, json_lines, read_json_object
+from ..rundir.reader import ENGINE_LOST, effective_status, json_lines, monitor_refusal, read_json_object
 from ..rundir.session import RunSession
 from . import checkpoint as ck
 from .arm import Arm
@@ -377,6 +377,9 @@ def _prepare(run_dir: Path, session: RunSession):
         raise ResumeError(f"{run_dir}: the run is still running (engine pid {manifest.get('pid')}); stop it first, or watch it")
     if status not in (rf.INTERRUPTED, rf.FAILED, ENGINE_LOST):
         raise ResumeError(f"{run_dir}: the manifest's status {status!r} is not one a run can be resumed from")
+    refusal = monitor_refusal(run_dir, manifest, "resume")
+    if refusal is not None:
+        raise ResumeError(refusal)
     source = run_dir / rf.SCENARIO_FILE
     try:
         scenario = load_scenario_text(source.read_text(encoding="utf-8"), source=str(source))

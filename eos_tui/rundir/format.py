@@ -80,7 +80,8 @@ class _StepFields(TypedDict):
 class StepExtras(TypedDict, total=False):
     # The stability threshold on the sharpness record's eigenvalues[0]: heavy-ball momentum β 2(1+β)/η,
     # Nesterov 2(1+β)/((1+2β)η), Adam (2+2β1)/((1−β1)η), RMSprop 2/η or 2(1+β)/η (the last two on
-    # λ_max(P⁻¹H)); absent for plain GD/SGD, where readers take 2/η. Null at η = 0.
+    # λ_max(P⁻¹H)); absent for plain GD/SGD, where readers take 2/η. Null: no threshold (η = 0, or
+    # eos_tui.Monitor on an optimizer whose stability it cannot state), never 2/η.
     threshold: float | None
     sharpness_tracked: float | None  # measure.track_every_step: λ_max at θ_t (a lower bound)
     tracked_hvps: int
@@ -278,6 +279,9 @@ class Manifest(_ManifestFields, total=False):
     # `eos-tui resume`: the sessions before this one, oldest first, and where this one resumed.
     history: list[Session]
     resumed: Resumed
+    # A run written by eos_tui.Monitor from the user's own training loop (eos_tui/monitor): the
+    # model, data, optimizer and the threshold rule it used, or why it makes no claim.
+    monitor: dict[str, Any]
 
 
 class Threads(TypedDict):
@@ -448,7 +452,11 @@ def _positive(value: Any) -> bool:
 
 def step_threshold(record: Mapping[str, Any]) -> float | None:
     """The stability threshold on λ_max at a step record: its own "threshold" where the engine
-    wrote one (momentum, Nesterov, Adam, RMSprop), else 2/η; None without a usable η."""
+    wrote one (momentum, Nesterov, Adam, RMSprop), else 2/η; None without a usable η. A record
+    whose "threshold" is null has none (η = 0, or eos_tui.Monitor on an optimizer it makes no claim
+    for): not 2/η. A damaged value (a string, a negative number) falls back to 2/η."""
+    if "threshold" in record and record["threshold"] is None:
+        return None
     if _positive(record.get("threshold")):
         return float(record["threshold"])
     return 2.0 / record["lr"] if _positive(record.get("lr")) else None

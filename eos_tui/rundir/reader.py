@@ -435,6 +435,18 @@ def is_eos_manifest(manifest: dict[str, Any]) -> bool:
     return isinstance(fmt, int) and not isinstance(fmt, bool) and isinstance(manifest.get("scenario"), str)
 
 
+def monitor_refusal(run_dir: Path, manifest: dict[str, Any] | None, command: str) -> str | None:
+    """One line refusing `command` (resume, landscape: they retrain from scenario.toml) on a run
+    that eos_tui.Monitor wrote from a training loop of its own (its manifest's "monitor"); None
+    for any other run."""
+    if manifest is None or not isinstance(manifest.get("monitor"), dict):
+        return None
+    return (
+        f"{run_dir}: written by eos_tui.Monitor from a training loop of its own, not from a scenario: "
+        f"`eos-tui {command}` cannot retrain it (watch, export, plot and runs read it)"
+    )
+
+
 def _not_someone_elses(run_dir: Path) -> bool:
     """False for a folder whose manifest.json is a JSON object but not eos-tui's; a damaged one
     (not JSON, cut short) stays listed as "unreadable": a run that vanished would go unnoticed."""
