@@ -41,6 +41,7 @@ from .errors import ScenarioRefused
 from .precision import mps_available
 from .problems import UV, Problem, Quadratic, build_problem
 from .reparam import ReparamChecks
+from .selfstab import SelfStabilization
 from .theory import QuadraticTheory, uv_map, uv_state
 from .tracking import PerStepTracker
 
@@ -169,6 +170,12 @@ class Arm:
         )
         # The central flow and the stable flow beside this GD arm (measure.central_flow, stable_flow).
         self.flows = Flows(self.name, self.problem.loss, self.theta, m, int(spec.seed)) if m.central_flow or m.stable_flow else None
+        # Self-stabilization's constrained trajectory and (x, y) beside it (measure.self_stabilization).
+        self.selfstab = (
+            SelfStabilization(self.name, self.problem.loss, self.theta, max_iter=m.max_iter, seed=int(spec.seed))
+            if m.self_stabilization
+            else None
+        )
         # Theory overlays: exact only for plain GD (no momentum) on the quadratic and the uv model.
         plain_gd = spec.optimizer.kind == "gd" and not self.momentum
         self.quadratic_theory = QuadraticTheory(self.problem.H, self.theta) if plain_gd and isinstance(self.problem, Quadratic) else None
@@ -398,6 +405,10 @@ class Arm:
             spent = self.flows.hvps
             out += self.flows.step(t, lr, self.theta)
             self.hvps_total += self.flows.hvps - spent
+        if self.selfstab is not None:  # at θ_t and θ†_t, then θ† one projected step further
+            spent = self.selfstab.hvps
+            out += self.selfstab.step(t, lr, self.theta)
+            self.hvps_total += self.selfstab.hvps - spent
         return out + self.finish(t, lr, loss, float(torch.linalg.vector_norm(g)), proj, disp, new_theta, tracked=tracked)
 
     def check_loss(self, t: int, lr: float, loss: float, params_finite: bool = True) -> list[Record]:

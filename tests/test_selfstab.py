@@ -1,0 +1,140 @@
+"""Self-stabilization (Damian, Nichani & Lee 2022) measured beside full-batch GD
+(measure.self_stabilization; eos_tui/engine/selfstab.py, docs/selfstab.md), against exact theory.
+
+The paper's toy, L(x, y) = ½(2/η + y)x² − αy (α = 0.5, η = 0.01), is its two-dimensional map itself:
+GD's update is x ← −(1 + ηy)x, y ← y + η(α − x²/2), its stable set M is the half-line x = 0, y ≤ 0,
+where u = e_x, ∇S = ∇³L[u, u] = e_y, α = −⟨∇L, ∇S⟩ = 0.5 and β = ‖∇S‖² = 1, and the constrained
+trajectory θ† rests at the origin once GD crosses 2/η. So the records' (x, y) are GD's own coordinates
+and the predicted map is GD itself: both are checked to rounding (1e-12 on values up to ~4), with
+Lanczos held to 1e-13 (at the default 1e-9, u's error of ~1e-9 shows in x and y as ~1e-9·|y|, ·|x|).
+Averaged over whole cycles (crossing to crossing), x² = 0.99985 against 2α/β = 1 (tested: 1e-3).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from eos_tui.analysis.selfstab import BLOW_UP, RETURNING, SHARPENING, STABILIZING, predicted_step, stage_of
+from eos_tui.analysis.summary import summarize_arm
+from eos_tui.engine.selfstab import SelfStabilization
+from eos_tui.scenario import ScenarioError, load_scenario_text
+
+ETA, ALPHA = 0.01, 0.5
+TOY_STEPS = 2200  # crossings at 61, 1114 and 2199: two whole cycles
+
+
+def toy_loss(theta: torch.Tensor) -> torch.Tensor:
+    x, y = theta[0], theta[1]
+    return 0.5 * (2 / ETA + y) * x**2 - ALPHA * y
+
+
+@pytest.fixture(scope="module")
+def toy():
+    """GD on the toy from (0.01, −0.3), below 2/η, with the measurement beside it: (records, GD's iterates)."""
+    theta = torch.tensor([0.01, -0.3], dtype=torch.float64)
+    ss = SelfStabilization("toy", toy_loss, theta, eig_tol=1e-13)
+    records, iterates = [], []
+    for t in range(TOY_STEPS):
+        records += ss.step(t, ETA, theta)
+        iterates.append(theta.tolist())
+        g = torch.func.grad(toy_loss)(theta)
+        theta = theta - ETA * g
+    return records, np.array(iterates)
+
+
+def test_toy_records_are_gds_own_coordinates(toy):
+    records, theta = toy
+    first = records[0]["step"]
+    assert first == 61 and records[0]["crossing"]
+    # no record before S(θ_t) first reaches 2/η, one every step after
+    assert [r["step"] for r in records] == list(range(first, TOY_STEPS))
+    for r in records:
+        x, y = theta[r["step"]]
+        hess = np.array([[2 / ETA + y, x], [x, 0.0]])
+        assert abs(r["x"] - x) <= 1e-12 and abs(r["y"] - y) <= 1e-12, r
+        assert abs(r["distance"] - math.hypot(x, y)) <= 1e-12
+        assert abs(r["sharpness_gap"] - (np.linalg.eigvalsh(hess)[-1] - 2 / ETA)) <= 1e-9
+        assert abs(r["alpha"] - ALPHA) <= 1e-12 and abs(r["beta"] - 1.0) <= 1e-12
+        assert abs(r["constrained_gap"]) <= 1e-12 and abs(r["constrained_proj"]) <= 1e-12
+        assert abs(r["init_distance"] - math.hypot(x - 0.01, y + 0.3)) <= 1e-12
+
+
+def test_toy_predicted_map_is_the_exact_iteration(toy):
+    records, theta = toy
+    crossings = [r["step"] for r in records if r["crossing"]]
+    assert crossings == [61, 1114, 2199]
+    by_step = {r["step"]: r for r in records}
+    for r in records:
+        t = r["step"]
+        if t in crossings:
+            x, y = r["x"], r["y"]  # restarted from the measured point
+        else:
+            x, y = predicted_step(x, y, ETA, ALPHA, 1.0)
+        assert (r["x_pred"], r["y_pred"]) == (x, y)
+        assert abs(x - theta[t][0]) <= 1e-12 and abs(y - theta[t][1]) <= 1e-12
+    assert by_step[crossings[0]]["x_pred"] == by_step[crossings[0]]["x"]
+
+
+def test_toy_time_average_of_x2_is_2_alpha_over_beta(toy):
+    records, _ = toy
+    crossings = [i for i, r in enumerate(records) if r["crossing"]]
+    x2 = [r["x"] ** 2 for r in records[crossings[0] : crossings[-1]]]
+    assert abs(np.mean(x2) - 2 * ALPHA / 1.0) <= 1e-3
+
+
+def test_toy_first_cycle_visits_the_four_stages_in_order(toy):
+    records, _ = toy
+    crossings = [i for i, r in enumerate(records) if r["crossing"]]
+    stages = [r["stage"] for r in records[crossings[0] : crossings[1]]]
+    runs = [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]]
+    assert runs == [BLOW_UP, STABILIZING, RETURNING, SHARPENING]
+
+
+def test_toy_summary(toy):
+    records, _ = toy
+    s = summarize_arm("toy", records)
+    assert s["selfstab_y_error"] <= 1e-12
+    assert s["constrained_distance"] == records[-1]["distance"] and s["init_distance"] == records[-1]["init_distance"]
+    # the second half of 2200 steps is no whole number of cycles: only near 1
+    assert 0.7 <= s["selfstab_x2_ratio"] <= 1.3
+
+
+def test_stages_are_the_quadrants_of_the_map():
+    # y > 0 grows |x|; x² > 2α/β makes y fall (α = 0.5, β = 1: the line x² = 1)
+    assert stage_of(0.1, -0.2, 0.5, 1.0) == SHARPENING
+    assert stage_of(0.1, 0.2, 0.5, 1.0) == BLOW_UP
+    assert stage_of(1.5, 0.2, 0.5, 1.0) == STABILIZING
+    assert stage_of(1.5, -0.2, 0.5, 1.0) == RETURNING
+    assert stage_of(None, 0.2, 0.5, 1.0) is None and stage_of(1.0, math.nan, 0.5, 1.0) is None
+
+
+@pytest.mark.parametrize(
+    "optimizer, why",
+    [
+        ('kind = "sgd"\nlr = 0.1\nbatch_size = 8', "SGD's mini-batch noise"),
+        ('kind = "gd"\nlr = 0.1\nmomentum = 0.9', "momentum's edge is 2(1+β)/η"),
+        ('kind = "adam"\nlr = 0.001', "preconditioner moves with the oscillation"),
+        ('kind = "rmsprop"\nlr = 0.001', "preconditioner moves with the oscillation"),
+        ('kind = "flow"\nlr = 0.1', "never crosses 2/η"),
+    ],
+)
+def test_refused_for_other_optimizers(optimizer, why):
+    text = f'name = "x"\n[optimizer]\n{optimizer}\n[measure]\nself_stabilization = true\n'
+    with pytest.raises(ScenarioError) as err:
+        load_scenario_text(text, source="x.toml")
+    assert "measure.self_stabilization" in str(err.value) and why in str(err.value)
+    assert len(str(err.value).splitlines()) == 1
+
+
+def test_refused_on_the_quadratic_and_with_chunks():
+    quad = 'name = "x"\n[data]\nkind = "none"\n[model]\nkind = "quadratic"\neigenvalues = [1.0, 2.0]\n[optimizer]\nlr = 0.1\n'
+    quad += "[measure]\nself_stabilization = true\n"
+    with pytest.raises(ScenarioError, match="quadratic's ∇S is 0"):
+        load_scenario_text(quad, source="x.toml")
+    chunked = 'name = "x"\n[optimizer]\nlr = 0.1\n[engine]\nchunk_size = 8\n[measure]\nself_stabilization = true\n'
+    with pytest.raises(ScenarioError, match="drop engine.chunk_size"):
+        load_scenario_text(chunked, source="x.toml")
