@@ -3,7 +3,8 @@
 from the first crossing of 2/η, with the paper's two-dimensional map beside it.
 
 At GD's iterate θ_t: the top two eigenvalues (warm-started Lanczos), for S(θ_t) − 2/η and the relative
-eigengap (λ1 − λ2)/λ1. Until S(θ_t) first reaches 2/η nothing else is done and nothing is written.
+eigengap (λ1 − λ2)/λ1. Until S(θ_t) − 2/η, averaged over GD's period of two steps, first turns ≥ 0 (the
+first crossing) nothing else is done and nothing is written.
 
 θ† is projected gradient descent on the stable set M = {θ : S(θ) ≤ 2/η, ⟨∇L(θ), u(θ)⟩ = 0}, started
 from GD's iterate at the first crossing and run in lockstep with GD:
@@ -104,7 +105,10 @@ class SelfStabilization:
         self.vectors: torch.Tensor | None = None  # warm start at θ†, u's sign reference
         self.pending: torch.Tensor | None = None  # θ†_t before its projection; None before the crossing
         self.last_gap: float | None = None  # S(θ_{t−1}) − 2/η_{t−1}
+        self.last_mean_gap: float | None = None  # its mean with the step before's
+        self.dagger: Point | None = None  # θ†_t, projected, with ∇L, u, ∇S there
         self.pred: tuple[float, float] | None = None  # the map's (x, y) for this step
+        self.last_xy: tuple[float, float] | None = None  # the last step's measured (x, y)
         self.alive = True
         self.hvps = 0
         self.third = 0
@@ -160,9 +164,9 @@ class SelfStabilization:
         return Point(theta.detach(), grad_, pairs.eigenvalues.tolist(), vectors, dS, pairs.hvps)
 
     # ---- the projection onto M -------------------------------------------------------------
-    def project(self, theta: torch.Tensor, lr: float) -> Point:
+    def project(self, theta: torch.Tensor, lr: float, polish: bool = False) -> Point:
         """θ projected onto M = {S ≤ 2/η, ⟨∇L, u⟩ = 0} by Newton's method (module docstring); the
-        point where it stopped, converged or after MAX_NEWTON steps."""
+        point where it stopped, converged or after MAX_NEWTON steps. `polish`: on past the tolerance."""
         edge = 2.0 / lr
         tol2 = self.sharp_tol * edge
         here = self.at(theta)
@@ -175,10 +179,13 @@ class SelfStabilization:
             c2 = S - edge
             # the residual in units of the tolerance: ≤ 1 is on M
             miss = max(abs(c1) / (self.proj_tol * float(torch.linalg.vector_norm(here.grad)) or 1.0), max(c2, 0.0) / tol2)
-            # Within tolerance, Newton goes on while it still gains a factor POLISH a step: each
-            # further step is one more Lanczos solve, but where the eigenvector is accurate (an
-            # isolated eigenvalue) it takes θ† from the tolerance to rounding (the toy's exactness).
-            if i == MAX_NEWTON or miss == 0.0 or (miss <= 1.0 and miss * POLISH > last):
+            # Polishing (the first projection, from GD's iterate at the crossing), Newton goes on
+            # within tolerance while it still gains a factor POLISH a step: where u is accurate (an
+            # isolated eigenvalue) that takes θ† from the tolerance to rounding, which GD's growing
+            # oscillation would otherwise amplify into x (the toy's exactness: tests/test_selfstab.py).
+            # The lockstep projections start within ~η‖∇L‖ of M and stop at the tolerance: polishing
+            # them too cost 2.5× the solves on a tanh MLP (docs/selfstab.md).
+            if i == MAX_NEWTON or miss == 0.0 or (miss <= 1.0 and (not polish or miss * POLISH > last)):
                 break
             last = miss
             rows = [S * u]
@@ -214,13 +221,17 @@ class SelfStabilization:
         edge = 2.0 / lr
         gd = self.at_gd(theta)
         gap = gd.sharpness - edge
-        crossing = gap >= 0 and (self.last_gap is None or self.last_gap < 0)
-        self.last_gap = gap
+        # A crossing: S(θ_t) − 2/η, averaged over GD's period of two steps, turns ≥ 0. Once the
+        # oscillation is large, S(θ_t) itself flickers across 2/η from step to step on the way down
+        # (a tanh MLP: up at 115 and 117 in one return to stability), which is no new cycle.
+        mean_gap = gap if self.last_gap is None else (gap + self.last_gap) / 2
+        crossing = mean_gap >= 0 and (self.last_mean_gap is None or self.last_mean_gap < 0)
+        self.last_gap, self.last_mean_gap = gap, mean_gap
         if self.pending is None:
             if not crossing:
                 return []
             self.pending = theta.detach().clone()
-        here = self.project(self.pending, lr)
+        here = self.dagger = self.project(self.pending, lr, polish=crossing and self.pred is None)
         assert here.grad is not None and here.dS is not None
         dagger, g, dS, u = here.theta, here.grad, here.dS, here.u
         v = theta - dagger
@@ -246,7 +257,11 @@ class SelfStabilization:
             constrained_gap=_finite(here.sharpness - edge),
             constrained_proj=_finite(float(g @ u)),
         )
-        stage = stage_of(x, y, alpha, beta)
+        # over GD's period of two steps: its oscillation about θ† shows in y too (⟨∇S, u⟩x) and, about
+        # an offset, in x², and would flip the stage every step (10 flips in 8 steps on a tanh MLP)
+        x2, y2 = (x * x, y) if self.last_xy is None else ((x * x + self.last_xy[0] ** 2) / 2, (y + self.last_xy[1]) / 2)
+        self.last_xy = (x, y)
+        stage = stage_of(math.sqrt(x2), y2, alpha, beta)
         if stage is not None:
             rec["stage"] = stage
         self.pred = predicted_step(x_pred, y_pred, lr, alpha, beta)
