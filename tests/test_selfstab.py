@@ -24,7 +24,7 @@ from eos_tui.engine.selfstab import SelfStabilization
 from eos_tui.scenario import ScenarioError, load_scenario_text
 
 ETA, ALPHA = 0.01, 0.5
-TOY_STEPS = 2200  # crossings at 61, 1115 and 2199: two whole cycles
+TOY_STEPS = 2200  # crossings at 61, 1114 and 2199: two whole cycles
 
 
 def toy_loss(theta: torch.Tensor) -> torch.Tensor:
@@ -66,7 +66,7 @@ def test_toy_records_are_gds_own_coordinates(toy):
 def test_toy_predicted_map_is_the_exact_iteration(toy):
     records, theta = toy
     crossings = [r["step"] for r in records if r["crossing"]]
-    assert crossings == [61, 1115, 2199]
+    assert crossings == [61, 1114, 2199]
     by_step = {r["step"]: r for r in records}
     for r in records:
         t = r["step"]

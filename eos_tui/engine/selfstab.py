@@ -3,8 +3,9 @@
 from the first crossing of 2/η, with the paper's two-dimensional map beside it.
 
 At GD's iterate θ_t: the top two eigenvalues (warm-started Lanczos), for S(θ_t) − 2/η and the relative
-eigengap (λ1 − λ2)/λ1. Until S(θ_t) − 2/η, averaged over GD's period of two steps, first turns ≥ 0 (the
-first crossing) nothing else is done and nothing is written.
+eigengap (λ1 − λ2)/λ1. Until S(θ_t) first reaches 2/η (the first crossing) nothing else is done and
+nothing is written. A later crossing, which restarts the predicted map, is S(θ_t) ≥ 2/η after two
+steps below.
 
 θ† is projected gradient descent on the stable set M = {θ : S(θ) ≤ 2/η, ⟨∇L(θ), u(θ)⟩ = 0}, started
 from GD's iterate at the first crossing and run in lockstep with GD:
@@ -104,8 +105,8 @@ class SelfStabilization:
         self.gd_vectors: torch.Tensor | None = None  # warm start at GD's iterate
         self.vectors: torch.Tensor | None = None  # warm start at θ†, u's sign reference
         self.pending: torch.Tensor | None = None  # θ†_t before its projection; None before the crossing
-        self.last_gap: float | None = None  # S(θ_{t−1}) − 2/η_{t−1}
-        self.last_mean_gap: float | None = None  # its mean with the step before's
+        self.below = 0  # consecutive steps, up to the last, with S(θ) < 2/η
+        self.seen = 0  # steps measured
         self.dagger: Point | None = None  # θ†_t, projected, with ∇L, u, ∇S there
         self.pred: tuple[float, float] | None = None  # the map's (x, y) for this step
         self.last_xy: tuple[float, float] | None = None  # the last step's measured (x, y)
@@ -221,12 +222,12 @@ class SelfStabilization:
         edge = 2.0 / lr
         gd = self.at_gd(theta)
         gap = gd.sharpness - edge
-        # A crossing: S(θ_t) − 2/η, averaged over GD's period of two steps, turns ≥ 0. Once the
-        # oscillation is large, S(θ_t) itself flickers across 2/η from step to step on the way down
-        # (a tanh MLP: up at 115 and 117 in one return to stability), which is no new cycle.
-        mean_gap = gap if self.last_gap is None else (gap + self.last_gap) / 2
-        crossing = mean_gap >= 0 and (self.last_mean_gap is None or self.last_mean_gap < 0)
-        self.last_gap, self.last_mean_gap = gap, mean_gap
+        # A crossing: S(θ_t) ≥ 2/η after two steps below (or at the first steps measured). Once the
+        # oscillation is large, S(θ_t) flickers across 2/η from step to step on the way down (a
+        # tanh MLP: up at 115 and 117 in one return to stability), which is no new cycle.
+        crossing = gap >= 0 and self.below >= min(2, self.seen)
+        self.below = self.below + 1 if gap < 0 else 0
+        self.seen += 1
         if self.pending is None:
             if not crossing:
                 return []
