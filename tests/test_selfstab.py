@@ -242,3 +242,34 @@ def test_mlp_y_follows_the_sharpness_and_x2_settles_near_2_alpha_over_beta(mlp):
     s = summarize_arm("gd", records)
     assert 0.4 <= s["selfstab_x2_ratio"] <= 1.0
     assert {r["stage"] for r in first} == {BLOW_UP, STABILIZING, RETURNING, SHARPENING}
+
+
+def test_summary_survives_a_map_that_overflows():
+    # The map run freely overflowed on the reference MLP (y_pred ~1e98, then null): squaring it
+    # raised OverflowError in the summarizer, which failed the whole run.
+    from eos_tui.rundir.records import selfstab_record
+
+    def rec(step, y_pred, crossing=False):
+        return selfstab_record(
+            arm="gd", step=step, x=1e200, y=0.5, sharpness_gap=0.4, alpha=0.2, beta=40.0, x_pred=1e200,
+            y_pred=y_pred, distance=0.1, crossing=crossing, init_distance=1.0,
+        )  # fmt: skip
+
+    s = summarize_arm("gd", [rec(0, 0.5, True), rec(1, 1e200), rec(2, None), rec(3, -1e300)])
+    assert 0.5 <= s["selfstab_y_error"] <= 1.0 and s["selfstab_x2_ratio"] is None
+    assert s["constrained_distance"] == 0.1 and s["init_distance"] == 1.0
+
+
+def test_a_failure_at_theta_dagger_ends_the_measurement_with_one_null_record():
+    theta = torch.tensor([0.01, 0.05], dtype=torch.float64)  # above 2/η: crosses at once
+    ss = SelfStabilization("toy", toy_loss, theta)
+    (first,) = ss.step(0, ETA, theta)
+    assert first["crossing"] and first["x"] is not None
+
+    def broken(theta):
+        raise FloatingPointError("the loss at θ† is nan")
+
+    ss.at = broken  # type: ignore[method-assign]
+    (last,) = ss.step(1, ETA, theta)
+    assert last["step"] == 1 and all(last[k] is None for k in ("x", "y", "alpha", "beta", "x_pred", "y_pred", "distance"))
+    assert ss.step(2, ETA, theta) == []

@@ -20,8 +20,9 @@ The projection (`project`) is Newton's method on the two constraints c₁ = ⟨�
 active, c₂ = S − 2/η = 0, each step the least-norm δ in span(u, ∇S) that zeroes their linearizations
 with the Jacobian rows ∇c₂ = ∇S (exact for an isolated eigenvalue) and ∇c₁ ≈ Hu = S·u (the term of u's
 own derivative, ∇u ᵀ∇L, is left out: it needs a solve with H − S, and costs only the speed of
-convergence, by the factor ‖∇uᵀ∇L‖/S a step). It stops when |c₁| ≤ PROJ_TOL·‖∇L‖ and c₂ ≤ SHARP_TOL·2/η,
-or after MAX_NEWTON steps; what it missed by is recorded at every step (constrained_gap,
+convergence, by the factor ‖∇uᵀ∇L‖/S a step). It stops when |c₁| and c₂ are within TOLERANCES (float64:
+|c₁| ≤ 1e-6·‖∇L‖, c₂ ≤ 1e-10·2/η), or after MAX_NEWTON steps; the first projection, from GD's iterate,
+is polished on towards rounding. What it missed by is recorded at every step (constrained_gap,
 constrained_proj). See docs/selfstab.md.
 
 Engine code: torch (and numpy for the 2×2 solve), never textual.
