@@ -7,7 +7,8 @@ where u = e_x, ∇S = ∇³L[u, u] = e_y, α = −⟨∇L, ∇S⟩ = 0.5 and β 
 trajectory θ† rests at the origin once GD crosses 2/η. So the records' (x, y) are GD's own coordinates
 and the predicted map is GD itself: both are checked to rounding (1e-12 on values up to ~4), with
 Lanczos held to 1e-13 (at the default 1e-9, u's error of ~1e-9 shows in x and y as ~1e-9·|y|, ·|x|).
-Averaged over whole cycles (crossing to crossing), x² = 0.99985 against 2α/β = 1 (tested: 1e-3).
+Averaged over whole cycles (crossing to crossing), x² = 0.99985 against 2α/β = 1 (tested: 1e-3), and
+exactly 2α/β − 2Δy/(ηβN) over N steps (y's increments telescope), so it tends to 2α/β as 1/N.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def test_toy_time_average_of_x2_is_2_alpha_over_beta(toy):
     crossings = [i for i, r in enumerate(records) if r["crossing"]]
     x2 = [r["x"] ** 2 for r in records[crossings[0] : crossings[-1]]]
     assert abs(np.mean(x2) - 2 * ALPHA / 1.0) <= 1e-3
+    # exactly: y's steps η(α − βx²/2) telescope over the window, so the mean of x² is
+    # 2α/β − 2(y_end − y_start)/(ηβN), and the crossings hold y within ηα of 0: → 2α/β as 1/N
+    n, dy = len(x2), records[crossings[-1]]["y"] - records[crossings[0]]["y"]
+    assert abs(np.mean(x2) - (2 * ALPHA - 2 * dy / (ETA * n))) <= 1e-12
+    assert abs(dy) <= ETA * ALPHA
 
 
 def test_toy_first_cycle_visits_the_four_stages_in_order(toy):
