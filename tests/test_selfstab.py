@@ -279,3 +279,21 @@ def test_a_failure_at_theta_dagger_ends_the_measurement_with_one_null_record():
     (last,) = ss.step(1, ETA, theta)
     assert last["step"] == 1 and all(last[k] is None for k in ("x", "y", "alpha", "beta", "x_pred", "y_pred", "distance"))
     assert ss.step(2, ETA, theta) == []
+
+
+def test_headless_summary_has_a_line_for_the_measurement():
+    from rich.console import Console
+
+    from eos_tui.cli.headless import summary_table
+
+    arm = {
+        "name": "gd", "status": "completed", "steps_done": 300, "initial_loss": 0.3, "final_loss": 0.01,
+        "max_loss": 0.3, "final_sharpness": 3.3, "eos_ratio": 1.01, "eos_onset_step": 14, "flip_fraction": 1.0,
+    }  # fmt: skip
+    measured = {**arm, "name": "ss", "selfstab_x2_ratio": 0.68, "selfstab_y_error": 0.41, "selfstab_y_corr": -0.44}
+    measured |= {"constrained_distance": 0.0591, "init_distance": 1.708}
+    console = Console(width=160, record=True)
+    console.print(summary_table({"scenario": "selfstab", "run_dir": "runs/x", "arms": [arm, measured]}))
+    text = console.export_text()
+    assert "ss: x²/(2α/β) 0.68, map's y error 0.41, ‖θ−θ†‖ 0.0591 (‖θ−θ0‖ 1.71)" in text
+    assert "gd:" not in text
