@@ -13,6 +13,7 @@ exactly 2α/β − 2Δy/(ηβN) over N steps (y's increments telescope), so it t
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -146,52 +147,71 @@ def test_refused_on_the_quadratic_and_with_chunks():
         load_scenario_text(chunked, source="x.toml")
 
 
-RESUMABLE = """
-name = "selfstab-resume"
-seed = 3
-steps = 30
-dtype = "float64"
-device = "cpu"
-[data]
-kind = "random-labels"
-n = 32
-dim = 5
-classes = 3
-[model]
-kind = "mlp"
-hidden = [8]
-activation = "tanh"
-[optimizer]
-kind = "gd"
-lr = 0.3
-[measure]
-sharpness_every = 4
-checkpoint_every = 7
-self_stabilization = true
-"""
-
-
-def test_resume_is_refused_in_one_line(tmp_path):
-    # θ† (and the map, the warm starts) are in no checkpoint: resuming would restart θ† from GD's θ.
-    from eos_tui.engine.resume import ResumeError, prepare
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path):
+    # θ† (before its next projection), the warm starts, the solves' generator and the map's point are
+    # in the checkpoint ("selfstab.*"): interrupted past the crossing (step 13) and resumed, the run
+    # writes the records an uninterrupted one writes, bit for bit. Before, resume refused such an arm.
+    from eos_tui.engine import checkpoint as ck
+    from eos_tui.engine.resume import prepare
     from eos_tui.engine.runner import StopRequest, run_scenario
+    from eos_tui.rundir import read_manifest, read_records
     from eos_tui.rundir.prepare import prepare_run
+    from eos_tui.scenario import load_scenario
 
-    from .helpers import cli
+    def scenario():
+        return load_scenario("selfstab", overrides=("steps=40", "measure.checkpoint_every=9"))
 
-    sc = load_scenario_text(RESUMABLE, source="<test>")
-    run_dir = prepare_run(sc, out=tmp_path / "run")
+    ref_dir = prepare_run(scenario(), out=tmp_path / "ref")
+    assert run_scenario(scenario(), ref_dir)[0] == "completed"
+    ref = read_records(ref_dir)
+    assert sum(r["type"] == "selfstab" for r in ref) >= 25
+
+    run_dir = prepare_run(scenario(), out=tmp_path / "run")
     stop = StopRequest()
 
     def on_records(recs, arms):
-        if any(r["type"] == "step" and r["step"] == 9 for r in recs):
+        if any(r["type"] == "step" and r["step"] == 22 for r in recs):
             stop.request()
 
-    assert run_scenario(sc, run_dir, on_records=on_records, stop=stop)[0] == "interrupted"
-    with pytest.raises(ResumeError, match="measures self-stabilization"):
-        prepare(run_dir)
-    r = cli("resume", str(run_dir))
-    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1, r.output
+    assert run_scenario(scenario(), run_dir, on_records=on_records, stop=stop)[0] == "interrupted"
+    meta = ck.load(ck.path_for(run_dir, "gd", max(ck.list_steps(run_dir, "gd"))))[1]
+    assert meta["step"] > 13 and meta["selfstab"]["seen"] > 0
+    sc, res = prepare(run_dir)
+    res.rewrite_metrics()
+    assert run_scenario(sc, run_dir, resume=res)[0] == "completed"
+    assert read_records(run_dir) == ref
+    summary = read_manifest(run_dir)["arms"]["gd"]["summary"]
+    assert summary == read_manifest(ref_dir)["arms"]["gd"]["summary"] and summary["constrained_distance"] is not None
+
+
+def test_a_damaged_selfstab_state_is_refused_in_one_line(tmp_path):
+    from eos_tui.engine import checkpoint as ck
+    from eos_tui.engine.arm import Arm
+    from eos_tui.scenario import load_scenario
+
+    spec = load_scenario("selfstab", overrides=("steps=20",)).arms[0]
+    arm = Arm(spec, torch.device("cpu"))
+    arm.begin()
+    while arm.t < 16:
+        arm.step()
+    tensors, meta = ck.state_file(arm.state_dict(), arm, records=0)
+    assert {"selfstab.rng", "selfstab.pending", "selfstab.vectors"} <= set(tensors)
+    fresh = Arm(spec, torch.device("cpu"))
+    ck.restore_arm(fresh, tensors, meta)
+    assert torch.equal(fresh.selfstab.pending, arm.selfstab.pending) and fresh.selfstab.pred == arm.selfstab.pred
+    for damage in (
+        lambda t, m: m["selfstab"].update(seen=-1),
+        lambda t, m: m["selfstab"].update(pred={"list": ["a", 1]}),
+        lambda t, m: m["selfstab"].pop("alive"),
+        lambda t, m: t.update({"selfstab.pending": t["selfstab.pending"][:-1]}),
+        lambda t, m: t.update({"selfstab.rng": t["selfstab.rng"][:10]}),
+    ):
+        t2, m2 = dict(tensors), json.loads(json.dumps(meta))
+        damage(t2, m2)
+        path = ck.save(tmp_path / "x.safetensors", t2, m2)
+        with pytest.raises(ck.CheckpointError) as err:
+            ck.restore_arm(Arm(spec, torch.device("cpu")), *ck.load(path))
+        assert len(str(err.value).splitlines()) == 1
 
 
 # ---- a float64 tanh MLP: the built-in `selfstab` (teacher data, 8-16-16-16-2, η = 0.6, 300 steps) ----

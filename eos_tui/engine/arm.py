@@ -97,6 +97,7 @@ class ArmState:
     reparam: dict[str, Any] = field(default_factory=dict)
     tracker: dict[str, Any] | None = None
     theory_coords: torch.Tensor | None = None
+    selfstab: dict[str, Any] | None = None  # measure.self_stabilization's (SelfStabilization.state_dict)
 
     def with_rule_state(self, rule_state: Any) -> ArmState:
         """The same state with another optimizer state (an arm's row of a vmapped batch's)."""
@@ -199,6 +200,7 @@ class Arm:
             reparam=self.reparam.state_dict(),
             tracker=self.tracker.state_dict() if self.tracker is not None else None,
             theory_coords=self.quadratic_theory.coords if self.quadratic_theory is not None else None,
+            selfstab=self.selfstab.state_dict() if self.selfstab is not None else None,
         )
 
     def load_state_dict(self, state: ArmState) -> None:
@@ -222,6 +224,8 @@ class Arm:
             self.tracker.load_state_dict(state.tracker)
         if state.theory_coords is not None and self.quadratic_theory is not None:
             self.quadratic_theory.coords = state.theory_coords
+        if state.selfstab is not None and self.selfstab is not None:
+            self.selfstab.load_state_dict(state.selfstab)
 
     # ---- curvature -------------------------------------------------------------------------
     def eigenpairs(

@@ -380,18 +380,6 @@ def _prepare(run_dir: Path, session: RunSession):
             f"{run_dir}: arm {', '.join(with_flows)} runs the central or stable flow, whose state checkpoints do not hold; "
             "resume cannot continue it (run the scenario again)"
         )
-    # So does the self-stabilization measurement's constrained trajectory θ† (measure.self_stabilization),
-    # started from GD's iterate at the first 2/η crossing: refused for the same reason.
-    with_selfstab = [
-        a.name
-        for a in scenario.arms
-        if a.measure.self_stabilization and (manifest.get("arms") or {}).get(a.name, {}).get("status") not in arms_done
-    ]
-    if with_selfstab:
-        raise ResumeError(
-            f"{run_dir}: arm {', '.join(with_selfstab)} measures self-stabilization, whose constrained trajectory θ† "
-            "checkpoints do not hold; resume cannot continue it (run the scenario again)"
-        )
     res = Resume(run_dir, scenario, manifest, session)
     res.plan()
     try:

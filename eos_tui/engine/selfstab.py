@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -56,6 +56,9 @@ GD_TOLERANCES = {torch.float64: 1e-6, torch.float32: 1e-4}
 MAX_NEWTON = 20
 POLISH = 10.0  # see `project`
 MIN_LANCZOS = 300  # the tight solves need more than measure.max_iter's default from a cold start
+# What one step carries to the next (`state_dict`: a checkpoint's "selfstab.*"), besides the generator.
+STATE_TENSORS = ("pending", "gd_vectors", "vectors")
+STATE_SCALARS = ("below", "seen", "pred", "last_xy", "alive", "hvps", "third", "newton")
 
 
 @dataclass
@@ -115,6 +118,51 @@ class SelfStabilization:
         self.hvps = 0
         self.third = 0
         self.newton = 0  # Newton steps of the last projection
+
+    # ---- state, for checkpoints and undoing a step ------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything one step carries to the next: θ† before its projection, the warm starts (u's
+        sign reference among them), the generator the solves draw from, the map's (x, y) and the
+        counters. Tensors by reference (a step replaces them, never writes into them)."""
+        return {
+            "rng": self.generator.get_state(),
+            **{k: getattr(self, k) for k in STATE_TENSORS},
+            "scalars": {k: getattr(self, k) for k in STATE_SCALARS},
+        }
+
+    def check_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        """`state`'s scalars as this measurement holds them (pairs as tuples), changing nothing;
+        ValueError for a state that is not this measurement's (a damaged or hand-made checkpoint)."""
+        sc = state.get("scalars")
+        if not isinstance(sc, dict) or set(sc) != set(STATE_SCALARS):
+            raise ValueError("the self-stabilization state does not name its values")
+        counts = {k: sc[k] for k in ("below", "seen", "hvps", "third", "newton")}
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts.values()):
+            raise ValueError("the self-stabilization state's counters are not counts")
+        if not isinstance(sc["alive"], bool):
+            raise ValueError("the self-stabilization state's 'alive' is not true or false")
+        for k in STATE_TENSORS:
+            v = state.get(k)
+            dims = 1 if k == "pending" else 2
+            fits = isinstance(v, torch.Tensor) and v.dtype == self.theta0.dtype and v.dim() == dims and v.shape[-1] == self.n
+            if v is not None and not fits:
+                raise ValueError(f"the self-stabilization state's {k} does not fit θ")
+        try:  # tried on a generator of its own: set_state refuses a wrong size only when it sets it
+            torch.Generator().set_state(state["rng"])
+        except (RuntimeError, TypeError, KeyError) as e:
+            raise ValueError("the self-stabilization state's generator state is not one") from e
+        return {**counts, "pred": _pair(sc["pred"]), "last_xy": _pair(sc["last_xy"]), "alive": sc["alive"]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Put the measurement where `state` (a `state_dict`, or a checkpoint's, decoded) says.
+        ValueError, with nothing changed, for a state that is not this measurement's."""
+        scalars = self.check_state(state)
+        self.generator.set_state(state["rng"])
+        for k in STATE_TENSORS:
+            setattr(self, k, state.get(k))
+        for k, v in scalars.items():
+            setattr(self, k, v)
+        self.dagger = None
 
     # ---- curvature at one point ------------------------------------------------------------
     def solve(self, hvp, v0: torch.Tensor | None, theta: torch.Tensor, k: int, tol: float):
@@ -269,6 +317,15 @@ class SelfStabilization:
         self.pred = predicted_step(x_pred, y_pred, lr, alpha, beta)
         self.pending = dagger - lr * g
         return [rec]
+
+
+def _pair(v: Any) -> tuple[float, float] | None:
+    """(x, y) from a state's value (a checkpoint writes a tuple as a list); ValueError if not one."""
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+        return float(v[0]), float(v[1])
+    raise ValueError(f"the self-stabilization state's (x, y) is {str(v)[:40]}")
 
 
 def _finite(x: float) -> float | None:
