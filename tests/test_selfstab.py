@@ -147,41 +147,83 @@ def test_refused_on_the_quadratic_and_with_chunks():
         load_scenario_text(chunked, source="x.toml")
 
 
-def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path):
+def resumable():
+    from eos_tui.scenario import load_scenario
+
+    return load_scenario("selfstab", overrides=("steps=40", "measure.checkpoint_every=9"))
+
+
+@pytest.fixture(scope="module")
+def resumable_ref(tmp_path_factory):
+    from eos_tui.engine.runner import run_scenario
+    from eos_tui.rundir import read_manifest, read_records
+    from eos_tui.rundir.prepare import prepare_run
+
+    ref_dir = prepare_run(resumable(), out=tmp_path_factory.mktemp("ref") / "run")
+    assert run_scenario(resumable(), ref_dir)[0] == "completed"
+    ref = read_records(ref_dir)
+    assert sum(r["type"] == "selfstab" for r in ref) >= 25
+    return ref, read_manifest(ref_dir)["arms"]["gd"]["summary"]
+
+
+def resume_and_compare(run_dir, resumable_ref):
+    from eos_tui.engine.resume import prepare
+    from eos_tui.engine.runner import run_scenario
+    from eos_tui.rundir import read_manifest, read_records
+
+    sc, res = prepare(run_dir)
+    res.rewrite_metrics()
+    assert run_scenario(sc, run_dir, resume=res)[0] == "completed"
+    ref, summary = resumable_ref
+    assert read_records(run_dir) == ref
+    assert read_manifest(run_dir)["arms"]["gd"]["summary"] == summary and summary["constrained_distance"] is not None
+    return res
+
+
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, resumable_ref):
     # θ† (before its next projection), the warm starts, the solves' generator and the map's point are
     # in the checkpoint ("selfstab.*"): interrupted past the crossing (step 13) and resumed, the run
     # writes the records an uninterrupted one writes, bit for bit. Before, resume refused such an arm.
     from eos_tui.engine import checkpoint as ck
-    from eos_tui.engine.resume import prepare
     from eos_tui.engine.runner import StopRequest, run_scenario
-    from eos_tui.rundir import read_manifest, read_records
     from eos_tui.rundir.prepare import prepare_run
-    from eos_tui.scenario import load_scenario
 
-    def scenario():
-        return load_scenario("selfstab", overrides=("steps=40", "measure.checkpoint_every=9"))
-
-    ref_dir = prepare_run(scenario(), out=tmp_path / "ref")
-    assert run_scenario(scenario(), ref_dir)[0] == "completed"
-    ref = read_records(ref_dir)
-    assert sum(r["type"] == "selfstab" for r in ref) >= 25
-
-    run_dir = prepare_run(scenario(), out=tmp_path / "run")
+    run_dir = prepare_run(resumable(), out=tmp_path / "run")
     stop = StopRequest()
 
     def on_records(recs, arms):
         if any(r["type"] == "step" and r["step"] == 22 for r in recs):
             stop.request()
 
-    assert run_scenario(scenario(), run_dir, on_records=on_records, stop=stop)[0] == "interrupted"
+    assert run_scenario(resumable(), run_dir, on_records=on_records, stop=stop)[0] == "interrupted"
     meta = ck.load(ck.path_for(run_dir, "gd", max(ck.list_steps(run_dir, "gd"))))[1]
     assert meta["step"] > 13 and meta["selfstab"]["seen"] > 0
-    sc, res = prepare(run_dir)
-    res.rewrite_metrics()
-    assert run_scenario(sc, run_dir, resume=res)[0] == "completed"
-    assert read_records(run_dir) == ref
-    summary = read_manifest(run_dir)["arms"]["gd"]["summary"]
-    assert summary == read_manifest(ref_dir)["arms"]["gd"]["summary"] and summary["constrained_distance"] is not None
+    resume_and_compare(run_dir, resumable_ref)
+
+
+def test_a_stop_inside_the_projection_is_undone(tmp_path, resumable_ref, monkeypatch):
+    # Ctrl-C inside a solve at θ†, after the step's solve at θ_t moved the warm starts and the
+    # generator: the runner puts the step's start back (the arm's state holds the measurement's),
+    # checkpoints that, and the resumed run ends as the reference.
+    from eos_tui.engine import interrupt
+    from eos_tui.engine.runner import StopRequest, run_scenario
+    from eos_tui.rundir.prepare import prepare_run
+
+    run_dir = prepare_run(resumable(), out=tmp_path / "run")
+    stop = StopRequest()
+    original = SelfStabilization.project
+
+    def cut(self, theta, lr, polish=False):
+        if self.seen == 20:
+            original(self, theta, lr, polish)  # solves and draws as the step does, then the stop
+            stop.request()
+            interrupt.check()
+        return original(self, theta, lr, polish)
+
+    monkeypatch.setattr(SelfStabilization, "project", cut)
+    assert run_scenario(resumable(), run_dir, stop=stop)[0] == "interrupted"
+    monkeypatch.setattr(SelfStabilization, "project", original)
+    assert resume_and_compare(run_dir, resumable_ref).resumed_from["gd"] == 19
 
 
 def test_a_damaged_selfstab_state_is_refused_in_one_line(tmp_path):
