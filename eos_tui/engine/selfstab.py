@@ -245,7 +245,9 @@ class SelfStabilization:
                 rhs.append(c2)
             J = torch.stack(rows)
             gram = (J @ J.T).cpu().double().numpy()
-            z = np.linalg.solve(gram, np.array(rhs))
+            # least squares: u and ∇S (nearly) parallel make the 2×2 singular, where the least-norm
+            # step still holds what it can (np.linalg.solve would end the measurement)
+            z = np.linalg.lstsq(gram, np.array(rhs), rcond=None)[0]
             step = torch.from_numpy(z).to(J) @ J
             here = self.at(here.theta - step)
         return here
