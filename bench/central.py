@@ -1,4 +1,5 @@
-"""The cost of a central-flow step against a GD step (eos_tui/engine/central_flow.py).
+"""The cost of a central-flow step, and of a self-stabilization step, against a GD step
+(eos_tui/engine/central_flow.py, eos_tui/engine/selfstab.py).
 
     python bench/central.py [--tiny] [--steps 40] [--warmup 60] [--repeats 3] [--json-out PATH]
 
@@ -12,7 +13,9 @@ holds at least one critical eigenvalue) and are then timed over `--steps` steps,
 (median): GD alone (measure.sharpness_every = 0: the update and its records), GD with the stable
 flow (RK4 gradient flow, its λ_max solve each step), GD with the central flow (4 Euler substeps,
 each: a gradient with its graph, a warm-started Lanczos solve of k + 1 pairs, k HVPs kept for a
-third derivative and k(k+1)/2 third-derivative products, the SDCP). The table gives ms a step,
+third derivative and k(k+1)/2 third-derivative products, the SDCP), GD with the self-stabilization
+measurement (a warm Lanczos solve at θ_t, and at θ† one per Newton evaluation of the projection,
+each with ∇S = ∇³L[u, u]). The table gives ms a step,
 the ratio to GD's step, and what each flow spends a step. Times are CPU time (time.process_time),
 which on a shared machine is the step's own cost where wall time would add the waits for a core.
 """
@@ -40,6 +43,13 @@ VARIANTS = {
     "gd": ["measure.sharpness_every=0", "measure.central_flow=false", "measure.stable_flow=false"],
     "gd + stable flow": ["measure.sharpness_every=0", "measure.stable_flow=true", "measure.central_flow=false"],
     "gd + central flow": ["measure.sharpness_every=0", "measure.central_flow=true", "measure.stable_flow=false"],
+    # Damian et al.'s constrained trajectory θ† and (x, y) (eos_tui/engine/selfstab.py, issue 24)
+    "gd + self-stabilization": [
+        "measure.sharpness_every=0",
+        "measure.self_stabilization=true",
+        "measure.central_flow=false",
+        "measure.stable_flow=false",
+    ],
 }
 
 
@@ -48,6 +58,14 @@ def make_arm(problem: str, variant: str) -> Arm:
     sc = load_scenario(name, overrides=[*extra, *VARIANTS[variant]])
     spec = sc.arms[-1]
     return Arm(spec.model_copy(update={"steps": 10**6}), torch.device("cpu"))
+
+
+def spent(arm: Arm) -> tuple[int, int]:
+    """(HVPs, third-derivative products) the flows or the self-stabilization measurement spent so far."""
+    if arm.selfstab is not None:
+        return arm.selfstab.hvps, arm.selfstab.third
+    flows = arm.flows
+    return (flows.hvps if flows else 0), (flows.central.third if flows and flows.central else 0)
 
 
 def time_steps(arm: Arm, steps: int) -> float:
@@ -78,13 +96,12 @@ def main() -> None:
             for _ in range(args.warmup):
                 arm.step()
             flows = arm.flows
-            hvps0 = flows.hvps if flows else 0
-            third0 = flows.central.third if flows and flows.central else 0
+            hvps0, third0 = spent(arm)
             per = [time_steps(arm, args.steps) for _ in range(args.repeats)]
             ms = 1000 * C.median(per)
             n = args.steps * args.repeats
-            hvps = ((flows.hvps if flows else 0) - hvps0) / n
-            third = ((flows.central.third if flows and flows.central else 0) - third0) / n
+            hvps1, third1 = spent(arm)
+            hvps, third = (hvps1 - hvps0) / n, (third1 - third0) / n
             k = flows.central.k_critical if flows and flows.central else None
             base = ms if variant == "gd" else base
             ratio = ms / base if base else None

@@ -35,6 +35,8 @@ def imported_after(code: str) -> set[str]:
         "eos_tui.rundir.parsing",
         "eos_tui.rundir.records",
         "eos_tui.analysis.summary",
+        # the self-stabilization map and stages, for the app's portrait as for the engine
+        "eos_tui.analysis.selfstab",
         "eos_tui.scenario",
         "eos_tui.rundir.prepare",
         "eos_tui.cli",

@@ -6,7 +6,20 @@ import math
 from array import array
 from typing import Any, Iterable, Mapping
 
-from ..rundir.format import END, EVENT, FLOW, SHARPNESS, STEP, EndRecord, EventRecord, FlowRecord, StepRecord, step_threshold
+from ..rundir.format import (
+    END,
+    EVENT,
+    FLOW,
+    SELFSTAB,
+    SHARPNESS,
+    STEP,
+    EndRecord,
+    EventRecord,
+    FlowRecord,
+    SelfStabRecord,
+    StepRecord,
+    step_threshold,
+)
 from ..rundir.records import parse_record
 from .flips import sign_of
 
@@ -117,6 +130,7 @@ class ArmSummarizer:
         self.gd_losses = (_HalfTail(), _HalfTail())  # (steps, losses)
         self.predicted = (_HalfTail(), _HalfTail())
         self.flow_distance: dict[str, float | None] = {}
+        self.selfstab = SelfStabSummarizer()
 
     def add(self, record: Mapping[str, Any]) -> None:
         if record.get("arm") != self.name:
@@ -142,6 +156,8 @@ class ArmSummarizer:
             self.end = r
         elif r["type"] == FLOW:
             self._flow(r)
+        elif r["type"] == SELFSTAB:
+            self.selfstab.add(r)
 
     def _flow(self, r: FlowRecord) -> None:
         self.flows = True
@@ -232,4 +248,74 @@ class ArmSummarizer:
             "catapults": sum(1 for e in events if e.get("kind") == "catapult"),
             "events": [{"kind": e.get("kind"), "step": e.get("step"), "message": e.get("message")} for e in events],
             **flows,
+            **self.selfstab.result(total),
+        }
+
+
+class SelfStabSummarizer:
+    """The self-stabilization summary (measure.self_stabilization, "selfstab" records), online:
+
+    * selfstab_x2_ratio: mean x² over the steps of the run's second half, over the mean 2α/β there
+      (Damian et al. predict ≈ 1: the oscillation settles where its cubic term cancels sharpening);
+    * selfstab_y_error: over the first cycle (the first crossing's records up to the next crossing's),
+      the mean of |y_pred − y| / (|y_pred| + |y|), the 2-D map's error where it was started from the
+      measured (x, y): 0 exact, 1 no relation; a step whose prediction overflowed counts 1. Bounded,
+      because the map, run freely, can diverge where GD does not (docs/selfstab.md);
+    * selfstab_y_corr: the correlation of y_pred with y over the first cycle (its finite steps);
+    * constrained_distance: the last ‖θ_t − θ†_t‖, beside init_distance, the last ‖θ_t − θ_0‖.
+
+    The second half's (step, x², 2α/β) are kept in half the records' length of memory; O(1) more."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.tail = (_HalfTail(), _HalfTail(), _HalfTail())  # steps, x², 2α/β
+        self.crossings = 0
+        self.cycle_steps = 0  # first-cycle records with a measured y
+        self.error = 0.0  # Σ |y_pred − y| / (|y_pred| + |y|) over them
+        self.moments = [0.0] * 6  # n, Σy, Σŷ, Σy², Σŷ², Σyŷ over the finite pairs
+        self.distance: float | None = None
+        self.init_distance: float | None = None
+
+    def add(self, r: SelfStabRecord) -> None:
+        self.seen = True
+        if r.get("crossing"):
+            self.crossings += 1
+        x, y, a, b = (_finite(r.get(k)) for k in ("x", "y", "alpha", "beta"))
+        y_pred, step = _finite(r.get("y_pred")), r.get("step")
+        if x is not None and a is not None and b and isinstance(step, int) and math.isfinite(x * x / b):
+            self.tail[0].append(step)
+            self.tail[1].append(x * x)
+            self.tail[2].append(2.0 * a / b)
+        if self.crossings == 1 and y is not None:
+            self.cycle_steps += 1
+            # |ŷ| + |y| overflows only where ŷ is ~1e308: a miss
+            scale = abs(y_pred) + abs(y) if y_pred is not None else math.inf
+            self.error += abs(y_pred - y) / scale if y_pred is not None and 0 < scale < math.inf else float(y_pred != y)
+            if y_pred is not None and math.isfinite(y_pred * y_pred):
+                for i, v in enumerate((1.0, y, y_pred, y * y, y_pred * y_pred, y * y_pred)):
+                    self.moments[i] += v
+        self.distance = _finite(r.get("distance"))
+        self.init_distance = _finite(r.get("init_distance"))
+
+    def correlation(self) -> float | None:
+        n, sy, sp, syy, spp, syp = self.moments
+        if n < 2:
+            return None
+        var_y, var_p = syy - sy * sy / n, spp - sp * sp / n
+        if not (var_y > 0 and var_p > 0 and math.isfinite(var_y * var_p)):
+            return None
+        return (syp - sy * sp / n) / math.sqrt(var_y * var_p)
+
+    def result(self, total: int) -> dict[str, Any]:
+        if not self.seen:
+            return {}
+        steps, x2, level = (h.tail() for h in self.tail)
+        half = [(v, w) for s, v, w in zip(steps, x2, level) if s >= total / 2]
+        mean_level = sum(w for _, w in half) / len(half) if half else 0.0
+        return {
+            "selfstab_x2_ratio": (sum(v for v, _ in half) / len(half)) / mean_level if half and mean_level > 0 else None,
+            "selfstab_y_error": self.error / self.cycle_steps if self.cycle_steps else None,
+            "selfstab_y_corr": self.correlation(),
+            "constrained_distance": self.distance,
+            "init_distance": self.init_distance,
         }

@@ -259,6 +259,14 @@ def summary_table(summary: dict[str, Any], ratio: str = "λη/2", width: int | N
         for a in summary["arms"]
         if "central_distance" in a
     ]
+    # Arms with measure.self_stabilization (docs/selfstab.md): a line each too.
+    flows += [
+        f"{a['name']}: x²/(2α/β) {_fmt(a.get('selfstab_x2_ratio'), '.2f')}, map's y error "
+        f"{_fmt(a.get('selfstab_y_error'), '.2f')}, ‖θ−θ†‖ {_fmt(a.get('constrained_distance'), '.3g')} "
+        f"(‖θ−θ0‖ {_fmt(a.get('init_distance'), '.3g')})"
+        for a in summary["arms"]
+        if "constrained_distance" in a
+    ]
     if flows:
         t.caption, t.caption_justify = "\n".join(flows), "left"
     return t

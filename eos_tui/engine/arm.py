@@ -41,6 +41,7 @@ from .errors import ScenarioRefused
 from .precision import mps_available
 from .problems import UV, Problem, Quadratic, build_problem
 from .reparam import ReparamChecks
+from .selfstab import SelfStabilization
 from .theory import QuadraticTheory, uv_map, uv_state
 from .tracking import PerStepTracker
 
@@ -96,6 +97,7 @@ class ArmState:
     reparam: dict[str, Any] = field(default_factory=dict)
     tracker: dict[str, Any] | None = None
     theory_coords: torch.Tensor | None = None
+    selfstab: dict[str, Any] | None = None  # measure.self_stabilization's (SelfStabilization.state_dict)
 
     def with_rule_state(self, rule_state: Any) -> ArmState:
         """The same state with another optimizer state (an arm's row of a vmapped batch's)."""
@@ -169,6 +171,12 @@ class Arm:
         )
         # The central flow and the stable flow beside this GD arm (measure.central_flow, stable_flow).
         self.flows = Flows(self.name, self.problem.loss, self.theta, m, int(spec.seed)) if m.central_flow or m.stable_flow else None
+        # Self-stabilization's constrained trajectory and (x, y) beside it (measure.self_stabilization).
+        self.selfstab = (
+            SelfStabilization(self.name, self.problem.loss, self.theta, max_iter=m.max_iter, seed=int(spec.seed))
+            if m.self_stabilization
+            else None
+        )
         # Theory overlays: exact only for plain GD (no momentum) on the quadratic and the uv model.
         plain_gd = spec.optimizer.kind == "gd" and not self.momentum
         self.quadratic_theory = QuadraticTheory(self.problem.H, self.theta) if plain_gd and isinstance(self.problem, Quadratic) else None
@@ -192,6 +200,7 @@ class Arm:
             reparam=self.reparam.state_dict(),
             tracker=self.tracker.state_dict() if self.tracker is not None else None,
             theory_coords=self.quadratic_theory.coords if self.quadratic_theory is not None else None,
+            selfstab=self.selfstab.state_dict() if self.selfstab is not None else None,
         )
 
     def load_state_dict(self, state: ArmState) -> None:
@@ -215,6 +224,8 @@ class Arm:
             self.tracker.load_state_dict(state.tracker)
         if state.theory_coords is not None and self.quadratic_theory is not None:
             self.quadratic_theory.coords = state.theory_coords
+        if state.selfstab is not None and self.selfstab is not None:
+            self.selfstab.load_state_dict(state.selfstab)
 
     # ---- curvature -------------------------------------------------------------------------
     def eigenpairs(
@@ -398,6 +409,10 @@ class Arm:
             spent = self.flows.hvps
             out += self.flows.step(t, lr, self.theta)
             self.hvps_total += self.flows.hvps - spent
+        if self.selfstab is not None:  # at θ_t and θ†_t, then θ† one projected step further
+            spent = self.selfstab.hvps
+            out += self.selfstab.step(t, lr, self.theta)
+            self.hvps_total += self.selfstab.hvps - spent
         return out + self.finish(t, lr, loss, float(torch.linalg.vector_norm(g)), proj, disp, new_theta, tracked=tracked)
 
     def check_loss(self, t: int, lr: float, loss: float, params_finite: bool = True) -> list[Record]:

@@ -68,7 +68,8 @@ def batch_key(arm: Arm) -> tuple | None:
     # `_solve` drives Lanczos. Not worth it yet; such an arm trains on its own.
     if spec.measure.track_every_step:
         return None
-    if spec.measure.central_flow or spec.measure.stable_flow:  # the flows step beside Arm.step only
+    # the flows and the self-stabilization measurement step beside Arm.step only
+    if spec.measure.central_flow or spec.measure.stable_flow or spec.measure.self_stabilization:
         return None
     # Nesterov arms batch with Nesterov arms only (one update rule per batch, β per arm).
     return (p.kind, str(arm.dtype), str(arm.device), p.loss_kind, arm.nesterov) + p.batch_shape()

@@ -49,6 +49,7 @@ from . import sdcp
 from .curvature.flow import grad, rk4_flow
 from .curvature.hessian import HessianOperator, vjp
 from .curvature.lanczos import align_signs, top_eigenpairs
+from .curvature.third import block_gradients
 
 Loss = Callable[[torch.Tensor], torch.Tensor]
 
@@ -133,18 +134,8 @@ class CentralFlow:
             if k == 0:
                 self.theta = theta - dt * lr * gd
                 return {"loss": float(value.detach()), "eigenvalues": eigs, "k": 0, "X": np.zeros((0, 0)), "M": np.zeros((0, 0))}
-            U = self.vectors[:k]
-            # ∇M_ij for i ≤ j: one HVP graph per j, one backward through it per i
-            dM: dict[tuple[int, int], torch.Tensor] = {}
-            M = np.zeros((k, k))
-            for j in range(k):
-                (hv,) = vjp(g, x, U[j], create_graph=True)
-                for i in range(j + 1):
-                    s = U[i] @ hv
-                    (d,) = torch.autograd.grad(s, x, retain_graph=True)
-                    dM[(i, j)] = d.detach()
-                    M[i, j] = M[j, i] = float(s.detach())
-                    self.third += 1
+            M, dM = block_gradients(g, x, self.vectors[:k])  # ∇M_ij for i ≤ j
+            self.third += len(dM)
         pairs_ij = list(dM)
         D = torch.stack([dM[p] for p in pairs_ij])  # (k(k+1)/2, n)
         gram = (D @ D.T).cpu().double().numpy()

@@ -7,11 +7,13 @@
             the state of every random generator the arm draws from ("rng.eig", "rng.sgd", the
             per-step tracker's), so that SGD's next mini-batch and the next random Lanczos start
             are the ones an uninterrupted run draws; the tracker's warm starts; the quadratic's
-            closed-form coordinates;
+            closed-form coordinates; the self-stabilization measurement's θ† (before its next
+            projection), warm starts and generator ("selfstab.*");
   metadata  one JSON string under "eos_tui": the step, the arm's status, its scalars (η resolved
             from lr_relative, λ0, the latest λ_max, the initial loss, HVPs spent), the online
             detectors' state (period-2, catapult, EoS onset: plain numbers and windows) and how
-            many of the arm's metrics records precede the checkpoint ("records"), which is how
+            many of the arm's metrics records precede the checkpoint ("records"), the
+            self-stabilization measurement's counters and map point ("selfstab"), which is how
             `resume` cuts metrics.jsonl back to exactly this point.
 
 The state is the arm's own account of it (`Arm.state_dict`, an ArmState: each part, the tracker,
@@ -42,10 +44,13 @@ from safetensors.torch import load_file, save_file
 from ..rundir import format as rf
 from ..rundir.parsing import loads_json
 from .arm import DETECTORS, SCALARS, ArmState
+from .selfstab import STATE_SCALARS as SELFSTAB_SCALARS
+from .selfstab import STATE_TENSORS as SELFSTAB_TENSORS
 
 FORMAT = 1
 META_KEY = "eos_tui"
-VECTORS = ("vectors", "raw_vector", "tracker.vectors", "theory.coords")  # tensors of shape (n,) or (k, n)
+# tensors of shape (n,) or (k, n)
+VECTORS = ("vectors", "raw_vector", "tracker.vectors", "theory.coords", "selfstab.pending", "selfstab.gd_vectors", "selfstab.vectors")
 MAX_OPT_TENSORS = 8  # the largest optimizer state is Adam's (m, v, t)
 # The parts of an arm's spec that decide its trajectory θ_0, θ_1, …: a checkpoint records them
 # ("spec"), and `resume` refuses a scenario.toml edited in any of them since (engine/resume.py).
@@ -230,6 +235,13 @@ def state_file(state: ArmState, arm, records: int) -> tuple[dict[str, torch.Tens
         }
     if state.theory_coords is not None:
         tensors["theory.coords"] = state.theory_coords
+    ss = state.selfstab
+    if ss is not None:
+        tensors["selfstab.rng"] = ss["rng"]
+        for k in SELFSTAB_TENSORS:
+            if ss[k] is not None:
+                tensors[f"selfstab.{k}"] = ss[k]
+        meta["selfstab"] = {k: _enc(v) for k, v in ss["scalars"].items()}
     return tensors, meta
 
 
@@ -348,20 +360,23 @@ def _problem(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> str | No
             return "metadata 'tracker' is not a tracker's"
         if not all(_encoded(v) for v in last.values()) or not all(_int(v) for v in since.values()):
             return "metadata 'tracker' is not a tracker's"
-    for key in ("rng.eig", "rng.sgd") + (("tracker.rng",) if "tracker" in meta else ()):
+    if "selfstab" in meta:
+        sm = meta["selfstab"]
+        if not (isinstance(sm, dict) and set(sm) == set(SELFSTAB_SCALARS) and all(_encoded(v) for v in sm.values())):
+            return "metadata 'selfstab' is not a self-stabilization measurement's"
+    rngs = ("rng.eig", "rng.sgd") + (("tracker.rng",) if "tracker" in meta else ()) + (("selfstab.rng",) if "selfstab" in meta else ())
+    for key in rngs:
         t = tensors.get(key)
         if t is None or t.dtype != torch.uint8 or t.dim() != 1:
             return f"tensor {key!r} is missing or not a generator's state"
     for key, t in tensors.items():
-        if key in ("theta", "rng.eig", "rng.sgd", "tracker.rng"):
+        if key in ("theta", "rng.eig", "rng.sgd", "tracker.rng", "selfstab.rng"):
             continue
         if key.startswith("opt."):
             i = key[4:]
             if not (i.isdigit() and int(i) < opt) or not t.is_floating_point() or (t.dim() and t.shape != theta.shape):
                 return f"tensor {key!r} does not fit the optimizer state {layout!r} of θ"
-        elif key in ("vectors", "raw_vector", "tracker.vectors", "theory.coords") or (
-            key.startswith("tracker.next.") and key[13:].isdigit()
-        ):
+        elif key in VECTORS or (key.startswith("tracker.next.") and key[13:].isdigit()):
             if not t.is_floating_point() or t.dim() not in (1, 2) or t.shape[-1] != n:
                 return f"tensor {key!r} is {tuple(t.shape)} {t.dtype}, not vectors of {n} floats"
         else:
@@ -425,6 +440,17 @@ def _staged(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Call
             "total_hvps": tm["total_hvps"],
             "refreshes": tm["refreshes"],
         }
+    selfstab = None
+    if arm.selfstab is not None and "selfstab" in meta:
+        selfstab = {
+            "rng": tensors["selfstab.rng"],
+            **{k: tensors[f"selfstab.{k}"].to(dev) if f"selfstab.{k}" in tensors else None for k in SELFSTAB_TENSORS},
+            "scalars": {k: _dec(v) for k, v in meta["selfstab"].items()},
+        }
+        try:  # checked, changing nothing
+            arm.selfstab.check_state(selfstab)
+        except ValueError as e:
+            raise CheckpointError(f"arm {arm.name!r}: {e}") from None
     state = ArmState(
         theta=theta.to(dev),
         t=int(meta["step"]),
@@ -439,6 +465,7 @@ def _staged(arm, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Call
         reparam={"warned": bool(meta["reparam"]["_warned"]), "failed_alphas": set(_dec(meta["reparam"]["_failed_alphas"]))},
         tracker=tracker,
         theory_coords=tensors["theory.coords"] if now.theory_coords is not None and "theory.coords" in tensors else None,
+        selfstab=selfstab,
     )
     return lambda: arm.load_state_dict(state)
 

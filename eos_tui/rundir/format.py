@@ -212,6 +212,10 @@ class SelfStabExtras(TypedDict, total=False):
     stage: str  # "sharpening", "blow-up", "stabilizing" or "returning" (the paper's four stages)
     crossing: bool  # the map was restarted here (a new crossing of 2/η)
     eigengap: float | None  # (λ1 − λ2)/λ1 at θ_t; the prediction is not trusted below 0.01
+    init_distance: float | None  # ‖θ_t − θ_0‖, the scale to judge `distance` by
+    # how far the projection onto M missed at θ†_t (engine/selfstab.py, docs/selfstab.md):
+    constrained_gap: float | None  # S(θ†_t) − 2/η: ≤ 0, and ≈ 0 while the constraint is active
+    constrained_proj: float | None  # ⟨∇L(θ†_t), u⟩: 0 to the projection's tolerance
 
 
 class SelfStabRecord(_SelfStabFields, SelfStabExtras):

@@ -771,6 +771,10 @@ class MeasureConfig(Section):
     central_substeps: int = Field(4, ge=1, le=64)
     central_max_critical: int = Field(4, ge=1, le=16)
     central_critical_factor: float = Field(1.95, gt=0, lt=2)
+    # Self-stabilization (Damian, Nichani & Lee 2022; eos_tui/engine/selfstab.py, docs/selfstab.md):
+    # from the first crossing of 2/η, GD's displacement (x, y) from the constrained trajectory θ†
+    # and the paper's predicted map, a "selfstab" record every step. Full-batch GD only.
+    self_stabilization: bool = False
 
     @field_validator("reparam_alphas")
     @classmethod
@@ -918,6 +922,7 @@ class ArmSpec(BaseModel):
                 f"sets η = lr_relative / λ_max, but every model.eigenvalues is ≤ 0 (λ_max = {top:g}): set optimizer.lr instead",
             )
         self._fits_flows()
+        self._fits_selfstab()
         if self.device == "mps" and self.dtype == "float64":
             raise KeyProblem(
                 "device",
@@ -967,6 +972,24 @@ class ArmSpec(BaseModel):
                     f"measure.{key}",
                     "differentiates the whole data in one graph (the central flow: to third order): drop engine.chunk_size",
                 )
+
+    def _fits_selfstab(self) -> None:
+        """measure.self_stabilization: the paper's analysis is of full-batch GD's 2/η."""
+        if not self.measure.self_stabilization:
+            return
+        key, o = "measure.self_stabilization", self.optimizer
+        if o.kind != "gd":
+            why = {
+                "sgd": "SGD's mini-batch noise moves θ off the constrained trajectory by itself",
+                "flow": "the flow arm never crosses 2/η: it has no oscillation to stabilize",
+            }.get(o.kind, f"{o.kind!r}'s preconditioner moves with the oscillation, and its edge is not 2/η")
+            raise KeyProblem(key, f"is measured on full-batch gradient descent (optimizer.kind = 'gd'): {why}")
+        if getattr(o, "momentum", 0.0):
+            raise KeyProblem(key, "needs plain GD (optimizer.momentum = 0): momentum's edge is 2(1+β)/η, and its map differs")
+        if self.model.kind == "quadratic":
+            raise KeyProblem(key, "needs a model whose sharpness moves: a quadratic's ∇S is 0, so nothing stabilizes it")
+        if self.engine.chunk_size is not None:
+            raise KeyProblem(key, "differentiates the whole data in one graph (∇S: to third order): drop engine.chunk_size")
 
     def image_shape(self) -> Optional[tuple[int, ...]]:
         """The shape of one input row when the data are images (CIFAR-10's (3, 32, 32), an npz
