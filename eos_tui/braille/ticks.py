@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 LABEL_WIDTH = 6  # characters of a y tick label
 
@@ -133,3 +134,16 @@ def format_step(v: float) -> str:
     if abs(v) >= 10_000:
         return f"{v / 1e3:g}k"
     return str(int(v))
+
+
+def log_step_ticks(s0: float, s1: float, cell: Callable[[float], int], gap: int) -> list[float]:
+    """Ticks of a log step axis (log10(1 + step)) over steps [s0, s1]: 0 and the decades 1, 10, 100,
+    …, then 2× and 5× each decade where they fit. `cell(step)` is a tick's cell; two ticks are at
+    least `gap` cells apart (a label and a space), the decades placed first."""
+    decades: list[float] = [0.0] + [10.0**k for k in range(0, 16) if 10.0**k <= s1]
+    halves = [m * 10.0**k for k in range(0, 16) for m in (2, 5) if m * 10.0**k <= s1]
+    chosen: list[float] = []
+    for t in [t for t in decades + halves if t >= s0]:
+        if all(abs(cell(t) - cell(u)) >= gap for u in chosen):
+            chosen.append(t)
+    return sorted(chosen)
