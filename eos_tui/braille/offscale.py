@@ -78,8 +78,9 @@ def end_tags(
     x = int(have[-1])
     row = int(np.clip(np.round(to_row(np.array([mid[x]]))[0]) // 4, 0, rows - 1))
     col = x // 2
-    # Arms that end at the same point: the later tag moves next to the earlier one, never over it.
+    # Arms that end at the same point: the later tag moves next to the earlier one, never over it; nor
+    # over an arrow (an arm that diverged ends off the scale where its arrow is: the tag goes under it).
     for r, c in ((row, col), (row - 1, col), (row + 1, col), (row, col - 1), (row - 1, col - 1), (row + 1, col - 1)):
-        if 0 <= r < rows and c >= 0 and overlay.get((r, c), ("",))[0] not in TAGGED:
+        if 0 <= r < rows and c >= 0 and overlay.get((r, c), ("",))[0] not in TAGGED | {ABOVE, BELOW}:
             overlay[(r, c)] = (tag[:1], color)
             return

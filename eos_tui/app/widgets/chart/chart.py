@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 from rich.segment import Segment
@@ -27,7 +27,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from ....braille.canvas import BrailleCanvas
-from ....braille.downsample import MinMaxPyramid
+from ....braille.downsample import MinMaxPyramid, log_step_columns
 from ....braille.offscale import ARROW_EVERY, EDGE_EVERY, Overlay, end_tags, offscale_arrows, placement
 from ....braille.robust import robust_range
 from ....braille.ticks import (
@@ -300,9 +300,12 @@ class Chart(Widget):
         """A plot x back to a step (the inverse of to_plot_x)."""
         return float(10.0**x - 1.0) if self._log_x else float(x)
 
-    def _pyramid(self, s: Series) -> MinMaxPyramid:
-        """The series' min/max pyramid in plot x (a second one, over log steps, on a log step axis)."""
-        return self._log_pyramids[s.key] if self._log_x else self._pyramids[s.key]
+    def _columns(self, s: Series, x0: float, x1: float, ncols: int) -> tuple[np.ndarray, np.ndarray]:
+        """The series' min and max per column of plot x [x0, x1] (a second pyramid, over log steps, on a
+        log step axis, whose columns are uneven in steps: log_step_columns)."""
+        if self._log_x:
+            return log_step_columns(self._log_pyramids[s.key], x0, x1, ncols)
+        return self._pyramids[s.key].columns(x0, x1, ncols)
 
     # -- the line API ------------------------------------------------------------------------------
 
@@ -421,6 +424,25 @@ class Chart(Widget):
     def x_label(self, t: float, span: float, n: int) -> str:
         return format_step(t)
 
+    def end_ticks(self, x0: float, x1: float, n: int, cols: int, to_dot: Callable[[float], int]) -> list[float]:
+        """x_ticks with a tick at the end of the axis where round numbers allow one. A run of 1000 steps
+        ends at step 999 (of 60: at 59), so its round end lies just past the axis and had no tick: a
+        tick at most a cell (or a step) past the last dot gets the last cell. Where `n` ticks' step misses the end
+        (800 steps: 0 500), a few more are tried (0 200 400 600 800), as long as labels keep a gap."""
+        width = 2 * cols
+        most = max(n, cols // (len(self.x_label(x1, x1 - x0, n)) + 3))
+        first: list[float] | None = None
+        for k in range(n, most + 1):
+            ticks = self.x_ticks(x0, x1, k)
+            after = ticks[-1] + (ticks[-1] - ticks[-2]) if len(ticks) >= 2 else math.inf
+            if to_dot(after) <= width + 1 or after <= x1 + 1:  # a cell past the end, or the step after the last
+                ticks.append(after)
+            if first is None:
+                first = ticks
+            if ticks and to_dot(ticks[-1]) >= width - 2:
+                return ticks
+        return first or []
+
     def render_strips(self, width: int, height: int) -> list[Strip]:
         """All the lines of the chart at this size (pure given the data: no side effects but caches)."""
         self.render_count += 1
@@ -437,10 +459,10 @@ class Chart(Widget):
         spans = []
         for s in self._series:
             if s.kind == "stems":  # one bar per cell (both dot columns): up/down steps read as a checker
-                lo, hi = self._pyramid(s).columns(frame.x0, frame.x1 + 1e-9, canvas.cols)
+                lo, hi = self._columns(s, frame.x0, frame.x1 + 1e-9, canvas.cols)
                 lo, hi = np.repeat(lo, 2), np.repeat(hi, 2)
             else:
-                lo, hi = self._pyramid(s).columns(frame.x0, frame.x1 + 1e-9, canvas.width)
+                lo, hi = self._columns(s, frame.x0, frame.x1 + 1e-9, canvas.width)
             spans.append((s, self._to_plot_y(lo), self._to_plot_y(hi)))
         frame.y0, frame.y1 = self._y_range(spans)
 
@@ -550,17 +572,15 @@ class Chart(Widget):
         n_ticks = max(2, cols // 10)
         s0, s1 = self.to_step(frame.x0), self.to_step(frame.x1)
         if self._log_x:
-            xticks = log_step_ticks(s0, s1, lambda t: to_dot(t) // 2, len(format_step(s1)) + 2)
+            xticks = log_step_ticks(s0, s1, lambda t: min(to_dot(t) // 2, cols - 1), len(format_step(s1)) + 2)
         else:
-            # The last cell covers steps up to a cell past x1: the run's last step 999 (or 59) still
-            # gets its round tick, 1000 (or 60), which falls in that cell.
-            xticks = self.x_ticks(frame.x0, frame.x1 + (frame.x1 - frame.x0) / max(cols - 1, 1) / 2, n_ticks)
+            xticks = self.end_ticks(frame.x0, frame.x1, n_ticks, cols, to_dot)
         axis = ["─"] * cols
         labels = [" "] * cols
         free_from = 0
         for t in xticks:
-            c = to_dot(t) // 2
-            if not 0 <= c < cols:
+            c = min(to_dot(t) // 2, cols - 1)
+            if not 0 <= c:
                 continue
             axis[c] = "┬"
             text = self.x_label(t, s1 - s0, n_ticks)
