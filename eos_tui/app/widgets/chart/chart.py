@@ -434,8 +434,8 @@ class Chart(Widget):
         first: list[float] | None = None
         for k in range(n, most + 1):
             ticks = self.x_ticks(x0, x1, k)
-            after = ticks[-1] + (ticks[-1] - ticks[-2]) if len(ticks) >= 2 else math.inf
-            if to_dot(after) <= width + 1 or after <= x1 + 1:  # a cell past the end, or the step after the last
+            after = ticks[-1] + (ticks[-1] - ticks[-2]) if len(ticks) >= 2 else None
+            if after is not None and (after <= x1 + 1 or to_dot(after) <= width + 1):  # a cell or a step past the end
                 ticks.append(after)
             if first is None:
                 first = ticks
