@@ -163,3 +163,21 @@ def test_an_arm_s_tag_never_hides_its_off_scale_arrow():
     lo = hi = np.r_[np.full(2, 50.0), np.full(78, np.nan)]
     end_tags(overlay, "1", lo, hi, lambda v: (10.0 - v) * 4, 6, "#fff")
     assert overlay[(0, 0)][0] == ABOVE and overlay[(1, 0)][0] == "1"
+
+
+# ---- Home, then + ---------------------------------------------------------------------------------
+
+
+async def test_home_then_zoom_in_shows_the_run_s_start(finished_run):
+    """Issue 23: on catapult, `Home` then `+` zoomed onto steps 50-60 of 60, not onto the start."""
+    app = EosApp(finished_run)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        chart = app.query_one("#sharpness-chart", Chart)
+        full = chart.frame.x1
+        await pilot.press("home", "plus")
+        await pilot.pause()
+        assert chart.frame.x0 == 0 and chart.frame.x1 < 0.75 * full, (chart.frame.x0, chart.frame.x1, full)
+        await pilot.press("plus")
+        await pilot.pause()
+        assert chart.frame.x0 == 0 and chart.frame.x1 < 0.4 * full
