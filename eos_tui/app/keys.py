@@ -187,8 +187,8 @@ KEYS: tuple[Key, ...] = (
         "app.toggle_view('log_steps')",
         "log steps",
         "chart",
-        help="step axis of every chart: log (steps 1, 10, 100 equally apart: the first steps spread out) / linear",
-        palette=("Step axis: log / linear", "Every chart's steps on a log axis: the first steps spread out"),
+        help="charts' step axis: log (steps 1, 10, 100 equally apart: the first steps spread out) / linear (⟨∇L,u⟩'s bars: one per step)",
+        palette=("Step axis: log / linear", "The charts' steps on a log axis: the first steps spread out"),
     ),
     Key(
         "L",
