@@ -522,10 +522,10 @@ class Chart(Widget):
         placed = {}
         for s, lo, hi in spans:
             if s.offscale:
-                if s.edge_line:  # a line's arrows never hide a trace's dots on the edge row
+                if s.edge_line:  # a line's arrows never hide a trace's dots on the edge row, nor a trace's arrow or tag
                     edge: Overlay = {}
                     offscale_arrows(edge, lo, hi, frame.y0, frame.y1, canvas.rows, s.color, every=EDGE_EVERY)
-                    overlay.update({rc: v for rc, v in edge.items() if not canvas.bits[rc]})
+                    overlay.update({rc: v for rc, v in edge.items() if not canvas.bits[rc] and rc not in overlay})
                 else:
                     offscale_arrows(overlay, lo, hi, frame.y0, frame.y1, canvas.rows, s.color, every=ARROW_EVERY if s.core else None)
                 placed[s.key] = placement(lo, hi, frame.y0, frame.y1)
