@@ -245,6 +245,7 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
             self._display_read = display is not None
             if display is not None:
                 self.view.sharpness_normalized = display.sharpness == "normalized"
+                self.view.log_steps = display.steps == "log"
                 self.view.changed()
         return changed
 

@@ -56,8 +56,8 @@ def step_at(chart: Chart, x: int) -> float | None:
     dots = chart_dots(chart)
     if col < 0 or 2 * col >= dots:
         return None
-    x0, x1 = chart.frame.x0, chart.frame.x1
-    return x0 + (2 * col + 0.5) / max(dots - 1, 1) * (x1 - x0)
+    x0, x1 = chart.frame.x0, chart.frame.x1  # plot coordinates: log10(1 + step) on a log step axis
+    return chart.to_step(x0 + (2 * col + 0.5) / max(dots - 1, 1) * (x1 - x0))
 
 
 def toggle_follow(view: View) -> None:

@@ -183,6 +183,14 @@ KEYS: tuple[Key, ...] = (
         palette=("Event lines: every arm / highlighted", "Vertical lines at events on the charts"),
     ),
     Key(
+        "x",
+        "app.toggle_view('log_steps')",
+        "log steps",
+        "chart",
+        help="charts' step axis: log (steps 1, 10, 100 equally apart: the first steps spread out) / linear (⟨∇L,u⟩'s bars: one per step)",
+        palette=("Step axis: log / linear", "The charts' steps on a log axis: the first steps spread out"),
+    ),
+    Key(
         "L",
         "app.landscape",
         "landscape",

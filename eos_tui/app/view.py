@@ -27,6 +27,9 @@ class View:
     sharpness_log_y: bool = False
     focus: bool = False
     event_lines: bool = False
+    # `x` (or the scenario's [display] steps = "log"): every chart's step axis in log10(1 + step), for
+    # a story told in the first steps (the catapult: steps 0–10 of 60 get half the width).
+    log_steps: bool = False
     version: int = 0  # grows on every change, so panels know to redraw
 
     @property

@@ -38,6 +38,7 @@ class XWindow:
     mode: str = ALL
     span: float | None = None
     start: float = 0.0
+    at_start: bool = False  # the whole run, after `Home`: a zoom keeps the start in view
 
     @property
     def following(self) -> bool:
@@ -74,9 +75,11 @@ class XWindow:
         if new >= full:
             return XWindow(ALL)
         if about is None or not x0 <= about <= x1:
-            if self.mode != FIXED:
+            if self.mode != FIXED and not self.at_start:
                 return XWindow(FOLLOW, new)
-            about = (x0 + x1) / 2
+            # After `Home` the zoom keeps the run's start on screen (as the others keep the latest step);
+            # a fixed window elsewhere zooms about its centre.
+            about = x0 if self.at_start or x0 <= lo else (x0 + x1) / 2
         start = about - (about - x0) * new / width if width > 0 else about - new / 2
         return XWindow(FIXED, new, _clamp(start, lo, hi - new))
 
@@ -89,10 +92,11 @@ class XWindow:
         return XWindow(FIXED, width, _clamp(x0 + fraction * width, lo, hi - width))
 
     def home(self, x0: float, x1: float, lo: float, hi: float) -> XWindow:
-        """The run's first steps, at this zoom."""
+        """The run's first steps, at this zoom. With the whole run in view it stays so (and grows with
+        a live run), but a zoom (`+`) then keeps the start on screen, not the latest step."""
         lo = min(lo, 0.0)
         width = x1 - x0
-        return self if width >= hi - lo else XWindow(FIXED, width, lo)
+        return XWindow(ALL, at_start=True) if width >= hi - lo else XWindow(FIXED, width, lo)
 
     def end(self, x0: float, x1: float, lo: float, hi: float) -> XWindow:
         """The run's latest steps, at this zoom, following them as they come."""

@@ -134,3 +134,22 @@ class MinMaxPyramid:
             return _reduce(xs, self._ys, self._ys, x0, x1, ncols)
         bx, blo, bhi = self._levels[level - 1]
         return _reduce(bx.view, blo.view, bhi.view, x0, x1, ncols)
+
+
+def log_step_columns(pyramid: MinMaxPyramid, x0: float, x1: float, ncols: int) -> tuple[np.ndarray, np.ndarray]:
+    """`pyramid.columns` for a pyramid over log10(1 + step) (a log step axis, Chart.log_x).
+
+    There a column's width in steps grows 10**((x1 - x0) / ncols) times from one column to the next,
+    so one level for the whole width (chosen by the average number of points per column) would put
+    the first columns' points in a few coarse blocks: on 100k steps, blocks of 128 steps, and steps
+    0–127 are half of a five-decade axis, drawn as one column. The columns are taken in runs over
+    which the width in steps at most doubles, each run at its own level."""
+    if ncols <= 0 or not x1 > x0:
+        return _empty(max(ncols, 0))
+    edges = x0 + (x1 - x0) * np.arange(ncols + 1) / ncols
+    steps = np.power(10.0, edges)
+    widths = steps[1:] - steps[:-1]
+    run = np.floor(np.log2(widths / widths[0])).astype(np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], run[1:] != run[:-1]))).tolist()
+    parts = [pyramid.columns(float(edges[a]), float(edges[b]), b - a) for a, b in zip(starts, [*starts[1:], ncols])]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

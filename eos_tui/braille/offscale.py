@@ -12,6 +12,7 @@ import numpy as np
 ABOVE, BELOW = "↑", "↓"
 TAGGED = set("123456789abcdefghijklmnopqrstuvwxyz")  # the characters of arm tags (arms.arm_tag)
 ARROW_EVERY = 8  # along a stretch beyond the range: an arrow where it leaves, then every this many cells
+EDGE_EVERY = 4  # a reference line beyond the range: denser, so the arrows read as the line along the edge
 
 Overlay = dict[tuple[int, int], tuple[str, str]]  # (cell row, cell column) -> (character, colour)
 
@@ -36,11 +37,21 @@ def _states(lo: np.ndarray, hi: np.ndarray, y0: float, y1: float) -> np.ndarray:
     return filled
 
 
+def placement(lo: np.ndarray, hi: np.ndarray, y0: float, y1: float) -> tuple[bool, bool, bool]:
+    """Whether a series (per-column minima and maxima) is drawn inside [y0, y1] somewhere, lies wholly
+    above it somewhere, and wholly below it somewhere: what a legend may name."""
+    with np.errstate(invalid="ignore"):
+        have = np.isfinite(lo) & np.isfinite(hi)
+        above = have & (lo > y1)
+        below = have & (hi < y0)
+    return bool((have & ~above & ~below).any()), bool(above.any()), bool(below.any())
+
+
 def offscale_arrows(
-    overlay: Overlay, lo: np.ndarray, hi: np.ndarray, y0: float, y1: float, rows: int, color: str, *, repeat: bool = True
+    overlay: Overlay, lo: np.ndarray, hi: np.ndarray, y0: float, y1: float, rows: int, color: str, *, every: int | None = ARROW_EVERY
 ) -> None:
     """Arrows on the top row (↑) or the bottom row (↓) where the series is wholly beyond the range:
-    where it leaves it, and with `repeat` every ARROW_EVERY cells along the stretch."""
+    where it leaves it, and then every `every` cells along the stretch (None: only where it leaves)."""
     if rows <= 0 or len(lo) < 2:
         return
     state = _states(lo, hi, y0, y1)
@@ -50,7 +61,7 @@ def offscale_arrows(
             continue
         starts = np.flatnonzero(on & ~np.concatenate(([False], on[:-1])))
         run_start = np.maximum.accumulate(np.where(on & ~np.concatenate(([False], on[:-1])), np.arange(len(on)), 0))
-        marked = on & ((np.arange(len(on)) - run_start) % ARROW_EVERY == 0) if repeat else np.zeros(len(on), dtype=bool)
+        marked = on & ((np.arange(len(on)) - run_start) % every == 0) if every else np.zeros(len(on), dtype=bool)
         marked[starts] = True
         for c in np.flatnonzero(marked).tolist():
             overlay[(row, c)] = (char, color)
@@ -67,8 +78,9 @@ def end_tags(
     x = int(have[-1])
     row = int(np.clip(np.round(to_row(np.array([mid[x]]))[0]) // 4, 0, rows - 1))
     col = x // 2
-    # Arms that end at the same point: the later tag moves next to the earlier one, never over it.
+    # Arms that end at the same point: the later tag moves next to the earlier one, never over it; nor
+    # over an arrow (an arm that diverged ends off the scale where its arrow is: the tag goes under it).
     for r, c in ((row, col), (row - 1, col), (row + 1, col), (row, col - 1), (row - 1, col - 1), (row + 1, col - 1)):
-        if 0 <= r < rows and c >= 0 and overlay.get((r, c), ("",))[0] not in TAGGED:
+        if 0 <= r < rows and c >= 0 and overlay.get((r, c), ("",))[0] not in TAGGED | {ABOVE, BELOW}:
             overlay[(r, c)] = (tag[:1], color)
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 LABEL_WIDTH = 6  # characters of a y tick label
 
@@ -133,3 +134,19 @@ def format_step(v: float) -> str:
     if abs(v) >= 10_000:
         return f"{v / 1e3:g}k"
     return str(int(v))
+
+
+def log_step_ticks(s0: float, s1: float, cell: Callable[[float], int], gap: int) -> list[float]:
+    """Ticks of a log step axis (log10(1 + step)) over steps [s0, s1]: 0 and the decades 1, 10, 100,
+    …, then 2× and 5× each decade where they fit (up to s1 + 1: the step count of a run that ends at
+    s1), and that end. `cell(step)` is a tick's cell; two ticks are at least `gap` cells apart (a
+    label and a space), the decades placed first, then the end."""
+    end = s1 + 1  # a run of 1000 steps ends at step 999: its tick 1000 is in the last cell
+    decades: list[float] = [0.0] + [10.0**k for k in range(0, 16) if 10.0**k <= end]
+    halves = [m * 10.0**k for k in range(0, 16) for m in (2, 5) if m * 10.0**k <= end]
+    last = [float(math.floor(s1) + 1)]  # the end of the axis (60 on a run of 60 steps), before 2× and 5×
+    chosen: list[float] = []
+    for t in [t for t in decades + last + halves if t >= s0]:
+        if all(abs(cell(t) - cell(u)) >= gap for u in chosen):
+            chosen.append(t)
+    return sorted(chosen)

@@ -804,9 +804,11 @@ class DisplayConfig(Section):
     """[display]: how the app opens on this scenario's runs (the whole scenario, not one arm; the
     engine ignores it). sharpness: "raw" draws λ_max against each arm's threshold line; "normalized"
     draws λ_max divided by that arm's threshold (λ_max·η_t/2 for plain GD), so that every arm's edge
-    is the line at 1 whatever its η (`n` toggles it in the app)."""
+    is the line at 1 whatever its η (`n` toggles it in the app). steps: the charts' step axis, "linear"
+    or "log" (log10(1 + step): for a story told in the first steps, as the catapult's; `x` in the app)."""
 
     sharpness: Literal["raw", "normalized"] = "raw"
+    steps: Literal["linear", "log"] = "linear"
 
 
 class ArmSpec(BaseModel):

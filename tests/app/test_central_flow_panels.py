@@ -34,9 +34,12 @@ def _with_flows(records):
 
 
 async def test_the_panels_draw_the_flows(tmp_path):
+    from rich.text import Text as Text_
+
     from eos_tui.app.app import EosApp
     from eos_tui.app.widgets.chart import Chart
     from eos_tui.app.widgets.panel import Text
+    from eos_tui.app.widgets.sharpness import SharpnessPanel
 
     run = synthetic.make_run(tmp_path / "run", steps=100)
     lines = (run / "metrics.jsonl").read_text().splitlines()
@@ -49,7 +52,10 @@ async def test_the_panels_draw_the_flows(tmp_path):
         loss_keys = [s.key for s in app.query_one("#loss-chart", Chart)._series]
         assert "gd/central-loss" in loss_keys and "gd/stable-loss" in loss_keys, loss_keys
         sharp = {s.key: s for s in app.query_one("#sharpness-chart", Chart)._series}
-        assert sharp["gd/central-lambda"].kind == "dotted" and sharp["gd/central-lambda"].ys[-1] == 2 / 0.02
+        # Issue 23: a solid line of its own (a dotted one vanished into the dashed 2/η it lies on), named in the legend.
+        assert sharp["gd/central-lambda"].kind == "line" and sharp["gd/central-lambda"].ys[-1] == 2 / 0.02
+        legend = Text_.from_markup(str(app.query_one(SharpnessPanel).border_subtitle)).plain
+        assert "─ central flow" in legend, legend
         line = app.query_one("#proj-summary", Text)
         text = str(line._last)  # the markup last set
         assert "CF" in text and "SF" in text, text

@@ -73,7 +73,7 @@ def test_arrows_mark_where_a_series_leaves_the_range():
     assert above[0] == 10 and above == [10, 18, 26]  # where it leaves, then every 8 cells
     assert below == [30, 38]
     overlay = {}
-    offscale_arrows(overlay, ys, ys, 0.0, 1.0, 6, "#ffffff", repeat=False)
+    offscale_arrows(overlay, ys, ys, 0.0, 1.0, 6, "#ffffff", every=None)
     assert sorted(c for (_, c) in overlay) == [10, 30]
     overlay = {}
     ended = np.r_[np.full(10, 5.0), np.full(70, np.nan)]  # 5 cells above, then the arm ended (diverged)
@@ -229,7 +229,7 @@ async def test_the_legend_names_every_arm_at_80_columns(tmp_path):
         for panel in (app.query_one(SharpnessPanel), app.query_one(LossPanel)):
             legend = Text.from_markup(str(panel.border_subtitle)).plain
             assert len(legend) <= panel.size.width - 6
-            names = re.findall(r"━+ ?(\S+)", legend)
+            names = re.findall(r"━+(?:[0-9a-z] | )?(\S+)", legend)  # the sharpness legend: "━1 u-s", the arm's tag first
             assert len(names) == 5, legend
             for arm, shown in zip(ARMS5, names):  # each its own arm's name, cut part by part
                 assert any(abbreviate(arm, k) == shown for k in range(1, 20)), (arm, shown)

@@ -90,3 +90,25 @@ def test_braille_canvas_dots():
     mask[:, 3] = True  # the right column of the second cell
     c.draw_mask(mask, 0)
     assert c.text_rows() == ["\u2801\u28b8"]
+
+
+def test_a_log_step_axis_keeps_the_first_steps_of_a_long_series():
+    """On a log step axis (x) steps 0-127 of 100k are half the width: one pyramid level for all the
+    columns drew them as one block at step 0, leaving the left half of the chart blank."""
+    from eos_tui.braille.downsample import log_step_columns
+
+    n, ncols = 100_000, 80
+    steps = np.arange(n, dtype=float)
+    xs = np.log10(1.0 + steps)
+    ys = np.random.default_rng(0).normal(size=n)
+    pyramid = MinMaxPyramid()
+    pyramid.update(xs, ys)
+    x0, x1 = 0.0, float(xs[-1]) + 1e-9
+    exact_lo, exact_hi = minmax_columns(xs, ys, x0, x1, ncols)
+    lo, hi = log_step_columns(pyramid, x0, x1, ncols)
+    assert np.array_equal(np.isnan(lo), np.isnan(exact_lo))  # no blank column where there are points
+    assert np.isnan(pyramid.columns(x0, x1, ncols)[0]).sum() > 20  # what one level gave
+    assert np.nanmin(lo) == ys.min() and np.nanmax(hi) == ys.max()  # no min or max lost
+    for j in np.flatnonzero(~np.isnan(lo)):  # a block lands at most one column from its exact place
+        near = slice(max(j - 1, 0), j + 2)
+        assert np.nanmin(exact_lo[near]) <= lo[j] and hi[j] <= np.nanmax(exact_hi[near])

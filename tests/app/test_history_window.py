@@ -66,11 +66,23 @@ def test_home_end_and_follow():
     w = XWindow(FIXED, 100.0, 450.0)
     assert w.home(450.0, 550.0, LO, HI) == XWindow(FIXED, 100.0, 0.0)
     assert w.end(450.0, 550.0, LO, HI) == XWindow(FOLLOW, 100.0)
-    assert XWindow().home(0.0, 999.0, LO, HI) == XWindow()
+    assert XWindow().home(0.0, 999.0, LO, HI) == XWindow(ALL, at_start=True)  # still the whole run, live too
+    assert XWindow(ALL, at_start=True).resolve(LO, HI, dots=80, live=True) == (0.0, 1000.0)
     # f: the whole run -> follow (one step per dot column) -> the whole run; a fixed window -> follow at its zoom.
     assert XWindow().toggle_follow(0.0, 999.0) == XWindow(FOLLOW)
     assert XWindow(FOLLOW).toggle_follow(920.0, 999.0) == XWindow(ALL)
     assert w.toggle_follow(450.0, 550.0) == XWindow(FOLLOW, 100.0)
+
+
+def test_home_then_zoom_in_shows_the_start():
+    """Issue 23: on catapult (60 steps), `Home` then `+` showed steps 30-60, not the start."""
+    home = XWindow().home(0.0, 59.0, 0.0, 59.0)
+    zoomed = home.zoom(0.5, 0.0, 59.0, 0.0, 59.0)
+    assert zoomed.resolve(0.0, 59.0, dots=80) == (0.0, 29.5)
+    again = zoomed.zoom(0.5, *zoomed.resolve(0.0, 59.0, dots=80), 0.0, 59.0)
+    assert again.resolve(0.0, 59.0, dots=80) == (0.0, 14.75)  # a fixed window at the start keeps it
+    # Without Home, `+` still zooms onto the latest steps and follows them.
+    assert XWindow().zoom(0.5, 0.0, 59.0, 0.0, 59.0) == XWindow(FOLLOW, 29.5)
 
 
 def test_the_cursor_moves_within_the_run_and_the_window_follows_it():

@@ -47,7 +47,7 @@ def _legend_at(model: RunModel, view: View, extra: str, tags: bool, keep: int | 
         mark = "━━" if arm.name == view.arm or len(model.arms) == 1 else "━"
         tag = f"{arm_tag(model, arm.name)}" if tags else ""
         name = arm.name if keep is None else abbreviate(arm.name, keep)
-        gap = "" if compact else " "
+        gap = "" if compact and not tag else " "  # "━1 uv-sm": the tag never runs into the name
         parts.append(f"[{arm_color(i)}]{mark}{tag}{gap}{escape(name)}[/]")
     if extra:
         parts.append(extra)

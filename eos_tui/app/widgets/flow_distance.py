@@ -79,6 +79,7 @@ has nothing holding its λ_max at 2/η and drifts away: its distance climbs abov
         color = arm_color(list(model.arms).index(arm.name))
         chart.follow = view.follow
         chart.window, chart.cursor = view.x_range, view.cursor
+        chart.log_x = view.log_steps
         chart.set_data(distance_series(arm, color))
         legend = []
         if arm.has_central_flow:

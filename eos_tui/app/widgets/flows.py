@@ -17,7 +17,11 @@ from ..model import ArmSeries
 from .chart import Series, faint
 from .palette import MUTED, THEORY_COLOR
 
-CENTRAL_COLOR = THEORY_COLOR  # a prediction: drawn dotted, as the closed-form overlays are
+CENTRAL_COLOR = THEORY_COLOR  # a prediction: drawn dotted on the loss, as the closed-form overlays are
+# On the sharpness chart the central flow's λ_max is a solid line: once at the edge it lies exactly on
+# the dashed threshold line (or the normalized view's line at 1), where a dotted trace disappeared
+# into the dashes; solid over dashed stays visible, in colour and in monochrome.
+CENTRAL_MARK = "─"
 
 LOSS_HELP = """\
 Where the scenario runs the **central flow** beside a GD arm (`measure.central_flow`), the dotted
@@ -30,10 +34,10 @@ reaches 2/η and then goes its own way in parameter space (nothing holds its λ_
 """
 
 SHARPNESS_HELP = """\
-The dotted white trace, on an arm with `measure.central_flow`, is the **central flow's λ_max**: the
+The solid white line, on an arm with `measure.central_flow`, is the **central flow's λ_max**: the
 central flow (Cohen, Damian et al. 2024) projects away every motion that would push a critical
-eigenvalue past 2/η, so once it reaches the dashed line it stays on it (flat at 2/η), while GD's
-λ_max hovers around it.
+eigenvalue past 2/η, so once it reaches the dashed line it stays on it (flat at 2/η: the dashes
+turn solid white), while GD's λ_max hovers around it.
 """
 
 DISTANCE_HELP = """\
@@ -65,7 +69,7 @@ def sharpness_series(arm: ArmSeries, by: Callable[[np.ndarray], np.ndarray | Non
     over = by(xs) if by is not None else None
     if over is not None:
         ys = ys / over
-    return [Series(f"{key or arm.name}/central-lambda", xs, ys, CENTRAL_COLOR, kind="dotted", fit="none")]
+    return [Series(f"{key or arm.name}/central-lambda", xs, ys, CENTRAL_COLOR, fit="none")]
 
 
 def distances(arm: ArmSeries) -> str | None:

@@ -87,6 +87,7 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
         loss_chart = self.query_one("#loss-chart", Chart)
         loss_chart.follow = view.follow
         loss_chart.window, loss_chart.cursor = view.x_range, view.cursor
+        loss_chart.log_x = view.log_steps
         loss_chart.log_y = view.loss_log_y
         loss_chart.live = model.status == "running"
         loss_chart.tags = tags
@@ -94,6 +95,7 @@ steps: does the flatter minimum that edge-of-stability training finds generalize
         lr_chart = self.query_one("#lr-chart", Chart)
         lr_chart.follow = view.follow
         lr_chart.window, lr_chart.cursor = view.x_range, view.cursor
+        lr_chart.log_x = view.log_steps
         lr_chart.live = model.status == "running"
         lr_chart.set_data(lr)
         current = model.arms.get(view.arm or "")

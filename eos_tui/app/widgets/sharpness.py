@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import numpy as np
@@ -12,6 +13,7 @@ from ..model import ArmSeries, RunModel
 from ..view import View
 from .arms import arm_tag, arms_in_draw_order, event_marks, legend
 from .chart import Chart, HLine, Series, faint
+from .flows import CENTRAL_COLOR, CENTRAL_MARK
 from .flows import SHARPNESS_HELP as FLOWS_HELP
 from .flows import sharpness_series as flow_sharpness_series
 from .palette import MUTED, THEORY_COLOR, THRESHOLD_LABEL
@@ -70,9 +72,15 @@ is 2(1+β)/((1+2β)η).
 
     def show(self, model: RunModel, view: View) -> None:
         norm = view.sharpness_normalized
-        tags = bool(getattr(self.app, "no_color", False))
+        drawn = arms_in_draw_order(model, view)
+        # Each arm's number at the end of its λ_max wherever several arms are drawn, not only under
+        # NO_COLOR: sgd_vs_gd's four plateaus (1, 0.85, 0.55, 0.3 of the edge) a row apart are told
+        # apart by it in monochrome, and by more than a shade of colour in colour.
+        no_color = bool(getattr(self.app, "no_color", False))
+        tags = no_color or len(drawn) > 1
         series = []
-        for arm, color, highlighted in arms_in_draw_order(model, view):
+        thresholds: list[str] = []
+        for arm, color, highlighted in drawn:
             xs = arm.sharpness_step.values
             # In the normalized view every value is divided by the arm's threshold at its step (λ_max·η_t/2
             # for GD): each arm's edge is then the line at 1; "/n" keys keep the two views' caches apart.
@@ -91,8 +99,10 @@ is 2(1+β)/((1+2β)η).
                         fit="ends",
                         core=False,
                         offscale=True,
+                        edge_line=True,
                     )
                 )
+                thresholds.append(f"{key}/threshold")
             if arm.has_tracked_sharpness:  # every step, under the converged measurements
                 tracked = arm.sharpness_tracked.values
                 by = arm.threshold.values[: len(tracked)] if norm else None
@@ -114,6 +124,7 @@ is 2(1+β)/((1+2β)η).
         chart = self.query_one(Chart)
         chart.follow = view.follow
         chart.window, chart.cursor = view.x_range, view.cursor
+        chart.log_x = view.log_steps
         chart.live = model.status == "running"
         chart.log_y = view.sharpness_log_y
         chart.zero_below = 0.5 if norm else None  # normalized: zero only where an arm is far under its edge
@@ -126,9 +137,7 @@ is 2(1+β)/((1+2β)η).
             label = f"{factors.pop():.4g}/η_t" if len(factors) == 1 else "threshold"
         else:
             label = "2(1+β)/η_t" if momentum else THRESHOLD_LABEL
-        extra = f"[{MUTED}]╌ {label}[/]" if not norm else f"[{MUTED}]╌ edge = 1[/]"
-        if pre:
-            extra += f" [{MUTED}]┈ raw λ_max[/]"
+        extras = [] if not pre else [f"[{MUTED}]┈ raw λ_max[/]"]
         title = f"{self.TITLE}(P⁻¹H)" if pre and all(a.preconditioned for a in model.arms.values()) else self.TITLE
         title = f"{self.TITLE} (P⁻¹H for Adam/RMSprop arms)" if pre and title == self.TITLE else title
         if norm:
@@ -141,8 +150,57 @@ is 2(1+β)/((1+2β)η).
         if self.border_title != title:
             self.border_title = title
         if any(a.has_uv_theory for a in model.arms.values()):
-            extra += f" [{THEORY_COLOR}]┈ theory[/]"
+            extras.append(f"[{THEORY_COLOR}]┈ theory[/]")
+        if any(a.has_central_flow for a, _, _ in drawn):
+            extras.append(f"[{CENTRAL_COLOR}]{CENTRAL_MARK} central flow[/]")
+        self._legend = (model, view, None if norm else label, thresholds, extras, tags)
+        self.show_legend()
+
+    _legend: tuple[RunModel, View, str | None, list[str], list[str], bool] | None = None
+
+    def show_legend(self) -> None:
+        """The legend under the chart: the arms, then the threshold lines as the chart drew them
+        (threshold_legend), then the overlays. Called again when the chart finds the threshold on or
+        off the scale at a later render than show()'s (its first, sized one)."""
+        if self._legend is None:
+            return
+        model, view, label, thresholds, extras, tags = self._legend
+        chart = self.query_one(Chart)
+        if label is None:
+            line = f"[{MUTED}]╌ edge = 1[/]"
+        else:
+            line = f"[{MUTED}]{threshold_legend(chart, thresholds, label, self._offscale_value(model, view, chart))}[/]"
+        extra = " ".join([line, *extras])
         self.set_subtitle(legend(model, view, extra, width=max(8, self.size.width - 6) if self.size.width else None, tags=tags))
+
+    def on_chart_placed(self) -> None:
+        self.show_legend()
+
+    @staticmethod
+    def _offscale_value(model: RunModel, view: View, chart: Chart) -> float | None:
+        """The highlighted arm's latest threshold where it ends above the chart (decay's 2/η = 16 over
+        λ_max under 6): the legend says where the line went."""
+        arm = model.arms.get(view.arm or "")
+        last = arm.threshold.last() if arm is not None else None
+        if last is None or view.sharpness_log_y or not math.isfinite(last) or last <= chart.frame.y1:
+            return None
+        return last
+
+
+def threshold_legend(chart: Chart, keys: list[str], label: str, above_at: float | None = None) -> str:
+    """The legend's entry for the threshold lines: only what the chart drew. `╌ 2/η_t` where a line is
+    in the range; an arrow where it is off the scale (`↑ 2/η_t 40` on reparam, whose 2/η = 40 is far
+    above λ_max ≈ 4; `╌ 2/η_t ↑16` on decay after its drop), with the highlighted arm's latest value
+    there. Before the chart has been drawn, the line."""
+    seen = [chart.placement[k] for k in keys if k in chart.placement]
+    inside = not seen or any(p[0] for p in seen)
+    arrows = ("↑" if any(p[1] for p in seen) else "") + ("↓" if any(p[2] for p in seen) else "")
+    value = f" {above_at:.3g}" if above_at is not None and "↑" in arrows else ""
+    if not arrows:
+        return f"╌ {label}"
+    if inside:
+        return f"╌ {label} {arrows}{value.strip()}"
+    return f"{arrows} {label}{value}"
 
 
 def fit_title(title: str, width: int | None) -> str:

@@ -15,21 +15,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from textual.color import Color
 from textual.geometry import Region
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
 from ....braille.canvas import BrailleCanvas
-from ....braille.downsample import MinMaxPyramid
-from ....braille.offscale import Overlay, end_tags, offscale_arrows
+from ....braille.downsample import MinMaxPyramid, log_step_columns
+from ....braille.offscale import ARROW_EVERY, EDGE_EVERY, Overlay, end_tags, offscale_arrows, placement
 from ....braille.robust import robust_range
-from ....braille.ticks import LABEL_WIDTH, format_decade, format_step, format_value, labelled_ticks, linear_ticks, log_ticks, nice_step
+from ....braille.ticks import (
+    LABEL_WIDTH,
+    format_decade,
+    format_step,
+    format_value,
+    labelled_ticks,
+    linear_ticks,
+    log_step_ticks,
+    log_ticks,
+    nice_step,
+)
 from ..palette import EVENT_DEFAULT, FADE_TOWARDS, MUTED, REFERENCE
 
 AXIS_WIDTH = LABEL_WIDTH + 1  # labels, then the axis line
@@ -52,6 +63,10 @@ class Series:
     # beyond which they are cut with an off-scale arrow (robust.py). Single-arm charts: all core.
     core: bool = True
     offscale: bool = False  # mark with an arrow at the edge where it lies beyond the y range
+    # A reference line (a threshold) stays a line where it is off the scale: arrows all along the
+    # edge (offscale.EDGE_EVERY), not only where it leaves, so a line at 16 over data under 6 reads
+    # as "the threshold is up there" for as long as it is.
+    edge_line: bool = False
     tag: str = ""  # a character drawn at its last point when the chart shows `tags` (NO_COLOR)
 
 
@@ -132,6 +147,28 @@ def _fill_blank_owners(owner: np.ndarray, bits: np.ndarray) -> np.ndarray:
     return np.take_along_axis(owner, last, axis=1)
 
 
+LETTER_RANK = "XC!E2η"  # divergence, catapult, unstable start, EoS onset, period-2, η change; others after
+
+
+def place_letters(wanted: Sequence[tuple[int, Mark]], cols: int) -> dict[int, Mark]:
+    """The event letters on the x axis: cell -> mark, with a blank cell between any two letters (on
+    warmup, three arms' events a few steps apart read `X─E2C─2E─ηC`). The highlighted arm's marks
+    (those with a line) go first, then by step; a letter whose cell is taken or touches another moves
+    one cell, else it is left out (the events panel lists every event); among marks of the same arm,
+    the rarer kinds first (LETTER_RANK). The same letter in the same cell (two arms' EoS onsets at
+    one step) is one letter."""
+    placed: dict[int, Mark] = {}
+    rank = {letter: i for i, letter in enumerate(LETTER_RANK)}
+    for c, m in sorted(wanted, key=lambda cm: (not cm[1].line, rank.get(cm[1].letter, len(rank)), cm[0])):
+        if placed.get(c) is not None and placed[c].letter == m.letter:
+            continue
+        for at in (c, c + 1, c - 1):
+            if 0 <= at < cols and all(placed.get(at + d) is None for d in (-1, 0, 1)):
+                placed[at] = m
+                break
+    return placed
+
+
 class RedrawnFlag:
     """An on/off attribute of a chart (kept in `_<name>`) whose change redraws it; setting the
     value it already has draws nothing."""
@@ -150,6 +187,10 @@ class RedrawnFlag:
 
 class Chart(Widget):
     """Several series over steps, with axes, reference lines and event marks."""
+
+    class Placed(Message):
+        """A render found a series with `offscale` newly in or beyond the range (Chart.placement):
+        a legend that names only what is drawn is remade."""
 
     DEFAULT_CSS = """
     Chart { height: 1fr; min-height: 4; }
@@ -196,6 +237,11 @@ class Chart(Widget):
         self._marks: list[Mark] = []
         self._hlines: list[HLine] = []
         self._pyramids: dict[str, MinMaxPyramid] = {}
+        self._log_pyramids: dict[str, MinMaxPyramid] = {}  # over log10(1 + step), kept only while log_x
+        self._log_x = False
+        # Per series with `offscale`, as last drawn: (in the range somewhere, above it somewhere,
+        # below it somewhere), so a legend names a line only where it is drawn (or its arrow).
+        self.placement: dict[str, tuple[bool, bool, bool]] = {}
         self._strips: list[Strip] | None = None
         self._strips_size: tuple[int, int] = (0, 0)
         self.frame = _Frame()
@@ -213,10 +259,53 @@ class Chart(Widget):
             if pyramid is None:
                 pyramid = self._pyramids[s.key] = MinMaxPyramid()
             pyramid.update(s.xs, s.ys)
+        self._update_log_pyramids()
         self._redraw()
+
+    def _update_log_pyramids(self) -> None:
+        if not self._log_x:
+            self._log_pyramids.clear()  # rebuilt from the whole series when the axis is log again
+            return
+        for s in self._series:
+            pyramid = self._log_pyramids.get(s.key)
+            if pyramid is None:
+                pyramid = self._log_pyramids[s.key] = MinMaxPyramid()
+            pyramid.update(self.to_plot_x(np.asarray(s.xs, dtype=float)), s.ys)
 
     log_y = RedrawnFlag()
     follow = RedrawnFlag()
+
+    @property
+    def log_x(self) -> bool:
+        return self._log_x
+
+    @log_x.setter
+    def log_x(self, value: bool) -> None:
+        if bool(value) != self._log_x:
+            self._log_x = bool(value)
+            self._update_log_pyramids()
+            self._redraw()
+
+    # -- the step axis: linear, or log10(1 + step) ---------------------------------------------------
+
+    def to_plot_x(self, steps: np.ndarray | float) -> Any:
+        """Steps in plot coordinates: themselves, or log10(1 + step) on a log step axis (step 0 at the
+        left edge, steps 1, 10, 100 a decade apart: a catapult in the first 10 of 60 steps gets half
+        the chart). Steps are never negative."""
+        if not self._log_x:
+            return steps
+        return np.log10(1.0 + np.maximum(steps, 0.0))
+
+    def to_step(self, x: float) -> float:
+        """A plot x back to a step (the inverse of to_plot_x)."""
+        return float(10.0**x - 1.0) if self._log_x else float(x)
+
+    def _columns(self, s: Series, x0: float, x1: float, ncols: int) -> tuple[np.ndarray, np.ndarray]:
+        """The series' min and max per column of plot x [x0, x1] (a second pyramid, over log steps, on a
+        log step axis, whose columns are uneven in steps: log_step_columns)."""
+        if self._log_x:
+            return log_step_columns(self._log_pyramids[s.key], x0, x1, ncols)
+        return self._pyramids[s.key].columns(x0, x1, ncols)
 
     # -- the line API ------------------------------------------------------------------------------
 
@@ -335,6 +424,25 @@ class Chart(Widget):
     def x_label(self, t: float, span: float, n: int) -> str:
         return format_step(t)
 
+    def end_ticks(self, x0: float, x1: float, n: int, cols: int, to_dot: Callable[[float], int]) -> list[float]:
+        """x_ticks with a tick at the end of the axis where round numbers allow one. A run of 1000 steps
+        ends at step 999 (of 60: at 59), so its round end lies just past the axis and had no tick: a
+        tick at most a cell (or a step) past the last dot gets the last cell. Where `n` ticks' step misses the end
+        (800 steps: 0 500), a few more are tried (0 200 400 600 800), as long as labels keep a gap."""
+        width = 2 * cols
+        most = max(n, cols // (len(self.x_label(x1, x1 - x0, n)) + 3))
+        first: list[float] | None = None
+        for k in range(n, most + 1):
+            ticks = self.x_ticks(x0, x1, k)
+            after = ticks[-1] + (ticks[-1] - ticks[-2]) if len(ticks) >= 2 else None
+            if after is not None and (after <= x1 + 1 or to_dot(after) <= width + 1):  # a cell or a step past the end
+                ticks.append(after)
+            if first is None:
+                first = ticks
+            if ticks and to_dot(ticks[-1]) >= width - 2:
+                return ticks
+        return first or []
+
     def render_strips(self, width: int, height: int) -> list[Strip]:
         """All the lines of the chart at this size (pure given the data: no side effects but caches)."""
         self.render_count += 1
@@ -346,15 +454,15 @@ class Chart(Widget):
         rows, cols = height - label_rows, width - AXIS_WIDTH
         canvas = BrailleCanvas(cols, rows)
         frame = self.frame = _Frame()
-        frame.x0, frame.x1 = self._x_range(canvas.width)
+        frame.x0, frame.x1 = (float(self.to_plot_x(x)) for x in self._x_range(canvas.width))
 
         spans = []
         for s in self._series:
             if s.kind == "stems":  # one bar per cell (both dot columns): up/down steps read as a checker
-                lo, hi = self._pyramids[s.key].columns(frame.x0, frame.x1 + 1e-9, canvas.cols)
+                lo, hi = self._columns(s, frame.x0, frame.x1 + 1e-9, canvas.cols)
                 lo, hi = np.repeat(lo, 2), np.repeat(hi, 2)
             else:
-                lo, hi = self._pyramids[s.key].columns(frame.x0, frame.x1 + 1e-9, canvas.width)
+                lo, hi = self._columns(s, frame.x0, frame.x1 + 1e-9, canvas.width)
             spans.append((s, self._to_plot_y(lo), self._to_plot_y(hi)))
         frame.y0, frame.y1 = self._y_range(spans)
 
@@ -367,19 +475,23 @@ class Chart(Widget):
             styles.append(self._style(color, base))
             return len(styles) - 1
 
+        def to_dot(step: float) -> int:
+            return int(round((float(self.to_plot_x(step)) - frame.x0) / (frame.x1 - frame.x0) * (canvas.width - 1)))
+
         # Bottom layer: event marks, dotted vertical lines.
-        mark_cols: dict[int, Mark] = {}
+        wanted: list[tuple[int, Mark]] = []
         for m in self._marks:
-            if frame.x0 <= m.step <= frame.x1:
-                x = int(round((m.step - frame.x0) / (frame.x1 - frame.x0) * (canvas.width - 1)))
+            if frame.x0 <= self.to_plot_x(m.step) <= frame.x1:
+                x = to_dot(m.step)
                 if m.line:
                     mask = np.zeros((canvas.height, canvas.width), dtype=bool)
                     mask[::3, x] = True
                     canvas.draw_mask(mask, layer(faint(m.color, 0.55)), level=0)
-                mark_cols[x // 2] = m
+                wanted.append((x // 2, m))
+        mark_cols = place_letters(wanted, cols)
         # The cursor step, a solid vertical line under the data.
-        if self.cursor is not None and frame.x0 <= self.cursor <= frame.x1:
-            x = int(round((self.cursor - frame.x0) / (frame.x1 - frame.x0) * (canvas.width - 1)))
+        if self.cursor is not None and frame.x0 <= self.to_plot_x(self.cursor) <= frame.x1:
+            x = to_dot(self.cursor)
             mask = np.zeros((canvas.height, canvas.width), dtype=bool)
             mask[:, x] = True
             canvas.draw_mask(mask, layer(MUTED), level=0)
@@ -407,11 +519,22 @@ class Chart(Widget):
 
         # Over the dots: arrows at the edge where a series lies beyond the range, tags at its end.
         overlay: Overlay = {}
+        placed = {}
         for s, lo, hi in spans:
             if s.offscale:
-                offscale_arrows(overlay, lo, hi, frame.y0, frame.y1, canvas.rows, s.color, repeat=s.core)
+                if s.edge_line:  # a line's arrows never hide a trace's dots on the edge row, nor a trace's arrow or tag
+                    edge: Overlay = {}
+                    offscale_arrows(edge, lo, hi, frame.y0, frame.y1, canvas.rows, s.color, every=EDGE_EVERY)
+                    overlay.update({rc: v for rc, v in edge.items() if not canvas.bits[rc] and rc not in overlay})
+                else:
+                    offscale_arrows(overlay, lo, hi, frame.y0, frame.y1, canvas.rows, s.color, every=ARROW_EVERY if s.core else None)
+                placed[s.key] = placement(lo, hi, frame.y0, frame.y1)
             if self.tags and s.tag:
                 end_tags(overlay, s.tag, lo, hi, to_row, canvas.rows, s.color)
+        if placed != self.placement:
+            self.placement = placed
+            if self.is_attached:
+                self.post_message(self.Placed())
 
         # Y axis labels.
         max_ticks = max(2, rows // 2)
@@ -447,16 +570,20 @@ class Chart(Widget):
 
         # X axis: ticks, event letters, labels.
         n_ticks = max(2, cols // 10)
-        xticks = self.x_ticks(frame.x0, frame.x1, n_ticks)
+        s0, s1 = self.to_step(frame.x0), self.to_step(frame.x1)
+        if self._log_x:
+            xticks = log_step_ticks(s0, s1, lambda t: min(to_dot(t) // 2, cols - 1), len(format_step(s1)) + 2)
+        else:
+            xticks = self.end_ticks(frame.x0, frame.x1, n_ticks, cols, to_dot)
         axis = ["─"] * cols
         labels = [" "] * cols
         free_from = 0
         for t in xticks:
-            c = int(round((t - frame.x0) / (frame.x1 - frame.x0) * (canvas.width - 1))) // 2
-            if not 0 <= c < cols:
+            c = min(to_dot(t) // 2, cols - 1)
+            if not 0 <= c:
                 continue
             axis[c] = "┬"
-            text = self.x_label(t, frame.x1 - frame.x0, n_ticks)
+            text = self.x_label(t, s1 - s0, n_ticks)
             at = min(max(0, c - len(text) // 2), cols - len(text))
             if at >= free_from and at >= 0:
                 labels[at : at + len(text)] = list(text)
