@@ -98,3 +98,42 @@ async def test_the_app_highlights_the_edge_arm_until_tab(tmp_path):
         assert app.view.arm == "gd" and app.view.arm_chosen
         app.ingest()
         assert app.view.arm == "gd"  # the person's choice stays
+
+
+async def test_the_placeholder_for_no_events_is_whole_at_80_columns(tmp_path):
+    """At 80 columns the panel is 28 cells wide: the one-line placeholder was cut to "…no arm"."""
+    from test_scenario_screens import unpack
+
+    app = EosApp(unpack("reparam", tmp_path))  # no arm reached the edge
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        await pilot.pause()
+        assert not app.model.events
+        widget = app.query_one("#events-list")
+        lines = [widget.render_line(y).text.rstrip() for y in range(widget.size.height)]
+        assert " ".join(line for line in lines if line) == "no events in this run: no arm reached the edge, spiked or diverged"
+        assert widget.region.bottom <= app.query_one(EventsScroll).region.bottom
+
+
+async def test_adams_unstable_start_names_its_own_threshold(tmp_path):
+    """The stored adam run's three arms start above 38/η: the label said "above 2/η", 19 times too low."""
+    from test_scenario_screens import unpack
+
+    app = EosApp(unpack("adam", tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        text = events_text(app)
+        assert text.count("above 38/η") == 3 and "2/η" not in text
+
+
+def test_a_gd_run_from_before_the_threshold_field_reads_2_over_eta():
+    """Step records without `threshold` (plain GD, older runs): the factor is 2, from η alone."""
+    from eos_tui.app.model import Event
+    from eos_tui.app.widgets.events import event_name
+
+    model = RunModel()
+    model.apply_records(synthetic.records_range(synthetic.ARMS, 0, 5))
+    assert all("threshold" not in r for r in synthetic.records_range(synthetic.ARMS, 0, 5))
+    event = Event(arm="gd", step=0, kind="unstable_start", message="")
+    assert event_name(event, model.arms["gd"]) == "above 2/η"
+    assert event_name(event, None) == "above its threshold"
