@@ -44,6 +44,7 @@ def status_text(model: RunModel, view: View, state: AppState | None = None, *, d
 
 
 ARM_GAP = "   "
+NARROW_GAP = "  "  # before any name is cut
 # The arms' entries get one line (at 80×24 every line of the header is a line less for the charts):
 # with 3 or more arms they used to wrap onto a second and the header took three lines. They are
 # shortened to fit it, and only where even the shortest do not fit do they wrap (never fall off).
@@ -74,29 +75,30 @@ def _arm_entries(model: RunModel, view: View, level: int, keep: int | None = Non
 
 def arm_lines(model: RunModel, view: View, width: int) -> list[str]:
     """The arms' entries in at most ARM_LINES lines of `width` cells: everything said where it fits,
-    then λ dropped, then the status as a mark, then the names cut part by part as long as they stay
-    distinct (as the charts' legends cut them); past that, wrapped onto more lines."""
+    then λ dropped, then the status as a mark, then the gaps narrowed, then the names cut part by
+    part as long as they stay distinct (as the charts' legends cut them); past that, wrapped onto
+    more lines."""
     names = list(model.arms)
     longest = max((len(p) for n in names for p in re.split(r"[-_. ]", n)), default=1)
-    tries: list[tuple[int, int | None]] = [(0, None), (1, None), (2, None)]
-    tries += [(2, keep) for keep in range(longest - 1, 2, -1) if len({abbreviate(n, keep) for n in names}) == len(names)]
+    tries: list[tuple[int, int | None, str]] = [(0, None, ARM_GAP), (1, None, ARM_GAP), (2, None, ARM_GAP), (2, None, NARROW_GAP)]
+    tries += [(2, keep, NARROW_GAP) for keep in range(longest - 1, 2, -1) if len({abbreviate(n, keep) for n in names}) == len(names)]
     lines: list[str] = []
-    for level, keep in tries:
-        lines = _pack(_arm_entries(model, view, level, keep), width)
+    for level, keep, gap in tries:
+        lines = _pack(_arm_entries(model, view, level, keep), width, gap)
         if len(lines) <= ARM_LINES:
             return lines
     return lines
 
 
-def _pack(entries: list[str], width: int) -> list[str]:
+def _pack(entries: list[str], width: int, gap: str = ARM_GAP) -> list[str]:
     """Entries into lines of at most `width` cells, never splitting an entry."""
     lines: list[str] = []
     cells = 0
     for e in entries:
         n = RichText.from_markup(e).cell_len
-        if lines and cells + len(ARM_GAP) + n <= width:
-            lines[-1] += ARM_GAP + e
-            cells += len(ARM_GAP) + n
+        if lines and cells + len(gap) + n <= width:
+            lines[-1] += gap + e
+            cells += len(gap) + n
         else:
             lines.append(e)
             cells = n
