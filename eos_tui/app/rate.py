@@ -44,16 +44,20 @@ class RateMeter:
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self.clock = clock
         self._samples: deque[tuple[float, int]] = deque()
+        self._baseline: float | None = None  # the first sample's time, while it is kept
 
     def clear(self) -> None:
         """Forget every sample (the steps re-read after a rewind are not this session's rate)."""
         self._samples.clear()
+        self._baseline = None
 
     def sample(self, steps: int) -> None:
         """All arms' steps done, now. The first sample (the history read at start-up) is a baseline only."""
         now = self.clock()
         if self._samples and steps == self._samples[-1][1]:
             return  # nothing new: the last arrival stays the window's end
+        if not self._samples:
+            self._baseline = now
         self._samples.append((now, steps))
         window = self.window()
         keep_from = now - KEEP_WINDOWS * (window + max(STEADY_S, window))
@@ -61,8 +65,11 @@ class RateMeter:
             self._samples.popleft()
 
     def longest_gap(self) -> float:
+        """The longest pause between two arrivals. Not the one after the baseline: that is the
+        engine starting (importing torch, building the arms) or, for a run already going, wherever
+        the app happened to open; counted, a 10 s start-up held the ETA back for 40 s more."""
         times = [t for t, _ in self._samples]
-        return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+        return max((b - a for a, b in zip(times, times[1:]) if a != self._baseline), default=0.0)
 
     def window(self) -> float:
         """Seconds each rate is measured over: RATE_WINDOW_S, or more where arrivals are sparse."""

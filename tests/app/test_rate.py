@@ -154,3 +154,17 @@ def test_a_slow_rate_is_not_zero():
     assert format_rate(0.042) == "0.042 steps/s"
     assert format_rate(4.24) == "4.2 steps/s"
     assert format_rate(1234.4) == "1,234 steps/s"
+
+
+def test_the_engines_start_up_is_no_pause_of_the_run():
+    """The app opens (the baseline: 0 steps), the engine takes 12 s to import torch and build its
+    arms, then steps evenly: the ETA comes as soon as on a run that started at once, and the
+    start-up neither widens the window nor lets a later 12 s silence pass for a pause."""
+    clock = Clock()
+    meter = RateMeter(clock)
+    meter.sample(0)
+    clock.t = 12.0
+    even(meter, clock, int(RATE_WINDOW_S + STEADY_S) + 1, 50.0)
+    assert meter.window() == RATE_WINDOW_S and meter.steady() and meter.rate() == pytest.approx(50.0)
+    clock.t += 5.0
+    assert meter.stalled()
