@@ -2,6 +2,7 @@
 without events says so. The highlighted arm, until the person picks one, is the first to reach
 the edge (where the eigendirection panel shows the oscillation), not the first listed."""
 
+import pytest
 import synthetic
 from helpers import run_finished, wait_for
 
@@ -137,3 +138,21 @@ def test_a_gd_run_from_before_the_threshold_field_reads_2_over_eta():
     event = Event(arm="gd", step=0, kind="unstable_start", message="")
     assert event_name(event, model.arms["gd"]) == "above 2/η"
     assert event_name(event, None) == "above its threshold"
+
+
+def test_a_schedule_ending_at_eta_zero_keeps_the_arms_threshold():
+    """A cosine schedule's last step has η = 0 and no threshold: the factor (and so the events'
+    "above 3.8/η") comes from the last step that has one, not "above its threshold"."""
+    from eos_tui.app.model import Event
+    from eos_tui.app.widgets.events import event_name
+
+    records = synthetic.records_range(["gd"], 0, 5)
+    for r in records:
+        if r["type"] == "step":
+            r["threshold"] = 3.8 / r["lr"]
+    last = [r for r in records if r["type"] == "step"][-1]
+    last["lr"], last["threshold"] = 0.0, None
+    model = RunModel()
+    model.apply_records(records)
+    assert model.arms["gd"].threshold_factor == pytest.approx(3.8)
+    assert event_name(Event(arm="gd", step=0, kind="unstable_start", message=""), model.arms["gd"]) == "above 3.8/η"

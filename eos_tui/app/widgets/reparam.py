@@ -154,6 +154,10 @@ layer 0 only (the per-neuron version). The engine also checks λ_max after again
 prediction λ_max(D⁻¹HD⁻¹). **adaptive** is the element-wise adaptive sharpness
 λ_max(diag|θ| H diag|θ|) of Kwon et al. 2021: T_α leaves it unchanged (|θ'| = D|θ| cancels
 D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
+
+Where the latest step's maps do not all fit the panel, it sums them up: λ_max before and its
+range after, the adaptive sharpness before and after, and the largest |Δf|. **r** shows every
+check, each step's table whole.
 """
 
     _first_len: tuple[str, int] | None = None  # the `before` line and its width in cells
