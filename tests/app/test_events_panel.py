@@ -156,3 +156,16 @@ def test_a_schedule_ending_at_eta_zero_keeps_the_arms_threshold():
     model.apply_records(records)
     assert model.arms["gd"].threshold_factor == pytest.approx(3.8)
     assert event_name(Event(arm="gd", step=0, kind="unstable_start", message=""), model.arms["gd"]) == "above 3.8/η"
+
+
+def test_the_placeholder_wraps_where_it_can_and_says_its_first_clause_where_it_cannot():
+    from eos_tui.app.view import View
+    from eos_tui.app.widgets.events import NO_EVENTS, NO_EVENTS_SHORT, empty_text
+
+    model = RunModel()
+    model.set_manifest(synthetic.manifest(status="completed"), "completed")
+    assert NO_EVENTS in empty_text(model, View(), False, None)  # no size yet: the whole sentence
+    assert NO_EVENTS in empty_text(model, View(), False, (28, 3))  # 80 columns: three lines
+    assert NO_EVENTS in empty_text(model, View(), False, (46, 2))  # 120 columns: two
+    short = empty_text(model, View(), False, (28, 2))  # cut after "…no arm" before
+    assert NO_EVENTS_SHORT in short and NO_EVENTS not in short

@@ -5,6 +5,8 @@ the highlighted arm."""
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -42,17 +44,22 @@ def event_name(e: Event, arm: ArmSeries | None) -> str:
     return EVENT_NAMES.get(e.kind, escape(e.kind))
 
 
-# A finished run without events, one short line per thought: the first says it alone where the panel
-# has a single line (at 80 columns the panel is 28 cells wide; one long line used to be cut there).
-NO_EVENTS = ("no events in this run:", "no arm reached the edge,", "spiked or diverged")
+# A finished run without events. Where the panel is too short for the sentence wrapped (it was
+# seen cut after "…no arm"), its first clause alone, which says what matters.
+NO_EVENTS = "no events in this run: no arm reached the edge, spiked or diverged"
+NO_EVENTS_SHORT = "no events in this run"
 
 
-def empty_text(model: RunModel, view: View, arm_only: bool) -> str:
+def empty_text(model: RunModel, view: View, arm_only: bool, size: tuple[int, int] | None = None) -> str:
+    """What the list says without events; `size`: the list's (width, height) in cells, if known."""
     if arm_only and model.events:
         return f"[{MUTED}]no events for arm {escape(view.arm or '?')} (v: all arms)[/]"
     if model.status in (RUNNING, "starting", "unknown"):
         return f"[{MUTED}]none yet[/]"
-    return f"[{MUTED}]" + "\n".join(NO_EVENTS) + "[/]"
+    text = NO_EVENTS
+    if size is not None and size[0] > 0 and size[1] > 0 and len(textwrap.wrap(NO_EVENTS, size[0])) > size[1]:
+        text = NO_EVENTS_SHORT
+    return f"[{MUTED}]{text}[/]"
 
 
 class EventsPanel(Panel):
@@ -87,7 +94,9 @@ the highlighted arm's events, or all again.
                 f"[b {color}]{letter}[/] {e.step:>6} {arm} [{color}]{event_name(e, model.arms.get(e.arm))}[/] "
                 f"[{MUTED}]{escape(e.message)}[/]"
             )
-        self.query_one("#events-list", Text).set("\n".join(lines) or empty_text(model, view, arm_only))
+        scroll = self.query_one(EventsScroll)
+        size = (scroll.content_size.width, scroll.content_size.height) if scroll.is_mounted else None
+        self.query_one("#events-list", Text).set("\n".join(lines) or empty_text(model, view, arm_only, size))
         if arm_only:
             self.set_subtitle(f"{escape(view.arm or '')}: {len(events)} of {len(model.events)}")  # v: all again
         else:
