@@ -76,18 +76,17 @@ def _arm_entries(model: RunModel, view: View, level: int, keep: int | None = Non
 def arm_lines(model: RunModel, view: View, width: int) -> list[str]:
     """The arms' entries in at most ARM_LINES lines of `width` cells: everything said where it fits,
     then λ dropped, then the status as a mark, then the gaps narrowed, then the names cut part by
-    part as long as they stay distinct (as the charts' legends cut them); past that, wrapped onto
-    more lines."""
+    part as long as they stay distinct (as the charts' legends cut them); past that, the shortest
+    entries with their names whole, wrapped onto more lines (cut names buy nothing there)."""
     names = list(model.arms)
     longest = max((len(p) for n in names for p in re.split(r"[-_. ]", n)), default=1)
     tries: list[tuple[int, int | None, str]] = [(0, None, ARM_GAP), (1, None, ARM_GAP), (2, None, ARM_GAP), (2, None, NARROW_GAP)]
     tries += [(2, keep, NARROW_GAP) for keep in range(longest - 1, 2, -1) if len({abbreviate(n, keep) for n in names}) == len(names)]
-    lines: list[str] = []
     for level, keep, gap in tries:
         lines = _pack(_arm_entries(model, view, level, keep), width, gap)
         if len(lines) <= ARM_LINES:
             return lines
-    return lines
+    return _pack(_arm_entries(model, view, 2), width)
 
 
 def _pack(entries: list[str], width: int, gap: str = ARM_GAP) -> list[str]:
