@@ -10,9 +10,9 @@ header once averaged, `central` read "0 steps/s" and its ETA swung from 13m58s t
              `window` seconds and the newest one before (so it spans at least that long), where
              window = max(RATE_WINDOW_S, GAPS_PER_WINDOW × the longest gap between arrivals). A
              slope through every arrival, not the steps between two of them, hardly depends on
-             where in a burst the window starts (two end points were off by a whole burst: −21%
-             on central-like arrivals at 10 s, against ±8% for the slope; tests/app/test_rate.py),
-             and a window of several pauses holds several bursts.
+             where in a burst the window starts (two end points are off by up to a whole burst;
+             on central-like arrivals, tests/app/test_rate.py holds the slope to 5%), and a
+             window of several pauses holds several bursts.
     steady   the rate has been measured over full windows for at least max(STEADY_S, window), and
              every such measurement since (and the one just before) lies within STEADY_TOLERANCE
              of the present one; and the run has not stalled. Only then is an ETA shown.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from eos_tui.app.progress import format_rate
-from eos_tui.app.rate import RATE_WINDOW_S, STALL_MIN_S, STEADY_S, STEADY_TOLERANCE, RateMeter
+from eos_tui.app.rate import RATE_WINDOW_S, STALL_MIN_S, STEADY_S, RateMeter
 
 
 class Clock:
@@ -67,8 +67,9 @@ def test_evenly_arriving_steps_give_their_exact_rate_however_batched():
 
 def test_bursty_steps_give_a_rate_within_the_tolerance_and_one_eta():
     """central-like arrivals (20 steps in 1 s, then 3 s measuring: 5 steps/s on average): every
-    rate the header shows once steady lies within 25% of the true 5 steps/s, where a 5 s window
-    read anything from 0 to 20."""
+    rate the header shows once steady lies within 5% of the true 5 steps/s. (The steps between two
+    arrivals 10 s apart read 3.7 to 5, depending on where in a burst the window began; over 5 s,
+    anything from 0 to 20.)"""
     clock = Clock()
     meter = RateMeter(clock)
     meter.sample(0)
@@ -83,7 +84,7 @@ def test_bursty_steps_give_a_rate_within_the_tolerance_and_one_eta():
             if meter.steady():
                 shown.append(meter.rate())
     assert len(shown) > 100  # steady for most of the run ...
-    assert all(abs(r - 5.0) <= STEADY_TOLERANCE * 5.0 for r in shown)  # ... and then right
+    assert all(abs(r - 5.0) <= 0.05 * 5.0 for r in shown)  # ... and then right
 
 
 def test_no_eta_until_the_rate_has_held_for_steady_s():
