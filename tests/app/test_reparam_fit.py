@@ -81,3 +81,12 @@ async def test_r_opens_every_check_and_closes(tmp_path):
         assert "48 checks" in str(scroll.border_title)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ReparamScreen))
+
+
+def test_the_summary_says_same_f_only_at_round_off():
+    same = dict(loss_change=0.0, sharpness_before=2.0, adaptive_before=0.5, adaptive_after=0.5, sharpness_after=4.0)
+    for change, says in ((4.4e-16, True), (3e-7, True), (0.02, False)):
+        _, body, _ = summary([Reparam(step=5, alpha=2.0, max_output_change=change, **same)], 40)
+        console = Console(width=40, record=True, color_system=None)
+        console.print(body)
+        assert ("same f" in console.export_text()) == says, change

@@ -97,6 +97,12 @@ def before_line(r) -> str:
     return f"[{MUTED}]step {r.step}, before:[/] λ_max {format_value(r.sharpness_before)}{adaptive}"
 
 
+# The largest output change the summary calls "same f": above float32's round-off on outputs up to
+# ~100 through the maps' α = 0.1…10 (float64's is ~1e-15), far below what a map that is not a
+# reparameterization of the network changes (the engine refuses those: reparam_skipped).
+SAME_FUNCTION = 1e-4
+
+
 def value_range(values: list[float], width: int) -> str:
     """ "1.2…170" from the smallest to the largest; one value where both read the same (the
     adaptive sharpness, which the maps leave unchanged)."""
@@ -135,7 +141,8 @@ def summary(rows, width: int) -> tuple[str, Group, int]:
     parts: list = [table]
     changes = [r.max_output_change for r in rows if math.isfinite(r.max_output_change)]
     if changes:
-        parts.append(RichText.from_markup(f"[{MUTED}]|Δf| ≤ {format_value(max(changes), width=digits)}: same f[/]"))
+        same = ": same f" if max(changes) <= SAME_FUNCTION else ""
+        parts.append(RichText.from_markup(f"[{MUTED}]|Δf| ≤ {format_value(max(changes), width=digits)}{same}[/]"))
         lines += 1
     return f"[{MUTED}]step {first.step}: {len(rows)} maps T_α[/]", Group(*parts), lines
 
