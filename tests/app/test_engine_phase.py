@@ -155,3 +155,16 @@ async def test_a_hostile_status_json_is_shown_as_text(tmp_path):
         await wait_for(pilot, lambda: app.model.engine_status is not None)
         assert "[b]x[/b] \\x1b]2;PWNED\\x07…" in header_text(app)
         assert "[b]x[/b] \\x1b]2;PWNED\\x07…" in panel_message(app, "LossPanel")
+
+
+def test_a_slow_run_reads_its_rate_not_zero_steps_per_second():
+    """central on a loaded machine read "0 steps/s  ETA 21m57s": a rate under 0.5 rounded to 0."""
+    now = [0.0]
+    model = RunModel(clock=lambda: now[0])
+    model.set_manifest(synthetic.manifest(status="running", steps=1000), "running")
+    model.apply_records(synthetic.records_range(synthetic.ARMS, 0, 1))
+    for t in range(1, 40):  # one step of each arm every 5 s: 0.4 steps/s
+        now[0] = 5.0 * t
+        model.apply_records(synthetic.records_range(synthetic.ARMS, t, t + 1))
+    top = header_markup(model, View(), run_name="slow", width=78).split("\n")[0]
+    assert "0.4 steps/s" in top and "ETA 1h20m" in top  # (2000 − 80) steps at 0.4 steps/s
