@@ -15,6 +15,16 @@ from .flips import FLIP_WINDOW, PERIOD2_THRESHOLD, FlipWindow, copied, near_edge
 CATAPULT_RISE = 2.0
 
 
+def threshold_name(factor: float | None) -> str:
+    """An arm's stability threshold c/η named by its factor c, as its events say it: "2/η" for GD,
+    "3.8/η" for heavy ball at β = 0.9 (2(1+β)/η), "38/η" for Adam at β1 = 0.9 ((2+2β1)/((1−β1)η)).
+    A "2/η" on an Adam arm, whose λ_max(P⁻¹H) sits at 38/η, read as a threshold 19 times too low.
+    "its threshold" where the factor is unknown (no usable η)."""
+    if factor is None or not math.isfinite(factor) or factor <= 0:
+        return "its threshold"
+    return f"{factor:.3g}/η"
+
+
 class Oscillation:
     """Sign flips of the projection ⟨∇L(θ_t), u⟩ over a sliding window."""
 

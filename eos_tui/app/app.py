@@ -46,6 +46,7 @@ from .landscape_screen import LandscapeKeys
 from .model import RunModel, printable
 from .progress import phase_tick
 from .screens.help import HelpScreen
+from .screens.reparam import ReparamKeys
 from .state import AppState
 from .view import View
 from .widgets import EigendirectionPanel, EventsPanel, LossPanel, ReparamPanel, RunHeader, SharpnessPanel
@@ -113,7 +114,7 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
             self.call_after_refresh(app.redraw, True)
 
 
-class EosApp(ChartKeys, LandscapeKeys, App[int]):
+class EosApp(ChartKeys, LandscapeKeys, ReparamKeys, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "eos-tui"
     BINDINGS = bindings("app")  # ctrl+c: keys.py
@@ -252,7 +253,8 @@ class EosApp(ChartKeys, LandscapeKeys, App[int]):
     def redraw(self, force: bool = False) -> None:
         """Bring the screen up to date, if the data or the view changed since the last frame; with
         `force`, all of it, paused or not (after a resize, for the text that fits its width)."""
-        key = (self.model.version, self.view.version, self.state, phase_tick(self.model))
+        # A stall flips the header's rate to one that counts the silence, and hides the ETA (rate.py).
+        key = (self.model.version, self.view.version, self.state, phase_tick(self.model), self.model.rate.stalled())
         if key == self._drawn and not force:
             return
         main = self.screen_stack[0] if self.screen_stack else None

@@ -10,6 +10,7 @@ A Key's `scope` says where it is bound:
   history    HistoryScreen, which the main screen inherits: pan, zoom, the cursor (history.py);
   textual    bound by Textual itself (the command palette): listed, not bound here;
   landscape  the landscape screen (landscape_screen.py);
+  reparam    the reparameterization table (screens/reparam.py);
   help       the help screen;
   events     the events list, once it has the focus (widgets/events.py).
 """
@@ -22,7 +23,7 @@ from typing import Literal
 from textual.actions import parse
 from textual.binding import Binding, BindingType
 
-Scope = Literal["app", "main", "chart", "history", "textual", "landscape", "help", "events"]
+Scope = Literal["app", "main", "chart", "history", "textual", "landscape", "reparam", "help", "events"]
 
 # The main screen's help table lists these scopes, and docs/keys.md has one table per group.
 MAIN_SCOPES: tuple[Scope, ...] = ("app", "main", "chart", "history", "textual")
@@ -200,6 +201,14 @@ KEYS: tuple[Key, ...] = (
         palette=("Landscape", "The loss between the arms' end points, and how flat each is (L)"),
     ),
     Key(
+        "r",
+        "app.reparam",
+        "reparam",
+        "main",
+        help="the reparameterization checks: every map's row at every check step (the panel sums up where they do not fit)",
+        palette=("Reparameterization table", "Every check: |Δf|, ΔL, λ_max and the adaptive sharpness after each map"),
+    ),
+    Key(
         "s",
         "app.screenshot",
         "svg",
@@ -221,6 +230,8 @@ KEYS: tuple[Key, ...] = (
     Key("escape,q,L", "close", "close", "landscape", show=True, help="close the landscape"),
     Key("l", "toggle_log", "log-y", "landscape", show=True, help="log / linear loss along the path"),
     Key("question_mark,f1", "help", "help", "landscape", show=True, key_display="?", help="what the landscape shows"),
+    # -- the reparameterization table (r) ---------------------------------------------------------
+    Key("escape,q,r", "close", "close", "reparam", show=True, help="close the table (↑ ↓ PgUp PgDn scroll it)"),
     # -- the help screen -------------------------------------------------------------------------
     Key("escape,q,question_mark,f1", "dismiss", "close", "help", show=True, help="close the help"),
     # -- the events list, once it has the focus: only these, the charts keep the rest ---------------
@@ -287,6 +298,7 @@ def help_table(scopes: tuple[Scope, ...] = MAIN_SCOPES) -> str:
 DOC_GROUPS: tuple[tuple[str, tuple[Scope, ...]], ...] = (
     ("The main screen", MAIN_SCOPES),
     ("The landscape (`L`)", ("landscape",)),
+    ("The reparameterization table (`r`)", ("reparam",)),
     ("The help (`?`)", ("help",)),
     ("The events list, once it has the focus", ("events",)),
 )

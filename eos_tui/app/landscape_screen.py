@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
+from rich.cells import cell_len
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text as RichText
@@ -103,6 +104,27 @@ def ends_table(data: LandscapeRead) -> Table:
     return table
 
 
+def landscape_title(data_of: str | None, path: str, width: int | None) -> RichText:
+    """ "Landscape · losses on seed-1's data · /runs/x/landscape.json" in one line of `width`: the
+    path cut from its left ("…/x/landscape.json"), or left out, before anything else is cut. (The
+    title is one line high: a path too long for it used to leave "…seed-1's data ·" and no path.)"""
+    head = RichText("Landscape", style="bold")
+    if data_of:
+        head += RichText(f" · losses on {data_of}'s data")
+    if width is None or head.cell_len + 3 + cell_len(path) <= width:
+        return head + RichText(" · ") + RichText(path, style=MUTED)
+    room = width - head.cell_len - 3
+    name = path.rsplit("/", 1)[-1]
+    if room >= cell_len(name) + 1:  # "…" and at least the file's name
+        tail = path
+        while cell_len(tail) > room - 1:
+            tail = tail[1:]
+        return head + RichText(" · ") + RichText("…" + tail, style=MUTED)
+    if head.cell_len > width:
+        head.truncate(width, overflow="ellipsis")
+    return head
+
+
 class LandscapeHelp(HelpScreen):
     """`?` on the landscape: what it shows, not the main screen's keys."""
 
@@ -128,11 +150,7 @@ class LandscapeScreen(Screen[None]):
         self.log_y = self.data is not None and _positive(p for p in (self.data.line, self.data.curve) if p is not None)
 
     def compose(self) -> ComposeResult:
-        title = RichText("Landscape · ", style="bold")
-        if self.data is not None and self.data.data_of:
-            title += RichText(f"losses on {self.data.data_of}'s data · ")
-        title += RichText(safe_text(str(landscape_path(self.run_dir))), style=MUTED)
-        yield Static(title, id="landscape-title")
+        yield Static(self.title_text(None), id="landscape-title")
         data = self.data
         if data is None:
             yield Static(RichText(self.error or "no landscape"), id="landscape-message")
@@ -148,6 +166,13 @@ class LandscapeScreen(Screen[None]):
             if data.problems:
                 yield Static(RichText("left out: " + "; ".join(data.problems)), id="landscape-problems")
         yield Footer()
+
+    def title_text(self, width: int | None) -> RichText:
+        return landscape_title(self.data.data_of if self.data is not None else None, safe_text(str(landscape_path(self.run_dir))), width)
+
+    def on_resize(self) -> None:
+        title = self.query_one("#landscape-title", Static)
+        title.update(self.title_text(title.content_size.width or None))
 
     def on_mount(self) -> None:
         data = self.data

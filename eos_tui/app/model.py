@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, overload
 
@@ -20,6 +19,7 @@ from ..rundir.format import ARM_STATUSES, DIVERGED, END, EVENT, FLOW, REPARAM, R
 from ..rundir.reader import safe_text
 from ..rundir.records import parse_record
 from .ending import FINALIZED_BY_APP
+from .rate import RateMeter
 
 STEP_FIELDS = ("step", "loss", "lr", "grad_norm", "proj", "disp")
 # Theory overlays the engine writes into step records where it has a closed form: the quadratic's
@@ -29,7 +29,6 @@ THEORY_FIELDS = ("loss_theory", "f_next_theory", "ntk_next_theory")
 # sharpness_tracked: λ_max tracked at every step (measure.track_every_step), a lower bound.
 # test_loss: the loss on a held-out split, every measure.test_every steps (NaN between).
 OPTIONAL_STEP_FIELDS = ("loss_theory", "sharpness_tracked", "test_loss")
-RATE_WINDOW_S = 5.0
 
 
 def printable(value: Any) -> str:
@@ -184,9 +183,15 @@ class ArmSeries:
 
     @property
     def threshold_factor(self) -> float | None:
-        """η·threshold at the last step: 2 for GD, 2(1+β) for heavy ball, 38 for Adam at β1 = 0.9."""
+        """η·threshold at the last step that has both: 2 for GD, 2(1+β) for heavy ball, 38 for Adam
+        at β1 = 0.9. (A cosine schedule's last step, η = 0, has no threshold: the step before says it.)"""
         thr, lr = self.threshold.last(), self.lr.last()
-        return thr * lr if thr is not None and lr is not None and lr > 0 and math.isfinite(thr) else None
+        if thr is not None and lr is not None and lr > 0 and math.isfinite(thr):
+            return thr * lr
+        n = min(len(self.threshold), len(self.lr))
+        thrs, lrs = self.threshold.values[:n], self.lr.values[:n]
+        ok = np.flatnonzero(np.isfinite(thrs) & (lrs > 0))
+        return float(thrs[ok[-1]] * lrs[ok[-1]]) if len(ok) else None
 
     @property
     def with_momentum(self) -> bool:
@@ -315,7 +320,7 @@ class RunModel:
         self.engine_status: dict[str, Any] | None = None  # status.json: what the engine is doing (app/progress.py)
         self.version = 0
         self.records = 0
-        self._rate_samples: deque[tuple[float, int]] = deque()
+        self.rate = RateMeter(clock)  # steps per second, smoothed (rate.py)
 
     # -- updates -----------------------------------------------------------------------------------
 
@@ -365,7 +370,7 @@ class RunModel:
         self.events = [e for e in self.events if not e.arm.startswith(prefix)]
         if not prefix:
             self.records = 0
-            self._rate_samples.clear()  # the steps re-read are not this session's rate
+            self.rate.clear()  # the steps re-read are not this session's rate
         self.version += 1
 
     def apply(self, batch: Batch) -> bool:
@@ -460,20 +465,9 @@ class RunModel:
         return any(a.status == DIVERGED for a in self.arms.values())
 
     def _sample_rate(self) -> None:
-        now = self.clock()
-        self._rate_samples.append((now, self.steps_total_done))
-        while len(self._rate_samples) > 2 and now - self._rate_samples[0][0] > RATE_WINDOW_S:
-            self._rate_samples.popleft()
+        self.rate.sample(self.steps_total_done)
 
     def steps_per_second(self) -> float | None:
-        """Steps per second over the last few seconds, all arms together (None until measurable).
-
-        The first sample is the history read at start-up, so it only serves as a baseline.
-        """
-        if len(self._rate_samples) < 2:
-            return None
-        (t0, s0), (t1, s1) = self._rate_samples[0], self._rate_samples[-1]
-        now = self.clock()
-        if now - t1 > RATE_WINDOW_S:
-            return 0.0
-        return (s1 - s0) / (t1 - t0) if t1 > t0 else None
+        """Steps per second over at least the last RATE_WINDOW_S (rate.py), all arms together (None
+        until measurable). The first sample is the history read at start-up: a baseline only."""
+        return self.rate.rate()

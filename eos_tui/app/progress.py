@@ -68,8 +68,9 @@ def phase_tick(model: RunModel, clock: Callable[[], float] = time.time) -> int |
 
 def eta_seconds(model: RunModel) -> float | None:
     """Seconds left at the present rate: the steps the running arms still have to take over the steps
-    per second of all arms together (the engine takes them in turn). None where either is unknown."""
-    if model.status != RUNNING or model.steps_total_done == 0:
+    per second of all arms together (the engine takes them in turn). None where either is unknown,
+    and until the rate is steady (rate.py: an ETA that swings tenfold in seconds says nothing)."""
+    if model.status != RUNNING or model.steps_total_done == 0 or not model.rate.steady():
         return None
     rate = model.steps_per_second()
     if rate is None or not rate > 0:
@@ -85,6 +86,14 @@ def eta_seconds(model: RunModel) -> float | None:
             return None
         remaining += max(0, steps - arm.done)
     return remaining / rate
+
+
+def format_rate(rate: float) -> str:
+    """ "1,234 steps/s", "4.2 steps/s", "0.42 steps/s": two significant figures below 10, where a
+    whole number read "0 steps/s" for a run taking two seconds a step."""
+    if rate >= 9.5:
+        return f"{rate:,.0f} steps/s"
+    return f"{rate:.2g} steps/s"
 
 
 def format_duration(seconds: float) -> str:

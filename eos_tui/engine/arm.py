@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from ..analysis.detectors import Catapult, EosOnset, Oscillation
+from ..analysis.detectors import Catapult, EosOnset, Oscillation, threshold_name
 from ..rundir.format import EventRecord, Record, SharpnessRecord, StepExtras
 from ..rundir.records import end_record, event_record, sharpness_record, step_record
 from . import optimizers, schedules
@@ -145,15 +145,15 @@ class Arm:
         # The update rule (engine/optimizers.py): d_t from g_t, θ_{t+1} = θ_t − η_t·d_t.
         if opt.kind == "adam":
             self.rule = optimizers.adam(opt.beta1, opt.beta2, opt.eps)
-            self.threshold_name = "(2+2β1)/((1−β1)η)"
         elif opt.kind == "rmsprop":
             self.rule = optimizers.rmsprop(opt.alpha, opt.eps, self.momentum)
-            self.threshold_name = "2(1+β)/η" if self.momentum else "2/η"
         else:
             self.rule = optimizers.from_momentum(self.momentum, self.nesterov)
-            self.threshold_name = ("2(1+β)/((1+2β)η)" if self.nesterov else "2(1+β)/η") if self.momentum else "2/η"
         self.rule_state = self.rule.init(self.theta)
         self.threshold_factor = optimizers.threshold_factor(opt.kind, self.momentum, self.nesterov, getattr(opt, "beta1", 0.9))
+        # The events name this arm's own threshold by its factor ("38/η" for Adam at β1 = 0.9), as the
+        # app's labels do from the step records' `threshold` (analysis.detectors.threshold_name).
+        self.threshold_name = threshold_name(self.threshold_factor)
         # Adam and RMSprop: λ_max is that of P⁻¹H (P the step's diagonal preconditioner), measured on
         # P^{-1/2} H P^{-1/2}; `raw_vector` warm-starts the raw λ_max solved beside it.
         self.preconditioned = self.rule.preconditioner is not None

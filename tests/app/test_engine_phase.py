@@ -79,16 +79,28 @@ def test_before_status_json_the_engine_is_starting():
     assert phase_text(model) is None  # an engine that writes no status.json, training: nothing to say
 
 
+def feed_steadily(model: RunModel, now: list[float], seconds: int, start: int = 10, per_second: int = 5) -> int:
+    """`per_second` steps of each arm every second of the injected clock, for `seconds`; the step reached."""
+    t = start
+    for _ in range(seconds):
+        now[0] += 1.0
+        model.apply_records(synthetic.records_range(synthetic.ARMS, t, t + per_second))
+        t += per_second
+    return t
+
+
 def test_eta_is_the_steps_left_over_the_rate():
     now = [0.0]
     model = RunModel(clock=lambda: now[0])
-    model.set_manifest({"status": "running", "steps": 100, "arm_steps": {"gd": 100, "sgd": 50}}, "running")
+    model.set_manifest({"status": "running", "steps": 1000, "arm_steps": {"gd": 1000, "sgd": 500}}, "running")
     model.apply_records(synthetic.records_range(synthetic.ARMS, 0, 10))  # 20 steps done
     assert eta_seconds(model) is None  # one sample: no rate yet
-    now[0] = 2.0
-    model.apply_records(synthetic.records_range(synthetic.ARMS, 10, 20))  # 20 more in 2 s: 10 steps/s
-    # left: gd 100 − 20, sgd 50 − 20 = 110 steps at 10 steps/s
-    assert eta_seconds(model) == 11.0
+    feed_steadily(model, now, 20)  # 10 steps/s (5 of each arm a second) for 20 s
+    # A rate over 10 s windows, but not yet held for the 10 s more that make it steady (rate.py).
+    assert model.steps_per_second() == 10.0 and eta_seconds(model) is None
+    done = feed_steadily(model, now, 1, start=110)  # 21 s: steady
+    # left: gd 1000 − 115, sgd 500 − 115 = 1270 steps at 10 steps/s
+    assert done == 115 and eta_seconds(model) == 127.0
     model.set_manifest({"status": "completed"}, "completed")
     assert eta_seconds(model) is None
     assert [format_duration(s) for s in (42, 185, 3725)] == ["42s", "3m05s", "1h02m"]
@@ -99,10 +111,9 @@ def test_the_header_shows_the_eta_even_at_80_columns():
     model = RunModel(clock=lambda: now[0])
     model.set_manifest(synthetic.manifest(status="running", steps=1000), "running")
     model.apply_records(synthetic.records_range(synthetic.ARMS, 0, 10))
-    now[0] = 1.0
-    model.apply_records(synthetic.records_range(synthetic.ARMS, 10, 30))
+    feed_steadily(model, now, 30, per_second=20)  # 40 steps/s for 30 s: to step 610
     top = header_markup(model, View(), run_name="a-long-run-directory-name-20261130-045639", width=78).split("\n")[0]
-    assert "ETA 48s" in top  # (2000 − 60) steps at 40 steps/s
+    assert "40 steps/s" in top and "ETA 20s" in top  # (2000 − 1220) steps at 40 steps/s
 
 
 async def test_a_failed_run_shows_the_engines_error_and_where_the_log_is(tmp_path):
@@ -144,3 +155,16 @@ async def test_a_hostile_status_json_is_shown_as_text(tmp_path):
         await wait_for(pilot, lambda: app.model.engine_status is not None)
         assert "[b]x[/b] \\x1b]2;PWNED\\x07…" in header_text(app)
         assert "[b]x[/b] \\x1b]2;PWNED\\x07…" in panel_message(app, "LossPanel")
+
+
+def test_a_slow_run_reads_its_rate_not_zero_steps_per_second():
+    """central on a loaded machine read "0 steps/s  ETA 21m57s": a rate under 0.5 rounded to 0."""
+    now = [0.0]
+    model = RunModel(clock=lambda: now[0])
+    model.set_manifest(synthetic.manifest(status="running", steps=1000), "running")
+    model.apply_records(synthetic.records_range(synthetic.ARMS, 0, 1))
+    for t in range(1, 40):  # one step of each arm every 5 s: 0.4 steps/s
+        now[0] = 5.0 * t
+        model.apply_records(synthetic.records_range(synthetic.ARMS, t, t + 1))
+    top = header_markup(model, View(), run_name="slow", width=78).split("\n")[0]
+    assert "0.4 steps/s" in top and "ETA 1h20m" in top  # (2000 − 80) steps at 0.4 steps/s

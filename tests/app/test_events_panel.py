@@ -2,6 +2,7 @@
 without events says so. The highlighted arm, until the person picks one, is the first to reach
 the edge (where the eigendirection panel shows the oscillation), not the first listed."""
 
+import pytest
 import synthetic
 from helpers import run_finished, wait_for
 
@@ -98,3 +99,73 @@ async def test_the_app_highlights_the_edge_arm_until_tab(tmp_path):
         assert app.view.arm == "gd" and app.view.arm_chosen
         app.ingest()
         assert app.view.arm == "gd"  # the person's choice stays
+
+
+async def test_the_placeholder_for_no_events_is_whole_at_80_columns(tmp_path):
+    """At 80 columns the panel is 28 cells wide: the one-line placeholder was cut to "…no arm"."""
+    from test_scenario_screens import unpack
+
+    app = EosApp(unpack("reparam", tmp_path))  # no arm reached the edge
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        await pilot.pause()
+        assert not app.model.events
+        widget = app.query_one("#events-list")
+        lines = [widget.render_line(y).text.rstrip() for y in range(widget.size.height)]
+        assert " ".join(line for line in lines if line) == "no events in this run: no arm reached the edge, spiked or diverged"
+        assert widget.region.bottom <= app.query_one(EventsScroll).region.bottom
+
+
+async def test_adams_unstable_start_names_its_own_threshold(tmp_path):
+    """The stored adam run's three arms start above 38/η: the label said "above 2/η", 19 times too low."""
+    from test_scenario_screens import unpack
+
+    app = EosApp(unpack("adam", tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        text = events_text(app)
+        assert text.count("above 38/η") == 3 and "2/η" not in text
+
+
+def test_a_gd_run_from_before_the_threshold_field_reads_2_over_eta():
+    """Step records without `threshold` (plain GD, older runs): the factor is 2, from η alone."""
+    from eos_tui.app.model import Event
+    from eos_tui.app.widgets.events import event_name
+
+    model = RunModel()
+    model.apply_records(synthetic.records_range(synthetic.ARMS, 0, 5))
+    assert all("threshold" not in r for r in synthetic.records_range(synthetic.ARMS, 0, 5))
+    event = Event(arm="gd", step=0, kind="unstable_start", message="")
+    assert event_name(event, model.arms["gd"]) == "above 2/η"
+    assert event_name(event, None) == "above its threshold"
+
+
+def test_a_schedule_ending_at_eta_zero_keeps_the_arms_threshold():
+    """A cosine schedule's last step has η = 0 and no threshold: the factor (and so the events'
+    "above 3.8/η") comes from the last step that has one, not "above its threshold"."""
+    from eos_tui.app.model import Event
+    from eos_tui.app.widgets.events import event_name
+
+    records = synthetic.records_range(["gd"], 0, 5)
+    for r in records:
+        if r["type"] == "step":
+            r["threshold"] = 3.8 / r["lr"]
+    last = [r for r in records if r["type"] == "step"][-1]
+    last["lr"], last["threshold"] = 0.0, None
+    model = RunModel()
+    model.apply_records(records)
+    assert model.arms["gd"].threshold_factor == pytest.approx(3.8)
+    assert event_name(Event(arm="gd", step=0, kind="unstable_start", message=""), model.arms["gd"]) == "above 3.8/η"
+
+
+def test_the_placeholder_wraps_where_it_can_and_says_its_first_clause_where_it_cannot():
+    from eos_tui.app.view import View
+    from eos_tui.app.widgets.events import NO_EVENTS, NO_EVENTS_SHORT, empty_text
+
+    model = RunModel()
+    model.set_manifest(synthetic.manifest(status="completed"), "completed")
+    assert NO_EVENTS in empty_text(model, View(), False, None)  # no size yet: the whole sentence
+    assert NO_EVENTS in empty_text(model, View(), False, (28, 3))  # 80 columns: three lines
+    assert NO_EVENTS in empty_text(model, View(), False, (46, 2))  # 120 columns: two
+    short = empty_text(model, View(), False, (28, 2))  # cut after "…no arm" before
+    assert NO_EVENTS_SHORT in short and NO_EVENTS not in short

@@ -19,6 +19,7 @@ from eos_tui.app.app import EosApp, MainScreen
 from eos_tui.app.history import HistoryScreen
 from eos_tui.app.landscape_screen import LandscapeScreen
 from eos_tui.app.screens.help import INTRO, HelpScreen
+from eos_tui.app.screens.reparam import ReparamScreen
 from eos_tui.app.widgets.events import EventsScroll
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,6 +67,7 @@ def test_every_binding_does_something():
         ((MainScreen,), [*MainScreen.BINDINGS, *HistoryScreen.BINDINGS]),
         ((EosApp,), EosApp.BINDINGS),
         ((LandscapeScreen,), LandscapeScreen.BINDINGS),
+        ((ReparamScreen,), ReparamScreen.BINDINGS),
         ((HelpScreen,), HelpScreen.BINDINGS),
         ((EventsScroll,), EventsScroll.BINDINGS),
     ):
@@ -82,12 +84,13 @@ def test_each_screen_binds_its_scope_of_the_table_and_nothing_else():
         (("history",), HistoryScreen.BINDINGS),
         (("app",), EosApp.BINDINGS),
         (("landscape",), LandscapeScreen.BINDINGS),
+        (("reparam",), ReparamScreen.BINDINGS),
         (("help",), HelpScreen.BINDINGS),
         (("events",), EventsScroll.BINDINGS),
     ):
         assert bound == [k.binding() for k in keys.KEYS if k.scope in scopes]
     # Every key of the table is bound somewhere (the palette's through Textual).
-    assert {k.scope for k in keys.KEYS} == {"app", "main", "chart", "history", "textual", "landscape", "help", "events"}
+    assert {k.scope for k in keys.KEYS} == {"app", "main", "chart", "history", "textual", "landscape", "reparam", "help", "events"}
 
 
 def test_no_key_is_defined_outside_the_table():

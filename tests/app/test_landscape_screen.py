@@ -181,3 +181,42 @@ async def test_the_held_out_loss_is_drawn_dashed_with_its_barrier(tmp_path):
         assert test.kind == "dashed" and test.ys[0] == 2 * d["line"]["loss"][0]
         assert "held-out 0.0912" in str(app.screen.query_one("PathsPanel").border_subtitle)
         assert "losses on seed-1's data" in str(app.screen.query_one("#landscape-title").render())
+
+
+def test_the_title_fits_its_line_path_cut_from_the_left():
+    """The title is one line: a path too long for it left "…seed-1's data ·" and no path at all."""
+    from eos_tui.app.landscape_screen import landscape_title
+
+    path = "/home/someone/experiments/runs/connectivity-20261207-111111/landscape.json"
+    head = "Landscape · losses on seed-1's data · "
+    assert landscape_title("seed-1", path, None).plain == head + path
+    assert landscape_title("seed-1", path, 200).plain == head + path
+    for width in (78, 60, 55):
+        text = landscape_title("seed-1", path, width).plain
+        assert len(text) == width and text.startswith(head + "…") and text.endswith("/landscape.json")
+        assert path.endswith(text[len(head) + 1 :])
+    narrow = landscape_title("seed-1", path, 45).plain  # no room for the file's name: no path, no "·"
+    assert narrow == "Landscape · losses on seed-1's data"
+    tiny = landscape_title("seed-1", path, 20).plain
+    assert len(tiny) <= 20 and tiny.endswith("…") and not tiny.rstrip("…").endswith("·")
+    assert landscape_title(None, "/r/landscape.json", 40).plain == "Landscape · /r/landscape.json"
+
+
+async def test_the_title_shows_the_path_at_80_columns_and_all_of_it_when_wider(tmp_path):
+    deep = tmp_path / ("a-long-directory-name-" * 3)
+    deep.mkdir()
+    app = EosApp(with_landscape(deep))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: run_finished(app))
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, LandscapeScreen))
+        await pilot.pause()
+        title = app.screen.query_one("#landscape-title")
+        text = title.render_line(0).text.rstrip()
+        assert text.startswith("Landscape · losses on seed-1's data · …") and text.endswith("landscape-run/landscape.json")
+        assert title.size.height == 1
+        await pilot.resize_terminal(400, 40)
+        await pilot.pause()
+        await pilot.pause()
+        text = title.render_line(0).text.rstrip()
+        assert text.endswith(str(deep / "landscape-run" / "landscape.json")) and "…" not in text

@@ -5,13 +5,16 @@ the highlighted arm."""
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
+from ...analysis.detectors import threshold_name
 from ...rundir.format import RUNNING
 from ..keys import bindings
-from ..model import RunModel
+from ..model import ArmSeries, Event, RunModel
 from ..view import View
 from .palette import EVENT_LETTERS, EVENT_NAMES, MUTED, arm_color, event_color
 from .panel import Panel, Text
@@ -32,20 +35,41 @@ class EventsScroll(VerticalScroll, inherit_bindings=False):
     BINDINGS = bindings("events")  # keys.py
 
 
-def empty_text(model: RunModel, view: View, arm_only: bool) -> str:
+def event_name(e: Event, arm: ArmSeries | None) -> str:
+    """The event's kind in words. "above 38/η" names the arm's own threshold (its step records'
+    `threshold` over η: 2/η for GD, 38/η for Adam at β1 = 0.9), never GD's 2/η for every arm; a run
+    from before the field (plain GD only) reads 2/η from the learning rate alone."""
+    if e.kind == "unstable_start":
+        return f"above {threshold_name(arm.threshold_factor if arm is not None else None)}"
+    return EVENT_NAMES.get(e.kind, escape(e.kind))
+
+
+# A finished run without events. Where the panel is too short for the sentence wrapped (it was
+# seen cut after "…no arm"), its first clause alone, which says what matters.
+NO_EVENTS = "no events in this run: no arm reached the edge, spiked or diverged"
+NO_EVENTS_SHORT = "no events in this run"
+
+
+def empty_text(model: RunModel, view: View, arm_only: bool, size: tuple[int, int] | None = None) -> str:
+    """What the list says without events; `size`: the list's (width, height) in cells, if known."""
     if arm_only and model.events:
         return f"[{MUTED}]no events for arm {escape(view.arm or '?')} (v: all arms)[/]"
     if model.status in (RUNNING, "starting", "unknown"):
         return f"[{MUTED}]none yet[/]"
-    return f"[{MUTED}]no events in this run: no arm reached the edge, spiked or diverged[/]"
+    text = NO_EVENTS
+    if size is not None and size[0] > 0 and size[1] > 0 and len(textwrap.wrap(NO_EVENTS, size[0])) > size[1]:
+        text = NO_EVENTS_SHORT
+    return f"[{MUTED}]{text}[/]"
 
 
 class EventsPanel(Panel):
     TITLE = "Events"
     help = """\
 **Events** the engine detected, newest first, each also marked on the charts' step axis:
-**E** EoS onset (λ_max reached 2/η from below, by sharpening), **!** above 2/η already at the
-first measurement (η chosen past the threshold: a catapult or divergence follows), **2** period-2
+**E** EoS onset (λ_max reached 2/η from below, by sharpening), **!** above the arm's threshold
+already at the first measurement (η chosen past it: a catapult or divergence follows; the label
+names the arm's own threshold: 2/η for GD, 2(1+β)/η for momentum β, 38/η for Adam at β1 = 0.9, on
+λ_max(P⁻¹H)), **2** period-2
 onset (the sign of ⟨∇L,u⟩ flips every step with λ_max near 2/η, λη/2 ≥ 0.95: far below it a flip
 decays by |1 − ηλ| a step and is not the edge's oscillation), **C** catapult (a loss spike that ends
 in a flatter region), **η** a step-size change from the schedule, **X** divergence (the loss became
@@ -67,10 +91,12 @@ the highlighted arm's events, or all again.
             arm = f"[{arm_color(names.index(e.arm))}]{escape(e.arm)}[/]" if e.arm in names else escape(e.arm)
             letter = EVENT_LETTERS.get(e.kind, "•")
             lines.append(
-                f"[b {color}]{letter}[/] {e.step:>6} {arm} [{color}]{EVENT_NAMES.get(e.kind, escape(e.kind))}[/] "
+                f"[b {color}]{letter}[/] {e.step:>6} {arm} [{color}]{event_name(e, model.arms.get(e.arm))}[/] "
                 f"[{MUTED}]{escape(e.message)}[/]"
             )
-        self.query_one("#events-list", Text).set("\n".join(lines) or empty_text(model, view, arm_only))
+        scroll = self.query_one(EventsScroll)
+        size = (scroll.content_size.width, scroll.content_size.height) if scroll.is_mounted else None
+        self.query_one("#events-list", Text).set("\n".join(lines) or empty_text(model, view, arm_only, size))
         if arm_only:
             self.set_subtitle(f"{escape(view.arm or '')}: {len(events)} of {len(model.events)}")  # v: all again
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -10,9 +11,10 @@ from rich.text import Text as RichText
 
 from ...rundir.format import FAILED
 from ..model import RunModel, printable
-from ..progress import eta_seconds, failure, format_duration, phase_text
+from ..progress import eta_seconds, failure, format_duration, format_rate, phase_text
 from ..state import AppState
 from ..view import View
+from .arms import abbreviate
 from .palette import MUTED, STATUS_MARKS, arm_color, status_color
 from .panel import Text
 
@@ -42,15 +44,21 @@ def status_text(model: RunModel, view: View, state: AppState | None = None, *, d
 
 
 ARM_GAP = "   "
-ARM_LINES = 2  # arm lines before the entries are shortened
+NARROW_GAP = "  "  # before any name is cut
+# The arms' entries get one line (at 80×24 every line of the header is a line less for the charts):
+# with 3 or more arms they used to wrap onto a second and the header took three lines. They are
+# shortened to fit it, and only where even the shortest do not fit do they wrap (never fall off).
+ARM_LINES = 1
 
 
-def _arm_entries(model: RunModel, view: View, level: int) -> list[str]:
-    """One entry per arm; level 0 says everything, 1 drops λ, 2 keeps the name, steps and a mark."""
+def _arm_entries(model: RunModel, view: View, level: int, keep: int | None = None) -> list[str]:
+    """One entry per arm; level 0 says everything, 1 drops λ, 2 keeps the name, steps and a mark.
+    `keep`: each part of the names cut to that many characters (uv-catapult → uv-cata)."""
     total = model.total_steps
     out = []
     for i, arm in enumerate(model.arms.values()):
-        name = f"[b reverse {arm_color(i)}] {escape(arm.name)} [/]" if arm.name == view.arm else f"[{arm_color(i)}]{escape(arm.name)}[/]"
+        label = escape(arm.name if keep is None else abbreviate(arm.name, keep))
+        name = f"[b reverse {arm_color(i)}] {label} [/]" if arm.name == view.arm else f"[{arm_color(i)}]{label}[/]"
         done = f"{arm.done}/{total}" if total and level < 2 else f"{arm.done}"
         color = status_color(arm.status)
         if arm.status == "running":
@@ -65,15 +73,31 @@ def _arm_entries(model: RunModel, view: View, level: int) -> list[str]:
     return out
 
 
-def _pack(entries: list[str], width: int) -> list[str]:
+def arm_lines(model: RunModel, view: View, width: int) -> list[str]:
+    """The arms' entries in at most ARM_LINES lines of `width` cells: everything said where it fits,
+    then λ dropped, then the status as a mark, then the gaps narrowed, then the names cut part by
+    part as long as they stay distinct (as the charts' legends cut them); past that, the shortest
+    entries with their names whole, wrapped onto more lines (cut names buy nothing there)."""
+    names = list(model.arms)
+    longest = max((len(p) for n in names for p in re.split(r"[-_. ]", n)), default=1)
+    tries: list[tuple[int, int | None, str]] = [(0, None, ARM_GAP), (1, None, ARM_GAP), (2, None, ARM_GAP), (2, None, NARROW_GAP)]
+    tries += [(2, keep, NARROW_GAP) for keep in range(longest - 1, 2, -1) if len({abbreviate(n, keep) for n in names}) == len(names)]
+    for level, keep, gap in tries:
+        lines = _pack(_arm_entries(model, view, level, keep), width, gap)
+        if len(lines) <= ARM_LINES:
+            return lines
+    return _pack(_arm_entries(model, view, 2), width)
+
+
+def _pack(entries: list[str], width: int, gap: str = ARM_GAP) -> list[str]:
     """Entries into lines of at most `width` cells, never splitting an entry."""
     lines: list[str] = []
     cells = 0
     for e in entries:
         n = RichText.from_markup(e).cell_len
-        if lines and cells + len(ARM_GAP) + n <= width:
-            lines[-1] += ARM_GAP + e
-            cells += len(ARM_GAP) + n
+        if lines and cells + len(gap) + n <= width:
+            lines[-1] += gap + e
+            cells += len(gap) + n
         else:
             lines.append(e)
             cells = n
@@ -83,8 +107,8 @@ def _pack(entries: list[str], width: int) -> list[str]:
 def header_markup(
     model: RunModel, view: View, *, run_name: str, state: AppState | None = None, width: int | None = None, run_dir: Path | None = None
 ) -> str:
-    """The header's text. With `width`, every arm is shown: the arm entries wrap onto a second
-    line, and past two lines shorten (λ dropped, then the status as a mark) rather than fall off."""
+    """The header's text. With `width`, every arm is shown, on one line where shortened entries fit
+    it (arm_lines), else wrapped: never cut off."""
     # The top line, fitted to one line of `width`: the run name goes first, then the device, the
     # speed, the program's name, and last what the status says in parentheses. (A wrapped top line
     # used to push the arms out of the header: paused, at 80 columns.)
@@ -99,7 +123,7 @@ def header_markup(
         (9, scenario),
         (9, status_text(model, view, state)),
         (2, device),
-        (3, f"{rate:,.0f} steps/s" if rate is not None else ""),
+        (3, format_rate(rate) if rate is not None else ""),
         (5, f"ETA {format_duration(eta)}" if eta is not None else ""),
         (1, f"[{MUTED}]{escape(printable(run_name))}[/]"),
     ]
@@ -116,11 +140,7 @@ def header_markup(
         return "  ".join(top) + f"\n[{MUTED}]waiting for the first step…[/]" + failed
     if width is None:
         return "  ".join(top) + "\n" + ARM_GAP.join(_arm_entries(model, view, 0)) + failed
-    for level in (0, 1, 2):
-        lines = _pack(_arm_entries(model, view, level), width)
-        if len(lines) <= ARM_LINES:
-            break
-    return "  ".join(top) + "\n" + "\n".join(lines) + failed
+    return "  ".join(top) + "\n" + "\n".join(arm_lines(model, view, width)) + failed
 
 
 def failure_line(model: RunModel, run_dir: Path | None, width: int | None) -> str:
@@ -151,11 +171,13 @@ says how the engine exited, e.g. *failed (engine exited with signal 9 (SIGKILL))
 *paused view* means only the screen is frozen (space): the engine keeps training.
 Before the first step it says what the engine is doing (importing torch, building an arm,
 measuring λ0 for `lr_relative`) and for how long; while training, the steps per second of all arms
-together and the **ETA** of the run at that rate. A failed run gets a line of its own: the
+together (over at least the last 10 s) and, once that rate has held steady for 10 s, the **ETA**
+of the run at that rate. A failed run gets a line of its own: the
 engine's error and where its full log (engine.log) is.
 Then, per arm, steps done / total, and the latest λ_max; the highlighted arm (tab) is boxed.
-In a narrow terminal λ is dropped and a status shows as a mark: ✓ completed, ✗ diverged,
-■ interrupted (✗ also marks a failed arm).
+The arms keep to one line: in a narrow terminal λ is dropped, a status shows as a mark
+(✓ completed, ✗ diverged, ■ interrupted; ✗ also marks a failed arm), then the names are cut part
+by part (uv-catapult → uv-cata) as long as they stay distinct.
 """
 
     def show(self, model: RunModel, view: View, *, run_name: str, state: AppState | None = None, run_dir: Path | None = None) -> None:

@@ -34,7 +34,7 @@ EVENT_NAMES = {
     "lr_change": "η change",
     "catapult": "catapult",
     "period2_onset": "period-2",
-    "unstable_start": "above 2/η",
+    "unstable_start": "above its threshold",  # events.event_name names the arm's own: "above 38/η"
 }
 EVENT_COLORS = {
     "eos_onset": YELLOW,

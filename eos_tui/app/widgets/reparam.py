@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text as RichText
@@ -63,6 +64,10 @@ def shown_of(rows, checks, width: int | None = None) -> str:
     return text
 
 
+def fitted(text: str, shorter: str, width: int) -> str:
+    return text if len(text) <= width else shorter
+
+
 FULL_TABLE_WIDTH = 36  # cells the five-column table needs; narrower panels drop ΔL
 
 
@@ -92,6 +97,56 @@ def before_line(r) -> str:
     return f"[{MUTED}]step {r.step}, before:[/] λ_max {format_value(r.sharpness_before)}{adaptive}"
 
 
+# The largest output change the summary calls "same f": above float32's round-off on outputs up to
+# ~100 through the maps' α = 0.1…10 (float64's is ~1e-15), far below what a map that is not a
+# reparameterization of the network changes (the engine refuses those: reparam_skipped).
+SAME_FUNCTION = 1e-4
+
+
+def value_range(values: list[float], width: int) -> str:
+    """ "1.2…170" from the smallest to the largest; one value where both read the same (the
+    adaptive sharpness, which the maps leave unchanged)."""
+    lo, hi = format_value(min(values), width=width), format_value(max(values), width=width)
+    return lo if lo == hi else f"{lo}…{hi}"
+
+
+def summary(rows, width: int) -> tuple[str, Group, int]:
+    """The latest check step in a few lines, where its table does not fit: the maps leave the
+    function as it is (|Δf| at round-off) and the adaptive sharpness too, while λ_max spreads over a
+    range: the panel's point, which two rows of twelve could not make. (first line's markup, the
+    rest, the rest's lines)
+
+        step 300: 12 maps T_α
+                   before  after
+        λ_max        3.97  1.2…170
+        adaptive    0.393  0.393
+        |Δf| ≤ 4.4e-16: same f
+    """
+    first = rows[0]
+    digits = 6 if width >= FULL_TABLE_WIDTH else 5
+    table = Table(box=None, padding=(0, 1), pad_edge=False, expand=False, header_style=f"bold {MUTED}")
+    table.add_column("", justify="left", no_wrap=True)
+    table.add_column("before", justify="right", no_wrap=True)
+    table.add_column("after", justify="left", no_wrap=True)
+    table.add_row("λ_max", format_value(first.sharpness_before, width=digits), value_range([r.sharpness_after for r in rows], digits))
+    adaptive = [r.adaptive_after for r in rows if r.adaptive_after is not None]
+    lines = 2
+    if adaptive and first.adaptive_before is not None:
+        table.add_row(
+            RichText("adaptive", style=INVARIANT),
+            RichText(format_value(first.adaptive_before, width=digits), style=INVARIANT),
+            RichText(value_range(adaptive, digits), style=INVARIANT),
+        )
+        lines += 1
+    parts: list = [table]
+    changes = [r.max_output_change for r in rows if math.isfinite(r.max_output_change)]
+    if changes:
+        same = ": same f" if max(changes) <= SAME_FUNCTION else ""
+        parts.append(RichText.from_markup(f"[{MUTED}]|Δf| ≤ {format_value(max(changes), width=digits)}{same}[/]"))
+        lines += 1
+    return f"[{MUTED}]step {first.step}: {len(rows)} maps T_α[/]", Group(*parts), lines
+
+
 class ReparamPanel(Panel):
     TITLE = "Reparameterization"
     help = """\
@@ -106,6 +161,10 @@ layer 0 only (the per-neuron version). The engine also checks λ_max after again
 prediction λ_max(D⁻¹HD⁻¹). **adaptive** is the element-wise adaptive sharpness
 λ_max(diag|θ| H diag|θ|) of Kwon et al. 2021: T_α leaves it unchanged (|θ'| = D|θ| cancels
 D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
+
+Where the latest step's maps do not all fit the panel, it sums them up: λ_max before and its
+range after, the adaptive sharpness before and after, and the largest |Δf|. **r** shows every
+check, each step's table whole.
 """
 
     _first_len: tuple[str, int] | None = None  # the `before` line and its width in cells
@@ -126,7 +185,16 @@ D⁻¹HD⁻¹), so of the two numbers it is the one that does not move.
             return
         width = self.content_size.width
         first = before_line(checks[-1])
-        rows = latest_checks(checks, self._rows_that_fit(first, width))
+        fit = self._rows_that_fit(first, width)
+        latest = latest_checks(checks, len(checks))
+        if len(latest) > fit and self.is_mounted and width:
+            # Not every map of the step fits: the summary says what they show, `r` the whole table.
+            head, rest, lines = summary(latest, width)
+            before.set(head)
+            body.set(rest, key=("summary", tuple(latest), width), lines=lines)
+            self.set_subtitle(fitted(f"{len(latest)} at step {latest[-1].step} · r: table", f"r: all {len(latest)}", self.size.width - 4))
+            return
+        rows = latest_checks(checks, fit)
         before.set(first)
         full = width >= FULL_TABLE_WIDTH or not width
         body.set(reparam_table(rows, full), key=(tuple(rows), full), lines=len(rows) + 1)
