@@ -163,6 +163,17 @@ def robust_limits(kept: Sequence[float], every: Sequence[float], *, log: bool = 
     return (10.0**lo, 10.0**hi) if log else (lo, hi)
 
 
+def off_scale_text(value: float) -> str:
+    """An off-scale mark's value to two significant digits, as a reader writes it: 870, 2600, 0.15,
+    and 1.7e7 past 10⁵ (not Python's 8.7e+02)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    if 1e-3 <= abs(value) < 1e5:
+        return f"{float(f'{value:.2g}'):g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def mark_off_scale(
     ax,
     color: str,
@@ -199,7 +210,8 @@ def mark_off_scale(
             taken.append((xs[first], edge))
         where = (xs[first], edge)
         offset = (4, inward * 7 * stack)
-        ax.annotate(f"{value:.2g}", where, xytext=offset, textcoords="offset points", color=color, fontsize=6, va=va, annotation_clip=False)
+        text = off_scale_text(value)
+        ax.annotate(text, where, xytext=offset, textcoords="offset points", color=color, fontsize=6, va=va, annotation_clip=False)
         marks += 1
     return marks
 
