@@ -27,6 +27,7 @@ from eos_tui.cli.plot import (  # noqa: E402
     HEIGHT_IN,
     PANEL_WIDTH_IN,
     PANELS,
+    ArmData,
     build_figure,
     collect,
     normalized_sharpness,
@@ -160,3 +161,15 @@ def test_normalized_is_sharpness_times_eta_t_over_2(tmp_path):
         assert plot_command(run, out=out, panels=panels) == 0
         fig = build_figure(data, panels.split(","))
         assert title in fig.axes[0].get_title()
+
+
+def test_the_normalized_edge_is_marked_where_it_is_off_the_scale():
+    """Arms far below their edge (λ_max·η/2 from 0.01 to 0.02): the range is theirs, and the edge at 1,
+    off it, gets the open triangle at the top with its value, as a threshold does."""
+    arm = ArmData("far", "#1f77b4", step=[0.0, 1.0, 2.0], threshold=[10.0] * 3, sharpness_step=[0.0, 1.0, 2.0], sharpness=[0.1, 0.15, 0.2])
+    fig = build_figure({"far": arm}, ("normalized",))
+    lo, hi = fig.axes[0].get_ylim()
+    assert 0.0 < lo < 0.01 and 0.02 < hi < 0.03
+    assert [t.get_text() for t in fig.axes[0].texts] == ["1"]
+    fig = build_figure({"far": arm}, ("raw",))  # raw: the threshold 10 is the one marked
+    assert [t.get_text() for t in fig.axes[0].texts] == ["10"]

@@ -353,6 +353,9 @@ def draw_sharpness(ax, arms: Sequence[ArmData], form: str) -> None:
     if limits is not None:
         ax.set_ylim(*limits)
         taken: list = []
+        first = min((x for a in arms for x in a.sharpness_step if math.isfinite(x)), default=math.nan)
+        if normalized and math.isfinite(first):  # the edge too is marked where it is off the scale
+            mark_off_scale(ax, palette().REFERENCE, [first], [1.0], limits, hollow=True, taken=taken)
         for a in arms:
             if not normalized:
                 mark_off_scale(ax, a.color, a.step, a.threshold, limits, hollow=True, taken=taken)
