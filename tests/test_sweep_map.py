@@ -36,6 +36,8 @@ from eos_tui.sweep.show import (
 )
 from eos_tui.sweep.store import read_points
 
+from .helpers import eos
+
 STORED = Path(__file__).parent / "sweeps" / "catapult-phase"
 X = "optimizer.lr_relative"
 LR = [0.5 + 0.25 * i for i in range(19)]  # "0.5:5:19"
@@ -229,3 +231,12 @@ def test_stored_sweep_is_the_builtin_one():
     builtin = load_sweep("catapult-phase")
     assert sweep.grid == builtin.grid and sweep.boundaries == builtin.boundaries and len(records) == 76
     assert tomli_w.dumps(sweep.scenario) == tomli_w.dumps(builtin.scenario)
+
+
+def test_the_command_line_at_80_columns(tmp_path):
+    """`eos-tui sweep show DIR --field eos_ratio` in a fresh process at 80 columns: every line fits,
+    the scale is named, the boundaries are marked."""
+    r = eos("sweep", "show", str(STORED), "--field", "eos_ratio", cwd=tmp_path, columns="80")
+    assert r.returncode == 0, r.stderr
+    assert all(len(line) <= 80 for line in r.stdout.splitlines()), r.stdout
+    assert "log scale, from 0.01743 to 934.1" in r.stdout and r.stdout.count("▼") == 2 + 1  # and the legend's
