@@ -187,7 +187,9 @@ def mark_off_scale(
     """A triangle at the axis's edge where this series first leaves `limits` (above, below), with
     the furthest value it reached there; the number of marks drawn. `hollow` for a threshold (the
     dashed line), filled for λ_max or a loss; `taken` collects the marks drawn so far on this axis,
-    so that a second mark near the first writes its value under it, not over it."""
+    so that a second mark near the first is drawn under it, not over it."""
+    from matplotlib.transforms import offset_copy  # the `plot` extra: imported where it draws
+
     lo, hi = limits
     marks = 0
     x_lo, x_hi = ax.get_xlim()
@@ -200,16 +202,29 @@ def mark_off_scale(
             continue
         first = beyond.index(True)
         value = extreme(y for y, b in zip(ys, beyond) if b)
-        face = "white" if hollow else color
-        ax.plot(
-            [xs[first]], [edge], marker=marker, color=color, markerfacecolor=face, markersize=5, clip_on=False, linestyle="none", zorder=5
-        )
         stack = 0
         if taken is not None:
             stack = sum(1 for x, e in taken if e == edge and abs(x - xs[first]) <= near)
             taken.append((xs[first], edge))
+        # a second mark near the first goes under it (inward), its triangle and its value both: two
+        # thresholds off the top at step 0 (warmup's) would draw one triangle over the other
+        shift = inward * 7 * stack
+        transform = offset_copy(ax.transData, fig=ax.figure, x=0, y=shift, units="points") if shift else ax.transData
+        face = "white" if hollow else color
+        ax.plot(
+            [xs[first]],
+            [edge],
+            marker=marker,
+            color=color,
+            markerfacecolor=face,
+            markersize=5,
+            clip_on=False,
+            linestyle="none",
+            zorder=5,
+            transform=transform,
+        )
         where = (xs[first], edge)
-        offset = (4, inward * 7 * stack)
+        offset = (4, shift)
         text = off_scale_text(value)
         ax.annotate(text, where, xytext=offset, textcoords="offset points", color=color, fontsize=6, va=va, annotation_clip=False)
         marks += 1
