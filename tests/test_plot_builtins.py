@@ -135,6 +135,11 @@ def test_warmups_thresholds_are_cut_and_marked_with_their_value(tmp_path):
     FigureCanvasAgg(fig).draw()
     boxes = [t.get_window_extent() for t in ax.texts if t.get_text() in ("2600", "870")]
     assert len(boxes) == 2 and not boxes[0].overlaps(boxes[1])
+    # nor draw one triangle over the other: the second 7 points under the first (5-point markers)
+    hollow = [ln for ln in ax.get_lines() if ln.get_marker() == "^" and ln.get_markerfacecolor() == "white"]
+    at = sorted(tuple(ln.get_transform().transform((ln.get_xdata()[0], ln.get_ydata()[0]))) for ln in hollow)
+    assert len(at) == 2 and at[0][0] == pytest.approx(at[1][0])
+    assert abs(at[1][1] - at[0][1]) == pytest.approx(7 * fig.dpi / 72)
 
 
 def test_sharpness_limits():
