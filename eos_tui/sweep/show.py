@@ -185,20 +185,15 @@ def _number(v: Any) -> bool:
 
 
 def letter_column(i: int, cw: int) -> int:
-    """The column of cell i's letter (_glyph: " X ", "X " or "X")."""
+    """The column of cell i's letter (_glyph: " X ", "X " or "X"), where its x label starts, under
+    its ┬ (a label centred under a 3-column cell, wider than it, would cost the next one its room)."""
     return i * cw + (1 if cw >= 3 else 0)
-
-
-def label_start(i: int, label: str, cw: int) -> int:
-    """The column where cell i's label starts: under its letter (and its ┬), as the map always
-    wrote it; centring a label wider than a cell would cost the next one its room."""
-    return letter_column(i, cw)
 
 
 def _fits(idx: Sequence[int], labels: Sequence[str], cw: int) -> bool:
     end = -2
     for i in idx:
-        start = label_start(i, labels[i], cw)
+        start = letter_column(i, cw)
         if start < end + 2:  # a space between two labels
             return False
         end = start + len(labels[i]) - 1
@@ -224,7 +219,7 @@ def tick_cells(values: Sequence[Any], cw: int) -> list[int]:
                         return idx
     idx, end = [], -2
     for i, label in enumerate(labels):
-        start = label_start(i, label, cw)
+        start = letter_column(i, cw)
         if label and start >= end + 2:
             idx.append(i)
             end = start + len(label) - 1
@@ -337,7 +332,7 @@ def render_map(
         for i in labelled:
             label = _fmt(xs[i])
             rule[letter_column(i, cw)] = "┬"
-            start = label_start(i, label, cw)
+            start = letter_column(i, cw)
             ticks[start : start + len(label)] = list(label)
         axis = Text(" " * lw + " └")
         for col, ch in enumerate(rule):
