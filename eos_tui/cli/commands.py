@@ -320,7 +320,11 @@ def plot_(
     arms: Optional[List[str]] = typer.Option(
         None, "--arms", help="Only these arms (comma-separated or repeated); each keeps its app colour."
     ),
-    panels: Optional[str] = typer.Option(None, "--panels", help="Panels in order, from sharpness,loss,proj (default: all three)."),
+    panels: Optional[str] = typer.Option(
+        None,
+        "--panels",
+        help="Panels in order, from sharpness,loss,proj (default: all three); raw or normalized (λ_max·η_t/2) fix sharpness's form.",
+    ),
     fmt: Optional[str] = typer.Option(None, "--format", help="png, svg or pdf (default: from -o's suffix; needed for -o /dev/stdout)."),
 ) -> None:
     """A paper figure (Cohen et al. Fig. 1 style): sharpness against dashed 2/η_t, log loss, ⟨∇L,u⟩; the app's arm colours."""

@@ -10,6 +10,7 @@ matplotlib (the `plot` extra) draws through its Agg/SVG/PDF back-ends directly (
 
 from __future__ import annotations
 
+import bisect
 import colorsys
 import importlib.util
 import io
@@ -27,7 +28,11 @@ from .exit import ExitCode
 from .export import read_run_records
 from .output import DESCRIPTOR, STREAM, destination, write_bytes
 
-PANELS = ("sharpness", "loss", "proj")
+PANELS = ("sharpness", "loss", "proj")  # the default figure
+# "sharpness" picks its form (sharpness_form): λ_max itself ("raw") or λ_max over each arm's threshold
+# ("normalized", λ_max·η_t/2 for GD, the app's `n`), the latter where the raw panel would flatten an arm
+SHARPNESS_PANELS = ("sharpness", "raw", "normalized")
+CHOICES = (*SHARPNESS_PANELS, "loss", "proj")
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 PANEL_WIDTH_IN, HEIGHT_IN, DPI = 3.4, 2.8, 200
 
@@ -158,29 +163,77 @@ def robust_limits(kept: Sequence[float], every: Sequence[float], *, log: bool = 
     return (10.0**lo, 10.0**hi) if log else (lo, hi)
 
 
-def mark_off_scale(ax, color: str, xs: Sequence[float], ys: Sequence[float], limits: tuple[float, float]) -> int:
+def off_scale_text(value: float) -> str:
+    """An off-scale mark's value to two significant digits, as a reader writes it: 870, 2600, 0.15,
+    and 1.7e7 past 10⁵ (not Python's 8.7e+02)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    if 1e-3 <= abs(value) < 1e5:
+        return f"{float(f'{value:.2g}'):g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def mark_off_scale(
+    ax,
+    color: str,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    limits: tuple[float, float],
+    *,
+    hollow: bool = False,
+    taken: list | None = None,
+) -> int:
     """A triangle at the axis's edge where this series first leaves `limits` (above, below), with
-    the furthest value it reached there; the number of marks drawn."""
+    the furthest value it reached there; the number of marks drawn. `hollow` for a threshold (the
+    dashed line), filled for λ_max or a loss; `taken` collects the marks drawn so far on this axis,
+    so that a second mark near the first is drawn under it, not over it."""
+    from matplotlib.transforms import offset_copy  # the `plot` extra: imported where it draws
+
     lo, hi = limits
     marks = 0
-    for beyond, edge, marker, extreme, va in (
-        ([y > hi for y in ys], hi, "^", max, "bottom"),
-        ([y < lo for y in ys], lo, "v", min, "top"),
+    x_lo, x_hi = ax.get_xlim()
+    near = 0.04 * abs(x_hi - x_lo)
+    for beyond, edge, marker, extreme, va, inward in (
+        ([y > hi for y in ys], hi, "^", max, "bottom", -1),
+        ([y < lo for y in ys], lo, "v", min, "top", 1),
     ):
         if not any(beyond):
             continue
         first = beyond.index(True)
         value = extreme(y for y, b in zip(ys, beyond) if b)
-        ax.plot([xs[first]], [edge], marker=marker, color=color, markersize=5, clip_on=False, linestyle="none", zorder=5)
+        stack = 0
+        if taken is not None:
+            stack = sum(1 for x, e in taken if e == edge and abs(x - xs[first]) <= near)
+            taken.append((xs[first], edge))
+        # a second mark near the first goes under it (inward), its triangle and its value both: two
+        # thresholds off the top at step 0 (warmup's) would draw one triangle over the other
+        shift = inward * 7 * stack
+        transform = offset_copy(ax.transData, fig=ax.figure, x=0, y=shift, units="points") if shift else ax.transData
+        face = "white" if hollow else color
+        ax.plot(
+            [xs[first]],
+            [edge],
+            marker=marker,
+            color=color,
+            markerfacecolor=face,
+            markersize=5,
+            clip_on=False,
+            linestyle="none",
+            zorder=5,
+            transform=transform,
+        )
         where = (xs[first], edge)
-        ax.annotate(f"{value:.2g}", where, xytext=(4, 0), textcoords="offset points", color=color, fontsize=6, va=va, annotation_clip=False)
+        offset = (4, shift)
+        text = off_scale_text(value)
+        ax.annotate(text, where, xytext=offset, textcoords="offset points", color=color, fontsize=6, va=va, annotation_clip=False)
         marks += 1
     return marks
 
 
 def _clip_panel(ax, arms: Sequence[ArmData], series, *, log: bool = False, extra=None) -> None:
-    """Robust y limits for one panel: `series(arm)` the (xs, ys) of its data, `extra(arm)` values
-    (the thresholds, every arm's) that the range always holds and that get no marks."""
+    """Robust y limits for the loss or the ⟨∇L, u⟩ panel: `series(arm)` the (xs, ys) of its data,
+    `extra(arm)` values that the range always holds and that get no marks."""
     kept = [a for a in arms if not a.diverged]
     if not kept or len(kept) == len(arms):
         return
@@ -195,6 +248,150 @@ def _clip_panel(ax, arms: Sequence[ArmData], series, *, log: bool = False, extra
         if a.diverged:
             xs, ys = series(a)
             mark_off_scale(ax, a.color, xs, [y if math.isfinite(y) else math.nan for y in ys], limits)
+
+
+# The sharpness panel's y range is λ_max's, never a threshold's: under warmup 2/η_t starts thousands of
+# times above λ_max, after a decay far above it, and either set the range would flatten every λ_max
+# curve into a line at the bottom. A threshold within REACH of the data's scale (its span; FLAT of its
+# size for a flat line) widens the range to hold it, so that λ_max keeps at least half of the panel's
+# height; a threshold beyond is cut at the edge and marked there (an open triangle and its furthest
+# value). The range is at least FLAT/2 of the data's size, so that a constant λ_max (the quadratic's)
+# is a line in the middle and not its rounding noise magnified.
+REACH = 0.5
+FLAT = 0.2
+
+
+def data_scale(lo: float, hi: float) -> float:
+    return max(hi - lo, FLAT * max(abs(lo), abs(hi))) or 1.0
+
+
+def sharpness_limits(values: Sequence[float], lines: Sequence[float]) -> tuple[float, float] | None:
+    """The y range for the λ_max `values` in view and the thresholds `lines`: the values' range,
+    widened to hold each line within REACH × their scale, with a margin; None without a value."""
+    v = [x for x in values if math.isfinite(x)]
+    if not v:
+        return None
+    lo, hi = min(v), max(v)
+    reach = REACH * data_scale(lo, hi)
+    size = max(abs(lo), abs(hi))  # the data's, not a threshold's: a line held in view adds no floor
+    near = [t for t in lines if math.isfinite(t) and lo - reach <= t <= hi + reach]
+    lo, hi = min([lo, *near]), max([hi, *near])
+    width = max(hi - lo, FLAT / 2 * size) or 1.0
+    mid = (lo + hi) / 2
+    return mid - width * (0.5 + MARGIN), mid + width * (0.5 + MARGIN)
+
+
+def threshold_at(arm: ArmData, steps: Sequence[float]) -> list[float]:
+    """The arm's threshold at each of `steps`: that of the step record of the same step, else of the
+    one before (the app's rule, eos_tui/app/widgets/sharpness.py)."""
+    known = [(s, t) for s, t in zip(arm.step, arm.threshold) if math.isfinite(s)]
+    at = [s for s, _ in known]
+    out = []
+    for s in steps:
+        i = bisect.bisect_right(at, s) - 1 if math.isfinite(s) else -1
+        out.append(known[i][1] if i >= 0 else math.nan)
+    return out
+
+
+def normalized_sharpness(arm: ArmData) -> list[float]:
+    """λ_max over the arm's threshold at its step (λ_max·η_t/2 for GD): every arm's edge is 1."""
+    return [v / t if t > 0 else math.nan for v, t in zip(arm.sharpness, threshold_at(arm, arm.sharpness_step))]
+
+
+def sharpness_series(arm: ArmData, form: str) -> list[float]:
+    return normalized_sharpness(arm) if form == "normalized" else arm.sharpness
+
+
+def sharpness_view(arms: Sequence[ArmData], form: str) -> tuple[tuple[float, float] | None, bool]:
+    """The sharpness panel's y range in `form` ("raw" or "normalized") and whether the diverged arms'
+    λ_max is cut from it (robust_limits: where it would widen the range more than the others' span)."""
+    every = {a.name: sharpness_series(a, form) for a in arms}
+    kept = [v for a in arms if not a.diverged for v in every[a.name]]
+    everything = [v for vs in every.values() for v in vs]
+    cut = len(kept) < len(everything) and robust_limits(kept, everything) is not None
+    lines = [1.0] if form == "normalized" else [t for a in arms for t in a.threshold]
+    if cut:  # where a diverged arm started (above the edge, for a catapult's diverging arm) stays in view if it can
+        lines += [next((v for v in every[a.name] if math.isfinite(v)), math.nan) for a in arms if a.diverged]
+    return sharpness_limits(kept if cut else everything, lines), cut
+
+
+# An arm is flattened by a panel where its λ_max moves (its range is at least MOVES of its largest
+# value: a catapult, progressive sharpening, a warmup) and yet spans less than FLATTENED of the
+# panel's height: the catapult's uv arm (λ_max 2 → 0.15) beside MLP arms at 17 (BENCHMARKS.md, plot).
+MOVES = 0.5
+FLATTENED = 0.15
+
+
+def arm_fraction(values: Sequence[float], limits: tuple[float, float]) -> float | None:
+    """The part of the panel's height that `values` span, None where they do not move (by MOVES)."""
+    lo, hi = limits
+    v = [x for x in values if math.isfinite(x) and lo <= x <= hi]
+    if not v or hi <= lo:
+        return None
+    top = max(abs(x) for x in v)
+    if top == 0 or (max(v) - min(v)) / top < MOVES:
+        return None
+    return (max(v) - min(v)) / (hi - lo)
+
+
+def flattened(arms: Sequence[ArmData], form: str) -> list[str]:
+    """The arms (not diverged) that the sharpness panel in `form` flattens."""
+    limits, _ = sharpness_view(arms, form)
+    if limits is None:
+        return []
+    out = []
+    for a in arms:
+        f = arm_fraction(sharpness_series(a, form), limits)
+        if not a.diverged and f is not None and f < FLATTENED:
+            out.append(a.name)
+    return out
+
+
+def sharpness_form(arms: Sequence[ArmData]) -> str:
+    """The default sharpness panel: λ_max itself, as Cohen et al. draw it, unless that flattens an
+    arm and λ_max over each arm's threshold flattens fewer: arms of different sizes (the catapult's
+    uv and MLP arms) or a threshold that moves (warmup's 2/η_t) then share one scale, every edge at 1."""
+    raw = flattened(arms, "raw")
+    return "normalized" if raw and len(flattened(arms, "normalized")) < len(raw) else "raw"
+
+
+def draw_sharpness(ax, arms: Sequence[ArmData], form: str) -> None:
+    normalized = form == "normalized"
+    own = any(a.own_threshold for a in arms)  # Adam's threshold is 38/η: not to be called 2/η
+    for a in arms:
+        if not normalized:
+            ax.plot(a.step, a.threshold, color=a.color, linestyle="--", linewidth=1.0, drawstyle="steps-post")
+        ax.plot(a.sharpness_step, sharpness_series(a, form), color=a.color, linewidth=1.6)
+    if normalized:
+        ax.axhline(1.0, color=palette().REFERENCE, linestyle="--", linewidth=1.0)
+    limits, cut = sharpness_view(arms, form)
+    if limits is not None:
+        ax.set_ylim(*limits)
+        taken: list = []
+        first = min((x for a in arms for x in a.sharpness_step if math.isfinite(x)), default=math.nan)
+        if normalized and math.isfinite(first):  # the edge too is marked where it is off the scale
+            mark_off_scale(ax, palette().REFERENCE, [first], [1.0], limits, hollow=True, taken=taken)
+        for a in arms:
+            if not normalized:
+                mark_off_scale(ax, a.color, a.step, a.threshold, limits, hollow=True, taken=taken)
+            if a.diverged and cut:
+                mark_off_scale(ax, a.color, a.sharpness_step, sharpness_series(a, form), limits, taken=taken)
+    if normalized:
+        ax.set_ylabel(normalized_label(arms))
+        title = "sharpness over its threshold" if own else r"$\lambda_{\max}\eta_t/2$"
+        ax.set_title(title + ": the edge at 1 (dashed)", fontsize=9)
+    else:
+        ax.set_ylabel(sharpness_label(arms))
+        ax.set_title("sharpness and its threshold (dashed)" if own else r"sharpness and $2/\eta_t$ (dashed)", fontsize=9)
+
+
+def normalized_label(arms: Sequence[ArmData]) -> str:
+    """The normalized axis: λ_max·η_t/2 where every threshold is 2/η_t, else λ_max over its threshold."""
+    if any(a.own_threshold for a in arms):
+        pre = [a.preconditioned for a in arms]
+        of = r"$\lambda_{\max}(P^{-1}H)$" if pre and all(pre) else r"$\lambda_{\max}$"
+        return of + " / threshold"
+    return r"$\lambda_{\max}\,\eta_t/2$"
 
 
 def sharpness_label(arms: Sequence[ArmData]) -> str:
@@ -225,14 +422,8 @@ def build_figure(data: dict[str, ArmData], panels: Sequence[str], *, title: str 
     for ax, panel in zip(axes, panels):
         ax.set_xlabel("step")
         ax.spines[["top", "right"]].set_visible(False)
-        if panel == "sharpness":
-            ax.set_ylabel(sharpness_label(arms))
-            for a in arms:
-                ax.plot(a.step, a.threshold, color=a.color, linestyle="--", linewidth=1.0, drawstyle="steps-post")
-                ax.plot(a.sharpness_step, a.sharpness, color=a.color, linewidth=1.6)
-            _clip_panel(ax, arms, lambda a: (a.sharpness_step, a.sharpness), extra=lambda a: a.threshold)
-            own = any(a.own_threshold for a in arms)  # Adam's threshold is 38/η: not to be called 2/η
-            ax.set_title("sharpness and its threshold (dashed)" if own else r"sharpness and $2/\eta_t$ (dashed)", fontsize=9)
+        if panel in SHARPNESS_PANELS:
+            draw_sharpness(ax, arms, sharpness_form(arms) if panel == "sharpness" else panel)
         elif panel == "loss":
             ax.set_yscale("log")
             ax.set_ylabel("training loss")
@@ -275,9 +466,9 @@ def plot_command(run_dir: Path, *, out: Path, arms: Sequence[str] | None = None,
     if kind is None:
         raise CommandError(f"-o {safe_text(str(out))}: name a .png, .svg or .pdf file")
     chosen = list(dict.fromkeys(parse_list([panels]))) if panels else list(PANELS)  # a panel named twice is drawn once
-    unknown = [p for p in chosen if p not in PANELS]
+    unknown = [p for p in chosen if p not in CHOICES]
     if unknown or not chosen:
-        raise CommandError(f"--panels: {', '.join(map(repr, map(safe_text, unknown))) or 'nothing'}: choose among {','.join(PANELS)}")
+        raise CommandError(f"--panels: {', '.join(map(repr, map(safe_text, unknown))) or 'nothing'}: choose among {','.join(CHOICES)}")
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -16,6 +16,8 @@ A sweep file is TOML:
     [[grid]]
     key = "optimizer.lr_relative"
     values = "0.5:5:19"              # a range as above, or a TOML list [0.5, 1, 2]
+    boundaries = [2, 4]              # optional: where theory puts a phase boundary on this axis
+                                     # (here ηλ0 = 2 and 4); the map marks them
 
 Every problem is one SweepError naming the file (or the --grid flag) and the key.
 """
@@ -37,7 +39,7 @@ from ..scenario.loader import ScenarioError, find_scenario, parse_override, reso
 
 FLAG_KEYS = ("seed", "steps", "device")  # applied to every arm, as run's --seed/--steps/--device
 SWEEP_KEYS = ("name", "description", "scenario", "set", "field", "grid")
-GRID_KEYS = ("key", "values")
+GRID_KEYS = ("key", "values", "boundaries")
 MAX_POINTS = 100_000
 
 
@@ -212,6 +214,9 @@ class Sweep:
     sets: list[str] = field(default_factory=list)
     grid: list[tuple[str, list[Any]]] = field(default_factory=list)
     map_field: str | None = None  # the map's default --field
+    # per grid key, the values where theory puts a phase boundary (the sweep file's data: the map marks
+    # them, and nothing else reads them, so a --grid over the same key keeps its file's boundaries)
+    boundaries: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
@@ -236,7 +241,12 @@ class Sweep:
         if self.map_field:
             out["field"] = self.map_field
         out["scenario"] = self.scenario
-        out["grid"] = [{"key": k, "values": list(v)} for k, v in self.grid]
+        out["grid"] = []
+        for k, v in self.grid:
+            table: dict[str, Any] = {"key": k, "values": list(v)}
+            if self.boundaries.get(k):
+                table["boundaries"] = list(self.boundaries[k])
+            out["grid"].append(table)
         return out
 
     def to_toml(self) -> str:
@@ -336,8 +346,25 @@ def sweep_from_data(data: dict[str, Any], *, source: str, base_dir: Path | None,
             values = _checked(f"{where}.values", list(raw))
         else:
             raise SweepError(f'{where}.values: required, a list [0.5, 1] or a range string "1:5:17" / "1e-3..1e-1:9" / "0..4"')
+        if "boundaries" in g:
+            sweep.boundaries[key] = check_boundaries(g["boundaries"], values, f"{where}.boundaries")
         sweep.grid.append((key, values))
     return sweep
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_boundaries(raw: Any, values: list[Any], where: str) -> list[float]:
+    """A grid's `boundaries`: finite numbers, on an axis of numbers (a boundary between `relu` and
+    `tanh` means nothing), in increasing order."""
+    if not isinstance(raw, list) or not all(_is_number(b) for b in raw):
+        got = "a table" if isinstance(raw, dict) else json.dumps(raw, default=str)  # TOML has dates
+        raise SweepError(f"{where}: must be a list of numbers, e.g. [2, 4] (got {got})")
+    if raw and not all(_is_number(v) for v in values):
+        raise SweepError(f"{where}: boundaries need a grid of numbers")
+    return sorted(float(b) for b in raw)
 
 
 def read_scenario_data(name_or_path: str) -> tuple[dict[str, Any], str]:

@@ -4,17 +4,22 @@ One or two grid axes (the first grid across, the second up); `seed` is never an 
 that differ only in seed make one cell, its majority class (ties to the more severe), or for a
 summary field the mean over seeds (the spread is the CSV's `_std` column and the legend's largest).
 Each cell is the class letter (L lazy, E eos, C catapult, D diverged, F failed, · not run yet), or
-for `--field` a character and colour on a scale from the smallest to the largest value.
+for `--field` a character and colour on a scale from the smallest to the largest value: linear, or
+logarithmic or by quantiles for a field that spans decades (field_scale; the legend says which).
+The first axis is labelled at round values (tick_cells); where the sweep file gives a grid the
+theory's boundaries (`boundaries = [2, 4]`), the map marks them (▼ above, ▲ on the axis).
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 import math
 import statistics
 import sys
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import IO, Any, Sequence
 
 from ..analysis.outcome import CATAPULT, DIVERGED, EOS, FAILED, LAZY, OUTCOMES, majority
 from ..rundir.reader import safe_text, sanitize
@@ -25,6 +30,7 @@ STYLES = {LAZY: "green", EOS: "yellow", CATAPULT: "bright_cyan", DIVERGED: "bold
 RAMP = " .:-=+*#%@"  # the field scale, smallest to largest, readable without colour
 SCALE_COLOURS = ["#440154", "#482878", "#3e4a89", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"]
 CELL = 3
+BOUNDARY_STYLE = "bold magenta"
 
 
 def axes_of(sweep: Sweep) -> list[str]:
@@ -98,6 +104,139 @@ def check_field(records: list[dict[str, Any]], field: str, arm: str | None) -> N
         raise SweepError(f"--field {field!r}: no point has a number there (numeric summary fields: {', '.join(numeric)})")
 
 
+# ---- the field's scale ---------------------------------------------------------------------------
+
+# A field is binned linearly unless that leaves more than CROWDED of the cells on one mark: eos_ratio
+# on catapult-phase runs from 0.017 (a catapult's end) to 934 (diverged), and linear bins left 73 of
+# 76 cells blank. Then log bins, where every value is positive (a field spanning decades), else
+# quantile bins (a tenth of the cells a mark); of these the first that spreads the cells, else the one
+# that spreads them best. The legend names the scale.
+CROWDED = 0.5
+
+
+@dataclass(frozen=True)
+class Scale:
+    kind: str  # "linear", "log" or "quantile"
+    lo: float
+    hi: float
+    inner: tuple[float, ...] = ()  # the quantile scale's edges between its marks
+
+    def level(self, v: float) -> int:
+        """The mark (0 … len(RAMP) − 1) of the value `v`."""
+        top = len(RAMP) - 1
+        if self.kind == "quantile":
+            return min(top, bisect.bisect_right(self.inner, v))
+        if self.hi <= self.lo:
+            return 0
+        if self.kind == "log":
+            at = (math.log(v) - math.log(self.lo)) / (math.log(self.hi) - math.log(self.lo)) if v > 0 else 0.0
+        else:
+            at = (v - self.lo) / (self.hi - self.lo)
+        return max(0, min(top, int(at * len(RAMP))))
+
+    def legend(self) -> str:
+        if self.kind == "log":
+            ratio = (self.hi / self.lo) ** (1 / len(RAMP))
+            return f"log scale, from {self.lo:.4g} to {self.hi:.4g} (×{ratio:.3g} a mark)"
+        if self.kind == "quantile":
+            return f"quantile scale, a tenth of the cells a mark, from {self.lo:.4g} to {self.hi:.4g}"
+        return f"from {self.lo:.4g} to {self.hi:.4g}"
+
+
+def quantile(ordered: Sequence[float], q: float) -> float:
+    """The `q` quantile of sorted values, linearly interpolated (numpy's default)."""
+    at = q * (len(ordered) - 1)
+    i = int(at)
+    return ordered[i] if i + 1 >= len(ordered) else ordered[i] + (ordered[i + 1] - ordered[i]) * (at - i)
+
+
+def crowding(scale: Scale, values: Sequence[float]) -> float:
+    """The largest share of `values` that one mark of `scale` holds."""
+    counts: dict[int, int] = {}
+    for v in values:
+        counts[scale.level(v)] = counts.get(scale.level(v), 0) + 1
+    return max(counts.values()) / len(values) if values else 0.0
+
+
+def field_scale(values: Sequence[float]) -> Scale:
+    """The scale for the cells' values: linear, log or quantile, the first that puts at most CROWDED
+    of them on one mark (else the one with the fewest on its fullest mark)."""
+    v = sorted(x for x in values if math.isfinite(x))
+    if not v:
+        return Scale("linear", 0.0, 0.0)
+    lo, hi = v[0], v[-1]
+    candidates = [Scale("linear", lo, hi)]
+    if lo > 0:
+        candidates.append(Scale("log", lo, hi))
+    candidates.append(Scale("quantile", lo, hi, tuple(quantile(v, k / len(RAMP)) for k in range(1, len(RAMP)))))
+    for scale in candidates:
+        if crowding(scale, v) <= CROWDED:
+            return scale
+    return min(candidates, key=lambda c: crowding(c, v))
+
+
+# ---- the first axis's labels and the theory's boundaries -----------------------------------------
+
+NICE = (1.0, 2.0, 2.5, 5.0)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def letter_column(i: int, cw: int) -> int:
+    """The column of cell i's letter (_glyph: " X ", "X " or "X"), where its x label starts, under
+    its ┬ (a label centred under a 3-column cell, wider than it, would cost the next one its room)."""
+    return i * cw + (1 if cw >= 3 else 0)
+
+
+def _fits(idx: Sequence[int], labels: Sequence[str], cw: int) -> bool:
+    end = -2
+    for i in idx:
+        start = letter_column(i, cw)
+        if start < end + 2:  # a space between two labels
+            return False
+        end = start + len(labels[i]) - 1
+    return True
+
+
+def tick_cells(values: Sequence[Any], cw: int) -> list[int]:
+    """The cells of the first axis that get a label: on an axis of numbers, the grid values that are
+    multiples of the smallest round step (1, 2, 2.5 or 5 × 10^k) whose labels fit side by side, so
+    that a grid in steps of 0.25 reads 0.5 1 1.5 2…, not whichever labels had room (0.5 1 1.25
+    1.75…); else (an axis of words, or no two round values fit) each label where there is room."""
+    labels = [_fmt(v) for v in values]
+    if len(values) > 1 and all(_number(v) for v in values):
+        nums = [float(v) for v in values]
+        gaps = [abs(b - a) for a, b in zip(sorted(nums), sorted(nums)[1:]) if b != a]
+        top = max(abs(x) for x in nums)
+        if gaps and top > 0:
+            for k in range(math.floor(math.log10(min(gaps))) - 1, math.ceil(math.log10(top)) + 1):
+                for m in NICE:
+                    step = m * 10.0**k
+                    idx = [i for i, x in enumerate(nums) if abs(x / step - round(x / step)) < 1e-6]
+                    if len(idx) >= 2 and _fits(idx, labels, cw):
+                        return idx
+    idx, end = [], -2
+    for i, label in enumerate(labels):
+        start = letter_column(i, cw)
+        if label and start >= end + 2:
+            idx.append(i)
+            end = start + len(label) - 1
+    return idx
+
+
+def boundary_position(values: Sequence[Any], b: float) -> float | None:
+    """Where the boundary `b` falls along an axis, in cells (cell i's centre at i; between two grid
+    values by linear interpolation); None off the grid or on an axis that is not of numbers."""
+    if not all(_number(v) for v in values):
+        return None
+    for i, (x0, x1) in enumerate(zip(values, values[1:])):
+        if min(x0, x1) <= b <= max(x0, x1):
+            return i + ((b - x0) / (x1 - x0) if x1 != x0 else 0.0)
+    return 0.0 if len(values) == 1 and values[0] == b else None
+
+
 def _glyph(ch: str, cell: int) -> str:
     """A cell's text, `cell` columns wide: " X " (3), "X " (2) or "X" (1)."""
     return (f" {ch} " if cell >= 3 else f"{ch} " if cell == 2 else ch)[:cell]
@@ -138,17 +277,35 @@ def render_map(
         table = cells(sweep, records, field=field, arm=arm)
         xs = dict(sweep.grid)[axes[0]] if axes else [None]
         ys = list(reversed(dict(sweep.grid)[axes[1]])) if len(axes) > 1 else [None]
-        means = [c["mean"] for c in table.values() if c.get("mean") is not None]
-        lo, hi = (min(means), max(means)) if means else (0.0, 0.0)
+        scale = field_scale([c["mean"] for c in table.values() if c.get("mean") is not None])
         ylabels = [_fmt(y) if y is not None else "" for y in ys]
         lw = max([len(s) for s in ylabels] + [len(axes[1]) if len(axes) > 1 else 0])
         avail = columns or map_width()
         cw = next((c for c in (CELL, 2) if lw + 2 + c * len(xs) <= avail), 1)
         if title:
             lines.append(Text(safe_text(title), style="bold"))
-        if len(axes) > 1:
-            lines.append(Text(f"{safe_text(axes[1]):>{lw}} ↑"))
-        for y, ylab in zip(ys, ylabels):
+        # the theory's boundaries: ▼ above the map and ▲ on its axis at each one's column; on the
+        # second axis ◀ at the end of the row nearest to it
+        xcols = {}
+        for b in sweep.boundaries.get(axes[0], []) if axes else []:
+            at = boundary_position(xs, b)
+            if at is not None:
+                xcols[min(cw * len(xs) - 1, round(letter_column(0, cw) + at * cw))] = b
+        yrows: dict[int, list[float]] = {}
+        for b in sweep.boundaries.get(axes[1], []) if len(axes) > 1 else []:
+            at = boundary_position(ys, b)
+            if at is not None:
+                yrows.setdefault(round(at), []).append(b)
+        head = f"{safe_text(axes[1]):>{lw}} ↑" if len(axes) > 1 else ""
+        chars = list(head.ljust(lw + 2 + max(xcols, default=-1) + 1))
+        for col in xcols:
+            chars[lw + 2 + col] = "▼"
+        top = Text("".join(chars).rstrip())
+        for col in xcols:
+            top.stylize(BOUNDARY_STYLE, lw + 2 + col, lw + 3 + col)
+        if top.plain.strip():
+            lines.append(top)
+        for r, (y, ylab) in enumerate(zip(ys, ylabels)):
             row = Text(f"{ylab:>{lw}} │")
             for x in xs:
                 key = tuple(_hashable(v) for v in ((x, y) if len(axes) > 1 else (x,) if axes else ()))
@@ -160,22 +317,27 @@ def render_map(
                     if m is None:
                         row.append(_glyph("?", cw), style="dim")
                     else:
-                        level = 0 if hi == lo else min(len(RAMP) - 1, int((m - lo) / (hi - lo) * len(RAMP)))
+                        level = scale.level(m)
                         row.append((" " + RAMP[level] * (cw - 1)) if cw > 1 else RAMP[level], style=f"{SCALE_COLOURS[level]} on grey11")
                 else:
                     o = cell["outcome"]
                     row.append(_glyph(LETTERS.get(o, "?"), cw), style=STYLES.get(o, ""))
+            if r in yrows:
+                row.append(" ◀ " + ", ".join(_fmt(b) for b in yrows[r]), style=BOUNDARY_STYLE)
             lines.append(row)
-        lines.append(Text(" " * lw + " └" + "─" * (cw * len(xs))))
-        # x tick labels, each where there is room for it
+        # x tick labels at round values, each with its ┬ on the axis
+        labelled = tick_cells(xs, cw) if axes else []
+        rule = ["─"] * (cw * len(xs))
         ticks = [" "] * (cw * len(xs) + 12)
-        free = 0
-        for i, x in enumerate(xs):
-            label = _fmt(x) if x is not None else ""
-            at = i * cw + (1 if cw >= 3 else 0)
-            if at >= free and label:
-                ticks[at : at + len(label)] = list(label)
-                free = at + len(label) + 1
+        for i in labelled:
+            label = _fmt(xs[i])
+            rule[letter_column(i, cw)] = "┬"
+            start = letter_column(i, cw)
+            ticks[start : start + len(label)] = list(label)
+        axis = Text(" " * lw + " └")
+        for col, ch in enumerate(rule):
+            axis.append("▲" if col in xcols else ch, style=BOUNDARY_STYLE if col in xcols else "")
+        lines.append(axis)
         lines.append(Text(" " * (lw + 2) + "".join(ticks).rstrip()))
         if axes:
             lines.append(Text(" " * (lw + 2) + f"{safe_text(axes[0])} →"))
@@ -187,9 +349,12 @@ def render_map(
             legend = Text(f"{safe_text(field)}{who}, mean{' over seeds' if seeds else ''}: ")
             for level, ch in enumerate(RAMP):
                 legend.append(" " + ch * (CELL - 1), style=f"{SCALE_COLOURS[level]} on grey11")
-            legend.append(
-                f"  from {lo:.4g} to {hi:.4g}" + (f"; largest spread over seeds (std) {spread:.3g}" if seeds and spread is not None else "")
-            )
+            said = scale.legend() + (f"; largest spread over seeds (std) {spread:.3g}" if seeds and spread is not None else "")
+            if legend.cell_len + 2 + len(said) > avail:  # the scale's words on a line of their own, not wrapped
+                lines.append(legend)
+                legend = Text(said)
+            else:
+                legend.append("  " + said)
             tail = Text(";  · not run, ? no value")
         else:
             legend = Text("")
@@ -204,6 +369,14 @@ def render_map(
             lines += [legend, Text(tail.plain.lstrip("; "))]
         else:
             lines.append(legend + tail)
+        marked = {k: sweep.boundaries[k] for k in axes[:2] if sweep.boundaries.get(k)}
+        if marked:
+            where = "; ".join(f"{safe_text(k)} = {', '.join(map(_fmt, bs))}" for k, bs in marked.items())
+            off = [b for k, bs in marked.items() for b in bs if boundary_position(dict(sweep.grid)[k], b) is None]
+            signs = ("▼▲" if axes[0] in marked else "") + ("◀" if len(axes) > 1 and axes[1] in marked else "")
+            note = Text(signs + " ", style=BOUNDARY_STYLE)
+            note.append(f"the theory's boundaries (sweep file): {where}" + (f" ({', '.join(map(_fmt, off))} off the grid)" if off else ""))
+            lines.append(note)
         if field and len(axes) <= 1:  # one row: its numbers fit on a line
             parts = []
             for x in xs:
