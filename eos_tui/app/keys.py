@@ -183,6 +183,14 @@ KEYS: tuple[Key, ...] = (
         palette=("Event lines: every arm / highlighted", "Vertical lines at events on the charts"),
     ),
     Key(
+        "p",
+        "app.toggle_view('portrait')",
+        "portrait",
+        "main",
+        help="the self-stabilization (x, y) portrait in place of the eigendirection panel / back",
+        palette=("Self-stabilization portrait", "Damian et al.'s (x, y) cycle in place of the eigendirection panel"),
+    ),
+    Key(
         "L",
         "app.landscape",
         "landscape",

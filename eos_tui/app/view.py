@@ -27,6 +27,9 @@ class View:
     sharpness_log_y: bool = False
     focus: bool = False
     event_lines: bool = False
+    # `p` (or the scenario's [display] panel = "portrait"): the self-stabilization (x, y) portrait in
+    # place of the eigendirection panel.
+    portrait: bool = False
     version: int = 0  # grows on every change, so panels know to redraw
 
     @property

@@ -410,9 +410,11 @@ class DisplayConfig(Section):
     """[display]: how the app opens on this scenario's runs (the whole scenario, not one arm; the
     engine ignores it). sharpness: "raw" draws λ_max against each arm's threshold line; "normalized"
     draws λ_max divided by that arm's threshold (λ_max·η_t/2 for plain GD), so that every arm's edge
-    is the line at 1 whatever its η (`n` toggles it in the app)."""
+    is the line at 1 whatever its η (`n` toggles it in the app). panel: what the right-hand panel
+    shows first, the top eigendirection or the self-stabilization (x, y) portrait (`p` toggles it)."""
 
     sharpness: Literal["raw", "normalized"] = "raw"
+    panel: Literal["eigendirection", "portrait"] = "eigendirection"
 
 
 class ArmSpec(BaseModel):
