@@ -54,6 +54,7 @@ from .widgets.chart import Chart
 from .widgets.empty import show_empty
 from .widgets.flow_distance import FlowDistancePanel
 from .widgets.panel import Panel
+from .widgets.portrait import PortraitPanel
 from .widgets.readout import CursorReadout
 
 SHORT_HEIGHT = 34  # below this many rows, the learning-rate chart is dropped
@@ -89,6 +90,7 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
                 yield LossPanel()
             with Vertical(id="right"):
                 yield EigendirectionPanel()
+                yield PortraitPanel()  # in its place on `p` (view.portrait)
                 yield ReparamPanel()
                 yield FlowDistancePanel()  # in its place where the run has flows and no checks
                 yield EventsPanel()
@@ -247,6 +249,7 @@ class EosApp(ChartKeys, LandscapeKeys, ReparamKeys, App[int]):
             if display is not None:
                 self.view.sharpness_normalized = display.sharpness == "normalized"
                 self.view.log_steps = display.steps == "log"
+                self.view.portrait = display.panel == "portrait"
                 self.view.changed()
         return changed
 
@@ -294,8 +297,9 @@ class EosApp(ChartKeys, LandscapeKeys, ReparamKeys, App[int]):
         if isinstance(self.screen, HelpScreen):
             return
         sections = [("Header", RunHeader.help)]
-        # Of the Reparameterization panel and the distances in its place (flow_distance.py), the one shown.
-        swapped = (ReparamPanel, FlowDistancePanel)
+        # Of the Reparameterization panel and the distances in its place (flow_distance.py), and of the
+        # eigendirection and the (x, y) portrait, the one shown.
+        swapped = (ReparamPanel, FlowDistancePanel, EigendirectionPanel, PortraitPanel)
         sections += [(type(p).TITLE, type(p).help) for p in self.panels if p.display or not isinstance(p, swapped)]
         self.push_screen(HelpScreen(sections))
 

@@ -192,6 +192,14 @@ KEYS: tuple[Key, ...] = (
         palette=("Step axis: log / linear", "The charts' steps on a log axis: the first steps spread out"),
     ),
     Key(
+        "p",
+        "app.toggle_view('portrait')",
+        "portrait",
+        "main",
+        help="the self-stabilization (x, y) portrait in place of the eigendirection panel / back",
+        palette=("Self-stabilization portrait", "Damian et al.'s (x, y) cycle in place of the eigendirection panel"),
+    ),
+    Key(
         "L",
         "app.landscape",
         "landscape",

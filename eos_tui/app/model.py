@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, overload
 
 import numpy as np
 
-from ..rundir.format import ARM_STATUSES, DIVERGED, END, EVENT, FLOW, REPARAM, RUNNING, SHARPNESS, STEP, EndRecord, step_threshold
+from ..rundir.format import ARM_STATUSES, DIVERGED, END, EVENT, FLOW, REPARAM, RUNNING, SELFSTAB, SHARPNESS, STEP, EndRecord, step_threshold
 from ..rundir.reader import safe_text
 from ..rundir.records import parse_record
 from .ending import FINALIZED_BY_APP
@@ -119,6 +119,33 @@ class Reparam:
     neurons: str = "all"  # "all", or which units of layer l ("every other")
 
 
+# The columns of the "selfstab" records (measure.self_stabilization), in the record's field names.
+SELFSTAB_FIELDS = ("step", "x", "y", "sharpness_gap", "alpha", "beta", "x_pred", "y_pred", "distance", "eigengap")
+SELFSTAB_STAGES = ("sharpening", "blow-up", "stabilizing", "returning")  # the paper's four, in cycle order
+
+
+class SelfStabSeries:
+    """Damian et al.'s displacement (x, y) from the constrained trajectory, step by step from the first
+    crossing of 2/η, with the 2-D map's prediction beside it (rundir/format.py SelfStabRecord).
+    `eigengap` is (λ1 − λ2)/λ1 (NaN where not written); `crossing` 1 where the map was restarted."""
+
+    def __init__(self) -> None:
+        self.step, self.x, self.y, self.sharpness_gap, self.alpha, self.beta = (Column() for _ in range(6))
+        self.x_pred, self.y_pred, self.distance, self.eigengap = (Column() for _ in range(4))
+        self.crossing = Column()
+        self.stages: list[str] = []  # the stage the engine named at each step ("" where none)
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    def extend(self, rows: list[tuple[list[float], float, str]]) -> None:
+        columns = list(zip(*(values for values, _, _ in rows)))
+        for name, values in zip(SELFSTAB_FIELDS, columns):
+            getattr(self, name).extend(values)
+        self.crossing.extend([crossing for _, crossing, _ in rows])
+        self.stages.extend(stage for _, _, stage in rows)
+
+
 class ArmSeries:
     """Everything recorded for one arm (e.g. "gd" or "sgd")."""
 
@@ -147,6 +174,7 @@ class ArmSeries:
         self.central_step, self.central_loss, self.central_predicted = Column(), Column(), Column()
         self.central_sharpness, self.central_distance = Column(), Column()
         self.stable_step, self.stable_loss, self.stable_distance = Column(), Column(), Column()
+        self.selfstab = SelfStabSeries()  # measure.self_stabilization: the (x, y) phase portrait
         self.status = RUNNING
         self.steps_done: int | None = None
         self.final_loss: float | None = None
@@ -157,6 +185,10 @@ class ArmSeries:
     has_central_flow = Filled("central_step")
     has_stable_flow = Filled("stable_step")
     has_uv_theory = Filled("uv_step")
+
+    @property
+    def has_selfstab(self) -> bool:
+        return len(self.selfstab) > 0
 
     def test_loss_points(self) -> tuple[np.ndarray, np.ndarray]:
         """(steps, held-out losses) where one was measured (every measure.test_every steps)."""
@@ -224,6 +256,8 @@ class _ArmBatch:
     # "flow" records: central rows (step, loss, predicted_loss, sharpness, distance), stable rows (step, loss, distance)
     central: list[tuple[float, float, float, float, float]] = field(default_factory=list)
     stable: list[tuple[float, float, float]] = field(default_factory=list)
+    # "selfstab" records: (the SELFSTAB_FIELDS' values, crossing 1/0, stage)
+    selfstab: list[tuple[list[float], float, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -306,6 +340,17 @@ class Batch:
                 a.central.append((step, loss, _num(rec.get("predicted_loss")), _num(rec.get("sharpness")), dist))
             elif rec.get("flow") == "stable":
                 a.stable.append((step, loss, dist))
+        elif rec["type"] == SELFSTAB:
+            stage = rec.get("stage")
+            values = [_num(rec.get(f)) for f in SELFSTAB_FIELDS]
+            int(values[0])  # a record without a step cannot be placed in the trail: ValueError skips it
+            a.selfstab.append(
+                (
+                    values,
+                    1.0 if rec.get("crossing") is True else 0.0,
+                    printable(stage) if isinstance(stage, str) else "",
+                )
+            )
 
 
 class RunModel:
@@ -402,6 +447,8 @@ class RunModel:
             if b.stable:
                 for col, values in zip((arm.stable_step, arm.stable_loss, arm.stable_distance), zip(*b.stable)):
                     col.extend(values)
+            if b.selfstab:
+                arm.selfstab.extend(b.selfstab)
             arm.reparams.extend(b.reparams)
             arm.events.extend(b.events)
             self.events.extend(b.events)

@@ -30,6 +30,9 @@ class View:
     # `x` (or the scenario's [display] steps = "log"): every chart's step axis in log10(1 + step), for
     # a story told in the first steps (the catapult: steps 0–10 of 60 get half the width).
     log_steps: bool = False
+    # `p` (or the scenario's [display] panel = "portrait"): the self-stabilization (x, y) portrait in
+    # place of the eigendirection panel.
+    portrait: bool = False
     version: int = 0  # grows on every change, so panels know to redraw
 
     @property

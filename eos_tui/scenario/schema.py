@@ -805,10 +805,13 @@ class DisplayConfig(Section):
     engine ignores it). sharpness: "raw" draws λ_max against each arm's threshold line; "normalized"
     draws λ_max divided by that arm's threshold (λ_max·η_t/2 for plain GD), so that every arm's edge
     is the line at 1 whatever its η (`n` toggles it in the app). steps: the charts' step axis, "linear"
-    or "log" (log10(1 + step): for a story told in the first steps, as the catapult's; `x` in the app)."""
+    or "log" (log10(1 + step): for a story told in the first steps, as the catapult's; `x` in the app).
+    panel: what the right-hand panel shows first, the top eigendirection or the self-stabilization
+    (x, y) portrait (`p` toggles it)."""
 
     sharpness: Literal["raw", "normalized"] = "raw"
     steps: Literal["linear", "log"] = "linear"
+    panel: Literal["eigendirection", "portrait"] = "eigendirection"
 
 
 class ArmSpec(BaseModel):

@@ -84,12 +84,14 @@ of the last 20 steps on which the sign flipped (≥ 90% is the period-2 oscillat
 amplitude, the mean |⟨θ_{t+1} − θ_t, u⟩|: how far each step jumps across the valley.
 """
     help += "\n" + DISTANCE_HELP  # the central and the stable flow (widgets/flows.py)
+    help += "\n`p` puts the self-stabilization (x, y) portrait in this panel's place, where the run measures it.\n"
 
     def compose(self) -> ComposeResult:
         yield Chart(follow=True, id="proj-chart")
         yield Text("", id="proj-summary")
 
     def show(self, model: RunModel, view: View) -> None:
+        self.display = not view.portrait  # `p`: the self-stabilization portrait in its place (portrait.py)
         names = list(model.arms)
         arm = model.arms.get(view.arm or "")
         chart = self.query_one(Chart)

@@ -24,6 +24,15 @@ AT_THRESHOLD = YELLOW  # λ_max·η/2 close to 1
 PERIOD2 = PURPLE  # the period-2 oscillation, in the eigendirection panel and its events
 INVARIANT = GREEN  # adaptive sharpness: the quantity a reparameterization leaves unchanged
 
+# Damian et al.'s four stages of self-stabilization (widgets/portrait.py), by the engine's names.
+STAGE_NAMES = {
+    "sharpening": "progressive sharpening",
+    "blow-up": "blow-up",
+    "stabilizing": "self-stabilization",
+    "returning": "return to stability",
+}
+STAGE_COLORS = {"sharpening": GREEN, "blow-up": RED, "stabilizing": ORANGE, "returning": CYAN}
+
 ARM_COLORS = (BLUE, ORANGE, GREEN, MAGENTA, YELLOW, CYAN)
 THRESHOLD_LABEL = "2/η_t"
 

@@ -1,0 +1,138 @@
+"""A phase portrait in braille: points (x_t, y_t) of a trajectory on a canvas with both axes in data
+units, as Damian et al.'s (x, y) self-stabilization plane is drawn (app/widgets/portrait.py).
+
+A time series chart reduces each dot column to one min..max span; a portrait cannot (x is not
+monotone in time), so here each point is placed where it lies and consecutive points of one *parity*
+are joined: under gradient descent at the edge x flips sign every step, so steps t and t+1 sit on
+opposite sides of x = 0 and joining them would draw a comb of horizontal lines. Steps t and t+2 lie
+on the same side, and each side traces the cycle (the two sides mirror each other).
+
+The trail fades with age: each age band is its own layer, drawn oldest first, so a cell shared by an
+old and a recent point takes the recent one's colour.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .canvas import BrailleCanvas
+
+
+@dataclass
+class Trace:
+    """Points to draw: `ages` (in steps before the newest, 0 the newest) sort them into fade bands."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    steps: np.ndarray  # integer steps: points two steps apart are joined
+    layer_for_age: list[tuple[float, int]]  # (age limit, layer): a point younger than the limit takes that layer
+    level: int = 2
+    dotted: bool = False  # every other dot of each joining segment only (a prediction)
+
+
+@dataclass
+class PortraitFrame:
+    """What a draw decided: the canvas and the data ranges, for the labels and the current point."""
+
+    canvas: BrailleCanvas
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+
+    def cell_of(self, x: float, y: float) -> tuple[int, int] | None:
+        """The (row, col) of the cell where (x, y) lies, None outside the frame."""
+        col, row = _to_dots(self, np.array([x]), np.array([y]))
+        if not (np.isfinite(col[0]) and np.isfinite(row[0])):
+            return None
+        c, r = int(round(col[0])), int(round(row[0]))
+        if not (0 <= c < self.canvas.width and 0 <= r < self.canvas.height):
+            return None
+        return r // 4, c // 2
+
+
+def symmetric_range(values: np.ndarray, *, margin: float = 0.1) -> tuple[float, float]:
+    """(−a, a) around the finite values' largest magnitude (x flips sign, so x = 0 sits in the middle)."""
+    finite = values[np.isfinite(values)]
+    a = float(np.abs(finite).max()) if len(finite) else 0.0
+    a = a * (1 + margin) if a > 0 else 1.0
+    return -a, a
+
+
+def range_with_zero(values: np.ndarray, *, margin: float = 0.1) -> tuple[float, float]:
+    """The finite values' range with 0 inside it (y = 0 is S = 2/η: it is always drawn)."""
+    finite = values[np.isfinite(values)]
+    lo = min(0.0, float(finite.min())) if len(finite) else -1.0
+    hi = max(0.0, float(finite.max())) if len(finite) else 1.0
+    span = hi - lo
+    if span <= 0 or not math.isfinite(span):
+        return (lo - 1.0, hi + 1.0)
+    return lo - margin * span, hi + margin * span
+
+
+def _to_dots(frame: PortraitFrame, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    (x0, x1), (y0, y1) = frame.x_range, frame.y_range
+    w, h = frame.canvas.width, frame.canvas.height
+    cols = (xs - x0) / (x1 - x0) * (w - 1)
+    rows = (y1 - ys) / (y1 - y0) * (h - 1)
+    return cols, rows
+
+
+def segments_mask(frame: PortraitFrame, xs: np.ndarray, ys: np.ndarray, steps: np.ndarray, *, dotted: bool = False) -> np.ndarray:
+    """The dots of each point, and of the straight segment from the point two steps before (same
+    parity) where both exist and lie in the frame."""
+    canvas = frame.canvas
+    mask = np.zeros((canvas.height, canvas.width), dtype=bool)
+    if not len(xs) or not canvas.width or not canvas.height:
+        return mask
+    cols, rows = _to_dots(frame, xs, ys)
+    ok = np.isfinite(cols) & np.isfinite(rows) & (cols > -0.5) & (cols < canvas.width - 0.5) & (rows > -0.5) & (rows < canvas.height - 0.5)
+    pc, pr = [np.round(cols[ok]).astype(int)], [np.round(rows[ok]).astype(int)]
+    # Joins: for each point, the point two steps before it, found by step (records may have gaps).
+    index = {int(s): i for i, s in enumerate(steps.tolist())}
+    for i, s in enumerate(steps.tolist()):
+        j = index.get(int(s) - 2)
+        if j is None or not (ok[i] and ok[j]):
+            continue
+        n = int(max(abs(cols[i] - cols[j]), abs(rows[i] - rows[j]))) + 1
+        t = np.linspace(0.0, 1.0, n + 1)
+        if dotted:
+            t = t[::2]
+        pc.append(np.round(cols[j] + t * (cols[i] - cols[j])).astype(int))
+        pr.append(np.round(rows[j] + t * (rows[i] - rows[j])).astype(int))
+    c, r = np.concatenate(pc), np.concatenate(pr)
+    keep = (c >= 0) & (c < canvas.width) & (r >= 0) & (r < canvas.height)
+    mask[r[keep], c[keep]] = True
+    return mask
+
+
+def draw_portrait(
+    cols: int, rows: int, traces: list[Trace], x_range: tuple[float, float], y_range: tuple[float, float], *, axes_layer: int
+) -> PortraitFrame:
+    """Draw the axes x = 0 and y = 0 (dashed, `axes_layer`, under the data), then each trace's fade
+    bands oldest first."""
+    frame = PortraitFrame(BrailleCanvas(cols, rows), x_range, y_range)
+    canvas = frame.canvas
+    if not canvas.width or not canvas.height:
+        return frame
+    zc, zr = _to_dots(frame, np.array([0.0]), np.array([0.0]))
+    if 0 <= round(zr[0]) < canvas.height:  # y = 0: S = 2/η
+        mask = np.zeros((canvas.height, canvas.width), dtype=bool)
+        mask[int(round(zr[0])), (np.arange(canvas.width) // 2) % 2 == 0] = True
+        canvas.draw_mask(mask, axes_layer, level=0)
+    if 0 <= round(zc[0]) < canvas.width:  # x = 0: no oscillation along u
+        mask = np.zeros((canvas.height, canvas.width), dtype=bool)
+        mask[(np.arange(canvas.height) // 2) % 2 == 0, int(round(zc[0]))] = True
+        canvas.draw_mask(mask, axes_layer, level=0)
+    for trace in traces:
+        if not len(trace.steps):
+            continue
+        age = trace.steps.max() - trace.steps
+        # Oldest band first: each band holds every point younger than its limit, so the newer bands
+        # are drawn over it and a shared cell takes the newest colour.
+        for limit, layer in sorted(trace.layer_for_age, reverse=True):
+            sel = age < limit
+            mask = segments_mask(frame, trace.xs[sel], trace.ys[sel], trace.steps[sel], dotted=trace.dotted)
+            canvas.draw_mask(mask, layer, trace.level)
+    return frame
