@@ -221,6 +221,13 @@ the mean 2α/β (the paper predicts ≈ 1), and ‖θ − θ†‖. `p` switches
 
     def show(self, model: RunModel, view: View) -> None:
         self.display = view.portrait
+        # The portrait needs rows: a reparameterization panel with no checks to show gives them up
+        # while it is on (where the flows' distances stand in its place, flow_distance.py decides).
+        flows = any(p.display for p in self.screen.query("FlowDistancePanel"))
+        keep = not flows and not (view.portrait and not any(a.reparams for a in model.arms.values()))
+        for other in self.screen.query("ReparamPanel"):
+            if other.display != keep:
+                other.display = keep
         names = list(model.arms)
         arm = model.arms.get(view.arm or "")
         plot = self.query_one(PhasePortrait)
