@@ -1,18 +1,14 @@
-"""The records' constructors and parser (rundir/records.py) hold to format.py's TypedDicts, and
-README's table of records names the same fields."""
+"""The records' constructors and parser (rundir/records.py) hold to format.py's TypedDicts (whose
+documentation, docs/run-directory.md, is generated from them: tests/test_formatdoc.py)."""
 
 from __future__ import annotations
 
 import inspect
-import re
-from pathlib import Path
 
 import pytest
 
 from eos_tui.rundir import format as rf
 from eos_tui.rundir import records
-
-README = Path(__file__).resolve().parents[1] / "README.md"
 
 TYPED = {
     rf.STEP: (rf.StepRecord, records.step_record),
@@ -87,53 +83,3 @@ def test_parse_record_checks_the_tag_only():
         assert records.parse_record(value) is None
     for tag in rf.RECORD_TYPES:
         assert records.parse_record({"type": tag}) == {"type": tag}
-
-
-# README's table of records: names in it that are not fields of the record.
-NOT_FIELDS = {
-    rf.SHARPNESS: {"g_t", "v_t"},  # math: the gradient and RMSprop's/Adam's second moment at step t
-    # values of "kind", not fields
-    rf.EVENT: {"eos_onset", "unstable_start", "period2_onset", "lr_change", "lr_resolved", "reparam_skipped", "device_notice"},
-    # a setting (measure.central_critical_factor), and the arm's summary's numbers
-    rf.FLOW: {"central_critical_factor", "central_loss_error", "central_distance", "stable_distance"},
-}
-
-
-def readme_rows() -> dict[str, str]:
-    rows = {}
-    for line in README.read_text(encoding="utf-8").splitlines():
-        m = re.match(r"\| `(\w+)` \| (.*) \|$", line)
-        if m and m.group(1) in rf.RECORD_TYPES:
-            rows[m.group(1)] = m.group(2)
-    return rows
-
-
-def _names(row: str) -> str:
-    """The row with settings (measure.x) left out and "a_b/c" written out as "a_b a_c"."""
-    text = re.sub(r"\b[a-z_]+\.[a-z_.]+", " ", row)
-    return re.sub(
-        r"\b([a-z]+_)([a-z]+)((?:/[a-z]+)+)",
-        lambda m: " ".join(m.group(1) + w for w in [m.group(2), *m.group(3).strip("/").split("/")]),
-        text,
-    )
-
-
-def test_readme_has_a_row_per_record_type():
-    assert sorted(readme_rows()) == sorted(rf.RECORD_TYPES)
-
-
-@pytest.mark.parametrize("tag", rf.RECORD_TYPES)
-def test_readme_names_every_field_of_the_record(tag):
-    text = _names(readme_rows()[tag])
-    fields = set(_fields(TYPED[tag][0])) - {"type"}
-    missing = sorted(f for f in fields if not re.search(rf"(?<![\w.]){f}\b", text))
-    assert not missing, f"README's `{tag}` row does not name {missing}"
-
-
-@pytest.mark.parametrize("tag", rf.RECORD_TYPES)
-def test_readme_names_no_field_the_record_lacks(tag):
-    text = _names(readme_rows()[tag])
-    names = set(re.findall(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", text))  # snake_case: what a field looks like
-    fields = set(_fields(TYPED[tag][0]))
-    extra = sorted(names - fields - NOT_FIELDS.get(tag, set()))
-    assert not extra, f"README's `{tag}` row names {extra}, which the {TYPED[tag][0].__name__} does not declare"

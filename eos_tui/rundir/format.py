@@ -68,7 +68,7 @@ RECORD_TYPES = (STEP, SHARPNESS, REPARAM, EVENT, END, FLOW, SELFSTAB)
 # read them through its `parse_record`, so that the type checker sees both sides of the contract.
 class _StepFields(TypedDict):
     type: Literal["step"]
-    arm: str
+    arm: str  # the arm's name (an [[arm]]'s name; "run/arm" only in the app comparing runs)
     step: int  # t: the record is at θ_t, before the update
     loss: float | None  # null when not finite
     lr: float  # η_t
@@ -84,14 +84,14 @@ class StepExtras(TypedDict, total=False):
     # eos_tui.Monitor on an optimizer whose stability it cannot state), never 2/η.
     threshold: float | None
     sharpness_tracked: float | None  # measure.track_every_step: λ_max at θ_t (a lower bound)
-    tracked_hvps: int
+    tracked_hvps: int  # measure.track_every_step: the HVPs the tracker spent at this step
     test_loss: float  # measure.test_every, where the data has a held-out split: the loss on it at θ_t
     test_accuracy: float  # the same, classification only: the fraction of held-out examples right
     loss_theory: float  # the quadratic: the closed-form loss
-    f: float  # the uv model: output, NTK, and the one-step map's prediction for θ_{t+1}
-    ntk: float
-    f_next_theory: float
-    ntk_next_theory: float
+    f: float  # the uv model: its output f(θ_t)
+    ntk: float  # the uv model: the NTK ‖∇f‖² at θ_t
+    f_next_theory: float  # the uv model: the exact one-step map's f at θ_{t+1}
+    ntk_next_theory: float  # the uv model: the exact one-step map's NTK at θ_{t+1}
 
 
 class StepRecord(_StepFields, StepExtras):
@@ -101,10 +101,10 @@ class StepRecord(_StepFields, StepExtras):
 class _SharpnessFields(TypedDict):
     type: Literal["sharpness"]
     arm: str
-    step: int
+    step: int  # t: the eigenvalues of H(θ_t)
     eigenvalues: list[float | None]  # descending; of P⁻¹H where "operator" is "preconditioned"
     hvps: int  # every HVP of the record's solves (the raw one included)
-    residual: float | None
+    residual: float | None  # the solve's largest relative residual ‖Hv − λv‖/|λ| (measure.tolerance)
 
 
 class SharpnessExtras(TypedDict, total=False):
@@ -123,26 +123,26 @@ class SharpnessRecord(_SharpnessFields, SharpnessExtras):
 class ReparamRecord(TypedDict):
     type: Literal["reparam"]
     arm: str
-    step: int
-    alpha: float
-    layer: int
+    step: int  # the check is on a copy of θ_t; training goes on unchanged
+    alpha: float  # the map T_α: layer l's weights and bias × α, layer l+1's weights × 1/α
+    layer: int  # l (0 the first layer)
     neurons: str  # "all" or "every other"
-    max_output_change: float
-    loss_change: float
-    sharpness_before: float
-    sharpness_after: float
-    sharpness_predicted: float
-    adaptive_before: float
-    adaptive_after: float
+    max_output_change: float  # max |f(T_α θ) − f(θ)| over the training set: round-off, the same function
+    loss_change: float  # L(T_α θ) − L(θ): round-off
+    sharpness_before: float  # λ_max at θ
+    sharpness_after: float  # λ_max at T_α θ: moved at will (Dinh et al. 2017)
+    sharpness_predicted: float  # λ_max(D⁻¹HD⁻¹) from the Hessian at θ, D the map's diagonal
+    adaptive_before: float  # λ_max(diag|θ| H diag|θ|) (Kwon et al. 2021)
+    adaptive_after: float  # the same at T_α θ: unchanged
 
 
 class _EventFields(TypedDict):
     type: Literal["event"]
     arm: str
-    step: int
+    step: int  # where it happened (a catapult: the loss's peak)
     # eos_onset, unstable_start, period2_onset, catapult, lr_change, lr_resolved, diverged, reparam_skipped, device_notice
     kind: str
-    message: str
+    message: str  # in words, for the events panel and the headless output
 
 
 class EventExtras(TypedDict, total=False):
@@ -156,9 +156,9 @@ class EventRecord(_EventFields, EventExtras):
 class _EndFields(TypedDict):
     type: Literal["end"]
     arm: str
-    status: str  # one of ARM_STATUSES
-    steps_done: int
-    final_loss: float | None
+    status: str  # one of ARM_STATUSES: completed, diverged, interrupted, failed
+    steps_done: int  # the updates the arm made
+    final_loss: float | None  # L after the last update (null when not finite)
 
 
 class EndExtras(TypedDict, total=False):
@@ -204,7 +204,7 @@ class _SelfStabFields(TypedDict):
     alpha: float | None  # −⟨∇L, ∇S⟩ at θ†_t: the progressive-sharpening rate
     beta: float | None  # ‖∇S‖² at θ†_t
     x_pred: float | None  # the paper's 2-D map, run from the measured (x, y) at each crossing
-    y_pred: float | None
+    y_pred: float | None  # the map's y (see x_pred)
     distance: float | None  # ‖θ_t − θ†_t‖
 
 
@@ -239,7 +239,7 @@ class ArmEntry(TypedDict, total=False):
     """manifest["arms"][name]."""
 
     status: str  # "running" or one of ARM_STATUSES
-    steps_done: int
+    steps_done: int  # the updates made so far
     lr: float | None  # η (resolved from lr_relative when that was asked for)
     lambda0: float | None  # λ_max at θ_0 when it was measured
     summary: dict[str, Any]  # analysis.summary.summarize_arm's output, at the end
@@ -257,32 +257,32 @@ class UserCode(TypedDict):
 
 
 class _ManifestFields(TypedDict):
-    format: int
-    scenario: str
-    seed: int
-    device: str
-    versions: dict[str, str]
+    format: int  # FORMAT_VERSION
+    scenario: str  # the scenario's name
+    seed: int  # the scenario's seed (arms may set their own in scenario.toml)
+    device: str  # where the engine trains, with the GPU's name on CUDA
+    versions: dict[str, str]  # eos-tui, python, torch, numpy, CUDA, cuDNN
     status: str  # one of RUN_STATUSES
     started: str  # ISO 8601, local time with offset
-    ended: str | None
+    ended: str | None  # ISO 8601; null while running
     pid: int | None  # the engine's process (the launcher's until the engine has started)
     pid_start: int | None  # that process's start time (process_start_time), None where unknown
     steps: int | None  # the longest arm's steps
-    arms: dict[str, ArmEntry]
+    arms: dict[str, ArmEntry]  # per arm: status, steps done, η, λ0, summary (below)
 
 
 class Manifest(_ManifestFields, total=False):
-    arm_steps: dict[str, int]
+    arm_steps: dict[str, int]  # each arm's steps where arms differ
     batches: list[list[str]]  # arms trained as one vmapped batch
     # The numerical settings the engine set (engine/precision.py): TF32 off for matmuls and cuDNN,
     # float32 matmul precision "highest", cuDNN deterministic without benchmark, cuBLAS workspace.
     precision: dict[str, Any]
     threads: Threads  # the engine's intra-op thread count and why (engine/threads.py)
     error: str  # a failed run: the exception, one line
-    traceback: str
+    traceback: str  # a failed run: the engine's traceback (engine.log has it too)
     # `eos-tui resume`: the sessions before this one, oldest first, and where this one resumed.
     history: list[Session]
-    resumed: Resumed
+    resumed: Resumed  # this session: {"started", "from": {arm: the checkpoint's step, or its end status}}
     # A run written by eos_tui.Monitor from the user's own training loop (eos_tui/monitor): the
     # model, data, optimizer and the threshold rule it used, or why it makes no claim.
     monitor: dict[str, Any]
@@ -318,20 +318,20 @@ class CheckpointMeta(TypedDict, total=False):
     measure.track_every_step tracker.rng, tracker.vectors, tracker.next.P; on the quadratic theory.coords."""
 
     format: int  # 1
-    arm: str
+    arm: str  # the arm's name (the folder checkpoints/ARM)
     step: int  # θ_step: the state before that step's update
     steps: int  # the arm's steps in all
     records: int  # the arm's metrics records written before this checkpoint
     status: str | None  # None while running; the arm's end status in its final checkpoint
-    dtype: str
-    numel: int
+    dtype: str  # θ's dtype: float32 or float64
+    numel: int  # θ's length
     optimizer: str  # optimizer.kind
     spec: dict[str, Any]  # what decides the trajectory: seed, steps, dtype, loss, data, model, optimizer, schedule
     opt_layout: str  # "none", "tensor" or "tuple:N"
     scalars: dict[str, Any]  # final_loss, initial_loss, sharpness, base_lr (η), lambda0, hvps_total
     detectors: dict[str, Any]  # the online detectors' state: oscillation, catapult, onset
-    reparam: dict[str, Any]
-    tracker: dict[str, Any]
+    reparam: dict[str, Any]  # the reparameterization checks' cadence state
+    tracker: dict[str, Any]  # measure.track_every_step: the per-step tracker's state
 
 
 class LandscapePath(TypedDict, total=False):

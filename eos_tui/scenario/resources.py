@@ -9,7 +9,7 @@ dense Hessian of 24k parameters), not an accounting to the byte: each term is ro
     parameters   θ and the vectors a step keeps beside it (θ0, the update, the gradient, momentum,
                  the top eigenvectors)
     activations  the forward and backward passes over the full training set (every step computes
-                 the full-batch gradient; an HVP, forward-over-reverse, about twice a gradient)
+                 the full-batch gradient; an HVP, reverse-over-reverse, about twice a gradient)
     matrix       a quadratic's d×d Hessian, built in float64 (a Haar rotation: QR, products)
     Hessian      measure.exact: the dense n_params² Hessian (torch.func.hessian: the identity it is
                  pushed through, the result, its symmetrization, eigh's eigenvectors)

@@ -26,7 +26,20 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STORE = HERE / "scenario_runs"
-SCENARIOS = ("adam", "catapult", "central", "connectivity", "decay", "digits", "eos", "quadratic", "reparam", "selfstab", "sgd_vs_gd", "warmup")
+SCENARIOS = (
+    "adam",
+    "catapult",
+    "central",
+    "connectivity",
+    "decay",
+    "digits",
+    "eos",
+    "quadratic",
+    "reparam",
+    "selfstab",
+    "sgd_vs_gd",
+    "warmup",
+)
 
 
 def make(name: str, work: Path) -> None:
