@@ -42,7 +42,7 @@ def _declared() -> Declared:
                 continue
             line = lines[stmt.lineno - 1]
             kind = ast.get_source_segment(source, stmt.annotation) or ""
-            notes = []
+            notes: list[str] = []
             i = stmt.lineno - 2
             while i >= 0 and lines[i].strip().startswith("#"):
                 notes.insert(0, lines[i].strip().lstrip("#").strip())
@@ -120,7 +120,8 @@ def render(text: str) -> str:
         pattern = re.compile(re.escape(begin) + r"\n(?:.*?\n)?" + re.escape(end), re.S)
         if not pattern.search(text):
             raise ValueError(f"{DOC.name} has no block {name!r} (a line {begin!r} and a line {end!r})")
-        text = pattern.sub(lambda _m, b=begin, e=end, body=make(): f"{b}\n{body}\n{e}", text)
+        block = f"{begin}\n{make()}\n{end}"
+        text = pattern.sub(lambda _m: block, text)
     return text
 
 
