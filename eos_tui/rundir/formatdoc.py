@@ -118,10 +118,10 @@ def render(text: str) -> str:
     for name, make in BLOCKS.items():
         begin, end = BEGIN.format(name=name), END.format(name=name)
         pattern = re.compile(re.escape(begin) + r"\n(?:.*?\n)?" + re.escape(end), re.S)
-        if not pattern.search(text):
+        found = pattern.search(text)
+        if found is None:
             raise ValueError(f"{DOC.name} has no block {name!r} (a line {begin!r} and a line {end!r})")
-        block = f"{begin}\n{make()}\n{end}"
-        text = pattern.sub(lambda _m: block, text)
+        text = text[: found.start()] + f"{begin}\n{make()}\n{end}" + text[found.end() :]
     return text
 
 
