@@ -31,6 +31,10 @@ class Trace:
     layer_for_age: list[tuple[float, int]]  # (age limit, layer): a point younger than the limit takes that layer
     level: int = 2
     dotted: bool = False  # every other dot of each joining segment only (a prediction)
+    # Optional: a group per point (e.g. the stage it was measured in), each with its own layers per
+    # age band (the same limits as layer_for_age): a point and its join back take its group's colour.
+    groups: np.ndarray | None = None
+    group_layers: dict[int, list[tuple[float, int]]] | None = None
 
 
 @dataclass
@@ -131,8 +135,18 @@ def draw_portrait(
         age = trace.steps.max() - trace.steps
         # Oldest band first: each band holds every point younger than its limit, so the newer bands
         # are drawn over it and a shared cell takes the newest colour.
-        for limit, layer in sorted(trace.layer_for_age, reverse=True):
-            sel = age < limit
-            mask = segments_mask(frame, trace.xs[sel], trace.ys[sel], trace.steps[sel], dotted=trace.dotted)
-            canvas.draw_mask(mask, layer, trace.level)
+        if trace.groups is None or trace.group_layers is None:
+            for limit, layer in sorted(trace.layer_for_age, reverse=True):
+                sel = age < limit
+                mask = segments_mask(frame, trace.xs[sel], trace.ys[sel], trace.steps[sel], dotted=trace.dotted)
+                canvas.draw_mask(mask, layer, trace.level)
+            continue
+        for band in range(len(trace.layer_for_age) - 1, -1, -1):  # oldest band first, as above
+            for group, layers in trace.group_layers.items():
+                limit, layer = sorted(layers)[band]
+                own = (age < limit) & (trace.groups == group)
+                # with the points two steps before them, so each join reaches back across a change of group
+                sel = own | (np.isin(trace.steps, trace.steps[own] - 2) & (age < limit))
+                mask = segments_mask(frame, trace.xs[sel], trace.ys[sel], trace.steps[sel], dotted=trace.dotted)
+                canvas.draw_mask(mask, layer, trace.level)
     return frame

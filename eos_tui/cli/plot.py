@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Sequence
 
-from ..rundir.format import END, SHARPNESS, STEP, step_threshold
+from ..rundir.format import END, SELFSTAB, SHARPNESS, STEP, step_threshold
 from ..rundir.reader import read_manifest, safe_text
 from .errors import CommandError, missing_extra
 from .exit import ExitCode
@@ -32,7 +32,10 @@ PANELS = ("sharpness", "loss", "proj")  # the default figure
 # "sharpness" picks its form (sharpness_form): λ_max itself ("raw") or λ_max over each arm's threshold
 # ("normalized", λ_max·η_t/2 for GD, the app's `n`), the latter where the raw panel would flatten an arm
 SHARPNESS_PANELS = ("sharpness", "raw", "normalized")
-CHOICES = (*SHARPNESS_PANELS, "loss", "proj")
+# "portrait": Damian et al.'s self-stabilization plane (x, y) of the arms that measure it, added to
+# the default figure where the run has selfstab records (measure.self_stabilization).
+PORTRAIT = "portrait"
+CHOICES = (*SHARPNESS_PANELS, "loss", "proj", PORTRAIT)
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 PANEL_WIDTH_IN, HEIGHT_IN, DPI = 3.4, 2.8, 200
 
@@ -82,6 +85,8 @@ class ArmData:
     preconditioned: bool = False
     diverged: bool = False
     own_threshold: bool = False  # a threshold that is not 2/η (momentum, Adam, RMSprop)
+    # selfstab records: the step, the measured (x, y), the map's prediction and the stage named
+    selfstab: list[tuple[float, float, float, float, float, str]] = field(default_factory=list)
 
 
 def _num(v: Any) -> float:
@@ -125,7 +130,57 @@ def collect(records: Sequence[dict[str, Any]], manifest: dict[str, Any] | None) 
             arm.sharpness_step.append(_num(rec.get("step")))
             arm.sharpness.append(_num(eig[0]) if isinstance(eig, list) and eig else math.nan)
             arm.preconditioned = arm.preconditioned or rec.get("operator") == "preconditioned"
+        elif kind == SELFSTAB:
+            stage = rec.get("stage")
+            arm.selfstab.append(
+                (
+                    _num(rec.get("step")),
+                    _num(rec.get("x")),
+                    _num(rec.get("y")),
+                    _num(rec.get("x_pred")),
+                    _num(rec.get("y_pred")),
+                    safe_text(stage) if isinstance(stage, str) else "",
+                )
+            )
     return out
+
+
+def draw_portrait(ax, arms: Sequence[ArmData]) -> None:
+    """x = ⟨u, θ − θ†⟩ across, y = ⟨∇S, θ − θ†⟩ (≈ S − 2/η) up: each measured step a dot in its
+    stage's colour (the app's), the steps of one parity joined (x flips sign every step, so joining
+    t and t+1 would cross the plane), the paper's map dotted; the range is the measured points'
+    (the map, which can run away on a small network, is cut at it)."""
+    colors = palette()
+    ax.set_xlabel(r"$x = \langle u, \theta - \theta^\dagger \rangle$")
+    ax.set_ylabel(r"$y = \langle \nabla S, \theta - \theta^\dagger \rangle$")
+    ax.axhline(0.0, color=colors.REFERENCE, linewidth=0.6, linestyle="--")
+    ax.axvline(0.0, color=colors.REFERENCE, linewidth=0.6, linestyle=":")
+    xs_all: list[float] = []
+    ys_all: list[float] = []
+    for a in arms:
+        if not a.selfstab:
+            continue
+        steps, x, y, xp, yp, stages = zip(*a.selfstab)
+        for parity in (0, 1):
+            keep = [i for i, t in enumerate(steps) if int(t) % 2 == parity]
+            ax.plot([x[i] for i in keep], [y[i] for i in keep], color=a.color, linewidth=0.5, alpha=0.5)
+            ax.plot([xp[i] for i in keep], [yp[i] for i in keep], color=colors.REFERENCE, linewidth=0.6, linestyle=":")
+        for stage, color in colors.STAGE_COLORS.items():
+            idx = [i for i, s in enumerate(stages) if s == stage]
+            if idx:
+                ax.scatter([x[i] for i in idx], [y[i] for i in idx], s=3, color=color, label=colors.STAGE_NAMES[stage], zorder=3)
+        xs_all += [v for v in x if math.isfinite(v)]
+        ys_all += [v for v in y if math.isfinite(v)]
+    if xs_all and ys_all:
+        xr = max(abs(v) for v in xs_all) * 1.1 or 1.0
+        lo, hi = min(0.0, *ys_all), max(0.0, *ys_all)
+        pad = 0.1 * (hi - lo) or 1.0
+        ax.set_xlim(-xr, xr)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.legend(fontsize=6, frameon=False, loc="best", markerscale=3)
+    else:
+        ax.text(0.5, 0.5, "no selfstab records\n(measure.self_stabilization)", ha="center", va="center", transform=ax.transAxes, fontsize=7)
+    ax.set_title("self-stabilization (x, y)", fontsize=9)
 
 
 def _label(text: str) -> str:
@@ -417,12 +472,17 @@ def build_figure(data: dict[str, ArmData], panels: Sequence[str], *, title: str 
     from matplotlib.lines import Line2D
 
     fig = Figure(figsize=(PANEL_WIDTH_IN * len(panels), HEIGHT_IN), dpi=DPI, layout="constrained")
-    axes = fig.subplots(1, len(panels), sharex=True, squeeze=False)[0]
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
     arms = list(data.values())
+    by_step = [ax for ax, panel in zip(axes, panels) if panel != PORTRAIT]
+    for ax in by_step[1:]:  # the panels over steps share their x axis; the portrait has its own
+        ax.sharex(by_step[0])
     for ax, panel in zip(axes, panels):
         ax.set_xlabel("step")
         ax.spines[["top", "right"]].set_visible(False)
-        if panel in SHARPNESS_PANELS:
+        if panel == PORTRAIT:
+            draw_portrait(ax, arms)
+        elif panel in SHARPNESS_PANELS:
             draw_sharpness(ax, arms, sharpness_form(arms) if panel == "sharpness" else panel)
         elif panel == "loss":
             ax.set_yscale("log")
@@ -487,6 +547,8 @@ def plot_command(run_dir: Path, *, out: Path, arms: Sequence[str] | None = None,
         data = {n: a for n, a in data.items() if n in wanted}  # each keeps the app's colour
     if not any(a.step or a.sharpness_step for a in data.values()):
         raise CommandError(f"{safe_text(str(run_dir))}: no step or sharpness records to plot yet")
+    if not panels and any(a.selfstab for a in data.values()):
+        chosen.append(PORTRAIT)  # the run measured self-stabilization: its portrait too
     scenario = (manifest or {}).get("scenario")
     fig = build_figure(data, chosen, title=safe_text(str(scenario)) if scenario else None)
     buf = io.BytesIO()  # drawn whole, then written: a FIFO or /dev/stdout cannot seek (PDF's offsets)

@@ -24,7 +24,7 @@ from textual.widget import Widget
 from ...braille.portrait import PortraitFrame, Trace, draw_portrait, range_with_zero, symmetric_range
 from ...braille.ticks import LABEL_WIDTH, format_value
 from ...rundir.format import RUNNING
-from ..model import ArmSeries, RunModel, SelfStabSeries
+from ..model import SELFSTAB_STAGES, ArmSeries, RunModel, SelfStabSeries
 from ..view import View
 from .chart.chart import faint
 from .eigendirection import summary_line
@@ -124,13 +124,19 @@ class PhasePortrait(Widget):
         styles: list[Style] = [base + Style(color=ZERO_LINE)]  # layer 0: the axes
         predicted = len(styles)
         styles.append(base + Style(color=THEORY_COLOR))
-        bands: list[tuple[float, int]] = []
-        for limit, brightness in TRAIL_BANDS:
-            bands.append((limit, len(styles)))
-            styles.append(base + Style(color=self.color if brightness >= 1 else faint(self.color, 1 - brightness)))
+        # Each point in its stage's colour (the arm's where no stage is named), fading with age.
+        names = [*SELFSTAB_STAGES, ""]
+        groups = np.array([names.index(st) if st in names else len(names) - 1 for st in series.stages[w]])
+        group_layers: dict[int, list[tuple[float, int]]] = {}
+        for g, stage in enumerate(names):
+            color = STAGE_COLORS.get(stage, self.color)
+            group_layers[g] = []
+            for limit, brightness in TRAIL_BANDS:
+                group_layers[g].append((limit, len(styles)))
+                styles.append(base + Style(color=color if brightness >= 1 else faint(color, 1 - brightness)))
         traces = [
             Trace(xp, yp, steps, [(math.inf, predicted)], level=1, dotted=True),
-            Trace(xs, ys, steps, bands, level=2),
+            Trace(xs, ys, steps, [(limit, 0) for limit, _ in TRAIL_BANDS], level=2, groups=groups, group_layers=group_layers),
         ]
         frame = self.frame = draw_portrait(cols, rows, traces, x_range, y_range, axes_layer=0)
         canvas = frame.canvas
@@ -184,7 +190,7 @@ class PortraitPanel(Panel):
 the constrained trajectory: gradient descent kept on the set where S = λ_max ≤ 2/η and the gradient
 has no component along u. The panel plots x = ⟨u, θ − θ†⟩ (across, the swing along the top
 eigenvector) against y = ⟨∇S, θ − θ†⟩ (up, to first order S − 2/η: above the dashed line, GD is
-unstable along u). Each step's point, bright now (●) and fading with age; x flips sign every step,
+unstable along u). Each step's point, in its stage's colour, bright now (●) and fading with age; x flips sign every step,
 so each side of x = 0 traces the same cycle, mirrored. One cycle has four stages:
 
 **1. Progressive sharpening** (y < 0, |x| small): below the edge, training itself raises S at
