@@ -43,13 +43,12 @@ import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
-from torch.utils.checkpoint import checkpoint
 
 from ..rundir.format import StepExtras, UserCode
 from ..scenario.code import parse_factory
 from .determinism import batch_dependent_layers, check_repeatable, random_layers
 from .errors import ScenarioRefused
-from .problem_base import Problem, data_loss, functorch_active
+from .problem_base import ChunkedData, Problem, data_loss
 
 # An exception's message in a refusal: one line, bounded (a factory can raise anything).
 MESSAGE_CHARS = 300
@@ -283,7 +282,7 @@ def build_module(fn: Callable[..., nn.Module], where: str, seed: int, /, **kwarg
 
 
 @dataclass
-class ModuleProblem(Problem):
+class ModuleProblem(ChunkedData, Problem):
     """A network of torch.nn modules on a data set, its trainable parameters flattened into θ.
 
     Same loss conventions as MLP ("mse" the mean of ½‖f − y‖², "cross-entropy"), the same held-out
@@ -328,43 +327,6 @@ class ModuleProblem(Problem):
         if self.loss_kind == "mse" and out.dim() == 1:
             out = out.unsqueeze(-1)  # one output per example, against (n, 1) targets
         return out
-
-    def _chunks(self, n: int) -> list[slice]:
-        size = self.chunk_size or n
-        return [slice(i, min(i + size, n)) for i in range(0, n, size)]
-
-    def _chunked(self) -> bool:
-        return bool(self.chunk_size) and self.chunk_size < self.n_examples  # type: ignore[operator]
-
-    def _chunk_loss(self, theta: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-        return data_loss(self.forward(theta, X), Y, self.loss_kind, "sum")
-
-    def loss(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
-        if batch is None and self._chunked():
-            n = self.n_examples
-            # As MLP.loss: each chunk under activation checkpointing (plain chunks inside torch.func).
-            if functorch_active():
-                parts = [self._chunk_loss(theta, self.X[c], self.Y[c]) for c in self._chunks(n)]
-            else:
-                parts = [checkpoint(self._chunk_loss, theta, self.X[c], self.Y[c], use_reentrant=False) for c in self._chunks(n)]
-            return torch.stack(parts).sum() / n
-        X, Y = (self.X, self.Y) if batch is None else (self.X[batch], self.Y[batch])
-        return data_loss(self.forward(theta, X), Y, self.loss_kind)
-
-    def loss_parts(self) -> list[Callable[[torch.Tensor], torch.Tensor]] | None:
-        if not self._chunked():
-            return None
-        n = self.n_examples
-
-        def part(c: slice) -> Callable[[torch.Tensor], torch.Tensor]:
-            return lambda th: self._chunk_loss(th, self.X[c], self.Y[c]) / n
-
-        return [part(c) for c in self._chunks(n)]
-
-    def outputs(self, theta: torch.Tensor) -> torch.Tensor:
-        if self._chunked():
-            return torch.cat([self.forward(theta, self.X[c]) for c in self._chunks(self.n_examples)])
-        return self.forward(theta, self.X)
 
     @torch.no_grad()
     def test_metrics(self, theta: torch.Tensor) -> StepExtras:

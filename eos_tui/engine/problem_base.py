@@ -13,6 +13,7 @@ from typing import Callable, ClassVar, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from ..rundir.format import StepExtras, UserCode
 
@@ -94,3 +95,64 @@ class Problem:
     @property
     def dim(self) -> int:
         return self.theta0.numel()
+
+
+class ChunkedData:
+    """The full-data loss of a network on (X, Y), in chunks of `chunk_size` examples where set
+    (engine.chunk_size): the mean taken as (sum of chunk sums) / n. Shared by the built-in MLP and CNN
+    (problems.py) and the torch.nn networks (modules.py); each provides `forward(theta, X)`."""
+
+    X: torch.Tensor
+    Y: torch.Tensor
+    loss_kind: str
+    chunk_size: int | None
+
+    def forward(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def n_examples(self) -> int:
+        return self.X.shape[0]
+
+    def _chunks(self, n: int) -> list[slice]:
+        size = self.chunk_size or n
+        return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+    def _chunked(self) -> bool:
+        return self.chunk_size is not None and 0 < self.chunk_size < self.n_examples
+
+    def _chunk_loss(self, theta: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        return data_loss(self.forward(theta, X), Y, self.loss_kind, "sum")
+
+    def loss(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
+        if batch is None and self._chunked():
+            n = self.n_examples
+            # Each chunk under (non-reentrant) activation checkpointing: its forward keeps only its
+            # inputs and is recomputed in the backward pass, chunk by chunk, so a gradient holds one
+            # chunk's activations at a time (one extra forward pass). HVPs go chunk by chunk through
+            # `loss_parts` (make_hvp). torch.func (the dense Hessian of measure.exact) refuses
+            # checkpoint's saved-tensor hooks: plain chunks there.
+            if functorch_active():
+                parts = [self._chunk_loss(theta, self.X[c], self.Y[c]) for c in self._chunks(n)]
+            else:
+                parts = [checkpoint(self._chunk_loss, theta, self.X[c], self.Y[c], use_reentrant=False) for c in self._chunks(n)]
+            return torch.stack(parts).sum() / n
+        X, Y = (self.X, self.Y) if batch is None else (self.X[batch], self.Y[batch])
+        return data_loss(self.forward(theta, X), Y, self.loss_kind)
+
+    def loss_parts(self) -> list[Callable[[torch.Tensor], torch.Tensor]] | None:
+        """The full-data loss as a sum of per-chunk losses (chunk sum / n), when chunked; else None.
+        make_hvp takes HVPs chunk by chunk from these (curvature.hessian.chunked_hvp)."""
+        if not self._chunked():
+            return None
+        n = self.n_examples
+
+        def part(c: slice) -> Callable[[torch.Tensor], torch.Tensor]:
+            return lambda th: self._chunk_loss(th, self.X[c], self.Y[c]) / n
+
+        return [part(c) for c in self._chunks(n)]
+
+    def outputs(self, theta: torch.Tensor) -> torch.Tensor:
+        if self._chunked():
+            return torch.cat([self.forward(theta, self.X[c]) for c in self._chunks(self.n_examples)])
+        return self.forward(theta, self.X)

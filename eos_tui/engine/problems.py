@@ -19,11 +19,10 @@ from typing import Any, Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
 
 from ..rundir.format import StepExtras, UserCode
 from .errors import ScenarioRefused
-from .problem_base import Problem, data_loss, functorch_active
+from .problem_base import ChunkedData, Problem, data_loss
 
 # Cohen et al.'s fully connected networks come in tanh, ReLU, ELU and softplus (torch.nn's defaults:
 # ELU's α = 1, softplus's β = 1); schema.py's `Activation` names the same set.
@@ -103,7 +102,7 @@ class UV(Problem):
 
 
 @dataclass
-class MLP(Problem):
+class MLP(ChunkedData, Problem):
     """A fully connected network on a data set; "mse" or "cross-entropy" (Cohen et al. 2021)."""
 
     kind: ClassVar[str] = "mlp"
@@ -122,14 +121,6 @@ class MLP(Problem):
     # network this many examples at a time, the mean taken as (sum of chunk sums) / n; None: at once.
     chunk_size: int | None = None
 
-    @property
-    def n_examples(self) -> int:
-        return self.X.shape[0]
-
-    def _chunks(self, n: int) -> list[slice]:
-        size = self.chunk_size or n
-        return [slice(i, min(i + size, n)) for i in range(0, n, size)]
-
     @torch.no_grad()
     def test_metrics(self, theta: torch.Tensor) -> StepExtras:
         """Loss (and accuracy, for classification) on the held-out split; {} without one."""
@@ -141,44 +132,8 @@ class MLP(Problem):
             metrics["test_accuracy"] = float((out.argmax(dim=-1) == self.labels_test).double().mean())
         return metrics
 
-    def loss(self, theta: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
-        if batch is None and self.chunk_size and self.chunk_size < self.n_examples:
-            n = self.n_examples
-            # Each chunk under (non-reentrant) activation checkpointing: its forward keeps only its
-            # inputs and is recomputed in the backward pass, chunk by chunk, so a gradient holds one
-            # chunk's activations at a time (one extra forward pass). HVPs go chunk by chunk through
-            # `loss_parts` (make_hvp). torch.func (the dense Hessian of measure.exact) refuses
-            # checkpoint's saved-tensor hooks: plain chunks there.
-            if functorch_active():
-                parts = [self._chunk_loss(theta, self.X[c], self.Y[c]) for c in self._chunks(n)]
-            else:
-                parts = [checkpoint(self._chunk_loss, theta, self.X[c], self.Y[c], use_reentrant=False) for c in self._chunks(n)]
-            return torch.stack(parts).sum() / n
-        X, Y = (self.X, self.Y) if batch is None else (self.X[batch], self.Y[batch])
-        return self._data_loss(self.forward(theta, X), Y)
-
-    def loss_parts(self) -> list[Callable[[torch.Tensor], torch.Tensor]] | None:
-        """The full-data loss as a sum of per-chunk losses (chunk sum / n), when chunked; else None.
-        make_hvp takes HVPs chunk by chunk from these (curvature.hessian.chunked_hvp)."""
-        n = self.n_examples
-        if not self.chunk_size or self.chunk_size >= n:
-            return None
-
-        def part(c: slice) -> Callable[[torch.Tensor], torch.Tensor]:
-            return lambda th: self._chunk_loss(th, self.X[c], self.Y[c]) / n
-
-        return [part(c) for c in self._chunks(n)]
-
-    def _chunk_loss(self, theta: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-        return self._data_loss(self.forward(theta, X), Y, "sum")
-
     def _data_loss(self, out: torch.Tensor, Y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         return data_loss(out, Y, self.loss_kind, reduction)
-
-    def outputs(self, theta: torch.Tensor) -> torch.Tensor:
-        if self.chunk_size and self.chunk_size < self.n_examples:
-            return torch.cat([self.forward(theta, self.X[c]) for c in self._chunks(self.n_examples)])
-        return self.forward(theta, self.X)
 
     def forward(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         act = ACTIVATIONS[self.activation]

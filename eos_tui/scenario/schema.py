@@ -278,11 +278,10 @@ class MLPModel(_Model):
         return v
 
 
-class CNNModel(_Model):
-    """Cohen et al.'s convnet (engine/problems.py CNN): per entry of `channels` a 3×3 convolution
-    (padding 1), the activation and a 2×2 pooling; then a linear head. Needs image data."""
+class _ConvStack(Section):
+    """Cohen et al.'s convolutions, shared by `cnn` and `cnn-bn`: per entry of `channels` a 3×3
+    convolution (padding 1), the activation and a 2×2 pooling."""
 
-    kind: Literal["cnn"] = "cnn"
     channels: List[int] = Field(default_factory=lambda: [32, 32])
     activation: Activation = "tanh"
     pooling: Literal["max", "average"] = "max"
@@ -294,6 +293,13 @@ class CNNModel(_Model):
         if not v or any(c <= 0 for c in v):
             raise ValueError("channels must be a non-empty list of positive widths")
         return v
+
+
+class CNNModel(_Model, _ConvStack):
+    """Cohen et al.'s convnet (engine/problems.py CNN): per entry of `channels` a 3×3 convolution
+    (padding 1), the activation and a 2×2 pooling; then a linear head. Needs image data."""
+
+    kind: Literal["cnn"] = "cnn"
 
 
 class UVModel(_Model):
@@ -373,22 +379,11 @@ def _conv(c: int, out: int, bias: bool, bn: bool) -> int:
     return 9 * c * out + (out if bias else 0) + (2 * out if bn else 0)
 
 
-class CNNBNModel(ArchitectureModel):
+class CNNBNModel(ArchitectureModel, _ConvStack):
     """Cohen et al.'s convnet with BatchNorm (eos_tui/models/cnn.py): per entry of `channels` a 3×3
     convolution, the activation, BatchNorm and a 2×2 pooling; then a linear head."""
 
     kind: Literal["cnn-bn"] = "cnn-bn"
-    channels: List[int] = Field(default_factory=lambda: [32, 32])
-    activation: Activation = "tanh"
-    pooling: Literal["max", "average"] = "max"
-    bias: bool = True
-
-    @field_validator("channels")
-    @classmethod
-    def _channels(cls, v: list[int]) -> list[int]:
-        if not v or any(c <= 0 for c in v):
-            raise ValueError("channels must be a non-empty list of positive widths")
-        return v
 
     def fits(self, shape: tuple[int, ...]) -> None:
         side = min(shape[-2:])
