@@ -54,7 +54,7 @@ def test_set_display_from_the_command_line():
 
 def test_the_resolved_scenario_keeps_display_and_loads_again():
     text = load('[display]\nsharpness = "normalized"\n').to_toml()
-    assert tomllib.loads(text)["display"] == {"sharpness": "normalized"}
+    assert tomllib.loads(text)["display"] == {"sharpness": "normalized", "steps": "linear", "panel": "eigendirection"}
     assert load_scenario_text(text, source="resolved.toml").display.sharpness == "normalized"
 
 
