@@ -1,6 +1,6 @@
 """Make the finished run directories behind tests/app/test_scenario_screens.py (run once, commit the result).
 
-Every built-in scenario but `cifar` (it needs the CIFAR-10 files and a GPU's time) is run headless at its
+Every built-in scenario but `cifar` and `resnet` (they need the CIFAR-10 files and a GPU's time) is run headless at its
 own size, the way a user runs it, and its run directory is stored under tests/app/scenario_runs/NAME/:
 manifest.json and scenario.toml as written, metrics.jsonl gzipped (metrics.jsonl.gz, ~1.4 MB in all).
 The tests unzip it into a temporary run directory and open the app on that (`watch` of a finished run),
@@ -26,7 +26,20 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STORE = HERE / "scenario_runs"
-SCENARIOS = ("adam", "catapult", "central", "connectivity", "decay", "digits", "eos", "quadratic", "reparam", "sgd_vs_gd", "warmup")
+SCENARIOS = (
+    "adam",
+    "catapult",
+    "central",
+    "connectivity",
+    "decay",
+    "digits",
+    "eos",
+    "quadratic",
+    "reparam",
+    "sgd_vs_gd",
+    "transformer",
+    "warmup",
+)
 
 
 def make(name: str, work: Path) -> None:
