@@ -24,11 +24,12 @@ Physics check: η = 2 / (SHARPEN · λ_max(θ₀)) (progressive sharpening must 
 the mean of λ_max·η/2 over the second half of the physics run must be within 5% of 1.
 
 --model resnet | transformer: the `resnet` and `transformer` built-ins' own network, data size and
-optimizer (ResNet-20 on 2,000 CIFAR-shaped images, full-batch GD; the 2-layer transformer on 256
-sort rows, Adam), each timed per step through the engine: a training step (Arm.step, no λ_max), one
+optimizer (ResNet-20 on 2,000 CIFAR-shaped images, full-batch GD, float32; the 2-layer transformer on
+128 sort rows, Adam, float64), each timed per step through the engine: a training step (Arm.step, no λ_max), one
 Hessian-vector product (the engine's make_hvp on the full data), one cold λ_max solve (Lanczos, tol
 1e-3: seconds and HVPs), and peak GPU memory for each. The real CIFAR-10 when it is where the engine
-looks, else random images of its shape. --tiny shrinks both to seconds (ResNet-8 at width 4 on 16
+looks, else random images of its shape. --examples N times N examples instead (the costs are linear
+in N: a CPU measures n = 128 and scales). --tiny shrinks both to seconds (ResNet-8 at width 4 on 16
 8×8 images; a 1-layer transformer of dim 16 on 32 rows).
 
 Sizes: "cifar" (default on CUDA), "cpu" (3072→64→64→10 on 1,000 images; default without CUDA),
@@ -101,23 +102,26 @@ def scenario_text(data: str, hidden: list[int], lr: float, steps: int, device: s
     )
 
 
+ADAM = 'kind = "adam"\nlr = 0.01\nbeta2 = 0.99\n'
 # The built-ins' networks (scenarios/resnet.toml, transformer.toml), full size and --tiny:
-# (model table, data: "cifar" images of `shape` or "sort" rows, examples, optimizer table, loss).
+# (model table, data: "cifar" images of `shape` or "sort" rows, examples, optimizer table, dtype).
+# tests/test_transformer_resnet_scenarios.py holds the full sizes equal to the scenarios'.
 MODELS = {
     "resnet": (
-        ('kind = "resnet"\ndepth = 20\nwidth = 16\n', "cifar", (3, 32, 32), 2000, 'kind = "gd"\nlr = 0.01\n', "mse"),
-        ('kind = "resnet"\ndepth = 8\nwidth = 4\n', "cifar", (3, 8, 8), 16, 'kind = "gd"\nlr = 0.01\n', "mse"),
+        ('kind = "resnet"\ndepth = 20\nwidth = 16\n', "cifar", (3, 32, 32), 2000, 'kind = "gd"\nlr = 0.01\n', "float32"),
+        ('kind = "resnet"\ndepth = 8\nwidth = 4\n', "cifar", (3, 8, 8), 16, 'kind = "gd"\nlr = 0.01\n', "float32"),
     ),
     "transformer": (
-        ('kind = "transformer"\ndim = 32\nheads = 4\nlayers = 2\n', "sort", (8,), 256, 'kind = "adam"\nlr = 0.01\nbeta2 = 0.99\n', "mse"),
-        ('kind = "transformer"\ndim = 16\nheads = 2\nlayers = 1\n', "sort", (8,), 32, 'kind = "adam"\nlr = 0.01\nbeta2 = 0.99\n', "mse"),
+        ('kind = "transformer"\ndim = 32\nheads = 4\nlayers = 2\n', "sort", (8,), 128, ADAM, "float64"),
+        ('kind = "transformer"\ndim = 16\nheads = 2\nlayers = 1\n', "sort", (8,), 32, ADAM, "float64"),
     ),
 }
 
 
 def model_costs(args, device: torch.device, settings) -> int:
     """Per-step costs of a built-in's network through the engine: a training step, one HVP, one λ_max."""
-    model, kind, shape, n_ex, optimizer, loss = MODELS[args.model][1 if args.tiny else 0]
+    model, kind, shape, n_ex, optimizer, dtype = MODELS[args.model][1 if args.tiny else 0]
+    n_ex = args.examples or n_ex
     reps = args.time_steps or (2 if args.tiny else 5)
     tmp = tempfile.TemporaryDirectory(prefix="eos-bench-")
     if kind == "sort":
@@ -131,7 +135,7 @@ def model_costs(args, device: torch.device, settings) -> int:
         data = f'[data]\nkind = "npz"\npath = "{path}"\n'
         source = f"random images ({n_ex:,} × {'×'.join(map(str, shape))})"
     text = (
-        f'name = "bench"\nsteps = {reps + 10}\ndtype = "float32"\ndevice = "{device}"\nloss = "{loss}"\n{data}'
+        f'name = "bench"\nsteps = {reps + 10}\ndtype = "{dtype}"\ndevice = "{device}"\nloss = "mse"\n{data}'
         f"[model]\n{model}[optimizer]\n{optimizer}[measure]\nsharpness_every = 0\neigenvalues = 1\ntolerance = 1e-3\n"
     )
     where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f"cpu, {torch.get_num_threads()} thread(s)"
@@ -181,7 +185,7 @@ def model_costs(args, device: torch.device, settings) -> int:
         return "— (CPU)" if x is None else f"{x / 2**20:,.0f} MiB"
 
     tiny = " (--tiny)" if args.tiny else ""
-    print(f"device: {where}; the `{args.model}` built-in's network{tiny}: {problem.dim:,} parameters, {source}, float32")
+    print(f"device: {where}; the `{args.model}` built-in's network{tiny}: {problem.dim:,} parameters, {source}, {dtype}")
     C.table(
         f"{args.model} through the engine — {where}",
         ["quantity", "value"],
@@ -206,6 +210,7 @@ def model_costs(args, device: torch.device, settings) -> int:
             "data": source,
             "params": problem.dim,
             "examples": n_ex,
+            "dtype": dtype,
             "precision": settings,
             "step_s": s_step,
             "hvp_s": s_hvp,
@@ -229,6 +234,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="steps of the physics run")
     ap.add_argument("--time-steps", type=int, default=None, help="steps in each timed phase (default 50; tiny 10)")
     ap.add_argument("--model", choices=["mlp", *MODELS], default="mlp", help="mlp (the cifar setup, default) or a built-in's network")
+    ap.add_argument("--examples", type=int, default=None, help="with --model: examples instead of the built-in's (a CPU's n=128)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)

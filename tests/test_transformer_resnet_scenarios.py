@@ -119,3 +119,34 @@ def test_resnet_trains_a_few_steps_on_cifar_files(tmp_path):
         sharp = [x for x in rows if x["type"] == "sharpness" and x["arm"] == spec.name]
         assert [x["step"] for x in steps] == [0, 1], spec.name
         assert sharp and sharp[0]["step"] == 0 and sharp[0]["eigenvalues"][0] > 0, spec.name
+
+
+def test_bench_gpu_times_the_scenarios_own_networks():
+    """bench/gpu.py --model NAME times what the built-in NAME trains: same network, examples, optimizer, dtype."""
+    import importlib.util
+    from pathlib import Path
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "gpu.py"
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_gpu", path)
+        assert spec is not None and spec.loader is not None
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(path.parent))
+    for name, (full, _tiny) in bench.MODELS.items():
+        model, _kind, _shape, n, optimizer, dtype = full
+        opt = tomllib.loads(optimizer)
+        (arm,) = [a for a in load_scenario(name).arms if a.optimizer.lr == opt["lr"]]  # one of its arms
+        for key, value in tomllib.loads(model).items():
+            assert getattr(arm.model, key) == value, (name, key)
+        assert arm.optimizer.kind == opt["kind"], name
+        if "beta2" in opt:
+            assert arm.optimizer.beta2 == opt["beta2"], name
+        assert (arm.data.n, arm.dtype) == (n, dtype), name
