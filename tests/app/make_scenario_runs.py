@@ -6,7 +6,7 @@ manifest.json and scenario.toml as written, metrics.jsonl gzipped (metrics.jsonl
 The tests unzip it into a temporary run directory and open the app on that (`watch` of a finished run),
 so the app reads exactly the files the engine wrote.
 
-Regenerate (about 3 minutes on one core, `digits` half of it), then the snapshots:
+Regenerate (about 5 minutes on one core, `digits` and `transformer` most of it), then the snapshots:
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python tests/app/make_scenario_runs.py
     python -m pytest tests/app/test_scenario_screens.py --snapshot-update
