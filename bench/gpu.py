@@ -3,6 +3,7 @@
     python bench/gpu.py                 # CUDA if available, else a smaller CPU run (said in output)
     python bench/gpu.py --device cpu    # force the CPU (the size then defaults to "cpu")
     python bench/gpu.py --tiny          # a few seconds, what tests/test_bench.py runs
+    python bench/gpu.py --model resnet  # the `resnet` built-in's per-step costs (also: transformer)
 
 Problem ("cifar" size, the `cifar` built-in's): a tanh MLP 3072→200→200→10 (656,810 parameters) on
 5,000 images, MSE (mean over examples of ½‖f(x) − y‖²), full-batch GD, float32. The real CIFAR-10
@@ -21,6 +22,15 @@ Peak GPU memory (torch.cuda.max_memory_allocated) for each phase on CUDA.
 
 Physics check: η = 2 / (SHARPEN · λ_max(θ₀)) (progressive sharpening must raise λ_max by SHARPEN);
 the mean of λ_max·η/2 over the second half of the physics run must be within 5% of 1.
+
+--model resnet | transformer: the `resnet` and `transformer` built-ins' own network, data size and
+optimizer (ResNet-20 on 2,000 CIFAR-shaped images, full-batch GD, float32; the 2-layer transformer on
+128 sort rows, Adam, float64), each timed per step through the engine: a training step (Arm.step, no λ_max), one
+Hessian-vector product (the engine's make_hvp on the full data), one cold λ_max solve (Lanczos, tol
+1e-3: seconds and HVPs), and peak GPU memory for each. The real CIFAR-10 when it is where the engine
+looks, else random images of its shape. --examples N times N examples instead (the costs are linear
+in N: a CPU measures n = 128 and scales). --tiny shrinks both to seconds (ResNet-8 at width 4 on 16
+8×8 images; a 1-layer transformer of dim 16 on 32 rows).
 
 Sizes: "cifar" (default on CUDA), "cpu" (3072→64→64→10 on 1,000 images; default without CUDA),
 "tiny" (3×4×4 → 16 → 16 → 10 on 128 images). Override with --size, --lr, --steps.
@@ -92,6 +102,127 @@ def scenario_text(data: str, hidden: list[int], lr: float, steps: int, device: s
     )
 
 
+ADAM = 'kind = "adam"\nlr = 0.01\nbeta2 = 0.99\n'
+# The built-ins' networks (scenarios/resnet.toml, transformer.toml), full size and --tiny:
+# (model table, data: "cifar" images of `shape` or "sort" rows, examples, optimizer table, dtype).
+# tests/test_transformer_resnet_scenarios.py holds the full sizes equal to the scenarios'.
+MODELS = {
+    "resnet": (
+        ('kind = "resnet"\ndepth = 20\nwidth = 16\n', "cifar", (3, 32, 32), 2000, 'kind = "gd"\nlr = 0.01\n', "float32"),
+        ('kind = "resnet"\ndepth = 8\nwidth = 4\n', "cifar", (3, 8, 8), 16, 'kind = "gd"\nlr = 0.01\n', "float32"),
+    ),
+    "transformer": (
+        ('kind = "transformer"\ndim = 32\nheads = 4\nlayers = 2\n', "sort", (8,), 128, ADAM, "float64"),
+        ('kind = "transformer"\ndim = 16\nheads = 2\nlayers = 1\n', "sort", (8,), 32, ADAM, "float64"),
+    ),
+}
+
+
+def model_costs(args, device: torch.device, settings) -> int:
+    """Per-step costs of a built-in's network through the engine: a training step, one HVP, one λ_max."""
+    model, kind, shape, n_ex, optimizer, dtype = MODELS[args.model][1 if args.tiny else 0]
+    n_ex = args.examples or n_ex
+    reps = args.time_steps or (2 if args.tiny else 5)
+    tmp = tempfile.TemporaryDirectory(prefix="eos-bench-")
+    if kind == "sort":
+        data = f'[data]\nkind = "sort"\nn = {n_ex}\nlength = {shape[0]}\nvocab = 4\n'
+        source = f"sort, {n_ex} rows of {shape[0]} tokens"
+    elif not args.tiny and cifar10.locate(None) is not None:
+        data = f'[data]\nkind = "cifar10"\nn = {n_ex}\n'
+        source = f"CIFAR-10 (the first {n_ex:,} training images)"
+    else:
+        path = synthetic(Path(tmp.name) / "data.npz", shape, 10, n_ex)
+        data = f'[data]\nkind = "npz"\npath = "{path}"\n'
+        source = f"random images ({n_ex:,} × {'×'.join(map(str, shape))})"
+    text = (
+        f'name = "bench"\nsteps = {reps + 10}\ndtype = "{dtype}"\ndevice = "{device}"\nloss = "mse"\n{data}'
+        f"[model]\n{model}[optimizer]\n{optimizer}[measure]\nsharpness_every = 0\neigenvalues = 1\ntolerance = 1e-3\n"
+    )
+    where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f"cpu, {torch.get_num_threads()} thread(s)"
+
+    def peak_reset() -> None:
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+
+    def peak() -> int | None:
+        return int(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None
+
+    def clock(fn, times: int) -> float:
+        fn()  # warm-up
+        sync(device)
+        t = time.perf_counter()
+        for _ in range(times):
+            fn()
+        sync(device)
+        return (time.perf_counter() - t) / times
+
+    peak_reset()
+    arm = Arm(load_scenario_text(text, source="bench.toml").arms[0], device)
+    arm.begin()
+    s_step = clock(arm.step, reps)
+    mem_step = peak()
+    problem, theta = arm.problem, arm.theta.detach().clone()
+
+    peak_reset()
+    hvp = make_hvp(problem.loss, theta, parts=problem.loss_parts())
+    v = torch.randn(theta.shape, generator=torch.Generator().manual_seed(0), dtype=theta.dtype).to(device)
+    s_hvp = clock(lambda: hvp(v), reps)
+    mem_hvp = peak()
+    del hvp
+
+    peak_reset()
+    sync(device)
+    t = time.perf_counter()
+    hvp = make_hvp(problem.loss, theta, parts=problem.loss_parts())
+    gen = torch.Generator().manual_seed(0)
+    pairs = top_eigenpairs(hvp, theta.numel(), 1, tol=1e-3, max_iter=200, dtype=theta.dtype, device=device, generator=gen)
+    sync(device)
+    s_lam = time.perf_counter() - t
+    mem_lam = peak()
+    tmp.cleanup()
+
+    def mb(x: int | None) -> str:
+        return "— (CPU)" if x is None else f"{x / 2**20:,.0f} MiB"
+
+    tiny = " (--tiny)" if args.tiny else ""
+    print(f"device: {where}; the `{args.model}` built-in's network{tiny}: {problem.dim:,} parameters, {source}, {dtype}")
+    C.table(
+        f"{args.model} through the engine — {where}",
+        ["quantity", "value"],
+        [
+            ["parameters", f"{problem.dim:,}"],
+            ["s per training step (no λ_max)", s_step],
+            ["s per Hessian-vector product", s_hvp],
+            ["HVP / training step", s_hvp / s_step],
+            [f"s per cold λ_max (tol 1e-3, {pairs.hvps} HVPs)", s_lam],
+            ["λ_max at the timed θ", float(pairs.eigenvalues[0])],
+            ["peak GPU memory: step / HVP / λ_max", f"{mb(mem_step)} / {mb(mem_hvp)} / {mb(mem_lam)}"],
+        ],
+    )
+    C.write_json(
+        args.json_out,
+        {
+            "benchmark": "gpu",
+            "model": args.model,
+            "tiny": bool(args.tiny),
+            "cuda": device.type == "cuda",
+            "device": where,
+            "data": source,
+            "params": problem.dim,
+            "examples": n_ex,
+            "dtype": dtype,
+            "precision": settings,
+            "step_s": s_step,
+            "hvp_s": s_hvp,
+            "lambda_max_s": s_lam,
+            "lambda_max_hvps": pairs.hvps,
+            "lambda_max": float(pairs.eigenvalues[0]),
+            "peak_gpu_memory_bytes": {"step": mem_step, "hvp": mem_hvp, "lambda_max": mem_lam},
+        },
+    )
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     C.add_common_args(ap, "gpu")
@@ -102,10 +233,14 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--steps", type=int, default=None, help="steps of the physics run")
     ap.add_argument("--time-steps", type=int, default=None, help="steps in each timed phase (default 50; tiny 10)")
+    ap.add_argument("--model", choices=["mlp", *MODELS], default="mlp", help="mlp (the cifar setup, default) or a built-in's network")
+    ap.add_argument("--examples", type=int, default=None, help="with --model: examples instead of the built-in's (a CPU's n=128)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     settings = precision.configure([device])
+    if args.model != "mlp":
+        return model_costs(args, device, settings)
     size = args.size or ("tiny" if args.tiny else "cifar" if device.type == "cuda" else "cpu")
     shape, hidden, classes, n_ex, steps = SIZES[size]
     steps = args.steps or steps

@@ -47,3 +47,20 @@ def test_bench_script_runs_tiny(name, tmp_path):
     for key in SCRIPTS[name]:
         assert key in data
     assert data["machine"]["torch"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["resnet", "transformer"])
+def test_gpu_bench_times_the_builtins_networks_tiny(model, tmp_path):
+    """bench/gpu.py --model: the `resnet` and `transformer` built-ins' networks through the engine."""
+    out = tmp_path / f"{model}.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, str(ROOT / "bench" / "gpu.py"), "--model", model, "--tiny", "--json-out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["model"] == model and data["params"] > 1000
+    for key in ("step_s", "hvp_s", "lambda_max_s"):
+        assert data[key] > 0, key
+    assert data["lambda_max_hvps"] > 0 and data["lambda_max"] > 0
+    assert set(data["peak_gpu_memory_bytes"]) == {"step", "hvp", "lambda_max"}

@@ -152,7 +152,9 @@ def test_list_show_validate_builtins(tmp_path):
     assert {"eos", "catapult", "warmup", "decay", "sgd_vs_gd", "quadratic", "reparam"} <= names
     r = eos("show", "catapult", cwd=tmp_path)
     assert r.returncode == 0 and "[[arm]]" in r.stdout
-    r = eos("validate", *sorted(names - {"cifar"}), cwd=tmp_path)  # cifar needs its data: test_cifar_scenario.py
+    assert {"transformer", "resnet"} <= names
+    # cifar and resnet need their data: test_cifar_scenario.py, test_transformer_resnet_scenarios.py
+    r = eos("validate", *sorted(names - {"cifar", "resnet"}), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
 
 

@@ -45,7 +45,7 @@ def torch_threads(monkeypatch):
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize("name", [n for n, _ in list_builtins() if n != "cifar"])
+@pytest.mark.parametrize("name", [n for n, _ in list_builtins() if n not in ("cifar", "resnet")])
 def test_every_small_builtin_gets_one_thread_even_on_many_cores(name):
     sc = load_scenario(name)
     choice = th.resolve(sc.arms, cpus=16)

@@ -1,12 +1,12 @@
 """Make the finished run directories behind tests/app/test_scenario_screens.py (run once, commit the result).
 
-Every built-in scenario but `cifar` (it needs the CIFAR-10 files and a GPU's time) is run headless at its
+Every built-in scenario but `cifar` and `resnet` (they need the CIFAR-10 files and a GPU's time) is run headless at its
 own size, the way a user runs it, and its run directory is stored under tests/app/scenario_runs/NAME/:
 manifest.json and scenario.toml as written, metrics.jsonl gzipped (metrics.jsonl.gz, ~1.4 MB in all).
 The tests unzip it into a temporary run directory and open the app on that (`watch` of a finished run),
 so the app reads exactly the files the engine wrote.
 
-Regenerate (about 3 minutes on one core, `digits` half of it), then the snapshots:
+Regenerate (about 5 minutes on one core, `digits` and `transformer` most of it), then the snapshots:
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python tests/app/make_scenario_runs.py
     python -m pytest tests/app/test_scenario_screens.py --snapshot-update
@@ -38,6 +38,7 @@ SCENARIOS = (
     "reparam",
     "selfstab",
     "sgd_vs_gd",
+    "transformer",
     "warmup",
 )
 
