@@ -15,7 +15,7 @@ import os
 import re
 from typing import Annotated, Any, ClassVar, Dict, List, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..rundir.format import is_safe_name
 from .code import absolute_factory, parse_factory
@@ -108,12 +108,16 @@ def _absolute(v: Optional[str]) -> Optional[str]:
     return os.path.abspath(os.path.expanduser(v))
 
 
+# A data file's or folder's path, made absolute as it is read (_absolute): every data kind's `path`.
+DataPath = Annotated[Optional[str], AfterValidator(_absolute)]
+
+
 class Cifar10Data(_Data):
     """CIFAR-10, the official "python version" files (eos_tui/data/cifar10.py): the first n training
     images among the first `classes` classes, test_n test images for a held-out loss."""
 
     kind: Literal["cifar10"] = "cifar10"
-    path: Optional[str] = None  # None: $EOS_TUI_DATA/cifar10, else ~/.cache/eos-tui/cifar10
+    path: DataPath = None  # None: $EOS_TUI_DATA/cifar10, else ~/.cache/eos-tui/cifar10
     n: int = Field(5000, gt=0, le=50_000)
     classes: int = Field(10, ge=2, le=10)
     test_n: int = Field(0, ge=0, le=10_000)
@@ -121,24 +125,14 @@ class Cifar10Data(_Data):
     DIM: ClassVar[int] = 3 * 32 * 32
     IMAGE_SHAPE: ClassVar[tuple[int, int, int]] = (3, 32, 32)
 
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: Optional[str]) -> Optional[str]:
-        return _absolute(v)
-
 
 class NpzData(_Data):
     """The user's own arrays (eos_tui/data/npz.py): X, y, optionally X_test, y_test."""
 
     kind: Literal["npz"] = "npz"
-    path: str
+    path: Annotated[str, AfterValidator(_absolute)]
     n: Optional[int] = Field(None, gt=0)  # None: every row
     classes: Optional[int] = Field(None, ge=2)  # integer y only; None: max(y) + 1
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: Optional[str]) -> Optional[str]:
-        return _absolute(v)
 
     def info(self) -> Any:
         """What the file's headers say (shapes, dtypes; no data read). Raises KeyProblem."""
@@ -183,7 +177,7 @@ class MnistData(_Data):
     test_n test images for a held-out loss; preprocessed as cifar10."""
 
     kind: Literal["mnist"] = "mnist"
-    path: Optional[str] = None  # None: $EOS_TUI_DATA/mnist, else ~/.cache/eos-tui/mnist
+    path: DataPath = None  # None: $EOS_TUI_DATA/mnist, else ~/.cache/eos-tui/mnist
     n: int = Field(5000, gt=0, le=60_000)
     classes: int = Field(10, ge=2, le=10)
     test_n: int = Field(0, ge=0, le=10_000)
@@ -191,17 +185,12 @@ class MnistData(_Data):
     DIM: ClassVar[int] = 28 * 28
     IMAGE_SHAPE: ClassVar[tuple[int, int, int]] = (1, 28, 28)
 
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: Optional[str]) -> Optional[str]:
-        return _absolute(v)
-
 
 class FashionMnistData(MnistData):
     """Fashion-MNIST: MNIST's format and sizes, Zalando's clothing images (`eos-tui data fetch fashion-mnist`)."""
 
     kind: Literal["fashion-mnist"] = "fashion-mnist"  # type: ignore[assignment]
-    path: Optional[str] = None  # None: $EOS_TUI_DATA/fashion-mnist, else ~/.cache/eos-tui/fashion-mnist
+    path: DataPath = None  # None: $EOS_TUI_DATA/fashion-mnist, else ~/.cache/eos-tui/fashion-mnist
 
 
 class DigitsData(_Data):
