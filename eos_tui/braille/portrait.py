@@ -93,18 +93,22 @@ def segments_mask(frame: PortraitFrame, xs: np.ndarray, ys: np.ndarray, steps: n
     cols, rows = _to_dots(frame, xs, ys)
     ok = np.isfinite(cols) & np.isfinite(rows) & (cols > -0.5) & (cols < canvas.width - 0.5) & (rows > -0.5) & (rows < canvas.height - 0.5)
     pc, pr = [np.round(cols[ok]).astype(int)], [np.round(rows[ok]).astype(int)]
-    # Joins: for each point, the point two steps before it, found by step (records may have gaps).
-    index = {int(s): i for i, s in enumerate(steps.tolist())}
-    for i, s in enumerate(steps.tolist()):
-        j = index.get(int(s) - 2)
-        if j is None or not (ok[i] and ok[j]):
-            continue
-        n = int(max(abs(cols[i] - cols[j]), abs(rows[i] - rows[j]))) + 1
-        t = np.linspace(0.0, 1.0, n + 1)
-        if dotted:
-            t = t[::2]
-        pc.append(np.round(cols[j] + t * (cols[i] - cols[j])).astype(int))
-        pr.append(np.round(rows[j] + t * (rows[i] - rows[j])).astype(int))
+    # Joins: each point and the point two steps before it, found by step (records may have gaps;
+    # steps ascend), sampled along the segment one dot apart, all segments at once.
+    j = np.searchsorted(steps, steps - 2)
+    j = np.minimum(j, len(steps) - 1)
+    i = np.flatnonzero((steps[j] == steps - 2) & ok & ok[j])
+    j = j[i]
+    if len(i):
+        counts = (np.maximum(np.abs(cols[i] - cols[j]), np.abs(rows[i] - rows[j])).astype(int) + 1) + 1  # n + 1 samples
+        seg = np.repeat(np.arange(len(i)), counts)
+        local = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        t = local / (counts[seg] - 1)
+        if dotted:  # every other sample, as linspace(0, 1, n + 1)[::2]
+            seg, t = seg[local % 2 == 0], t[local % 2 == 0]
+        a_, b_ = j[seg], i[seg]
+        pc.append(np.round(cols[a_] + t * (cols[b_] - cols[a_])).astype(int))
+        pr.append(np.round(rows[a_] + t * (rows[b_] - rows[a_])).astype(int))
     c, r = np.concatenate(pc), np.concatenate(pr)
     keep = (c >= 0) & (c < canvas.width) & (r >= 0) & (r < canvas.height)
     mask[r[keep], c[keep]] = True

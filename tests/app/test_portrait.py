@@ -176,3 +176,41 @@ async def test_the_scenario_opens_on_the_portrait_and_says_why_an_arm_has_none(t
         app.view.arm, app.view.arm_chosen = "sgd", True
         app.view_changed()
         await until(pilot, lambda: "tab to an arm" in str(portrait._message or ""))
+
+
+def _joins_one_by_one(frame, xs, ys, steps, dotted):
+    """segments_mask written plainly, one segment at a time (the reference for the vectorized one)."""
+    canvas = frame.canvas
+    mask = np.zeros((canvas.height, canvas.width), dtype=bool)
+    (x0, x1), (y0, y1) = frame.x_range, frame.y_range
+    cols, rows = (xs - x0) / (x1 - x0) * (canvas.width - 1), (y1 - ys) / (y1 - y0) * (canvas.height - 1)
+    ok = np.isfinite(cols) & np.isfinite(rows) & (cols > -0.5) & (cols < canvas.width - 0.5) & (rows > -0.5) & (rows < canvas.height - 0.5)
+    pts = [(round(c), round(r)) for c, r in zip(cols[ok], rows[ok])]
+    where = {int(s): i for i, s in enumerate(steps)}
+    for i, s in enumerate(steps):
+        j = where.get(int(s) - 2)
+        if j is None or not (ok[i] and ok[j]):
+            continue
+        n = int(max(abs(cols[i] - cols[j]), abs(rows[i] - rows[j]))) + 1
+        t = np.linspace(0.0, 1.0, n + 1)[:: 2 if dotted else 1]
+        pts += list(zip(np.round(cols[j] + t * (cols[i] - cols[j])).astype(int), np.round(rows[j] + t * (rows[i] - rows[j])).astype(int)))
+    for c, r in pts:
+        if 0 <= c < canvas.width and 0 <= r < canvas.height:
+            mask[r, c] = True
+    return mask
+
+
+def test_the_joins_are_drawn_as_one_segment_at_a_time_would_draw_them():
+    from eos_tui.braille.canvas import BrailleCanvas
+    from eos_tui.braille.portrait import PortraitFrame, segments_mask
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(1, 60))
+        steps = np.sort(rng.choice(np.arange(200), n, replace=False)).astype(float)  # with gaps
+        xs, ys = rng.normal(size=n) * 1.5, rng.normal(size=n)  # some outside the frame
+        xs[rng.random(n) < 0.05] = np.nan
+        frame = PortraitFrame(BrailleCanvas(int(rng.integers(2, 40)), int(rng.integers(2, 20))), (-2.0, 2.0), (-2.0, 2.0))
+        for dotted in (False, True):
+            expected = _joins_one_by_one(frame, xs, ys, steps, dotted)
+            np.testing.assert_array_equal(segments_mask(frame, xs, ys, steps, dotted=dotted), expected)
