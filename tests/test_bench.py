@@ -26,6 +26,7 @@ SCRIPTS = {
     "threads": ["rows", "ratios", "matmul"],
     "startup": ["rows"],
     "monitor": ["sizes", "every"],
+    "portrait": ["rows"],
 }
 
 
