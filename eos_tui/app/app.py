@@ -105,7 +105,7 @@ class MainScreen(HistoryScreen):  # pan, zoom, the cursor and smoothing: history
         if isinstance(app, EosApp):
             app.ingest()
             for panel in app.panels:
-                show_empty(panel, app.model)
+                show_empty(panel, app.model, app.view)
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < SHORT_HEIGHT, "-short")
@@ -271,7 +271,7 @@ class EosApp(ChartKeys, LandscapeKeys, ReparamKeys, App[int]):
             resolve(self.model, self.view, chart_dots(main.query_one("#sharpness-chart", Chart)))  # the shared x window
             for panel in self.panels:
                 panel.show(self.model, self.view)
-                show_empty(panel, self.model)
+                show_empty(panel, self.model, self.view)
 
     # -- keys --------------------------------------------------------------------------------------
 

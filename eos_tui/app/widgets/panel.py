@@ -49,6 +49,11 @@ class Panel(Vertical):
     def show(self, model: RunModel, view: View) -> None:
         """Bring the panel up to date with the model (called by the app when data or view changed)."""
 
+    def empty_reason(self, model: RunModel, view: View) -> str | None:
+        """For a panel without charts: the line it shows in place of its content when it has nothing
+        to draw, or None when it has (widgets/empty.py asks chart panels their charts instead)."""
+        return None
+
     _message: str | None = None
 
     def show_message(self, text: str | None) -> None:

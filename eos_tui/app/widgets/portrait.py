@@ -24,7 +24,7 @@ from textual.widget import Widget
 from ...braille.portrait import PortraitFrame, Trace, draw_portrait, range_with_zero, symmetric_range
 from ...braille.ticks import LABEL_WIDTH, format_value
 from ...rundir.format import RUNNING
-from ..model import SELFSTAB_STAGES, ArmSeries, RunModel, SelfStabSeries
+from ..model import SELFSTAB_STAGES, RunModel, SelfStabSeries
 from ..view import View
 from .chart.chart import faint
 from .eigendirection import summary_line
@@ -209,7 +209,6 @@ gives the stage and the step it began, the mean x² over the second half of the 
 the mean 2α/β (the paper predicts ≈ 1), and ‖θ − θ†‖. `p` switches back to the eigendirection.
 """
 
-    _reason: str | None = None
     _shown: tuple[SelfStabSeries, slice] | None = None
 
     def set_summary(self) -> None:
@@ -239,11 +238,8 @@ the mean 2α/β (the paper predicts ≈ 1), and ‖θ − θ†‖. `p` switches
         plot = self.query_one(PhasePortrait)
         if arm is None or not arm.has_selfstab:
             self._shown = None
-            self._reason = self.reason(model, arm)
             plot.set_data(None, slice(0, 0), MUTED)
-            self.show_message(self._reason)
             return
-        self._reason = None
         color = arm_color(names.index(arm.name))
         series = arm.selfstab
         window = trail_slice(series, view.cursor)
@@ -275,16 +271,13 @@ the mean 2α/β (the paper predicts ≈ 1), and ‖θ − θ†‖. `p` switches
             line = summary_line([name, *flag], None, [], width)  # the stage's name before its start
         return line
 
-    @staticmethod
-    def reason(model: RunModel, arm: ArmSeries | None) -> str:
-        """Why there is no portrait for the highlighted arm."""
+    def empty_reason(self, model: RunModel, view: View) -> str | None:
+        """Why there is no portrait for the highlighted arm (None: there is one)."""
+        arm = model.arms.get(view.arm or "")
+        if arm is not None and arm.has_selfstab:
+            return None
         if arm is not None and any(a.has_selfstab for a in model.arms.values()):
             return f"no (x, y) for {escape(arm.name)}: tab to an arm with measure.self_stabilization"
         if model.status in (RUNNING, "starting", "unknown"):
             return "no (x, y) yet: they start at the first crossing of 2/η, on an arm with measure.self_stabilization = true"
         return "no (x, y) in this run: measure.self_stabilization = true on a full-batch GD arm"
-
-    def show_message(self, text: str | None) -> None:
-        # The app's empty-chart check (widgets/empty.py) knows only Chart panels and would clear the
-        # reason this panel gives for having nothing to draw.
-        super().show_message(text if text is not None else self._reason)
