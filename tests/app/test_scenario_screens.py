@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_finished, wait_for
+from helpers import run_finished, until, wait_for
 
 from eos_tui.app import EosApp
 from eos_tui.app.widgets.chart import Chart
@@ -117,9 +117,16 @@ async def test_decay_names_its_threshold_above_the_scale(tmp_path):
     app = EosApp(unpack("decay", tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: run_finished(app))
-        assert "2/η_t ↑16" in legend_of(app, "SharpnessPanel")
         sharp = app.query_one("#sharpness-chart", Chart)
-        assert sharp.render_line(sharp.size.height - 1).text.rstrip().endswith("1000")
+
+        def last_tick() -> str:
+            return sharp.render_line(sharp.size.height - 1).text.rstrip()
+
+        # The layout settles a frame after the run is read (the short screen drops the η chart):
+        # wait for it, then check, rather than read the first frame's sizes.
+        await until(pilot, lambda: "2/η_t ↑16" in legend_of(app, "SharpnessPanel") and last_tick().endswith("1000"))
+        assert "2/η_t ↑16" in legend_of(app, "SharpnessPanel")
+        assert last_tick().endswith("1000")
 
 
 async def test_reparam_s_legend_names_the_off_scale_threshold_by_its_arrow(tmp_path):
